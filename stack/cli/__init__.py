@@ -1,0 +1,1 @@
+"""The `l4` command line."""

@@ -1,0 +1,44 @@
+"""Helpers shared by subcommands: loading launch files, signals, tables."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from stack.cli.main import CliError
+
+
+def load_launch(path: Path):  # -> LaunchGraph
+    from stack.graph import GraphError, load_graph
+
+    try:
+        return load_graph(path)
+    except GraphError as exc:
+        raise CliError(str(exc)) from exc
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
+    """Route SIGINT and SIGTERM to ``stop`` for the duration, restoring the old handlers."""
+    old = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old[sig] = signal.signal(sig, lambda *_: stop())
+        except ValueError:  # not the main thread
+            pass
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def percentiles_ms(latencies_ns: list[int], pcts: tuple[float, ...] = (50, 99)) -> list[float]:
+    if not latencies_ns:
+        return [float("nan")] * len(pcts)
+    arr = np.asarray(latencies_ns, dtype=np.float64) / 1e6
+    return [float(np.percentile(arr, p)) for p in pcts]

@@ -1,0 +1,51 @@
+"""`l4 launch FILE`: run a launch file in-process on the embedded executor."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("launch", help="run a launch file on the embedded executor")
+    p.add_argument("file", type=Path, help="launch file (YAML)")
+    p.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    p.add_argument("--run-dir", type=Path, default=None, help="write trace and run facts here")
+    p.add_argument("--policy", choices=["l4", "fifo"], default="l4", help="ready-queue policy")
+    p.add_argument("--fail-fast", action="store_true", help="stop on the first callback exception")
+    p.add_argument("--no-trace", action="store_true", help="do not record callback spans")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stack.cli.common import load_launch, stop_on_signals
+    from stack.cli.main import CliError
+    from stack.executor import ExecutorError, Runtime, WallClock
+    from stack.report.summary import print_chain_summary
+    from stack.trace.records import Tracer
+
+    graph = load_launch(args.file)
+    tracer = Tracer(enabled=not args.no_trace)
+    try:
+        runtime = Runtime(
+            graph, WallClock(), policy=args.policy, tracer=tracer, fail_fast=args.fail_fast
+        )
+    except ExecutorError as exc:
+        raise CliError(str(exc)) from exc
+    log.info("launching %s: %d nodes, %d chains", graph.name, len(graph.nodes), len(graph.chains))
+    with stop_on_signals(runtime.request_stop):
+        try:
+            runtime.spin(args.duration)
+        except ExecutorError as exc:
+            print_chain_summary(runtime)
+            raise CliError(str(exc)) from exc
+    print_chain_summary(runtime)
+    if args.run_dir:
+        from stack.trace.rundir import write_run_dir
+
+        write_run_dir(args.run_dir, graph, runtime, mode="launch")
+        log.info("run directory: %s", args.run_dir)
+    return 0

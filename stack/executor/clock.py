@@ -1,0 +1,63 @@
+"""Clocks: wall time, simulated time set by a driver (lockstep), and bag time paced at a rate."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+
+class WallClock:
+    """System time (epoch ns), as a sensor driver would stamp messages."""
+
+    simulated = False
+
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+    def wall_delay_s(self, sim_ns: int) -> float:
+        return max(0.0, sim_ns / 1e9)
+
+
+class SimClock:
+    """Simulated time that only moves when the driver sets it (lockstep replay, tests)."""
+
+    simulated = True
+
+    def __init__(self, start_ns: int = 0) -> None:
+        self._t = int(start_ns)
+
+    def now_ns(self) -> int:
+        return self._t
+
+    def set(self, t_ns: int) -> None:
+        if t_ns < self._t:
+            raise ValueError(f"simulated time cannot go back: {t_ns} < {self._t}")
+        self._t = int(t_ns)
+
+    def wall_delay_s(self, sim_ns: int) -> float:
+        return 0.0
+
+
+class ScaledClock:
+    """Bag time paced against the wall clock: ``rate`` 1.0 is real time."""
+
+    simulated = True
+
+    def __init__(self, start_ns: int, rate: float = 1.0) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be > 0, got {rate}")
+        self.rate = rate
+        self._start = int(start_ns)
+        self._mono0 = time.perf_counter_ns()
+        self._lock = threading.Lock()
+
+    def now_ns(self) -> int:
+        return self._start + int((time.perf_counter_ns() - self._mono0) * self.rate)
+
+    def rebase(self, start_ns: int) -> None:
+        with self._lock:
+            self._start = int(start_ns)
+            self._mono0 = time.perf_counter_ns()
+
+    def wall_delay_s(self, sim_ns: int) -> float:
+        return max(0.0, sim_ns / 1e9 / self.rate)

@@ -1,0 +1,81 @@
+"""The Context the embedded executor gives each node."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stack import msgs
+from stack.executor.entities import NodeState, Subscription, Timer
+from stack.executor.errors import ExecutorError
+from stack.graph import resolve_topic
+
+if TYPE_CHECKING:
+    from stack.executor.runtime import Runtime
+
+
+class EmbeddedPublisher:
+    __slots__ = ("_publish", "msgtype", "node", "topic")
+
+    def __init__(self, runtime: Runtime, node: NodeState, topic: str, msgtype: str) -> None:
+        self.topic = topic
+        self.msgtype = msgtype
+        self.node = node
+        self._publish = runtime.publisher_fn(node, topic)
+
+    def publish(self, msg: Any) -> None:
+        self._publish(msg)
+
+
+class EmbeddedContext:
+    """Implements stack.node.Context on top of the Runtime."""
+
+    def __init__(self, runtime: Runtime, state: NodeState) -> None:
+        self._runtime = runtime
+        self._state = state
+        self.name = state.name
+        self.params = state.spec.params
+        self.logger = logging.getLogger(f"l4.{state.name}")
+        self.clock = runtime.clock
+
+    def _topic(self, name: str) -> str:
+        topic = resolve_topic(name)
+        return self._state.spec.remap.get(topic, topic)
+
+    def publisher(self, topic: str, msgtype: str) -> EmbeddedPublisher:
+        topic = self._topic(topic)
+        msgtype = msgs.factory.normalize_typename(msgtype)
+        self._runtime.declare_topic(topic, msgtype, self.name, publisher=True)
+        return EmbeddedPublisher(self._runtime, self._state, topic, msgtype)
+
+    def subscribe(
+        self, topic: str, msgtype: str, callback: Callable[[Any], None], depth: int = 1
+    ) -> None:
+        if depth < 1:
+            raise ExecutorError(f"node {self.name}: subscription {topic!r}: depth must be >= 1")
+        topic = self._topic(topic)
+        msgtype = msgs.factory.normalize_typename(msgtype)
+        self._runtime.declare_topic(topic, msgtype, self.name, publisher=False)
+        sub = Subscription(self._state, topic, msgtype, callback, depth)
+        self._runtime.add_subscription(sub)
+
+    def timer(self, period_s: float, callback: Callable[[], None]) -> None:
+        if period_s <= 0:
+            raise ExecutorError(f"node {self.name}: timer period must be > 0, got {period_s}")
+        self._runtime.add_timer(Timer(self._state, int(period_s * 1e9), callback))
+
+    def new(self, msgtype: str, **fields: Any) -> Any:
+        return msgs.new(msgtype, **fields)
+
+    def engine(self, model: str | Path, **options: Any) -> Any:
+        return self._runtime.load_engine(self._state, model, **options)
+
+    def event(self, kind: str, detail: str = "") -> None:
+        self._state.events.append((kind, str(detail)))
+        self._state.count(kind)
+
+    def set_variant(self, variant: str) -> None:
+        """Name the model variant the node now uses (shown in the trace and report)."""
+        self._state.variant = variant

@@ -1,0 +1,94 @@
+"""What the executor schedules: subscriptions, timers, and per-node runtime state."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from stack.graph import NodeSpec
+from stack.scheduler.policy import ChainMembership
+
+
+class Envelope:
+    """A published message with its lineage: chain start topic -> (stamp_ns, publish_ns)."""
+
+    __slots__ = ("msg", "origins", "publish_ns", "topic")
+
+    def __init__(self, topic: str, msg: Any, origins: dict, publish_ns: int) -> None:
+        self.topic = topic
+        self.msg = msg
+        self.origins = origins
+        self.publish_ns = publish_ns
+
+
+@dataclass(eq=False)
+class NodeState:
+    spec: NodeSpec
+    queue: Any = None  # the ReadyQueue of its executor
+    instance: Any = None
+    busy: bool = False
+    deferred: list = field(default_factory=list)
+    latest: dict = field(default_factory=dict)  # subscribed topic -> origins of last input
+    counters: dict = field(default_factory=dict)
+    # The callback now running on this node (set by the worker) and what it produced.
+    outputs: list = field(default_factory=list)
+    events: list = field(default_factory=list)
+    variant: str = ""
+    logger: logging.Logger | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counters[key] = self.counters.get(key, 0) + n
+
+    def merged_origins(self) -> dict:
+        """Lineage of what this node publishes now: the newest origin of each source."""
+        latest = self.latest
+        if len(latest) <= 1:
+            for origins in latest.values():
+                return origins
+            return {}
+        merged: dict = {}
+        for origins in latest.values():
+            for src, val in origins.items():
+                old = merged.get(src)
+                if old is None or val[1] > old[1]:
+                    merged[src] = val
+        return merged
+
+
+@dataclass(eq=False)
+class Subscription:
+    node: NodeState
+    topic: str
+    msgtype: str
+    callback: Callable[[Any], None]
+    depth: int
+    chains: tuple[ChainMembership, ...] = ()
+    queue: deque = field(default_factory=deque)
+    overwritten: int = 0
+    delivered: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"sub:{self.topic}"
+
+
+@dataclass(eq=False)
+class Timer:
+    node: NodeState
+    period_ns: int
+    callback: Callable[[], None]
+    chains: tuple[ChainMembership, ...] = ()
+    due_ns: int = 0  # on the run's clock
+    pending: bool = False
+    skipped: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"timer:{getattr(self.callback, '__name__', 'callback')}"

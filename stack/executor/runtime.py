@@ -1,0 +1,425 @@
+"""The Runtime: a launch graph instantiated in-process, run by worker threads or in lockstep."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stack.executor.context import EmbeddedContext
+from stack.executor.entities import Envelope, NodeState, Subscription, Timer
+from stack.executor.errors import ExecutorError
+from stack.executor.ready import ReadyQueue, mark_worker
+from stack.executor.threads import configure_worker_thread, current_cpu
+from stack.graph import LaunchGraph, Topology, check_topology
+from stack.msgs.stamps import stamp_to_ns
+from stack.scheduler.policy import ChainMembership, Policy, make_policy
+from stack.trace.records import Tracer
+
+log = logging.getLogger(__name__)
+LOCKSTEP_QUEUE = "lockstep"
+
+
+@dataclass(eq=False)
+class TopicState:
+    name: str
+    msgtype: str
+    publishers: list[str] = field(default_factory=list)
+    subscriptions: list[Subscription] = field(default_factory=list)
+    chain_ends: list[str] = field(default_factory=list)  # chains ending here
+    chain_start: bool = False
+    published: int = 0
+
+
+Tap = Callable[[str, Any, int], None]  # (topic, msg, publish_ns)
+
+
+class Runtime:
+    """Builds the nodes of a LaunchGraph and runs their callbacks.
+
+    Threaded mode (``start``/``stop``): each executor has worker threads pinned to its cores and
+    one ready queue; a timer thread fires timers on the run's clock. Lockstep mode
+    (``lockstep=True``): no threads; the driver injects an input and calls ``run_until_idle`` so
+    every run of the same inputs executes callbacks in the same order.
+    """
+
+    def __init__(
+        self,
+        graph: LaunchGraph,
+        clock: Any,
+        *,
+        lockstep: bool = False,
+        policy: Policy | str = "l4",
+        tracer: Tracer | None = None,
+        fail_fast: bool = False,
+        external_topics: Iterable[str] = (),
+    ) -> None:
+        self.graph = graph
+        self.clock = clock
+        self.lockstep = lockstep
+        self.policy = make_policy(policy) if isinstance(policy, str) else policy
+        self.tracer = tracer if tracer is not None else Tracer(enabled=False)
+        self.fail_fast = fail_fast
+        self.topics: dict[str, TopicState] = {}
+        self.nodes: dict[str, NodeState] = {}
+        self.timers: list[Timer] = []
+        self.taps: list[Tap] = []
+        self.chain_latencies: dict[str, list[tuple[int, int]]] = {c: [] for c in graph.chains}
+        self.errors: list[str] = []
+        self._failure: BaseException | None = None
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._timer_wake = threading.Event()
+        self._engines: dict[tuple, Any] = {}
+        self.queues = self._make_queues()
+        self._build(frozenset(external_topics))
+
+    # ---- construction -------------------------------------------------------------------
+    def _make_queues(self) -> dict[str, ReadyQueue]:
+        if self.lockstep:
+            shared = ReadyQueue(LOCKSTEP_QUEUE)
+            return {name: shared for name in self.graph.executors}
+        return {name: ReadyQueue(name) for name in self.graph.executors}
+
+    def _build(self, external: frozenset[str]) -> None:
+        for chain in self.graph.chains.values():
+            self._topic(chain.start).chain_start = True
+        for spec in self.graph.nodes.values():
+            state = NodeState(spec, queue=self.queues[spec.executor])
+            state.logger = logging.getLogger(f"l4.{spec.name}")
+            self.nodes[spec.name] = state
+            try:
+                state.instance = spec.node_class(EmbeddedContext(self, state))
+            except Exception as exc:
+                raise ExecutorError(
+                    f"{self.graph.source}: nodes.{spec.name}: constructing {spec.class_path} "
+                    f"failed: {type(exc).__name__}: {exc}"
+                ) from exc
+        check_topology(self.graph, self.topology(), external)
+        for chain in self.graph.chains.values():
+            self._topic(chain.end).chain_ends.append(chain.name)
+        self._assign_chains()
+
+    def _topic(self, name: str, msgtype: str = "") -> TopicState:
+        state = self.topics.get(name)
+        if state is None:
+            state = self.topics[name] = TopicState(name, msgtype)
+        elif msgtype and not state.msgtype:
+            state.msgtype = msgtype
+        return state
+
+    def declare_topic(self, topic: str, msgtype: str, node: str, *, publisher: bool) -> None:
+        state = self._topic(topic, msgtype)
+        if state.msgtype != msgtype:
+            raise ExecutorError(
+                f"{self.graph.source}: nodes.{node}: topic {topic!r} declared as {msgtype}, "
+                f"but already used as {state.msgtype}"
+            )
+        if publisher:
+            state.publishers.append(node)
+
+    def add_subscription(self, sub: Subscription) -> None:
+        self._topic(sub.topic).subscriptions.append(sub)
+
+    def add_timer(self, timer: Timer) -> None:
+        self.timers.append(timer)
+
+    def topology(self) -> Topology:
+        pubs = {t: tuple(s.publishers) for t, s in self.topics.items() if s.publishers}
+        subs = {
+            t: tuple(sub.node.name for sub in s.subscriptions)
+            for t, s in self.topics.items()
+            if s.subscriptions
+        }
+        types = {t: s.msgtype for t, s in self.topics.items()}
+        return Topology(pubs, subs, types)
+
+    def _assign_chains(self) -> None:
+        """Tell each subscription and timer which chains it serves (for priority and deadline)."""
+        per_node: dict[str, list[ChainMembership]] = {}
+        for chain in self.graph.chains.values():
+            member = ChainMembership(chain.name, chain.priority, chain.start, chain.budget_ns)
+            for topic in chain.path[:-1]:
+                for sub in self.topics[topic].subscriptions:
+                    sub.chains += (member,)
+                    per_node.setdefault(sub.node.name, []).append(member)
+            for node in self.topics[chain.start].publishers:
+                per_node.setdefault(node, []).append(member)
+        for timer in self.timers:
+            timer.chains = tuple(dict.fromkeys(per_node.get(timer.node.name, ())))
+
+    def load_engine(self, node: NodeState, model: str | Path, **options: Any) -> Any:
+        from stack.engine import load_engine
+
+        path = Path(model)
+        if not path.is_absolute() and self.graph.source not in ("<string>", ""):
+            beside = Path(self.graph.source).parent / path
+            path = beside if beside.exists() else path
+        cores = self.graph.executors[node.spec.executor].cores
+        options.setdefault("intra_op_threads", max(1, len(cores)))
+        return load_engine(path, **options)
+
+    # ---- publishing ---------------------------------------------------------------------
+    def publisher_fn(self, node: NodeState, topic: str) -> Callable[[Any], None]:
+        state = self.topics[topic]
+        subs = state.subscriptions
+        policy = self.policy
+        taps = self.taps
+        chain_lat = self.chain_latencies
+        chains = self.graph.chains
+        clock_ns = time.perf_counter_ns
+
+        def publish(msg: Any) -> None:
+            now = clock_ns()
+            origins = node.merged_origins()
+            if state.chain_start:
+                origins = dict(origins)
+                origins[topic] = (_stamp_ns(msg), now)
+            for name in state.chain_ends:
+                origin = origins.get(chains[name].start)
+                if origin is not None:
+                    chain_lat[name].append((now, now - origin[1]))
+            state.published += 1
+            node.outputs.append((topic, now, origins))
+            env = Envelope(topic, msg, origins, now)
+            for tap in taps:
+                tap(topic, msg, now)
+            for sub in subs:
+                self._deliver(sub, env, policy)
+
+        return publish
+
+    def inject(self, topic: str, msg: Any) -> None:
+        """Publish from outside the graph (a bag, a test) on ``topic``."""
+        state = self.topics.get(topic)
+        if state is None or not state.subscriptions:
+            return
+        now = time.perf_counter_ns()
+        origins = {topic: (_stamp_ns(msg), now)} if state.chain_start else {}
+        env = Envelope(topic, msg, origins, now)
+        state.published += 1
+        for sub in state.subscriptions:
+            self._deliver(sub, env, self.policy)
+
+    def _deliver(self, sub: Subscription, env: Envelope, policy: Policy) -> None:
+        queue = sub.queue
+        if len(queue) >= sub.depth:
+            queue.popleft()
+            sub.overwritten += 1
+            sub.node.count("overwrite")
+            queue.append(env)
+            return  # the ready item already queued for this subscription takes the newest
+        queue.append(env)
+        sub.node.queue.push(policy.message_key(sub.chains, env.origins), sub)
+
+    # ---- running callbacks ----------------------------------------------------------------
+    def _run_item(self, item: tuple, queue: ReadyQueue) -> None:
+        entity = item[3]
+        node = entity.node
+        if node.busy:  # one callback at a time per node, as a ROS 2 mutually exclusive group
+            node.deferred.append(item)
+            return
+        node.busy = True
+        try:
+            if isinstance(entity, Subscription):
+                self._run_subscription(entity)
+            else:
+                self._run_timer(entity)
+        finally:
+            node.busy = False
+            if node.deferred:
+                deferred, node.deferred = node.deferred, []
+                for it in deferred:
+                    queue.repush(it)
+
+    def _run_subscription(self, sub: Subscription) -> None:
+        queue = sub.queue
+        if not queue:
+            return
+        env = queue.popleft()
+        node = sub.node
+        node.latest[sub.topic] = env.origins
+        sub.delivered += 1
+        self._invoke(node, sub.name, sub.callback, (env.msg,), ((sub.topic, _stamp_ns(env.msg)),))
+
+    def _run_timer(self, timer: Timer) -> None:
+        timer.pending = False
+        self._invoke(timer.node, timer.name, timer.callback, (), ())
+
+    def _invoke(
+        self, node: NodeState, name: str, callback: Callable, args: tuple, inputs: tuple
+    ) -> None:
+        node.outputs = []
+        node.events = []
+        start = time.perf_counter_ns()
+        try:
+            callback(*args)
+        except Exception as exc:
+            self._callback_failed(node, name, exc)
+        end = time.perf_counter_ns()
+        tracer = self.tracer
+        if tracer.enabled:
+            tracer.record(
+                (
+                    node.name,
+                    name,
+                    threading.current_thread().name,
+                    current_cpu(),
+                    start,
+                    end,
+                    inputs,
+                    tuple(node.outputs),
+                    node.variant,
+                    tuple(node.events),
+                )
+            )
+
+    def _callback_failed(self, node: NodeState, name: str, exc: Exception) -> None:
+        node.count("exception")
+        node.events.append(("exception", f"{type(exc).__name__}: {exc}"))
+        text = f"node {node.name} callback {name} raised {type(exc).__name__}: {exc}"
+        self.errors.append(text)
+        node.logger.error("%s\n%s", text, traceback.format_exc().rstrip())
+        if self.fail_fast and self._failure is None:
+            self._failure = ExecutorError(text)
+            self._failure.__cause__ = exc
+            self.request_stop()
+
+    # ---- lockstep ---------------------------------------------------------------------------
+    def start_timers(self) -> None:
+        now = self.clock.now_ns()
+        for timer in self.timers:
+            timer.due_ns = now + timer.period_ns
+
+    def run_until_idle(self) -> int:
+        """Lockstep: run ready callbacks in policy order until none is left. Returns the count."""
+        queue = next(iter(self.queues.values()))
+        ran = 0
+        while not self._stop.is_set():
+            item = queue.pop_nowait()
+            if item is None:
+                break
+            self._run_item(item, queue)
+            ran += 1
+        self.raise_failure()
+        return ran
+
+    def advance_to(self, t_ns: int) -> None:
+        """Lockstep: move simulated time to ``t_ns``, firing due timers in time order."""
+        if not self.timers:
+            self.clock.set(max(t_ns, self.clock.now_ns()))
+            return
+        heap = [(tm.due_ns, i, tm) for i, tm in enumerate(self.timers)]
+        heapq.heapify(heap)
+        while heap and heap[0][0] <= t_ns and not self._stop.is_set():
+            due, i, timer = heapq.heappop(heap)
+            self.clock.set(max(due, self.clock.now_ns()))
+            self._fire(timer, time.perf_counter_ns())
+            self.run_until_idle()
+            timer.due_ns = due + timer.period_ns
+            heapq.heappush(heap, (timer.due_ns, i, timer))
+        self.clock.set(max(t_ns, self.clock.now_ns()))
+
+    def _fire(self, timer: Timer, now_mono: int) -> None:
+        if timer.pending:  # the previous tick has not run yet: skip, as rclpy does
+            timer.skipped += 1
+            timer.node.count("timer_skip")
+            return
+        timer.pending = True
+        timer.node.queue.push(self.policy.timer_key(timer.chains, now_mono), timer)
+
+    # ---- threaded -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Threaded mode: start worker threads of every executor and the timer thread."""
+        if self.lockstep:
+            raise ExecutorError("start() is for threaded mode; lockstep runs via run_until_idle()")
+        self.start_timers()
+        for spec in self.graph.executors.values():
+            queue = self.queues[spec.name]
+            for i in range(spec.threads):
+                t = threading.Thread(
+                    target=self._worker, args=(spec, queue), name=f"{spec.name}-{i}", daemon=True
+                )
+                self._threads.append(t)
+                t.start()
+        if self.timers:
+            t = threading.Thread(target=self._timer_loop, name="timers", daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def _worker(self, spec: Any, queue: ReadyQueue) -> None:
+        configure_worker_thread(spec.name, spec.cores, spec.priority)
+        mark_worker(queue)
+        while not self._stop.is_set():
+            item = queue.pop()
+            if item is None:
+                continue
+            self._run_item(item, queue)
+
+    def _timer_loop(self) -> None:
+        while not self._stop.is_set():
+            now = self.clock.now_ns()
+            mono = time.perf_counter_ns()
+            next_due = None
+            for timer in self.timers:
+                if timer.due_ns <= now:
+                    self._fire(timer, mono)
+                    timer.due_ns += timer.period_ns
+                    if timer.due_ns <= now:  # fell behind by whole periods: do not burst
+                        missed = (now - timer.due_ns) // timer.period_ns + 1
+                        timer.skipped += missed
+                        timer.due_ns += missed * timer.period_ns
+                if next_due is None or timer.due_ns < next_due:
+                    next_due = timer.due_ns
+            if next_due is not None:
+                self._timer_wake.wait(self.clock.wall_delay_s(next_due - self.clock.now_ns()))
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        self._timer_wake.set()
+        for queue in self.queues.values():
+            queue.close()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def spin(self, duration_s: float | None = None) -> None:
+        """Threaded mode: run until ``duration_s`` passes or ``request_stop`` is called."""
+        self.start()
+        self._stop.wait(duration_s)
+        self.shutdown()
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        self.request_stop()
+        for t in self._threads:
+            t.join(timeout_s)
+            if t.is_alive():
+                log.warning("thread %s did not stop within %.1f s", t.name, timeout_s)
+        self._threads.clear()
+        self.tracer.close()
+        self.raise_failure()
+
+    def raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    # ---- results ------------------------------------------------------------------------------
+    def counters(self) -> dict[str, dict[str, int]]:
+        return {name: dict(state.counters) for name, state in self.nodes.items()}
+
+    def dropped(self) -> int:
+        return sum(s.overwritten for t in self.topics.values() for s in t.subscriptions)
+
+
+def _stamp_ns(msg: Any) -> int:
+    header = getattr(msg, "header", None)
+    if header is None:
+        return 0
+    return stamp_to_ns(header.stamp)

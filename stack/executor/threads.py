@@ -1,0 +1,61 @@
+"""Worker thread set-up: CPU affinity and SCHED_FIFO where the OS permits, said once if not."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import threading
+
+log = logging.getLogger(__name__)
+_warned: set[str] = set()
+_warn_lock = threading.Lock()
+
+try:
+    _sched_getcpu = ctypes.CDLL(None, use_errno=True).sched_getcpu
+    _sched_getcpu.restype = ctypes.c_int
+except (OSError, AttributeError):  # not glibc / not Linux
+    _sched_getcpu = None
+
+
+def current_cpu() -> int:
+    """The CPU core the calling thread runs on, -1 where unknown."""
+    return _sched_getcpu() if _sched_getcpu is not None else -1
+
+
+def _warn_once(key: str, message: str) -> None:
+    with _warn_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    log.warning(message)
+
+
+def configure_worker_thread(executor: str, cores: tuple[int, ...], priority: int) -> None:
+    """Pin the calling thread to ``cores`` and give it SCHED_FIFO ``priority`` (0 = leave)."""
+    if cores and hasattr(os, "sched_setaffinity"):
+        available = os.sched_getaffinity(0)
+        usable = set(cores) & available
+        if not usable:
+            _warn_once(
+                f"cores:{executor}",
+                f"executor {executor}: cores {list(cores)} not available here "
+                f"(have {sorted(available)}); not pinning",
+            )
+        else:
+            if usable != set(cores):
+                _warn_once(
+                    f"somecores:{executor}",
+                    f"executor {executor}: cores {sorted(set(cores) - usable)} not available; "
+                    f"pinning to {sorted(usable)}",
+                )
+            os.sched_setaffinity(0, usable)
+    if priority > 0:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        except (PermissionError, OSError, AttributeError) as exc:
+            _warn_once(
+                "fifo",
+                f"SCHED_FIFO priority {priority} not permitted ({exc}); worker threads run under "
+                "the normal scheduler (grant CAP_SYS_NICE or an rtprio limit to enable it)",
+            )

@@ -1,0 +1,139 @@
+"""The one message factory: construct by type name with ROS defaults, and CDR (de)serialization."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from rosbags.typesys.store import Typestore
+
+from stack.msgs.errors import MessageError
+
+DEFS_DIR = Path(__file__).parent / "defs"
+
+_NUMPY_DTYPES = {
+    "bool": np.bool_,
+    "byte": np.uint8,
+    "char": np.uint8,
+    "int8": np.int8,
+    "uint8": np.uint8,
+    "int16": np.int16,
+    "uint16": np.uint16,
+    "int32": np.int32,
+    "uint32": np.uint32,
+    "int64": np.int64,
+    "uint64": np.uint64,
+    "float32": np.float32,
+    "float64": np.float64,
+}
+# Node kinds as numbered by rosbags.typesys.base.Nodetype.
+_BASE, _NAME, _ARRAY, _SEQUENCE = 1, 2, 3, 4
+
+
+def _load_own_definitions(store: Typestore) -> None:
+    types: dict = {}
+    for path in sorted(DEFS_DIR.glob("*/msg/*.msg")):
+        name = f"{path.parent.parent.name}/msg/{path.stem}"
+        try:
+            types.update(get_types_from_msg(path.read_text(), name))
+        except Exception as exc:  # rosbags raises several parser errors
+            raise MessageError(f"{path}: cannot parse message definition: {exc}") from exc
+    store.register(types)
+
+
+@cache
+def _store() -> Typestore:
+    store = get_typestore(Stores.ROS2_HUMBLE)
+    _load_own_definitions(store)
+    return store
+
+
+def typestore() -> Typestore:
+    """The process-wide typestore: ROS 2 Humble plus l4stack's .msg definitions."""
+    return _store()
+
+
+def normalize_typename(typename: str) -> str:
+    """Accept 'pkg/msg/Name' and the short 'pkg/Name'."""
+    parts = typename.split("/")
+    if len(parts) == 2:
+        return f"{parts[0]}/msg/{parts[1]}"
+    return typename
+
+
+@cache
+def _fields(typename: str) -> list[tuple[str, tuple]]:
+    store = _store()
+    if typename not in store.fielddefs:
+        raise MessageError(f"unknown message type {typename!r}")
+    return store.fielddefs[typename][1]
+
+
+def _default(desc: tuple) -> Any:
+    kind, rest = desc
+    if kind == _BASE:
+        base = rest[0]
+        if base == "string":
+            return ""
+        if base == "bool":
+            return False
+        if base.startswith("float"):
+            return 0.0
+        return 0
+    if kind == _NAME:
+        return new(rest)
+    sub, count = rest
+    if sub[0] == _BASE and sub[1][0] in _NUMPY_DTYPES:
+        size = count if kind == _ARRAY else 0
+        return np.zeros(size, dtype=_NUMPY_DTYPES[sub[1][0]])
+    if kind == _ARRAY:
+        return [_default(sub) for _ in range(count)]
+    return []
+
+
+def new(typename: str, **fields: Any) -> Any:
+    """Build a message of ``typename`` with ROS defaults for every omitted field.
+
+    Raises MessageError naming the type and field for an unknown type or field.
+    """
+    typename = normalize_typename(typename)
+    cls = _store().types.get(typename)
+    if cls is None:
+        raise MessageError(f"unknown message type {typename!r}")
+    known = _fields(typename)
+    names = {name for name, _ in known}
+    unknown = set(fields) - names
+    if unknown:
+        raise MessageError(
+            f"{typename} has no field(s) {sorted(unknown)}; fields are {sorted(names)}"
+        )
+    values = {name: fields[name] if name in fields else _default(desc) for name, desc in known}
+    return cls(**values)
+
+
+def msgtype_of(msg: Any) -> str:
+    """The ROS type name of a message instance."""
+    name = getattr(msg, "__msgtype__", None)
+    if name is None:
+        raise MessageError(f"{type(msg).__name__} is not a message")
+    return name
+
+
+def serialize(msg: Any, typename: str | None = None) -> bytes:
+    """Serialize a message to CDR (little endian)."""
+    typename = typename or msgtype_of(msg)
+    return bytes(_store().serialize_cdr(msg, normalize_typename(typename)))
+
+
+def deserialize(data: bytes | memoryview, typename: str) -> Any:
+    """Deserialize CDR bytes into a message of ``typename``."""
+    typename = normalize_typename(typename)
+    if typename not in _store().types:
+        raise MessageError(f"unknown message type {typename!r}")
+    try:
+        return _store().deserialize_cdr(data, typename)
+    except Exception as exc:
+        raise MessageError(f"cannot deserialize {len(data)} bytes as {typename}: {exc}") from exc

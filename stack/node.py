@@ -1,0 +1,94 @@
+"""The Node base class and the Context a node is constructed with.
+
+A node declares publishers, subscriptions, timers and typed parameters in ``__init__`` and
+does its work in callbacks. It never creates threads, never sleeps and never imports rclpy, so
+the same class runs under the embedded executor, in replay and as an rclpy node.
+
+    @dataclass
+    class DetectorParams:
+        score_threshold: float = 0.3
+
+    class Detector(Node):
+        Params = DetectorParams
+
+        def __init__(self, ctx: Context) -> None:
+            super().__init__(ctx)
+            self.pub = ctx.publisher("objects", "autoware_perception_msgs/msg/DetectedObjects")
+            ctx.subscribe("image", "sensor_msgs/msg/Image", self.on_image, depth=1)
+
+        def on_image(self, msg) -> None:
+            out = self.ctx.new("autoware_perception_msgs/msg/DetectedObjects", header=msg.header)
+            self.pub.publish(out)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+
+@dataclass
+class NoParams:
+    """Parameters of a node that takes none."""
+
+
+class Clock(Protocol):
+    """Time source of a run: wall time, or simulated time driven by a bag or a test."""
+
+    def now_ns(self) -> int: ...
+
+
+class Publisher(Protocol):
+    topic: str
+    msgtype: str
+
+    def publish(self, msg: Any) -> None: ...
+
+
+class Context(Protocol):
+    """What a node gets from whatever runs it (embedded executor, replay or rclpy)."""
+
+    name: str
+    params: Any
+    logger: logging.Logger
+    clock: Clock
+
+    def publisher(self, topic: str, msgtype: str) -> Publisher: ...
+
+    def subscribe(
+        self, topic: str, msgtype: str, callback: Callable[[Any], None], depth: int = 1
+    ) -> None: ...
+
+    def timer(self, period_s: float, callback: Callable[[], None]) -> None: ...
+
+    def new(self, msgtype: str, **fields: Any) -> Any: ...
+
+    def engine(self, model: str, **options: Any) -> Any: ...
+
+    def event(self, kind: str, detail: str = "") -> None:
+        """Record a counted, traced event (e.g. a dropped bad input) on the running callback."""
+        ...
+
+
+class Node:
+    """Base class of every l4stack node; subclasses set ``Params`` to their parameter dataclass."""
+
+    Params: ClassVar[type] = NoParams
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.params = ctx.params
+        self.log = ctx.logger
+
+    def now_ns(self) -> int:
+        return self.ctx.clock.now_ns()
+
+
+def param_fields(params_cls: type) -> dict[str, dataclasses.Field]:
+    """The declared parameters of a node's Params dataclass, by name."""
+    if not dataclasses.is_dataclass(params_cls):
+        raise TypeError(f"{params_cls.__name__} is not a dataclass")
+    return {f.name: f for f in dataclasses.fields(params_cls)}

@@ -1,0 +1,1 @@
+"""Generic nodes: synthetic sources, pass-through and work nodes, sinks (demos, tests, benches)."""

@@ -1,0 +1,128 @@
+"""Synthetic nodes for the built-in demo graph, tests and benchmarks."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from stack.msgs import ns_to_stamp
+from stack.node import Context, Node
+
+IMAGE = "sensor_msgs/msg/Image"
+
+
+@dataclass
+class SourceParams:
+    topic: str = "/sensor/image"
+    rate_hz: float = 10.0
+    width: int = 64
+    height: int = 48
+    frame_id: str = "camera"
+
+    def validate(self) -> None:
+        if self.rate_hz <= 0:
+            raise ValueError(f"rate_hz must be > 0, got {self.rate_hz}")
+        if self.width < 1 or self.height < 1:
+            raise ValueError(f"image size must be >= 1x1, got {self.width}x{self.height}")
+
+
+class SyntheticCamera(Node):
+    """A camera driver stand-in: a bgr8 image at ``rate_hz`` stamped with the clock."""
+
+    Params = SourceParams
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        p = self.params
+        self.pub = ctx.publisher(p.topic, IMAGE)
+        self.seq = 0
+        self.pixels = np.zeros(p.width * p.height * 3, dtype=np.uint8)
+        ctx.timer(1.0 / p.rate_hz, self.tick)
+
+    def tick(self) -> None:
+        p = self.params
+        self.seq += 1
+        self.pixels[:] = self.seq % 256
+        header = self.ctx.new(
+            "std_msgs/msg/Header", stamp=ns_to_stamp(self.now_ns()), frame_id=p.frame_id
+        )
+        msg = self.ctx.new(
+            IMAGE,
+            header=header,
+            height=p.height,
+            width=p.width,
+            encoding="bgr8",
+            step=p.width * 3,
+            data=self.pixels.copy(),
+        )
+        self.pub.publish(msg)
+
+
+@dataclass
+class WorkParams:
+    input: str = "/in"
+    output: str = "/out"
+    msgtype: str = IMAGE
+    work_ms: float = 1.0
+    depth: int = 1
+
+    def validate(self) -> None:
+        if self.work_ms < 0:
+            raise ValueError(f"work_ms must be >= 0, got {self.work_ms}")
+        if self.depth < 1:
+            raise ValueError(f"depth must be >= 1, got {self.depth}")
+
+
+def spin_for(ms: float) -> None:
+    """Hold the CPU (and the GIL) for ``ms``, as a pure-Python algorithm would."""
+    if ms <= 0:
+        return
+    end = time.perf_counter_ns() + int(ms * 1e6)
+    while time.perf_counter_ns() < end:
+        pass
+
+
+class Work(Node):
+    """Processing stand-in: spends ``work_ms`` of CPU per input and forwards it (stamp kept)."""
+
+    Params = WorkParams
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        p = self.params
+        self.pub = ctx.publisher(p.output, p.msgtype)
+        ctx.subscribe(p.input, p.msgtype, self.on_input, depth=p.depth)
+
+    def on_input(self, msg: Any) -> None:
+        spin_for(self.params.work_ms)
+        self.pub.publish(msg)
+
+
+@dataclass
+class SinkParams:
+    input: str = "/out"
+    msgtype: str = IMAGE
+    depth: int = 10
+
+
+class Sink(Node):
+    """Counts what arrives and the age of each input (clock now minus header.stamp)."""
+
+    Params = SinkParams
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.received = 0
+        self.stamps: list[int] = []
+        ctx.subscribe(
+            self.params.input, self.params.msgtype, self.on_input, depth=self.params.depth
+        )
+
+    def on_input(self, msg: Any) -> None:
+        self.received += 1
+        header = getattr(msg, "header", None)
+        if header is not None:
+            self.stamps.append(header.stamp.sec * 1_000_000_000 + header.stamp.nanosec)

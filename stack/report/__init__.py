@@ -1,0 +1,1 @@
+"""Latency budget reports: tables, JSON, HTML with plots, Perfetto export."""

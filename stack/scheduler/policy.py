@@ -1,0 +1,79 @@
+"""Ordering policies for the ready queue.
+
+A ready item's key is ``(neg_priority, deadline_ns)``; smaller runs first and a sequence number
+breaks ties in arrival order. FIFO (what the default ROS 2 executor does) gives every item the same
+key, so arrival order alone decides. The chain policy orders by chain priority, then by the
+earliest absolute deadline: the chain start's publish time plus the chain budget.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+NO_DEADLINE = 1 << 62
+
+
+class PolicyKind(str, enum.Enum):
+    FIFO = "fifo"
+    CHAIN = "l4"
+
+
+@dataclass(frozen=True)
+class ChainMembership:
+    """A callback's place on one chain: the chain's priority, start topic and budget."""
+
+    chain: str
+    priority: int
+    start: str
+    budget_ns: int
+
+
+class Policy(Protocol):
+    kind: PolicyKind
+
+    def message_key(
+        self, chains: tuple[ChainMembership, ...], origins: dict
+    ) -> tuple[int, int]: ...
+
+    def timer_key(
+        self, chains: tuple[ChainMembership, ...], due_mono_ns: int
+    ) -> tuple[int, int]: ...
+
+
+class FifoPolicy:
+    kind = PolicyKind.FIFO
+
+    def message_key(self, chains: tuple[ChainMembership, ...], origins: dict) -> tuple[int, int]:
+        return (0, 0)
+
+    def timer_key(self, chains: tuple[ChainMembership, ...], due_mono_ns: int) -> tuple[int, int]:
+        return (0, 0)
+
+
+class ChainPolicy:
+    kind = PolicyKind.CHAIN
+
+    def message_key(self, chains: tuple[ChainMembership, ...], origins: dict) -> tuple[int, int]:
+        best = (0, NO_DEADLINE)
+        for m in chains:
+            origin = origins.get(m.start)
+            deadline = origin[1] + m.budget_ns if origin is not None else NO_DEADLINE
+            key = (-m.priority, deadline)
+            if key < best:
+                best = key
+        return best
+
+    def timer_key(self, chains: tuple[ChainMembership, ...], due_mono_ns: int) -> tuple[int, int]:
+        best = (0, NO_DEADLINE)
+        for m in chains:
+            key = (-m.priority, due_mono_ns + m.budget_ns)
+            if key < best:
+                best = key
+        return best
+
+
+def make_policy(kind: str | PolicyKind) -> Policy:
+    kind = PolicyKind(kind)
+    return FifoPolicy() if kind is PolicyKind.FIFO else ChainPolicy()

@@ -1,0 +1,21 @@
+"""Benchmark registry for `l4 bench NAME`.
+
+Each entry maps a name to ``module:function``; the function takes ``quick: bool`` and returns a
+JSON-able dict (with ``"ok": bool`` where the benchmark has a target). Imports are lazy so a
+benchmark's heavy dependencies load only when it runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+BENCHMARKS: dict[str, str] = {
+    "executor": "tools.bench.executor:run",
+}
+
+
+def load_benchmark(name: str) -> Callable[..., dict[str, Any]]:
+    module, func = BENCHMARKS[name].split(":")
+    return getattr(importlib.import_module(module), func)
