@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stack.cli.main import CliError
+from stack.cli.errors import CliError
 
 
 def load_launch(path: Path):  # -> LaunchGraph
@@ -26,10 +26,8 @@ def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
     """Route SIGINT and SIGTERM to ``stop`` for the duration, restoring the old handlers."""
     old = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
+        with contextlib.suppress(ValueError):  # not the main thread
             old[sig] = signal.signal(sig, lambda *_: stop())
-        except ValueError:  # not the main thread
-            pass
     try:
         yield
     finally:

@@ -16,11 +16,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.table import Table
 
     from stack.cli.common import load_launch
-    from stack.cli.main import CliError
+    from stack.cli.errors import CliError
+    from stack.console import make_console
     from stack.executor import ExecutorError, Runtime, SimClock
     from stack.graph import GraphError
 
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         runtime = Runtime(graph, SimClock(), lockstep=True, external_topics=args.external)
     except (GraphError, ExecutorError) as exc:
         raise CliError(str(exc)) from exc
-    console = Console()
+    console = make_console()
     console.print(f"[bold]{graph.name}[/] ({graph.source})")
     nodes = Table("node", "class", "executor", "params", title="nodes")
     for spec in graph.nodes.values():

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from stack.cli.common import load_launch, stop_on_signals
-    from stack.cli.main import CliError
+    from stack.cli.errors import CliError
     from stack.executor import ExecutorError, Runtime, WallClock
     from stack.report.summary import print_chain_summary
     from stack.trace.records import Tracer

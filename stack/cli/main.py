@@ -12,20 +12,16 @@ import importlib
 import logging
 import sys
 
+from stack.cli.errors import EXIT_USAGE, CliError
+
+__all__ = ["CliError", "build_parser", "main"]
+
 # Order is the order shown in `l4 --help`.
 COMMAND_MODULES: tuple[str, ...] = (
     "stack.cli.launch",
     "stack.cli.graph",
     "stack.cli.bench",
 )
-
-EXIT_OK = 0
-EXIT_BUDGET_VIOLATED = 1
-EXIT_USAGE = 2
-
-
-class CliError(Exception):
-    """A user error: printed without a traceback, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,7 +53,3 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -18,6 +18,7 @@ from stack.executor.errors import ExecutorError
 from stack.executor.ready import ReadyQueue, mark_worker
 from stack.executor.threads import configure_worker_thread, current_cpu
 from stack.graph import LaunchGraph, Topology, check_topology
+from stack.msgs import typestore
 from stack.msgs.stamps import stamp_to_ns
 from stack.scheduler.policy import ChainMembership, Policy, make_policy
 from stack.trace.records import Tracer
@@ -78,6 +79,7 @@ class Runtime:
         self._timer_wake = threading.Event()
         self._engines: dict[tuple, Any] = {}
         self.queues = self._make_queues()
+        typestore()  # load message definitions now, not inside the first callback
         self._build(frozenset(external_topics))
 
     # ---- construction -------------------------------------------------------------------
@@ -419,7 +421,6 @@ class Runtime:
 
 
 def _stamp_ns(msg: Any) -> int:
-    header = getattr(msg, "header", None)
-    if header is None:
-        return 0
-    return stamp_to_ns(header.stamp)
+    header = getattr(msg, "header", msg)  # a std_msgs/Header is its own header
+    stamp = getattr(header, "stamp", None)
+    return stamp_to_ns(stamp) if stamp is not None else 0

@@ -41,7 +41,27 @@ def _load_own_definitions(store: Typestore) -> None:
             types.update(get_types_from_msg(path.read_text(), name))
         except Exception as exc:  # rosbags raises several parser errors
             raise MessageError(f"{path}: cannot parse message definition: {exc}") from exc
+    _check_references(store, types)
     store.register(types)
+
+
+def _check_references(store: Typestore, types: dict) -> None:
+    """A field naming a type that exists nowhere is a typo; say which file and field."""
+    for name, (_consts, fields) in types.items():
+        for field, desc in fields:
+            ref = _referenced_type(desc)
+            if ref and ref not in types and ref not in store.types:
+                path = DEFS_DIR / name.split("/")[0] / "msg" / f"{name.split('/')[-1]}.msg"
+                raise MessageError(f"{path}: field {field!r} has unknown type {ref!r}")
+
+
+def _referenced_type(desc: tuple) -> str | None:
+    kind, rest = desc
+    if kind == _NAME:
+        return rest
+    if kind in (_ARRAY, _SEQUENCE):
+        return _referenced_type(rest[0])
+    return None
 
 
 @cache

@@ -126,3 +126,36 @@ class Sink(Node):
         header = getattr(msg, "header", None)
         if header is not None:
             self.stamps.append(header.stamp.sec * 1_000_000_000 + header.stamp.nanosec)
+
+
+@dataclass
+class HeartbeatParams:
+    topic: str = "/heartbeat"
+    rate_hz: float = 100.0
+    frame_id: str = "base_link"
+
+    def validate(self) -> None:
+        if self.rate_hz <= 0:
+            raise ValueError(f"rate_hz must be > 0, got {self.rate_hz}")
+
+
+class Heartbeat(Node):
+    """A minimal source: a std_msgs/Header stamped with the clock at ``rate_hz``."""
+
+    Params = HeartbeatParams
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.pub = ctx.publisher(self.params.topic, "std_msgs/msg/Header")
+        self.count = 0
+        ctx.timer(1.0 / self.params.rate_hz, self.tick)
+
+    def tick(self) -> None:
+        self.count += 1
+        self.pub.publish(
+            self.ctx.new(
+                "std_msgs/msg/Header",
+                stamp=ns_to_stamp(self.now_ns()),
+                frame_id=self.params.frame_id,
+            )
+        )

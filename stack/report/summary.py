@@ -8,10 +8,11 @@ from rich.console import Console
 from rich.table import Table
 
 from stack.cli.common import percentiles_ms
+from stack.console import make_console
 
 
 def print_chain_summary(runtime: Any, console: Console | None = None) -> None:
-    console = console or Console()
+    console = console or make_console()
     table = Table(
         "chain",
         "budget ms",

@@ -1,0 +1,1 @@
+"""Lidar obstacle detection: point cloud -> cropped, downsampled, ground-free clusters -> boxes."""

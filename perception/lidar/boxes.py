@@ -1,0 +1,126 @@
+"""Oriented boxes around point clusters, and a size-based class guess."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from perception.lidar.preprocess import GroundPlane
+from perception.objects import Label, ObjectArray
+
+
+@dataclass(frozen=True)
+class BoxFit:
+    """Boxes of K clusters, in the frame of the clustered points."""
+
+    center: np.ndarray  # (K, 3)
+    yaw: np.ndarray  # (K,) heading of the long side, in [-pi/2, pi/2)
+    dims: np.ndarray  # (K, 3) length >= width, height
+    num_points: np.ndarray  # (K,)
+
+
+def _min_area_rect(xy: np.ndarray) -> tuple[float, float, float, float, float]:
+    """(cx, cy, length, width, yaw) of the smallest rectangle around ``xy``.
+
+    The yaw comes from the rectangle's corners, not from OpenCV's angle, whose convention changed
+    between OpenCV releases.
+    """
+    (cx, cy), _, _ = rect = cv2.minAreaRect(xy)
+    corners = cv2.boxPoints(rect)
+    e1, e2 = corners[1] - corners[0], corners[2] - corners[1]
+    n1, n2 = float(np.hypot(*e1)), float(np.hypot(*e2))
+    edge, length, width = (e1, n1, n2) if n1 >= n2 else (e2, n2, n1)
+    yaw = float(np.arctan2(edge[1], edge[0]))
+    yaw = (yaw + np.pi / 2) % np.pi - np.pi / 2
+    return float(cx), float(cy), length, width, yaw
+
+
+def fit_boxes(
+    points: np.ndarray,
+    labels: np.ndarray,
+    plane: GroundPlane | None = None,
+    min_extent: float = 0.1,
+    ground_snap: float = 0.5,
+) -> BoxFit:
+    """Minimum-area oriented boxes of the clusters ``labels`` (>= 0) of ``points``.
+
+    A cluster whose lowest point is within ``ground_snap`` of the ground plane is extended down to
+    the plane, since ground removal shaves the bottom off every object.
+    """
+    member = labels >= 0
+    pts, lab = points[member], labels[member]
+    k = int(lab.max()) + 1 if len(lab) else 0
+    if k == 0:
+        return BoxFit(np.zeros((0, 3)), np.zeros(0), np.zeros((0, 3)), np.zeros(0, np.int64))
+    order = np.argsort(lab, kind="stable")
+    pts, lab = pts[order], lab[order]
+    starts = np.flatnonzero(np.r_[True, lab[1:] != lab[:-1]])
+    counts = np.diff(np.r_[starts, len(lab)])
+    z_min = np.minimum.reduceat(pts[:, 2], starts).astype(float)
+    z_max = np.maximum.reduceat(pts[:, 2], starts).astype(float)
+    xy = np.ascontiguousarray(pts[:, :2], dtype=np.float32)
+    rects = np.array([_min_area_rect(xy[s : s + c]) for s, c in zip(starts, counts)])
+    center = np.column_stack([rects[:, 0], rects[:, 1], np.zeros(k)])
+    if plane is not None:
+        ground = plane.a * center[:, 0] + plane.b * center[:, 1] + plane.c
+        z_min = np.where(z_min - ground < ground_snap, np.minimum(z_min, ground), z_min)
+    center[:, 2] = 0.5 * (z_min + z_max)
+    dims = np.column_stack([rects[:, 2], rects[:, 3], z_max - z_min])
+    dims = np.maximum(dims, min_extent)
+    return BoxFit(center, rects[:, 4], dims, counts)
+
+
+@dataclass(frozen=True)
+class SizeClasses:
+    """Footprint and height ranges (m) of the size heuristic; length is the longer side."""
+
+    pedestrian_max_length: float = 1.2
+    pedestrian_height: tuple[float, float] = (1.0, 2.2)
+    bicycle_length: tuple[float, float] = (1.2, 2.2)
+    bicycle_max_width: float = 0.9
+    car_length: tuple[float, float] = (2.2, 6.0)
+    car_max_height: float = 2.4
+    truck_min_length: float = 6.0
+    truck_min_height: float = 2.4
+
+
+def classify_by_size(
+    dims: np.ndarray, classes: SizeClasses | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(label, probability) per box from its (length, width, height).
+
+    Lidar sees only the near faces of an object, so these guesses are weak (a car seen square
+    from behind looks like a bicycle): the camera's class wins in fusion whenever it is present.
+    """
+    c = classes or SizeClasses()
+    length, width, height = dims[:, 0], dims[:, 1], dims[:, 2]
+    tall_person = (height >= c.pedestrian_height[0]) & (height <= c.pedestrian_height[1])
+    pedestrian = (length <= c.pedestrian_max_length) & tall_person
+    bicycle = (
+        (length > c.bicycle_length[0])
+        & (length <= c.bicycle_length[1])
+        & (width <= c.bicycle_max_width)
+        & (height >= 1.0)
+        & (height <= 2.0)
+    )
+    car_side = (length > c.car_length[0]) & (length <= c.car_length[1])
+    car_corner = (length >= 1.4) & (width >= 1.2) & (length <= c.car_length[1])
+    car = (car_side | car_corner) & (height >= 0.8) & (height <= c.car_max_height)
+    truck = (length > c.bicycle_length[1]) & (
+        (length > c.truck_min_length) | (height > c.truck_min_height)
+    )
+    label = np.select(
+        [pedestrian, car, truck, bicycle],
+        [Label.PEDESTRIAN, Label.CAR, Label.TRUCK, Label.BICYCLE],
+        default=Label.UNKNOWN,
+    ).astype(np.uint8)
+    prob = np.select([pedestrian, car, truck, bicycle], [0.6, 0.6, 0.5, 0.35], default=0.3)
+    return label, prob
+
+
+def boxes_to_objects(fit: BoxFit, classes: SizeClasses | None = None, pos_std: float = 0.3):
+    """An ObjectArray of the fitted boxes, labelled by size."""
+    label, prob = classify_by_size(fit.dims, classes)
+    return ObjectArray.create(fit.center, fit.yaw, fit.dims, label, prob, pos_std=pos_std)

@@ -1,0 +1,94 @@
+"""The lidar obstacle pipeline: points in base_link -> labelled oriented boxes."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from perception.lidar.boxes import SizeClasses, boxes_to_objects, fit_boxes
+from perception.lidar.cluster import euclidean_clusters
+from perception.lidar.preprocess import Box3, GroundConfig, segment_ground, voxel_downsample
+from perception.objects import ObjectArray
+
+
+@dataclass
+class ObstacleConfig:
+    """Tuning of the lidar obstacle pipeline (lengths in metres, base_link frame)."""
+
+    crop_x: tuple[float, float] = (-40.0, 80.0)
+    crop_y: tuple[float, float] = (-30.0, 30.0)
+    crop_z: tuple[float, float] = (-2.0, 4.0)
+    # The ego body (base_link at the rear axle): lidar returns from it are not obstacles.
+    ego_x: tuple[float, float] = (-1.2, 4.0)
+    ego_y: tuple[float, float] = (-1.1, 1.1)
+    voxel_size: float = 0.2
+    ground: GroundConfig = field(default_factory=GroundConfig)
+    cluster_tolerance: float = 0.6
+    min_cluster_points: int = 4
+    max_cluster_points: int = 20_000
+    max_box_length: float = 20.0  # larger clusters are walls/buildings, not obstacles
+    position_std: float = 0.3
+    sizes: SizeClasses = field(default_factory=SizeClasses)
+
+    def __post_init__(self) -> None:
+        if self.voxel_size < 0 or self.cluster_tolerance <= 0:
+            raise ValueError(
+                f"voxel_size ({self.voxel_size}) must be >= 0 and cluster_tolerance "
+                f"({self.cluster_tolerance}) > 0"
+            )
+        for name in ("crop_x", "crop_y", "crop_z", "ego_x", "ego_y"):
+            lo, hi = getattr(self, name)
+            if lo >= hi:
+                raise ValueError(f"{name} must be (low, high) with low < high, got ({lo}, {hi})")
+        if isinstance(self.ground, dict):
+            self.ground = GroundConfig(**self.ground)
+        if isinstance(self.sizes, dict):
+            self.sizes = SizeClasses(**self.sizes)
+
+
+@dataclass
+class PipelineStats:
+    """Point counts and per-stage wall time (ms) of one run, for profiling."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    ms: dict[str, float] = field(default_factory=dict)
+
+
+class _Stopwatch:
+    def __init__(self, stats: PipelineStats) -> None:
+        self.stats = stats
+        self.t = time.perf_counter()
+
+    def lap(self, stage: str, count: int) -> None:
+        now = time.perf_counter()
+        self.stats.ms[stage] = (now - self.t) * 1e3
+        self.stats.counts[stage] = count
+        self.t = now
+
+
+def detect_obstacles(
+    points: np.ndarray, cfg: ObstacleConfig, stats: PipelineStats | None = None
+) -> ObjectArray:
+    """Obstacle boxes from (N, 3) float points already in base_link."""
+    stats = stats if stats is not None else PipelineStats()
+    watch = _Stopwatch(stats)
+    crop = Box3(*cfg.crop_x, *cfg.crop_y, *cfg.crop_z)
+    ego = Box3(*cfg.ego_x, *cfg.ego_y, -np.inf, np.inf)
+    pts = points[crop.contains(points) & ~ego.contains(points)]
+    watch.lap("crop", len(pts))
+    pts = voxel_downsample(pts, cfg.voxel_size)
+    watch.lap("voxel", len(pts))
+    ground, plane = segment_ground(pts, cfg.ground)
+    pts = pts[~ground]
+    watch.lap("ground", len(pts))
+    labels = euclidean_clusters(
+        pts, cfg.cluster_tolerance, cfg.min_cluster_points, cfg.max_cluster_points
+    )
+    watch.lap("cluster", int(labels.max()) + 1 if len(labels) else 0)
+    fit = fit_boxes(pts, labels, plane)
+    objs = boxes_to_objects(fit, cfg.sizes, cfg.position_std)
+    objs = objs.select(objs.dims[:, 0] <= cfg.max_box_length)
+    watch.lap("boxes", len(objs))
+    return objs

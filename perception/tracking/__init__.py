@@ -1,0 +1,1 @@
+"""Camera-lidar fusion and multi-object tracking (constant-velocity Kalman filters)."""

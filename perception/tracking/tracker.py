@@ -1,0 +1,205 @@
+"""Multi-object tracker: constant-velocity Kalman filters, gated Hungarian association,
+birth after ``min_hits`` associated detections and death after ``max_misses`` missed ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+
+from perception.geometry import wrap_angle
+from perception.objects import NUM_LABELS, ObjectArray
+from perception.tracking import kalman
+from perception.tracking.association import gated_assignment
+
+# Object ids must be the same on every replay of a bag, so they are name-based, not random.
+_ID_NAMESPACE = uuid.UUID("6f1c3a52-44f5-4c55-8a57-1a2f0f7c9e01")
+
+
+class TrackerError(ValueError):
+    """Input the tracker cannot take (e.g. a stamp older than its current time)."""
+
+
+@dataclass
+class TrackerConfig:
+    min_hits: int = 3  # detections before a track is published
+    max_misses: int = 5  # consecutive missed updates before a confirmed track is deleted
+    tentative_max_misses: int = 1
+    gate_chi2: float = 13.8  # 99.9 % of a 2-dof chi-square
+    max_distance: float = 5.0  # m; hard cap on association distance
+    accel_std: float = 3.0  # m/s^2 white-noise acceleration
+    init_velocity_std: float = 8.0  # m/s: a new track may move at city speed in any direction
+    size_smoothing: float = 0.3  # weight of a new detection in the extent estimate
+    class_decay: float = 0.8  # how fast old class evidence fades
+    heading_from_velocity: float = 1.0  # m/s: faster tracks take their yaw from the velocity
+
+    def __post_init__(self) -> None:
+        if self.min_hits < 1 or self.max_misses < 0 or self.tentative_max_misses < 0:
+            raise ValueError(
+                f"min_hits ({self.min_hits}) must be >= 1, max_misses ({self.max_misses}) and "
+                f"tentative_max_misses ({self.tentative_max_misses}) >= 0"
+            )
+
+
+@dataclass
+class TrackSet:
+    """All live tracks as parallel arrays."""
+
+    x: np.ndarray  # (N, 4) x, y, vx, vy
+    p: np.ndarray  # (N, 4, 4)
+    z: np.ndarray  # (N,) box centre height
+    yaw: np.ndarray  # (N,)
+    dims: np.ndarray  # (N, 3)
+    class_evidence: np.ndarray  # (N, NUM_LABELS)
+    hits: np.ndarray  # (N,)
+    misses: np.ndarray  # (N,) consecutive
+    confirmed: np.ndarray  # (N,) bool
+    uuid: np.ndarray  # (N, 16) uint8
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @classmethod
+    def empty(cls) -> TrackSet:
+        return cls(
+            np.zeros((0, 4)), np.zeros((0, 4, 4)), np.zeros(0), np.zeros(0), np.zeros((0, 3)),
+            np.zeros((0, NUM_LABELS)), np.zeros(0, np.int64), np.zeros(0, np.int64),
+            np.zeros(0, bool), np.zeros((0, 16), np.uint8),
+        )  # fmt: skip
+
+    def select(self, index: np.ndarray) -> TrackSet:
+        return TrackSet(**{f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self)})
+
+    @staticmethod
+    def concat(a: TrackSet, b: TrackSet) -> TrackSet:
+        return TrackSet(
+            **{
+                f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)])
+                for f in dataclasses.fields(a)
+            }
+        )
+
+
+class MultiObjectTracker:
+    """Tracks objects of one frame (normally map) through :meth:`step` calls in stamp order."""
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.cfg = config or TrackerConfig()
+        self.tracks = TrackSet.empty()
+        self.time_ns: int | None = None
+        self._next_id = 0
+
+    def step(self, stamp_ns: int, detections: ObjectArray) -> None:
+        """Predict all tracks to ``stamp_ns`` and update them with ``detections``.
+
+        Raises TrackerError when ``stamp_ns`` is older than the last step.
+        """
+        if self.time_ns is not None and stamp_ns < self.time_ns:
+            raise TrackerError(
+                f"detections stamped {stamp_ns} ns are older than the tracker time {self.time_ns} ns"
+            )
+        dt = 0.0 if self.time_ns is None else (stamp_ns - self.time_ns) * 1e-9
+        self.time_ns = stamp_ns
+        if len(self.tracks) and dt > 0.0:
+            self.tracks.x, self.tracks.p = kalman.predict(
+                self.tracks.x, self.tracks.p, dt, self.cfg.accel_std
+            )
+        match = gated_assignment(self._cost(detections), self.cfg.gate_chi2)
+        self._update(match.rows, detections.select(match.cols))
+        self._miss(match.unmatched_rows)
+        self._birth(detections.select(match.unmatched_cols))
+
+    def _cost(self, det: ObjectArray) -> np.ndarray:
+        if len(self.tracks) == 0 or len(det) == 0:
+            return np.zeros((len(self.tracks), len(det)))
+        resid, s = kalman.innovation(self.tracks.x, self.tracks.p, det.position[:, :2], det.cov_xy)
+        cost = kalman.mahalanobis_sq(resid, s)
+        cost[np.hypot(resid[..., 0], resid[..., 1]) > self.cfg.max_distance] = np.inf
+        return cost
+
+    def _update(self, rows: np.ndarray, det: ObjectArray) -> None:
+        if len(rows) == 0:
+            return
+        t, cfg = self.tracks, self.cfg
+        t.x[rows], t.p[rows] = kalman.update(t.x[rows], t.p[rows], det.position[:, :2], det.cov_xy)
+        w = cfg.size_smoothing
+        t.dims[rows] = (1 - w) * t.dims[rows] + w * det.dims
+        t.z[rows] = (1 - w) * t.z[rows] + w * det.position[:, 2]
+        t.yaw[rows] = self._fuse_yaw(t.yaw[rows], det.yaw, t.x[rows, 2:])
+        evidence = cfg.class_decay * t.class_evidence[rows]
+        evidence[np.arange(len(rows)), det.label] += det.score
+        t.class_evidence[rows] = evidence
+        t.hits[rows] += 1
+        t.misses[rows] = 0
+        t.confirmed[rows] |= t.hits[rows] >= cfg.min_hits
+
+    def _fuse_yaw(self, prior: np.ndarray, measured: np.ndarray, vel: np.ndarray) -> np.ndarray:
+        """Heading from the velocity when moving, else the box yaw nearest the prior (boxes are
+        symmetric, so a measured yaw is only known up to pi)."""
+        flip = np.abs(wrap_angle(measured - prior)) > np.pi / 2
+        box_yaw = wrap_angle(np.where(flip, measured + np.pi, measured))
+        speed = np.hypot(vel[:, 0], vel[:, 1])
+        moving_yaw = np.arctan2(vel[:, 1], vel[:, 0])
+        return np.where(speed > self.cfg.heading_from_velocity, moving_yaw, box_yaw)
+
+    def _miss(self, rows: np.ndarray) -> None:
+        t = self.tracks
+        t.misses[rows] += 1
+        limit = np.where(t.confirmed, self.cfg.max_misses, self.cfg.tentative_max_misses)
+        alive = t.misses <= limit
+        if not alive.all():
+            self.tracks = t.select(alive)
+
+    def _new_ids(self, count: int) -> np.ndarray:
+        ids = np.zeros((count, 16), np.uint8)
+        for i in range(count):
+            ids[i] = np.frombuffer(uuid.uuid5(_ID_NAMESPACE, str(self._next_id)).bytes, np.uint8)
+            self._next_id += 1
+        return ids
+
+    def _birth(self, det: ObjectArray) -> None:
+        n = len(det)
+        if n == 0:
+            return
+        p = np.zeros((n, 4, 4))
+        p[:, :2, :2] = det.cov_xy
+        p[:, 2, 2] = p[:, 3, 3] = self.cfg.init_velocity_std**2
+        evidence = np.zeros((n, NUM_LABELS))
+        evidence[np.arange(n), det.label] = det.score
+        born = TrackSet(
+            x=np.column_stack([det.position[:, :2], np.zeros((n, 2))]),
+            p=p,
+            z=det.position[:, 2].copy(),
+            yaw=det.yaw.copy(),
+            dims=det.dims.copy(),
+            class_evidence=evidence,
+            hits=np.ones(n, np.int64),
+            misses=np.zeros(n, np.int64),
+            confirmed=np.full(n, self.cfg.min_hits <= 1),
+            uuid=self._new_ids(n),
+        )
+        self.tracks = TrackSet.concat(self.tracks, born)
+
+    def confirmed_objects(self) -> tuple[ObjectArray, np.ndarray, np.ndarray]:
+        """(objects with ids and velocities, existence probability, velocity covariance) of the
+        confirmed tracks at the tracker time."""
+        t = self.tracks.select(self.tracks.confirmed)
+        n = len(t)
+        label = np.argmax(t.class_evidence, axis=1).astype(np.uint8) if n else np.zeros(0, np.uint8)
+        total = t.class_evidence.sum(axis=1)
+        score = np.where(total > 0, t.class_evidence.max(axis=1, initial=0.0) / np.maximum(total, 1e-9), 0.0)
+        objs = ObjectArray(
+            position=np.column_stack([t.x[:, :2], t.z]),
+            yaw=t.yaw.copy(),
+            dims=t.dims.copy(),
+            label=label,
+            score=score,
+            velocity=t.x[:, 2:].copy(),
+            cov_xy=t.p[:, :2, :2].copy(),
+            uuid=t.uuid.copy(),
+        )
+        existence = 1.0 - 0.5 ** np.maximum(t.hits - t.misses, 1)
+        return objs, existence, t.p[:, 2:, 2:].copy()

@@ -1,0 +1,79 @@
+"""A tiny stand-in for the executor's Context: records publications, lets tests call callbacks."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from stack import msgs
+
+
+@dataclass
+class FakeClock:
+    ns: int = 0
+
+    def now_ns(self) -> int:
+        return self.ns
+
+
+@dataclass
+class FakePublisher:
+    topic: str
+    msgtype: str
+    sent: list = field(default_factory=list)
+
+    def publish(self, msg: Any) -> None:
+        self.sent.append(msg)
+
+
+class FakeContext:
+    def __init__(self, params: Any, name: str = "node") -> None:
+        self.name = name
+        self.params = params
+        self.logger = logging.getLogger(name)
+        self.clock = FakeClock()
+        self.publishers: dict[str, FakePublisher] = {}
+        self.callbacks: dict[str, Callable[[Any], None]] = {}
+        self.timers: list[tuple[float, Callable[[], None]]] = []
+        self.events: list[tuple[str, str]] = []
+        self.event_counts: dict[str, int] = defaultdict(int)
+
+    def publisher(self, topic: str, msgtype: str) -> FakePublisher:
+        pub = FakePublisher(topic, msgtype)
+        self.publishers[topic] = pub
+        return pub
+
+    def subscribe(self, topic: str, msgtype: str, callback: Callable, depth: int = 1) -> None:
+        self.callbacks[topic] = callback
+
+    def timer(self, period_s: float, callback: Callable[[], None]) -> None:
+        self.timers.append((period_s, callback))
+
+    def new(self, msgtype: str, **fields: Any) -> Any:
+        return msgs.new(msgtype, **fields)
+
+    def engine(self, model: str, **options: Any) -> Any:
+        raise NotImplementedError("no engines in the fake context")
+
+    def event(self, kind: str, detail: str = "") -> None:
+        self.events.append((kind, detail))
+        self.event_counts[kind] += 1
+
+    # test helpers
+    def deliver(self, topic: str, msg: Any) -> None:
+        """Run the subscription callback of ``topic`` with ``msg``, as the executor would."""
+        self.callbacks[topic](msg)
+
+    def sent(self, topic: str) -> list:
+        return self.publishers[topic].sent
+
+
+def make_node(node_cls: type, **params: Any) -> tuple[Any, FakeContext]:
+    ctx = FakeContext(node_cls.Params(**params), name=node_cls.__name__)
+    return node_cls(ctx), ctx
+
+
+def header(stamp_ns: int, frame_id: str) -> Any:
+    return msgs.new("std_msgs/msg/Header", stamp=msgs.ns_to_stamp(stamp_ns), frame_id=frame_id)

@@ -1,0 +1,101 @@
+"""The road: a reference line of straight and curved sections, four lanes, Frenet conversions.
+
+The reference line is the road centre (the yellow line). Lateral offset ``d`` is positive to the
+left of the driving direction of increasing ``s``; the ego drives in the right lane (d < 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+STEP = 0.5  # sample spacing of the reference line, metres
+LANE_WIDTH = 3.5
+# Lane centre offsets. Lanes 0, 1 run with increasing s, lanes 2, 3 are oncoming.
+LANE_OFFSETS = np.array([-5.25, -1.75, 1.75, 5.25])
+LANE_DIRECTION = np.array([1, 1, -1, -1])
+EGO_LANE = 0
+HALF_WIDTH = 7.0  # kerb line
+SIDEWALK = (7.25, 10.5)  # |d| range of the sidewalks
+
+
+@dataclass(frozen=True)
+class Road:
+    """Reference line sampled every STEP metres: arc length, position, heading, curvature."""
+
+    s: np.ndarray
+    xy: np.ndarray
+    heading: np.ndarray
+    curvature: np.ndarray
+
+    @property
+    def length(self) -> float:
+        return float(self.s[-1])
+
+    def _interp(self, s: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return np.interp(s, self.s, values)
+
+    def point(self, s: np.ndarray | float, d: np.ndarray | float = 0.0) -> np.ndarray:
+        """World xy (..., 2) of Frenet coordinates (s, d)."""
+        s = np.asarray(s, dtype=np.float64)
+        h = self._interp(s, self.heading)
+        x = self._interp(s, self.xy[:, 0]) - np.sin(h) * d
+        y = self._interp(s, self.xy[:, 1]) + np.cos(h) * d
+        return np.stack([x, y], axis=-1)
+
+    def heading_at(self, s: np.ndarray | float) -> np.ndarray:
+        return self._interp(np.asarray(s, dtype=np.float64), self.heading)
+
+    def curvature_at(self, s: np.ndarray | float) -> np.ndarray:
+        return self._interp(np.asarray(s, dtype=np.float64), self.curvature)
+
+    def to_frenet(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Project world points (N, 2) onto the reference line: (s, d)."""
+        _, idx = self._tree().query(xy)
+        base = self.xy[idx]
+        h = self.heading[idx]
+        rel = xy - base
+        along = rel[:, 0] * np.cos(h) + rel[:, 1] * np.sin(h)
+        d = -rel[:, 0] * np.sin(h) + rel[:, 1] * np.cos(h)
+        return self.s[idx] + along, d
+
+    def _tree(self) -> cKDTree:
+        tree = self.__dict__.get("_kdtree")
+        if tree is None:
+            tree = cKDTree(self.xy)
+            object.__setattr__(self, "_kdtree", tree)
+        return tree
+
+    def lane_centerlines(self) -> np.ndarray:
+        """(lanes, samples, 2) polylines of every lane centre."""
+        return np.stack([self.point(self.s, d) for d in LANE_OFFSETS])
+
+
+def _sections(rng: np.random.Generator, length: float) -> list[tuple[float, float]]:
+    """(length, curvature) pairs: a straight start, then alternating curves and straights."""
+    sections = [(150.0, 0.0)]
+    total = 150.0
+    while total < length:
+        radius = rng.uniform(150.0, 400.0)
+        angle = np.radians(rng.uniform(15.0, 50.0))
+        sign = rng.choice([-1.0, 1.0])
+        straight = rng.uniform(80.0, 250.0)
+        sections += [(radius * angle, sign / radius), (straight, 0.0)]
+        total += radius * angle + straight
+    return sections
+
+
+def make_road(rng: np.random.Generator, length: float) -> Road:
+    """A road at least ``length`` metres long starting at the map origin heading east."""
+    curv = np.concatenate(
+        [np.full(max(1, round(n / STEP)), k) for n, k in _sections(rng, length + 50.0)]
+    )
+    heading = np.concatenate([[0.0], np.cumsum(curv * STEP)])
+    mid = 0.5 * (heading[1:] + heading[:-1])
+    steps = STEP * np.stack([np.cos(mid), np.sin(mid)], axis=1)
+    xy = np.concatenate([np.zeros((1, 2)), np.cumsum(steps, axis=0)])
+    s = np.arange(len(heading)) * STEP
+    curvature = np.concatenate([curv, curv[-1:]])
+    return Road(s=s, xy=xy, heading=heading, curvature=curvature)
