@@ -20,7 +20,9 @@ __all__ = ["CliError", "build_parser", "main"]
 COMMAND_MODULES: tuple[str, ...] = (
     "stack.cli.launch",
     "stack.cli.graph",
+    "stack.cli.ros",
     "stack.cli.bench",
+    "stack.cli.engine",
 )
 
 

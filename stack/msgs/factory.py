@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -114,12 +115,24 @@ def _default(desc: tuple) -> Any:
     return []
 
 
+# Under rclpy, messages must be rosidl classes; stack.ros installs a factory building those.
+_backend: Callable[..., Any] | None = None
+
+
+def set_backend(factory: Callable[..., Any] | None) -> None:
+    """Route :func:`new` to another message factory (rclpy), or back to rosbags with None."""
+    global _backend
+    _backend = factory
+
+
 def new(typename: str, **fields: Any) -> Any:
     """Build a message of ``typename`` with ROS defaults for every omitted field.
 
     Raises MessageError naming the type and field for an unknown type or field.
     """
     typename = normalize_typename(typename)
+    if _backend is not None:
+        return _backend(typename, **fields)
     cls = _store().types.get(typename)
     if cls is None:
         raise MessageError(f"unknown message type {typename!r}")
