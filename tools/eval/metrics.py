@@ -109,14 +109,22 @@ class MotAccumulator:
         self._last: dict[int, int] = {}  # gt id -> track id it was last matched to
 
     def update(
-        self, gt_ids: list[int], gt_xy: np.ndarray, trk_ids: list[int], trk_xy: np.ndarray
+        self,
+        gt_ids: list[int],
+        gt_xy: np.ndarray,
+        trk_ids: list[int],
+        trk_xy: np.ndarray,
+        gt_ignore: np.ndarray | None = None,
     ) -> None:
+        """One frame. Ignored ground truth (out of range, unseen) costs nothing either way."""
+        ignore = np.zeros(len(gt_ids), bool) if gt_ignore is None else np.asarray(gt_ignore, bool)
         pairs = match_by_distance(gt_xy, trk_xy, self.max_dist)
-        self.gt_count += len(gt_ids)
-        self.matches += len(pairs)
-        self.misses += len(gt_ids) - len(pairs)
+        counted = [(g, t) for g, t in pairs if not ignore[g]]
+        self.gt_count += int((~ignore).sum())
+        self.matches += len(counted)
+        self.misses += int((~ignore).sum()) - len(counted)
         self.false_positives += len(trk_ids) - len(pairs)
-        for g, t in pairs:
+        for g, t in counted:
             gid, tid = gt_ids[g], trk_ids[t]
             prev = self._last.get(gid)
             if prev is not None and prev != tid:

@@ -75,3 +75,12 @@ def test_polygon_distance():
 def test_rmse():
     assert rmse(np.array([3.0, -4.0])) == pytest.approx(np.sqrt(12.5))
     assert np.isnan(rmse(np.array([])))
+
+
+def test_mot_ignored_ground_truth_is_neutral():
+    acc = MotAccumulator(max_dist=1.0)
+    gt_xy = np.array([[0, 0], [50, 0]])
+    acc.update([1, 2], gt_xy, [7, 8], np.array([[0, 0], [50, 0]]), gt_ignore=np.array([False, True]))
+    acc.update([1, 2], gt_xy, [7], np.array([[0, 0]]), gt_ignore=np.array([False, True]))
+    assert (acc.gt_count, acc.misses, acc.false_positives) == (2, 0, 0)
+    assert acc.mota == 1.0

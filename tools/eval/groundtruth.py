@@ -1,0 +1,134 @@
+"""Read a bag's topics into arrays: ground-truth actors, ego pose, camera boxes, and run outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rosbags.highlevel import AnyReader
+
+from stack.msgs import stamp_to_ns, typestore
+
+
+class EvalError(Exception):
+    """A run or bag cannot be scored; the message names the file and what is missing."""
+
+
+def read_topics(bag: Path, topics: Iterable[str]) -> dict[str, list[tuple[int, Any]]]:
+    """Messages of ``topics`` as (header stamp ns or log time, message), in log order."""
+    wanted = set(topics)
+    out: dict[str, list[tuple[int, Any]]] = {t: [] for t in wanted}
+    try:
+        with AnyReader([Path(bag)], default_typestore=typestore()) as reader:
+            conns = [c for c in reader.connections if c.topic in wanted]
+            for conn, t_log, raw in reader.messages(connections=conns):
+                msg = reader.deserialize(raw, conn.msgtype)
+                header = getattr(msg, "header", None)
+                stamp = stamp_to_ns(header.stamp) if header is not None else t_log
+                out[conn.topic].append((stamp, msg))
+    except Exception as exc:
+        raise EvalError(f"{bag}: cannot read bag: {exc}") from exc
+    return out
+
+
+def yaw_of(q: Any) -> float:
+    return float(np.arctan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z)))
+
+
+def uuid_int(uuid: Any) -> int:
+    return int.from_bytes(bytes(np.asarray(uuid.uuid, dtype=np.uint8)), "little")
+
+
+@dataclass
+class ActorTrack:
+    """One ground-truth actor over time (map frame)."""
+
+    label: int
+    t: list[int] = field(default_factory=list)
+    xyyaw: list[tuple[float, float, float]] = field(default_factory=list)
+    size: tuple[float, float] = (0.0, 0.0)  # length, width
+
+    def at(self, t_ns: int, tolerance_ns: int = 60_000_000) -> np.ndarray | None:
+        """Pose interpolated at ``t_ns``; None outside the track (beyond ``tolerance_ns``)."""
+        ts = np.asarray(self.t)
+        if not len(ts) or t_ns < ts[0] - tolerance_ns or t_ns > ts[-1] + tolerance_ns:
+            return None
+        p = np.asarray(self.xyyaw)
+        x = np.interp(t_ns, ts, p[:, 0])
+        y = np.interp(t_ns, ts, p[:, 1])
+        yaw = np.interp(t_ns, ts, np.unwrap(p[:, 2]))
+        return np.array([x, y, yaw])
+
+
+@dataclass
+class GroundTruth:
+    actors: dict[int, ActorTrack]
+    ego_t: np.ndarray  # (N,) ns
+    ego_xyyaw: np.ndarray  # (N, 3)
+    camera_boxes: dict[
+        int, list[tuple[str, str, np.ndarray, float]]
+    ]  # stamp -> (id, class, cxcywh, visible)
+
+    def ego_at(self, t_ns: int | np.ndarray) -> np.ndarray:
+        t = np.atleast_1d(np.asarray(t_ns, dtype=np.float64))
+        yaw = np.unwrap(self.ego_xyyaw[:, 2])
+        out = np.column_stack(
+            [np.interp(t, self.ego_t, self.ego_xyyaw[:, i]) for i in range(2)]
+            + [np.interp(t, self.ego_t, yaw)]
+        )
+        return out[0] if np.ndim(t_ns) == 0 else out
+
+    def actors_at(self, t_ns: int) -> list[tuple[int, int, np.ndarray, tuple[float, float]]]:
+        """(id, label, x/y/yaw, (length, width)) of every actor present at ``t_ns``."""
+        out = []
+        for aid, track in self.actors.items():
+            pose = track.at(t_ns)
+            if pose is not None:
+                out.append((aid, track.label, pose, track.size))
+        return out
+
+
+def load_ground_truth(bag: Path, objects: str, ego: str, boxes: str) -> GroundTruth:
+    data = read_topics(bag, [objects, ego, boxes])
+    if not data[ego]:
+        raise EvalError(f"{bag}: no ground-truth ego pose on {ego}; is this a scenario bag?")
+    actors: dict[int, ActorTrack] = {}
+    for stamp, msg in data[objects]:
+        for obj in msg.objects:
+            aid = uuid_int(obj.object_id)
+            label = obj.classification[0].label if len(obj.classification) else 0
+            track = actors.setdefault(aid, ActorTrack(label))
+            pose = obj.kinematics.pose_with_covariance.pose
+            track.t.append(stamp)
+            track.xyyaw.append((pose.position.x, pose.position.y, yaw_of(pose.orientation)))
+            track.size = (obj.shape.dimensions.x, obj.shape.dimensions.y)
+    ego_t = np.array([s for s, _ in data[ego]], dtype=np.int64)
+    ego_xyyaw = np.array(
+        [(m.pose.position.x, m.pose.position.y, yaw_of(m.pose.orientation)) for _, m in data[ego]]
+    )
+    cam: dict[int, list] = {}
+    for stamp, msg in data[boxes]:
+        rows = []
+        for det in msg.detections:
+            hyp = det.results[0].hypothesis if len(det.results) else None
+            box = np.array(
+                [
+                    det.bbox.center.position.x,
+                    det.bbox.center.position.y,
+                    det.bbox.size_x,
+                    det.bbox.size_y,
+                ]
+            )
+            rows.append((det.id, hyp.class_id if hyp else "", box, hyp.score if hyp else 1.0))
+        cam[stamp] = rows
+    return GroundTruth(actors, ego_t, ego_xyyaw, cam)
+
+
+def to_map(xy: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """Points in base_link -> map, with the ego pose (x, y, yaw)."""
+    c, s = np.cos(pose[2]), np.sin(pose[2])
+    rot = np.array([[c, -s], [s, c]])
+    return np.asarray(xy, dtype=np.float64).reshape(-1, 2) @ rot.T + pose[:2]

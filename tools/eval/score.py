@@ -1,0 +1,343 @@
+"""Score a replay run against the ground truth of its scenario bag (`l4 eval`).
+
+Conventions (stated in the JSON under "conventions"):
+- camera AP@0.5 is for vehicles (car and truck as one class) in the image plane; ground truth
+  less than half visible or under 12 px tall is ignored (found or not, it costs nothing);
+- lidar recall counts ground-truth actors within 40 m of the ego that the lidar saw (>= 3 points
+  above the ground inside the box); a detection matches within 2 m of the centre;
+- MOTA / ID switches use the same visible-within-40 m ground truth and 2 m matching;
+- localization RMSE is over the position error after a 2 s warm-up;
+- min clearance is the smallest gap between the ego footprint placed along each planned
+  trajectory (5 s horizon) and every actor's true footprint at that future time;
+- control error is the cross-track distance from the planned path of the pose a kinematic
+  bicycle reaches after 1 s under each command, started from the true pose.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tools.eval.groundtruth import (
+    EvalError,
+    GroundTruth,
+    load_ground_truth,
+    read_topics,
+    to_map,
+    uuid_int,
+    yaw_of,
+)
+from tools.eval.metrics import (
+    FrameDetections,
+    MotAccumulator,
+    average_precision,
+    match_by_distance,
+    polygon_distance,
+    rectangle,
+    rmse,
+)
+
+
+@dataclass(frozen=True)
+class Topics:
+    gt_objects: str = "/ground_truth/objects"
+    gt_ego: str = "/ground_truth/ego_pose"
+    gt_boxes: str = "/ground_truth/camera_boxes"
+    lidar: str = "/sensing/lidar/top/points"
+    tf_static: str = "/tf_static"
+    camera_2d: str = "/perception/camera/detections2d"
+    lidar_objects: str = "/perception/lidar/objects"
+    tracked: str = "/perception/objects"
+    odometry: str = "/localization/odometry"
+    trajectory: str = "/planning/trajectory"
+    command: str = "/control/command"
+
+
+VEHICLES = {"car", "truck", "bus", "trailer"}
+RANGE_M = 40.0
+MATCH_M = 2.0
+MIN_POINTS = 3
+WARMUP_NS = 2_000_000_000
+EGO_LENGTH, EGO_WIDTH, WHEELBASE = 4.7, 1.9, 2.8
+HORIZON_S = 5.0
+
+
+def camera_ap(gt: GroundTruth, dets: list[tuple[int, Any]]) -> tuple[float, float, int]:
+    frames = []
+    for stamp, msg in dets:
+        rows = gt.camera_boxes.get(stamp)
+        if rows is None:
+            continue
+        gts = [(box, vis) for _, cls, box, vis in rows if cls in VEHICLES]
+        gt_boxes = np.array([b for b, _ in gts]).reshape(-1, 4)
+        ignore = np.array([vis < 0.5 or b[3] < 12 for b, vis in gts], dtype=bool)
+        boxes, scores = [], []
+        for det in msg.detections:
+            hyp = det.results[0].hypothesis if len(det.results) else None
+            if hyp is None or hyp.class_id not in VEHICLES:
+                continue
+            c = det.bbox.center.position
+            boxes.append([c.x, c.y, det.bbox.size_x, det.bbox.size_y])
+            scores.append(hyp.score)
+        frames.append(
+            FrameDetections(np.array(boxes).reshape(-1, 4), np.array(scores), gt_boxes, ignore)
+        )
+    ap, recall = average_precision(frames, 0.5)
+    return ap, recall, len(frames)
+
+
+def _lidar_extrinsic(
+    tf_msgs: list[tuple[int, Any]], frame: str = "lidar_top"
+) -> tuple[np.ndarray, np.ndarray]:
+    from scipy.spatial.transform import Rotation
+
+    for _, msg in tf_msgs:
+        for tf in msg.transforms:
+            if tf.child_frame_id == frame:
+                t, q = tf.transform.translation, tf.transform.rotation
+                return Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix(), np.array(
+                    [t.x, t.y, t.z]
+                )
+    return np.eye(3), np.zeros(3)
+
+
+def _cloud_xyz(msg: Any) -> np.ndarray:
+    names = [f.name for f in msg.fields]
+    offsets = {f.name: f.offset for f in msg.fields}
+    n = msg.width * msg.height
+    raw = (
+        np.frombuffer(bytes(msg.data), dtype=np.uint8).reshape(n, msg.point_step)
+        if n
+        else np.zeros((0, 12), np.uint8)
+    )
+    cols = [
+        raw[:, offsets[a] : offsets[a] + 4].copy().view(np.float32).ravel()
+        for a in "xyz"
+        if a in names
+    ]
+    return np.column_stack(cols).astype(np.float64) if n else np.zeros((0, 3))
+
+
+def visible_actors(
+    gt: GroundTruth, clouds: list[tuple[int, Any]], tf_msgs: list
+) -> dict[int, set[int]]:
+    """Per lidar stamp: ids of actors within range with >= MIN_POINTS lidar returns."""
+    rot, trans = _lidar_extrinsic(tf_msgs)
+    out: dict[int, set[int]] = {}
+    for stamp, msg in clouds:
+        base = _cloud_xyz(msg) @ rot.T + trans
+        base = base[base[:, 2] > 0.25]
+        ego = gt.ego_at(stamp)
+        pts = to_map(base[:, :2], ego)
+        seen = set()
+        for aid, _label, pose, (length, width) in gt.actors_at(stamp):
+            if np.hypot(*(pose[:2] - ego[:2])) > RANGE_M:
+                continue
+            c, s = np.cos(pose[2]), np.sin(pose[2])
+            rel = pts - pose[:2]
+            lx = rel[:, 0] * c + rel[:, 1] * s
+            ly = -rel[:, 0] * s + rel[:, 1] * c
+            inside = (np.abs(lx) <= length / 2 + 0.2) & (np.abs(ly) <= width / 2 + 0.2)
+            if inside.sum() >= MIN_POINTS:
+                seen.add(aid)
+        out[stamp] = seen
+    return out
+
+
+def _objects_xy_map(gt: GroundTruth, stamp: int, msg: Any) -> np.ndarray:
+    xy = np.array(
+        [
+            [
+                o.kinematics.pose_with_covariance.pose.position.x,
+                o.kinematics.pose_with_covariance.pose.position.y,
+            ]
+            for o in msg.objects
+        ]
+    ).reshape(-1, 2)
+    if msg.header.frame_id == "map":
+        return xy
+    return to_map(xy, gt.ego_at(stamp))
+
+
+def _nearest(stamps: np.ndarray, t: int) -> int:
+    i = int(np.clip(np.searchsorted(stamps, t), 1, len(stamps) - 1)) if len(stamps) > 1 else 0
+    if len(stamps) > 1 and abs(stamps[i - 1] - t) < abs(stamps[i] - t):
+        i -= 1
+    return int(stamps[i])
+
+
+def lidar_recall(
+    gt: GroundTruth, objs: list[tuple[int, Any]], visible: dict[int, set[int]]
+) -> tuple[float, int]:
+    found = total = 0
+    for stamp, msg in objs:
+        seen = visible.get(stamp)
+        if seen is None:
+            continue
+        actors = [(aid, pose) for aid, _l, pose, _s in gt.actors_at(stamp) if aid in seen]
+        if not actors:
+            continue
+        pred = _objects_xy_map(gt, stamp, msg)
+        pairs = match_by_distance(np.array([p[:2] for _, p in actors]), pred, MATCH_M)
+        found += len(pairs)
+        total += len(actors)
+    return (found / total if total else float("nan")), total
+
+
+def tracking(
+    gt: GroundTruth, tracks: list[tuple[int, Any]], visible: dict[int, set[int]]
+) -> MotAccumulator:
+    acc = MotAccumulator(max_dist=MATCH_M)
+    lidar_stamps = np.array(sorted(visible), dtype=np.int64)
+    if not len(lidar_stamps):
+        return acc
+    for stamp, msg in tracks:
+        seen = visible[_nearest(lidar_stamps, stamp)]
+        ego = gt.ego_at(stamp)
+        actors = [(aid, pose) for aid, _l, pose, _s in gt.actors_at(stamp)]
+        ids = [a for a, _ in actors]
+        xy = np.array([p[:2] for _, p in actors]).reshape(-1, 2)
+        ignore = np.array(
+            [a not in seen or np.hypot(*(p[:2] - ego[:2])) > RANGE_M for a, p in actors], bool
+        )
+        trk_xy = _objects_xy_map(gt, stamp, msg)
+        in_range = (
+            np.hypot(*(trk_xy - ego[:2]).T) <= RANGE_M + MATCH_M
+            if len(trk_xy)
+            else np.zeros(0, bool)
+        )
+        trk_ids = [uuid_int(o.object_id) for o in msg.objects]
+        trk_ids = [t for t, keep in zip(trk_ids, in_range) if keep]
+        acc.update(ids, xy, trk_ids, trk_xy[in_range], ignore)
+    return acc
+
+
+def localization_rmse(gt: GroundTruth, odom: list[tuple[int, Any]]) -> float:
+    if not odom:
+        return float("nan")
+    t0 = odom[0][0]
+    rows = [
+        (s, m.pose.pose.position.x, m.pose.pose.position.y) for s, m in odom if s - t0 >= WARMUP_NS
+    ]
+    if not rows:
+        return float("nan")
+    arr = np.array(rows, dtype=np.float64)
+    truth = gt.ego_at(arr[:, 0].astype(np.int64))
+    return rmse(np.hypot(arr[:, 1] - truth[:, 0], arr[:, 2] - truth[:, 1]))
+
+
+def _trajectory_poses(gt: GroundTruth, stamp: int, msg: Any) -> tuple[np.ndarray, np.ndarray]:
+    pts = msg.points
+    xyyaw = np.array(
+        [(p.pose.position.x, p.pose.position.y, yaw_of(p.pose.orientation)) for p in pts]
+    ).reshape(-1, 3)
+    tau = np.array([p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in pts])
+    if msg.header.frame_id != "map" and len(xyyaw):
+        ego = gt.ego_at(stamp)
+        xyyaw[:, :2] = to_map(xyyaw[:, :2], ego)
+        xyyaw[:, 2] += ego[2]
+    return xyyaw, tau
+
+
+def min_clearance(gt: GroundTruth, trajs: list[tuple[int, Any]]) -> float:
+    best = float("inf")
+    for stamp, msg in trajs:
+        xyyaw, tau = _trajectory_poses(gt, stamp, msg)
+        keep = tau <= HORIZON_S
+        for (x, y, yaw), t in zip(xyyaw[keep], tau[keep]):
+            ego_fp = rectangle(x, y, yaw, EGO_LENGTH, EGO_WIDTH)
+            t_ns = stamp + int(t * 1e9)
+            for _aid, _label, pose, (length, width) in gt.actors_at(t_ns):
+                if np.hypot(pose[0] - x, pose[1] - y) > 15:
+                    continue
+                best = min(best, polygon_distance(ego_fp, rectangle(*pose, length, width)))
+    return best
+
+
+def control_error(
+    gt: GroundTruth, cmds: list[tuple[int, Any]], trajs: list[tuple[int, Any]]
+) -> float:
+    if not cmds or not trajs:
+        return float("nan")
+    traj_stamps = np.array([s for s, _ in trajs], dtype=np.int64)
+    errors = []
+    for stamp, cmd in cmds:
+        i = int(np.searchsorted(traj_stamps, stamp, side="right")) - 1
+        if i < 0:
+            continue
+        path, _ = _trajectory_poses(gt, trajs[i][0], trajs[i][1])
+        if len(path) < 2:
+            continue
+        x, y, yaw = gt.ego_at(stamp)
+        v, delta = float(cmd.drive.speed), float(cmd.drive.steering_angle)
+        for _ in range(10):  # 1 s in 0.1 s steps
+            x += v * np.cos(yaw) * 0.1
+            y += v * np.sin(yaw) * 0.1
+            yaw += v / WHEELBASE * np.tan(delta) * 0.1
+        a, b = path[:-1, :2], path[1:, :2]
+        ab = b - a
+        t = np.clip(
+            np.einsum("ij,ij->i", [x, y] - a, ab) / np.maximum(np.einsum("ij,ij->i", ab, ab), 1e-9),
+            0,
+            1,
+        )
+        errors.append(float(np.min(np.linalg.norm(a + t[:, None] * ab - [x, y], axis=1))))
+    return float(np.mean(errors)) if errors else float("nan")
+
+
+def score_run(
+    outputs_bag: Path, scenario_bag: Path, topics: Topics | None = None
+) -> dict[str, Any]:
+    topics = topics or Topics()
+    gt = load_ground_truth(scenario_bag, topics.gt_objects, topics.gt_ego, topics.gt_boxes)
+    sensors = read_topics(scenario_bag, [topics.lidar, topics.tf_static])
+    out = read_topics(
+        outputs_bag,
+        [
+            topics.camera_2d,
+            topics.lidar_objects,
+            topics.tracked,
+            topics.odometry,
+            topics.trajectory,
+            topics.command,
+        ],
+    )
+    visible = visible_actors(gt, sensors[topics.lidar], sensors[topics.tf_static])
+    ap, cam_recall, cam_frames = camera_ap(gt, out[topics.camera_2d])
+    recall, lidar_gt = lidar_recall(gt, out[topics.lidar_objects], visible)
+    mot = tracking(gt, out[topics.tracked], visible)
+    result = {
+        "camera_ap50": ap,
+        "camera_recall": cam_recall,
+        "camera_frames": cam_frames,
+        "lidar_recall": recall,
+        "lidar_gt_objects": lidar_gt,
+        "mota": mot.mota,
+        "id_switches": mot.id_switches,
+        "mot_counts": {
+            "gt": mot.gt_count,
+            "misses": mot.misses,
+            "false_positives": mot.false_positives,
+        },
+        "loc_rmse_m": localization_rmse(gt, out[topics.odometry]),
+        "min_clearance_m": min_clearance(gt, out[topics.trajectory]),
+        "control_error_m": control_error(gt, out[topics.command], out[topics.trajectory]),
+        "messages": {k: len(v) for k, v in out.items()},
+        "conventions": (__doc__ or "")
+        .split('Conventions (stated in the JSON under "conventions"):')[-1]
+        .strip(),
+    }
+    return {
+        k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in result.items()
+    }
+
+
+def write_json(result: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(result, indent=2) + "\n")
+
+
+__all__ = ["EvalError", "Topics", "score_run", "write_json"]
