@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import enum
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, ContextManager, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -18,12 +19,12 @@ from stack.engine.errors import EngineError, FeedError
 
 # A gate is a context-manager factory entered around the inference call itself, e.g. a
 # priority-ordered GPU gate supplied by the scheduler; ``gate(priority)``.
-Gate = Callable[[int], ContextManager[Any]]
+Gate = Callable[[int], AbstractContextManager[Any]]
 
 _NULL_CONTEXT = contextlib.nullcontext()
 
 
-def no_gate(priority: int) -> ContextManager[Any]:
+def no_gate(priority: int) -> AbstractContextManager[Any]:
     """The default gate: lets every run through at once."""
     return _NULL_CONTEXT
 

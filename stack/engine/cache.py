@@ -154,7 +154,9 @@ class EngineCache:
 
     def timing_cache_path(self, platform: Platform) -> Path:
         """One timing cache per TensorRT version and GPU, shared by all models."""
-        name = f"timing-trt{platform.trt_version}-{platform.gpu_name}-sm{platform.compute_capability}"
+        name = (
+            f"timing-trt{platform.trt_version}-{platform.gpu_name}-sm{platform.compute_capability}"
+        )
         return self.root / f"{_slug(name)}.cache"
 
     def derived_path(self, model_name: str, onnx_sha256: str, data_id: str, suffix: str) -> Path:
@@ -168,41 +170,48 @@ class EngineCache:
         manifest = self.manifest_path(path)
         if not path.exists() and not manifest.exists():
             return Lookup(None, self._miss_reason(model_name, key), path)
-        problem = self._check_entry(path, manifest, key)
-        if problem:
+        data, problem = self._read_entry(path, manifest, key)
+        if data is None:
             self.invalidate(path, problem)
             return Lookup(None, problem, path)
-        return Lookup(path.read_bytes(), "cached", path)
+        return Lookup(data, "cached", path)
 
-    def _check_entry(self, path: Path, manifest: Path, key: CacheKey) -> str | None:
-        """None when the entry is whole and belongs to ``key``, else what is wrong with it."""
+    def _read_entry(self, path: Path, manifest: Path, key: CacheKey) -> tuple[bytes | None, str]:
+        """The engine bytes when the entry is whole and belongs to ``key``, else what is wrong."""
         try:
             meta = json.loads(manifest.read_text())
             stored = CacheKey.from_dict(meta["key"])
             want_sha, want_size = meta["engine_sha256"], int(meta["engine_bytes"])
         except FileNotFoundError:
-            return f"foreign engine file {path.name} (no manifest)"
+            return None, f"foreign engine file {path.name} (no manifest)"
+        except OSError as exc:
+            return None, f"unreadable manifest {manifest.name} ({exc.strerror})"
         except (ValueError, KeyError, TypeError) as exc:
-            return f"corrupt manifest {manifest.name} ({exc})"
+            return None, f"corrupt manifest {manifest.name} ({exc})"
         if stored != key:
-            return f"foreign engine file {path.name} (built for another key: " + (
-                ", ".join(key.changes_from(stored)) + ")"
-            )
+            changes = ", ".join(key.changes_from(stored))
+            return None, f"foreign engine file {path.name} (built for another key: {changes})"
         try:
             data = path.read_bytes()
         except OSError as exc:
-            return f"unreadable engine file {path.name} ({exc.strerror})"
+            return None, f"unreadable engine file {path.name} ({exc.strerror})"
         if len(data) != want_size or hashlib.sha256(data).hexdigest() != want_sha:
-            return f"corrupt engine file {path.name} (size or sha256 differs from its manifest)"
-        return None
+            return (
+                None,
+                f"corrupt engine file {path.name} (size or sha256 differs from its manifest)",
+            )
+        return data, ""
 
     def _miss_reason(self, model_name: str, key: CacheKey) -> str:
         """Explain a miss from the closest other entry of the same model, if any."""
         best: list[str] | None = None
         for manifest in self.root.glob(f"{_slug(Path(model_name).stem)}-*.json"):
             try:
-                other = CacheKey.from_dict(json.loads(manifest.read_text())["key"])
-            except (OSError, ValueError, KeyError, TypeError):
+                meta = json.loads(manifest.read_text())
+                if meta.get("model") != model_name:
+                    continue  # "det-v2.onnx" shares the "det-" prefix
+                other = CacheKey.from_dict(meta["key"])
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 continue
             changes = key.changes_from(other)
             if changes and (best is None or len(changes) < len(best)):

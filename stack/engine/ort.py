@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -113,6 +114,7 @@ class OrtEngine(EngineBase):
         model: OnnxModel,
         options: OrtOptions,
         *,
+        name: str | None = None,
         variant: str | None = None,
         gate: Gate | None = None,
         priority: int = 0,
@@ -129,8 +131,8 @@ class OrtEngine(EngineBase):
         self._output_device = "cuda" if used == CUDA else "cpu"
         self._output_names = [o.name for o in self._session.get_outputs()]
         super().__init__(
-            name=model.name,
-            variant=variant or model.path.stem,
+            name=name or model.name,
+            variant=variant or Path(name or model.name).stem,
             precision=Precision.INT8 if model.has_qdq else Precision.FP32,
             device=used,
             inputs=_specs(self._session.get_inputs(), model.name),

@@ -21,7 +21,7 @@ import numpy as np
 import pycuda.driver as cuda
 import tensorrt as trt
 
-from stack.engine.base import Backend, EngineBase, spec_from_dims
+from stack.engine.base import Backend, EngineBase, Precision, spec_from_dims
 from stack.engine.build import (
     BuildOptions,
     BuildResult,
@@ -101,9 +101,7 @@ class _EntropyCalibrator(trt.IInt8EntropyCalibrator2):
         self.cache = bytes(cache)  # type: ignore[call-overload]
 
 
-def _parse(
-    builder: trt.Builder, model: OnnxModel
-) -> tuple[trt.INetworkDefinition, trt.OnnxParser]:
+def _parse(builder: trt.Builder, model: OnnxModel) -> tuple[trt.INetworkDefinition, trt.OnnxParser]:
     flags = 0 if _TRT10 else 1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
     network = builder.create_network(flags)
     parser = trt.OnnxParser(network, _LOGGER)
@@ -159,9 +157,9 @@ def build(
         config = builder.create_builder_config()
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_mb << 20)
         config.set_timing_cache(_timing_cache(config, timing_cache), False)
-        if options.precision.value in ("fp16", "int8"):
+        if options.precision in (Precision.FP16, Precision.INT8):
             config.set_flag(trt.BuilderFlag.FP16)  # INT8 engines keep FP16 for the rest
-        if options.precision.value == "int8":
+        if options.precision is Precision.INT8:
             config.set_flag(trt.BuilderFlag.INT8)
         if options.sparse_weights:
             config.set_flag(trt.BuilderFlag.SPARSE_WEIGHTS)
@@ -232,7 +230,9 @@ class TrtEngine(EngineBase):
             for spec in [*inputs, *outputs]:
                 biggest = tuple(self._context.get_tensor_shape(spec.name))
                 if any(d < 0 for d in biggest):
-                    raise EngineError(f"{labels.name}: output {spec.name!r} has a data-dependent shape")
+                    raise EngineError(
+                        f"{labels.name}: output {spec.name!r} has a data-dependent shape"
+                    )
                 self._host[spec.name] = cuda.pagelocked_empty(int(np.prod(biggest)), spec.dtype)
                 self._device[spec.name] = cuda.mem_alloc(max(self._host[spec.name].nbytes, 1))
                 self._context.set_tensor_address(spec.name, int(self._device[spec.name]))

@@ -13,6 +13,7 @@ from typing import Any
 
 BENCHMARKS: dict[str, str] = {
     "executor": "tools.bench.executor:run",
+    "engine": "tools.bench.engine:run",
 }
 
 

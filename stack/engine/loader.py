@@ -1,0 +1,275 @@
+"""``load_engine``: pick the backend, and for TensorRT go through the engine cache.
+
+"auto" picks TensorRT where it imports and a CUDA device exists, else ONNX Runtime (CUDA
+execution provider if present, else CPU), and logs which and why.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from stack.engine.base import Backend, Engine, Gate, Precision, parse_enum
+from stack.engine.build import (
+    BuildOptions,
+    EngineLabels,
+    Int8Route,
+    ShapeRange,
+    TrtApi,
+    placement_report,
+    plan_int8,
+    shape_ranges,
+)
+from stack.engine.cache import CacheKey, EngineCache, atomic_write
+from stack.engine.calibration import CalibrationFeeder, CalibrationSource, Preprocess
+from stack.engine.errors import BackendUnavailable, CalibrationError, EngineError, ModelError
+from stack.engine.model import OnnxModel, read_model
+from stack.engine.ort import OrtEngine, OrtOptions
+
+log = logging.getLogger(__name__)
+
+CalibrationArg = str | Path | CalibrationSource | CalibrationFeeder | None
+
+
+def tensorrt_api() -> tuple[TrtApi | None, str]:
+    """The TensorRT backend module where TensorRT imports and a CUDA device exists, else why not."""
+    try:
+        api: Any = importlib.import_module("stack.engine.tensorrt")
+    except ImportError as exc:
+        return None, f"TensorRT not importable: {exc}"
+    try:
+        api.probe()
+    except Exception as exc:  # pycuda / driver errors of every kind: just not usable here
+        return None, f"no usable CUDA device: {exc}"
+    return api, ""
+
+
+def make_feeder(
+    calibration: CalibrationArg,
+    model: OnnxModel,
+    preprocess: Preprocess | None = None,
+    batch_size: int = 8,
+    max_images: int = 512,
+) -> CalibrationFeeder | None:
+    """A calibration feeder for the model's single image input, from any accepted form."""
+    if calibration is None or isinstance(calibration, CalibrationFeeder):
+        return calibration
+    if len(model.inputs) != 1:
+        raise CalibrationError(
+            f"{model.name}: calibration from images needs one input, the model has "
+            f"{[s.name for s in model.inputs]}"
+        )
+    source = (
+        calibration
+        if isinstance(calibration, CalibrationSource)
+        else CalibrationSource.parse(str(calibration))
+    )
+    spec = model.inputs[0]
+    batch = spec.shape[0] if spec.shape and spec.shape[0] is not None else batch_size
+    return CalibrationFeeder(source, spec, preprocess, int(batch), max(max_images, int(batch)))
+
+
+def _shape_overrides(shapes: Mapping[str, Any] | None) -> dict[str, ShapeRange]:
+    out = {}
+    for name, rng in (shapes or {}).items():
+        if isinstance(rng, ShapeRange):
+            out[name] = rng
+        elif isinstance(rng, Sequence) and len(rng) == 3:
+            out[name] = ShapeRange(*(tuple(int(d) for d in s) for s in rng))
+        else:
+            raise EngineError(f"shapes[{name!r}]={rng!r}: give (min, opt, max) shapes")
+    return out
+
+
+def _qdq_model(model: OnnxModel, feeder: CalibrationFeeder, cache: EngineCache) -> OnnxModel:
+    """The model quantized with Q/DQ nodes from the calibration data, made once and kept."""
+    from stack.engine.quantize import quantize_qdq
+
+    path = cache.derived_path(model.name, model.sha256, feeder.identity(), ".qdq.onnx")
+    if path.exists():
+        try:
+            return read_model(path)
+        except ModelError as exc:
+            log.warning("engine cache: re-quantizing: %s", exc)
+    log.info("%s: quantizing to Q/DQ INT8 from %s", model.name, feeder.source.identity())
+    return read_model(quantize_qdq(model.path, path, feeder))
+
+
+def _load_onnxruntime(
+    model: OnnxModel,
+    precision: Precision,
+    feeder: CalibrationFeeder | None,
+    cache: EngineCache,
+    options: OrtOptions,
+    labels: EngineLabels,
+) -> OrtEngine:
+    run_model = model
+    if precision is Precision.INT8 and not model.has_qdq:
+        if feeder is not None:
+            run_model = _qdq_model(model, feeder, cache)
+        else:
+            log.warning("%s: int8 without calibration data: ONNX Runtime runs fp32", model.name)
+    elif precision is Precision.FP16:
+        log.info("%s: fp16 is a TensorRT option; ONNX Runtime runs the model as is", model.name)
+    return OrtEngine(
+        run_model,
+        options,
+        name=labels.name,
+        variant=labels.variant,
+        gate=labels.gate,
+        priority=labels.priority,
+    )
+
+
+def _save_blob(path: Path, data: bytes | None, what: str) -> None:
+    if not data:
+        return
+    try:
+        atomic_write(path, data)
+    except OSError as exc:  # an unwritable cache costs the next launch a rebuild, no more
+        log.warning("engine cache: cannot write %s %s: %s", what, path, exc.strerror)
+
+
+def load_tensorrt(
+    api: TrtApi,
+    model: OnnxModel,
+    options: BuildOptions,
+    feeder: CalibrationFeeder | None,
+    cache: EngineCache,
+    labels: EngineLabels,
+    rebuild: bool = False,
+) -> Engine:
+    """A cached engine when one fits, else build once, store, and say why it was built."""
+    platform = api.probe()
+    key = CacheKey.make(
+        model.sha256, platform, options.precision.value, options.dla_core, options.flags()
+    )
+    lookup = cache.lookup(model.name, key)
+    reason = "rebuild requested" if rebuild else lookup.reason
+    if lookup.data is not None and not rebuild:
+        engine = api.load(lookup.data, labels)
+        if engine is not None:
+            log.info("%s: cached TensorRT engine %s", model.name, lookup.path)
+            return engine
+        reason = f"cached engine {lookup.path.name} does not deserialize"
+        cache.invalidate(lookup.path, reason)
+    log.info("%s: building TensorRT engine (%s)", model.name, reason)
+    build_model = model
+    if options.int8_route is Int8Route.QUANTIZE_QDQ and feeder is not None:
+        build_model = _qdq_model(model, feeder, cache)
+        feeder = None
+    timing_path = cache.timing_cache_path(platform)
+    calib_path = cache.derived_path(
+        model.name, model.sha256, options.calibration_id or "", ".calib"
+    )
+    result = api.build(
+        build_model,
+        options,
+        cache.read_blob(timing_path),
+        feeder,
+        cache.read_blob(calib_path) if feeder is not None else None,
+    )
+    _save_blob(timing_path, result.timing_cache, "timing cache")
+    _save_blob(calib_path, result.calibration_cache, "calibration cache")
+    if options.dla_core is not None and result.placement:
+        log.info("%s: %s", model.name, placement_report(result.placement, options.dla_core))
+    extra = {"reason": reason, "dla_fallback": [p.name for p in result.placement if not p.on_dla]}
+    try:
+        cache.store(model.name, key, result.engine, extra)
+    except OSError as exc:
+        log.warning("engine cache: cannot store %s: %s", model.name, exc.strerror)
+    engine = api.load(result.engine, labels)
+    if engine is None:
+        raise EngineError(f"{model.path}: TensorRT cannot load the engine it just built")
+    return engine
+
+
+def _choose_backend(backend: Backend, model: OnnxModel) -> tuple[Backend, TrtApi | None]:
+    if backend is Backend.ONNXRUNTIME:
+        return backend, None
+    api, why = tensorrt_api()
+    if backend is Backend.TENSORRT:
+        if api is None:
+            raise BackendUnavailable(f"{model.name}: backend tensorrt unavailable: {why}")
+        return backend, api
+    chosen = Backend.TENSORRT if api is not None else Backend.ONNXRUNTIME
+    log.info("%s: backend auto -> %s%s", model.name, chosen.value, f" ({why})" if why else "")
+    return chosen, api
+
+
+def load_engine(
+    onnx_path: str | Path,
+    backend: str | Backend = "auto",
+    precision: str | Precision = "fp32",
+    dla_core: int | None = None,
+    sparse_weights: bool = False,
+    cache_dir: str | Path | None = None,
+    calibration: CalibrationArg = None,
+    *,
+    intra_op_threads: int | None = None,
+    cores: Sequence[int] | None = None,
+    providers: Sequence[str] | None = None,
+    io_binding: bool | None = None,
+    spin: bool | None = None,
+    max_batch: int = 1,
+    shapes: Mapping[str, Any] | None = None,
+    workspace_mb: int = 1024,
+    preprocess: Preprocess | None = None,
+    calibration_batch: int = 8,
+    calibration_images: int = 512,
+    variant: str | None = None,
+    gate: Gate | None = None,
+    priority: int = 0,
+    rebuild: bool = False,
+    trt_api: TrtApi | None = None,
+) -> Engine:
+    """Load ``onnx_path`` as an Engine; see the module and stack.engine docs for the options.
+
+    ``trt_api`` replaces the TensorRT module (tests); ``rebuild`` forces a TensorRT build.
+    """
+    backend = parse_enum(Backend, backend, "backend")
+    precision = parse_enum(Precision, precision, "precision")
+    model = read_model(onnx_path)
+    if trt_api is not None and backend is not Backend.ONNXRUNTIME:
+        chosen, api = Backend.TENSORRT, trt_api
+    else:
+        chosen, api = _choose_backend(backend, model)
+    cache = EngineCache(cache_dir)
+    feeder = make_feeder(calibration, model, preprocess, calibration_batch, calibration_images)
+    labels = EngineLabels(
+        name=model.name,
+        variant=variant or model.path.stem,
+        precision=precision,
+        dla_core=dla_core,
+        gate=gate,
+        priority=priority,
+    )
+    if chosen is Backend.ONNXRUNTIME:
+        ort_options = OrtOptions(
+            intra_op_threads=intra_op_threads,
+            cores=tuple(cores) if cores else None,
+            providers=tuple(providers) if providers else None,
+            io_binding=io_binding,
+            spin=spin,
+        )
+        return _load_onnxruntime(model, precision, feeder, cache, ort_options, labels)
+    assert api is not None  # _choose_backend returns an api with TENSORRT
+    platform = api.probe()
+    route = None
+    if precision is Precision.INT8:
+        route = plan_int8(platform.trt_version, model.has_qdq, feeder is not None)
+    options = BuildOptions(
+        precision=precision,
+        dla_core=dla_core,
+        sparse_weights=sparse_weights,
+        workspace_mb=workspace_mb,
+        shapes=shape_ranges(model.inputs, max_batch, _shape_overrides(shapes)),
+        int8_route=route,
+        calibration_id=feeder.identity()
+        if feeder is not None and route is not Int8Route.QDQ
+        else None,
+    )
+    return load_tensorrt(api, model, options, feeder, cache, labels, rebuild)
