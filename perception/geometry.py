@@ -65,8 +65,14 @@ class RigidTransform:
 
     @classmethod
     def from_xyzrpy(cls, x: float, y: float, z: float, roll: float, pitch: float, yaw: float):
-        cr, sr, cp, sp, cy, sy = (np.cos(roll), np.sin(roll), np.cos(pitch), np.sin(pitch),
-                                  np.cos(yaw), np.sin(yaw))  # fmt: skip
+        cr, sr, cp, sp, cy, sy = (
+            np.cos(roll),
+            np.sin(roll),
+            np.cos(pitch),
+            np.sin(pitch),
+            np.cos(yaw),
+            np.sin(yaw),
+        )
         rot = np.array(
             [
                 [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
@@ -93,13 +99,17 @@ class Pose2D:
     @classmethod
     def from_pose_msg(cls, pose: Any) -> Pose2D:
         """From a geometry_msgs/Pose."""
-        return cls(float(pose.position.x), float(pose.position.y), quaternion_to_yaw(pose.orientation))
+        return cls(
+            float(pose.position.x), float(pose.position.y), quaternion_to_yaw(pose.orientation)
+        )
 
     def apply(self, xy: np.ndarray) -> np.ndarray:
         """Map (N, 2) points from the child frame to the parent frame."""
         c, s = np.cos(self.yaw), np.sin(self.yaw)
         xy = np.asarray(xy, float)
-        return np.stack([c * xy[:, 0] - s * xy[:, 1] + self.x, s * xy[:, 0] + c * xy[:, 1] + self.y], 1)
+        return np.stack(
+            [c * xy[:, 0] - s * xy[:, 1] + self.x, s * xy[:, 0] + c * xy[:, 1] + self.y], 1
+        )
 
     def rotate(self, vec: np.ndarray) -> np.ndarray:
         """Rotate (N, 2) vectors (velocities) from the child frame into the parent frame."""

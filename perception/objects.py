@@ -93,7 +93,9 @@ class ObjectArray:
 
     def select(self, index: np.ndarray | Sequence[int]) -> ObjectArray:
         """The objects at ``index`` (an index array or a boolean mask)."""
-        return ObjectArray(**{f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self)})
+        return ObjectArray(
+            **{f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self)}
+        )
 
     @staticmethod
     def concat(parts: Sequence[ObjectArray]) -> ObjectArray:
@@ -106,7 +108,9 @@ class ObjectArray:
         """The same objects expressed in the parent frame of ``pose``."""
         if len(self) == 0:
             return self
-        rot = np.array([[np.cos(pose.yaw), -np.sin(pose.yaw)], [np.sin(pose.yaw), np.cos(pose.yaw)]])
+        rot = np.array(
+            [[np.cos(pose.yaw), -np.sin(pose.yaw)], [np.sin(pose.yaw), np.cos(pose.yaw)]]
+        )
         position = self.position.copy()
         position[:, :2] = pose.apply(self.position[:, :2])
         return dataclasses.replace(
@@ -244,7 +248,12 @@ def _twist_in_object_frame(new: MessageFactory, objs: ObjectArray, i: int, vel_c
         "geometry_msgs/msg/TwistWithCovariance",
         twist=new(
             "geometry_msgs/msg/Twist",
-            linear=new("geometry_msgs/msg/Vector3", x=float(c * vx + s * vy), y=float(-s * vx + c * vy), z=0.0),
+            linear=new(
+                "geometry_msgs/msg/Vector3",
+                x=float(c * vx + s * vy),
+                y=float(-s * vx + c * vy),
+                z=0.0,
+            ),
         ),
         covariance=cov,
     )

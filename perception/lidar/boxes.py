@@ -42,7 +42,7 @@ def fit_boxes(
     labels: np.ndarray,
     plane: GroundPlane | None = None,
     min_extent: float = 0.1,
-    ground_snap: float = 0.5,
+    ground_snap: float = 1.0,
 ) -> BoxFit:
     """Minimum-area oriented boxes of the clusters ``labels`` (>= 0) of ``points``.
 

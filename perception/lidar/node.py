@@ -70,12 +70,15 @@ class LidarObstacles(Node):
         extrinsic = self._extrinsic(msg.header.frame_id)
         if extrinsic is None:
             self.ctx.event(
-                "drop", f"{POINTS_TOPIC}: no tf_static from {msg.header.frame_id!r} to "
-                f"{self.params.base_frame!r}"
+                "drop",
+                f"{POINTS_TOPIC}: no tf_static from {msg.header.frame_id!r} to "
+                f"{self.params.base_frame!r}",
             )
             return
         stats = PipelineStats()
         objs = detect_obstacles(extrinsic.apply(points.astype(np.float32)), self.params, stats)
         self.last_stats = stats
-        header = self.ctx.new("std_msgs/msg/Header", stamp=msg.header.stamp, frame_id=self.params.base_frame)
+        header = self.ctx.new(
+            "std_msgs/msg/Header", stamp=msg.header.stamp, frame_id=self.params.base_frame
+        )
         self.pub.publish(detected_objects_msg(self.ctx.new, header, objs))

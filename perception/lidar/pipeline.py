@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import enum
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from perception.lidar.boxes import SizeClasses, boxes_to_objects, fit_boxes
-from perception.lidar.cluster import euclidean_clusters
+from perception.lidar.cluster import euclidean_clusters, grid_clusters
 from perception.lidar.preprocess import Box3, GroundConfig, segment_ground, voxel_downsample
 from perception.objects import ObjectArray
+
+
+class ClusterMode(str, enum.Enum):
+    GRID_2D = "2d"  # occupied x-y cells linked within the tolerance (default)
+    POINTS_3D = "3d"  # points linked within the tolerance in 3D
 
 
 @dataclass
@@ -25,6 +31,7 @@ class ObstacleConfig:
     ego_y: tuple[float, float] = (-1.1, 1.1)
     voxel_size: float = 0.2
     ground: GroundConfig = field(default_factory=GroundConfig)
+    cluster_mode: ClusterMode = ClusterMode.GRID_2D
     cluster_tolerance: float = 0.6
     min_cluster_points: int = 4
     max_cluster_points: int = 20_000
@@ -42,6 +49,13 @@ class ObstacleConfig:
             lo, hi = getattr(self, name)
             if lo >= hi:
                 raise ValueError(f"{name} must be (low, high) with low < high, got ({lo}, {hi})")
+        try:
+            self.cluster_mode = ClusterMode(self.cluster_mode)
+        except ValueError:
+            choices = ", ".join(m.value for m in ClusterMode)
+            raise ValueError(
+                f"cluster_mode={self.cluster_mode!r} is not one of: {choices}"
+            ) from None
         if isinstance(self.ground, dict):
             self.ground = GroundConfig(**self.ground)
         if isinstance(self.sizes, dict):
@@ -83,9 +97,18 @@ def detect_obstacles(
     ground, plane = segment_ground(pts, cfg.ground)
     pts = pts[~ground]
     watch.lap("ground", len(pts))
-    labels = euclidean_clusters(
-        pts, cfg.cluster_tolerance, cfg.min_cluster_points, cfg.max_cluster_points
-    )
+    if cfg.cluster_mode is ClusterMode.GRID_2D:
+        labels = grid_clusters(
+            pts,
+            cfg.voxel_size or 0.2,
+            cfg.cluster_tolerance,
+            cfg.min_cluster_points,
+            cfg.max_cluster_points,
+        )
+    else:
+        labels = euclidean_clusters(
+            pts, cfg.cluster_tolerance, cfg.min_cluster_points, cfg.max_cluster_points
+        )
     watch.lap("cluster", int(labels.max()) + 1 if len(labels) else 0)
     fit = fit_boxes(pts, labels, plane)
     objs = boxes_to_objects(fit, cfg.sizes, cfg.position_std)

@@ -35,7 +35,9 @@ def _field_dtype(msg: Any, names: Sequence[str]) -> np.dtype:
             raise PointCloudError(f"PointCloud2 has no field {name!r} (fields: {sorted(fields)})")
         base = _DATATYPES.get(field.datatype)
         if base is None:
-            raise PointCloudError(f"PointCloud2 field {name!r} has unknown datatype {field.datatype}")
+            raise PointCloudError(
+                f"PointCloud2 field {name!r} has unknown datatype {field.datatype}"
+            )
         if field.offset + np.dtype(base).itemsize > msg.point_step:
             raise PointCloudError(
                 f"PointCloud2 field {name!r} at offset {field.offset} exceeds point_step {msg.point_step}"
@@ -68,8 +70,10 @@ def read_points(msg: Any, names: Sequence[str] = ("x", "y", "z")) -> np.ndarray:
     if msg.height > 1 and msg.row_step != msg.width * msg.point_step:
         rows = data.reshape(msg.height, msg.row_step)[:, : msg.width * msg.point_step]
         data = np.ascontiguousarray(rows).reshape(-1)
-    if len(names) == 3 and all(dtype[n] == np.dtype("<f4") for n in names) and (
-        dtype.fields["x"][1] + 4 == dtype.fields["y"][1] == dtype.fields["z"][1] - 4
+    if (
+        len(names) == 3
+        and all(dtype[n] == np.dtype("<f4") for n in names)
+        and (dtype.fields["x"][1] + 4 == dtype.fields["y"][1] == dtype.fields["z"][1] - 4)
     ):
         # The common layout: x, y, z packed float32 — a strided view, one copy.
         start = dtype.fields["x"][1]

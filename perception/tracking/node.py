@@ -13,8 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perception.geometry import Pose2D, PoseHistory
-from perception.objects import DETECTED_OBJECTS, TRACKED_OBJECTS, ObjectArray, objects_from_msg
-from perception.objects import tracked_objects_msg
+from perception.objects import (
+    DETECTED_OBJECTS,
+    TRACKED_OBJECTS,
+    ObjectArray,
+    objects_from_msg,
+    tracked_objects_msg,
+)
 from perception.tracking.fusion import FusionConfig, fuse
 from perception.tracking.tracker import MultiObjectTracker, TrackerConfig, TrackerError
 from stack.msgs import stamp_to_ns
@@ -66,8 +71,9 @@ class ObjectTracker(Node):
     def on_odometry(self, msg: Any) -> None:
         if msg.header.frame_id.lstrip("/") != self.params.tracking_frame:
             self.ctx.event(
-                "drop", f"{ODOMETRY_TOPIC}: frame {msg.header.frame_id!r} is not "
-                f"{self.params.tracking_frame!r}"
+                "drop",
+                f"{ODOMETRY_TOPIC}: frame {msg.header.frame_id!r} is not "
+                f"{self.params.tracking_frame!r}",
             )
             return
         self.poses.add(stamp_to_ns(msg.header.stamp), Pose2D.from_pose_msg(msg.pose.pose))
@@ -84,8 +90,11 @@ class ObjectTracker(Node):
         tolerance = int(self.params.pose_tolerance_s * 1e9)
         pose = self.poses.at(stamp_to_ns(msg.header.stamp), tolerance)
         if pose is None:
-            self.ctx.event("drop", f"{topic}: no ego pose near the stamp to place objects in "
-                           f"{self.params.tracking_frame!r}")
+            self.ctx.event(
+                "drop",
+                f"{topic}: no ego pose near the stamp to place objects in "
+                f"{self.params.tracking_frame!r}",
+            )
             return None
         return objs.transformed(pose)
 
@@ -126,5 +135,7 @@ class ObjectTracker(Node):
             "std_msgs/msg/Header", stamp=header.stamp, frame_id=self.params.tracking_frame
         )
         self.pub.publish(
-            tracked_objects_msg(self.ctx.new, out_header, objs, existence=existence, vel_cov=vel_cov)
+            tracked_objects_msg(
+                self.ctx.new, out_header, objs, existence=existence, vel_cov=vel_cov
+            )
         )

@@ -65,10 +65,17 @@ class TrackSet:
     @classmethod
     def empty(cls) -> TrackSet:
         return cls(
-            np.zeros((0, 4)), np.zeros((0, 4, 4)), np.zeros(0), np.zeros(0), np.zeros((0, 3)),
-            np.zeros((0, NUM_LABELS)), np.zeros(0, np.int64), np.zeros(0, np.int64),
-            np.zeros(0, bool), np.zeros((0, 16), np.uint8),
-        )  # fmt: skip
+            np.zeros((0, 4)),
+            np.zeros((0, 4, 4)),
+            np.zeros(0),
+            np.zeros(0),
+            np.zeros((0, 3)),
+            np.zeros((0, NUM_LABELS)),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, bool),
+            np.zeros((0, 16), np.uint8),
+        )
 
     def select(self, index: np.ndarray) -> TrackSet:
         return TrackSet(**{f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self)})
@@ -190,7 +197,9 @@ class MultiObjectTracker:
         n = len(t)
         label = np.argmax(t.class_evidence, axis=1).astype(np.uint8) if n else np.zeros(0, np.uint8)
         total = t.class_evidence.sum(axis=1)
-        score = np.where(total > 0, t.class_evidence.max(axis=1, initial=0.0) / np.maximum(total, 1e-9), 0.0)
+        score = np.where(
+            total > 0, t.class_evidence.max(axis=1, initial=0.0) / np.maximum(total, 1e-9), 0.0
+        )
         objs = ObjectArray(
             position=np.column_stack([t.x[:, :2], t.z]),
             yaw=t.yaw.copy(),

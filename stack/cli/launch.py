@@ -25,10 +25,16 @@ def run(args: argparse.Namespace) -> int:
     from stack.cli.errors import CliError
     from stack.executor import ExecutorError, Runtime, WallClock
     from stack.report.summary import print_chain_summary
-    from stack.trace.records import Tracer
+    from stack.trace import TraceError, Tracer, TraceWriter
 
     graph = load_launch(args.file)
-    tracer = Tracer(enabled=not args.no_trace)
+    # Records stream to the run directory from a background thread; without one there is
+    # nowhere to put them, so tracing is off (the chain summary uses the executor's samples).
+    try:
+        tracing = args.run_dir is not None and not args.no_trace
+        tracer = TraceWriter(args.run_dir) if tracing else Tracer(enabled=False)
+    except TraceError as exc:
+        raise CliError(str(exc)) from exc
     try:
         runtime = Runtime(
             graph, WallClock(), policy=args.policy, tracer=tracer, fail_fast=args.fail_fast
@@ -41,11 +47,22 @@ def run(args: argparse.Namespace) -> int:
             runtime.spin(args.duration)
         except ExecutorError as exc:
             print_chain_summary(runtime)
+            _write_run_dir(args.run_dir, graph, runtime)  # a failed run is worth a report too
             raise CliError(str(exc)) from exc
     print_chain_summary(runtime)
-    if args.run_dir:
-        from stack.trace.rundir import write_run_dir
-
-        write_run_dir(args.run_dir, graph, runtime, mode="launch")
-        log.info("run directory: %s", args.run_dir)
+    _write_run_dir(args.run_dir, graph, runtime)
     return 0
+
+
+def _write_run_dir(run_dir: Path | None, graph, runtime) -> None:
+    if run_dir is None:
+        runtime.tracer.close()
+        return
+    from stack.cli.errors import CliError
+    from stack.trace import TraceError, write_run_dir
+
+    try:
+        write_run_dir(run_dir, graph, runtime, mode="launch")
+    except TraceError as exc:
+        raise CliError(str(exc)) from exc
+    log.info("run directory: %s (l4 report %s)", run_dir, run_dir)

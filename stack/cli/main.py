@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stack.cli.ros",
     "stack.cli.bench",
     "stack.cli.engine",
+    "stack.cli.train",
+    "stack.cli.scenario",
 )
 
 

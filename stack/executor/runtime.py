@@ -20,6 +20,7 @@ from stack.executor.threads import configure_worker_thread, current_cpu
 from stack.graph import LaunchGraph, Topology, check_topology
 from stack.msgs import typestore
 from stack.msgs.stamps import stamp_to_ns
+from stack.scheduler.hooks import SchedulerHooks
 from stack.scheduler.policy import ChainMembership, Policy, make_policy
 from stack.trace.records import Tracer
 
@@ -78,6 +79,7 @@ class Runtime:
         self._threads: list[threading.Thread] = []
         self._timer_wake = threading.Event()
         self._engines: dict[tuple, Any] = {}
+        self.scheduler = SchedulerHooks(self)  # stale drops, GPU gates, variant degrade
         self.queues = self._make_queues()
         typestore()  # load message definitions now, not inside the first callback
         self._build(frozenset(external_topics))
@@ -107,6 +109,7 @@ class Runtime:
         for chain in self.graph.chains.values():
             self._topic(chain.end).chain_ends.append(chain.name)
         self._assign_chains()
+        self.scheduler.after_build()
 
     def _topic(self, name: str, msgtype: str = "") -> TopicState:
         state = self.topics.get(name)
@@ -165,7 +168,7 @@ class Runtime:
             path = beside if beside.exists() else path
         cores = self.graph.executors[node.spec.executor].cores
         options.setdefault("intra_op_threads", max(1, len(cores)))
-        return load_engine(path, **options)
+        return self.scheduler.gate_engine(node, load_engine(path, **options), options)
 
     # ---- publishing ---------------------------------------------------------------------
     def publisher_fn(self, node: NodeState, topic: str) -> Callable[[Any], None]:
@@ -246,6 +249,8 @@ class Runtime:
             return
         env = queue.popleft()
         node = sub.node
+        if self.scheduler.drop_stale(sub, env):
+            return
         node.latest[sub.topic] = env.origins
         sub.delivered += 1
         self._invoke(node, sub.name, sub.callback, (env.msg,), ((sub.topic, _stamp_ns(env.msg)),))
@@ -278,7 +283,7 @@ class Runtime:
                     inputs,
                     tuple(node.outputs),
                     node.variant,
-                    tuple(node.events),
+                    tracer.node_events(node, self.topics),  # + queue overwrites since last run
                 )
             )
 
@@ -365,6 +370,7 @@ class Runtime:
             self._run_item(item, queue)
 
     def _timer_loop(self) -> None:
+        self.scheduler.setup_timer_thread()
         while not self._stop.is_set():
             now = self.clock.now_ns()
             mono = time.perf_counter_ns()

@@ -3,7 +3,12 @@
 A ready item's key is ``(neg_priority, deadline_ns)``; smaller runs first and a sequence number
 breaks ties in arrival order. FIFO (what the default ROS 2 executor does) gives every item the same
 key, so arrival order alone decides. The chain policy orders by chain priority, then by the
-earliest absolute deadline: the chain start's publish time plus the chain budget.
+earliest absolute deadline: the chain start's publish time plus the chain budget. A callback on
+several chains takes its most urgent key.
+
+The chain policy also judges staleness at dequeue: an input whose age (now minus its chain
+start's publish time) already exceeds the chain budget cannot make its deadline on any chain it
+serves, so running it would only delay fresher work. FIFO keeps everything, as ROS 2 does.
 """
 
 from __future__ import annotations
@@ -41,6 +46,10 @@ class Policy(Protocol):
         self, chains: tuple[ChainMembership, ...], due_mono_ns: int
     ) -> tuple[int, int]: ...
 
+    def stale(
+        self, chains: tuple[ChainMembership, ...], origins: dict, now_ns: int
+    ) -> tuple[ChainMembership, int] | None: ...
+
 
 class FifoPolicy:
     kind = PolicyKind.FIFO
@@ -50,6 +59,11 @@ class FifoPolicy:
 
     def timer_key(self, chains: tuple[ChainMembership, ...], due_mono_ns: int) -> tuple[int, int]:
         return (0, 0)
+
+    def stale(
+        self, chains: tuple[ChainMembership, ...], origins: dict, now_ns: int
+    ) -> tuple[ChainMembership, int] | None:
+        return None
 
 
 class ChainPolicy:
@@ -72,6 +86,26 @@ class ChainPolicy:
             if key < best:
                 best = key
         return best
+
+    def stale(
+        self, chains: tuple[ChainMembership, ...], origins: dict, now_ns: int
+    ) -> tuple[ChainMembership, int] | None:
+        """(chain, age ns) if the input is past its budget on every chain it serves, else None.
+
+        An input with no lineage for one of its chains (it did not come from that chain's
+        start) is never stale: there is nothing to measure its age against.
+        """
+        verdict = None
+        for m in chains:
+            origin = origins.get(m.start)
+            if origin is None:
+                return None
+            age = now_ns - origin[1]
+            if age <= m.budget_ns:
+                return None
+            if verdict is None or m.priority > verdict[0].priority:
+                verdict = (m, age)
+        return verdict
 
 
 def make_policy(kind: str | PolicyKind) -> Policy:

@@ -1,11 +1,12 @@
 """The trace record and the in-process tracer.
 
-On the hot path a record is a plain tuple appended to a list (a few hundred ns under the GIL);
-``CallbackRecord`` names its fields for readers.
+On the hot path a record is a plain tuple appended to a list or deque (a few hundred ns under
+the GIL, no I/O); ``CallbackRecord`` names its fields for readers.
 """
 
 from __future__ import annotations
 
+import enum
 from typing import Any, NamedTuple
 
 
@@ -24,18 +25,56 @@ class CallbackRecord(NamedTuple):
     events: tuple  # ((kind, detail), ...): drop, overwrite, deadline_miss, exception, switch
 
 
+class EventKind(str, enum.Enum):
+    """Kinds of trace events; the trace stores their plain string values."""
+
+    DROP = "drop"  # an input dropped as stale by the scheduler
+    OVERWRITE = "overwrite"  # a queued input replaced by a newer one (queue depth reached)
+    DEADLINE_MISS = "deadline_miss"
+    EXCEPTION = "exception"
+    SWITCH = "switch"  # model variant switch
+    TIMER_SKIP = "timer_skip"
+
+
+#: Event kinds the report counts as lost inputs.
+DROP_KINDS = frozenset({EventKind.DROP.value, EventKind.OVERWRITE.value})
+
+
+def overwrite_detail(topic: str, count: int) -> str:
+    return f"{topic} x{count}"
+
+
+def event_count(detail: str) -> int:
+    """How many occurrences one event stands for ("/topic x3" -> 3; anything else -> 1)."""
+    _, sep, tail = detail.rpartition(" x")
+    if sep and tail.isdigit():
+        return int(tail)
+    return 1
+
+
 class Tracer:
-    """Collects records in memory; writers flush them elsewhere."""
+    """Collects records in memory; ``TraceWriter`` flushes them to a run directory.
+
+    ``record`` is rebound to the container's ``append`` so that a call from the executor costs
+    one builtin call, not a Python frame.
+    """
 
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
-        self.records: list[tuple] = []
+        self.records = self._new_buffer()
+        self.record = self.records.append
+        # Queue overwrites already turned into events: id(subscription) -> count seen.
+        self._overwrites_seen: dict[int, int] = {}
+        self._node_totals: dict[int, int] = {}
+        self._node_subs: dict[int, list] = {}
 
-    def record(self, rec: tuple) -> None:
-        self.records.append(rec)
+    def _new_buffer(self) -> Any:
+        return []
 
     def drain(self) -> list[tuple]:
-        out, self.records = self.records, []
+        """Take the records collected so far (not safe against a concurrent ``record``)."""
+        out, self.records = self.records, self._new_buffer()
+        self.record = self.records.append
         return out
 
     def close(self) -> None:
@@ -48,8 +87,34 @@ class Tracer:
         return len(self.records)
 
     def __repr__(self) -> str:
-        return f"Tracer(enabled={self.enabled}, records={len(self.records)})"
+        return f"{type(self).__name__}(enabled={self.enabled}, records={len(self)})"
 
     @staticmethod
     def event(kind: str, detail: Any = "") -> tuple[str, str]:
-        return (kind, str(detail))
+        return (str(getattr(kind, "value", kind)), str(detail))
+
+    def node_events(self, node: Any, topics: dict) -> tuple:
+        """The events of the callback that just ran on ``node``, with the queue overwrites of
+        its subscriptions since its previous run.
+
+        The executor counts overwrites where they happen (in the publisher's thread); turning
+        the counter change into an event here costs one dict lookup when nothing changed.
+        """
+        total = node.counters.get("overwrite", 0)
+        if total == self._node_totals.get(id(node), 0):
+            return tuple(node.events)
+        self._node_totals[id(node)] = total
+        return tuple(node.events) + tuple(self._overwrite_events(node, topics))
+
+    def _overwrite_events(self, node: Any, topics: dict) -> list[tuple[str, str]]:
+        subs = self._node_subs.get(id(node))
+        if subs is None:
+            subs = [s for t in topics.values() for s in t.subscriptions if s.node is node]
+            self._node_subs[id(node)] = subs
+        events = []
+        for sub in subs:
+            new = sub.overwritten - self._overwrites_seen.get(id(sub), 0)
+            if new > 0:
+                self._overwrites_seen[id(sub)] = sub.overwritten
+                events.append((EventKind.OVERWRITE.value, overwrite_detail(sub.topic, new)))
+        return events

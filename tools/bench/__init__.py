@@ -13,7 +13,12 @@ from typing import Any
 
 BENCHMARKS: dict[str, str] = {
     "executor": "tools.bench.executor:run",
+    "replay": "tools.bench.replay:run",
     "engine": "tools.bench.engine:run",
+    "trace": "tools.bench.trace:run",
+    "perception": "perception.bench:run",
+    "planning": "planning.bench:run",
+    "scenario": "tools.bench.scenario:run",
 }
 
 

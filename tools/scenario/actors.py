@@ -65,6 +65,8 @@ class ActorShape:
     width: float
     height: float
     parts: Boxes
+    # Painter's layer per part: lower layers are drawn first, equal layers far-to-near.
+    layers: tuple[int, ...]
 
     @property
     def dimensions(self) -> tuple[float, float, float]:
@@ -95,11 +97,12 @@ def _car(rng: np.random.Generator) -> ActorShape:
     paint = CAR_PAINTS[rng.integers(len(CAR_PAINTS))]
     glass = (0.35 * paint + 0.65 * GLASS).astype(np.uint8)
     rows = [
+        *_wheels([0.31 * length, -0.31 * length], width / 2 - 0.14, 0.64, 0.26),
         (0.0, 0.0, 0.22, length, width, 0.62, paint),
         (-0.06 * length, 0.0, 0.84, 0.52 * length, 0.9 * width, height - 0.84, glass),
-        *_wheels([0.31 * length, -0.31 * length], width / 2 - 0.14, 0.64, 0.26),
     ]
-    return ActorShape(Kind.CAR, length, width, height, _parts(rows, Material.VEHICLE))
+    parts = _parts(rows, Material.VEHICLE)
+    return ActorShape(Kind.CAR, length, width, height, parts, (0, 0, 0, 0, 1, 2))
 
 
 def _truck(rng: np.random.Generator) -> ActorShape:
@@ -108,12 +111,13 @@ def _truck(rng: np.random.Generator) -> ActorShape:
     cargo = np.full(3, rng.integers(170, 240), np.uint8)
     box_len = length - 2.5
     rows = [
+        *_wheels([length / 2 - 1.4, -length / 2 + 1.8, -length / 2 + 3.0], width / 2 - 0.3, 0.95, 0.5),
+        (0.0, 0.0, 0.45, length, 0.8 * width, 0.5, DARK),
         (length / 2 - 1.1, 0.0, 0.5, 2.2, width, 2.5, cab),
         (-length / 2 + box_len / 2, 0.0, 0.95, box_len, width, height - 0.95, cargo),
-        (0.0, 0.0, 0.45, length, 0.8 * width, 0.5, DARK),
-        *_wheels([length / 2 - 1.4, -length / 2 + 1.8, -length / 2 + 3.0], width / 2 - 0.3, 0.95, 0.5),
     ]
-    return ActorShape(Kind.TRUCK, length, width, height, _parts(rows, Material.VEHICLE))
+    parts = _parts(rows, Material.VEHICLE)
+    return ActorShape(Kind.TRUCK, length, width, height, parts, (0,) * 6 + (1, 2, 2))
 
 
 def _pedestrian(rng: np.random.Generator) -> ActorShape:
@@ -124,7 +128,8 @@ def _pedestrian(rng: np.random.Generator) -> ActorShape:
         (0.0, 0.0, legs, depth, width, torso_top - legs, CLOTHES[rng.integers(len(CLOTHES))]),
         (0.0, 0.0, torso_top, 0.22, 0.2, height - torso_top, SKIN[rng.integers(len(SKIN))]),
     ]
-    return ActorShape(Kind.PEDESTRIAN, depth, width, height, _parts(rows, Material.PERSON))
+    parts = _parts(rows, Material.PERSON)
+    return ActorShape(Kind.PEDESTRIAN, depth, width, height, parts, (0, 1, 2))
 
 
 def _cyclist(rng: np.random.Generator) -> ActorShape:
@@ -142,7 +147,7 @@ def _cyclist(rng: np.random.Generator) -> ActorShape:
         (0.12, 0.0, height - 0.23, 0.22, 0.2, 0.23, SKIN[rng.integers(len(SKIN))]),
     ]
     parts = Boxes.concat([_parts(bike, Material.BICYCLE), _parts(rider, Material.PERSON)])
-    return ActorShape(Kind.CYCLIST, length, 0.62, height, parts)
+    return ActorShape(Kind.CYCLIST, length, 0.62, height, parts, (0, 0, 0, 1, 2, 3))
 
 
 _MAKERS = {Kind.CAR: _car, Kind.TRUCK: _truck, Kind.PEDESTRIAN: _pedestrian, Kind.CYCLIST: _cyclist}

@@ -25,7 +25,7 @@ EGO_POSE_HZ = 50
 GT_OBJECTS_HZ = 10
 # Origin of the local ENU tangent plane that `map` is (a road near Munich).
 ENU_ORIGIN = (48.1351, 11.5820, 520.0)
-MAX_SECONDS = 3600.0
+MAX_SECONDS = 600.0
 
 
 class Weather(str, Enum):

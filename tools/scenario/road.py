@@ -61,6 +61,33 @@ class Road:
         d = -rel[:, 0] * np.sin(h) + rel[:, 1] * np.cos(h)
         return self.s[idx] + along, d
 
+    def _sample(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """x, y, heading of the reference line at s (one search for all three)."""
+        s = np.clip(s, 0.0, self.length)
+        i = np.minimum((s / STEP).astype(np.int64), len(self.s) - 2)
+        f = (s - self.s[i]) / STEP
+        xy0, xy1 = self.xy[i], self.xy[i + 1]
+        h = self.heading[i] + f * (self.heading[i + 1] - self.heading[i])
+        return xy0[:, 0] + f * (xy1[:, 0] - xy0[:, 0]), xy0[:, 1] + f * (xy1[:, 1] - xy0[:, 1]), h
+
+    def to_frenet_near(
+        self, xy: np.ndarray, s_guess: float, iterations: int = 2
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Like to_frenet, for points near arc length ``s_guess``: a few projection steps on
+        the local tangent instead of a tree search (exact on straights, converges on curves)."""
+        s = np.full(len(xy), float(s_guess))
+        for _ in range(iterations):
+            x, y, h = self._sample(s)
+            c, sn = np.cos(h), np.sin(h)
+            rx, ry = xy[:, 0] - x, xy[:, 1] - y
+            d = -rx * sn + ry * c
+            # Newton step: at lateral offset d the line's arc runs (1 - curvature * d) as fast.
+            scale = np.clip(1.0 - self.curvature_at(s) * d, 0.2, None)
+            s = np.clip(s + (rx * c + ry * sn) / scale, 0.0, self.length)
+        x, y, h = self._sample(s)
+        rx, ry = xy[:, 0] - x, xy[:, 1] - y
+        return s, -rx * np.sin(h) + ry * np.cos(h)
+
     def _tree(self) -> cKDTree:
         tree = self.__dict__.get("_kdtree")
         if tree is None:

@@ -1,0 +1,125 @@
+"""Image boxes -> 3D objects on the ground plane (monocular, flat-road assumption).
+
+The ray through a box's bottom-centre pixel is intersected with z = 0 of base_link (base_link
+lies on the ground). That point is where the object touches the road on the side facing the
+camera, so the object's centre sits half its depth further along the ray; the depth and the size
+come from per-class priors, with the object assumed aligned with the ego lane (yaw 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from perception.detector.errors import DetectorError
+from perception.geometry import RigidTransform
+from perception.objects import Label, ObjectArray
+
+# Typical (length, width, height) in metres per Autoware label.
+SIZE_PRIORS: Mapping[Label, tuple[float, float, float]] = {
+    Label.UNKNOWN: (1.0, 1.0, 1.0),
+    Label.CAR: (4.5, 1.8, 1.5),
+    Label.TRUCK: (8.5, 2.5, 3.4),
+    Label.BUS: (12.0, 2.55, 3.2),
+    Label.TRAILER: (8.0, 2.5, 3.5),
+    Label.MOTORCYCLE: (2.1, 0.8, 1.5),
+    Label.BICYCLE: (1.75, 0.62, 1.75),
+    Label.PEDESTRIAN: (0.35, 0.56, 1.72),
+}
+_PRIORS = np.array([SIZE_PRIORS[Label(i)] for i in range(len(Label))])
+
+
+@dataclass(frozen=True)
+class CameraGeometry:
+    """Pinhole intrinsics ``k`` of an image of ``width`` x ``height`` and the camera's pose in
+    the base frame (camera frame: the ROS optical frame, z forward, x right, y down)."""
+
+    k: np.ndarray
+    camera_to_base: RigidTransform
+    width: int
+    height: int
+
+    @classmethod
+    def from_camera_info(cls, info: Any, camera_to_base: RigidTransform) -> CameraGeometry:
+        k = np.asarray(info.k, float).reshape(3, 3)
+        if not np.isfinite(k).all() or k[0, 0] <= 0 or k[1, 1] <= 0:
+            raise DetectorError(f"camera_info K {k.ravel().tolist()} is not a pinhole matrix")
+        return cls(k, camera_to_base, int(info.width), int(info.height))
+
+    def rays(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """(N, 3) unnormalized ray directions in the base frame through pixels (u, v)."""
+        fx, fy, cx, cy = self.k[0, 0], self.k[1, 1], self.k[0, 2], self.k[1, 2]
+        skew = self.k[0, 1]
+        y = (v - cy) / fy
+        x = (u - cx - skew * y) / fx
+        cam = np.stack([x, y, np.ones_like(x)], axis=1)
+        return cam @ self.camera_to_base.rotation.T
+
+    def project(self, points_base: np.ndarray) -> np.ndarray:
+        """(N, 2) pixels of (N, 3) base-frame points (in front of the camera)."""
+        rot, t = self.camera_to_base.rotation, self.camera_to_base.translation
+        cam = (np.asarray(points_base, float) - t) @ rot
+        uvw = cam @ self.k.T
+        return uvw[:, :2] / uvw[:, 2:3]
+
+
+def ground_hits(
+    geom: CameraGeometry, u: np.ndarray, v: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the rays through pixels (u, v) meet z = 0: (N, 3) points and a valid mask (the ray
+    points down; pixels at or above the horizon never reach the road)."""
+    d = geom.rays(np.asarray(u, float), np.asarray(v, float))
+    origin = geom.camera_to_base.translation
+    down = d[:, 2] < -1e-9
+    s = np.where(down, -origin[2] / np.where(down, d[:, 2], -1.0), np.nan)
+    valid = down & (s > 0)
+    return origin + s[:, None] * d, valid
+
+
+@dataclass(frozen=True)
+class LiftConfig:
+    max_distance: float = 120.0  # m; farther ground hits are not published
+    pixel_sigma: float = 2.0  # px; uncertainty of a box's bottom edge, for the position std
+    min_pos_std: float = 0.3  # m
+
+
+def lift_boxes(
+    geom: CameraGeometry,
+    boxes: np.ndarray,
+    labels: np.ndarray,
+    scores: np.ndarray,
+    config: LiftConfig | None = None,
+) -> tuple[ObjectArray, np.ndarray]:
+    """Objects in the base frame for the boxes whose bottom-centre ray hits the road within
+    ``max_distance``; returns them and the indices of the boxes they came from."""
+    config = config or LiftConfig()
+    boxes = np.asarray(boxes, float).reshape(-1, 4)
+    labels = np.asarray(labels, np.uint8)
+    hit, valid = ground_hits(geom, 0.5 * (boxes[:, 0] + boxes[:, 2]), boxes[:, 3])
+    dims = _PRIORS[labels]
+    ray = hit[:, :2] - geom.camera_to_base.translation[:2]
+    dist = np.linalg.norm(ray, axis=1)
+    heading = ray / np.maximum(dist, 1e-9)[:, None]
+    # Depth of a yaw-0 box seen along `heading`: its extent along the ray.
+    extent = dims[:, 0] * np.abs(heading[:, 0]) + dims[:, 1] * np.abs(heading[:, 1])
+    centre = hit[:, :2] + heading * (0.5 * extent)[:, None]
+    valid &= np.linalg.norm(centre, axis=1) <= config.max_distance
+    idx = np.flatnonzero(valid)
+    # A bottom-edge error of dv pixels moves the ground hit by ~ range^2 * dv / (fy * height).
+    cam_h = max(float(geom.camera_to_base.translation[2]), 0.1)
+    std = np.maximum(
+        config.min_pos_std, config.pixel_sigma * dist[idx] ** 2 / (geom.k[1, 1] * cam_h)
+    )
+    position = np.column_stack([centre[idx], 0.5 * dims[idx, 2]])
+    objs = ObjectArray.create(
+        position,
+        np.zeros(len(idx)),
+        dims[idx],
+        labels[idx],
+        np.asarray(scores, float)[idx],
+        pos_std=std,
+    )
+    return objs, idx

@@ -1,0 +1,191 @@
+"""CameraDetector node: front camera image -> /perception/camera/objects (base_link).
+
+Runs any ONNX detector described by a model card (see perception.detector.card) through
+``ctx.engine``, lifts the 2D boxes onto the ground plane with the camera intrinsics
+(CameraInfo K) and extrinsics (/tf_static, or a fallback parameter), and publishes
+autoware_perception_msgs/DetectedObjects stamped with the image's acquisition time. The 2D
+boxes also go out as vision_msgs/Detection2DArray when ``publish_2d`` is set.
+
+Bad input (an unsupported encoding, a truncated image, an image whose size differs from the
+camera_info) is counted with ``ctx.event("drop", why)``; a model that does not match its card
+fails when the node is constructed, naming the tensor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perception.detector.card import ModelCard, load_card
+from perception.detector.errors import DetectorError, ImageError
+from perception.detector.lift import CameraGeometry, LiftConfig, lift_boxes
+from perception.detector.pipeline import Detections2D, Detector
+from perception.detector.preprocess import image_to_bgr
+from perception.geometry import RigidTransform
+from perception.objects import DETECTED_OBJECTS, detected_objects_msg
+from perception.tf import StaticTransforms
+from stack.node import Context, Node
+
+IMAGE_TOPIC = "/sensing/camera/front/image_raw"
+CAMERA_INFO_TOPIC = "/sensing/camera/front/camera_info"
+TF_STATIC_TOPIC = "/tf_static"
+OBJECTS_TOPIC = "/perception/camera/objects"
+DETECTIONS_2D_TOPIC = "/perception/camera/detections2d"
+IMAGE = "sensor_msgs/msg/Image"
+CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
+DETECTION_2D_ARRAY = "vision_msgs/msg/Detection2DArray"
+
+
+@dataclass
+class CameraDetectorParams:
+    card: str = ""  # model card (YAML / JSON); "" = the shipped demo detector
+    backend: str = "auto"  # auto | onnxruntime | tensorrt
+    precision: str = "fp32"
+    score_threshold: float | None = None  # None: the card's
+    base_frame: str = "base_link"
+    # Used when /tf_static has no path from the image's frame: base_frame -> camera optical
+    # frame as [x, y, z, roll, pitch, yaw].
+    fallback_extrinsic: list[float] = field(default_factory=list)
+    publish_2d: bool = True
+    max_distance: float = 120.0  # m
+
+    def validate(self) -> None:
+        if self.fallback_extrinsic and len(self.fallback_extrinsic) != 6:
+            raise ValueError(
+                f"fallback_extrinsic must be [x, y, z, roll, pitch, yaw], got {self.fallback_extrinsic}"
+            )
+        if self.score_threshold is not None and not 0.0 <= self.score_threshold <= 1.0:
+            raise ValueError(f"score_threshold must be in [0, 1], got {self.score_threshold}")
+        if self.max_distance <= 0:
+            raise ValueError(f"max_distance must be > 0, got {self.max_distance}")
+
+
+def resolve_card(ctx: Context, card: str) -> Path:
+    """The card file: the shipped one by default; a relative path through the context's
+    resolver where it has one (the launch file's folder), else the working directory."""
+    if not card:
+        from perception.models import CAMERA_DETECTOR_CARD
+
+        return CAMERA_DETECTOR_CARD
+    resolver = getattr(ctx, "resolve_path", None)
+    path = Path(resolver(card)) if callable(resolver) else Path(card)
+    return path.resolve()
+
+
+class CameraDetector(Node):
+    """2D detection with an ONNX model, lifted to 3D objects on the road."""
+
+    Params = CameraDetectorParams
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        self.params: CameraDetectorParams
+        self.card: ModelCard = load_card(resolve_card(ctx, self.params.card))
+        engine = ctx.engine(
+            str(self.card.model_path()),
+            backend=self.params.backend,
+            precision=self.params.precision,
+        )
+        self.detector = Detector(engine, self.card)
+        if self.params.score_threshold is not None:
+            self.detector.score_threshold = self.params.score_threshold
+        self.lift_config = LiftConfig(max_distance=self.params.max_distance)
+        self.tf = StaticTransforms()
+        self.info: Any = None
+        self.last_detections = Detections2D.empty()
+        self.pub = ctx.publisher(OBJECTS_TOPIC, DETECTED_OBJECTS)
+        self.pub_2d = (
+            ctx.publisher(DETECTIONS_2D_TOPIC, DETECTION_2D_ARRAY)
+            if self.params.publish_2d
+            else None
+        )
+        ctx.subscribe(TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
+        ctx.subscribe(CAMERA_INFO_TOPIC, CAMERA_INFO, self.on_camera_info, depth=1)
+        ctx.subscribe(IMAGE_TOPIC, IMAGE, self.on_image, depth=1)
+
+    # ---- inputs that set up the geometry ----------------------------------------------------
+    def on_tf_static(self, msg: Any) -> None:
+        for problem in self.tf.add_message(msg):
+            self.ctx.event("drop", f"{TF_STATIC_TOPIC}: {problem}")
+
+    def on_camera_info(self, msg: Any) -> None:
+        try:
+            CameraGeometry.from_camera_info(msg, RigidTransform.identity())
+        except DetectorError as exc:
+            self.ctx.event("drop", f"{CAMERA_INFO_TOPIC}: {exc}")
+            return
+        self.info = msg
+
+    def _geometry(self, frame: str) -> CameraGeometry | str:
+        """The camera geometry for an image in ``frame``, or why there is none."""
+        if self.info is None:
+            return f"no {CAMERA_INFO_TOPIC} received yet"
+        extrinsic = self.tf.lookup(self.params.base_frame, frame or self.params.base_frame)
+        if extrinsic is None and self.params.fallback_extrinsic:
+            extrinsic = RigidTransform.from_xyzrpy(*self.params.fallback_extrinsic)
+        if extrinsic is None:
+            return f"no tf_static from {frame!r} to {self.params.base_frame!r}"
+        return CameraGeometry.from_camera_info(self.info, extrinsic)
+
+    # ---- the image -------------------------------------------------------------------------
+    def _pixels(self, msg: Any):
+        bgr = image_to_bgr(msg)
+        if self.info is not None and (int(self.info.width), int(self.info.height)) != (
+            bgr.shape[1],
+            bgr.shape[0],
+        ):
+            raise ImageError(
+                f"image {bgr.shape[1]}x{bgr.shape[0]} does not match camera_info "
+                f"{self.info.width}x{self.info.height}"
+            )
+        return bgr
+
+    def on_image(self, msg: Any) -> None:
+        try:
+            bgr = self._pixels(msg)
+        except ImageError as exc:
+            self.ctx.event("drop", f"{IMAGE_TOPIC}: {exc}")
+            return
+        dets = self.detector.detect(bgr)
+        self.last_detections = dets
+        if self.pub_2d is not None:
+            self.pub_2d.publish(
+                detections_2d_msg(self.ctx.new, msg.header, dets, self.card.classes)
+            )
+        geom = self._geometry(msg.header.frame_id)
+        if isinstance(geom, str):
+            # Publishing "no objects" would tell the tracker the road is clear.
+            self.ctx.event("drop", f"{IMAGE_TOPIC}: {geom}")
+            return
+        objs, _ = lift_boxes(geom, dets.boxes, dets.labels, dets.scores, self.lift_config)
+        header = self.ctx.new(
+            "std_msgs/msg/Header", stamp=msg.header.stamp, frame_id=self.params.base_frame
+        )
+        self.pub.publish(detected_objects_msg(self.ctx.new, header, objs))
+
+
+def detections_2d_msg(new: Any, header: Any, dets: Detections2D, classes: tuple[str, ...]) -> Any:
+    """vision_msgs/Detection2DArray of image-pixel boxes; class_id is the card's class name."""
+    items = []
+    for i in range(len(dets)):
+        x1, y1, x2, y2 = (float(v) for v in dets.boxes[i])
+        hyp = new(
+            "vision_msgs/msg/ObjectHypothesisWithPose",
+            hypothesis=new(
+                "vision_msgs/msg/ObjectHypothesis",
+                class_id=classes[int(dets.classes[i])],
+                score=float(dets.scores[i]),
+            ),
+        )
+        bbox = new(
+            "vision_msgs/msg/BoundingBox2D",
+            center=new(
+                "vision_msgs/msg/Pose2D",
+                position=new("vision_msgs/msg/Point2D", x=0.5 * (x1 + x2), y=0.5 * (y1 + y2)),
+            ),
+            size_x=x2 - x1,
+            size_y=y2 - y1,
+        )
+        items.append(new("vision_msgs/msg/Detection2D", header=header, results=[hyp], bbox=bbox))
+    return new(DETECTION_2D_ARRAY, header=header, detections=items)

@@ -1,0 +1,123 @@
+"""Image messages to pixels, and pixels to the network's input tensor (stretch or letterbox).
+
+:class:`Resize` remembers how the image was mapped into the network input, so boxes found in
+input pixels map back to image pixels exactly (``to_image`` inverts ``to_input``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from perception.detector.card import InputSpec, PadPosition, ResizeMode
+from perception.detector.errors import ImageError
+from stack.engine import ChannelOrder
+
+# encoding -> (channels, cv2 conversion to BGR or None)
+_ENCODINGS: dict[str, tuple[int, int | None]] = {
+    "bgr8": (3, None),
+    "8UC3": (3, None),
+    "rgb8": (3, cv2.COLOR_RGB2BGR),
+    "bgra8": (4, cv2.COLOR_BGRA2BGR),
+    "rgba8": (4, cv2.COLOR_RGBA2BGR),
+    "mono8": (1, cv2.COLOR_GRAY2BGR),
+    "8UC1": (1, cv2.COLOR_GRAY2BGR),
+}
+SUPPORTED_ENCODINGS = tuple(_ENCODINGS)
+
+
+def image_to_bgr(msg: Any) -> np.ndarray:
+    """A sensor_msgs/Image as an HxWx3 uint8 BGR array; ImageError says what is wrong."""
+    encoding = str(msg.encoding)
+    if encoding not in _ENCODINGS:
+        raise ImageError(f"encoding {encoding!r} not supported; supported: {list(_ENCODINGS)}")
+    channels, conversion = _ENCODINGS[encoding]
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height <= 0 or width <= 0:
+        raise ImageError(f"image size {width}x{height} is empty")
+    if step < width * channels:
+        raise ImageError(f"step {step} is less than width {width} x {channels} bytes")
+    data = (
+        np.frombuffer(memoryview(msg.data), np.uint8)
+        if not isinstance(msg.data, np.ndarray)
+        else msg.data
+    )
+    if data.size != step * height:
+        raise ImageError(
+            f"{width}x{height} {encoding} with step {step} needs {step * height} bytes, got {data.size}"
+        )
+    rows = data.reshape(height, step)[:, : width * channels]
+    img = rows.reshape(height, width, channels)
+    if conversion is not None:
+        return cv2.cvtColor(img, conversion)
+    return img
+
+
+@dataclass(frozen=True)
+class Resize:
+    """input = image * (sx, sy) + (pad_x, pad_y); both in pixels."""
+
+    sx: float
+    sy: float
+    pad_x: float
+    pad_y: float
+    image_width: int
+    image_height: int
+
+    @classmethod
+    def plan(cls, spec: InputSpec, image_width: int, image_height: int) -> Resize:
+        if spec.resize is ResizeMode.STRETCH:
+            return cls(spec.width / image_width, spec.height / image_height, 0.0, 0.0,
+                       image_width, image_height)  # fmt: skip
+        s = min(spec.width / image_width, spec.height / image_height)
+        new_w, new_h = round(image_width * s), round(image_height * s)
+        if spec.pad_position is PadPosition.TOP_LEFT:
+            pad_x = pad_y = 0
+        else:
+            pad_x, pad_y = (spec.width - new_w) // 2, (spec.height - new_h) // 2
+        return cls(new_w / image_width, new_h / image_height, float(pad_x), float(pad_y),
+                   image_width, image_height)  # fmt: skip
+
+    def to_input(self, boxes: np.ndarray) -> np.ndarray:
+        """(N, 4) x1 y1 x2 y2 boxes from image pixels to input pixels."""
+        scale = np.array([self.sx, self.sy, self.sx, self.sy], np.float32)
+        pad = np.array([self.pad_x, self.pad_y, self.pad_x, self.pad_y], np.float32)
+        return np.asarray(boxes, np.float32) * scale + pad
+
+    def to_image(self, boxes: np.ndarray) -> np.ndarray:
+        """(N, 4) boxes from input pixels back to image pixels, clipped to the image."""
+        scale = np.array([self.sx, self.sy, self.sx, self.sy], np.float32)
+        pad = np.array([self.pad_x, self.pad_y, self.pad_x, self.pad_y], np.float32)
+        out = (np.asarray(boxes, np.float32) - pad) / scale
+        out[:, 0::2] = np.clip(out[:, 0::2], 0.0, self.image_width)
+        out[:, 1::2] = np.clip(out[:, 1::2], 0.0, self.image_height)
+        return out
+
+
+def _resized(bgr: np.ndarray, spec: InputSpec, plan: Resize) -> np.ndarray:
+    h, w = bgr.shape[:2]
+    new_w, new_h = round(w * plan.sx), round(h * plan.sy)
+    interp = cv2.INTER_AREA if new_w < w else cv2.INTER_LINEAR
+    img = cv2.resize(bgr, (new_w, new_h), interpolation=interp) if (new_w, new_h) != (w, h) else bgr
+    if spec.resize is ResizeMode.STRETCH:
+        return img
+    canvas = np.full((spec.height, spec.width, 3), spec.pad_value, np.float32)
+    x0, y0 = int(plan.pad_x), int(plan.pad_y)
+    canvas[y0 : y0 + new_h, x0 : x0 + new_w] = img
+    return canvas
+
+
+def preprocess(bgr: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Resize]:
+    """A BGR uint8 image -> float32 [1, 3, H, W] network input and the mapping used."""
+    plan = Resize.plan(spec, bgr.shape[1], bgr.shape[0])
+    img = _resized(bgr, spec, plan)
+    if spec.channel_order is ChannelOrder.RGB:
+        img = img[..., ::-1]
+    x = img.astype(np.float32) * np.float32(spec.scale)
+    mean, std = np.asarray(spec.mean, np.float32), np.asarray(spec.std, np.float32)
+    if mean.any() or (std != 1.0).any():
+        x = (x - mean) / std
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None]), plan

@@ -1,0 +1,1 @@
+"""Localization: an EKF over IMU, wheel odometry and GNSS, publishing map -> base_link."""

@@ -1,0 +1,1 @@
+"""Trajectory following: pure pursuit steering, PID speed control, safe-stop commands."""

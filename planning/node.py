@@ -1,0 +1,119 @@
+"""Planner node: /localization/odometry + /perception/objects -> /planning/trajectory.
+
+Plans on every TrackedObjects message (the output carries its sensor stamp, so the chain
+camera/lidar -> control stays measurable); objects are first predicted forward to the ego
+odometry stamp. With ``replan_period_s`` > 0 it also replans on a timer with the last objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from perception.geometry import Pose2D
+from perception.objects import TRACKED_OBJECTS, ObjectArray, objects_from_msg
+from planning.lane import Lane, MapError, load_lane
+from planning.planner import EgoState, Plan, Planner, PlannerConfig
+from planning.trajectory import TRAJECTORY, TrajectoryArrays, trajectory_msg
+from stack.msgs import stamp_to_ns
+from stack.node import Context, Node
+
+ODOMETRY_TOPIC = "/localization/odometry"
+OBJECTS_TOPIC = "/perception/objects"
+TRAJECTORY_TOPIC = "/planning/trajectory"
+
+
+@dataclass
+class PlannerParams(PlannerConfig):
+    map_path: str = ""  # .npz with `lane_centerlines` or `centerline` (see planning.lane)
+    lane_index: int = 0
+    map_frame: str = "map"
+    replan_period_s: float = 0.0
+    max_odometry_age_s: float = 0.5  # older ego state than the objects: do not plan
+
+
+class PlannerNode(Node):
+    """Lane keeping with car following and stops, published as an Autoware Trajectory."""
+
+    Params = PlannerParams
+
+    def __init__(self, ctx: Context, lane: Lane | None = None) -> None:
+        super().__init__(ctx)
+        self.params: PlannerParams
+        if lane is None:
+            if not self.params.map_path:
+                raise MapError("planner parameter map_path is empty: a lane map is required")
+            lane = load_lane(self.params.map_path, self.params.lane_index)
+        self.planner = Planner(lane, self.params)
+        self.ego: EgoState | None = None
+        self.ego_stamp_ns = 0
+        self.objects: tuple[Any, ObjectArray] | None = None  # (header, objects in map)
+        self.last_plan: Plan | None = None
+        self.pub = ctx.publisher(TRAJECTORY_TOPIC, TRAJECTORY)
+        ctx.subscribe(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry", self.on_odometry, depth=1)
+        ctx.subscribe(OBJECTS_TOPIC, TRACKED_OBJECTS, self.on_objects, depth=1)
+        if self.params.replan_period_s > 0:
+            ctx.timer(self.params.replan_period_s, self.on_timer)
+
+    def on_odometry(self, msg: Any) -> None:
+        pose = Pose2D.from_pose_msg(msg.pose.pose)
+        v = float(msg.twist.twist.linear.x)
+        if not np.all(np.isfinite([pose.x, pose.y, pose.yaw, v])):
+            self.ctx.event("drop", f"{ODOMETRY_TOPIC}: non-finite pose or speed")
+            return
+        self.ego = EgoState(pose.x, pose.y, pose.yaw, v)
+        self.ego_stamp_ns = stamp_to_ns(msg.header.stamp)
+
+    def on_objects(self, msg: Any) -> None:
+        if msg.header.frame_id.lstrip("/") != self.params.map_frame:
+            self.ctx.event(
+                "drop",
+                f"{OBJECTS_TOPIC}: frame {msg.header.frame_id!r} is not {self.params.map_frame!r}",
+            )
+            return
+        try:
+            objs = objects_from_msg(msg)
+        except ValueError as exc:
+            self.ctx.event("drop", f"{OBJECTS_TOPIC}: {exc}")
+            return
+        self.objects = (msg.header, objs)
+        self._plan(msg.header)
+
+    def on_timer(self) -> None:
+        if self.ego is None:
+            return
+        sec, nanosec = divmod(self.ego_stamp_ns, 10**9)
+        stamp = self.ctx.new("builtin_interfaces/msg/Time", sec=sec, nanosec=nanosec)
+        self._plan(self.ctx.new("std_msgs/msg/Header", stamp=stamp, frame_id=self.params.map_frame))
+
+    def _plan(self, header: Any) -> None:
+        if self.ego is None:
+            self.ctx.event("drop", "no ego odometry yet: cannot plan")
+            return
+        stamp_ns = stamp_to_ns(header.stamp)
+        if stamp_ns - self.ego_stamp_ns > self.params.max_odometry_age_s * 1e9:
+            self.ctx.event(
+                "drop",
+                "ego odometry is older than the objects by more than "
+                f"{self.params.max_odometry_age_s} s",
+            )
+            return
+        objs = self.objects[1] if self.objects else ObjectArray.empty()
+        if self.objects is not None:
+            # Bring object positions to the time of the ego state.
+            lead = (self.ego_stamp_ns - stamp_to_ns(self.objects[0].stamp)) * 1e-9
+            if lead != 0.0 and len(objs):
+                objs = objs.select(np.arange(len(objs)))
+                objs.position[:, :2] += objs.velocity * lead
+        plan = self.planner.plan(self.ego, objs)
+        self.last_plan = plan
+        if plan.collision is not None:
+            self.log.debug("plan %s: %s", plan.behavior.value, plan.reason)
+        p = plan.path
+        out = self.ctx.new(
+            "std_msgs/msg/Header", stamp=header.stamp, frame_id=self.params.map_frame
+        )
+        arrays = TrajectoryArrays(p.x, p.y, p.yaw, p.v, p.a, p.t)
+        self.pub.publish(trajectory_msg(self.ctx.new, out, arrays, p.curvature))

@@ -1,0 +1,254 @@
+"""Lane-keeping planner: behaviour, velocity profile and collision check -> a trajectory.
+
+1. Project the ego and every object onto the reference lane.
+2. Objects in the ego corridor ahead become IDM obstacles: a moving one is a lead vehicle to
+   follow, a standing or crossing one a stop.
+3. Roll out the jerk-limited longitudinal motion and lay it on the lane (blending the ego's
+   current lateral offset back to the centreline).
+4. Check the rollout against every object's predicted motion with inflated footprints. A conflict
+   ahead of the ego (a pedestrian about to cross) adds a stop point before it and the rollout is
+   repeated; a conflict that braking cannot fix (hit from behind) is reported, not acted on.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from perception.objects import ObjectArray
+from planning.collision import Collision, first_collision
+from planning.lane import Lane
+from planning.prediction import Prediction, PredictionConfig, predict_objects
+from planning.vehicle import VehicleShape
+from planning.velocity import LongitudinalConfig, Obstacle, Profile, rollout, speed_limit_profile
+
+
+class Behavior(enum.Enum):
+    CRUISE = "cruise"
+    FOLLOW = "follow"  # a moving lead vehicle limits the speed
+    STOP = "stop"  # a standing obstacle, a crossing object or the end of the lane
+    EMERGENCY = "emergency"  # a conflict remains that comfortable braking cannot resolve
+
+
+@dataclass
+class PlannerConfig:
+    speed_limit: float = 13.9  # m/s
+    horizon_s: float = 8.0
+    time_step: float = 0.1
+    path_spacing: float = 1.0  # m between trajectory points
+    min_path_length: float = 30.0  # m, so steering has a target even at standstill
+    lane_half_width: float = 1.75
+    corridor_margin: float = 0.3  # m added to the lane half width when deciding "in my lane"
+    moving_speed: float = 1.0  # m/s along the lane: slower objects in the lane are stops
+    crossing_speed: float = 0.5  # m/s across the lane: faster ones are crossing, i.e. stops
+    collision_margin: float = 0.3  # m footprint inflation now
+    margin_growth: float = 0.1  # m per second of prediction
+    offset_blend_length: float = 10.0  # m (at least) to return to the centreline
+    max_replans: int = 3
+    vehicle: VehicleShape = field(default_factory=VehicleShape)
+    longitudinal: LongitudinalConfig = field(default_factory=LongitudinalConfig)
+    prediction: PredictionConfig = field(default_factory=PredictionConfig)
+
+    def __post_init__(self) -> None:
+        for name, cls in (
+            ("vehicle", VehicleShape),
+            ("longitudinal", LongitudinalConfig),
+            ("prediction", PredictionConfig),
+        ):
+            if isinstance(getattr(self, name), dict):
+                setattr(self, name, cls(**getattr(self, name)))
+        if self.horizon_s <= 0 or self.time_step <= 0 or self.path_spacing <= 0:
+            raise ValueError("horizon_s, time_step and path_spacing must be > 0")
+        if self.speed_limit < 0:
+            raise ValueError(f"speed_limit must be >= 0, got {self.speed_limit}")
+
+
+@dataclass(frozen=True)
+class EgoState:
+    x: float
+    y: float
+    yaw: float
+    v: float
+    a: float = 0.0
+
+
+@dataclass(frozen=True)
+class Path:
+    """The published trajectory: points every ``path_spacing`` metres with the planned speed."""
+
+    x: np.ndarray
+    y: np.ndarray
+    yaw: np.ndarray
+    v: np.ndarray
+    a: np.ndarray
+    t: np.ndarray  # time from start at which the ego reaches each point (horizon if never)
+    curvature: np.ndarray
+
+
+@dataclass(frozen=True)
+class Plan:
+    path: Path
+    profile: Profile
+    behavior: Behavior
+    reason: str
+    target: int = -1  # the object row that decided the behaviour, -1 if none
+    # A predicted conflict left in the plan: ahead of the ego (EMERGENCY), or one that braking
+    # cannot avoid (a vehicle closing from behind), reported for the caller to log.
+    collision: Collision | None = None
+
+
+class Planner:
+    """Plans along one lane; call :meth:`plan` with the ego state and map-frame objects."""
+
+    def __init__(self, lane: Lane, config: PlannerConfig | None = None) -> None:
+        self.lane = lane
+        self.cfg = config or PlannerConfig()
+        self.times = np.arange(0.0, self.cfg.horizon_s + 1e-9, self.cfg.time_step)
+
+    # ------------------------------------------------------------ behaviour
+
+    def _corridor_obstacles(
+        self, objs: ObjectArray, pred: Prediction, s_ego: float
+    ) -> tuple[list[Obstacle], list[int]]:
+        cfg, front = self.cfg, self.cfg.vehicle.front
+        rel_yaw = objs.yaw - self.lane.heading_at(pred.s)
+        half_extent = 0.5 * (
+            np.abs(np.sin(rel_yaw)) * objs.dims[:, 0] + np.abs(np.cos(rel_yaw)) * objs.dims[:, 1]
+        )
+        half_length = 0.5 * (
+            np.abs(np.cos(rel_yaw)) * objs.dims[:, 0] + np.abs(np.sin(rel_yaw)) * objs.dims[:, 1]
+        )
+        in_lane = np.abs(pred.d) - half_extent < cfg.lane_half_width + cfg.corridor_margin
+        ahead = pred.s + half_length > s_ego + front
+        rows = np.flatnonzero(in_lane & ahead)
+        obstacles = []
+        for i in rows:
+            crossing = abs(pred.v_across[i]) > cfg.crossing_speed
+            moving = pred.v_along[i] > cfg.moving_speed and not crossing
+            obstacles.append(
+                Obstacle(
+                    s=float(pred.s[i] - half_length[i]),
+                    v=float(pred.v_along[i]) if moving else 0.0,
+                    gap=cfg.longitudinal.min_gap if moving else cfg.longitudinal.stop_margin,
+                )
+            )
+        return obstacles, [int(i) for i in rows]
+
+    def _lay_on_lane(self, profile: Profile, s_ego: float, d_ego: float) -> np.ndarray:
+        """Poses (K, 3) along the rollout, the lateral offset fading to the centreline."""
+        blend_len = max(self.cfg.offset_blend_length, 2.0 * profile.v[0])
+        u = np.clip((profile.s - s_ego) / blend_len, 0.0, 1.0)
+        d = d_ego * (1.0 - u * u * (3.0 - 2.0 * u))  # smoothstep
+        xy = self.lane.point(profile.s, d)
+        yaw = self.lane.heading_at(profile.s)
+        return np.column_stack([xy, yaw])
+
+    def _check(self, poses: np.ndarray, pred: Prediction, objs: ObjectArray) -> Collision | None:
+        margin = self.cfg.collision_margin + self.cfg.margin_growth * self.times
+        return first_collision(poses, self.cfg.vehicle, pred.xy, pred.yaw, objs.dims, margin)
+
+    def _ahead_of_ego(self, hit: Collision, poses: np.ndarray, pred: Prediction) -> bool:
+        x, y, yaw = poses[hit.step]
+        dx, dy = pred.xy[hit.step, hit.obj] - (x, y)
+        return dx * np.cos(yaw) + dy * np.sin(yaw) > self.cfg.vehicle.center_offset
+
+    # ------------------------------------------------------------ plan
+
+    def plan(self, ego: EgoState, objs: ObjectArray) -> Plan:
+        cfg = self.cfg
+        s_ego, d_ego = (float(v[0]) for v in self.lane.project(np.array([[ego.x, ego.y]])))
+        pred = predict_objects(objs, self.lane, self.times, cfg.prediction)
+        obstacles, rows = self._corridor_obstacles(objs, pred, s_ego)
+        # The end of the lane is a stop point.
+        obstacles.append(Obstacle(self.lane.length, 0.0, cfg.longitudinal.stop_margin))
+        rows.append(-1)
+        reach = s_ego + ego.v * cfg.horizon_s + cfg.min_path_length + 50.0
+        limit_s = np.arange(s_ego, reach, cfg.path_spacing)
+        limit_v = speed_limit_profile(
+            limit_s, cfg.speed_limit, self.lane.curvature_at(limit_s), cfg.longitudinal
+        )
+        for attempt in range(cfg.max_replans + 1):
+            profile = rollout(
+                s_ego,
+                ego.v,
+                ego.a,
+                cfg.vehicle.front,
+                limit_s,
+                limit_v,
+                obstacles,
+                self.times,
+                cfg.longitudinal,
+            )
+            poses = self._lay_on_lane(profile, s_ego, d_ego)
+            collision = self._check(poses, pred, objs)
+            if collision is None or not self._ahead_of_ego(collision, poses, pred):
+                break  # braking cannot help against a conflict from behind or the side
+            if attempt == cfg.max_replans:
+                return self._finish(
+                    profile,
+                    s_ego,
+                    d_ego,
+                    Behavior.EMERGENCY,
+                    "conflict ahead remains after braking",
+                    collision,
+                )
+            # Stop short of where the conflict would happen.
+            stop_s = float(profile.s[collision.step]) + cfg.vehicle.front
+            obstacles.append(Obstacle(stop_s, 0.0, cfg.longitudinal.stop_margin))
+            rows.append(collision.obj)
+        behavior, reason, target = self._classify(profile, obstacles, rows)
+        return Plan(self._path(profile, s_ego, d_ego), profile, behavior, reason, target, collision)
+
+    def _finish(
+        self,
+        profile: Profile,
+        s_ego: float,
+        d_ego: float,
+        behavior: Behavior,
+        reason: str,
+        collision: Collision,
+    ) -> Plan:
+        path = self._path(profile, s_ego, d_ego)
+        return Plan(path, profile, behavior, reason, collision.obj, collision)
+
+    def _classify(
+        self, profile: Profile, obstacles: list[Obstacle], rows: list[int]
+    ) -> tuple[Behavior, str, int]:
+        t_end = self.times[-1]
+        front = self.cfg.vehicle.front
+        # The obstacle the ego ends up closest to (in time-gap terms) decided the plan.
+        gaps = [o.s + o.v * t_end - (profile.s[-1] + front) for o in obstacles]
+        influence = [
+            g - (o.gap + self.cfg.longitudinal.time_gap * max(o.v, 0.0) + 5.0)
+            for g, o in zip(gaps, obstacles)
+        ]
+        i = int(np.argmin(influence))
+        if influence[i] > 0.0 and profile.v.min() > 0.1:
+            return Behavior.CRUISE, "free lane", -1
+        if obstacles[i].v > 0.0:
+            return Behavior.FOLLOW, "lead vehicle", rows[i]
+        reason = "end of lane" if rows[i] == -1 else "obstacle or crossing object"
+        return Behavior.STOP, reason, rows[i]
+
+    def _path(self, profile: Profile, s_ego: float, d_ego: float) -> Path:
+        cfg = self.cfg
+        travel = float(profile.s[-1] - s_ego)
+        # Every path_spacing metres, plus the exact end of the rollout (where a stop ends).
+        grid = np.arange(0.0, max(travel, cfg.min_path_length) + 1e-9, cfg.path_spacing)
+        grid = grid[np.abs(grid - travel) > 0.1 * cfg.path_spacing]
+        s = s_ego + np.sort(np.r_[grid, travel])
+        blend_len = max(cfg.offset_blend_length, 2.0 * profile.v[0])
+        u = np.clip((s - s_ego) / blend_len, 0.0, 1.0)
+        d = d_ego * (1.0 - u * u * (3.0 - 2.0 * u))
+        xy = self.lane.point(s, d)
+        heading = np.unwrap(np.arctan2(*np.gradient(xy, axis=0)[:, ::-1].T))
+        v = np.interp(s, profile.s, profile.v, right=0.0)
+        # Past the point where the rollout stops, the ego is not meant to go: speed 0.
+        v[s > profile.s[-1] + 1e-6] = 0.0 if profile.v[-1] < 0.1 else profile.v[-1]
+        a = np.interp(s, profile.s, profile.a)
+        t = np.interp(s, profile.s, profile.t, right=profile.t[-1])
+        ds = np.maximum(np.gradient(s), 1e-6)
+        curvature = np.gradient(heading) / ds
+        return Path(xy[:, 0], xy[:, 1], heading, v, a, t, curvature)

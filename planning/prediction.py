@@ -1,0 +1,69 @@
+"""Constant-velocity prediction of tracked objects over the planning horizon.
+
+Vehicles driving along the road keep their speed along the lane and their lateral offset (a
+straight-line prediction on a 200 m curve would put an oncoming car in the ego lane within a few
+seconds); everything else — pedestrians, crossing or turning objects — moves in a straight line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from perception.geometry import wrap_angle
+from perception.objects import Label, ObjectArray
+from planning.lane import Lane
+
+_VEHICLES = np.array(
+    [Label.CAR, Label.TRUCK, Label.BUS, Label.TRAILER, Label.MOTORCYCLE, Label.BICYCLE]
+)
+
+
+@dataclass
+class PredictionConfig:
+    lane_follow_max_angle_deg: float = 25.0  # velocity this close to the lane axis follows it
+    lane_follow_min_speed: float = 1.0  # m/s
+    lane_follow_max_offset: float = 12.0  # m; farther objects are not on this road
+
+
+@dataclass(frozen=True)
+class Prediction:
+    xy: np.ndarray  # (K, N, 2)
+    yaw: np.ndarray  # (K, N)
+    s: np.ndarray  # (N,) lane arc length now
+    d: np.ndarray  # (N,) lateral offset now
+    v_along: np.ndarray  # (N,) speed along the lane (negative: oncoming)
+    v_across: np.ndarray  # (N,) speed across the lane (positive: to the left)
+    follows_lane: np.ndarray  # (N,) bool
+
+
+def predict_objects(
+    objs: ObjectArray, lane: Lane, times: np.ndarray, cfg: PredictionConfig
+) -> Prediction:
+    """Positions and headings of ``objs`` (map frame) at ``times`` (K,) seconds from now."""
+    s, d = lane.project(objs.position[:, :2]) if len(objs) else (np.zeros(0), np.zeros(0))
+    h = lane.heading_at(s)
+    tangent = np.stack([np.cos(h), np.sin(h)], -1)
+    v_along = np.einsum("ni,ni->n", objs.velocity, tangent)
+    v_across = objs.velocity[:, 1] * tangent[:, 0] - objs.velocity[:, 0] * tangent[:, 1]
+    speed = np.hypot(objs.velocity[:, 0], objs.velocity[:, 1])
+    rel = np.abs(wrap_angle(np.arctan2(objs.velocity[:, 1], objs.velocity[:, 0]) - h))
+    rel = np.minimum(rel, np.pi - rel)  # oncoming traffic is aligned too
+    follows = (
+        np.isin(objs.label, _VEHICLES)
+        & (speed >= cfg.lane_follow_min_speed)
+        & (rel <= np.deg2rad(cfg.lane_follow_max_angle_deg))
+        & (np.abs(d) <= cfg.lane_follow_max_offset)
+    )
+    t = np.asarray(times, float)[:, None]
+    straight = objs.position[None, :, :2] + t[..., None] * objs.velocity[None]
+    yaw = np.broadcast_to(objs.yaw, (len(t), len(objs))).copy()
+    xy = straight
+    if follows.any():
+        s_t = s[follows][None, :] + t * v_along[follows][None, :]
+        xy = straight.copy()
+        xy[:, follows] = lane.point(s_t, np.broadcast_to(d[follows], s_t.shape))
+        flip = np.where(v_along[follows] < 0, np.pi, 0.0)
+        yaw[:, follows] = wrap_angle(lane.heading_at(s_t) + flip)
+    return Prediction(xy, yaw, s, d, v_along, v_across, follows)

@@ -1,0 +1,152 @@
+"""Longitudinal motion: a speed-limit profile along the lane and a jerk-limited IDM rollout.
+
+The Intelligent Driver Model gives one smooth law for cruising, following a lead vehicle and
+stopping behind a standing obstacle or at a stop point; accelerations are then clipped to the
+comfort limits and rate-limited by the jerk limit (relaxed to the emergency limits only when the
+model asks for more than comfortable braking).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class LongitudinalConfig:
+    max_accel: float = 1.5  # m/s^2
+    comfort_decel: float = 2.5  # m/s^2 (IDM b)
+    emergency_decel: float = 6.0  # m/s^2
+    max_jerk: float = 2.0  # m/s^3
+    emergency_jerk: float = 15.0  # m/s^3
+    time_gap: float = 1.5  # s, to a lead vehicle
+    min_gap: float = 4.0  # m, bumper to bumper when stopped behind a vehicle
+    stop_margin: float = 2.0  # m, front bumper to a stop point or crossing object
+    delta: float = 4.0  # IDM free-road exponent
+    max_lateral_accel: float = 2.0  # m/s^2, for the curve speed limit
+
+    def __post_init__(self) -> None:
+        if min(self.max_accel, self.comfort_decel, self.emergency_decel, self.max_jerk) <= 0:
+            raise ValueError("accelerations and jerk limits must be > 0")
+        if self.emergency_decel < self.comfort_decel:
+            raise ValueError(
+                f"emergency_decel {self.emergency_decel} < comfort_decel {self.comfort_decel}"
+            )
+
+
+@dataclass(frozen=True)
+class Obstacle:
+    """Something to stay behind: its rear at lane arc length ``s`` now, moving at ``v`` along."""
+
+    s: float
+    v: float
+    gap: float  # standstill distance to keep from it
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The ego's planned longitudinal motion (base_link arc length) on a time grid."""
+
+    t: np.ndarray
+    s: np.ndarray
+    v: np.ndarray
+    a: np.ndarray
+
+
+def speed_limit_profile(
+    s_grid: np.ndarray, limit: float, curvature: np.ndarray, cfg: LongitudinalConfig
+) -> np.ndarray:
+    """Allowed speed along ``s_grid``: the legal limit, the curve limit, and braking at comfort
+    deceleration ahead of each lower limit (a backward pass)."""
+    v = np.minimum(limit, np.sqrt(cfg.max_lateral_accel / np.maximum(np.abs(curvature), 1e-6)))
+    ds = np.diff(s_grid)
+    for i in range(len(v) - 2, -1, -1):
+        v[i] = min(v[i], np.sqrt(v[i + 1] ** 2 + 2.0 * cfg.comfort_decel * ds[i]))
+    return v
+
+
+def _idm_accel(
+    v: float,
+    v_free: float,
+    obstacles: list[tuple[float, float, float]],
+    t: float,
+    s_front: float,
+    cfg: LongitudinalConfig,
+) -> float:
+    """IDM acceleration against every obstacle ahead (s, v, gap), at time ``t``; scalar Python
+    on purpose: with a handful of obstacles it beats numpy's per-call overhead tenfold."""
+    free = 1.0 - (v / max(v_free, 0.1)) ** cfg.delta if v_free > 0.0 else -1.0
+    worst = 0.0
+    brake_term = 2.0 * math.sqrt(cfg.max_accel * cfg.comfort_decel)
+    for obs_s, obs_v, obs_gap in obstacles:
+        gap = obs_s + obs_v * t - s_front
+        desired = obs_gap + max(0.0, v * cfg.time_gap + v * (v - obs_v) / brake_term)
+        worst = max(worst, (desired / max(gap, 0.1)) ** 2)
+    return cfg.max_accel * (free - worst)
+
+
+def rollout(
+    s0: float,
+    v0: float,
+    a0: float,
+    front: float,
+    limit_s: np.ndarray,
+    limit_v: np.ndarray,
+    obstacles: list[Obstacle],
+    times: np.ndarray,
+    cfg: LongitudinalConfig,
+) -> Profile:
+    """Simulate the ego along the lane over ``times`` (starting at 0, uniform step).
+
+    ``front``: base_link to front bumper; ``limit_s``/``limit_v``: the speed-limit profile.
+    Obstacles whose rear is already behind base_link are not braked for.
+    """
+    dt = float(times[1] - times[0]) if len(times) > 1 else 0.1
+    obs = _binding(obstacles)
+    limit_s_list, limit_v_list = limit_s.tolist(), limit_v.tolist()
+    n = len(times)
+    s_out, v_out, a_out = [0.0] * n, [0.0] * n, [0.0] * n
+    s, v, a_prev = float(s0), max(float(v0), 0.0), float(a0)
+    for k in range(n):
+        t = k * dt
+        ahead = [o for o in obs if o[0] + o[1] * t > s]
+        v_free = _interp(s, limit_s_list, limit_v_list)
+        want = _idm_accel(v, v_free, ahead, t, s + front, cfg)
+        emergency = want < -cfg.comfort_decel
+        jerk = cfg.emergency_jerk if emergency else cfg.max_jerk
+        lo = -cfg.emergency_decel if emergency else -cfg.comfort_decel
+        acc = min(max(want, lo, a_prev - jerk * dt), cfg.max_accel, a_prev + jerk * dt)
+        if v <= 0.0 and acc < 0.0:
+            acc = 0.0  # standing still: no reversing
+        s_out[k], v_out[k], a_out[k], a_prev = s, v, acc, acc
+        v_next = v + acc * dt
+        if v_next < 0.0:  # stops within the step
+            s, v = s + 0.5 * v * (v / -acc), 0.0
+        else:
+            s, v = s + 0.5 * (v + v_next) * dt, v_next
+    return Profile(np.asarray(times, float), np.array(s_out), np.array(v_out), np.array(a_out))
+
+
+def _binding(obstacles: list[Obstacle]) -> list[tuple[float, float, float]]:
+    """The obstacles that can limit the ego: sorted by distance, each slower than every nearer
+    one (a farther, faster obstacle is always shielded by a nearer, slower one)."""
+    kept: list[tuple[float, float, float]] = []
+    slowest = math.inf
+    for o in sorted(obstacles, key=lambda o: o.s):
+        if o.v < slowest:
+            kept.append((o.s, o.v, o.gap))
+            slowest = o.v
+    return kept
+
+
+def _interp(x: float, xs: list[float], ys: list[float]) -> float:
+    i = bisect.bisect_right(xs, x)
+    if i <= 0:
+        return ys[0]
+    if i >= len(xs):
+        return ys[-1]
+    x0, x1 = xs[i - 1], xs[i]
+    return ys[i - 1] + (ys[i] - ys[i - 1]) * (x - x0) / (x1 - x0)

@@ -1,0 +1,107 @@
+"""`l4 train detector --out DIR`: train the demo camera detector on scenario data (torch, CPU).
+
+Torch is imported only when the command runs, from tools.train (the ``[train]`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+DEFAULT_OUT = Path("perception/models")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a demo model (needs the [train] extra: torch)")
+    models = p.add_subparsers(dest="model", metavar="MODEL")
+    d = models.add_parser(
+        "detector",
+        help="the tiny camera detector: scenario bags -> ONNX + model card + MODEL_CARD.md",
+        description="Generate scenario bags, train the tiny camera detector on CPU, export it to "
+        "ONNX with its model card and evaluate it on held-out scenario seeds.",
+    )
+    d.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="output folder (default: %(default)s)"
+    )
+    d.add_argument(
+        "--seeds",
+        default=None,
+        help="training scenarios, SEED[:WEATHER[:TRAFFIC]] comma list, seeds may be ranges A-B "
+        "(weather day|night|fog|rain, traffic dense|light; default: 1-9:day:dense,...)",
+    )
+    d.add_argument("--eval-seeds", default=None, help="held-out scenarios, same form")
+    d.add_argument("--seconds", type=float, default=None, help="seconds per training scenario")
+    d.add_argument("--eval-seconds", type=float, default=None, help="seconds per held-out scenario")
+    d.add_argument("--epochs", type=int, default=None, help="training epochs")
+    d.add_argument("--every", type=int, default=None, help="use every N-th camera frame")
+    d.add_argument("--batch-size", type=int, default=None)
+    d.add_argument("--threads", type=int, default=None, help="torch threads (default 2)")
+    d.add_argument("--max-train-seconds", type=float, default=None, help="stop training after S s")
+    d.add_argument("--data", type=Path, default=None, help="keep / reuse scenario bags here")
+    d.add_argument("--name", default="camera_detector", help="file stem of the outputs")
+    d.set_defaults(func=run_detector)
+    p.set_defaults(func=lambda args: _no_model(p))
+
+
+def _no_model(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def recipe_from_args(args: argparse.Namespace):  # -> DetectorRecipe
+    import dataclasses
+
+    from tools.train.detector import DetectorRecipe
+    from tools.train.scenarios import parse_scenarios
+
+    recipe = DetectorRecipe(out=args.out, name=args.name, data_dir=args.data)
+    changes: dict = {}
+    if args.seeds is not None:
+        changes["train"] = tuple(parse_scenarios(args.seeds))
+    if args.eval_seeds is not None:
+        changes["eval"] = tuple(parse_scenarios(args.eval_seeds))
+    for key in ("seconds", "eval_seconds", "every"):
+        if getattr(args, key) is not None:
+            changes[key] = getattr(args, key)
+    cfg_changes = {
+        k: v
+        for k, v in (
+            ("epochs", args.epochs),
+            ("batch_size", args.batch_size),
+            ("threads", args.threads),
+            ("max_seconds", args.max_train_seconds),
+        )
+        if v is not None
+    }
+    return dataclasses.replace(
+        recipe, config=dataclasses.replace(recipe.config, **cfg_changes), **changes
+    )
+
+
+def run_detector(args: argparse.Namespace) -> int:
+    from stack.cli.errors import CliError
+
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise CliError("training needs torch: pip install 'l4stack[train]'") from None
+    from perception.detector.errors import DetectorError
+    from tools.train.detector import run
+    from tools.train.errors import TrainError
+
+    for key in ("seconds", "eval_seconds", "epochs", "every", "batch_size", "threads"):
+        value = getattr(args, key)
+        if value is not None and value <= 0:
+            raise CliError(f"--{key.replace('_', '-')} must be > 0, got {value}")
+    try:
+        report = run(recipe_from_args(args))
+    except (TrainError, DetectorError) as exc:
+        raise CliError(str(exc)) from exc
+    summary = {
+        name: {"vehicle_ap50": r["classes"]["vehicle"]["ap50"], "map50": r["map50"]}
+        for name, r in report["heldout"].items()
+    }
+    print(json.dumps({"out": str(args.out), "heldout": summary, "model": report["stats"],
+                      "wall_seconds": report["wall_seconds"]}, indent=2))  # fmt: skip
+    return 0

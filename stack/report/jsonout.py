@@ -1,0 +1,94 @@
+"""The report as JSON (`l4 report --json F`): numbers for CI and for the schedulability
+simulator, which reads ``nodes.NAME.callbacks.CB`` as a measured latency profile."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from stack.report.analysis import (
+    CallbackResult,
+    ChainResult,
+    NodeResult,
+    RunAnalysis,
+    compare_chains,
+)
+
+
+def _num(x: float, nd: int = 4) -> float | None:
+    return None if x is None or math.isnan(x) else round(float(x), nd)
+
+
+def chain_json(c: ChainResult) -> dict[str, Any]:
+    return {
+        "path": list(c.spec.path),
+        "budget_ms": c.spec.budget_ms,
+        "percentile": c.spec.percentile,
+        "at_percentile_ms": _num(c.at_percentile_ms),
+        "p50_ms": _num(c.pct_ms(50)),
+        "p99_ms": _num(c.pct_ms(99)),
+        "max_ms": _num(c.max_ms),
+        "count": c.count,
+        "misses": c.misses,
+        "drops": c.drops,
+        "ok": c.ok,
+        "verdict": c.verdict.value,
+        "source": c.source,
+    }
+
+
+def callback_json(cb: CallbackResult) -> dict[str, Any]:
+    return {
+        "p50_ms": _num(cb.pct_ms(50)),
+        "p99_ms": _num(cb.pct_ms(99)),
+        "max_ms": _num(cb.max_ms),
+        "mean_ms": _num(cb.mean_ms),
+        "count": cb.count,
+        "rate_hz": _num(cb.rate_hz, 3),
+        "exceptions": cb.exceptions,
+        "drops": cb.drops,
+        "samples_ms": cb.profile_samples_ms(),
+    }
+
+
+def node_json(n: NodeResult) -> dict[str, Any]:
+    return {
+        "count": n.count,
+        "rate_hz": _num(n.rate_hz, 3),
+        "p50_ms": _num(n.pct_ms(50)),
+        "p99_ms": _num(n.pct_ms(99)),
+        "max_ms": _num(n.max_ms),
+        "exceptions": n.exceptions,
+        "drops": n.drops,
+        "overwrites": n.overwrites,
+        "deadline_misses": n.deadline_misses,
+        "variants": list(n.variants),
+        "switches": n.switches,
+        "counters": dict(n.counters),
+        "callbacks": {name: callback_json(cb) for name, cb in n.callbacks.items()},
+    }
+
+
+def report_json(a: RunAnalysis, baseline: RunAnalysis | None = None) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "ok": a.ok,
+        "run": {
+            "name": a.name,
+            "path": str(a.run.path),
+            "mode": a.run.mode,
+            "duration_s": round(a.duration_s, 3),
+            "records": a.records,
+            "trace_truncated": a.truncated,
+            "errors": list(a.run.errors),
+            "platform": a.run.platform,
+        },
+        "chains": {name: chain_json(c) for name, c in a.chains.items()},
+        "nodes": {name: node_json(n) for name, n in a.nodes.items()},
+    }
+    if baseline is not None:
+        doc["baseline"] = {
+            "path": str(baseline.run.path),
+            "ok": baseline.ok,
+            "chains": compare_chains(a, baseline),
+        }
+    return doc

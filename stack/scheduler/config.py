@@ -1,0 +1,126 @@
+"""The launch file's ``scheduler:`` section, parsed and checked.
+
+    scheduler:
+      stale_drop: true          # drop inputs older than their chain budget (l4 policy only)
+      gate_devices: [gpu, dla]  # engine runs on these devices pass one priority gate each
+      degrade:                  # defaults for every node holding a VariantSet ...
+        min_slack_ms: 5         #   switch to a cheaper variant below this slack
+        recover_slack_ms: 10    #   come back when the slack stays above this ...
+        hold_s: 2.0             #   ... for this long
+        window: 16              #   chain latency samples judged at a time
+        nodes:                  # ... and per-node overrides (plus the chain it watches)
+          detector: {chain: camera_to_objects, min_slack_ms: 8}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stack.scheduler.errors import SchedulerError
+
+SECTION_KEYS = {"stale_drop", "gate_devices", "degrade"}
+DEGRADE_KEYS = {"min_slack_ms", "recover_slack_ms", "hold_s", "window", "nodes", "enabled"}
+NODE_DEGRADE_KEYS = (DEGRADE_KEYS - {"nodes"}) | {"chain"}
+DEFAULT_GATE_DEVICES = ("gpu", "dla")
+
+
+@dataclass(frozen=True)
+class DegradeConfig:
+    """Hysteresis of one node's variant switching (see stack.scheduler.degrade)."""
+
+    min_slack_ms: float | None = None  # None: 10 % of the chain budget
+    recover_slack_ms: float | None = None  # None: twice the (resolved) min slack
+    hold_s: float = 2.0
+    window: int = 16
+    enabled: bool = True
+    chain: str | None = None  # None: the most urgent chain the node is on
+
+    def resolved(self, budget_ms: float) -> tuple[float, float]:
+        """(min slack, recover slack) in ms for a chain of ``budget_ms``."""
+        low = self.min_slack_ms if self.min_slack_ms is not None else 0.1 * budget_ms
+        high = self.recover_slack_ms if self.recover_slack_ms is not None else 2.0 * low
+        return low, max(high, low)
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    stale_drop: bool = True
+    gate_devices: tuple[str, ...] = DEFAULT_GATE_DEVICES
+    degrade: DegradeConfig = DegradeConfig()
+    node_degrade: Mapping[str, DegradeConfig] = field(default_factory=dict)
+
+    def degrade_for(self, node: str) -> DegradeConfig:
+        return self.node_degrade.get(node, self.degrade)
+
+
+def parse_scheduler(raw: Mapping[str, Any] | None, source: str = "<string>") -> SchedulerConfig:
+    """Check the ``scheduler:`` mapping of a launch file; errors name the file and key path."""
+    raw = raw or {}
+    _check_keys(source, "scheduler", raw, SECTION_KEYS)
+    stale = raw.get("stale_drop", True)
+    if not isinstance(stale, bool):
+        raise SchedulerError(f"{source}: scheduler.stale_drop: expected true/false, got {stale!r}")
+    devices = raw.get("gate_devices", list(DEFAULT_GATE_DEVICES))
+    if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
+        raise SchedulerError(
+            f"{source}: scheduler.gate_devices: expected a list of device kinds, got {devices!r}"
+        )
+    degrade_raw = raw.get("degrade") or {}
+    if not isinstance(degrade_raw, dict):
+        raise SchedulerError(f"{source}: scheduler.degrade: expected a mapping, got {degrade_raw!r}")
+    _check_keys(source, "scheduler.degrade", degrade_raw, DEGRADE_KEYS)
+    defaults = _degrade(source, "scheduler.degrade", degrade_raw, DegradeConfig())
+    nodes_raw = degrade_raw.get("nodes") or {}
+    if not isinstance(nodes_raw, dict):
+        raise SchedulerError(
+            f"{source}: scheduler.degrade.nodes: expected a mapping, got {nodes_raw!r}"
+        )
+    per_node = {}
+    for name, body in nodes_raw.items():
+        where = f"scheduler.degrade.nodes.{name}"
+        if not isinstance(body, dict):
+            raise SchedulerError(f"{source}: {where}: expected a mapping, got {body!r}")
+        _check_keys(source, where, body, NODE_DEGRADE_KEYS)
+        per_node[str(name)] = _degrade(source, where, body, defaults)
+    return SchedulerConfig(bool(stale), tuple(d.lower() for d in devices), defaults, per_node)
+
+
+def _degrade(source: str, where: str, raw: Mapping, base: DegradeConfig) -> DegradeConfig:
+    changes: dict[str, Any] = {}
+    for key in ("min_slack_ms", "recover_slack_ms", "hold_s"):
+        if key in raw:
+            value = raw[key]
+            if not _number(value) or value < 0:
+                raise SchedulerError(f"{source}: {where}.{key}: expected a number >= 0, got {value!r}")
+            changes[key] = float(value)
+    if "window" in raw:
+        window = raw["window"]
+        if not isinstance(window, int) or isinstance(window, bool) or window < 1:
+            raise SchedulerError(f"{source}: {where}.window: expected an integer >= 1, got {window!r}")
+        changes["window"] = window
+    if "enabled" in raw:
+        if not isinstance(raw["enabled"], bool):
+            raise SchedulerError(
+                f"{source}: {where}.enabled: expected true/false, got {raw['enabled']!r}"
+            )
+        changes["enabled"] = raw["enabled"]
+    if "chain" in raw:
+        if not isinstance(raw["chain"], str):
+            raise SchedulerError(f"{source}: {where}.chain: expected a chain name, got {raw['chain']!r}")
+        changes["chain"] = raw["chain"]
+    return dataclasses.replace(base, **changes)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_keys(source: str, where: str, mapping: Mapping, known: set[str]) -> None:
+    for key in mapping:
+        if key not in known:
+            raise SchedulerError(
+                f"{source}: {where}.{key}: unknown key {key!r}; known keys: {sorted(known)}"
+            )

@@ -1,0 +1,169 @@
+"""Where the runtime calls into the scheduler: stale-input drops at dequeue, the per-device
+engine gates, and degrade controllers for nodes that hold a VariantSet.
+
+Stale drops and variant switches judge real (monotonic) time, so they are off in lockstep mode,
+which must give the same outputs for the same inputs, and under the FIFO policy, which stands
+for a plain ROS 2 executor.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from stack.scheduler.config import SchedulerConfig, parse_scheduler
+from stack.scheduler.degrade import DegradeController, Thresholds
+from stack.scheduler.errors import SchedulerError
+from stack.scheduler.gate import DeviceGates
+from stack.scheduler.policy import ChainMembership, PolicyKind
+from stack.scheduler.variants import VariantSet
+from stack.trace.records import EventKind
+
+log = logging.getLogger(__name__)
+DROP_EVENT = EventKind.DROP.value  # the report counts it as a lost input of the chain
+
+
+class SchedulerHooks:
+    def __init__(self, runtime: Any) -> None:
+        from stack.executor.threads import current_cpu  # stack.executor imports this module
+
+        self.runtime = runtime
+        self._cpu = current_cpu
+        try:
+            self.config: SchedulerConfig = parse_scheduler(
+                runtime.graph.scheduler, runtime.graph.source
+            )
+        except SchedulerError as exc:
+            raise _executor_error(str(exc)) from exc
+        adaptive = runtime.policy.kind is PolicyKind.CHAIN and not runtime.lockstep
+        self.stale_check = adaptive and self.config.stale_drop
+        self.adaptive = adaptive
+        self.gates = DeviceGates(self.config.gate_devices)
+        self.controllers: dict[str, list[DegradeController]] = {}
+        self._engines: list[tuple[Any, Any]] = []  # (node state, engine) taking node priority
+        self.stale_drops = 0
+
+    # ---- stale inputs ---------------------------------------------------------------------
+    def drop_stale(self, sub: Any, env: Any) -> bool:
+        """True if ``env`` is past its chains' budgets: count it, trace it, skip the callback."""
+        if not self.stale_check or not sub.chains:
+            return False
+        now = time.perf_counter_ns()
+        verdict = self.runtime.policy.stale(sub.chains, env.origins, now)
+        if verdict is None:
+            return False
+        chain, age = verdict
+        node = sub.node
+        node.count(DROP_EVENT)
+        self.stale_drops += 1
+        tracer = self.runtime.tracer
+        if tracer.enabled:
+            detail = (
+                f"stale {sub.topic}: age {age / 1e6:.1f} ms > chain {chain.chain} budget "
+                f"{chain.budget_ns / 1e6:g} ms"
+            )
+            # A zero-length record: the scheduler's decision for this ready input, not a run.
+            stamp = _stamp_ns(env.msg)
+            tracer.record(
+                (
+                    node.name, sub.name, threading.current_thread().name, self._cpu(), now, now,
+                    ((sub.topic, stamp),), (), node.variant, ((DROP_EVENT, detail),),
+                )
+            )  # fmt: skip
+        return True
+
+    def setup_timer_thread(self) -> None:
+        """The timer thread releases every sensor tick: it runs at the highest executor priority
+        (SCHED_FIFO where permitted), so a busy worker cannot make the sensors late."""
+        from stack.executor.threads import configure_worker_thread
+
+        execs = self.runtime.graph.executors.values()
+        configure_worker_thread("timers", (), max((e.priority for e in execs), default=0))
+
+    # ---- engines --------------------------------------------------------------------------
+    def gate_engine(self, node: Any, engine: Any, options: dict) -> Any:
+        """Put ``engine`` behind its device's priority gate, at its node's chain priority."""
+        if "gate" not in options and hasattr(engine, "gate"):
+            gate = self.gates.for_device(str(getattr(engine, "device", "")))
+            if gate is not None:
+                engine.gate = gate
+        if "priority" not in options and hasattr(engine, "priority"):
+            self._engines.append((node, engine))  # chains are known only after every node is built
+        return engine
+
+    # ---- after the graph is built ---------------------------------------------------------
+    def node_chains(self) -> dict[str, list[ChainMembership]]:
+        """Chains each node serves: through its subscriptions, or by publishing a chain start."""
+        out: dict[str, list[ChainMembership]] = {}
+        rt = self.runtime
+        for topic in rt.topics.values():
+            for sub in topic.subscriptions:
+                out.setdefault(sub.node.name, []).extend(sub.chains)
+        for chain in rt.graph.chains.values():
+            member = ChainMembership(chain.name, chain.priority, chain.start, chain.budget_ns)
+            for node in rt.topics[chain.start].publishers:
+                out.setdefault(node, []).append(member)
+        return {n: list(dict.fromkeys(ms)) for n, ms in out.items()}
+
+    def after_build(self, *, force_adaptive: bool = False) -> None:
+        """Engine priorities and degrade controllers, once every node declared its topics."""
+        chains = self.node_chains()
+        for node, engine in self._engines:
+            members = chains.get(node.name, ())
+            engine.priority = max((m.priority for m in members), default=0)
+        if self.adaptive or force_adaptive:
+            for name, state in self.runtime.nodes.items():
+                for vset in _variant_sets(state.instance):
+                    self._attach(name, vset, chains.get(name, []))
+
+    def _attach(self, node: str, vset: VariantSet, members: list[ChainMembership]) -> None:
+        cfg = self.config.degrade_for(node)
+        graph = self.runtime.graph
+        if not cfg.enabled or len(vset) < 2:
+            return
+        if cfg.chain is not None:
+            if cfg.chain not in graph.chains:
+                raise _executor_error(
+                    f"{graph.source}: scheduler.degrade.nodes.{node}.chain: unknown chain "
+                    f"{cfg.chain!r}; chains: {sorted(graph.chains)}"
+                )
+            chain = graph.chains[cfg.chain]
+        elif members:
+            best = min(members, key=lambda m: (-m.priority, m.budget_ns))
+            chain = graph.chains[best.chain]
+        else:
+            log.info("node %s has model variants but is on no chain: not degraded", node)
+            return
+        limits = Thresholds.from_config(cfg, chain.budget_ms, chain.percentile)
+        ctl = DegradeController(chain.name, self.runtime.chain_latencies[chain.name], limits)
+        vset.advisor = ctl
+        self.controllers.setdefault(node, []).append(ctl)
+
+
+def _variant_sets(instance: Any) -> list[VariantSet]:
+    """VariantSets a node holds as attributes (directly, or in a list/tuple/dict attribute)."""
+    found: list[VariantSet] = []
+    for value in vars(instance).values() if hasattr(instance, "__dict__") else ():
+        if isinstance(value, VariantSet):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            found.extend(v for v in value if isinstance(v, VariantSet))
+        elif isinstance(value, dict):
+            found.extend(v for v in value.values() if isinstance(v, VariantSet))
+    return list({id(v): v for v in found}.values())
+
+
+def _stamp_ns(msg: Any) -> int:
+    from stack.msgs.stamps import stamp_to_ns
+
+    header = getattr(msg, "header", msg)
+    stamp = getattr(header, "stamp", None)
+    return stamp_to_ns(stamp) if stamp is not None else 0
+
+
+def _executor_error(text: str) -> Exception:
+    from stack.executor.errors import ExecutorError
+
+    return ExecutorError(text)

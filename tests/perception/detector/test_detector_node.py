@@ -1,0 +1,202 @@
+"""The CameraDetector node end to end on real ONNX models with a fake context."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from perception.detector import CardError
+from perception.detector.node import (
+    CAMERA_INFO_TOPIC,
+    DETECTIONS_2D_TOPIC,
+    IMAGE_TOPIC,
+    OBJECTS_TOPIC,
+    TF_STATIC_TOPIC,
+    CameraDetector,
+    CameraDetectorParams,
+)
+from perception.objects import Label, objects_from_msg
+from stack import msgs
+from stack.engine import load_engine
+
+STAMP = 1_700_000_000_123_000_000
+
+
+@pytest.fixture
+def make_ctx(fake):
+    class EngineContext(fake.FakeContext):
+        def engine(self, model, **options):
+            options.pop("precision", None)
+            options["backend"] = "onnxruntime"
+            return load_engine(model, intra_op_threads=1, **options)
+
+    def make(**params):
+        return EngineContext(CameraDetectorParams(**params), name="camera_detector")
+
+    return make
+
+
+def _tf_static(det):
+    x, y, z, roll, pitch, yaw = det.CAMERA_XYZRPY
+    qx, qy, qz, qw = Rotation.from_euler("xyz", [roll, pitch, yaw]).as_quat()
+    ts = msgs.new(
+        "geometry_msgs/msg/TransformStamped",
+        header=msgs.new("std_msgs/msg/Header", frame_id="base_link"),
+        child_frame_id="camera_front",
+        transform=msgs.new(
+            "geometry_msgs/msg/Transform",
+            translation=msgs.new("geometry_msgs/msg/Vector3", x=x, y=y, z=z),
+            rotation=msgs.new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw),
+        ),
+    )
+    return msgs.new("tf2_msgs/msg/TFMessage", transforms=[ts])
+
+
+def _camera_info(det, width=640, height=384):
+    return msgs.new(
+        "sensor_msgs/msg/CameraInfo", width=width, height=height, k=det.K.ravel().copy()
+    )
+
+
+def _image(fake, width=640, height=384, encoding="bgr8", data=None):
+    channels = 1 if encoding == "mono8" else 3
+    if data is None:
+        data = np.full(width * height * channels, 90, np.uint8)
+    return msgs.new("sensor_msgs/msg/Image", header=fake.header(STAMP, "camera_front"),
+                    width=width, height=height, encoding=encoding, step=width * channels,
+                    data=data)  # fmt: skip
+
+
+def _ready_node(make_ctx, fake, det, card_path, **params):
+    ctx = make_ctx(card=str(card_path), **params)
+    node = CameraDetector(ctx)
+    ctx.deliver(TF_STATIC_TOPIC, _tf_static(det))
+    ctx.deliver(CAMERA_INFO_TOPIC, _camera_info(det))
+    return node, ctx
+
+
+def test_node_publishes_lifted_objects_with_the_image_stamp(make_ctx, fake, det, constant_detector):
+    # A car peak at cell (row 14, col 20): image box (308, 220)-(348, 244); a bicycle at
+    # (row 2, col 2) whose class the card does not publish.
+    card = constant_detector([(0, 14, 20, 0.9, (10.0, 6.0, 10.0, 6.0)), (3, 2, 2, 0.8, (4.0,) * 4)],
+                             {"labels": {"car": "CAR", "truck": "TRUCK", "pedestrian": "PEDESTRIAN"}})  # fmt: skip
+    _node, ctx = _ready_node(make_ctx, fake, det, card)
+    ctx.deliver(IMAGE_TOPIC, _image(fake))
+    (out,) = ctx.sent(OBJECTS_TOPIC)
+    assert msgs.stamp_to_ns(out.header.stamp) == STAMP and out.header.frame_id == "base_link"
+    objs = objects_from_msg(out)
+    assert len(objs) == 1 and objs.label[0] == Label.CAR
+    assert objs.score[0] == pytest.approx(0.9, abs=1e-6)
+    # ground hit of the bottom edge (v = 244): 1.5 m * fx / 52 px ahead of the camera (x = 1.9)
+    hit_x = 1.9 + 1.5 * det.FX / 52.0
+    assert hit_x < objs.position[0, 0] < hit_x + 2.5
+    assert abs(objs.position[0, 1]) < 0.3
+    (boxes,) = ctx.sent(DETECTIONS_2D_TOPIC)
+    (d,) = boxes.detections
+    assert d.results[0].hypothesis.class_id == "car"
+    assert (d.bbox.center.position.x, d.bbox.center.position.y) == pytest.approx(
+        (328, 232), abs=0.01
+    )
+    assert (d.bbox.size_x, d.bbox.size_y) == pytest.approx((40, 24), abs=0.01)
+    assert not ctx.events
+
+
+def test_node_uses_fallback_extrinsic_without_tf(make_ctx, fake, det, constant_detector):
+    card = constant_detector([(0, 14, 20, 0.9, (10.0, 6.0, 10.0, 6.0))])
+    ctx = make_ctx(card=str(card), fallback_extrinsic=list(det.CAMERA_XYZRPY), publish_2d=False)
+    CameraDetector(ctx)
+    ctx.deliver(IMAGE_TOPIC, _image(fake))  # no camera_info yet: counted, nothing published
+    assert (
+        ctx.event_counts["drop"] == 1 and "no /sensing/camera/front/camera_info" in ctx.events[0][1]
+    )
+    assert ctx.sent(OBJECTS_TOPIC) == []
+    ctx.deliver(CAMERA_INFO_TOPIC, _camera_info(det))
+    ctx.deliver(IMAGE_TOPIC, _image(fake))
+    assert len(ctx.sent(OBJECTS_TOPIC)[0].objects) == 1
+    assert DETECTIONS_2D_TOPIC not in ctx.publishers
+
+
+def test_bad_images_are_counted_not_raised(make_ctx, fake, det, constant_detector):
+    _node, ctx = _ready_node(make_ctx, fake, det, constant_detector([]))
+    ctx.deliver(IMAGE_TOPIC, _image(fake, encoding="32FC1", data=np.zeros(640 * 384 * 3, np.uint8)))
+    ctx.deliver(IMAGE_TOPIC, _image(fake, data=np.zeros(100, np.uint8)))
+    ctx.deliver(IMAGE_TOPIC, _image(fake, width=320, height=192))
+    ctx.deliver(CAMERA_INFO_TOPIC, msgs.new("sensor_msgs/msg/CameraInfo"))  # K all zeros
+    reasons = [why for kind, why in ctx.events if kind == "drop"]
+    assert len(reasons) == 4
+    assert "encoding '32FC1' not supported" in reasons[0]
+    assert "needs 737280 bytes, got 100" in reasons[1]
+    assert "image 320x192 does not match camera_info 640x384" in reasons[2]
+    assert "is not a pinhole matrix" in reasons[3]
+    assert ctx.sent(OBJECTS_TOPIC) == []
+    ctx.deliver(IMAGE_TOPIC, _image(fake, encoding="mono8"))  # still served after bad input
+    assert len(ctx.sent(OBJECTS_TOPIC)) == 1 and ctx.sent(OBJECTS_TOPIC)[0].objects == []
+
+
+def test_model_not_matching_its_card_fails_at_load(make_ctx, tmp_path, det):
+    det.build_constant_onnx(tmp_path / "m.onnx", (1, 3, 192, 320),
+                            {"heatmap": np.zeros((1, 3, 24, 40)), "boxes": np.zeros((1, 4, 24, 40))})  # fmt: skip
+    (tmp_path / "m.json").write_text(json.dumps(det.centernet_card(model="m.onnx")))
+    with pytest.raises(
+        CardError,
+        match=r"output 'heatmap' .*expected shape \[1,4,24,40\], the model has \[1,3,24,40\]",
+    ):
+        CameraDetector(make_ctx(card=str(tmp_path / "m.json")))
+    (tmp_path / "n.json").write_text(
+        json.dumps(det.centernet_card(model="m.onnx", input={"width": 640, "height": 384}))
+    )
+    with pytest.raises(
+        CardError,
+        match=r"input 'images': the card expects float32\[1,3,384,640\], the model has images: float32\[1,3,192,320\]",
+    ):
+        CameraDetector(make_ctx(card=str(tmp_path / "n.json")))
+    (tmp_path / "o.json").write_text(
+        json.dumps(
+            det.centernet_card(
+                model="m.onnx", decoder={"name": "centernet", "outputs": ["heat", "boxes"]}
+            )
+        )
+    )
+    with pytest.raises(
+        CardError, match=r"'heat' is not an output of the model; outputs: \['heatmap', 'boxes'\]"
+    ):
+        CameraDetector(make_ctx(card=str(tmp_path / "o.json")))
+
+
+def test_params_validate():
+    with pytest.raises(ValueError, match="fallback_extrinsic"):
+        CameraDetectorParams(fallback_extrinsic=[1.0, 2.0]).validate()
+    with pytest.raises(ValueError, match="score_threshold"):
+        CameraDetectorParams(score_threshold=2.0).validate()
+
+
+def test_fastestdet_runs_through_the_node(make_ctx, fake, det, shared_data, tmp_path):
+    """The real third-party COCO model, with a card written here (the model is not copied)."""
+    model_dir = shared_data / "onnx" / "fastestdet"
+    if not (model_dir / "FastestDet.onnx").exists():
+        pytest.skip("FastestDet.onnx not in the shared data")
+    card = {
+        "model": str(model_dir / "FastestDet.onnx"),
+        "input": {"width": 352, "height": 352, "resize": "stretch", "channel_order": "bgr"},
+        "decoder": {"name": "fastestdet"},
+        "classes": str(model_dir / "coco.names"),
+        "labels": {"person": "PEDESTRIAN", "bicycle": "BICYCLE", "car": "CAR", "motorbike": "MOTORCYCLE",
+                   "bus": "BUS", "truck": "TRUCK"},
+        "score_threshold": 0.65,
+        "nms_threshold": 0.45,
+    }  # fmt: skip
+    (tmp_path / "fastestdet.yaml").write_text(json.dumps(card))
+    node, ctx = _ready_node(make_ctx, fake, det, tmp_path / "fastestdet.yaml")
+    assert node.card.num_classes == 80 and node.detector.input.name == "input.1"
+    ctx.deliver(IMAGE_TOPIC, _image(fake))
+    assert len(ctx.sent(OBJECTS_TOPIC)) == 1 and not ctx.events
+    bad = dict(card, classes=["person", "car"], labels={"car": "CAR"})
+    (tmp_path / "bad.yaml").write_text(json.dumps(bad))
+    with pytest.raises(
+        CardError,
+        match=r"output '758' .*expected shape \[1,7,\?,\?\], the model has \[1,85,22,22\]",
+    ):
+        CameraDetector(make_ctx(card=str(tmp_path / "bad.yaml")))

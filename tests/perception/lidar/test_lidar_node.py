@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from perception.geometry import yaw_to_quaternion
+from perception.lidar.node import OBJECTS_TOPIC, POINTS_TOPIC, TF_STATIC_TOPIC, LidarObstacles
+from perception.lidar.pointcloud import make_pointcloud2
+from perception.lidar.synthetic import SceneBox, synthetic_sweep
+from perception.objects import objects_from_msg
+from stack import msgs
+
+LIDAR_Z = 1.95
+STAMP = 1_700_000_000_123_000_000
+
+
+def _tf_static(z: float = LIDAR_Z):
+    x, y, qz, w = yaw_to_quaternion(0.0)
+    ts = msgs.new(
+        "geometry_msgs/msg/TransformStamped",
+        header=msgs.new("std_msgs/msg/Header", frame_id="base_link"),
+        child_frame_id="lidar_top",
+        transform=msgs.new(
+            "geometry_msgs/msg/Transform",
+            translation=msgs.new("geometry_msgs/msg/Vector3", x=1.0, y=0.0, z=z),
+            rotation=msgs.new("geometry_msgs/msg/Quaternion", x=x, y=y, z=qz, w=w),
+        ),
+    )
+    return msgs.new("tf2_msgs/msg/TFMessage", transforms=[ts])
+
+
+def _cloud(fake, points: np.ndarray, frame: str = "lidar_top"):
+    return make_pointcloud2(msgs.new, fake.header(STAMP, frame), points)
+
+
+def _scene_in_lidar_frame() -> np.ndarray:
+    sweep = synthetic_sweep([SceneBox(15.0, 2.0, 0.0, 4.5, 1.8, 1.5)], 8000, 800, seed=5)
+    sweep[:, 0] -= 1.0
+    sweep[:, 2] -= LIDAR_Z
+    return sweep
+
+
+def test_publishes_objects_in_base_link_with_the_sensor_stamp(fake):
+    node, ctx = fake.make_node(LidarObstacles)
+    ctx.deliver(TF_STATIC_TOPIC, _tf_static())
+    ctx.deliver(POINTS_TOPIC, _cloud(fake, _scene_in_lidar_frame()))
+    (out,) = ctx.sent(OBJECTS_TOPIC)
+    assert msgs.stamp_to_ns(out.header.stamp) == STAMP
+    assert out.header.frame_id == "base_link"
+    objs = objects_from_msg(out)
+    assert len(objs) == 1
+    assert np.allclose(objs.position[0, :2], [15.0, 2.0], atol=0.15)
+    assert objs.position[0, 2] == pytest.approx(0.75, abs=0.1)
+    assert node.last_stats.counts["boxes"] == 1
+    assert not ctx.events
+
+
+def test_empty_cloud_is_counted_and_not_published(fake):
+    _, ctx = fake.make_node(LidarObstacles)
+    ctx.deliver(TF_STATIC_TOPIC, _tf_static())
+    ctx.deliver(POINTS_TOPIC, _cloud(fake, np.zeros((0, 4))))
+    ctx.deliver(POINTS_TOPIC, _cloud(fake, np.full((4, 4), np.nan)))
+    assert ctx.sent(OBJECTS_TOPIC) == []
+    assert ctx.event_counts["drop"] == 2
+    assert "empty point cloud" in ctx.events[0][1]
+
+
+def test_cloud_without_xyz_is_counted(fake):
+    _, ctx = fake.make_node(LidarObstacles)
+    msg = make_pointcloud2(msgs.new, fake.header(STAMP, "lidar_top"), np.ones((5, 2)), ("a", "b"))
+    ctx.deliver(POINTS_TOPIC, msg)
+    assert ctx.sent(OBJECTS_TOPIC) == []
+    assert "no field 'x'" in ctx.events[0][1]
+
+
+def test_unknown_sensor_frame_is_counted_unless_a_fallback_is_set(fake):
+    _, ctx = fake.make_node(LidarObstacles)
+    ctx.deliver(POINTS_TOPIC, _cloud(fake, _scene_in_lidar_frame()))
+    assert ctx.sent(OBJECTS_TOPIC) == [] and "no tf_static" in ctx.events[0][1]
+
+    _, ctx = fake.make_node(LidarObstacles, fallback_extrinsic=[1.0, 0.0, LIDAR_Z, 0.0, 0.0, 0.0])
+    ctx.deliver(POINTS_TOPIC, _cloud(fake, _scene_in_lidar_frame()))
+    assert len(objects_from_msg(ctx.sent(OBJECTS_TOPIC)[0])) == 1
+
+
+def test_params_validate_the_fallback_extrinsic(fake):
+    with pytest.raises(ValueError, match="fallback_extrinsic"):
+        fake.make_node(LidarObstacles, fallback_extrinsic=[1.0, 2.0])

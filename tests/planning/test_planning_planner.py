@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from perception.objects import Label, ObjectArray
+from planning.collision import circle_cover, first_collision
+from planning.lane import Lane
+from planning.planner import Behavior, EgoState, Planner, PlannerConfig
+from planning.vehicle import VehicleShape
+
+STRAIGHT = Lane.from_polyline(np.column_stack([np.arange(0.0, 600.0, 1.0), np.zeros(600)]))
+STEP = 0.1
+
+
+def _obj(x, y, yaw, dims, label, vx=0.0, vy=0.0) -> ObjectArray:
+    return ObjectArray.create(
+        [[x, y, dims[2] / 2]], [yaw], [dims], [label], velocity=np.array([[vx, vy]])
+    )
+
+
+def _closed_loop(planner: Planner, ego: EgoState, objs: ObjectArray, seconds: float):
+    """Replan every STEP and move the ego along the plan; objects move at constant velocity."""
+    history = []
+    for _ in range(int(seconds / STEP)):
+        plan = planner.plan(ego, objs)
+        history.append((ego, objs.position.copy(), plan))
+        x, y = planner.lane.point(plan.profile.s[1], 0.0)
+        ego = EgoState(
+            float(x),
+            float(y),
+            float(planner.lane.heading_at(plan.profile.s[1])),
+            float(plan.profile.v[1]),
+            float(plan.profile.a[1]),
+        )
+        objs = objs.select(np.arange(len(objs)))
+        objs.position[:, :2] += objs.velocity * STEP
+    return history
+
+
+def test_stops_for_a_crossing_pedestrian_and_goes_on_after():
+    planner = Planner(STRAIGHT)
+    ped = _obj(45.0, -3.5, np.pi / 2, (0.5, 0.5, 1.7), Label.PEDESTRIAN, vy=0.6)
+    history = _closed_loop(planner, EgoState(0.0, 0.0, 0.0, 12.0), ped, 25.0)
+    assert history[0][2].behavior is Behavior.STOP and history[0][2].target == 0
+    front = np.array([e.x for e, _, _ in history]) + planner.cfg.vehicle.front
+    ped_xy = np.array([p[0, :2] for _, p, _ in history])
+    in_lane = np.abs(ped_xy[:, 1]) < 1.75 + 0.25 + planner.cfg.vehicle.width / 2
+    assert in_lane.any()
+    assert np.all(front[in_lane] < 45.0 - 0.25)  # never reaches the pedestrian's path
+    speeds = np.array([e.v for e, _, _ in history])
+    assert speeds.min() < 0.5  # it really stopped
+    assert speeds[-1] > 3.0 and front[-1] > 50.0  # and drove on once the road was clear
+
+
+def test_follows_a_slower_lead_car():
+    planner = Planner(STRAIGHT)
+    lead = _obj(40.0, 0.3, 0.0, (4.5, 1.8, 1.5), Label.CAR, vx=6.0)
+    history = _closed_loop(planner, EgoState(0.0, 0.0, 0.0, 12.0), lead, 30.0)
+    assert all(plan.behavior is Behavior.FOLLOW for _, _, plan in history[20:])
+    ego_front = np.array([e.x for e, _, _ in history]) + planner.cfg.vehicle.front
+    lead_rear = np.array([p[0, 0] for _, p, _ in history]) - 2.25
+    gap = lead_rear - ego_front
+    assert gap.min() > planner.cfg.longitudinal.min_gap
+    assert history[-1][0].v == pytest.approx(6.0, abs=0.3)
+    assert gap[-1] == pytest.approx(4.0 + 1.5 * 6.0, rel=0.3)  # min gap + time gap
+
+
+def test_stops_behind_a_standing_car_and_trajectory_reaches_past_it():
+    planner = Planner(STRAIGHT)
+    car = _obj(50.0, 0.0, 0.0, (4.5, 1.8, 1.5), Label.CAR)
+    history = _closed_loop(planner, EgoState(0.0, 0.0, 0.0, 10.0), car, 15.0)
+    last_ego, _, last_plan = history[-1]
+    assert last_plan.behavior is Behavior.STOP
+    assert last_ego.v < 0.3
+    assert 50.0 - 2.25 - (last_ego.x + planner.cfg.vehicle.front) > 1.0
+    # Steering still needs a target at standstill: the path keeps its minimum length, speed 0.
+    path = last_plan.path
+    assert path.x[-1] - path.x[0] >= planner.cfg.min_path_length - 1e-6
+    assert path.v[-1] == 0.0
+
+
+def test_oncoming_car_in_a_curve_is_not_a_conflict():
+    phi = np.linspace(0.0, 1.2, 400)
+    radius = 150.0
+    curve = Lane.from_polyline(np.column_stack([radius * np.sin(phi), radius * (1 - np.cos(phi))]))
+    planner = Planner(curve)
+    # Oncoming car in the next lane (3.5 m to the left), 80 m ahead along the curve.
+    s_car = 100.0
+    x, y = curve.point(s_car, 3.5)
+    heading = float(curve.heading_at(s_car)) + np.pi
+    car = _obj(
+        x, y, heading, (4.5, 1.8, 1.5), Label.CAR, 12.0 * np.cos(heading), 12.0 * np.sin(heading)
+    )
+    plan = planner.plan(EgoState(*curve.point(20.0, 0.0), float(curve.heading_at(20.0)), 12.0), car)
+    assert plan.behavior is Behavior.CRUISE
+    assert plan.profile.v.min() > 11.0
+
+
+def test_car_closing_from_behind_does_not_make_the_ego_brake():
+    planner = Planner(STRAIGHT)
+    car = _obj(-12.0, 0.0, 0.0, (4.5, 1.8, 1.5), Label.CAR, vx=18.0)
+    plan = planner.plan(EgoState(0.0, 0.0, 0.0, 10.0), car)
+    assert plan.profile.a.min() >= 0.0
+    assert plan.collision is not None and plan.behavior is Behavior.CRUISE
+
+
+def test_lateral_offset_blends_back_to_the_centerline():
+    planner = Planner(STRAIGHT)
+    plan = planner.plan(EgoState(0.0, 0.8, 0.0, 8.0), ObjectArray.empty())
+    assert plan.path.y[0] == pytest.approx(0.8)
+    assert abs(plan.path.y[-1]) < 1e-9
+    assert np.all(np.diff(plan.path.y) <= 1e-9)
+
+
+def test_end_of_lane_is_a_stop():
+    short = Lane.from_polyline(np.array([[0.0, 0.0], [40.0, 0.0]]))
+    plan = Planner(short).plan(EgoState(0.0, 0.0, 0.0, 8.0), ObjectArray.empty())
+    assert plan.behavior is Behavior.STOP and plan.reason == "end of lane"
+
+
+def test_collision_check_with_inflation():
+    shape = VehicleShape()
+    ego = np.array([[0.0, 0.0, 0.0], [5.0, 0.0, 0.0]])
+    # A box 1.5 m beside the ego's side at step 1 (ego half width 0.925).
+    obj_xy = np.array([[[50.0, 0.0]], [[5.0 + shape.center_offset, 2.8]]])
+    dims = np.array([[1.0, 1.0, 1.5]])
+    hit = first_collision(ego, shape, obj_xy, np.zeros(1), dims, np.full(2, 0.0))
+    assert hit is None
+    hit = first_collision(ego, shape, obj_xy, np.zeros(1), dims, np.full(2, 1.0))
+    assert hit is not None and (hit.step, hit.obj) == (1, 0)
+    assert (
+        first_collision(ego, shape, np.zeros((2, 0, 2)), np.zeros(0), np.zeros((0, 3)), np.zeros(2))
+        is None
+    )
+
+
+def test_circle_cover_covers_the_rectangle_corners():
+    offsets, radius, count = circle_cover(np.array([4.5, 0.5]), np.array([1.8, 0.5]))
+    assert count == 3
+    corner = np.array([2.25, 0.9])
+    assert np.min(np.hypot(offsets[0] - corner[0], corner[1])) <= radius[0] + 1e-9
+
+
+def test_config_from_nested_dicts():
+    cfg = PlannerConfig(vehicle={"wheelbase": 3.0}, longitudinal={"max_accel": 1.0})
+    assert cfg.vehicle.wheelbase == 3.0 and cfg.longitudinal.max_accel == 1.0
+    with pytest.raises(ValueError, match="horizon_s"):
+        PlannerConfig(horizon_s=0.0)

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from planning.velocity import LongitudinalConfig, Obstacle, rollout, speed_limit_profile
+
+CFG = LongitudinalConfig()
+TIMES = np.arange(0.0, 15.0, 0.1)
+LIMIT_S = np.arange(0.0, 400.0, 1.0)
+
+
+def _flat_limit(v: float) -> np.ndarray:
+    return np.full(len(LIMIT_S), v)
+
+
+def test_accelerates_to_the_limit_within_accel_and_jerk_limits():
+    prof = rollout(0.0, 0.0, 0.0, 3.7, LIMIT_S, _flat_limit(10.0), [], TIMES, CFG)
+    assert prof.v[-1] == pytest.approx(10.0, abs=0.3)
+    assert prof.a.max() <= CFG.max_accel + 1e-9
+    assert np.abs(np.diff(prof.a) / 0.1).max() <= CFG.max_jerk + 1e-6
+    assert np.all(np.diff(prof.s) >= 0)
+
+
+def test_stops_behind_a_standing_obstacle_without_emergency_braking():
+    obstacle = Obstacle(s=60.0, v=0.0, gap=2.0)
+    prof = rollout(0.0, 10.0, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [obstacle], TIMES, CFG)
+    front = prof.s + 3.7
+    assert front.max() <= 60.0 - 1.0  # never within a metre of the obstacle
+    assert prof.v[-1] < 0.5
+    assert prof.a.min() >= -CFG.comfort_decel - 1e-9
+    assert np.all(prof.v >= 0)
+
+
+def test_follows_a_slower_lead_at_its_speed():
+    lead = Obstacle(s=40.0, v=6.0, gap=4.0)
+    times = np.arange(0.0, 40.0, 0.1)
+    prof = rollout(0.0, 12.0, 0.0, 3.7, LIMIT_S * 2, _flat_limit(13.9), [lead], times, CFG)
+    gap = lead.s + lead.v * times - (prof.s + 3.7)
+    assert prof.v[-1] == pytest.approx(6.0, abs=0.3)
+    assert gap.min() > lead.gap
+    assert gap[-1] == pytest.approx(lead.gap + CFG.time_gap * 6.0, rel=0.25)
+
+
+def test_sudden_obstacle_uses_emergency_braking():
+    close = Obstacle(s=22.0, v=0.0, gap=1.0)
+    prof = rollout(0.0, 13.0, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [close], TIMES, CFG)
+    assert prof.a.min() < -CFG.comfort_decel
+    assert prof.a.min() >= -CFG.emergency_decel - 1e-9
+    assert prof.v[-1] < 0.1
+    assert (prof.s + 3.7).max() < 22.0
+
+
+def test_speed_limit_profile_slows_before_a_curve():
+    s = np.arange(0.0, 200.0, 1.0)
+    curvature = np.where(s > 150.0, 1 / 40.0, 0.0)  # a 40 m radius bend at s = 150
+    v = speed_limit_profile(s, 20.0, curvature, CFG)
+    v_curve = np.sqrt(CFG.max_lateral_accel * 40.0)
+    assert v[-1] == pytest.approx(v_curve)
+    assert v[0] == 20.0
+    assert np.all(np.diff(v[:150] ** 2) >= -2 * CFG.comfort_decel - 1e-9)
+
+
+def test_config_rejects_inconsistent_limits():
+    with pytest.raises(ValueError, match="emergency_decel"):
+        LongitudinalConfig(comfort_decel=5.0, emergency_decel=3.0)

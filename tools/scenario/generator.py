@@ -1,0 +1,215 @@
+"""`make_scenario`: world -> traffic -> sensors -> rosbag2 directory with ground truth."""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from tools.scenario import messages as msg
+from tools.scenario import topics
+from tools.scenario.actors import posed_parts
+from tools.scenario.camera import CameraRenderer, Pose2D
+from tools.scenario.config import (
+    CAMERA_HZ, EGO_POSE_HZ, ENU_ORIGIN, GNSS_HZ, IMU_HZ, ODOM_HZ, SIM_HZ, START_NS, Rig,
+    ScenarioConfig,
+)  # fmt: skip
+from tools.scenario.errors import ScenarioError
+from tools.scenario.lidar import LidarSimulator
+from tools.scenario.motion_sensors import (
+    ACCEL_NOISE, GYRO_NOISE, GnssSamples, ImuSamples, OdomSamples, gnss, imu, odometry,
+)  # fmt: skip
+from tools.scenario.traffic import EGO_START_S, Trajectories, simulate
+from tools.scenario.world import World, make_world, save_map
+from tools.scenario.writer import BagWriter
+
+NS_PER_STEP = 1_000_000_000 // SIM_HZ
+MAP_FILE = "map.npz"
+SCENARIO_FILE = "scenario.yaml"
+
+
+@dataclass(frozen=True)
+class ScenarioInfo:
+    """What was generated: the bag directory, its simulated duration, messages per topic, and
+    the wall time the generation took."""
+
+    path: Path
+    duration: float
+    message_counts: dict[str, int]
+    wall_time: float
+    map_path: Path = field(default=Path())
+    scenario_path: Path = field(default=Path())
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.duration / self.wall_time if self.wall_time > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class _Streams:
+    """Independent random streams, so one sensor's draws never shift another's."""
+
+    world: np.random.Generator
+    traffic: np.random.Generator
+    camera: np.random.Generator
+    lidar: np.random.Generator
+    motion: np.random.Generator
+
+    @classmethod
+    def from_seed(cls, seed: int) -> _Streams:
+        children = np.random.SeedSequence(seed).spawn(5)
+        return cls(*(np.random.default_rng(c) for c in children))
+
+
+@dataclass(frozen=True)
+class _Motion:
+    imu: ImuSamples
+    gnss: GnssSamples
+    odom: OdomSamples
+
+
+def _prepare_output(out: Path) -> Path:
+    out = Path(out)
+    if out.exists():
+        raise ScenarioError(f"output {out} exists; rosbag2 writers only create new directories")
+    if not out.parent.exists():
+        raise ScenarioError(f"output parent directory {out.parent} does not exist")
+    return out
+
+
+def _progress(enabled: bool, total: int):
+    if not enabled:
+        return nullcontext(None)
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("[bold]scenario[/] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} frames"),
+        TimeRemainingColumn(),
+        transient=True,
+    )
+
+
+class _FrameWriter:
+    """Writes every topic for the simulation steps of one 10 Hz frame, in stamp order."""
+
+    def __init__(self, bag: BagWriter, world: World, traj: Trajectories, motion: _Motion, cfg, streams, rig):
+        self.bag, self.traj, self.motion, self.rig = bag, traj, motion, rig
+        self.camera = CameraRenderer(rig.camera, cfg.weather, world, streams.camera)
+        self.lidar = LidarSimulator(rig.lidar, cfg.weather, world, streams.lidar)
+
+    def frame(self, first: int, last: int) -> None:
+        for step in range(first, min(last, self.traj.steps)):
+            ns = START_NS + step * NS_PER_STEP
+            self._motion(step, ns)
+            if step % (SIM_HZ // CAMERA_HZ) == 0:
+                self._perception(step, ns)
+
+    def _motion(self, step: int, ns: int) -> None:
+        m, traj = self.motion, self.traj
+        if step % (SIM_HZ // IMU_HZ) == 0:
+            k = step // (SIM_HZ // IMU_HZ)
+            self.bag.write(topics.IMU, ns, msg.imu(m.imu.gyro[k], m.imu.accel[k], ns, GYRO_NOISE**2, ACCEL_NOISE**2))
+        if step % (SIM_HZ // ODOM_HZ) == 0:
+            k = step // (SIM_HZ // ODOM_HZ)
+            self.bag.write(topics.ODOMETRY, ns, msg.odometry(m.odom.pose[k], m.odom.speed[k], m.odom.yaw_rate[k], ns))
+        if step % (SIM_HZ // EGO_POSE_HZ) == 0:
+            x, y = traj.ego_xy[step]
+            self.bag.write(topics.GT_EGO_POSE, ns, msg.ego_pose(x, y, traj.ego_yaw[step], ns))
+        if step % (SIM_HZ // GNSS_HZ) == 0:
+            k = step // (SIM_HZ // GNSS_HZ)
+            self.bag.write(topics.GNSS_FIX, ns, msg.navsat(m.gnss.lat_lon_alt[k], m.gnss.sigma, ns))
+
+    def _perception(self, step: int, ns: int) -> None:
+        traj = self.traj
+        sl = traj.at(step)
+        ids, poses = traj.actor_id[sl], traj.actor_pose[sl]
+        shapes = [traj.shapes[int(i)] for i in ids]
+        ego = Pose2D(*traj.ego_xy[step], traj.ego_yaw[step])
+        img, boxes = self.camera.render(ego, ids, shapes, poses)
+        self.bag.write(topics.CAMERA_INFO, ns, msg.camera_info(self.rig.camera, ns))
+        self.bag.write(topics.CAMERA_IMAGE, ns, msg.image(img, ns))
+        self.bag.write(topics.GT_CAMERA_BOXES, ns, msg.camera_boxes(boxes, ns))
+        mount_x = self.rig.lidar.mount.xyz[0]
+        lidar_xy = traj.ego_xy[step] + mount_x * np.array([np.cos(ego.yaw), np.sin(ego.yaw)])
+        scan = self.lidar.scan(lidar_xy, ego.yaw, posed_parts(shapes, ids, poses))
+        self.bag.write(topics.LIDAR_POINTS, ns, msg.pointcloud(scan.points, ns))
+        objects = msg.tracked_objects(
+            ns,
+            ids,
+            [s.kind.label for s in shapes],
+            [s.dimensions for s in shapes],
+            poses,
+            traj.actor_velocity[sl],
+            traj.actor_yaw_rate[sl],
+        )
+        self.bag.write(topics.GT_OBJECTS, ns, objects)
+
+
+def _write_yaml(path: Path, cfg: ScenarioConfig, traj: Trajectories, rig: Rig) -> None:
+    doc = {
+        "seed": cfg.seed,
+        "seconds": cfg.seconds,
+        "weather": cfg.weather.value,
+        "traffic": cfg.traffic.value,
+        "storage": cfg.storage.value,
+        "start_ns": START_NS,
+        "enu_origin": {"latitude": ENU_ORIGIN[0], "longitude": ENU_ORIGIN[1], "altitude": ENU_ORIGIN[2]},
+        "map": MAP_FILE,
+        "topics": dict(topics.MSGTYPES),
+        "extrinsics": {
+            m.frame: {"parent": topics.FRAME_BASE, "xyz": list(m.xyz), "euler_xyz_deg": list(m.euler_deg)}
+            for m in rig.mounts()
+        },
+        "actors": traj.actor_list(),
+    }
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def make_scenario(
+    out: Path,
+    seconds: float,
+    seed: int,
+    storage: str = "mcap",
+    weather: str = "day",
+    traffic: str = "light",
+    progress: bool = True,
+) -> ScenarioInfo:
+    """Generate a synthetic drive with ground truth as a rosbag2 directory at ``out``.
+
+    Raises ScenarioError for a bad option or an existing output path.
+    """
+    cfg = ScenarioConfig(seconds=seconds, seed=seed, storage=storage, weather=weather, traffic=traffic)
+    out = _prepare_output(out)
+    started = time.perf_counter()
+    rig = Rig()
+    streams = _Streams.from_seed(cfg.seed)
+    world = make_world(streams.world, EGO_START_S + 16.0 * cfg.seconds + 350.0)
+    traj = simulate(world.road, cfg, streams.traffic)
+    motion = _Motion(imu(traj, streams.motion), gnss(traj, rig, streams.motion), odometry(traj, streams.motion))
+    per_frame = SIM_HZ // CAMERA_HZ
+    frames = (traj.steps + per_frame - 1) // per_frame
+    with BagWriter(out, cfg.storage) as bag, _progress(progress, frames) as bar:
+        task = bar.add_task(str(out), total=frames) if bar else None
+        bag.write(topics.TF_STATIC, START_NS, msg.tf_static(rig, START_NS))
+        writer = _FrameWriter(bag, world, traj, motion, cfg, streams, rig)
+        for f in range(frames):
+            writer.frame(f * per_frame, (f + 1) * per_frame)
+            if bar:
+                bar.advance(task)
+    map_path, scenario_path = out / MAP_FILE, out / SCENARIO_FILE
+    save_map(world, map_path)
+    _write_yaml(scenario_path, cfg, traj, rig)
+    return ScenarioInfo(
+        path=out,
+        duration=(traj.steps - 1) / SIM_HZ,
+        message_counts=dict(bag.counts),
+        wall_time=time.perf_counter() - started,
+        map_path=map_path,
+        scenario_path=scenario_path,
+    )

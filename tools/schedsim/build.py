@@ -1,0 +1,202 @@
+"""From a launch file and a measured profile to a SimGraph, and the `predict` entry point."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stack.graph import LaunchGraph
+from stack.scheduler.config import parse_scheduler
+from stack.scheduler.errors import SchedulerError
+from tools.schedsim.errors import SimError
+from tools.schedsim.model import (
+    Service,
+    SimCallback,
+    SimGraph,
+    SimSource,
+    SimSubscription,
+    SimTimer,
+)
+from tools.schedsim.profile import Profile
+from tools.schedsim.results import ChainStats, sim_chain_stats
+from tools.schedsim.simulator import CpuModel, Simulator
+
+log = logging.getLogger(__name__)
+CPU = "cpu"  # the speed factor that applies to every callback
+
+
+@dataclass
+class Prediction:
+    policy: str
+    duration_s: float
+    chains: dict[str, ChainStats]
+    utilization: dict[str, float]  # executor -> busy fraction of its threads
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.chains.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "policy": self.policy,
+            "duration_s": self.duration_s,
+            "ok": self.ok,
+            "chains": {name: c.to_json() for name, c in self.chains.items()},
+            "utilization": {k: round(v, 4) for k, v in self.utilization.items()},
+            "warnings": list(self.warnings),
+        }
+
+
+def build_runtime(graph: LaunchGraph, external: tuple[str, ...] = ()) -> Any:
+    """The graph's nodes constructed (lockstep, nothing runs) to learn their topics and timers."""
+    from stack.executor import ExecutorError, Runtime, SimClock
+    from stack.graph import GraphError
+
+    try:
+        return Runtime(graph, SimClock(), lockstep=True, external_topics=external)
+    except (ExecutorError, GraphError) as exc:
+        raise SimError(str(exc)) from exc
+
+
+def sim_graph(
+    runtime: Any,
+    profile: Profile,
+    *,
+    rates_hz: Mapping[str, float] | None = None,
+    warnings: list[str] | None = None,
+) -> SimGraph:
+    """The runtime's graph with service times from ``profile``; external topics at
+    ``rates_hz`` (topic -> Hz) or at the rate the profile observed."""
+    graph: LaunchGraph = runtime.graph
+    warnings = warnings if warnings is not None else []
+    node_topics: dict[str, list[str]] = {}
+    for name, topic in runtime.topics.items():
+        for node in topic.publishers:
+            node_topics.setdefault(node, []).append(name)
+
+    def callback(node: str, name: str) -> SimCallback:
+        prof = profile.get(node, name)
+        if prof is None:
+            warnings.append(f"profile has no {node}/{name}: taken as 0 ms")
+            return SimCallback(node, name, Service.fixed(0.0), _all(node_topics.get(node, [])))
+        pubs = prof.publishes
+        if pubs is None:
+            pubs = _all(node_topics.get(node, []))
+        return SimCallback(node, name, Service(tuple(prof.samples_ms.tolist())), dict(pubs))
+
+    subs = [
+        SimSubscription(s.node.name, s.topic, s.depth, callback(s.node.name, s.name), s.chains)
+        for t in runtime.topics.values()
+        for s in t.subscriptions
+    ]
+    timers = [
+        SimTimer(tm.node.name, tm.period_ns, callback(tm.node.name, tm.name), tm.chains)
+        for tm in runtime.timers
+    ]
+    sources = _sources(runtime, profile, rates_hz or {})
+    try:
+        stale = parse_scheduler(graph.scheduler, graph.source).stale_drop
+    except SchedulerError as exc:
+        raise SimError(str(exc)) from exc
+    return SimGraph(
+        executors={n: e.threads for n, e in graph.executors.items()},
+        node_executor={n: s.executor for n, s in graph.nodes.items()},
+        subscriptions=subs,
+        timers=timers,
+        sources=sources,
+        chains=dict(graph.chains),
+        stale_drop=stale,
+    )
+
+
+def _all(topics: list[str]) -> dict[str, float]:
+    return dict.fromkeys(topics, 1.0)
+
+
+def _sources(runtime: Any, profile: Profile, rates: Mapping[str, float]) -> list[SimSource]:
+    out = []
+    for name, topic in sorted(runtime.topics.items()):
+        if topic.publishers or not topic.subscriptions:
+            continue
+        hz = rates.get(name) or profile.observed_rate_hz(name)
+        if not hz or hz <= 0:
+            raise SimError(
+                f"topic {name} comes from outside the graph and its rate is unknown: "
+                f"the profile has no subscriber rate for it; give --rate {name}=HZ"
+            )
+        out.append(SimSource(name, int(round(1e9 / hz))))
+    unknown = set(rates) - {s.topic for s in out}
+    if unknown:
+        raise SimError(
+            f"--rate: {sorted(unknown)} are not external topics of the graph "
+            f"(external: {[s.topic for s in out]})"
+        )
+    return out
+
+
+def speed_scale(graph: LaunchGraph, speeds: Mapping[str, float]) -> dict[str, float]:
+    """Service-time multiplier per node from RESOURCE=FACTOR speed factors (factor 2 = twice
+    as fast). A node's own name wins over its executor's, which wins over "cpu"."""
+    known = {CPU} | set(graph.executors) | set(graph.nodes)
+    for res, factor in speeds.items():
+        if res not in known:
+            raise SimError(
+                f"--speed {res}={factor}: unknown resource {res!r}; use 'cpu', an executor "
+                f"({sorted(graph.executors)}) or a node ({sorted(graph.nodes)})"
+            )
+        if not factor > 0:
+            raise SimError(f"--speed {res}={factor}: the factor must be > 0")
+    out = {}
+    for name, spec in graph.nodes.items():
+        factor = speeds.get(name, speeds.get(spec.executor, speeds.get(CPU, 1.0)))
+        out[name] = 1.0 / factor
+    return out
+
+
+def predict(
+    runtime: Any,
+    profile: Profile,
+    *,
+    policy: str = "l4",
+    duration_s: float = 60.0,
+    speeds: Mapping[str, float] | None = None,
+    rates_hz: Mapping[str, float] | None = None,
+    seed: int = 0,
+    cpu: str | CpuModel = CpuModel.THREADS,
+    overhead_ms: float = 0.0,
+    switch_ms: float | None = None,
+) -> Prediction:
+    """Simulate ``runtime``'s graph under ``policy`` for ``duration_s`` of graph time."""
+    if duration_s <= 0:
+        raise SimError(f"duration must be > 0 s, got {duration_s}")
+    warnings: list[str] = []
+    g = sim_graph(runtime, profile, rates_hz=rates_hz, warnings=warnings)
+    scale = speed_scale(runtime.graph, speeds or {})
+    if switch_ms is None:  # CPython's own, as the graph's process will run with it
+        switch_ms = sys.getswitchinterval() * 1e3
+    sim = Simulator(
+        g, policy, seed=seed, cpu=cpu, overhead_ms=overhead_ms, switch_ms=switch_ms, scale=scale
+    )
+    run = sim.run(duration_s)
+    stats = sim_chain_stats(run, g.chains, g.publishers())
+    threads = g.executors
+    util = {ex: run.busy_ns[ex] / (run.duration_ns * threads[ex]) for ex in threads}
+    return Prediction(policy, duration_s, stats, util, warnings)
+
+
+def unschedulable_chains(prediction: Prediction) -> list[str]:
+    """One line per chain the simulation says misses its budget at its percentile."""
+    lines = []
+    for c in prediction.chains.values():
+        if c.ok:
+            continue
+        at = "no output" if c.count == 0 else f"p{c.percentile:g} {c.at_percentile_ms:.1f} ms"
+        lines.append(
+            f"chain {c.name}: predicted {at} > budget {c.budget_ms:g} ms "
+            f"(miss rate {100 * c.miss_rate:.1f} %)"
+        )
+    return lines

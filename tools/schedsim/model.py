@@ -1,0 +1,104 @@
+"""What the simulator runs: a graph reduced to executors, subscriptions, timers, external
+sources and per-callback service times. Build one from a launch file + profile
+(:func:`tools.schedsim.build.sim_graph`) or by hand (tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stack.graph import ChainSpec
+from stack.scheduler.policy import ChainMembership
+
+
+@dataclass(frozen=True)
+class Service:
+    """Execution time of one callback: drawn from measured samples (one sample: fixed)."""
+
+    samples_ms: tuple[float, ...]
+
+    @classmethod
+    def fixed(cls, ms: float) -> Service:
+        return cls((float(ms),))
+
+    def sample_ns(self, rng: np.random.Generator, scale: float = 1.0) -> int:
+        s = self.samples_ms
+        ms = s[0] if len(s) == 1 else s[int(rng.integers(len(s)))]
+        return int(round(ms * scale * 1e6))
+
+
+@dataclass
+class SimCallback:
+    node: str
+    name: str  # the trace's callback name: "sub:/topic", "timer:tick"
+    service: Service
+    publishes: Mapping[str, float] = field(default_factory=dict)  # topic -> P(published per run)
+
+
+@dataclass
+class SimSubscription:
+    node: str
+    topic: str
+    depth: int
+    callback: SimCallback
+    chains: tuple[ChainMembership, ...] = ()
+
+
+@dataclass
+class SimTimer:
+    node: str
+    period_ns: int
+    callback: SimCallback
+    chains: tuple[ChainMembership, ...] = ()
+
+
+@dataclass
+class SimSource:
+    """A topic fed from outside the graph (a bag) at a fixed rate."""
+
+    topic: str
+    period_ns: int
+
+
+@dataclass
+class SimGraph:
+    executors: dict[str, int]  # name -> worker threads
+    node_executor: dict[str, str]
+    subscriptions: list[SimSubscription]
+    timers: list[SimTimer]
+    sources: list[SimSource]
+    chains: dict[str, ChainSpec]
+    stale_drop: bool = True
+
+    def assign_chains(self) -> None:
+        """Chain memberships as the runtime assigns them (subscriptions on a chain's path,
+        timers of nodes on a chain or publishing its start)."""
+        per_node: dict[str, list[ChainMembership]] = {}
+        publishers = self.publishers()
+        for sub in self.subscriptions:
+            sub.chains = ()
+        for chain in self.chains.values():
+            member = ChainMembership(chain.name, chain.priority, chain.start, chain.budget_ns)
+            for topic in chain.path[:-1]:
+                for sub in self.subscriptions:
+                    if sub.topic == topic:
+                        sub.chains += (member,)
+                        per_node.setdefault(sub.node, []).append(member)
+            for node in publishers.get(chain.start, ()):
+                per_node.setdefault(node, []).append(member)
+        for timer in self.timers:
+            timer.chains = tuple(dict.fromkeys(per_node.get(timer.node, ())))
+
+    def publishers(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for cb in self.callbacks():
+            for topic in cb.publishes:
+                nodes = out.setdefault(topic, [])
+                if cb.node not in nodes:
+                    nodes.append(cb.node)
+        return out
+
+    def callbacks(self) -> list[SimCallback]:
+        return [s.callback for s in self.subscriptions] + [t.callback for t in self.timers]

@@ -1,0 +1,118 @@
+"""`l4 train detector`: scenario bags -> trained tiny detector -> ONNX + card + MODEL_CARD.md.
+
+Steps: generate (or reuse) the training and held-out scenario bags, read the camera frames at
+the model's input size, train (:mod:`tools.train.train`), export (:mod:`tools.train.export`),
+then evaluate the exported ONNX through the node's own pipeline on the held-out bags and
+write the figures into the model card.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools.train.data import BoxRules, iter_frames, read_frames
+from tools.train.errors import TrainError
+from tools.train.scenarios import ScenarioSpec, ensure_bags, parse_scenarios
+from tools.train.train import TrainConfig, train
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TRAIN = "1-9:day:dense,10-11:day:light,12:night,13:fog,14:rain"
+DEFAULT_EVAL = "1000:day:dense,1001:day:light,1002:night,1003:fog,1004:rain"
+
+
+@dataclass(frozen=True)
+class DetectorRecipe:
+    out: Path
+    train: tuple[ScenarioSpec, ...] = tuple(parse_scenarios(DEFAULT_TRAIN))
+    eval: tuple[ScenarioSpec, ...] = tuple(parse_scenarios(DEFAULT_EVAL))
+    seconds: float = 15.0  # per training scenario
+    eval_seconds: float = 15.0
+    every: int = 2  # use every n-th camera frame (10 Hz frames are near duplicates)
+    name: str = "camera_detector"
+    data_dir: Path | None = None  # where bags go; None: a temporary folder
+    config: TrainConfig = field(default_factory=TrainConfig)
+    eval_rules: BoxRules = field(default_factory=BoxRules)
+    latency_threads: int = 1
+
+
+def _evaluate_all(recipe: DetectorRecipe, card_path: Path, eval_bags: list[Path]) -> dict[str, Any]:
+    from tools.train.evaluate import evaluate, load_detector, measure_latency, model_stats
+
+    detector = load_detector(card_path, threads=recipe.latency_threads)
+    results: dict[str, Any] = {}
+    for spec, bag in zip(recipe.eval, eval_bags):
+        report = evaluate(detector, [bag], recipe.eval_rules)
+        results[str(spec)] = report.to_dict()
+        vehicle = report.ap["vehicle"].ap
+        log.info("held-out %s: vehicle AP@0.5 %.3f over %d frames", spec, vehicle, report.frames)
+    first = next(iter_frames(eval_bags[0]))
+    stats = model_stats(card_path.parent / detector.card.model)
+    stats["latency_cpu"] = {
+        **measure_latency(detector, first.image),
+        "threads": recipe.latency_threads,
+    }
+    return {"heldout": results, "stats": stats}
+
+
+def run(recipe: DetectorRecipe) -> dict[str, Any]:
+    """Train, export and evaluate; returns the report also written as ``<name>.train.json``."""
+    from tools.train.export import export_detector
+    from tools.train.model_card import write_model_card
+
+    started = time.perf_counter()
+    cfg = recipe.config
+    cfg.validate()
+    with tempfile.TemporaryDirectory(prefix="l4-train-") as tmp:
+        data_dir = recipe.data_dir or Path(tmp)
+        train_bags = ensure_bags(recipe.train, recipe.seconds, data_dir)
+        eval_bags = ensure_bags(recipe.eval, recipe.eval_seconds, data_dir)
+        overlap = {s.seed for s in recipe.train} & {s.seed for s in recipe.eval}
+        if overlap:
+            raise TrainError(f"held-out seeds {sorted(overlap)} are also training seeds")
+        generated = time.perf_counter()
+        frames = read_frames(train_bags, recipe.every, (cfg.input_width, cfg.input_height))
+        log.info("training on %d frames from %d scenarios", len(frames), len(train_bags))
+        result = train(frames, cfg)
+        onnx_path, card_path = export_detector(
+            result.model, recipe.out, recipe.name, cfg.input_width, cfg.input_height
+        )
+        trained = time.perf_counter()
+        metrics = _evaluate_all(recipe, card_path, eval_bags)
+    report = {
+        "model": onnx_path.name,
+        "card": card_path.name,
+        "training": {
+            "scenarios": [str(s) for s in recipe.train],
+            "seconds_per_scenario": recipe.seconds,
+            "every_nth_frame": recipe.every,
+            "frames": len(frames),
+            "objects": int(sum(len(f.boxes) for f in frames)),
+            "epochs": result.epochs_run,
+            "steps": result.steps,
+            "batch_size": cfg.batch_size,
+            "input": [cfg.input_width, cfg.input_height],
+            "train_rules": {
+                "min_height_px": cfg.rules.min_height,
+                "min_visible": cfg.rules.min_visible,
+            },
+            "history": result.history,
+        },
+        "eval_seconds_per_scenario": recipe.eval_seconds,
+        **metrics,
+        "wall_seconds": {
+            "data": round(generated - started, 1),
+            "train": round(result.seconds, 1),
+            "total": round(time.perf_counter() - started, 1),
+            "total_to_export": round(trained - started, 1),
+        },
+    }
+    (Path(recipe.out) / f"{recipe.name}.train.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_model_card(report, Path(recipe.out) / "MODEL_CARD.md")
+    return report

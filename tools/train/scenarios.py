@@ -1,0 +1,91 @@
+"""Which scenario bags to train and evaluate on: ``SEED[:WEATHER[:TRAFFIC]]`` lists.
+
+``"1-8,9:night,10:fog:light"`` = seeds 1..8 in day weather and dense traffic, seed 9 at night,
+seed 10 in fog with light traffic. Bags are generated once into a data folder and reused.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tools.train.errors import TrainError
+
+log = logging.getLogger(__name__)
+
+WEATHERS = ("day", "night", "fog", "rain")
+TRAFFIC = ("light", "dense")
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    seed: int
+    weather: str = "day"
+    traffic: str = "dense"
+
+    def __str__(self) -> str:
+        return f"{self.seed}:{self.weather}:{self.traffic}"
+
+    def bag_name(self, seconds: float) -> str:
+        return f"seed{self.seed}_{self.weather}_{self.traffic}_{seconds:g}s"
+
+
+def _seeds(text: str, item: str) -> list[int]:
+    try:
+        if "-" in text:
+            lo, hi = (int(p) for p in text.split("-", 1))
+            if hi < lo:
+                raise ValueError
+            return list(range(lo, hi + 1))
+        return [int(text)]
+    except ValueError:
+        raise TrainError(f"scenario {item!r}: {text!r} is not a seed or a seed range A-B") from None
+
+
+def parse_scenarios(text: str) -> list[ScenarioSpec]:
+    """Parse a comma-separated ``SEED[:WEATHER[:TRAFFIC]]`` list (seeds may be ranges A-B)."""
+    specs: list[ScenarioSpec] = []
+    for item in (p.strip() for p in text.split(",")):
+        if not item:
+            continue
+        parts = item.split(":")
+        if len(parts) > 3:
+            raise TrainError(f"scenario {item!r}: expected SEED[:WEATHER[:TRAFFIC]]")
+        weather = parts[1] if len(parts) > 1 and parts[1] else "day"
+        traffic = parts[2] if len(parts) > 2 and parts[2] else "dense"
+        if weather not in WEATHERS:
+            raise TrainError(
+                f"scenario {item!r}: weather {weather!r} is not one of {list(WEATHERS)}"
+            )
+        if traffic not in TRAFFIC:
+            raise TrainError(
+                f"scenario {item!r}: traffic {traffic!r} is not one of {list(TRAFFIC)}"
+            )
+        specs.extend(ScenarioSpec(s, weather, traffic) for s in _seeds(parts[0], item))
+    if not specs:
+        raise TrainError(f"no scenarios in {text!r}")
+    return specs
+
+
+def ensure_bags(specs: Sequence[ScenarioSpec], seconds: float, data_dir: Path) -> list[Path]:
+    """The bag of each scenario in ``data_dir``, generated where it is not there yet."""
+    from tools.scenario import ScenarioError, make_scenario
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for spec in specs:
+        path = data_dir / spec.bag_name(seconds)
+        if not (path / "metadata.yaml").exists():
+            if path.exists():  # left by an interrupted generation: writers need a new folder
+                shutil.rmtree(path)
+            log.info("generating scenario %s (%g s) -> %s", spec, seconds, path)
+            try:
+                make_scenario(path, seconds, spec.seed, weather=spec.weather, traffic=spec.traffic,
+                              progress=False)  # fmt: skip
+            except ScenarioError as exc:
+                raise TrainError(f"scenario {spec}: {exc}") from exc
+        paths.append(path)
+    return paths
