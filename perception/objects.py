@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from perception.geometry import Pose2D, quaternion_to_yaw, wrap_angle, yaw_to_quaternion
+from perception.geometry import Pose2D, wrap_angle, yaw_to_quaternion
 
 MessageFactory = Callable[..., Any]
 
@@ -125,13 +125,6 @@ class ObjectArray:
 # ---------------------------------------------------------------- messages -> arrays
 
 
-def _covariance_xy(cov36: Any, fallback_std: float) -> np.ndarray:
-    cov = np.asarray(cov36, float).reshape(6, 6)[:2, :2]
-    if not np.all(np.isfinite(cov)) or cov[0, 0] <= 0.0 or cov[1, 1] <= 0.0:
-        return np.eye(2) * fallback_std**2
-    return cov
-
-
 def _best_class(classification: Sequence[Any]) -> tuple[int, float]:
     if not classification:
         return int(Label.UNKNOWN), 0.0
@@ -139,39 +132,76 @@ def _best_class(classification: Sequence[Any]) -> tuple[int, float]:
     return int(best.label), float(best.probability)
 
 
+def _row(obj: Any) -> tuple:
+    """The numbers of one object message, as plain floats (no per-object numpy work)."""
+    kin = obj.kinematics
+    pose_cov = kin.pose_with_covariance
+    p, q = pose_cov.pose.position, pose_cov.pose.orientation
+    d = obj.shape.dimensions
+    v = kin.twist_with_covariance.twist.linear
+    c = pose_cov.covariance
+    has_cov = getattr(kin, "has_position_covariance", True)
+    label, score = _best_class(obj.classification)
+    return (
+        p.x,
+        p.y,
+        p.z,
+        q.x,
+        q.y,
+        q.z,
+        q.w,
+        d.x,
+        d.y,
+        d.z,
+        v.x,
+        v.y,
+        label,
+        score,
+        c[0],
+        c[1],
+        c[6],
+        c[7],
+        1.0 if has_cov else 0.0,
+    )
+
+
 def objects_from_msg(msg: Any, default_pos_std: float = 0.5) -> ObjectArray:
     """Arrays from a DetectedObjects or TrackedObjects message.
 
-    Raises ValueError naming the object index when a pose or size is not finite.
+    A missing or unusable position covariance becomes ``default_pos_std``. Raises ValueError
+    naming the object index when a pose or size is not finite.
     """
     objs = list(msg.objects)
     n = len(objs)
-    out = ObjectArray.create(np.zeros((n, 3)), np.zeros(n), np.zeros((n, 3)))
-    for i, obj in enumerate(objs):
-        pose_cov = obj.kinematics.pose_with_covariance
-        pose = pose_cov.pose
-        out.position[i] = (pose.position.x, pose.position.y, pose.position.z)
-        out.yaw[i] = quaternion_to_yaw(pose.orientation)
-        dim = obj.shape.dimensions
-        out.dims[i] = (dim.x, dim.y, dim.z)
-        out.label[i], out.score[i] = _best_class(obj.classification)
-        has_cov = getattr(obj.kinematics, "has_position_covariance", True)
-        if has_cov:
-            out.cov_xy[i] = _covariance_xy(pose_cov.covariance, default_pos_std)
-        else:
-            out.cov_xy[i] = np.eye(2) * default_pos_std**2
-        twist = obj.kinematics.twist_with_covariance.twist.linear
-        out.velocity[i] = (twist.x, twist.y)
-        if hasattr(obj, "object_id"):
-            out.uuid[i] = np.frombuffer(bytes(bytearray(obj.object_id.uuid)), np.uint8)
-    bad = ~(np.isfinite(out.position).all(1) & np.isfinite(out.dims).all(1) & np.isfinite(out.yaw))
+    if n == 0:
+        return ObjectArray.empty()
+    rows = np.array([_row(obj) for obj in objs], dtype=float).reshape(n, 19)
+    qx, qy, qz, qw = rows[:, 3], rows[:, 4], rows[:, 5], rows[:, 6]
+    yaw = np.arctan2(2.0 * (qw * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz))
+    bad = ~(np.isfinite(rows[:, :3]).all(1) & np.isfinite(rows[:, 7:10]).all(1) & np.isfinite(yaw))
     if bad.any():
         raise ValueError(f"object {int(np.flatnonzero(bad)[0])} has a non-finite pose or size")
+    cov = rows[:, 14:18].reshape(n, 2, 2)
+    usable = (rows[:, 18] > 0) & np.isfinite(cov).all(axis=(1, 2))
+    usable &= (cov[:, 0, 0] > 0) & (cov[:, 1, 1] > 0)
+    cov = np.where(usable[:, None, None], cov, np.eye(2) * default_pos_std**2)
     # Twists are in the object frame: bring them into the message frame.
-    c, s = np.cos(out.yaw), np.sin(out.yaw)
-    vx, vy = out.velocity[:, 0].copy(), out.velocity[:, 1].copy()
-    out.velocity[:, 0], out.velocity[:, 1] = c * vx - s * vy, s * vx + c * vy
-    return out
+    c, s = np.cos(yaw), np.sin(yaw)
+    vx, vy = rows[:, 10], rows[:, 11]
+    velocity = np.column_stack([c * vx - s * vy, s * vx + c * vy])
+    uuid = np.zeros((n, 16), np.uint8)
+    if hasattr(objs[0], "object_id"):
+        uuid[:] = [np.asarray(obj.object_id.uuid, np.uint8) for obj in objs]
+    return ObjectArray(
+        position=rows[:, :3].copy(),
+        yaw=yaw,
+        dims=rows[:, 7:10].copy(),
+        label=rows[:, 12].astype(np.uint8),
+        score=rows[:, 13].copy(),
+        velocity=velocity,
+        cov_xy=cov,
+        uuid=uuid,
+    )
 
 
 # ---------------------------------------------------------------- arrays -> messages

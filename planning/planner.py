@@ -39,12 +39,18 @@ class PlannerConfig:
     time_step: float = 0.1
     path_spacing: float = 1.0  # m between trajectory points
     min_path_length: float = 30.0  # m, so steering has a target even at standstill
-    lane_half_width: float = 1.75
-    corridor_margin: float = 0.3  # m added to the lane half width when deciding "in my lane"
+    # An object blocks the ego's path when its near side comes within half the ego width plus
+    # this margin of the centreline (passing a parked bicycle on the kerb is fine).
+    corridor_margin: float = 0.5
     moving_speed: float = 1.0  # m/s along the lane: slower objects in the lane are stops
-    crossing_speed: float = 0.5  # m/s across the lane: faster ones are crossing, i.e. stops
+    # m/s across the lane: objects moving across faster than this (and than along) are crossing,
+    # i.e. stops. Lidar boxes of passing vehicles jitter sideways, hence "than along".
+    crossing_speed: float = 0.5
     collision_margin: float = 0.3  # m footprint inflation now
-    margin_growth: float = 0.1  # m per second of prediction
+    # Prediction uncertainty: the inflation grows by this fraction of the object's speed per
+    # second of prediction, at most max_margin_growth m/s (a standing object stays put).
+    margin_growth: float = 0.1
+    max_margin_growth: float = 0.15
     offset_blend_length: float = 10.0  # m (at least) to return to the centreline
     max_replans: int = 3
     vehicle: VehicleShape = field(default_factory=VehicleShape)
@@ -120,12 +126,13 @@ class Planner:
         half_length = 0.5 * (
             np.abs(np.cos(rel_yaw)) * objs.dims[:, 0] + np.abs(np.sin(rel_yaw)) * objs.dims[:, 1]
         )
-        in_lane = np.abs(pred.d) - half_extent < cfg.lane_half_width + cfg.corridor_margin
+        in_lane = np.abs(pred.d) - half_extent < 0.5 * cfg.vehicle.width + cfg.corridor_margin
         ahead = pred.s + half_length > s_ego + front
         rows = np.flatnonzero(in_lane & ahead)
         obstacles = []
         for i in rows:
-            crossing = abs(pred.v_across[i]) > cfg.crossing_speed
+            across = abs(pred.v_across[i])
+            crossing = across > cfg.crossing_speed and across > abs(pred.v_along[i])
             moving = pred.v_along[i] > cfg.moving_speed and not crossing
             obstacles.append(
                 Obstacle(
@@ -146,7 +153,9 @@ class Planner:
         return np.column_stack([xy, yaw])
 
     def _check(self, poses: np.ndarray, pred: Prediction, objs: ObjectArray) -> Collision | None:
-        margin = self.cfg.collision_margin + self.cfg.margin_growth * self.times
+        speed = np.hypot(objs.velocity[:, 0], objs.velocity[:, 1])
+        rate = np.minimum(self.cfg.margin_growth * speed, self.cfg.max_margin_growth)
+        margin = self.cfg.collision_margin + np.outer(self.times, rate)
         return first_collision(poses, self.cfg.vehicle, pred.xy, pred.yaw, objs.dims, margin)
 
     def _ahead_of_ego(self, hit: Collision, poses: np.ndarray, pred: Prediction) -> bool:

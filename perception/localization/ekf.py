@@ -34,6 +34,7 @@ class EkfConfig:
     initial_bias_std: float = 0.01  # rad/s
     initial_speed_std: float = 0.5  # m/s
     gnss_gate_chi2: float = 13.8  # 99.9 % of a 2-dof chi-square
+    pose_gate_chi2: float = 16.3  # 99.9 % of a 3-dof chi-square
     speed_gate_chi2: float = 10.8  # 99.9 % of a 1-dof chi-square
     max_delay_s: float = 0.3  # measurements older than the filter by more are dropped
     max_dt_s: float = 0.5  # longer prediction gaps are split into steps of this size
@@ -132,6 +133,29 @@ class PoseEkf:
             return 0.0
         lag = (self.time_ns - stamp_ns) * 1e-9
         return None if lag > self.cfg.max_delay_s else lag
+
+    def update_pose(self, stamp_ns: int, pose: np.ndarray, cov: np.ndarray) -> Update:
+        """A full planar pose (x, y, yaw) with its 3x3 covariance, e.g. from scan matching.
+
+        A lagging pose is compared with the state back-propagated along the current speed and
+        yaw rate.
+        """
+        if not self.initialized:
+            return Update.NOT_INITIALIZED
+        lag = self._lag(stamp_ns)
+        if lag is None:
+            return Update.STALE
+        _, _, yaw, v, bias = self.x
+        heading = np.array([np.cos(yaw), np.sin(yaw)])
+        predicted = np.r_[self.x[:2] - v * lag * heading, yaw - (self.yaw_rate - bias) * lag]
+        h = np.zeros((3, NUM_STATES))
+        h[0, X] = h[1, Y] = h[2, YAW] = 1.0
+        h[:2, V] = -lag * heading
+        h[:2, YAW] = -v * lag * np.array([-heading[1], heading[0]])
+        h[2, BIAS] = lag
+        resid = np.asarray(pose, float) - predicted
+        resid[2] = wrap_angle(resid[2])
+        return self._correct(resid, h, np.asarray(cov, float), self.cfg.pose_gate_chi2)
 
     def _correct(self, resid: np.ndarray, h: np.ndarray, r: np.ndarray, gate: float) -> Update:
         s = h @ self.p @ h.T + r

@@ -26,6 +26,7 @@ WHEEL_TOPIC = "/vehicle/odometry"
 GNSS_TOPIC = "/sensing/gnss/fix"
 INITIAL_POSE_TOPIC = "/initialpose"
 TF_STATIC_TOPIC = "/tf_static"
+SCAN_POSE_TOPIC = "/localization/scan_pose"
 ODOMETRY_TOPIC = "/localization/odometry"
 TF_TOPIC = "/tf"
 MAP_ORIGIN_KEYS = ("enu_origin_lat_lon_alt", "origin")  # tools/scenario writes the first
@@ -49,6 +50,9 @@ class EkfLocalizerParams:
     wheel_speed_std: float = 0.1  # m/s, when the odometry carries no covariance
     initial_pose: list[float] = field(default_factory=list)  # [x, y, yaw] in the map frame
     init_distance_m: float = 8.0
+    # A scan-matched pose rejected by the gate this many times in a row re-initialises the
+    # filter there: the matcher is precise, so a persistent disagreement means the EKF drifted.
+    scan_reset_after: int = 10
     publish_tf: bool = True
     ekf: EkfConfig = field(default_factory=EkfConfig)
 
@@ -90,6 +94,7 @@ class EkfLocalizer(Node):
         self.tf = StaticTransforms()
         self.first_fix: np.ndarray | None = None
         self.wheel_speed = 0.0
+        self.scan_rejections = 0
         self.odom_pub = ctx.publisher(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry")
         self.tf_pub = ctx.publisher(TF_TOPIC, "tf2_msgs/msg/TFMessage")
         ctx.subscribe(TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
@@ -100,6 +105,12 @@ class EkfLocalizer(Node):
             depth=1,
         )
         ctx.subscribe(GNSS_TOPIC, "sensor_msgs/msg/NavSatFix", self.on_gnss, depth=5)
+        ctx.subscribe(
+            SCAN_POSE_TOPIC,
+            "geometry_msgs/msg/PoseWithCovarianceStamped",
+            self.on_scan_pose,
+            depth=5,
+        )
         ctx.subscribe(WHEEL_TOPIC, "nav_msgs/msg/Odometry", self.on_wheel, depth=10)
         ctx.subscribe(IMU_TOPIC, "sensor_msgs/msg/Imu", self.on_imu, depth=10)
         self._pending_initial_pose = list(self.params.initial_pose)
@@ -189,12 +200,40 @@ class EkfLocalizer(Node):
                 "drop", f"{GNSS_TOPIC}: fix at ({enu[0]:.1f}, {enu[1]:.1f}) m {result.value}"
             )
 
+    def on_scan_pose(self, msg: Any) -> None:
+        pose = msg.pose.pose
+        xyyaw = np.array([pose.position.x, pose.position.y, quaternion_to_yaw(pose.orientation)])
+        cov = np.asarray(msg.pose.covariance, float).reshape(6, 6)[np.ix_([0, 1, 5], [0, 1, 5])]
+        if not (
+            np.all(np.isfinite(xyyaw)) and np.all(np.isfinite(cov)) and np.all(np.diag(cov) > 0)
+        ):
+            self.ctx.event("drop", f"{SCAN_POSE_TOPIC}: non-finite pose or covariance")
+            return
+        stamp = stamp_to_ns(msg.header.stamp)
+        result = self.ekf.update_pose(stamp, xyyaw, cov)
+        if result is Update.OUTLIER:
+            self.scan_rejections += 1
+            if self.scan_rejections >= self.params.scan_reset_after:
+                std = np.sqrt(np.diag(cov))
+                self.ekf.initialize(
+                    stamp, *xyyaw, float(self.ekf.x[V]), float(max(std[:2])), float(std[2])
+                )
+                self.scan_rejections = 0
+                self.log.warning("re-initialised at the scan-matched pose %s", xyyaw)
+                return
+        else:
+            self.scan_rejections = 0
+        if result is not Update.ACCEPTED:
+            self.ctx.event("drop", f"{SCAN_POSE_TOPIC}: {result.value}")
+
     def _lever_arm(self, frame: str) -> tuple[float, float]:
         """The GNSS antenna's (x, y) in base_link from tf_static; (0, 0) when unknown."""
         if not frame or frame == self.params.base_frame:
             return 0.0, 0.0
         link = self.tf.lookup(self.params.base_frame, frame)
-        return (0.0, 0.0) if link is None else (float(link.translation[0]), float(link.translation[1]))
+        return (
+            (0.0, 0.0) if link is None else (float(link.translation[0]), float(link.translation[1]))
+        )
 
     def _gnss_covariance(self, msg: Any) -> np.ndarray:
         cov = np.asarray(msg.position_covariance, float).reshape(3, 3)[:2, :2]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perception.geometry import Pose2D, PoseHistory
+from perception.map_roi import RoadRoi
 from perception.objects import (
     DETECTED_OBJECTS,
     TRACKED_OBJECTS,
@@ -39,6 +40,10 @@ class ObjectTrackerParams:
     camera_window_s: float = 0.15  # a camera message this close to a lidar stamp is fused
     lidar_timeout_s: float = 0.5  # then the camera alone drives the tracker
     pose_tolerance_s: float = 0.3  # how far an ego pose may be extrapolated to a detection stamp
+    # With a map, detections farther than roi_max_offset from every road polyline are dropped
+    # as clutter (buildings, trees) before tracking.
+    map_path: str = ""
+    roi_max_offset: float = 11.0
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
 
@@ -60,6 +65,11 @@ class ObjectTracker(Node):
         super().__init__(ctx)
         self.params: ObjectTrackerParams
         self.tracker = MultiObjectTracker(self.params.tracker)
+        self.roi = (
+            RoadRoi.from_map(self.params.map_path, self.params.roi_max_offset)
+            if self.params.map_path
+            else None
+        )
         self.poses = PoseHistory()
         self.camera: deque[tuple[int, ObjectArray]] = deque(maxlen=8)
         self.last_lidar_ns: int | None = None
@@ -84,19 +94,21 @@ class ObjectTracker(Node):
         except ValueError as exc:
             self.ctx.event("drop", f"{topic}: {exc}")
             return None
-        if msg.header.frame_id.lstrip("/") == self.params.tracking_frame:
-            return objs
-        # Objects in the vehicle frame: place them with the ego pose at their stamp.
-        tolerance = int(self.params.pose_tolerance_s * 1e9)
-        pose = self.poses.at(stamp_to_ns(msg.header.stamp), tolerance)
-        if pose is None:
-            self.ctx.event(
-                "drop",
-                f"{topic}: no ego pose near the stamp to place objects in "
-                f"{self.params.tracking_frame!r}",
-            )
-            return None
-        return objs.transformed(pose)
+        if msg.header.frame_id.lstrip("/") != self.params.tracking_frame:
+            # Objects in the vehicle frame: place them with the ego pose at their stamp.
+            tolerance = int(self.params.pose_tolerance_s * 1e9)
+            pose = self.poses.at(stamp_to_ns(msg.header.stamp), tolerance)
+            if pose is None:
+                self.ctx.event(
+                    "drop",
+                    f"{topic}: no ego pose near the stamp to place objects in "
+                    f"{self.params.tracking_frame!r}",
+                )
+                return None
+            objs = objs.transformed(pose)
+        if self.roi is not None:
+            objs = objs.select(self.roi.contains(objs.position[:, :2]))
+        return objs
 
     def _nearest_camera(self, stamp_ns: int) -> ObjectArray:
         window = int(self.params.camera_window_s * 1e9)

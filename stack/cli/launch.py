@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
             graph, WallClock(), policy=args.policy, tracer=tracer, fail_fast=args.fail_fast
         )
     except ExecutorError as exc:
+        tracer.close()
         raise CliError(str(exc)) from exc
     log.info("launching %s: %d nodes, %d chains", graph.name, len(graph.nodes), len(graph.chains))
     with stop_on_signals(runtime.request_stop):
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_run_dir(run_dir: Path | None, graph, runtime) -> None:
+def _write_run_dir(run_dir: Path | None, graph: Any, runtime: Any) -> None:
     if run_dir is None:
         runtime.tracer.close()
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -34,7 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="as fast as possible and deterministic: each input runs to quiescence",
     )
     pace.add_argument(
-        "--rate", type=float, default=None, help="pace against the wall clock (1.0 = real time)"
+        "--rate",
+        type=float,
+        default=None,
+        help="pace against the wall clock (1.0 = real time, the default without --lockstep)",
     )
     p.add_argument("--start", type=float, default=0.0, metavar="S", help="skip S s of the bag")
     p.add_argument("--duration", type=float, default=None, metavar="S", help="replay S s")
@@ -108,7 +112,7 @@ def _write_facts(run_dir: Path, graph: Any, player: Any) -> None:
     """The run directory `l4 report` reads; only once the run has started."""
     if player is None or player.runtime is None or player.recorder is None:
         if player is not None and player.tracer is not None:
-            player.tracer.close()
+            _discard_trace(player.tracer)
         return
     from stack.cli.errors import CliError
     from stack.trace import TraceError, write_run_dir
@@ -120,6 +124,16 @@ def _write_facts(run_dir: Path, graph: Any, player: Any) -> None:
     text = json.dumps(player.result.to_json(), indent=2)
     (run_dir / "replay.json").write_text(text + "\n")
     log.info("run directory: %s", run_dir)
+
+
+def _discard_trace(tracer: Any) -> None:
+    """A replay that never started leaves no trace file (nor the directory made for it)."""
+    tracer.close()
+    path = getattr(tracer, "path", None)
+    if path is not None and not len(tracer):
+        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # only if empty
+            path.parent.rmdir()
 
 
 def _print_summary(player: Any) -> None:

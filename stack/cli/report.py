@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stack.report.analysis import RunAnalysis
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK if analysis.ok else EXIT_BUDGET_VIOLATED
 
 
-def _write_outputs(args: argparse.Namespace, analysis, baseline) -> None:
+def _write_outputs(
+    args: argparse.Namespace, analysis: RunAnalysis, baseline: RunAnalysis | None
+) -> None:
     for path in (args.json, args.html, args.perfetto):
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,9 @@ STORAGES = ("mcap", "sqlite3")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("scenario", help="generate synthetic driving scenarios (rosbag2 + ground truth)")
+    p = sub.add_parser(
+        "scenario", help="generate synthetic driving scenarios (rosbag2 + ground truth)"
+    )
     actions = p.add_subparsers(dest="scenario_command", metavar="ACTION", required=True)
     make = actions.add_parser(
         "make",
@@ -20,11 +22,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Generate a deterministic synthetic drive as a rosbag2 directory (same seed, "
         "same messages), with map.npz and scenario.yaml beside the storage file.",
     )
-    make.add_argument("--out", type=Path, required=True, help="the bag directory to create (must not exist)")
+    make.add_argument(
+        "--out", type=Path, required=True, help="the bag directory to create (must not exist)"
+    )
     make.add_argument("--seconds", type=float, required=True, help="simulated duration")
     make.add_argument("--seed", type=int, required=True, help="random seed (>= 0)")
-    make.add_argument("--storage", choices=STORAGES, default="mcap", help="rosbag2 storage (default mcap)")
-    make.add_argument("--weather", choices=WEATHERS, default="day", help="camera and lidar conditions")
+    make.add_argument(
+        "--storage", choices=STORAGES, default="mcap", help="rosbag2 storage (default mcap)"
+    )
+    make.add_argument(
+        "--weather", choices=WEATHERS, default="day", help="camera and lidar conditions"
+    )
     make.add_argument("--traffic", choices=TRAFFIC, default="light", help="how many actors")
     make.add_argument("--json", action="store_true", help="print the summary as JSON")
     make.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -12,7 +12,10 @@ _warned: set[str] = set()
 _warn_lock = threading.Lock()
 
 try:
-    _sched_getcpu = ctypes.CDLL(None, use_errno=True).sched_getcpu
+    # PyDLL keeps the GIL across the call. A CDLL call would release and retake it after every
+    # callback, which restarts other threads' switch-interval wait: a worker running callbacks
+    # shorter than the interval back to back would then starve the timer thread indefinitely.
+    _sched_getcpu = ctypes.PyDLL(None, use_errno=True).sched_getcpu
     _sched_getcpu.restype = ctypes.c_int
 except (OSError, AttributeError):  # not glibc / not Linux
     _sched_getcpu = None

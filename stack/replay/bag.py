@@ -169,20 +169,26 @@ class Bag:
         return reader
 
     def _open_directory(self) -> None:
+        files = sorted(p for p in self.path.iterdir() if p.suffix in STORAGE_SUFFIXES)
         if not (self.path / "metadata.yaml").exists():
-            files = sorted(p for p in self.path.iterdir() if p.suffix in STORAGE_SUFFIXES)
             if not files:
                 raise ReplayError(
                     f"{self.path}: not a rosbag2 directory (no metadata.yaml and no "
                     f"{'/'.join(STORAGE_SUFFIXES)} storage file in it)"
                 )
-            self._warn(f"{self.path}: no metadata.yaml; reading {[f.name for f in files]} directly")
-            for file in files:
-                fmt = sniff(file)
-                self._parts.append(_Part(self._enter(_storage_reader(file, fmt))))
-            self.storage_id = sniff(files[0]).value
+            self._open_storage_files(files, "there is none")
             return
-        reader = self._enter(Rosbag2Reader(self.path))
+        try:
+            reader = self._enter(Rosbag2Reader(self.path))
+        except Exception as exc:
+            if not files:
+                raise
+            try:  # a broken metadata.yaml need not lose the recording
+                self._open_storage_files(files, f"cannot use it ({_first_line(exc)})")
+            except Exception:
+                self._parts = []
+                raise exc from None
+            return
         directory = reader.storage
         message_mode = directory.metadata.compression_mode == "message"
         self._parts = [_Part(s, message_mode) for s in directory.storages]
@@ -191,6 +197,13 @@ class Bag:
             mode, fmt = directory.metadata.compression_mode, directory.metadata.compression_format
             self.storage_id += f" ({fmt}, per {mode})"
         self._check_metadata(directory)
+
+    def _open_storage_files(self, files: list[Path], why: str) -> None:
+        for file in files:
+            self._parts.append(_Part(self._enter(_storage_reader(file, sniff(file)))))
+        self.storage_id = sniff(files[0]).value
+        names = [f.name for f in files]
+        self._warn(f"{self.path}: metadata.yaml: {why}; read {names} directly")
 
     def _check_metadata(self, directory: Any) -> None:
         """Say where metadata.yaml disagrees with the storage (the storage wins)."""
@@ -320,6 +333,10 @@ def _storage_reader(path: Path, fmt: BagFormat) -> Any:
     if fmt is BagFormat.SQLITE3:
         return Sqlite3Reader(path)
     raise ReplayError(f"{path}: expected an .mcap or .db3 storage file, found a {fmt.value} file")
+
+
+def _first_line(exc: BaseException) -> str:
+    return _describe(exc).splitlines()[0]
 
 
 def _storage_name(storages: list[Any]) -> str:

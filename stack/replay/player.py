@@ -151,6 +151,7 @@ class Player:
         self._stop = threading.Event()
         self.runtime: Runtime | None = None
         self.recorder: Recorder | None = None
+        self._skipped: dict[str, str] = {}  # bag topic -> why its type cannot be resolved
         start, end = self._window()
         self.result = ReplayResult(
             str(bag.path),
@@ -223,7 +224,9 @@ class Player:
                 external_topics=fed,
             )
         except (ExecutorError, GraphError) as exc:
-            raise ReplayError(f"{exc} (replaying {self.bag.path})") from exc
+            raise ReplayError(
+                f"{exc}; the bag {self.bag.path} feeds {sorted(fed) or 'no decodable topic'}"
+            ) from exc
         return self._match(selected, decoders, skipped)
 
     def _match(
@@ -310,6 +313,8 @@ class Player:
             result.wall_s = time.perf_counter() - wall0
             result.interrupted = self._stop.is_set()
             self._finish(inputs)
+        if result.messages == 0 and not result.interrupted:
+            self._warn(f"{self.bag.path}: the replayed window holds no message of the topics")
         return result
 
     def _run_lockstep(
@@ -363,9 +368,9 @@ class Player:
         wait, now = self._stop.wait, time.perf_counter
         inject = runtime.inject
         offer = self.recorder.offer  # type: ignore[union-attr]
-        runtime.start()
-        clock.rebase(t0)
+        clock.rebase(t0)  # bag time t0 is now; timers start from it
         wall0 = now()
+        runtime.start()
         read = 0
         t = t0
         try:
@@ -418,7 +423,6 @@ class Player:
                 self._warn(recorder.failure)
         result.injected = sum(e.injected for e in inputs.values())
         result.decode_errors = sum(e.decode_errors for e in inputs.values())
-        skipped = getattr(self, "_skipped", {})
         result.topics = [
             TopicResult(
                 e.bag_topic,
@@ -427,16 +431,16 @@ class Player:
                 e.read,
                 e.injected,
                 e.decode_errors,
-                "replayed"
-                if e.decode is not None
-                else (
-                    f"skipped: {skipped[e.bag_topic]}"
-                    if e.bag_topic in skipped
-                    else "not subscribed"
-                ),
+                self._status(e),
             )
             for e in inputs.values()
         ]
+
+    def _status(self, entry: _Input) -> str:
+        if entry.decode is not None:
+            return "replayed"
+        reason = self._skipped.get(entry.bag_topic)
+        return f"skipped: {reason}" if reason else "not subscribed"
 
 
 def _wait_idle(runtime: Runtime, timeout_s: float) -> None:

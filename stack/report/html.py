@@ -38,8 +38,9 @@ def _img(png: bytes, alt: str) -> str:
 
 
 def _table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
+    """A table; ``rows`` hold cells already rendered by ``_td``."""
     th = "".join(f"<th>{_e(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(rows_cell for rows_cell in r) + "</tr>" for r in rows)
+    body = "".join("<tr>" + "".join(cells) + "</tr>" for cells in rows)
     return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
 
 
@@ -132,10 +133,22 @@ def _events_section(a: RunAnalysis) -> str:
     return f"<p>{_e(summary)}</p>" + _img(png, "events over time")
 
 
-def render_html(a: RunAnalysis, baseline: RunAnalysis | None = None) -> str:
-    verdict = ("ok", "All chains within budget") if a.ok else ("over", "Budget violated")
+NODE_HEAD = [
+    "node",
+    "callback",
+    "count",
+    "rate Hz",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "exceptions",
+    "drops",
+    "variants",
+]
+
+
+def _facts(a: RunAnalysis, baseline: RunAnalysis | None) -> list[list[str]]:
     plat = a.run.platform
-    jetson = plat.get("jetson") or {}
     facts = [
         ["run", str(a.run.path)],
         ["mode", a.run.mode],
@@ -144,18 +157,25 @@ def render_html(a: RunAnalysis, baseline: RunAnalysis | None = None) -> str:
         ["CPU", f"{plat.get('cpu_model', '?')} x{plat.get('cores', '?')}"],
         ["Python", plat.get("python", "?")],
     ]
+    jetson = plat.get("jetson") or {}
     if jetson:
         mode = (jetson.get("power_mode") or {}).get("name", "?")
         facts.append(["Jetson", f"{jetson.get('model')} L4T {jetson.get('l4t')} power mode {mode}"])
     if baseline is not None:
         facts.append(["baseline", str(baseline.run.path)])
+    return [[_td(k), _td(v)] for k, v in facts]
+
+
+def render_html(a: RunAnalysis, baseline: RunAnalysis | None = None) -> str:
+    verdict = ("ok", "All chains within budget") if a.ok else ("over", "Budget violated")
     head, chain_rows = _chain_rows(a, baseline)
+    title = f"l4 report: {_e(a.name)}"
     parts = [
-        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>l4 report: {_e(a.name)}</title>",
+        f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>Latency budget report: {_e(a.name)}</h1>",
         f'<div class="banner {verdict[0]}" id="verdict">{_e(verdict[1])}</div>',
-        _table(["fact", "value"], [[_td(k), _td(v)] for k, v in facts]),
+        _table(["fact", "value"], _facts(a, baseline)),
         "<h2>Chains</h2>",
         _table(head, chain_rows, "chains"),
     ]
@@ -170,22 +190,7 @@ def render_html(a: RunAnalysis, baseline: RunAnalysis | None = None) -> str:
         ]
     parts += [
         "<h2>Nodes</h2>",
-        _table(
-            [
-                "node",
-                "callback",
-                "count",
-                "rate Hz",
-                "p50 ms",
-                "p99 ms",
-                "max ms",
-                "exceptions",
-                "drops",
-                "variants",
-            ],
-            _node_rows(a),
-            "nodes",
-        ),
+        _table(NODE_HEAD, _node_rows(a), "nodes"),
         "<h3>Callback execution time</h3>",
         _img(plots.callback_distribution(a), "callback times"),
         "<h3>Drops, misses and model variant switches</h3>",

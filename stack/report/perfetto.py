@@ -14,7 +14,7 @@ from numbers import Real
 from pathlib import Path
 from typing import Any
 
-from stack.report.analysis import RunAnalysis
+from stack.report.analysis import ChainResult, RunAnalysis
 
 PID = 1
 COUNTER_TID = 0
@@ -97,6 +97,35 @@ def trace_events(a: RunAnalysis) -> Iterator[dict[str, Any]]:
                 "ts": _us(pub, t0),
                 "args": {"latency_ms": round(lat / 1e6, 4)},
             }
+        yield from _misses(c, t0)
+
+
+def _misses(c: ChainResult, t0: int) -> Iterator[dict[str, Any]]:
+    """One process-wide instant per output later than the chain's budget."""
+    miss = c.miss_mask
+    for pub, lat in zip(c.samples.publish_ns[miss].tolist(), c.samples.latency_ns[miss].tolist()):
+        yield {
+            "ph": "i",
+            "s": "p",
+            "name": f"chain {c.name} over budget",
+            "cat": "deadline_miss",
+            "pid": PID,
+            "tid": COUNTER_TID,
+            "ts": _us(pub, t0),
+            "args": {"latency_ms": round(lat / 1e6, 4), "budget_ms": c.spec.budget_ms},
+        }
+
+
+def chain_verdicts(a: RunAnalysis) -> dict[str, Any]:
+    return {
+        name: {
+            "verdict": c.verdict.value,
+            "budget_ms": c.spec.budget_ms,
+            "percentile": c.spec.percentile,
+            "misses": c.misses,
+        }
+        for name, c in a.chains.items()
+    }
 
 
 def _complete(r: tuple, tid: int, t0: int) -> dict[str, Any]:
@@ -124,7 +153,9 @@ def write_perfetto(a: RunAnalysis, path: Path) -> int:
     n = 0
     with Path(path).open("w") as f:
         f.write('{"displayTimeUnit": "ms", "otherData": ')
-        f.write(json.dumps({"run": a.name, "mode": a.run.mode, "source": str(a.run.path)}))
+        other = {"run": a.name, "mode": a.run.mode, "source": str(a.run.path), "ok": a.ok}
+        other["chains"] = chain_verdicts(a)
+        f.write(json.dumps(other))
         f.write(', "traceEvents": [\n')
         for ev in trace_events(a):
             if n:

@@ -63,10 +63,11 @@ class Tracer:
         self.enabled = enabled
         self.records = self._new_buffer()
         self.record = self.records.append
-        # Queue overwrites already turned into events: id(subscription) -> count seen.
-        self._overwrites_seen: dict[int, int] = {}
-        self._node_totals: dict[int, int] = {}
-        self._node_subs: dict[int, list] = {}
+        # Queue overwrites already turned into events, keyed by the executor's objects (they
+        # hash by identity): subscription -> its count seen, node -> its total seen.
+        self._overwrites_seen: dict[Any, int] = {}
+        self._node_totals: dict[Any, int] = {}
+        self._node_subs: dict[Any, list] = {}
 
     def _new_buffer(self) -> Any:
         return []
@@ -101,20 +102,20 @@ class Tracer:
         the counter change into an event here costs one dict lookup when nothing changed.
         """
         total = node.counters.get("overwrite", 0)
-        if total == self._node_totals.get(id(node), 0):
+        if total == self._node_totals.get(node, 0):
             return tuple(node.events)
-        self._node_totals[id(node)] = total
+        self._node_totals[node] = total
         return tuple(node.events) + tuple(self._overwrite_events(node, topics))
 
     def _overwrite_events(self, node: Any, topics: dict) -> list[tuple[str, str]]:
-        subs = self._node_subs.get(id(node))
+        subs = self._node_subs.get(node)
         if subs is None:
             subs = [s for t in topics.values() for s in t.subscriptions if s.node is node]
-            self._node_subs[id(node)] = subs
+            self._node_subs[node] = subs
         events = []
         for sub in subs:
-            new = sub.overwritten - self._overwrites_seen.get(id(sub), 0)
+            new = sub.overwritten - self._overwrites_seen.get(sub, 0)
             if new > 0:
-                self._overwrites_seen[id(sub)] = sub.overwritten
+                self._overwrites_seen[sub] = sub.overwritten
                 events.append((EventKind.OVERWRITE.value, overwrite_detail(sub.topic, new)))
         return events

@@ -24,13 +24,36 @@ class FakePublisher:
     topic: str
     msgtype: str
     sent: list = field(default_factory=list)
+    bus: Any = None
 
     def publish(self, msg: Any) -> None:
         self.sent.append(msg)
+        if self.bus is not None:
+            self.bus.deliver(self.topic, msg)
+
+
+class FakeBus:
+    """Connects fake contexts: a publication runs every subscriber at once, depth first (like
+    a lockstep replay), so a chain of nodes can be driven from recorded inputs."""
+
+    def __init__(self) -> None:
+        self.contexts: list[FakeContext] = []
+
+    def add(self, node_cls: type, **params: Any) -> tuple[Any, FakeContext]:
+        ctx = FakeContext(node_cls.Params(**params), name=node_cls.__name__, bus=self)
+        node = node_cls(ctx)
+        self.contexts.append(ctx)
+        return node, ctx
+
+    def deliver(self, topic: str, msg: Any) -> None:
+        for ctx in self.contexts:
+            if topic in ctx.callbacks:
+                ctx.callbacks[topic](msg)
 
 
 class FakeContext:
-    def __init__(self, params: Any, name: str = "node") -> None:
+    def __init__(self, params: Any, name: str = "node", bus: FakeBus | None = None) -> None:
+        self.bus = bus
         self.name = name
         self.params = params
         self.logger = logging.getLogger(name)
@@ -42,7 +65,7 @@ class FakeContext:
         self.event_counts: dict[str, int] = defaultdict(int)
 
     def publisher(self, topic: str, msgtype: str) -> FakePublisher:
-        pub = FakePublisher(topic, msgtype)
+        pub = FakePublisher(topic, msgtype, bus=self.bus)
         self.publishers[topic] = pub
         return pub
 

@@ -3,7 +3,8 @@
 Both sides handle the same 60 s scenario bag in the same process, back to back. The reference reads
 and deserializes every message with rosbags' AnyReader; the replay reads the bag, deserializes what
 the graph subscribes to (camera, lidar, IMU, through pass-through nodes), runs the callbacks and
-records every output into an mcap bag. Target: replay >= 80% of the reference's messages/s.
+records every output into an mcap bag. Target: replay >= 80% of the reference's messages/s, best
+of three interleaved runs of each side (the machine is shared, so single runs are noisy).
 
 The bag comes from tools.scenario when it offers ``make_scenario``; otherwise (and for tests) from
 :func:`write_sensor_bag`, a synthetic bag with the scenario's topics, types and rates.
@@ -11,6 +12,7 @@ The bag comes from tools.scenario when it offers ``make_scenario``; otherwise (a
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
@@ -203,24 +205,28 @@ def make_bag(out: Path, seconds: float) -> Path:
     return out
 
 
-def read_with_rosbags(bag: Path) -> tuple[int, float]:
-    """The reference: read and deserialize every message with plain rosbags."""
+def read_with_rosbags(bag: Path) -> tuple[int, float, float]:
+    """The reference: read and deserialize every message with plain rosbags.
+
+    Returns (messages, wall s, CPU s of the process).
+    """
     store = msgs.typestore()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     n = 0
     with AnyReader([bag], default_typestore=store) as reader:
         for conn, _t, raw in reader.messages():
             reader.deserialize(raw, conn.msgtype)
             n += 1
-    return n, time.perf_counter() - t0
+    return n, time.perf_counter() - t0, time.process_time() - c0
 
 
-def replay_lockstep(bag: Path, run_dir: Path, launch_text: str) -> tuple[int, float, Any]:
+def replay_lockstep(bag: Path, run_dir: Path, launch_text: str) -> tuple[float, float, Any]:
+    """Returns (wall s, CPU s of the process, all threads, the ReplayResult)."""
     graph = parse_graph(launch_text, "<bench replay>")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with Bag(bag) as opened:
         result = Player(opened, graph, run_dir, ReplayOptions(rate=None)).run()
-    return result.messages, time.perf_counter() - t0, result
+    return time.perf_counter() - t0, time.process_time() - c0, result
 
 
 def run(
@@ -232,15 +238,20 @@ def run(
     work = Path(tempfile.mkdtemp(prefix="l4-bench-replay-"))
     try:
         bag = make_bag(work / "bag", seconds)
+        os.sync()  # write the bag back now, not while either side is measured
         read_with_rosbags(bag)  # warm the page cache
-        raw_times, replay_times = [], []
+        raw_times, replay_times, raw_cpu, replay_cpu = [], [], [], []
         for i in range(repeats):
-            raw_n, raw_s = read_with_rosbags(bag)
+            raw_n, raw_s, raw_c = read_with_rosbags(bag)
             run_dir = work / f"run{i}"
-            n, replay_s, result = replay_lockstep(bag, run_dir, passthrough_launch())
+            replay_s, replay_c, result = replay_lockstep(bag, run_dir, passthrough_launch())
             shutil.rmtree(run_dir, ignore_errors=True)
+            os.sync()
             raw_times.append(raw_s)
             replay_times.append(replay_s)
+            raw_cpu.append(raw_c)
+            replay_cpu.append(replay_c)
+        n = result.messages
         raw_rate, rate = raw_n / min(raw_times), n / min(replay_times)
         ratio = rate / raw_rate
         return {
@@ -254,6 +265,9 @@ def run(
             "ratio": round(ratio, 3),
             "replay_s": [round(t, 3) for t in replay_times],
             "raw_s": [round(t, 3) for t in raw_times],
+            # CPU of all threads (the recorder's writer thread included): what a busy machine
+            # ends up paying, where the wall-clock ratio depends on a free second core
+            "cpu_ratio": round(min(raw_cpu) / min(replay_cpu), 3),
             "target_ratio": TARGET_RATIO,
             "passthrough_topics": list(PASS_THROUGH),
             "ok": bool(ratio >= TARGET_RATIO and n == raw_n and result.injected > 0),

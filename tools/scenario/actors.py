@@ -40,8 +40,15 @@ class Kind(IntEnum):
 # BGR paints.
 CAR_PAINTS = np.array(
     [
-        [235, 235, 235], [30, 30, 30], [180, 180, 185], [40, 40, 190], [150, 80, 20],
-        [100, 100, 105], [40, 90, 40], [30, 150, 220], [120, 30, 30],
+        [235, 235, 235],
+        [30, 30, 30],
+        [180, 180, 185],
+        [40, 40, 190],
+        [150, 80, 20],
+        [100, 100, 105],
+        [40, 90, 40],
+        [30, 150, 220],
+        [120, 30, 30],
     ],
     dtype=np.uint8,
 )
@@ -111,7 +118,9 @@ def _truck(rng: np.random.Generator) -> ActorShape:
     cargo = np.full(3, rng.integers(170, 240), np.uint8)
     box_len = length - 2.5
     rows = [
-        *_wheels([length / 2 - 1.4, -length / 2 + 1.8, -length / 2 + 3.0], width / 2 - 0.3, 0.95, 0.5),
+        *_wheels(
+            [length / 2 - 1.4, -length / 2 + 1.8, -length / 2 + 3.0], width / 2 - 0.3, 0.95, 0.5
+        ),
         (0.0, 0.0, 0.45, length, 0.8 * width, 0.5, DARK),
         (length / 2 - 1.1, 0.0, 0.5, 2.2, width, 2.5, cab),
         (-length / 2 + box_len / 2, 0.0, 0.95, box_len, width, height - 0.95, cargo),

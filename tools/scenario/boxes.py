@@ -8,12 +8,26 @@ from enum import IntEnum
 import numpy as np
 
 # Corner signs in box coordinates, ordered bottom face (z-) then top face (z+), counter-clockwise.
-_CORNER_SIGNS = np.array(
-    [[1, 1, -1], [-1, 1, -1], [-1, -1, -1], [1, -1, -1], [1, 1, 1], [-1, 1, 1], [-1, -1, 1], [1, -1, 1]],
-    dtype=np.float64,
-) * 0.5
+_CORNER_SIGNS = (
+    np.array(
+        [
+            [1, 1, -1],
+            [-1, 1, -1],
+            [-1, -1, -1],
+            [1, -1, -1],
+            [1, 1, 1],
+            [-1, 1, 1],
+            [-1, -1, 1],
+            [1, -1, 1],
+        ],
+        dtype=np.float64,
+    )
+    * 0.5
+)
 # Faces as corner indices (outward normal by right-hand rule) and their normals in box coordinates.
-FACES = np.array([[0, 3, 7, 4], [2, 1, 5, 6], [1, 0, 4, 5], [3, 2, 6, 7], [4, 7, 6, 5], [0, 1, 2, 3]])
+FACES = np.array(
+    [[0, 3, 7, 4], [2, 1, 5, 6], [1, 0, 4, 5], [3, 2, 6, 7], [4, 7, 6, 5], [0, 1, 2, 3]]
+)
 FACE_NORMALS = np.array(
     [[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], [0, 0, -1]], dtype=np.float64
 )

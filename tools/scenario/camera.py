@@ -67,7 +67,9 @@ def clip_near(poly: np.ndarray) -> np.ndarray:
 
 
 class CameraRenderer:
-    def __init__(self, model: CameraModel, weather: Weather, world: World, rng: np.random.Generator):
+    def __init__(
+        self, model: CameraModel, weather: Weather, world: World, rng: np.random.Generator
+    ):
         self.model, self.world, self.rng = model, world, rng
         self.look: Look = LOOKS[weather]
         self.k = model.k
@@ -130,7 +132,9 @@ class CameraRenderer:
 
     @staticmethod
     def _headlight(depth: np.ndarray, lateral: np.ndarray) -> np.ndarray:
-        return 1.2 * np.exp(-((depth / 32.0) ** 2)) * np.exp(-((lateral / (0.35 * depth + 1.5)) ** 2))
+        return (
+            1.2 * np.exp(-((depth / 32.0) ** 2)) * np.exp(-((lateral / (0.35 * depth + 1.5)) ** 2))
+        )
 
     def _noise_bank(self, rng: np.random.Generator) -> list[np.ndarray]:
         w, h = self.size
@@ -208,7 +212,9 @@ class CameraRenderer:
     def _ground_quads(self, s_cam: float) -> tuple[np.ndarray, np.ndarray]:
         """World quads (Q,4,3) of the road surface ahead, and each quad's colour index."""
         road = self.world.road
-        ahead = np.concatenate([np.arange(1.0, 20.0, 1.0), np.arange(20.0, 60.0, 2.5), np.arange(60.0, FAR, 6.0)])
+        ahead = np.concatenate(
+            [np.arange(1.0, 20.0, 1.0), np.arange(20.0, 60.0, 2.5), np.arange(60.0, FAR, 6.0)]
+        )
         s = s_cam + ahead
         s = s[(s > 0) & (s < road.length)]
         bands = self._ground_bands()
@@ -237,7 +243,7 @@ class CameraRenderer:
             s = np.stack([s[:-1], s[1:]], axis=1)
         left, right = road.point(s, d1), road.point(s, d0)
         quads = np.stack([right[:, 0], right[:, 1], left[:, 1], left[:, 0]], axis=1)
-        return np.concatenate([quads, np.full(quads.shape[:2] + (1,), z)], axis=2)
+        return np.concatenate([quads, np.full((*quads.shape[:2], 1), z)], axis=2)
 
     def _draw_ground(self, img: np.ndarray, rot: np.ndarray, pos: np.ndarray) -> None:
         road = self.world.road
@@ -286,14 +292,16 @@ class CameraRenderer:
         centers = boxes.corners()[:, FACES].mean(axis=2)
         dist = np.linalg.norm(centers - pos, axis=2)
         if look.headlights:
-            pc = self._to_camera(centers.reshape(-1, 3), rot, pos).reshape(dist.shape + (3,))
+            pc = self._to_camera(centers.reshape(-1, 3), rot, pos).reshape((*dist.shape, 3))
             depth = np.maximum(pc[..., 2], 0.1)
             shade = shade + np.where(pc[..., 2] > 0, self._headlight(depth, pc[..., 0]), 0.0)
         color = boxes.color[:, None, :].astype(np.float64) * shade[..., None]
         fog = (1.0 - np.exp(-dist / look.visibility))[..., None]
         return np.clip(color * (1 - fog) + np.array(look.fog) * fog, 0, 255)
 
-    def _order(self, boxes: Boxes, group: np.ndarray, layers: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    def _order(
+        self, boxes: Boxes, group: np.ndarray, layers: np.ndarray, pos: np.ndarray
+    ) -> np.ndarray:
         """Painter's order: groups (an actor, or one static box) far to near by their nearest
         point; inside an actor by part layer, then far to near."""
         local = np.einsum("nji,nj->ni", boxes.rotations(), pos - boxes.center)
@@ -302,7 +310,9 @@ class CameraRenderer:
         np.minimum.at(group_dist, group, nearest)
         return np.lexsort((-nearest, layers, -group_dist[group]))
 
-    def _draw_boxes(self, img, ids_img, rot, pos, actors: Boxes, layers: np.ndarray) -> dict[int, list]:
+    def _draw_boxes(
+        self, img, ids_img, rot, pos, actors: Boxes, layers: np.ndarray
+    ) -> dict[int, list]:
         """Draw static and actor boxes; return the projected face polygons of each actor."""
         static = self.world.static
         static = static.take(self._candidates(static, rot, pos))
@@ -314,7 +324,9 @@ class CameraRenderer:
         if not len(boxes):
             return {}
         n_static = len(static)
-        group = np.concatenate([np.arange(n_static), n_static + np.unique(actors.owner, return_inverse=True)[1]])
+        group = np.concatenate(
+            [np.arange(n_static), n_static + np.unique(actors.owner, return_inverse=True)[1]]
+        )
         all_layers = np.concatenate([np.zeros(n_static, int), layers])
         colors = self._face_colors(boxes, rot, pos).astype(np.int32)
         world_corners = boxes.corners()
@@ -324,23 +336,30 @@ class CameraRenderer:
         normals = np.einsum("nij,fj->nfi", boxes.rotations(), FACE_NORMALS)
         centers = world_corners[:, FACES].mean(axis=2)
         facing = np.einsum("nfi,nfi->nf", normals, pos - centers) > 0
+        # Faces to draw, in painter's order (stable: a box's faces stay together).
+        rank = np.empty(len(boxes), int)
+        rank[self._order(boxes, group, all_layers, pos)] = np.arange(len(boxes))
+        box_i, face_i = np.nonzero(facing)
+        order = np.argsort(rank[box_i], kind="stable")
+        box_i, face_i = box_i[order], face_i[order]
+        corner_i = FACES[face_i]
+        whole = in_front[box_i[:, None], corner_i].all(axis=1)
+        polys = uv[box_i[:, None], corner_i]
+        owners = boxes.owner[box_i].tolist()
+        face_colors = colors[box_i, face_i].tolist()
         drawn: dict[int, list] = {}
-        for i in self._order(boxes, group, all_layers, pos):
-            owner = int(boxes.owner[i])
-            value = STATIC_ID if owner < 0 else owner + 1
-            for f in np.flatnonzero(facing[i]):
-                face = FACES[f]
-                if in_front[i, face].all():
-                    pts = uv[i, face]
-                else:
-                    poly = clip_near(corners[i, face])
-                    if len(poly) < 3:
-                        continue
-                    pts = self._fixed(self._project(poly))
-                cv2.fillConvexPoly(img, pts, colors[i, f].tolist(), cv2.LINE_AA, SHIFT)
-                cv2.fillConvexPoly(ids_img, pts, value, cv2.LINE_8, SHIFT)
-                if owner >= 0:
-                    drawn.setdefault(owner, []).append(pts)
+        for k, (i, owner) in enumerate(zip(box_i.tolist(), owners)):
+            if whole[k]:
+                pts = polys[k]
+            else:
+                poly = clip_near(corners[i, corner_i[k]])
+                if len(poly) < 3:
+                    continue
+                pts = self._fixed(self._project(poly))
+            cv2.fillConvexPoly(img, pts, face_colors[k], cv2.LINE_AA, SHIFT)
+            cv2.fillConvexPoly(ids_img, pts, STATIC_ID if owner < 0 else owner + 1, cv2.LINE_8, SHIFT)
+            if owner >= 0:
+                drawn.setdefault(owner, []).append(pts)
         return drawn
 
     # -- ground truth -------------------------------------------------------------------------
@@ -426,7 +445,15 @@ class CameraRenderer:
                 radius = max(1.5, self.k[0, 0] * 0.09 / p[2])
                 color = (200, 235, 255) if j < 2 else (40, 40, 235)
                 center = (int(u * 16), int(v * 16))
-                cv2.circle(img, center, int(radius * 2.2 * 16), [c * 0.35 for c in color], -1, cv2.LINE_AA, SHIFT)
+                cv2.circle(
+                    img,
+                    center,
+                    int(radius * 2.2 * 16),
+                    [c * 0.35 for c in color],
+                    -1,
+                    cv2.LINE_AA,
+                    SHIFT,
+                )
                 cv2.circle(img, center, int(radius * 16), color, -1, cv2.LINE_AA, SHIFT)
 
     # -- sensor effects -----------------------------------------------------------------------

@@ -6,6 +6,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -15,13 +16,28 @@ from tools.scenario import topics
 from tools.scenario.actors import posed_parts
 from tools.scenario.camera import CameraRenderer, Pose2D
 from tools.scenario.config import (
-    CAMERA_HZ, EGO_POSE_HZ, ENU_ORIGIN, GNSS_HZ, IMU_HZ, ODOM_HZ, SIM_HZ, START_NS, Rig,
+    CAMERA_HZ,
+    EGO_POSE_HZ,
+    ENU_ORIGIN,
+    GNSS_HZ,
+    IMU_HZ,
+    ODOM_HZ,
+    SIM_HZ,
+    START_NS,
+    Rig,
     ScenarioConfig,
 )  # fmt: skip
 from tools.scenario.errors import ScenarioError
 from tools.scenario.lidar import LidarSimulator
 from tools.scenario.motion_sensors import (
-    ACCEL_NOISE, GYRO_NOISE, GnssSamples, ImuSamples, OdomSamples, gnss, imu, odometry,
+    ACCEL_NOISE,
+    GYRO_NOISE,
+    GnssSamples,
+    ImuSamples,
+    OdomSamples,
+    gnss,
+    imu,
+    odometry,
 )  # fmt: skip
 from tools.scenario.traffic import EGO_START_S, Trajectories, simulate
 from tools.scenario.world import World, make_world, save_map
@@ -81,7 +97,8 @@ def _prepare_output(out: Path) -> Path:
     return out
 
 
-def _progress(enabled: bool, total: int):
+def _progress(enabled: bool) -> Any:
+    """A rich progress bar, or a null context yielding None."""
     if not enabled:
         return nullcontext(None)
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -98,7 +115,16 @@ def _progress(enabled: bool, total: int):
 class _FrameWriter:
     """Writes every topic for the simulation steps of one 10 Hz frame, in stamp order."""
 
-    def __init__(self, bag: BagWriter, world: World, traj: Trajectories, motion: _Motion, cfg, streams, rig):
+    def __init__(
+        self,
+        bag: BagWriter,
+        world: World,
+        traj: Trajectories,
+        motion: _Motion,
+        cfg: ScenarioConfig,
+        streams: _Streams,
+        rig: Rig,
+    ) -> None:
         self.bag, self.traj, self.motion, self.rig = bag, traj, motion, rig
         self.camera = CameraRenderer(rig.camera, cfg.weather, world, streams.camera)
         self.lidar = LidarSimulator(rig.lidar, cfg.weather, world, streams.lidar)
@@ -114,10 +140,18 @@ class _FrameWriter:
         m, traj = self.motion, self.traj
         if step % (SIM_HZ // IMU_HZ) == 0:
             k = step // (SIM_HZ // IMU_HZ)
-            self.bag.write(topics.IMU, ns, msg.imu(m.imu.gyro[k], m.imu.accel[k], ns, GYRO_NOISE**2, ACCEL_NOISE**2))
+            self.bag.write(
+                topics.IMU,
+                ns,
+                msg.imu(m.imu.gyro[k], m.imu.accel[k], ns, GYRO_NOISE**2, ACCEL_NOISE**2),
+            )
         if step % (SIM_HZ // ODOM_HZ) == 0:
             k = step // (SIM_HZ // ODOM_HZ)
-            self.bag.write(topics.ODOMETRY, ns, msg.odometry(m.odom.pose[k], m.odom.speed[k], m.odom.yaw_rate[k], ns))
+            self.bag.write(
+                topics.ODOMETRY,
+                ns,
+                msg.odometry(m.odom.pose[k], m.odom.speed[k], m.odom.yaw_rate[k], ns),
+            )
         if step % (SIM_HZ // EGO_POSE_HZ) == 0:
             x, y = traj.ego_xy[step]
             self.bag.write(topics.GT_EGO_POSE, ns, msg.ego_pose(x, y, traj.ego_yaw[step], ns))
@@ -159,11 +193,19 @@ def _write_yaml(path: Path, cfg: ScenarioConfig, traj: Trajectories, rig: Rig) -
         "traffic": cfg.traffic.value,
         "storage": cfg.storage.value,
         "start_ns": START_NS,
-        "enu_origin": {"latitude": ENU_ORIGIN[0], "longitude": ENU_ORIGIN[1], "altitude": ENU_ORIGIN[2]},
+        "enu_origin": {
+            "latitude": ENU_ORIGIN[0],
+            "longitude": ENU_ORIGIN[1],
+            "altitude": ENU_ORIGIN[2],
+        },
         "map": MAP_FILE,
         "topics": dict(topics.MSGTYPES),
         "extrinsics": {
-            m.frame: {"parent": topics.FRAME_BASE, "xyz": list(m.xyz), "euler_xyz_deg": list(m.euler_deg)}
+            m.frame: {
+                "parent": topics.FRAME_BASE,
+                "xyz": list(m.xyz),
+                "euler_xyz_deg": list(m.euler_deg),
+            }
             for m in rig.mounts()
         },
         "actors": traj.actor_list(),
@@ -184,17 +226,21 @@ def make_scenario(
 
     Raises ScenarioError for a bad option or an existing output path.
     """
-    cfg = ScenarioConfig(seconds=seconds, seed=seed, storage=storage, weather=weather, traffic=traffic)
+    cfg = ScenarioConfig(
+        seconds=seconds, seed=seed, storage=storage, weather=weather, traffic=traffic
+    )
     out = _prepare_output(out)
     started = time.perf_counter()
     rig = Rig()
     streams = _Streams.from_seed(cfg.seed)
     world = make_world(streams.world, EGO_START_S + 16.0 * cfg.seconds + 350.0)
     traj = simulate(world.road, cfg, streams.traffic)
-    motion = _Motion(imu(traj, streams.motion), gnss(traj, rig, streams.motion), odometry(traj, streams.motion))
+    motion = _Motion(
+        imu(traj, streams.motion), gnss(traj, rig, streams.motion), odometry(traj, streams.motion)
+    )
     per_frame = SIM_HZ // CAMERA_HZ
     frames = (traj.steps + per_frame - 1) // per_frame
-    with BagWriter(out, cfg.storage) as bag, _progress(progress, frames) as bar:
+    with BagWriter(out, cfg.storage) as bag, _progress(progress) as bar:
         task = bar.add_task(str(out), total=frames) if bar else None
         bag.write(topics.TF_STATIC, START_NS, msg.tf_static(rig, START_NS))
         writer = _FrameWriter(bag, world, traj, motion, cfg, streams, rig)

@@ -51,7 +51,11 @@ class LidarSimulator:
         self.elev, self.azim = elev, azim
         ce = np.cos(elev)[:, None]
         self.dirs = np.stack(
-            [ce * np.cos(azim)[None], ce * np.sin(azim)[None], np.broadcast_to(np.sin(elev)[:, None], (len(elev), len(azim)))],
+            [
+                ce * np.cos(azim)[None],
+                ce * np.sin(azim)[None],
+                np.broadcast_to(np.sin(elev)[:, None], (len(elev), len(azim))),
+            ],
             axis=-1,
         )
         height = model.mount.xyz[2]
@@ -66,7 +70,9 @@ class LidarSimulator:
         rng_img = self.ground_range.copy()
         owner = np.full(rng_img.shape, -2, np.int32)  # -2 ground, -1 static, >=0 actor
         material = np.full(rng_img.shape, -1, np.int8)
-        boxes = Boxes.concat([self._near(self.world.static, sensor_xy), self._near(actors, sensor_xy)])
+        boxes = Boxes.concat(
+            [self._near(self.world.static, sensor_xy), self._near(actors, sensor_xy)]
+        )
         if len(boxes):
             self._cast(boxes, sensor_xy, sensor_yaw, rng_img, owner, material)
         return self._returns(rng_img, owner, material, sensor_xy, sensor_yaw)
@@ -79,7 +85,9 @@ class LidarSimulator:
         c, s = np.cos(yaw), np.sin(yaw)
         rel = boxes.center - np.array([xy[0], xy[1], self.height])
         # Box centres and yaws in the lidar frame.
-        center = np.column_stack([c * rel[:, 0] + s * rel[:, 1], -s * rel[:, 0] + c * rel[:, 1], rel[:, 2]])
+        center = np.column_stack(
+            [c * rel[:, 0] + s * rel[:, 1], -s * rel[:, 0] + c * rel[:, 1], rel[:, 2]]
+        )
         box_yaw = boxes.yaw - yaw
         box, beam, col = self._pairs(center, boxes.size, box_yaw)
         if not len(box):
@@ -156,7 +164,9 @@ class LidarSimulator:
             return out
         local = self.dirs[mask] * r[mask][:, None]
         c, s = np.cos(yaw), np.sin(yaw)
-        world = np.column_stack([xy[0] + c * local[:, 0] - s * local[:, 1], xy[1] + s * local[:, 0] + c * local[:, 1]])
+        world = np.column_stack(
+            [xy[0] + c * local[:, 0] - s * local[:, 1], xy[1] + s * local[:, 0] + c * local[:, 1]]
+        )
         s_road, d = self.world.road.to_frenet_near(world, self._s_sensor)
         ad = np.abs(d)
         mat = np.full(len(d), Material.GRASS, np.int8)
@@ -174,7 +184,9 @@ class LidarSimulator:
         r = self.rng.uniform(1.0, 12.0, n)
         az = self.rng.uniform(-np.pi, np.pi, n)
         el = self.rng.choice(self.elev, n)
-        xyz = np.column_stack([r * np.cos(el) * np.cos(az), r * np.cos(el) * np.sin(az), r * np.sin(el)])
+        xyz = np.column_stack(
+            [r * np.cos(el) * np.cos(az), r * np.cos(el) * np.sin(az), r * np.sin(el)]
+        )
         extra = np.column_stack([xyz, self.rng.uniform(1.0, 8.0, n)]).astype(np.float32)
         return np.concatenate([pts, extra]), np.concatenate([owner, np.full(n, -1, np.int32)])
 
@@ -189,7 +201,11 @@ def _slab(dirs: np.ndarray, center: np.ndarray, half: np.ndarray, yaw: np.ndarra
     dy = -s * dirs[:, 0] + c * dirs[:, 1]
     near = np.full(len(dirs), -np.inf)
     far = np.full(len(dirs), np.inf)
-    for o, d, h in ((ox, dx, half[:, 0]), (oy, dy, half[:, 1]), (-center[:, 2], dirs[:, 2], half[:, 2])):
+    for o, d, h in (
+        (ox, dx, half[:, 0]),
+        (oy, dy, half[:, 1]),
+        (-center[:, 2], dirs[:, 2], half[:, 2]),
+    ):
         # A tiny direction instead of zero keeps the parallel case exact without NaNs.
         inv = 1.0 / np.where(np.abs(d) < 1e-12, 1e-12, d)
         t1, t2 = (-h - o) * inv, (h - o) * inv

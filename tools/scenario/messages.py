@@ -1,13 +1,15 @@
-"""ROS messages of a scenario, built through stack.msgs.new from the simulated data."""
+"""ROS messages of a scenario, built with stack.msgs.new defaults from the simulated data."""
 
 from __future__ import annotations
 
 import uuid
+from functools import cache
 from typing import Any
 
 import numpy as np
 
-from stack.msgs import new, ns_to_stamp
+from stack.msgs import MessageError, new, typestore
+from stack.msgs.stamps import ns_to_time
 from tools.scenario import topics
 from tools.scenario.camera import CameraBox
 from tools.scenario.config import CameraModel, Rig
@@ -16,29 +18,54 @@ _UUID_NAMESPACE = uuid.UUID("5b0c5a3e-6c1a-4a8e-9e4b-4c34a7d1f0a1")
 FLOAT32 = 7
 
 
+@cache
+def _defaults(typename: str) -> tuple[type, dict[str, Any]]:
+    msg = new(typename)
+    names = [name for name, _ in typestore().fielddefs[typename][1]]
+    return type(msg), {name: getattr(msg, name) for name in names}
+
+
+def _new(typename: str, **fields: Any) -> Any:
+    """stack.msgs.new with its defaults cached per type: a frame builds hundreds of messages.
+    Default field values are shared between messages, which are never mutated after building."""
+    cls, defaults = _defaults(typename)
+    unknown = fields.keys() - defaults.keys()
+    if unknown:
+        raise MessageError(f"{typename} has no field(s) {sorted(unknown)}")
+    return cls(**{**defaults, **fields})
+
+
 def actor_uuid(actor_id: int) -> np.ndarray:
     """The 16 uuid bytes of an actor (TrackedObject.object_id), stable for an actor id."""
     return np.frombuffer(uuid.uuid5(_UUID_NAMESPACE, f"actor-{actor_id}").bytes, np.uint8).copy()
 
 
 def header(ns: int, frame: str) -> Any:
-    return new("std_msgs/msg/Header", stamp=ns_to_stamp(ns), frame_id=frame)
+    sec, nanosec = ns_to_time(ns)
+    stamp = _new("builtin_interfaces/msg/Time", sec=sec, nanosec=nanosec)
+    return _new("std_msgs/msg/Header", stamp=stamp, frame_id=frame)
 
 
 def _quat_yaw(yaw: float) -> Any:
-    return new("geometry_msgs/msg/Quaternion", x=0.0, y=0.0, z=float(np.sin(yaw / 2)), w=float(np.cos(yaw / 2)))
+    return _new(
+        "geometry_msgs/msg/Quaternion",
+        x=0.0,
+        y=0.0,
+        z=float(np.sin(yaw / 2)),
+        w=float(np.cos(yaw / 2)),
+    )
 
 
 def _pose(x: float, y: float, z: float, yaw: float) -> Any:
-    return new(
+    return _new(
         "geometry_msgs/msg/Pose",
-        position=new("geometry_msgs/msg/Point", x=float(x), y=float(y), z=float(z)),
+        position=_new("geometry_msgs/msg/Point", x=float(x), y=float(y), z=float(z)),
         orientation=_quat_yaw(yaw),
     )
 
 
 def _vec(x: float, y: float, z: float) -> Any:
-    return new("geometry_msgs/msg/Vector3", x=float(x), y=float(y), z=float(z))
+    return _new("geometry_msgs/msg/Vector3", x=float(x), y=float(y), z=float(z))
 
 
 def _diag(values: list[float], size: int) -> np.ndarray:
@@ -52,23 +79,23 @@ def tf_static(rig: Rig, ns: int) -> Any:
     for mount in rig.mounts():
         q = mount.quaternion_xyzw
         transforms.append(
-            new(
+            _new(
                 "geometry_msgs/msg/TransformStamped",
                 header=header(ns, topics.FRAME_BASE),
                 child_frame_id=mount.frame,
-                transform=new(
+                transform=_new(
                     "geometry_msgs/msg/Transform",
                     translation=_vec(*mount.xyz),
-                    rotation=new("geometry_msgs/msg/Quaternion", x=q[0], y=q[1], z=q[2], w=q[3]),
+                    rotation=_new("geometry_msgs/msg/Quaternion", x=q[0], y=q[1], z=q[2], w=q[3]),
                 ),
             )
         )
-    return new("tf2_msgs/msg/TFMessage", transforms=transforms)
+    return _new("tf2_msgs/msg/TFMessage", transforms=transforms)
 
 
 def image(img: np.ndarray, ns: int) -> Any:
     h, w = img.shape[:2]
-    return new(
+    return _new(
         "sensor_msgs/msg/Image",
         header=header(ns, topics.FRAME_CAMERA),
         height=h,
@@ -84,7 +111,7 @@ def camera_info(model: CameraModel, ns: int) -> Any:
     k = model.k
     p = np.zeros((3, 4))
     p[:, :3] = k
-    return new(
+    return _new(
         "sensor_msgs/msg/CameraInfo",
         header=header(ns, topics.FRAME_CAMERA),
         height=model.height,
@@ -100,11 +127,11 @@ def camera_info(model: CameraModel, ns: int) -> Any:
 def pointcloud(points: np.ndarray, ns: int) -> Any:
     """PointCloud2 of (N,4) float32 x, y, z, intensity in lidar_top."""
     fields = [
-        new("sensor_msgs/msg/PointField", name=name, offset=4 * i, datatype=FLOAT32, count=1)
+        _new("sensor_msgs/msg/PointField", name=name, offset=4 * i, datatype=FLOAT32, count=1)
         for i, name in enumerate(("x", "y", "z", "intensity"))
     ]
     data = np.ascontiguousarray(points, dtype=np.float32)
-    return new(
+    return _new(
         "sensor_msgs/msg/PointCloud2",
         header=header(ns, topics.FRAME_LIDAR),
         height=1,
@@ -121,10 +148,10 @@ def pointcloud(points: np.ndarray, ns: int) -> Any:
 def imu(gyro: np.ndarray, accel: np.ndarray, ns: int, gyro_var: float, accel_var: float) -> Any:
     orientation_cov = np.zeros(9)
     orientation_cov[0] = -1.0  # a raw 6-axis IMU: no orientation estimate
-    return new(
+    return _new(
         "sensor_msgs/msg/Imu",
         header=header(ns, topics.FRAME_IMU),
-        orientation=new("geometry_msgs/msg/Quaternion", x=0.0, y=0.0, z=0.0, w=1.0),
+        orientation=_new("geometry_msgs/msg/Quaternion", x=0.0, y=0.0, z=0.0, w=1.0),
         orientation_covariance=orientation_cov,
         angular_velocity=_vec(*gyro),
         angular_velocity_covariance=_diag([gyro_var] * 3, 3),
@@ -134,9 +161,9 @@ def imu(gyro: np.ndarray, accel: np.ndarray, ns: int, gyro_var: float, accel_var
 
 
 def navsat(lat_lon_alt: np.ndarray, sigma: tuple[float, float, float], ns: int) -> Any:
-    status = new("sensor_msgs/msg/NavSatStatus", status=0, service=1)  # STATUS_FIX, SERVICE_GPS
+    status = _new("sensor_msgs/msg/NavSatStatus", status=0, service=1)  # STATUS_FIX, SERVICE_GPS
     lat, lon, alt = (float(v) for v in lat_lon_alt)
-    return new(
+    return _new(
         "sensor_msgs/msg/NavSatFix",
         header=header(ns, topics.FRAME_GNSS),
         status=status,
@@ -149,25 +176,31 @@ def navsat(lat_lon_alt: np.ndarray, sigma: tuple[float, float, float], ns: int) 
 
 
 def odometry(pose: np.ndarray, speed: float, yaw_rate: float, ns: int) -> Any:
-    return new(
+    return _new(
         "nav_msgs/msg/Odometry",
         header=header(ns, topics.FRAME_ODOM),
         child_frame_id=topics.FRAME_BASE,
-        pose=new(
+        pose=_new(
             "geometry_msgs/msg/PoseWithCovariance",
             pose=_pose(pose[0], pose[1], 0.0, pose[2]),
             covariance=_diag([0.05, 0.05, 1e-6, 1e-6, 1e-6, 0.01], 6),
         ),
-        twist=new(
+        twist=_new(
             "geometry_msgs/msg/TwistWithCovariance",
-            twist=new("geometry_msgs/msg/Twist", linear=_vec(speed, 0, 0), angular=_vec(0, 0, yaw_rate)),
+            twist=_new(
+                "geometry_msgs/msg/Twist", linear=_vec(speed, 0, 0), angular=_vec(0, 0, yaw_rate)
+            ),
             covariance=_diag([0.03**2, 1e-4, 1e-6, 1e-6, 1e-6, 0.005**2], 6),
         ),
     )
 
 
 def ego_pose(x: float, y: float, yaw: float, ns: int) -> Any:
-    return new("geometry_msgs/msg/PoseStamped", header=header(ns, topics.FRAME_MAP), pose=_pose(x, y, 0.0, yaw))
+    return _new(
+        "geometry_msgs/msg/PoseStamped",
+        header=header(ns, topics.FRAME_MAP),
+        pose=_pose(x, y, 0.0, yaw),
+    )
 
 
 def tracked_objects(
@@ -183,60 +216,90 @@ def tracked_objects(
     for i, actor_id in enumerate(ids):
         length, width, height = dims[i]
         vx, vy = velocities[i]
-        kinematics = new(
+        kinematics = _new(
             "autoware_perception_msgs/msg/TrackedObjectKinematics",
-            pose_with_covariance=new(
+            pose_with_covariance=_new(
                 "geometry_msgs/msg/PoseWithCovariance",
                 pose=_pose(poses[i, 0], poses[i, 1], height / 2, poses[i, 2]),
             ),
-            twist_with_covariance=new(
+            twist_with_covariance=_new(
                 "geometry_msgs/msg/TwistWithCovariance",
-                twist=new("geometry_msgs/msg/Twist", linear=_vec(vx, vy, 0), angular=_vec(0, 0, yaw_rates[i])),
+                twist=_new(
+                    "geometry_msgs/msg/Twist",
+                    linear=_vec(vx, vy, 0),
+                    angular=_vec(0, 0, yaw_rates[i]),
+                ),
             ),
             orientation_availability=2,  # AVAILABLE
             is_stationary=bool(np.hypot(vx, vy) < 0.1),
         )
         objects.append(
-            new(
+            _new(
                 "autoware_perception_msgs/msg/TrackedObject",
-                object_id=new("unique_identifier_msgs/msg/UUID", uuid=actor_uuid(int(actor_id))),
+                object_id=_new("unique_identifier_msgs/msg/UUID", uuid=actor_uuid(int(actor_id))),
                 existence_probability=1.0,
                 classification=[
-                    new("autoware_perception_msgs/msg/ObjectClassification", label=labels[i], probability=1.0)
+                    _new(
+                        "autoware_perception_msgs/msg/ObjectClassification",
+                        label=labels[i],
+                        probability=1.0,
+                    )
                 ],
                 kinematics=kinematics,
-                shape=new("autoware_perception_msgs/msg/Shape", type=0, dimensions=_vec(length, width, height)),
+                shape=_new(
+                    "autoware_perception_msgs/msg/Shape",
+                    type=0,
+                    dimensions=_vec(length, width, height),
+                ),
             )
         )
-    return new("autoware_perception_msgs/msg/TrackedObjects", header=header(ns, topics.FRAME_MAP), objects=objects)
+    return _new(
+        "autoware_perception_msgs/msg/TrackedObjects",
+        header=header(ns, topics.FRAME_MAP),
+        objects=objects,
+    )
 
 
 def camera_boxes(boxes: list[CameraBox], ns: int) -> Any:
     head = header(ns, topics.FRAME_CAMERA)
     detections = []
     for b in boxes:
-        hypothesis = new(
+        hypothesis = _new(
             "vision_msgs/msg/ObjectHypothesisWithPose",
-            hypothesis=new("vision_msgs/msg/ObjectHypothesis", class_id=b.kind.class_name, score=b.visible_fraction),
-            pose=new(
+            hypothesis=_new(
+                "vision_msgs/msg/ObjectHypothesis",
+                class_id=b.kind.class_name,
+                score=b.visible_fraction,
+            ),
+            pose=_new(
                 "geometry_msgs/msg/PoseWithCovariance",
-                pose=new(
+                pose=_new(
                     "geometry_msgs/msg/Pose",
-                    position=new("geometry_msgs/msg/Point", x=b.position[0], y=b.position[1], z=b.position[2]),
+                    position=_new(
+                        "geometry_msgs/msg/Point", x=b.position[0], y=b.position[1], z=b.position[2]
+                    ),
                 ),
             ),
         )
-        bbox = new(
+        bbox = _new(
             "vision_msgs/msg/BoundingBox2D",
-            center=new(
+            center=_new(
                 "vision_msgs/msg/Pose2D",
-                position=new("vision_msgs/msg/Point2D", x=float(b.center[0]), y=float(b.center[1])),
+                position=_new(
+                    "vision_msgs/msg/Point2D", x=float(b.center[0]), y=float(b.center[1])
+                ),
                 theta=0.0,
             ),
             size_x=float(b.size[0]),
             size_y=float(b.size[1]),
         )
         detections.append(
-            new("vision_msgs/msg/Detection2D", header=head, results=[hypothesis], bbox=bbox, id=str(b.actor_id))
+            _new(
+                "vision_msgs/msg/Detection2D",
+                header=head,
+                results=[hypothesis],
+                bbox=bbox,
+                id=str(b.actor_id),
+            )
         )
-    return new("vision_msgs/msg/Detection2DArray", header=head, detections=detections)
+    return _new("vision_msgs/msg/Detection2DArray", header=head, detections=detections)

@@ -52,7 +52,9 @@ def imu(traj: Trajectories, rng: np.random.Generator) -> ImuSamples:
     return ImuSamples(steps, gyro, accel)
 
 
-def _gauss_markov(rng: np.random.Generator, n: int, sigma: float, tau: float, dt: float) -> np.ndarray:
+def _gauss_markov(
+    rng: np.random.Generator, n: int, sigma: float, tau: float, dt: float
+) -> np.ndarray:
     phi = np.exp(-dt / tau)
     drive = rng.normal(0.0, sigma * np.sqrt(1 - phi * phi), n)
     out = np.empty(n)
@@ -76,7 +78,9 @@ def gnss(traj: Trajectories, rig: Rig, rng: np.random.Generator) -> GnssSamples:
     up = az + rng.normal(0.0, GNSS_VERTICAL, n)
     lat, lon, alt = pymap3d.enu2geodetic(east, north, up, *ENU_ORIGIN)
     horizontal = float(np.hypot(GNSS_BIAS, GNSS_WHITE))
-    return GnssSamples(steps, np.column_stack([lat, lon, alt]), (horizontal, horizontal, GNSS_VERTICAL))
+    return GnssSamples(
+        steps, np.column_stack([lat, lon, alt]), (horizontal, horizontal, GNSS_VERTICAL)
+    )
 
 
 def odometry(traj: Trajectories, rng: np.random.Generator) -> OdomSamples:

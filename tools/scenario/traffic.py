@@ -191,7 +191,8 @@ class _Simulation:
             kind, role, lane=lane, s=s, d=rd.LANE_OFFSETS[lane], v=v0,
             dirn=float(rd.LANE_DIRECTION[lane]), v0=v0 * (0.85 if truck else 1.0),
             amax=1.0 if truck else self.rng.uniform(1.2, 2.0), b=2.5,
-            headway=self.rng.uniform(1.2, 1.8), s0=self.rng.uniform(2.5, 4.0), rel=0.0,
+            headway=self.rng.uniform(1.2, 1.8), s0=self.rng.uniform(2.5, 4.0),
+            rel=0.0 if rd.LANE_DIRECTION[lane] > 0 else math.pi,
         )  # fmt: skip
 
     def _lane_speed(self, lane: int) -> float:
@@ -212,8 +213,11 @@ class _Simulation:
                 kind, Role.CROSSING, phase=Phase.WAIT, s=s, d=side * CROSS_WAIT_D, walk=walk,
                 rel=-side * math.pi / 2, lane=-1,
             )  # fmt: skip
-        d = side * (8.4 if bike else self.rng.uniform(8.7, 9.8))
         dirn = self.rng.choice([-1.0, 1.0])
+        # Cyclists keep right on the path by the kerb (so they pass each other); people walk
+        # further out on the sidewalk.
+        keep_right = 0.3 if dirn * side < 0 else -0.3
+        d = side * (8.4 + keep_right if bike else self.rng.uniform(9.0, 10.1))
         return self._new_actor(
             kind, Role.SIDEWALK, s=s, d=d, walk=walk, dirn=dirn, v=walk,
             rel=0.0 if dirn > 0 else math.pi, lane=-1,
@@ -231,7 +235,9 @@ class _Simulation:
         lead = self._spawn_vehicle(rd.EGO_LANE, self.ego_s + self.rng.uniform(26.0, 32.0), 10.0)
         self.a.v0[lead] = self.rng.uniform(11.0, 14.0)
         for _ in range(self.profile.sidewalk_people):
-            self._spawn_person(False, self.ego_s + self.rng.uniform(10, 120), self.rng.choice([-1, 1]))
+            self._spawn_person(
+                False, self.ego_s + self.rng.uniform(10, 120), self.rng.choice([-1, 1])
+            )
         self._spawn_person(True, self.ego_s + self.rng.uniform(35, 45), -1.0)
 
     def _refill(self) -> None:
@@ -284,7 +290,9 @@ class _Simulation:
         ok = (rear_gap > 5.0) & (rear_gap < 25.0) & (a.v[ids] >= a.v[EGO_ID] - 0.5)
         for i in ids[ok]:
             lane0 = a.vehicles()
-            lane0 = lane0[(np.abs(a.d[lane0] - rd.LANE_OFFSETS[0]) < rd.LANE_WIDTH) & (lane0 != EGO_ID)]
+            lane0 = lane0[
+                (np.abs(a.d[lane0] - rd.LANE_OFFSETS[0]) < rd.LANE_WIDTH) & (lane0 != EGO_ID)
+            ]
             lane0 = lane0[a.s[lane0] > self.ego_s]
             # Room ahead in the ego lane for the whole manoeuvre, leader slowing included.
             room = a.s[lane0] - a.length[lane0] / 2 - (a.s[i] + a.length[i] / 2)
@@ -292,7 +300,11 @@ class _Simulation:
             if np.any(room < need):
                 continue
             a.role[i], a.phase[i], a.t_start[i] = Role.CUT_IN, Phase.LANE_CHANGE, self.t
-            a.lc_dur[i], a.d_from[i], a.d_to[i] = self.rng.uniform(2.5, 3.5), a.d[i], rd.LANE_OFFSETS[0]
+            a.lc_dur[i], a.d_from[i], a.d_to[i] = (
+                self.rng.uniform(2.5, 3.5),
+                a.d[i],
+                rd.LANE_OFFSETS[0],
+            )
             a.v0[i] = max(a.v0[i], a.v[EGO_ID] + 1.0)
             self.roles[int(i)].append("cut_in")
             return True
@@ -340,7 +352,10 @@ class _Simulation:
     def _occupancy(self, ids: np.ndarray) -> np.ndarray:
         """(n, 4) lanes each vehicle overlaps (same driving direction only)."""
         a = self.a
-        near = np.abs(a.d[ids, None] - rd.LANE_OFFSETS[None]) < rd.LANE_WIDTH / 2 + a.width[ids, None] / 2 - 0.2
+        near = (
+            np.abs(a.d[ids, None] - rd.LANE_OFFSETS[None])
+            < rd.LANE_WIDTH / 2 + a.width[ids, None] / 2 - 0.2
+        )
         return near & (rd.LANE_DIRECTION[None] == a.dirn[ids, None])
 
     def _leaders(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -360,7 +375,9 @@ class _Simulation:
         if len(people):
             lo = np.minimum(a.d[people], a.d[people] + 2.0 * a.vd[people])
             hi = np.maximum(a.d[people], a.d[people] + 2.0 * a.vd[people])
-            band = (lo[None] < rd.LANE_OFFSETS[:, None] + PERSON_BAND) & (hi[None] > rd.LANE_OFFSETS[:, None] - PERSON_BAND)
+            band = (lo[None] < rd.LANE_OFFSETS[:, None] + PERSON_BAND) & (
+                hi[None] > rd.LANE_OFFSETS[:, None] - PERSON_BAND
+            )
             blocks = (occ_i.astype(np.int8) @ band.astype(np.int8)) > 0
             pgap = (a.s[people][None] - a.s[ids][:, None]) * a.dirn[ids][:, None]
             pgap = pgap - a.length[ids][:, None] / 2 - 0.6
@@ -381,8 +398,10 @@ class _Simulation:
         v0 = a.v0[ids].copy()
         ego = ids == EGO_ID
         ph = self.ego_phase
-        v0[ego] = 11.5 + 2.6 * math.sin(2 * math.pi * self.t / 45.0 + ph[0]) + 0.8 * math.sin(
-            2 * math.pi * self.t / 13.0 + ph[1]
+        v0[ego] = (
+            11.5
+            + 2.6 * math.sin(2 * math.pi * self.t / 45.0 + ph[0])
+            + 0.8 * math.sin(2 * math.pi * self.t / 13.0 + ph[1])
         )
         braking = np.isin(a.phase[ids], (Phase.BRAKE, Phase.HOLD))
         v0[braking] = np.maximum(a.target[ids][braking], 0.1)
@@ -390,7 +409,7 @@ class _Simulation:
 
     def _move_vehicles(self) -> None:
         a, ids = self.a, self.a.vehicles()
-        lead, gap, lead_v = self._leaders(ids)
+        _, gap, lead_v = self._leaders(ids)
         v = a.v[ids]
         root = 2.0 * np.sqrt(a.amax[ids] * a.b[ids])
         sstar = a.s0[ids] + np.maximum(0.0, v * a.headway[ids] + v * (v - lead_v) / root)
@@ -463,10 +482,20 @@ class _Simulation:
         ids = a.ids(np.ones(a.n, bool))
         people = a.kind[ids] >= Kind.PEDESTRIAN
         walking = people & (a.role[ids] == Role.SIDEWALK)
-        vs = np.where(people, np.where(walking, a.dirn[ids] * a.walk[ids], 0.0), a.dirn[ids] * a.v[ids])
+        vs = np.where(
+            people, np.where(walking, a.dirn[ids] * a.walk[ids], 0.0), a.dirn[ids] * a.v[ids]
+        )
         self.rows.append(
             np.column_stack(
-                [np.full(len(ids), self.step_no), ids, a.s[ids], a.d[ids], vs, a.vd[ids], a.rel[ids]]
+                [
+                    np.full(len(ids), self.step_no),
+                    ids,
+                    a.s[ids],
+                    a.d[ids],
+                    vs,
+                    a.vd[ids],
+                    a.rel[ids],
+                ]
             )
         )
         self.ego_rows.append((a.v[EGO_ID], a.acc[EGO_ID]))
@@ -521,7 +550,9 @@ def simulate(road: rd.Road, cfg: ScenarioConfig, rng: np.random.Generator) -> Tr
     yaw_rate = np.empty(len(act))
     yaw_rate[order] = _group_gradient(np.unwrap(yaw[order]), ids[order])
     offsets = np.searchsorted(step, np.arange(steps + 1))
-    despawn = {int(i): int(sim.a.despawn[i]) if sim.a.despawn[i] >= 0 else steps - 1 for i in sim.shapes}
+    despawn = {
+        int(i): int(sim.a.despawn[i]) if sim.a.despawn[i] >= 0 else steps - 1 for i in sim.shapes
+    }
     return Trajectories(
         steps=steps,
         offsets=offsets,

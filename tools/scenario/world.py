@@ -12,7 +12,7 @@ from tools.scenario.boxes import Boxes, Material
 from tools.scenario.config import ENU_ORIGIN
 
 KERB_SEGMENT = 5.0
-MAP_SPACING = 0.4  # metres between map points on structure faces
+MAP_SPACING = 0.5  # metres between map points on structure faces
 GROUND_SPACING = 1.0
 
 
@@ -46,19 +46,33 @@ def _kerbs(road: rd.Road) -> list[Boxes]:
     d = rd.HALF_WIDTH + 0.125
     size = (KERB_SEGMENT, 0.25, 0.15)
     grey = (150, 150, 150)
-    return [_boxes_along(road, s, side * d, 0.0, size, 0.0, grey, Material.KERB) for side in (-1, 1)]
+    return [
+        _boxes_along(road, s, side * d, 0.0, size, 0.0, grey, Material.KERB) for side in (-1, 1)
+    ]
 
 
 def _poles_and_signs(road: rd.Road, rng: np.random.Generator) -> list[Boxes]:
     out = []
     for side in (-1, 1):
         s = np.arange(rng.uniform(0, 40), road.length, 40.0)
-        out.append(_boxes_along(road, s, side * 10.0, 0.0, (0.25, 0.25, 7.0), 0.0, (90, 90, 95), Material.POLE))
+        out.append(
+            _boxes_along(
+                road, s, side * 10.0, 0.0, (0.25, 0.25, 7.0), 0.0, (90, 90, 95), Material.POLE
+            )
+        )
         sign_s = s[rng.random(len(s)) < 0.3] + 12.0
         sign_s = sign_s[sign_s < road.length]
-        out.append(_boxes_along(road, sign_s, side * 8.2, 0.0, (0.1, 0.1, 2.2), 0.0, (120, 120, 120), Material.POLE))
+        out.append(
+            _boxes_along(
+                road, sign_s, side * 8.2, 0.0, (0.1, 0.1, 2.2), 0.0, (120, 120, 120), Material.POLE
+            )
+        )
         colors = np.where(rng.random((len(sign_s), 1)) < 0.5, [[40, 40, 200]], [[160, 90, 20]])
-        out.append(_boxes_along(road, sign_s, side * 8.2, 2.2, (0.08, 0.75, 0.75), 0.0, colors, Material.SIGN))
+        out.append(
+            _boxes_along(
+                road, sign_s, side * 8.2, 2.2, (0.08, 0.75, 0.75), 0.0, colors, Material.SIGN
+            )
+        )
     return out
 
 
@@ -87,8 +101,30 @@ def _buildings_and_trees(road: rd.Road, rng: np.random.Generator) -> list[Boxes]
         )
     if trees:
         t = np.array(trees)
-        out.append(_boxes_along(road, t[:, 0], t[:, 1], 0.0, (0.35, 0.35, 2.5), 0.0, (30, 60, 90), Material.VEGETATION))
-        out.append(_boxes_along(road, t[:, 0], t[:, 1], 2.5, (3.2, 3.2, 3.0), 0.0, (40, 120, 50), Material.VEGETATION))
+        out.append(
+            _boxes_along(
+                road,
+                t[:, 0],
+                t[:, 1],
+                0.0,
+                (0.35, 0.35, 2.5),
+                0.0,
+                (30, 60, 90),
+                Material.VEGETATION,
+            )
+        )
+        out.append(
+            _boxes_along(
+                road,
+                t[:, 0],
+                t[:, 1],
+                2.5,
+                (3.2, 3.2, 3.0),
+                0.0,
+                (40, 120, 50),
+                Material.VEGETATION,
+            )
+        )
     return out
 
 
@@ -134,7 +170,9 @@ def _ground_points(road: rd.Road) -> np.ndarray:
 
 def make_world(rng: np.random.Generator, length: float) -> World:
     road = rd.make_road(rng, length)
-    static = Boxes.concat(_kerbs(road) + _poles_and_signs(road, rng) + _buildings_and_trees(road, rng))
+    static = Boxes.concat(
+        _kerbs(road) + _poles_and_signs(road, rng) + _buildings_and_trees(road, rng)
+    )
     structure, material = _box_surface_points(static)
     ground = _ground_points(road)
     points = np.concatenate([structure, ground]).astype(np.float32)
@@ -145,7 +183,8 @@ def make_world(rng: np.random.Generator, length: float) -> World:
 def save_map(world: World, path: Path) -> None:
     """The localization map: static points, lane centre polylines, ENU origin, static boxes."""
     road = world.road
-    np.savez_compressed(
+    # Uncompressed: compressing a long road's map costs more than its disk space is worth.
+    np.savez(
         path,
         points=world.map_points,
         point_material=world.map_material,

@@ -7,7 +7,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from rosbags.interfaces import Qos, QosDurability, QosHistory, QosLiveliness, QosReliability, QosTime
+from rosbags.interfaces import (
+    Qos,
+    QosDurability,
+    QosHistory,
+    QosLiveliness,
+    QosReliability,
+    QosTime,
+)
 from rosbags.rosbag2 import Writer, WriterError
 
 from stack.msgs import serialize, typestore
@@ -51,7 +58,9 @@ class BagWriter:
 
     def __enter__(self) -> BagWriter:
         try:
-            self._writer = Writer(self.path, version=BAG_VERSION, storage_plugin=self.storage.plugin)
+            self._writer = Writer(
+                self.path, version=BAG_VERSION, storage_plugin=self.storage.plugin
+            )
             self._writer.open()
         except WriterError as exc:
             raise ScenarioError(f"cannot create bag {self.path}: {exc}") from exc

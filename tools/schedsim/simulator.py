@@ -11,11 +11,12 @@ CPU model: ``threads`` (each worker thread is its own server: callbacks that rel
 or spin on wall time, like stack.nodes.synthetic.Work) or ``gil`` (all callbacks of the process
 serialize on one interpreter lock, as pure-Python CPU work does).
 
-GIL hand-off (``switch_ms``, CPython's switch interval): a thread that wakes up -- the timer
-thread at a due time, an idle worker handed an input -- needs the interpreter lock first. While
-another thread runs a callback it holds the lock, and gives it up only when it blocks or when
-the waiter has waited a switch interval. So a wake-up waits ``min(switch, until the holder
-blocks)``, which is what makes sensor timers late while the compute thread is busy.
+Interpreter-lock hand-off (``switch_ms``, CPython's switch interval): a thread that wakes up --
+the timer thread at a due time, an idle worker handed an input by another thread -- needs the
+GIL first. A worker running callbacks back to back holds it (spinning Python code, or between
+native calls) until it blocks on its empty queue, or until a waiter has waited one switch
+interval and forces a switch. So a wake-up waits ``min(switch, until every worker is idle)``;
+waiters get the lock in the order they woke.
 """
 
 from __future__ import annotations
@@ -24,27 +25,21 @@ import enum
 import heapq
 import itertools
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from stack.scheduler.policy import Policy, PolicyKind, make_policy
 from tools.schedsim.errors import SimError
-from tools.schedsim.model import SimCallback, SimGraph, SimSubscription, SimTimer  # noqa: F401
+from tools.schedsim.model import SimCallback, SimGraph, SimSubscription, SimTimer
 
-_TIMER, _SOURCE, _FINISH, _RELEASE = 0, 1, 2, 3
+_TIMER, _SOURCE, _FINISH, _GIL_CHECK = 0, 1, 2, 3
 
 
 class CpuModel(str, enum.Enum):
     THREADS = "threads"
     GIL = "gil"
-
-
-@dataclass
-class _Env:
-    __slots__ = ("origins", "t")
-    origins: dict
-    t: int
 
 
 @dataclass(eq=False)
@@ -73,7 +68,7 @@ class _Timer:
     skipped: int = 0
 
 
-@dataclass
+@dataclass(eq=False)
 class _Exec:
     name: str
     idle: int
@@ -145,9 +140,11 @@ class Simulator:
             self.chain_ends.setdefault(c.end, []).append(c.name)
         self.traces = {name: ChainTrace() for name in g.chains}
         self.busy_ns = dict.fromkeys(self.execs, 0)
-        self._gil_busy = False
-        self._gil_waiters: deque = deque()
-        self._running: dict[int, tuple[_Exec, int]] = {}  # job id -> (executor, end time)
+        self._running = 0  # callbacks in progress
+        self._serial_busy = False  # CpuModel.GIL: a callback holds the lock
+        self._serial_waiters: deque = deque()
+        self._gil_waiters: deque[tuple[int, Callable[[int], None]]] = deque()
+        self._granting = False
 
     def _node(self, name: str) -> _Node:
         node = self.nodes.get(name)
@@ -168,8 +165,8 @@ class Simulator:
                 self._finish(t, data)
             elif kind == _TIMER:
                 self._fire(t, data)
-            elif kind == _RELEASE:
-                self._release(t, data)
+            elif kind == _GIL_CHECK:
+                self._gil_check(t)
             else:
                 self._inject(t, data)
         return SimRun(
@@ -181,31 +178,48 @@ class Simulator:
             dict(self.busy_ns),
         )
 
-    def _at(self, t: int, kind: int, data: object) -> None:
+    def _at(self, t: int, kind: int, data: object = None) -> None:
         heapq.heappush(self._events, (t, next(self._seq), kind, data))
 
+    # ---- the interpreter lock -------------------------------------------------------------
+    def _contended(self) -> bool:
+        """Whether a thread waking now must wait for the lock: a callback holds it, or
+        threads that woke earlier wait for it (they get it first)."""
+        return bool(
+            self.switch_ns and not self._granting and (self._running or self._gil_waiters)
+        )
+
+    def _with_gil(self, t: int, action: Callable[[int], None]) -> None:
+        """Run ``action`` once a thread waking at ``t`` holds the interpreter lock."""
+        if not self._contended():
+            action(t)
+            return
+        self._gil_waiters.append((t, action))
+        self._at(t + self.switch_ns, _GIL_CHECK)
+
+    def _gil_check(self, t: int) -> None:
+        while self._gil_waiters:
+            since, action = self._gil_waiters[0]
+            if self._running and t < since + self.switch_ns:
+                return  # its own check event comes later
+            self._gil_waiters.popleft()
+            self._grant(t, action)
+
+    def _grant(self, t: int, action: Callable[[int], None]) -> None:
+        # The thread that got the lock wakes whoever it hands work to before letting go.
+        self._granting = True
+        try:
+            action(t)
+        finally:
+            self._granting = False
+
+    # ---- sources ----------------------------------------------------------------------------
     def _fire(self, t: int, i: int) -> None:
         timer = self.timers[i]
         self._at(t + timer.spec.period_ns, _TIMER, i)
-        wait = self._gil_wait(t)  # the timer thread wakes up and needs the interpreter lock
-        if wait:
-            self._at(t + wait, _RELEASE, i)
-        else:
-            self._release(t, i)
+        self._with_gil(t, lambda now: self._release(now, timer))
 
-    def _gil_wait(self, t: int) -> int:
-        """How long a thread waking at ``t`` waits for the interpreter lock."""
-        if not self.switch_ns or not self._running:
-            return 0
-        wait = 0
-        for ex, end in self._running.values():
-            # The holder keeps the lock across callbacks while its queue has work.
-            hold = self.switch_ns if ex.heap else min(self.switch_ns, end - t)
-            wait = max(wait, hold)
-        return wait
-
-    def _release(self, t: int, i: int) -> None:
-        timer = self.timers[i]
+    def _release(self, t: int, timer: _Timer) -> None:
         if timer.pending:
             timer.skipped += 1
             return
@@ -219,7 +233,7 @@ class Simulator:
         if src.topic in self.chain_starts:
             origins = {src.topic: (t, t)}
             self._frame(src.topic, t)
-        self._deliver_all(src.topic, _Env(origins, t), t)
+        self._deliver_all(src.topic, origins, t)
 
     # ---- queues -----------------------------------------------------------------------------
     def _push(self, executor: str, key: tuple[int, int], entity: object, t: int) -> None:
@@ -227,7 +241,8 @@ class Simulator:
         heapq.heappush(ex.heap, (key[0], key[1], next(self._seq), entity))
         self._dispatch(ex, t, waking=True)
 
-    def _deliver_all(self, topic: str, env: _Env, t: int) -> None:
+    def _deliver_all(self, topic: str, origins: dict, t: int) -> None:
+        env = (origins, t)
         for sub in self.by_topic.get(topic, ()):
             queue = sub.queue
             if len(queue) >= sub.spec.depth:
@@ -236,62 +251,75 @@ class Simulator:
                 queue.append(env)
                 continue
             queue.append(env)
-            key = self.policy.message_key(sub.spec.chains, env.origins)
+            key = self.policy.message_key(sub.spec.chains, origins)
             self._push(sub.node.executor, key, sub, t)
 
     def _dispatch(self, ex: _Exec, t: int, waking: bool = False) -> None:
+        """Idle workers of ``ex`` take ready items; a woken worker first needs the GIL."""
         while ex.idle > 0 and ex.heap:
-            item = heapq.heappop(ex.heap)
-            entity = item[3]
-            node = entity.node
-            if node.busy:
-                node.deferred.append(item)
+            if waking and self._contended():
+                ex.idle -= 1  # this worker is awake, waiting for the lock
+                self._with_gil(t, lambda now, ex=ex: self._woken(ex, now))
                 continue
-            if isinstance(entity, _Sub):
-                job = self._take_input(entity, t)
-                if job is None:
-                    continue
-            else:
-                entity.pending = False
-                job = entity.spec.callback
-            self._start(ex, node, job, t + (self._gil_wait(t) if waking else 0))
+            self._take_next(ex, t)
+
+    def _woken(self, ex: _Exec, t: int) -> None:
+        ex.idle += 1
+        self._dispatch(ex, t)
+
+    def _take_next(self, ex: _Exec, t: int) -> None:
+        item = heapq.heappop(ex.heap)
+        entity = item[3]
+        node = entity.node
+        if node.busy:
+            node.deferred.append(item)
+            return
+        if isinstance(entity, _Sub):
+            cb = self._take_input(entity, t)
+            if cb is None:
+                return
+        else:
+            entity.pending = False
+            cb = entity.spec.callback
+        self._start(ex, node, cb, t)
 
     def _take_input(self, sub: _Sub, t: int) -> SimCallback | None:
         if not sub.queue:
             return None
-        env = sub.queue.popleft()
-        if self.stale_check and self.policy.stale(sub.spec.chains, env.origins, t) is not None:
+        origins, _ = sub.queue.popleft()
+        if self.stale_check and self.policy.stale(sub.spec.chains, origins, t) is not None:
             sub.stale += 1
             return None
-        sub.node.latest[sub.spec.topic] = env.origins
+        sub.node.latest[sub.spec.topic] = origins
         return sub.spec.callback
 
+    # ---- callbacks --------------------------------------------------------------------------
     def _start(self, ex: _Exec, node: _Node, cb: SimCallback, t: int) -> None:
         node.busy = True
         ex.idle -= 1
         job = (ex, node, cb)
         if self.cpu is CpuModel.GIL:
-            if self._gil_busy:
-                self._gil_waiters.append(job)
+            if self._serial_busy:
+                self._serial_waiters.append(job)
                 return
-            self._gil_busy = True
+            self._serial_busy = True
         self._run(job, t)
 
     def _run(self, job: tuple, t: int) -> None:
         ex, node, cb = job
         took = cb.service.sample_ns(self.rng, self.scale.get(node.name, 1.0)) + self.overhead_ns
         self.busy_ns[ex.name] += took
-        self._running[id(job)] = (ex, t + took)
+        self._running += 1
         self._at(t + took, _FINISH, job)
 
     def _finish(self, t: int, job: tuple) -> None:
         ex, node, cb = job
-        del self._running[id(job)]
+        self._running -= 1
         if self.cpu is CpuModel.GIL:
-            if self._gil_waiters:
-                self._run(self._gil_waiters.popleft(), t)
+            if self._serial_waiters:
+                self._run(self._serial_waiters.popleft(), t)
             else:
-                self._gil_busy = False
+                self._serial_busy = False
         for topic, p in cb.publishes.items():
             if p >= 1.0 or self.rng.random() < p:
                 self._publish(node, topic, t)
@@ -304,6 +332,8 @@ class Simulator:
             node.deferred = []
             self._dispatch(home, t)
         self._dispatch(ex, t)
+        if not self._running and self._gil_waiters:
+            self._gil_check(t)  # every worker blocked: the lock is free
 
     # ---- publishing -------------------------------------------------------------------------
     def _publish(self, node: _Node, topic: str, t: int) -> None:
@@ -318,7 +348,7 @@ class Simulator:
                 trace = self.traces[name]
                 trace.outputs.append((t, t - origin[1]))
                 trace.reached.add(origin[1])
-        self._deliver_all(topic, _Env(origins, t), t)
+        self._deliver_all(topic, origins, t)
 
     def _frame(self, topic: str, t: int) -> None:
         for name, chain in self.graph.chains.items():
@@ -341,8 +371,4 @@ def _merged(latest: dict) -> dict:
     return merged
 
 
-def simulate_graph(graph: SimGraph, duration_s: float, policy: str = "l4", **kw: object) -> SimRun:
-    return Simulator(graph, policy, **kw).run(duration_s)  # type: ignore[arg-type]
-
-
-__all__ = ["CpuModel", "SimRun", "Simulator", "simulate_graph"]
+__all__ = ["CpuModel", "SimRun", "SimTimer", "Simulator"]

@@ -100,3 +100,13 @@ def test_gnss_lever_arm_puts_base_link_behind_the_antenna():
     for k in range(1, 200):
         ekf.update_position(k * 10_000_000, np.array([10.0, 21.5]), np.eye(2), lever)
     assert np.allclose(ekf.x[:2], [10.0, 20.0], atol=0.05)
+
+
+def test_pose_update_corrects_position_and_heading():
+    ekf = PoseEkf()
+    ekf.initialize(0, 2.0, -1.0, 0.1, 5.0, 1.0, 0.1)
+    cov = np.diag([0.01, 0.01, 1e-4])
+    assert ekf.update_pose(0, np.array([0.0, 0.0, 0.0]), cov) is Update.ACCEPTED
+    assert np.allclose(ekf.x[:3], 0.0, atol=0.05)
+    # A pose 3 m away from a now confident filter is an outlier.
+    assert ekf.update_pose(0, np.array([3.0, 0.0, 0.0]), cov) is Update.OUTLIER

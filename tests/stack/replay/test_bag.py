@@ -87,12 +87,21 @@ def test_ros1_bag(shared_data: Path) -> None:
         assert bag.end_ns == 108_781_000_000
 
 
-def test_directory_without_metadata_reads_its_storage(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("metadata", "warning"),
+    [(None, "there is none"), ("{{{ not yaml", "cannot use it (Could not load YAML")],
+)
+def test_a_missing_or_broken_metadata_yaml_falls_back_to_the_storage(
+    tmp_path: Path, metadata: str | None, warning: str
+) -> None:
     bag_dir = small_bag(tmp_path / "bag")
-    (bag_dir / "metadata.yaml").unlink()
+    if metadata is None:
+        (bag_dir / "metadata.yaml").unlink()
+    else:
+        (bag_dir / "metadata.yaml").write_text(metadata)
     bag, messages = _read_all(bag_dir)
     assert len(messages) == TOTAL
-    assert any("no metadata.yaml" in w for w in bag.warnings)
+    assert any(f"metadata.yaml: {warning}" in w for w in bag.warnings), bag.warnings
 
 
 def test_missing_messages_are_an_error(module_bag: Path) -> None:

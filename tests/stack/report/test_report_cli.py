@@ -54,6 +54,10 @@ def test_perfetto_export_validates_and_has_a_track_per_thread(mixed_run, tmp_pat
     counters = [e for e in events if e["ph"] == "C"]
     assert {e["name"] for e in counters} == {"chain relaxed latency ms", "chain tight latency ms"}
     assert any(e["ph"] == "i" and e["name"] == "overwrite" for e in events)
+    misses = [e for e in events if e.get("cat") == "deadline_miss"]
+    assert len(misses) == 10 and {e["name"] for e in misses} == {"chain tight over budget"}
+    assert doc["otherData"]["chains"]["tight"]["verdict"] == "OVER BUDGET"
+    assert doc["otherData"]["chains"]["relaxed"]["verdict"] == "OK"
 
 
 def test_perfetto_schema_check_finds_problems():

@@ -10,15 +10,13 @@ from tests.stack.trace.graphs import FAN_IN, FAN_OUT, chain_yaml, feed, lockstep
 
 # The synthetic work is a busy-wait, so it is a hard lower bound of every sample. Other
 # processes on this shared machine preempt the busy-wait and stretch it, so the upper side is
-# checked against the callback time actually spent in each sample's window (what remains is
-# the executor's own overhead), plus a loose bound on the fastest sample.
-OVERHEAD_MS = 0.5
+# checked against the callback time actually spent in each sample's window: what remains is
+# the executor's own overhead (about 0.05 ms here), which a wrong attribution would blow up.
+OVERHEAD_MS = 1.0
 
 
 def check(samples, records, truth_ms: float) -> None:
-    lat_ms = samples.latency_ns / 1e6
-    assert lat_ms.min() >= truth_ms
-    assert lat_ms.min() <= 2 * truth_ms + 3.0
+    assert samples.latency_ns.min() / 1e6 >= truth_ms
     over = overhead_ms(records, samples)
     assert over.min() >= 0.0
     assert np.median(over) <= OVERHEAD_MS
@@ -58,6 +56,10 @@ def test_fan_in_attributes_latency_to_each_source():
     assert len(s["camera"]) == len(s["lidar"]) == 10
     check(s["camera"], rt.tracer.records, 3.0)
     check(s["lidar"], rt.tracer.records, 9.0)
+    # Every fused output is attributed to the camera and lidar messages of its own cycle.
+    cycles = [1_000_000_000 + 100_000_000 * (i + 1) for i in range(10)]
+    assert s["camera"].stamp_ns.tolist() == cycles
+    assert s["lidar"].stamp_ns.tolist() == cycles
     # Both samples of one output come from the same fused publish but different sources.
     assert np.array_equal(s["camera"].publish_ns, s["lidar"].publish_ns)
 

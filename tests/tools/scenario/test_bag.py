@@ -64,7 +64,12 @@ def test_static_tf_has_the_sensor_extrinsics(mcap_messages):
     [(t, tf)] = mcap_messages[topics.TF_STATIC]
     assert t == START_NS
     by_child = {x.child_frame_id: x for x in tf.transforms}
-    assert set(by_child) == {topics.FRAME_CAMERA, topics.FRAME_LIDAR, topics.FRAME_IMU, topics.FRAME_GNSS}
+    assert set(by_child) == {
+        topics.FRAME_CAMERA,
+        topics.FRAME_LIDAR,
+        topics.FRAME_IMU,
+        topics.FRAME_GNSS,
+    }
     assert {x.header.frame_id for x in tf.transforms} == {topics.FRAME_BASE}
     cam = by_child[topics.FRAME_CAMERA].transform
     assert 1.3 < cam.translation.z < 1.7  # ~1.5 m high
@@ -91,7 +96,10 @@ def test_image_and_camera_info(mcap_messages):
 def test_pointcloud_layout_and_ground(mcap_messages):
     _, cloud = mcap_messages[topics.LIDAR_POINTS][0]
     assert [(f.name, f.offset, f.datatype) for f in cloud.fields] == [
-        ("x", 0, 7), ("y", 4, 7), ("z", 8, 7), ("intensity", 12, 7)
+        ("x", 0, 7),
+        ("y", 4, 7),
+        ("z", 8, 7),
+        ("intensity", 12, 7),
     ]
     assert cloud.point_step == 16 and cloud.height == 1
     pts = np.frombuffer(cloud.data, np.float32).reshape(-1, 4)
@@ -118,7 +126,12 @@ def test_navsat_imu_odometry_values(mcap_messages):
 
 def test_extra_files_beside_the_bag(mcap_bag, mcap_messages):
     doc = yaml.safe_load((mcap_bag / "scenario.yaml").read_text())
-    assert (doc["seed"], doc["seconds"], doc["weather"], doc["traffic"]) == (SEED, SECONDS, "day", "light")
+    assert (doc["seed"], doc["seconds"], doc["weather"], doc["traffic"]) == (
+        SEED,
+        SECONDS,
+        "day",
+        "light",
+    )
     assert doc["actors"] and {"id", "kind", "roles", "dimensions"} <= set(doc["actors"][0])
     kinds = {a["kind"] for a in doc["actors"]}
     assert {"car", "pedestrian"} <= kinds

@@ -58,7 +58,8 @@ def _box_corners(obj) -> np.ndarray:
     d = obj.shape.dimensions
     signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]) * 0.5
     local = signs * [d.x, d.y, d.z]
-    return _rot(pose.orientation).apply(local) + [pose.position.x, pose.position.y, pose.position.z]
+    center = np.array([pose.position.x, pose.position.y, pose.position.z])
+    return _rot(pose.orientation).apply(local) + center
 
 
 def _ids_by_uuid(bag) -> dict[bytes, int]:
@@ -95,7 +96,9 @@ def test_lead_vehicle_is_in_the_lidar_points(mcap_messages, frame):
     yaw = np.arctan2(*(corners[4] - corners[0])[[1, 0]])  # box x axis in the lidar frame
     c, s = np.cos(yaw), np.sin(yaw)
     rel = pts - center
-    local = np.column_stack([c * rel[:, 0] + s * rel[:, 1], -s * rel[:, 0] + c * rel[:, 1], rel[:, 2]])
+    local = np.column_stack(
+        [c * rel[:, 0] + s * rel[:, 1], -s * rel[:, 0] + c * rel[:, 1], rel[:, 2]]
+    )
     d = lead.shape.dimensions
     half = np.array([d.x, d.y, d.z]) / 2 + 0.1
     inside = np.all(np.abs(local) <= half, axis=1) & (local[:, 2] > -d.z / 2 + 0.15)
@@ -132,7 +135,9 @@ def test_lead_vehicle_is_in_the_camera_at_its_projected_box(mcap_bag, mcap_messa
     img = np.asarray(image.data).reshape(image.height, image.width, 3).astype(float)
     inside = img[int(dv0) : int(dv1), int(du0) : int(du1)].reshape(-1, 3)
     h = int(dv1 - dv0)
-    below = img[int(dv1) + 2 : min(int(dv1) + 2 + h // 2, image.height), int(du0) : int(du1)].reshape(-1, 3)
+    below = img[
+        int(dv1) + 2 : min(int(dv1) + 2 + h // 2, image.height), int(du0) : int(du1)
+    ].reshape(-1, 3)
     assert np.linalg.norm(inside.mean(0) - below.mean(0)) > 10 or inside.std() > 2 * below.std()
 
 
@@ -141,8 +146,14 @@ def test_camera_boxes_are_inside_the_image_and_scored(mcap_messages):
     for _, arr in mcap_messages[topics.GT_CAMERA_BOXES]:
         for det in arr.detections:
             b = det.bbox
-            assert 0 <= b.center.position.x - b.size_x / 2 and b.center.position.x + b.size_x / 2 <= 640
-            assert 0 <= b.center.position.y - b.size_y / 2 and b.center.position.y + b.size_y / 2 <= 384
+            assert (
+                b.center.position.x - b.size_x / 2 >= 0
+                and b.center.position.x + b.size_x / 2 <= 640
+            )
+            assert (
+                b.center.position.y - b.size_y / 2 >= 0
+                and b.center.position.y + b.size_y / 2 <= 384
+            )
             assert 0 < det.results[0].hypothesis.score <= 1
             assert det.results[0].hypothesis.class_id in {"car", "truck", "pedestrian", "bicycle"}
             assert det.results[0].pose.pose.position.z > 0  # in front of the camera
@@ -151,12 +162,16 @@ def test_camera_boxes_are_inside_the_image_and_scored(mcap_messages):
 
 
 def test_gnss_and_odometry_agree_with_the_ego_pose(mcap_messages):
-    r_bg, p_bg = _extrinsic(mcap_messages, topics.FRAME_GNSS)
+    _r_bg, p_bg = _extrinsic(mcap_messages, topics.FRAME_GNSS)
     errors = []
     for t, fix in mcap_messages[topics.GNSS_FIX]:
         pose = _at(mcap_messages[topics.GT_EGO_POSE], t).pose
-        antenna = _rot(pose.orientation).apply(p_bg) + [pose.position.x, pose.position.y, 0]
-        e, n, _ = pymap3d.geodetic2enu(fix.latitude, fix.longitude, fix.altitude, 48.1351, 11.582, 520.0)
+        antenna = _rot(pose.orientation).apply(p_bg) + np.array(
+            [pose.position.x, pose.position.y, 0.0]
+        )
+        e, n, _ = pymap3d.geodetic2enu(
+            fix.latitude, fix.longitude, fix.altitude, 48.1351, 11.582, 520.0
+        )
         errors.append(np.hypot(e - antenna[0], n - antenna[1]))
     assert 0.1 < np.sqrt(np.mean(np.square(errors))) < 4.0  # noisy, ~1 m
     poses = mcap_messages[topics.GT_EGO_POSE]
