@@ -64,13 +64,17 @@ def run(quick: bool = False) -> dict[str, Any]:
     inputs = [tracked_objects_msg(msgs.new, header(k * 100_000_000, "map"), objs) for k in range(5)]
     pctx.callbacks[ODOMETRY_TOPIC](_odometry(0, float(road[5, 0]), float(road[5, 1]), 0.0, 12.0))
     repeat = 30 if quick else 300
-    plan_ms = timed(pctx.callbacks[OBJECTS_TOPIC], inputs, repeat)
+    plan_wall, plan_cpu = timed(pctx.callbacks[OBJECTS_TOPIC], inputs, repeat)
     trajectories = pctx.published["/planning/trajectory"][:5]
     _, cctx = make(Controller)
     cctx.callbacks[ODOMETRY_TOPIC](_odometry(0, float(road[5, 0]), float(road[5, 1]), 0.0, 12.0))
-    control_ms = timed(cctx.callbacks[TRAJECTORY_TOPIC], trajectories, repeat)
+    control_wall, control_cpu = timed(cctx.callbacks[TRAJECTORY_TOPIC], trajectories, repeat)
     return {
-        "planner": {**summary(plan_ms), "objects": n, "points": len(trajectories[0].points)},
-        "control": summary(control_ms),
+        "planner": {
+            **summary(plan_wall, plan_cpu),
+            "objects": n,
+            "points": len(trajectories[0].points),
+        },
+        "control": summary(control_wall, control_cpu),
         "quick": quick,
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import logging
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -24,7 +25,16 @@ log = logging.getLogger(__name__)
 
 # Node classes may come only from these packages unless the file sets allow_external_modules.
 PROJECT_PACKAGES = ("stack", "perception", "planning", "tools")
-TOP_LEVEL_KEYS = {"name", "executors", "nodes", "chains", "allow_external_modules", "scheduler"}
+TOP_LEVEL_KEYS = {
+    "name",
+    "args",
+    "executors",
+    "nodes",
+    "chains",
+    "allow_external_modules",
+    "scheduler",
+}
+ARG_PATTERN = re.compile(r"\$\(arg ([A-Za-z_][A-Za-z0-9_]*)\)")
 NODE_KEYS = {"class", "params", "remap", "executor"}
 EXECUTOR_KEYS = {"cores", "threads", "priority"}
 CHAIN_KEYS = {"path", "budget_ms", "percentile", "priority"}
@@ -86,6 +96,7 @@ class LaunchGraph:
     scheduler: dict[str, Any] = field(default_factory=dict)
     text: str = ""
     warnings: list[str] = field(default_factory=list)
+    args: dict[str, str] = field(default_factory=dict)
 
     def error(self, key: str, message: str) -> GraphError:
         return GraphError(f"{self.source}: {key}: {message}")
@@ -96,17 +107,30 @@ def resolve_topic(name: str) -> str:
     return name if name.startswith("/") else "/" + name
 
 
-def load_graph(path: str | Path) -> LaunchGraph:
-    """Load and validate a launch YAML file."""
+def load_graph(
+    path: str | Path,
+    args: Mapping[str, str] | None = None,
+    provided: Mapping[str, str] | None = None,
+) -> LaunchGraph:
+    """Load and validate a launch YAML file.
+
+    ``args`` override the defaults declared under ``args:``; ``provided`` are set by the
+    command itself (e.g. ``bag_dir`` in a replay) and need no declaration.
+    """
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
         raise GraphError(f"{path}: cannot read launch file: {exc.strerror}") from exc
-    return parse_graph(text, str(path))
+    return parse_graph(text, str(path), args, provided)
 
 
-def parse_graph(text: str, source: str = "<string>") -> LaunchGraph:
+def parse_graph(
+    text: str,
+    source: str = "<string>",
+    args: Mapping[str, str] | None = None,
+    provided: Mapping[str, str] | None = None,
+) -> LaunchGraph:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -114,6 +138,8 @@ def parse_graph(text: str, source: str = "<string>") -> LaunchGraph:
     if not isinstance(doc, dict):
         raise GraphError(f"{source}: expected a mapping at the top level, got {type(doc).__name__}")
     _check_keys(source, "", doc, TOP_LEVEL_KEYS)
+    values = {**(provided or {}), **_launch_args(source, doc.get("args") or {}, args or {})}
+    doc = _substitute(source, "", doc, values)
     allow_external = bool(doc.get("allow_external_modules", False))
     executors = _parse_executors(source, doc.get("executors") or {})
     nodes = _parse_nodes(source, doc.get("nodes"), executors, allow_external)
@@ -122,7 +148,49 @@ def parse_graph(text: str, source: str = "<string>") -> LaunchGraph:
     if not isinstance(scheduler, dict):
         raise GraphError(f"{source}: scheduler: expected a mapping, got {scheduler!r}")
     name = str(doc.get("name") or Path(source).stem)
-    return LaunchGraph(source, name, executors, nodes, chains, scheduler, text)
+    graph = LaunchGraph(source, name, executors, nodes, chains, scheduler, text)
+    graph.args = values
+    return graph
+
+
+def _launch_args(source: str, declared: Any, given: Mapping[str, str]) -> dict[str, str]:
+    """Declared args with their defaults, overridden by ``given`` (as `name:=value` on the CLI)."""
+    declared = _mapping(source, "args", declared)
+    unknown = set(given) - set(declared)
+    if unknown:
+        raise GraphError(
+            f"{source}: args: unknown launch argument(s) {sorted(unknown)}; "
+            f"declared: {sorted(declared)}"
+        )
+    values = {str(k): "" if v is None else str(v) for k, v in declared.items()}
+    values.update({k: str(v) for k, v in given.items()})
+    return values
+
+
+def _substitute(source: str, where: str, value: Any, args: Mapping[str, str]) -> Any:
+    """Replace `$(arg NAME)` in every string below the top-level ``args`` key."""
+    if isinstance(value, dict):
+        return {
+            k: v
+            if (not where and k == "args")
+            else _substitute(source, f"{where}.{k}".lstrip("."), v, args)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_substitute(source, f"{where}[{i}]", v, args) for i, v in enumerate(value)]
+    if isinstance(value, str) and "$(" in value:
+
+        def arg(match: re.Match) -> str:
+            name = match.group(1)
+            if name not in args:
+                raise GraphError(
+                    f"{source}: {where}: unknown launch argument {name!r} in {value!r}; "
+                    f"declared: {sorted(args)}"
+                )
+            return args[name]
+
+        return ARG_PATTERN.sub(arg, value)
+    return value
 
 
 def _check_keys(source: str, where: str, mapping: Mapping, known: set[str]) -> None:

@@ -51,7 +51,7 @@ def synthetic_sweep(
 ) -> np.ndarray:
     """(N, 4) float32 x, y, z, intensity in base_link: a flat road at z = 0 plus the boxes."""
     rng = np.random.default_rng(seed)
-    # Lidar rings are denser near the sensor: sample the radius with a sqrt-free law.
+    # Denser near the sensor, as the rings of a spinning lidar are.
     r = 3.0 + (radius - 3.0) * rng.random(ground_points) ** 1.5
     phi = rng.uniform(-np.pi, np.pi, ground_points)
     ground = np.column_stack(

@@ -12,13 +12,37 @@ import numpy as np
 from stack.cli.errors import CliError
 
 
-def load_launch(path: Path):  # -> LaunchGraph
+def load_launch(
+    path: Path, args: list[str] | None = None, provided: dict[str, str] | None = None
+):  # -> LaunchGraph
     from stack.graph import GraphError, load_graph
 
     try:
-        return load_graph(path)
+        return load_graph(path, parse_launch_args(args or []), provided)
     except GraphError as exc:
         raise CliError(str(exc)) from exc
+
+
+def parse_launch_args(items: list[str]) -> dict[str, str]:
+    """`name:=value` pairs, as `ros2 launch` takes them."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition(":=")
+        if not sep or not name:
+            raise CliError(f"launch argument {item!r}: expected NAME:=VALUE")
+        out[name] = value
+    return out
+
+
+def add_launch_args_option(parser) -> None:
+    parser.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        metavar="NAME:=VALUE",
+        dest="launch_args",
+        help="set a launch argument declared under args: (repeatable)",
+    )
 
 
 @contextlib.contextmanager

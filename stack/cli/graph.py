@@ -12,6 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--external", nargs="*", default=[], metavar="TOPIC", help="topics fed from outside (a bag)"
     )
+    from stack.cli.common import add_launch_args_option
+
+    add_launch_args_option(p)
     p.set_defaults(func=run)
 
 
@@ -24,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from stack.executor import ExecutorError, Runtime, SimClock
     from stack.graph import GraphError
 
-    graph = load_launch(args.file)
+    graph = load_launch(args.file, args.launch_args)
     try:
         runtime = Runtime(graph, SimClock(), lockstep=True, external_topics=args.external)
     except (GraphError, ExecutorError) as exc:

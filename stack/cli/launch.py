@@ -18,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--policy", choices=["l4", "fifo"], default="l4", help="ready-queue policy")
     p.add_argument("--fail-fast", action="store_true", help="stop on the first callback exception")
     p.add_argument("--no-trace", action="store_true", help="do not record callback spans")
+    from stack.cli.common import add_launch_args_option
+
+    add_launch_args_option(p)
     p.set_defaults(func=run)
 
 
@@ -28,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from stack.report.summary import print_chain_summary
     from stack.trace import TraceError, Tracer, TraceWriter
 
-    graph = load_launch(args.file)
+    graph = load_launch(args.file, args.launch_args)
     # Records stream to the run directory from a background thread; without one there is
     # nowhere to put them, so tracing is off (the chain summary uses the executor's samples).
     try:

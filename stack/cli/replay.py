@@ -49,7 +49,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fail-fast", action="store_true", help="stop on the first callback exception")
     p.add_argument("--no-trace", action="store_true", help="do not record callback spans")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from stack.cli.common import add_launch_args_option
+
+    add_launch_args_option(p)
     p.set_defaults(func=run)
+
+
+def bag_dir_arg(bag: Path) -> dict[str, str]:
+    """`$(arg bag_dir)`: the folder holding the bag, where a scenario keeps its map.npz."""
+    folder = bag if bag.is_dir() else bag.parent
+    return {"bag_dir": str(folder.resolve())}
 
 
 def parse_remaps(items: list[str]) -> dict[str, str]:
@@ -72,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     from stack.replay.progress import NoProgress, RichProgress
     from stack.trace import TraceError, Tracer, TraceWriter
 
-    graph = load_launch(args.launch)
+    graph = load_launch(args.launch, args.launch_args, bag_dir_arg(args.bag))
     if (args.run_dir / OUTPUTS).exists():
         raise CliError(f"{args.run_dir}: already holds {OUTPUTS}/; choose a new --run-dir")
     options = ReplayOptions(

@@ -9,6 +9,9 @@ from pathlib import Path
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ros", help="run a launch file as rclpy nodes (ROS 2 Humble install)")
     p.add_argument("file", type=Path, help="launch file (YAML)")
+    from stack.cli.common import add_launch_args_option
+
+    add_launch_args_option(p)
     p.set_defaults(func=run)
 
 
@@ -16,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
     from stack.cli.common import load_launch
     from stack.cli.errors import CliError
 
-    graph = load_launch(args.file)
+    graph = load_launch(args.file, args.launch_args)
     try:
         import rclpy  # noqa: F401
     except ImportError as exc:

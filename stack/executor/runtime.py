@@ -66,6 +66,8 @@ class Runtime:
         self.clock = clock
         self.lockstep = lockstep
         self.policy = make_policy(policy) if isinstance(policy, str) else policy
+        if lockstep and hasattr(self.policy, "time_index"):
+            self.policy.time_index = 0  # deadlines from header stamps: same inputs, same order
         self.tracer = tracer if tracer is not None else Tracer(enabled=False)
         self.fail_fast = fail_fast
         self.topics: dict[str, TopicState] = {}
@@ -327,7 +329,7 @@ class Runtime:
         while heap and heap[0][0] <= t_ns and not self._stop.is_set():
             due, i, timer = heapq.heappop(heap)
             self.clock.set(max(due, self.clock.now_ns()))
-            self._fire(timer, time.perf_counter_ns())
+            self._fire(timer, due)  # simulated time: the order must not depend on wall timing
             self.run_until_idle()
             timer.due_ns = due + timer.period_ns
             heapq.heappush(heap, (timer.due_ns, i, timer))

@@ -259,19 +259,12 @@ class Rosbag2McapWriter:
             + _map([(_string("serialized_metadata"), _string(yaml.safe_dump(self._info())))]),
         )
         self._emit([meta, _record(DATA_END, _U32.pack(0))])
+        meta_index = struct.pack("<QQ", meta_start, len(meta)) + _string("rosbag2")
         groups: list[tuple[int, list[bytes]]] = [
             (SCHEMA, [rec for _, rec in self._schemas.values()]),
             (CHANNEL, self._channel_records),
             (CHUNK_INDEX, self._chunk_indexes),
-            (
-                METADATA_INDEX,
-                [
-                    _record(
-                        METADATA_INDEX,
-                        struct.pack("<QQ", meta_start, len(meta)) + _string("rosbag2"),
-                    )
-                ],
-            ),
+            (METADATA_INDEX, [_record(METADATA_INDEX, meta_index)]),
             (STATISTICS, [self._statistics()]),
         ]
         summary_start = self._pos

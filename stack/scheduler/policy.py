@@ -69,11 +69,17 @@ class FifoPolicy:
 class ChainPolicy:
     kind = PolicyKind.CHAIN
 
+    def __init__(self) -> None:
+        # Deadlines count from the chain start's publish time (index 1 of an origin). Lockstep
+        # runs count from its header stamp (index 0) so the order never depends on wall timing.
+        self.time_index = 1
+
     def message_key(self, chains: tuple[ChainMembership, ...], origins: dict) -> tuple[int, int]:
         best = (0, NO_DEADLINE)
+        index = self.time_index
         for m in chains:
             origin = origins.get(m.start)
-            deadline = origin[1] + m.budget_ns if origin is not None else NO_DEADLINE
+            deadline = origin[index] + m.budget_ns if origin is not None else NO_DEADLINE
             key = (-m.priority, deadline)
             if key < best:
                 best = key

@@ -47,7 +47,9 @@ def test_stops_for_a_crossing_pedestrian_and_goes_on_after():
     ped_xy = np.array([p[0, :2] for _, p, _ in history])
     # While the pedestrian is in the ego's path (plus the corridor margin), the ego's front
     # never reaches the pedestrian's crossing line.
-    in_path = np.abs(ped_xy[:, 1]) < 0.25 + planner.cfg.vehicle.width / 2 + planner.cfg.corridor_margin
+    in_path = (
+        np.abs(ped_xy[:, 1]) < 0.25 + planner.cfg.vehicle.width / 2 + planner.cfg.corridor_margin
+    )
     assert in_path.any()
     assert np.all(front[in_path] < 45.0 - 0.25)
     speeds = np.array([e.v for e, _, _ in history])

@@ -138,3 +138,29 @@ def test_shipped_launch_files_are_valid():
     for path in sorted((ROOT / "launch").glob("*.yaml")):
         graph = load_graph(path)
         assert graph.nodes, path
+
+
+ARGS = f"""
+allow_external_modules: true
+args:
+  out_topic: /mid
+nodes:
+  a: {{class: "{REC}", params: {{input: $(arg bag_dir)/in, output: "$(arg out_topic)"}}}}
+"""
+
+
+def test_launch_args_defaults_overrides_and_provided():
+    graph = parse_graph(ARGS, "g.yaml", provided={"bag_dir": "/data"})
+    assert graph.nodes["a"].params.input == "/data/in"
+    assert graph.nodes["a"].params.output == "/mid"
+    graph = parse_graph(ARGS, "g.yaml", {"out_topic": "/other"}, {"bag_dir": ""})
+    assert graph.nodes["a"].params.output == "/other"
+
+
+def test_launch_args_errors_name_the_argument():
+    with pytest.raises(GraphError, match=r"args: unknown launch argument\(s\) \['colour'\]"):
+        parse_graph(ARGS, "g.yaml", {"colour": "red"}, {"bag_dir": ""})
+    with pytest.raises(
+        GraphError, match=r"nodes\.a\.params\.input: unknown launch argument 'bag_dir'"
+    ):
+        parse_graph(ARGS, "g.yaml")

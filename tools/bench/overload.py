@@ -25,19 +25,57 @@ import subprocess
 import sys
 import tempfile
 import time
+import random
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from stack.node import Context, Node
+from stack.nodes.synthetic import spin_for
+
 CRITICAL = "critical"
 TARGET_LOAD = 1.5
 TARGET_MISS_RATE = 0.01
 TARGET_RATIO = 10.0
-WORK = "stack.nodes.synthetic:Work"
+WORK = "tools.bench.overload:VariableWork"
 SOURCE = "stack.nodes.synthetic:Heartbeat"
 HEADER = "std_msgs/msg/Header"
+SPREAD = 0.5  # each run's work is uniform in (1 +- SPREAD) x the mean, as scene content varies
+RT_PRIORITY = 20  # SCHED_FIFO for the executors where permitted: other processes stay out
+
+
+@dataclass
+class VariableWorkParams:
+    input: str = "/in"
+    output: str = "/out"
+    msgtype: str = HEADER
+    work_ms: float = 1.0  # mean
+    spread: float = SPREAD
+
+    def validate(self) -> None:
+        if self.work_ms < 0 or not 0 <= self.spread < 1:
+            raise ValueError(f"need work_ms >= 0 and 0 <= spread < 1, got {self!r}")
+
+
+class VariableWork(Node):
+    """Like stack.nodes.synthetic.Work, with a seeded random work time per input."""
+
+    Params = VariableWorkParams
+
+    def __init__(self, ctx: Context) -> None:
+        super().__init__(ctx)
+        p = self.params
+        self.rng = random.Random(zlib.crc32(ctx.name.encode()))
+        self.pub = ctx.publisher(p.output, p.msgtype)
+        ctx.subscribe(p.input, p.msgtype, self.on_input, depth=1)
+
+    def on_input(self, msg: Any) -> None:
+        p = self.params
+        spin_for(p.work_ms * self.rng.uniform(1.0 - p.spread, 1.0 + p.spread))
+        self.pub.publish(msg)
 
 
 @dataclass(frozen=True)
@@ -52,7 +90,7 @@ class ChainDef:
 
 CHAINS = (
     ChainDef(
-        CRITICAL, "/cam", 3.7,
+        CRITICAL, "/cam", 7.0,
         (("perceive", "/objects", 2.0), ("plan", "/trajectory", 2.0), ("control", "/cmd", 1.0)),
         30.0, 10,
     ),
@@ -70,7 +108,7 @@ def multichain_launch(
     load: float = TARGET_LOAD,
     chains: tuple[ChainDef, ...] = CHAINS,
     name: str = "overload",
-    rt_priority: int = 0,
+    rt_priority: int = RT_PRIORITY,
 ) -> str:
     """The launch YAML with every sensor rate scaled so the compute load is ``load``; with
     ``rt_priority`` the executors ask for SCHED_FIFO (sensors one level above compute)."""

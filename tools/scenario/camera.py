@@ -24,8 +24,11 @@ FAR = 160.0
 SHIFT = 4  # fixed-point bits for cv2 polygon vertices
 STATIC_ID = 0xFFFF
 SUN = np.array([0.45, -0.35, 0.82]) / np.linalg.norm([0.45, -0.35, 0.82])
-DASH, GAP = 3.0, 6.0
-KERB_HEIGHT = 0.15
+KERB_HEIGHT = rd.KERB_HEIGHT
+# Ground sample offsets ahead of the camera: fine near, coarse far.
+_GROUND_AHEAD = np.concatenate(
+    [np.arange(1.0, 20.0, 1.0), np.arange(20.0, 60.0, 2.5), np.arange(60.0, FAR, 6.0)]
+)
 MIN_BOX_PIXELS = 2.0
 # 5x5x5 points through a unit box, for the in-view share of an actor.
 _GRID = np.stack(np.meshgrid(*[np.linspace(-0.5, 0.5, 5)] * 3, indexing="ij"), -1).reshape(-1, 3)
@@ -192,75 +195,28 @@ class CameraRenderer:
 
     # -- ground -------------------------------------------------------------------------------
 
-    def _ground_bands(self) -> list[tuple[tuple, float, float, float]]:
-        """(colour, d0, d1, z) of every continuous ground strip."""
+    def _surface_colors(self) -> list[tuple[int, int, int]]:
         look = self.look
-        kerb = (150, 150, 150)
-        sw0, sw1 = rd.SIDEWALK
-        return [
-            (look.sidewalk, -sw1, -sw0, 0.0),
-            (look.sidewalk, sw0, sw1, 0.0),
-            (look.asphalt, -rd.HALF_WIDTH, rd.HALF_WIDTH, 0.0),
-            (kerb, -sw0, -rd.HALF_WIDTH, KERB_HEIGHT),
-            (kerb, rd.HALF_WIDTH, sw0, KERB_HEIGHT),
-            (look.white, -6.9, -6.75, 0.0),
-            (look.white, 6.75, 6.9, 0.0),
-            (look.yellow, -0.2, -0.08, 0.0),
-            (look.yellow, 0.08, 0.2, 0.0),
-        ]
-
-    def _ground_quads(self, s_cam: float) -> tuple[np.ndarray, np.ndarray]:
-        """World quads (Q,4,3) of the road surface ahead, and each quad's colour index."""
-        road = self.world.road
-        ahead = np.concatenate(
-            [np.arange(1.0, 20.0, 1.0), np.arange(20.0, 60.0, 2.5), np.arange(60.0, FAR, 6.0)]
-        )
-        s = s_cam + ahead
-        s = s[(s > 0) & (s < road.length)]
-        bands = self._ground_bands()
-        quads, color = [], []
-        if len(s) >= 2:
-            for k, (_, d0, d1, z) in enumerate(bands):
-                quads.append(self._strip(s, d0, d1, z))
-                color.append(np.full(len(s) - 1, k))
-        period = DASH + GAP
-        dash0 = np.arange((s_cam // period) * period, s_cam + 80.0, period)
-        dash0 = dash0[(dash0 > 0) & (dash0 + DASH < road.length)]
-        for d in (-rd.LANE_WIDTH, rd.LANE_WIDTH):
-            if len(dash0):
-                ends = np.stack([dash0, dash0 + DASH], axis=1)
-                quads.append(self._strip(ends, d - 0.075, d + 0.075, 0.0))
-                color.append(np.full(len(dash0), len(bands) - 4))  # white
-        if not quads:
-            return np.zeros((0, 4, 3)), np.zeros(0, int)
-        return np.concatenate(quads), np.concatenate(color)
-
-    def _strip(self, s: np.ndarray, d0: float, d1: float, z: float) -> np.ndarray:
-        """Quads between lateral offsets d0..d1: consecutive s samples (1-D s) or explicit
-        [start, end] pairs ((n,2) s)."""
-        road = self.world.road
-        if s.ndim == 1:
-            s = np.stack([s[:-1], s[1:]], axis=1)
-        left, right = road.point(s, d1), road.point(s, d0)
-        quads = np.stack([right[:, 0], right[:, 1], left[:, 1], left[:, 0]], axis=1)
-        return np.concatenate([quads, np.full((*quads.shape[:2], 1), z)], axis=2)
+        return [look.sidewalk, look.asphalt, (150, 150, 150), look.white, look.yellow]
 
     def _draw_ground(self, img: np.ndarray, rot: np.ndarray, pos: np.ndarray) -> None:
         road = self.world.road
         s_cam = float(road.to_frenet(pos[None, :2])[0][0])
-        quads, color = self._ground_quads(s_cam)
+        quads, height, surface = road.surface_quads(s_cam, s_cam + FAR, _GROUND_AHEAD)
+        quads = np.concatenate([quads, np.repeat(height[:, None, None], 4, axis=1)], axis=2)
         pc = self._to_camera(quads.reshape(-1, 3), rot, pos).reshape(-1, 4, 3)
         zmin, zmax = pc[:, :, 2].min(axis=1), pc[:, :, 2].max(axis=1)
-        polys: list[list[np.ndarray]] = [[] for _ in range(len(self._ground_bands()))]
+        polys: list[list[np.ndarray]] = [[] for _ in rd.Surface]
         front = np.flatnonzero(zmin >= NEAR)
         pts = self._fixed(self._project(pc[front]))
-        for k, quad in zip(color[front], pts):
+        for k, quad in zip(surface[front].tolist(), pts):
             polys[k].append(quad)
         for q in np.flatnonzero((zmin < NEAR) & (zmax >= NEAR)):
             clipped = clip_near(pc[q])
             if len(clipped) >= 3:
-                polys[color[q]].append(self._fixed(self._project(clipped)))
-        for (rgb, *_), group in zip(self._ground_bands(), polys):
+                polys[surface[q]].append(self._fixed(self._project(clipped)))
+        # One fill per surface, in Surface order: markings land on the asphalt.
+        for rgb, group in zip(self._surface_colors(), polys):
             if group:
                 cv2.fillPoly(img, group, rgb, cv2.LINE_AA, SHIFT)
         self._ground_light(img)
@@ -357,7 +313,9 @@ class CameraRenderer:
                     continue
                 pts = self._fixed(self._project(poly))
             cv2.fillConvexPoly(img, pts, face_colors[k], cv2.LINE_AA, SHIFT)
-            cv2.fillConvexPoly(ids_img, pts, STATIC_ID if owner < 0 else owner + 1, cv2.LINE_8, SHIFT)
+            cv2.fillConvexPoly(
+                ids_img, pts, STATIC_ID if owner < 0 else owner + 1, cv2.LINE_8, SHIFT
+            )
             if owner >= 0:
                 drawn.setdefault(owner, []).append(pts)
         return drawn

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from tools.scenario import road as rd
@@ -16,7 +17,15 @@ from tools.scenario.boxes import INTENSITY, Boxes, Material
 from tools.scenario.config import LidarModel, Weather
 from tools.scenario.world import World
 
-DASH_PERIOD, DASH = 9.0, 3.0
+RASTER_REACH = 75.0  # metres around the sensor covered by the ground-material raster
+RASTER_CELL = 0.1
+SURFACE_MATERIAL = {
+    rd.Surface.SIDEWALK: Material.KERB,
+    rd.Surface.ASPHALT: Material.ROAD,
+    rd.Surface.KERB: Material.KERB,
+    rd.Surface.WHITE: Material.MARKING,
+    rd.Surface.YELLOW: Material.MARKING,
+}
 
 
 @dataclass(frozen=True)
@@ -158,25 +167,41 @@ class LidarSimulator:
         return Scan(points=out, owner=own)
 
     def _ground_material(self, r, xy, yaw, mask) -> np.ndarray:
-        """Material of each ground return: road, marking, sidewalk or grass."""
+        """Material of each ground return, looked up in a top-down raster of the road surface
+        drawn around the sensor (road, marking, sidewalk; grass elsewhere)."""
         out = np.full(r.shape, Material.GRASS, np.int8)
         if not mask.any():
             return out
+        raster = self._surface_raster(xy, yaw)
         local = self.dirs[mask] * r[mask][:, None]
-        c, s = np.cos(yaw), np.sin(yaw)
-        world = np.column_stack(
-            [xy[0] + c * local[:, 0] - s * local[:, 1], xy[1] + s * local[:, 0] + c * local[:, 1]]
-        )
-        s_road, d = self.world.road.to_frenet_near(world, self._s_sensor)
-        ad = np.abs(d)
-        mat = np.full(len(d), Material.GRASS, np.int8)
-        mat[ad < rd.SIDEWALK[1]] = Material.KERB
-        mat[ad < rd.HALF_WIDTH] = Material.ROAD
-        dashed = (np.abs(ad - rd.LANE_WIDTH) < 0.075) & (np.mod(s_road, DASH_PERIOD) < DASH)
-        solid = (np.abs(ad - 6.825) < 0.075) | ((ad > 0.08) & (ad < 0.2))
-        mat[dashed | solid] = Material.MARKING
+        col = ((local[:, 0] + RASTER_REACH) / RASTER_CELL).astype(np.int64)
+        row = ((local[:, 1] + RASTER_REACH) / RASTER_CELL).astype(np.int64)
+        size = raster.shape[0]
+        inside = (col >= 0) & (col < size) & (row >= 0) & (row < size)
+        mat = np.full(len(local), Material.GRASS, np.int8)
+        mat[inside] = raster[row[inside], col[inside]]
         out[mask] = mat
         return out
+
+    def _surface_raster(self, xy, yaw) -> np.ndarray:
+        """Materials on a grid in the lidar frame: cell (row, col) covers
+        y = row * RASTER_CELL - RASTER_REACH, x = col * RASTER_CELL - RASTER_REACH."""
+        size = int(2 * RASTER_REACH / RASTER_CELL)
+        raster = np.full((size, size), Material.GRASS, np.uint8)
+        quads, _, surface = self.world.road.surface_quads(
+            self._s_sensor - RASTER_REACH * 1.5, self._s_sensor + RASTER_REACH * 1.5, 2.0
+        )
+        c, s = np.cos(yaw), np.sin(yaw)
+        rel = quads - xy
+        local = np.stack(
+            [c * rel[..., 0] + s * rel[..., 1], -s * rel[..., 0] + c * rel[..., 1]], -1
+        )
+        pix = np.round((local + RASTER_REACH) / RASTER_CELL * 16).astype(np.int32)
+        for kind in rd.Surface:
+            polys = list(pix[surface == kind])
+            if polys:
+                cv2.fillPoly(raster, polys, int(SURFACE_MATERIAL[kind]), cv2.LINE_8, 4)
+        return raster
 
     def _clutter(self, pts: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Spurious weak returns close to the sensor (drops, fog)."""

@@ -7,6 +7,7 @@ left of the driving direction of increasing ``s``; the ego drives in the right l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -19,6 +20,33 @@ LANE_DIRECTION = np.array([1, 1, -1, -1])
 EGO_LANE = 0
 HALF_WIDTH = 7.0  # kerb line
 SIDEWALK = (7.25, 10.5)  # |d| range of the sidewalks
+KERB_HEIGHT = 0.15
+DASH, DASH_GAP = 3.0, 6.0  # lane divider dashes (at d = +-LANE_WIDTH)
+MARKING_HALF_WIDTH = 0.075
+
+
+class Surface(IntEnum):
+    """What the ground is made of; strips are listed in drawing order."""
+
+    SIDEWALK = 0
+    ASPHALT = 1
+    KERB = 2
+    WHITE = 3
+    YELLOW = 4
+
+
+# (surface, d0, d1, height): the continuous strips along the road, in drawing order.
+STRIPS: tuple[tuple[Surface, float, float, float], ...] = (
+    (Surface.SIDEWALK, -SIDEWALK[1], -SIDEWALK[0], 0.0),
+    (Surface.SIDEWALK, SIDEWALK[0], SIDEWALK[1], 0.0),
+    (Surface.ASPHALT, -HALF_WIDTH, HALF_WIDTH, 0.0),
+    (Surface.KERB, -SIDEWALK[0], -HALF_WIDTH, KERB_HEIGHT),
+    (Surface.KERB, HALF_WIDTH, SIDEWALK[0], KERB_HEIGHT),
+    (Surface.WHITE, -6.9, -6.75, 0.0),
+    (Surface.WHITE, 6.75, 6.9, 0.0),
+    (Surface.YELLOW, -0.2, -0.08, 0.0),
+    (Surface.YELLOW, 0.08, 0.2, 0.0),
+)
 
 
 @dataclass(frozen=True)
@@ -94,6 +122,42 @@ class Road:
             tree = cKDTree(self.xy)
             object.__setattr__(self, "_kdtree", tree)
         return tree
+
+    def strip_quads(self, s: np.ndarray, d0: float, d1: float) -> np.ndarray:
+        """World quads (n,4,2) between lateral offsets d0..d1: over consecutive samples of a
+        1-D ``s``, or over explicit [start, end] rows of an (n,2) ``s``."""
+        if s.ndim == 1:
+            s = np.stack([s[:-1], s[1:]], axis=1)
+        left, right = self.point(s, d1), self.point(s, d0)
+        return np.stack([right[:, 0], right[:, 1], left[:, 1], left[:, 0]], axis=1)
+
+    def surface_quads(
+        self, s0: float, s1: float, step: np.ndarray | float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ground quads between arc lengths s0..s1: (quads (Q,4,2), heights (Q,), surfaces (Q,)).
+
+        ``step`` is a spacing or the explicit sample offsets from s0 (finer near a camera)."""
+        s = s0 + step if isinstance(step, np.ndarray) else np.arange(s0, s1, step)
+        s = s[(s >= 0) & (s <= min(s1, self.length))]
+        quads, height, surface = [], [], []
+        if len(s) >= 2:
+            for kind, d0, d1, z in STRIPS:
+                quads.append(self.strip_quads(s, d0, d1))
+                height.append(np.full(len(s) - 1, z))
+                surface.append(np.full(len(s) - 1, kind))
+        period = DASH + DASH_GAP
+        dash0 = np.arange(
+            np.floor(max(s0, 0.0) / period) * period, min(s1, self.length - DASH), period
+        )
+        if len(dash0):
+            ends = np.stack([dash0, dash0 + DASH], axis=1)
+            for d in (-LANE_WIDTH, LANE_WIDTH):
+                quads.append(self.strip_quads(ends, d - MARKING_HALF_WIDTH, d + MARKING_HALF_WIDTH))
+                height.append(np.zeros(len(dash0)))
+                surface.append(np.full(len(dash0), Surface.WHITE))
+        if not quads:
+            return np.zeros((0, 4, 2)), np.zeros(0), np.zeros(0, int)
+        return np.concatenate(quads), np.concatenate(height), np.concatenate(surface)
 
     def lane_centerlines(self) -> np.ndarray:
         """(lanes, samples, 2) polylines of every lane centre."""

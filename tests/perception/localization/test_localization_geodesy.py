@@ -47,3 +47,11 @@ def test_enu_geodetic_round_trip_over_kilometres():
 def test_origin_is_validated():
     with pytest.raises(ValueError, match="latitude 95"):
         LocalTangentPlane(95.0, 0.0)
+
+
+def test_agrees_with_pymap3d_where_installed():
+    pymap3d = pytest.importorskip("pymap3d")
+    plane = LocalTangentPlane(*MUNICH)
+    enu = np.array([[1234.5, -987.6, 12.0], [-20.0, 35.0, -1.0]])
+    lat, lon, alt = pymap3d.enu2geodetic(enu[:, 0], enu[:, 1], enu[:, 2], *MUNICH)
+    assert np.allclose(plane.to_enu(lat, lon, alt), enu, atol=1e-6)

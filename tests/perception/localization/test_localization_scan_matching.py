@@ -77,8 +77,9 @@ def test_failures_are_reported_as_reasons():
 def test_scan_points_keep_the_structure_band_only():
     cfg = ScanMatchConfig(min_height=0.5, max_height=3.0, max_range=60.0, scan_voxel=0.5)
     matcher = ScanMatcher(_street(), cfg)
-    pts = np.array([[5.0, 0.0, 0.1], [5.0, 0.0, 1.0], [5.0, 0.0, 5.0], [90.0, 0.0, 1.0],
-                    [5.1, 0.1, 1.2]])  # fmt: skip
+    pts = np.array(
+        [[5.0, 0.0, 0.1], [5.0, 0.0, 1.0], [5.0, 0.0, 5.0], [90.0, 0.0, 1.0], [5.1, 0.1, 1.2]]
+    )
     assert len(matcher.scan_points(pts)) == 1  # road, sky and far points gone; one voxel left
 
 

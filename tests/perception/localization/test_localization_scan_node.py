@@ -5,9 +5,9 @@ import pytest
 
 from perception.geometry import Pose2D, quaternion_to_yaw, yaw_to_quaternion
 from perception.lidar.pointcloud import make_pointcloud2
-from perception.localization.node import IMU_TOPIC, ODOMETRY_TOPIC as EKF_OUT
+from perception.localization.node import IMU_TOPIC, EkfLocalizer
+from perception.localization.node import ODOMETRY_TOPIC as EKF_OUT
 from perception.localization.node import SCAN_POSE_TOPIC as EKF_SCAN_IN
-from perception.localization.node import EkfLocalizer
 from perception.localization.scan_matching import ScanMatcher, ScanMatchError
 from perception.localization.scan_node import (
     ODOMETRY_TOPIC,
@@ -23,8 +23,11 @@ T0 = 1_700_000_000_000_000_000
 def _map_xy() -> np.ndarray:
     x = np.arange(-60.0, 60.0, 0.1)
     walls = [np.column_stack([x, np.full(len(x), y)]) for y in (-10.0, 10.0)]
-    poles = [np.array([[px, py]]) + np.random.default_rng(0).normal(0, 0.1, (10, 2))
-             for px in range(-50, 60, 10) for py in (-6.0, 6.0)]  # fmt: skip
+    poles = [
+        np.array([[px, py]]) + np.random.default_rng(0).normal(0, 0.1, (10, 2))
+        for px in range(-50, 60, 10)
+        for py in (-6.0, 6.0)
+    ]
     return np.concatenate(walls + poles)
 
 
@@ -33,11 +36,15 @@ def _odometry(fake, stamp, pose: Pose2D):
     return msgs.new(
         "nav_msgs/msg/Odometry",
         header=fake.header(stamp, "map"),
-        pose=msgs.new("geometry_msgs/msg/PoseWithCovariance", pose=msgs.new(
-            "geometry_msgs/msg/Pose",
-            position=msgs.new("geometry_msgs/msg/Point", x=pose.x, y=pose.y),
-            orientation=msgs.new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw))),
-    )  # fmt: skip
+        pose=msgs.new(
+            "geometry_msgs/msg/PoseWithCovariance",
+            pose=msgs.new(
+                "geometry_msgs/msg/Pose",
+                position=msgs.new("geometry_msgs/msg/Point", x=pose.x, y=pose.y),
+                orientation=msgs.new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw),
+            ),
+        ),
+    )
 
 
 def _sweep(fake, stamp, truth: Pose2D):
@@ -61,11 +68,12 @@ def test_refines_the_odometry_pose_and_feeds_the_ekf(fake):
     assert (pose.position.x, pose.position.y) == pytest.approx((3.0, 0.5), abs=0.05)
     assert quaternion_to_yaw(pose.orientation) == pytest.approx(0.02, abs=0.003)
 
-    ekf, ectx = fake.make_node(EkfLocalizer, initial_pose=[4.0, -0.3, 0.0])
+    _, ectx = fake.make_node(EkfLocalizer, initial_pose=[4.0, -0.3, 0.0])
     ectx.deliver(IMU_TOPIC, msgs.new("sensor_msgs/msg/Imu", header=fake.header(T0, "base_link")))
     ectx.deliver(EKF_SCAN_IN, out)
-    ectx.deliver(IMU_TOPIC, msgs.new("sensor_msgs/msg/Imu",
-                                     header=fake.header(T0 + 10_000_000, "base_link")))  # fmt: skip
+    ectx.deliver(
+        IMU_TOPIC, msgs.new("sensor_msgs/msg/Imu", header=fake.header(T0 + 10_000_000, "base_link"))
+    )
     est = ectx.sent(EKF_OUT)[-1].pose.pose.position
     assert (est.x, est.y) == pytest.approx((3.0, 0.5), abs=0.1)
 
@@ -77,11 +85,16 @@ def test_persistent_scan_disagreement_reinitialises_the_ekf(fake):
     far = msgs.new(
         "geometry_msgs/msg/PoseWithCovarianceStamped",
         header=fake.header(T0, "map"),
-        pose=msgs.new("geometry_msgs/msg/PoseWithCovariance", covariance=np.diag(
-            [0.01, 0.01, 0, 0, 0, 1e-4]).ravel(), pose=msgs.new(
-            "geometry_msgs/msg/Pose", position=msgs.new("geometry_msgs/msg/Point", x=20.0),
-            orientation=msgs.new("geometry_msgs/msg/Quaternion", w=1.0))),
-    )  # fmt: skip
+        pose=msgs.new(
+            "geometry_msgs/msg/PoseWithCovariance",
+            covariance=np.diag([0.01, 0.01, 0, 0, 0, 1e-4]).ravel(),
+            pose=msgs.new(
+                "geometry_msgs/msg/Pose",
+                position=msgs.new("geometry_msgs/msg/Point", x=20.0),
+                orientation=msgs.new("geometry_msgs/msg/Quaternion", w=1.0),
+            ),
+        ),
+    )
     for _ in range(2):
         ctx.deliver(EKF_SCAN_IN, far)
     assert ekf.ekf.x[0] == pytest.approx(0.0) and ctx.event_counts["drop"] == 2
@@ -96,8 +109,9 @@ def test_bad_clouds_and_missing_map_are_reported(fake):
     ctx = fake.FakeContext(ScanMatcherNode.Params(), "scan")
     ScanMatcherNode(ctx, matcher=ScanMatcher(_map_xy()))
     ctx.deliver(ODOMETRY_TOPIC, _odometry(fake, T0, Pose2D()))
-    ctx.deliver(POINTS_TOPIC, make_pointcloud2(msgs.new, fake.header(T0, "lidar_top"),
-                                               np.ones((50, 4))))  # fmt: skip
+    ctx.deliver(
+        POINTS_TOPIC, make_pointcloud2(msgs.new, fake.header(T0, "lidar_top"), np.ones((50, 4)))
+    )
     assert "no tf_static" in ctx.events[-1][1]
     empty = make_pointcloud2(msgs.new, fake.header(T0, "base_link"), np.zeros((0, 4)))
     ctx.deliver(POINTS_TOPIC, empty)

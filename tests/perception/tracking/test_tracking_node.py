@@ -119,8 +119,9 @@ def test_nested_params_accept_dicts(fake):
 def test_map_roi_drops_detections_off_the_road(fake, tmp_path):
     path = tmp_path / "map.npz"
     np.savez(path, centerline=np.array([[0.0, 0.0], [100.0, 0.0]]))
-    _, ctx = fake.make_node(ObjectTracker, map_path=str(path), roi_max_offset=11.0,
-                            tracker={"min_hits": 1})  # fmt: skip
+    _, ctx = fake.make_node(
+        ObjectTracker, map_path=str(path), roi_max_offset=11.0, tracker={"min_hits": 1}
+    )
     ctx.deliver(LIDAR_TOPIC, _detections(fake, T0, [[20.0, 3.0], [20.0, 25.0]], frame="map"))
     objs = objects_from_msg(ctx.sent(OBJECTS_TOPIC)[-1])
     assert len(objs) == 1 and objs.position[0, 1] == 3.0
