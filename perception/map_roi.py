@@ -56,3 +56,45 @@ def _densify(line: np.ndarray, spacing: float) -> np.ndarray:
     length = np.r_[0.0, np.cumsum(np.hypot(seg[:, 0], seg[:, 1]))]
     s = np.arange(0.0, length[-1] + spacing, spacing)
     return np.column_stack([np.interp(s, length, line[:, 0]), np.interp(s, length, line[:, 1])])
+
+
+# Material codes of map.npz `point_material` (tools/scenario/boxes.py Material) that are static
+# structure a tracker must not report as objects: poles, signs, buildings, vegetation.
+STATIC_MATERIALS = (4, 5, 6, 7)
+
+
+class StaticStructure:
+    """Static map structure: detections sitting on it are the map, not objects.
+
+    Autoware removes lidar points that match the point-cloud map before clustering
+    (compare_map_segmentation); this is the object-level equivalent for detections already
+    placed in the map frame.
+    """
+
+    def __init__(self, points_xy: np.ndarray, radius: float) -> None:
+        if radius <= 0:
+            raise ValueError(f"static radius must be > 0, got {radius}")
+        self.radius = radius
+        self._tree = cKDTree(np.asarray(points_xy, float).reshape(-1, 2))
+
+    @classmethod
+    def from_map(cls, path: str | Path, radius: float) -> StaticStructure | None:
+        """None when the map has no `points` + `point_material` (a lane-only map)."""
+        file = Path(path)
+        try:
+            with np.load(file) as data:
+                if "points" not in data or "point_material" not in data:
+                    return None
+                points = np.asarray(data["points"], float)
+                material = np.asarray(data["point_material"])
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{file}: cannot read map: {exc}") from exc
+        keep = np.isin(material, STATIC_MATERIALS)
+        return cls(points[keep, :2], radius) if keep.any() else None
+
+    def on_structure(self, xy: np.ndarray) -> np.ndarray:
+        """Boolean mask of the (N, 2) map-frame points within ``radius`` of static structure."""
+        if len(xy) == 0:
+            return np.zeros(0, bool)
+        dist, _ = self._tree.query(xy, distance_upper_bound=self.radius + 1.0)
+        return dist <= self.radius

@@ -138,7 +138,7 @@ def parse_graph(
     if not isinstance(doc, dict):
         raise GraphError(f"{source}: expected a mapping at the top level, got {type(doc).__name__}")
     _check_keys(source, "", doc, TOP_LEVEL_KEYS)
-    values = {**(provided or {}), **_launch_args(source, doc.get("args") or {}, args or {})}
+    values = _launch_args(source, doc.get("args") or {}, args or {}, provided or {})
     doc = _substitute(source, "", doc, values)
     allow_external = bool(doc.get("allow_external_modules", False))
     executors = _parse_executors(source, doc.get("executors") or {})
@@ -153,8 +153,10 @@ def parse_graph(
     return graph
 
 
-def _launch_args(source: str, declared: Any, given: Mapping[str, str]) -> dict[str, str]:
-    """Declared args with their defaults, overridden by ``given`` (as `name:=value` on the CLI)."""
+def _launch_args(
+    source: str, declared: Any, given: Mapping[str, str], provided: Mapping[str, str]
+) -> dict[str, str]:
+    """Declared defaults, then what the command provides, then ``given`` (`name:=value`)."""
     declared = _mapping(source, "args", declared)
     unknown = set(given) - set(declared)
     if unknown:
@@ -163,6 +165,7 @@ def _launch_args(source: str, declared: Any, given: Mapping[str, str]) -> dict[s
             f"declared: {sorted(declared)}"
         )
     values = {str(k): "" if v is None else str(v) for k, v in declared.items()}
+    values.update({k: str(v) for k, v in provided.items()})
     values.update({k: str(v) for k, v in given.items()})
     return values
 

@@ -73,6 +73,57 @@ def fit_boxes(
 
 
 @dataclass(frozen=True)
+class VehiclePriors:
+    """Footprints used to complete a vehicle seen only by one face (Autoware's shape corrector).
+
+    A lidar sees the faces turned towards it: a car straight ahead is a thin 1.8 m wall, its
+    box centre a half car length short of the truth. Such a face is grown away from the sensor
+    to the prior footprint.
+    """
+
+    thin: float = 1.2  # a face (plus a glimpse of roof or side) is at most this deep
+    end_face: tuple[float, float] = (1.4, 2.7)  # width of a vehicle seen from behind / ahead
+    side_face: tuple[float, float] = (2.8, 12.0)  # length of a vehicle seen from the side
+    height: tuple[float, float] = (0.25, 3.9)  # lower is kerb, taller is wall; far faces look low
+    rider_height: float = 1.64  # an end face this tall but under 2 m wide is a cyclist side-on
+    car: tuple[float, float] = (4.5, 1.85)  # length, width
+    truck: tuple[float, float] = (8.5, 2.5)
+    truck_height: float = 2.4
+
+
+def complete_vehicle_faces(
+    fit: BoxFit, sensor_xy: tuple[float, float] = (0.0, 0.0), priors: VehiclePriors | None = None
+) -> BoxFit:
+    """Grow single-face vehicle boxes to their prior footprint, away from the sensor."""
+    p = priors or VehiclePriors()
+    length, width, height = fit.dims[:, 0], fit.dims[:, 1], fit.dims[:, 2]
+    thin = (width <= p.thin) & (height >= p.height[0]) & (height <= p.height[1])
+    truck = height > p.truck_height
+    rider = (height > p.rider_height) & (length < 2.0) & ~truck
+    end = thin & (length >= p.end_face[0]) & (length <= p.end_face[1]) & ~rider
+    side = thin & (length >= p.side_face[0]) & (length <= p.side_face[1])
+    if not (end.any() or side.any()):
+        return fit
+    prior_len = np.where(truck, p.truck[0], p.car[0])
+    prior_wid = np.where(truck, p.truck[1], p.car[1])
+    # Normal of the long side, pointing away from the sensor.
+    normal = np.column_stack([-np.sin(fit.yaw), np.cos(fit.yaw)])
+    away = np.sign(np.einsum("ij,ij->i", normal, fit.center[:, :2] - np.asarray(sensor_xy)))
+    normal *= np.where(away == 0, 1.0, away)[:, None]
+    grow = np.where(end, prior_len - width, np.where(side, prior_wid - width, 0.0))
+    grow = np.maximum(grow, 0.0)
+    center = fit.center.copy()
+    center[:, :2] += normal * (grow / 2)[:, None]
+    dims = fit.dims.copy()
+    # An end face becomes the width of a vehicle whose length runs along the normal.
+    dims[:, 0] = np.where(end, prior_len, length)
+    dims[:, 1] = np.where(end, np.maximum(length, 0.0), np.where(side, prior_wid, width))
+    yaw = np.where(end, fit.yaw + np.pi / 2, fit.yaw)
+    yaw = (yaw + np.pi / 2) % np.pi - np.pi / 2
+    return BoxFit(center, yaw, dims, fit.num_points)
+
+
+@dataclass(frozen=True)
 class SizeClasses:
     """Footprint and height ranges (m) of the size heuristic; length is the longer side."""
 

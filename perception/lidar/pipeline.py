@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from perception.lidar.boxes import SizeClasses, boxes_to_objects, fit_boxes
+from perception.lidar.boxes import (
+    SizeClasses,
+    VehiclePriors,
+    boxes_to_objects,
+    complete_vehicle_faces,
+    fit_boxes,
+)
 from perception.lidar.cluster import euclidean_clusters, grid_clusters
 from perception.lidar.preprocess import Box3, GroundConfig, segment_ground, voxel_downsample
 from perception.objects import ObjectArray
@@ -38,6 +44,9 @@ class ObstacleConfig:
     max_box_length: float = 20.0  # larger clusters are walls/buildings, not obstacles
     position_std: float = 0.3
     sizes: SizeClasses = field(default_factory=SizeClasses)
+    # Grow boxes of vehicles seen by one face only to a prior footprint (None: off).
+    vehicle_priors: VehiclePriors | None = field(default_factory=VehiclePriors)
+    sensor_xy: tuple[float, float] = (0.0, 0.0)  # where the lidar sits in base_link
 
     def __post_init__(self) -> None:
         if self.voxel_size < 0 or self.cluster_tolerance <= 0:
@@ -60,6 +69,8 @@ class ObstacleConfig:
             self.ground = GroundConfig(**self.ground)
         if isinstance(self.sizes, dict):
             self.sizes = SizeClasses(**self.sizes)
+        if isinstance(self.vehicle_priors, dict):
+            self.vehicle_priors = VehiclePriors(**self.vehicle_priors)
 
 
 @dataclass
@@ -111,6 +122,8 @@ def detect_obstacles(
         )
     watch.lap("cluster", int(labels.max()) + 1 if len(labels) else 0)
     fit = fit_boxes(pts, labels, plane)
+    if cfg.vehicle_priors is not None:
+        fit = complete_vehicle_faces(fit, cfg.sensor_xy, cfg.vehicle_priors)
     objs = boxes_to_objects(fit, cfg.sizes, cfg.position_std)
     objs = objs.select(objs.dims[:, 0] <= cfg.max_box_length)
     watch.lap("boxes", len(objs))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from perception.geometry import Pose2D, PoseHistory
-from perception.map_roi import RoadRoi
+from perception.map_roi import RoadRoi, StaticStructure
 from perception.objects import (
     DETECTED_OBJECTS,
     TRACKED_OBJECTS,
@@ -44,6 +44,9 @@ class ObjectTrackerParams:
     # as clutter (buildings, trees) before tracking.
     map_path: str = ""
     roi_max_offset: float = 11.0
+    # With a map holding static structure, detections within this distance of it (poles,
+    # signs, building walls) are the map, not objects; 0 disables.
+    static_radius: float = 0.6
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
 
@@ -68,6 +71,11 @@ class ObjectTracker(Node):
         self.roi = (
             RoadRoi.from_map(self.params.map_path, self.params.roi_max_offset)
             if self.params.map_path
+            else None
+        )
+        self.static = (
+            StaticStructure.from_map(self.params.map_path, self.params.static_radius)
+            if self.params.map_path and self.params.static_radius > 0
             else None
         )
         self.poses = PoseHistory()
@@ -108,6 +116,8 @@ class ObjectTracker(Node):
             objs = objs.transformed(pose)
         if self.roi is not None:
             objs = objs.select(self.roi.contains(objs.position[:, :2]))
+        if self.static is not None:
+            objs = objs.select(~self.static.on_structure(objs.position[:, :2]))
         return objs
 
     def _nearest_camera(self, stamp_ns: int) -> ObjectArray:

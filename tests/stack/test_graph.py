@@ -164,3 +164,12 @@ def test_launch_args_errors_name_the_argument():
         GraphError, match=r"nodes\.a\.params\.input: unknown launch argument 'bag_dir'"
     ):
         parse_graph(ARGS, "g.yaml")
+
+
+def test_provided_args_override_declared_defaults_and_cli_overrides_both():
+    text = ARGS.replace("  out_topic: /mid\n", "  out_topic: /mid\n  bag_dir: /default\n")
+    assert parse_graph(text, "g.yaml").nodes["a"].params.input == "/default/in"
+    graph = parse_graph(text, "g.yaml", provided={"bag_dir": "/bag"})
+    assert graph.nodes["a"].params.input == "/bag/in"
+    graph = parse_graph(text, "g.yaml", {"bag_dir": "/cli"}, {"bag_dir": "/bag"})
+    assert graph.nodes["a"].params.input == "/cli/in"

@@ -26,6 +26,11 @@ from tools.schedsim.simulator import CpuModel, Simulator
 
 log = logging.getLogger(__name__)
 CPU = "cpu"  # the speed factor that applies to every callback
+# Calibrated on CPython 3.11 with SCHED_FIFO threads (`l4 bench sim`): a forced GIL switch lands
+# this long after the switch interval, and a thread woken right after one loses the race for
+# the lock this often.
+FORCED_SWITCH_MS = 0.15
+HANDOFF_LOSS = 0.12
 
 
 @dataclass
@@ -169,6 +174,7 @@ def predict(
     cpu: str | CpuModel = CpuModel.THREADS,
     overhead_ms: float = 0.0,
     switch_ms: float | None = None,
+    handoff_loss: float = HANDOFF_LOSS,
 ) -> Prediction:
     """Simulate ``runtime``'s graph under ``policy`` for ``duration_s`` of graph time."""
     if duration_s <= 0:
@@ -176,11 +182,12 @@ def predict(
     warnings: list[str] = []
     g = sim_graph(runtime, profile, rates_hz=rates_hz, warnings=warnings)
     scale = speed_scale(runtime.graph, speeds or {})
-    if switch_ms is None:  # CPython's own, as the graph's process will run with it
-        switch_ms = sys.getswitchinterval() * 1e3
+    if switch_ms is None:  # CPython's, as the graph's process will run with it
+        switch_ms = sys.getswitchinterval() * 1e3 + FORCED_SWITCH_MS
     sim = Simulator(
-        g, policy, seed=seed, cpu=cpu, overhead_ms=overhead_ms, switch_ms=switch_ms, scale=scale
-    )
+        g, policy, seed=seed, cpu=cpu, overhead_ms=overhead_ms, switch_ms=switch_ms,
+        handoff_loss=handoff_loss, scale=scale,
+    )  # fmt: skip
     run = sim.run(duration_s)
     stats = sim_chain_stats(run, g.chains, g.publishers())
     threads = g.executors

@@ -16,7 +16,9 @@ the timer thread at a due time, an idle worker handed an input by another thread
 GIL first. A worker running callbacks back to back holds it (spinning Python code, or between
 native calls) until it blocks on its empty queue, or until a waiter has waited one switch
 interval and forces a switch. So a wake-up waits ``min(switch, until every worker is idle)``;
-waiters get the lock in the order they woke.
+waiters get the lock in the order they woke. After a forced switch, a thread woken by the one
+that got the lock (a sensor worker woken by the timer thread) races the worker that was forced
+off, and loses with probability ``handoff_loss``: it then waits a switch interval of its own.
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ class Simulator:
         cpu: str | CpuModel = CpuModel.THREADS,
         overhead_ms: float = 0.0,
         switch_ms: float = 0.0,
+        handoff_loss: float = 0.0,
         scale: dict[str, float] | None = None,  # node -> service time multiplier
     ) -> None:
         self.graph = graph
@@ -112,6 +115,8 @@ class Simulator:
         self.cpu = CpuModel(cpu)
         self.overhead_ns = int(overhead_ms * 1e6)
         self.switch_ns = int(switch_ms * 1e6)
+        self.handoff_loss = handoff_loss
+        self._gil_rng = np.random.default_rng(seed + 1)
         self.scale = scale or {}
         self.stale_check = self.policy.kind is PolicyKind.CHAIN and graph.stale_drop
         self._events: list[tuple] = []
@@ -145,6 +150,7 @@ class Simulator:
         self._serial_waiters: deque = deque()
         self._gil_waiters: deque[tuple[int, Callable[[int], None]]] = deque()
         self._granting = False
+        self._forced = False  # the grant in progress took the lock from a running callback
 
     def _node(self, name: str) -> _Node:
         node = self.nodes.get(name)
@@ -185,15 +191,22 @@ class Simulator:
     def _contended(self) -> bool:
         """Whether a thread waking now must wait for the lock: a callback holds it, or
         threads that woke earlier wait for it (they get it first)."""
-        return bool(
-            self.switch_ns and not self._granting and (self._running or self._gil_waiters)
-        )
+        if not self.switch_ns:
+            return False
+        if self._granting:
+            # After a forced switch the granted thread lets go again soon; a thread it woke
+            # races the worker that was forced off for the lock, and sometimes loses.
+            return self._forced and bool(self._gil_rng.random() < self.handoff_loss)
+        return bool(self._running or self._gil_waiters)
 
     def _with_gil(self, t: int, action: Callable[[int], None]) -> None:
         """Run ``action`` once a thread waking at ``t`` holds the interpreter lock."""
-        if not self._contended():
+        if self._contended():
+            self._wait_gil(t, action)
+        else:
             action(t)
-            return
+
+    def _wait_gil(self, t: int, action: Callable[[int], None]) -> None:
         self._gil_waiters.append((t, action))
         self._at(t + self.switch_ns, _GIL_CHECK)
 
@@ -203,15 +216,15 @@ class Simulator:
             if self._running and t < since + self.switch_ns:
                 return  # its own check event comes later
             self._gil_waiters.popleft()
-            self._grant(t, action)
+            self._grant(t, action, forced=self._running > 0)
 
-    def _grant(self, t: int, action: Callable[[int], None]) -> None:
+    def _grant(self, t: int, action: Callable[[int], None], forced: bool) -> None:
         # The thread that got the lock wakes whoever it hands work to before letting go.
-        self._granting = True
+        self._granting, self._forced = True, forced
         try:
             action(t)
         finally:
-            self._granting = False
+            self._granting, self._forced = False, False
 
     # ---- sources ----------------------------------------------------------------------------
     def _fire(self, t: int, i: int) -> None:
@@ -259,7 +272,7 @@ class Simulator:
         while ex.idle > 0 and ex.heap:
             if waking and self._contended():
                 ex.idle -= 1  # this worker is awake, waiting for the lock
-                self._with_gil(t, lambda now, ex=ex: self._woken(ex, now))
+                self._wait_gil(t, lambda now, ex=ex: self._woken(ex, now))
                 continue
             self._take_next(ex, t)
 

@@ -108,13 +108,44 @@ def test_ray_cast_scan_of_a_car_from_behind_gives_its_rear_face():
 
     scan = ray_cast_sweep([SceneBox(20.0, 0.0, 0.0, 4.5, 1.8, 1.5)], seed=6)
     base = RigidTransform.from_xyzrpy(1.0, 0.0, 1.95, 0.0, 0.0, 0.0).apply(scan[:, :3])
-    objs = detect_obstacles(base, ObstacleConfig())
+    objs = detect_obstacles(base, ObstacleConfig(vehicle_priors=None))
     assert len(objs) == 1
     # Only the rear face is visible: a thin box across the lane at x = 17.75.
     assert objs.position[0, 0] == pytest.approx(17.75, abs=0.15)
     assert objs.position[0, 1] == pytest.approx(0.0, abs=0.1)
     assert objs.dims[0, 0] == pytest.approx(1.8, abs=0.2)  # the long side is the car's width
     assert objs.dims[0, 2] == pytest.approx(1.5, abs=0.3)
+
+
+def test_rear_face_is_completed_to_a_car_footprint_away_from_the_sensor():
+    from perception.geometry import RigidTransform
+    from perception.lidar.synthetic import ray_cast_sweep
+
+    scan = ray_cast_sweep([SceneBox(20.0, 0.0, 0.0, 4.5, 1.8, 1.5)], seed=6)
+    base = RigidTransform.from_xyzrpy(1.0, 0.0, 1.95, 0.0, 0.0, 0.0).apply(scan[:, :3])
+    objs = detect_obstacles(base, ObstacleConfig(sensor_xy=(1.0, 0.0)))
+    assert len(objs) == 1
+    # The box grows from the rear face (x = 17.75) to a 4.5 m car: centre near the truth.
+    assert objs.position[0, 0] == pytest.approx(20.0, abs=0.3)
+    assert objs.position[0, 1] == pytest.approx(0.0, abs=0.1)
+    assert objs.dims[0, 0] == pytest.approx(4.5, abs=0.1)
+    assert objs.dims[0, 1] == pytest.approx(1.8, abs=0.2)
+    assert abs(np.cos(objs.yaw[0])) == pytest.approx(1.0, abs=0.05)  # heading along x
+
+
+def test_side_face_grows_sideways_and_walls_are_left_alone():
+    from perception.lidar.boxes import BoxFit, complete_vehicle_faces
+
+    fit = BoxFit(
+        center=np.array([[0.0, 5.0, 0.8], [0.0, -8.0, 3.0]]),
+        yaw=np.array([0.0, 0.0]),
+        dims=np.array([[4.4, 0.2, 1.5], [9.0, 0.3, 6.0]]),
+        num_points=np.array([50, 400]),
+    )
+    out = complete_vehicle_faces(fit)
+    assert out.center[0, 1] == pytest.approx(5.0 + (1.85 - 0.2) / 2)  # away from the sensor
+    assert out.dims[0, 1] == pytest.approx(1.85)
+    assert np.array_equal(out.center[1], fit.center[1]) and np.array_equal(out.dims[1], fit.dims[1])
 
 
 def test_3d_cluster_mode_is_selectable():
