@@ -18,10 +18,12 @@ __all__ = ["CliError", "build_parser", "main"]
 
 # Order is the order shown in `l4 --help`.
 COMMAND_MODULES: tuple[str, ...] = (
+    "stack.cli.demo",
     "stack.cli.launch",
     "stack.cli.replay",
     "stack.cli.bag",
     "stack.cli.report",
+    "stack.cli.eval",
     "stack.cli.graph",
     "stack.cli.ros",
     "stack.cli.bench",

@@ -1,0 +1,75 @@
+"""`l4 eval RUN_DIR`: score a replay's outputs against the ground truth of its scenario bag."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+# (key, label, format, target, higher is better); targets are issue 6's acceptance figures.
+SUMMARY = (
+    ("camera_ap50", "camera AP@0.5 (vehicles)", "{:.3f}", 0.8, True),
+    ("lidar_recall", "lidar recall (<= 40 m)", "{:.3f}", 0.9, True),
+    ("mota", "tracking MOTA", "{:.3f}", 0.8, True),
+    ("id_switches", "ID switches", "{:d}", None, False),
+    ("loc_rmse_m", "localization RMSE (m)", "{:.3f}", 0.3, False),
+    ("min_clearance_m", "min clearance of plans (m)", "{:.2f}", 1.0, True),
+    ("control_error_m", "control cross-track at 1 s (m)", "{:.3f}", None, False),
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="score a replay run against the scenario's ground truth")
+    p.add_argument("run_dir", type=Path, help="run directory written by `l4 replay`")
+    p.add_argument(
+        "--bag", type=Path, default=None, help="scenario bag (default: the replayed one)"
+    )
+    p.add_argument("--json", type=Path, default=None, metavar="F", help="write the scores here")
+    p.set_defaults(func=run)
+
+
+def scenario_bag(run_dir: Path, bag: Path | None) -> Path:
+    from stack.cli.errors import CliError
+
+    if bag is not None:
+        return bag
+    facts = run_dir / "replay.json"
+    if not facts.exists():
+        raise CliError(f"{run_dir}: no replay.json; is this a `l4 replay` run? (or pass --bag)")
+    return Path(json.loads(facts.read_text())["bag"])
+
+
+def run(args: argparse.Namespace) -> int:
+    from stack.cli.errors import CliError
+    from stack.console import make_console
+    from tools.eval.groundtruth import EvalError
+    from tools.eval.score import score_run, write_json
+
+    outputs = args.run_dir / "outputs"
+    if not outputs.exists():
+        raise CliError(f"{args.run_dir}: no outputs/ bag; run `l4 replay BAG --run-dir DIR` first")
+    try:
+        result = score_run(outputs, scenario_bag(args.run_dir, args.bag))
+    except EvalError as exc:
+        raise CliError(str(exc)) from exc
+    print_summary(result, make_console())
+    if args.json:
+        write_json(result, args.json)
+    return 0
+
+
+def print_summary(result: dict, console) -> None:
+    from rich.table import Table
+
+    table = Table("metric", "value", "target", "verdict", title="accuracy against ground truth")
+    for key, label, fmt, target, higher in SUMMARY:
+        value = result.get(key)
+        shown = "n/a" if value is None else fmt.format(value)
+        if target is None or value is None:
+            verdict = "" if value is not None else "[yellow]no data[/]"
+            table.add_row(label, shown, "", verdict)
+            continue
+        ok = value >= target if higher else value <= target
+        sign = ">=" if higher else "<="
+        table.add_row(label, shown, f"{sign} {target:g}", "[green]ok[/]" if ok else "[red]MISS[/]")
+    console.print(table)
