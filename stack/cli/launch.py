@@ -18,6 +18,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--policy", choices=["l4", "fifo"], default="l4", help="ready-queue policy")
     p.add_argument("--fail-fast", action="store_true", help="stop on the first callback exception")
     p.add_argument("--no-trace", action="store_true", help="do not record callback spans")
+    p.add_argument(
+        "--profile", type=Path, default=None, metavar="REPORT_JSON",
+        help="warn at start-up when a simulation from this profile says a chain misses its budget",
+    )  # fmt: skip
     from stack.cli.common import add_launch_args_option
 
     add_launch_args_option(p)
@@ -46,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
     except ExecutorError as exc:
         tracer.close()
         raise CliError(str(exc)) from exc
+    if args.profile is not None:
+        _check_schedulable(runtime, args.profile, args.policy)
     log.info("launching %s: %d nodes, %d chains", graph.name, len(graph.nodes), len(graph.chains))
     with stop_on_signals(runtime.request_stop):
         try:
@@ -71,3 +77,15 @@ def _write_run_dir(run_dir: Path | None, graph: Any, runtime: Any) -> None:
     except TraceError as exc:
         raise CliError(str(exc)) from exc
     log.info("run directory: %s (l4 report %s)", run_dir, run_dir)
+
+
+def _check_schedulable(runtime: Any, profile: Path, policy: str) -> None:
+    from stack.cli.errors import CliError
+    from tools.schedsim import SimError
+    from tools.schedsim.check import warn_unschedulable
+
+    try:
+        warn_unschedulable(runtime, profile, policy)
+    except SimError as exc:
+        runtime.tracer.close()
+        raise CliError(f"--profile: {exc}") from exc

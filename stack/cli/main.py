@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "stack.cli.report",
     "stack.cli.eval",
     "stack.cli.graph",
+    "stack.cli.sim",
     "stack.cli.ros",
     "stack.cli.bench",
     "stack.cli.engine",

@@ -1,15 +1,15 @@
 """The launch file's ``scheduler:`` section, parsed and checked.
 
-    scheduler:
-      stale_drop: true          # drop inputs older than their chain budget (l4 policy only)
-      gate_devices: [gpu, dla]  # engine runs on these devices pass one priority gate each
-      degrade:                  # defaults for every node holding a VariantSet ...
-        min_slack_ms: 5         #   switch to a cheaper variant below this slack
-        recover_slack_ms: 10    #   come back when the slack stays above this ...
-        hold_s: 2.0             #   ... for this long
-        window: 16              #   chain latency samples judged at a time
-        nodes:                  # ... and per-node overrides (plus the chain it watches)
-          detector: {chain: camera_to_objects, min_slack_ms: 8}
+scheduler:
+  stale_drop: true          # drop inputs older than their chain budget (l4 policy only)
+  gate_devices: [gpu, dla]  # engine runs on these devices pass one priority gate each
+  degrade:                  # defaults for every node holding a VariantSet ...
+    min_slack_ms: 5         #   switch to a cheaper variant below this slack
+    recover_slack_ms: 10    #   come back when the slack stays above this ...
+    hold_s: 2.0             #   ... for this long
+    window: 16              #   chain latency samples judged at a time
+    nodes:                  # ... and per-node overrides (plus the chain it watches)
+      detector: {chain: camera_to_objects, min_slack_ms: 8}
 """
 
 from __future__ import annotations
@@ -70,7 +70,9 @@ def parse_scheduler(raw: Mapping[str, Any] | None, source: str = "<string>") -> 
         )
     degrade_raw = raw.get("degrade") or {}
     if not isinstance(degrade_raw, dict):
-        raise SchedulerError(f"{source}: scheduler.degrade: expected a mapping, got {degrade_raw!r}")
+        raise SchedulerError(
+            f"{source}: scheduler.degrade: expected a mapping, got {degrade_raw!r}"
+        )
     _check_keys(source, "scheduler.degrade", degrade_raw, DEGRADE_KEYS)
     defaults = _degrade(source, "scheduler.degrade", degrade_raw, DegradeConfig())
     nodes_raw = degrade_raw.get("nodes") or {}
@@ -94,12 +96,16 @@ def _degrade(source: str, where: str, raw: Mapping, base: DegradeConfig) -> Degr
         if key in raw:
             value = raw[key]
             if not _number(value) or value < 0:
-                raise SchedulerError(f"{source}: {where}.{key}: expected a number >= 0, got {value!r}")
+                raise SchedulerError(
+                    f"{source}: {where}.{key}: expected a number >= 0, got {value!r}"
+                )
             changes[key] = float(value)
     if "window" in raw:
         window = raw["window"]
         if not isinstance(window, int) or isinstance(window, bool) or window < 1:
-            raise SchedulerError(f"{source}: {where}.window: expected an integer >= 1, got {window!r}")
+            raise SchedulerError(
+                f"{source}: {where}.window: expected an integer >= 1, got {window!r}"
+            )
         changes["window"] = window
     if "enabled" in raw:
         if not isinstance(raw["enabled"], bool):
@@ -109,7 +115,9 @@ def _degrade(source: str, where: str, raw: Mapping, base: DegradeConfig) -> Degr
         changes["enabled"] = raw["enabled"]
     if "chain" in raw:
         if not isinstance(raw["chain"], str):
-            raise SchedulerError(f"{source}: {where}.chain: expected a chain name, got {raw['chain']!r}")
+            raise SchedulerError(
+                f"{source}: {where}.chain: expected a chain name, got {raw['chain']!r}"
+            )
         changes["chain"] = raw["chain"]
     return dataclasses.replace(base, **changes)
 

@@ -102,9 +102,7 @@ class DegradeController:
             self._backoff = min(MAX_BACKOFF, self._backoff * 2)
         self._recovered_at = None
         self._mark_switch(n)
-        reason = (
-            f"chain {self.chain} slack {slack / 1e6:.1f} ms < {lim.min_slack_ns / 1e6:.1f} ms"
-        )
+        reason = f"chain {self.chain} slack {slack / 1e6:.1f} ms < {lim.min_slack_ns / 1e6:.1f} ms"
         return vset.index + 1, reason
 
     def _maybe_recover(

@@ -17,8 +17,11 @@ BENCHMARKS: dict[str, str] = {
     "engine": "tools.bench.engine:run",
     "trace": "tools.bench.trace:run",
     "perception": "perception.bench:run",
+    "detector": "perception.detector.bench:run",
     "planning": "planning.bench:run",
     "scenario": "tools.bench.scenario:run",
+    "overload": "tools.bench.overload:run",
+    "sim": "tools.bench.sim:run",
 }
 
 

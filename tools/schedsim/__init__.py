@@ -15,7 +15,14 @@ from tools.schedsim.build import (
     unschedulable_chains,
 )
 from tools.schedsim.errors import SimError
-from tools.schedsim.model import Service, SimCallback, SimGraph, SimSource, SimSubscription, SimTimer
+from tools.schedsim.model import (
+    Service,
+    SimCallback,
+    SimGraph,
+    SimSource,
+    SimSubscription,
+    SimTimer,
+)
 from tools.schedsim.profile import Profile, load_profile, parse_profile, profile_from_records
 from tools.schedsim.results import ChainStats, chain_stats, sim_chain_stats
 from tools.schedsim.simulator import CpuModel, SimRun, Simulator

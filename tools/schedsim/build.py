@@ -30,7 +30,8 @@ CPU = "cpu"  # the speed factor that applies to every callback
 # this long after the switch interval, and a thread woken right after one loses the race for
 # the lock this often.
 FORCED_SWITCH_MS = 0.15
-HANDOFF_LOSS = 0.12
+HANDOFF_LOSS = 0.3
+DISPATCH_MS = 0.015  # executor work between two callbacks (record, queue pop)
 
 
 @dataclass
@@ -133,7 +134,7 @@ def _sources(runtime: Any, profile: Profile, rates: Mapping[str, float]) -> list
                 f"topic {name} comes from outside the graph and its rate is unknown: "
                 f"the profile has no subscriber rate for it; give --rate {name}=HZ"
             )
-        out.append(SimSource(name, int(round(1e9 / hz))))
+        out.append(SimSource(name, round(1e9 / hz)))
     unknown = set(rates) - {s.topic for s in out}
     if unknown:
         raise SimError(
@@ -171,27 +172,35 @@ def predict(
     speeds: Mapping[str, float] | None = None,
     rates_hz: Mapping[str, float] | None = None,
     seed: int = 0,
+    repeats: int = 1,
     cpu: str | CpuModel = CpuModel.THREADS,
-    overhead_ms: float = 0.0,
+    overhead_ms: float = DISPATCH_MS,
     switch_ms: float | None = None,
     handoff_loss: float = HANDOFF_LOSS,
 ) -> Prediction:
-    """Simulate ``runtime``'s graph under ``policy`` for ``duration_s`` of graph time."""
+    """Simulate ``runtime``'s graph under ``policy`` for ``duration_s`` of graph time,
+    ``repeats`` times with seeds ``seed, seed + 1, ...``, pooling the chain samples: what
+    runs of that length will show (timers start in phase, as in the runtime)."""
     if duration_s <= 0:
         raise SimError(f"duration must be > 0 s, got {duration_s}")
+    if repeats < 1:
+        raise SimError(f"repeats must be >= 1, got {repeats}")
     warnings: list[str] = []
     g = sim_graph(runtime, profile, rates_hz=rates_hz, warnings=warnings)
     scale = speed_scale(runtime.graph, speeds or {})
     if switch_ms is None:  # CPython's, as the graph's process will run with it
         switch_ms = sys.getswitchinterval() * 1e3 + FORCED_SWITCH_MS
-    sim = Simulator(
-        g, policy, seed=seed, cpu=cpu, overhead_ms=overhead_ms, switch_ms=switch_ms,
-        handoff_loss=handoff_loss, scale=scale,
-    )  # fmt: skip
-    run = sim.run(duration_s)
-    stats = sim_chain_stats(run, g.chains, g.publishers())
+    runs = [
+        Simulator(
+            g, policy, seed=seed + i, cpu=cpu, overhead_ms=overhead_ms, switch_ms=switch_ms,
+            handoff_loss=handoff_loss, scale=scale,
+        ).run(duration_s)
+        for i in range(repeats)
+    ]  # fmt: skip
+    stats = sim_chain_stats(runs, g.chains, g.publishers())
     threads = g.executors
-    util = {ex: run.busy_ns[ex] / (run.duration_ns * threads[ex]) for ex in threads}
+    total = duration_s * 1e9 * repeats
+    util = {ex: sum(r.busy_ns[ex] for r in runs) / (total * threads[ex]) for ex in threads}
     return Prediction(policy, duration_s, stats, util, warnings)
 
 

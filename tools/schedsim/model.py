@@ -26,7 +26,7 @@ class Service:
     def sample_ns(self, rng: np.random.Generator, scale: float = 1.0) -> int:
         s = self.samples_ms
         ms = s[0] if len(s) == 1 else s[int(rng.integers(len(s)))]
-        return int(round(ms * scale * 1e6))
+        return round(ms * scale * 1e6)
 
 
 @dataclass

@@ -51,9 +51,7 @@ class Profile:
 
     def observed_rate_hz(self, topic: str) -> float | None:
         """How often ``topic`` arrived, judged by the busiest subscriber of it."""
-        rates = [
-            cb.rate_hz for cb in self.callbacks.values() if cb.topic == topic and cb.rate_hz
-        ]
+        rates = [cb.rate_hz for cb in self.callbacks.values() if cb.topic == topic and cb.rate_hz]
         return max(rates) if rates else None
 
     def to_json(self) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,17 +81,28 @@ def chain_stats(
 
 
 def sim_chain_stats(
-    run: SimRun, chains: dict[str, ChainSpec], publishers: dict[str, list[str]]
+    runs: Sequence[SimRun], chains: dict[str, ChainSpec], publishers: dict[str, list[str]]
 ) -> dict[str, ChainStats]:
+    """Figures per chain over one or more runs of the same graph (samples pooled)."""
     out = {}
     for name, spec in chains.items():
-        trace: ChainTrace = run.chains[name]
         carriers = chain_carriers(spec, publishers)
-        drops = sum(n for key, n in run.overwrites.items() if key in carriers)
-        drops += sum(n for key, n in run.stale_drops.items() if key in carriers)
-        out[name] = chain_stats(
-            spec, trace.frames, trace.outputs, trace.reached, drops, run.duration_ns
-        )
+        frames: list[int] = []
+        outputs: list[tuple[int, int]] = []
+        reached: set[int] = set()
+        drops = 0
+        for i, run in enumerate(runs):
+            trace: ChainTrace = run.chains[name]
+            # Runs share one time axis; shift each so their frames stay distinct.
+            shift = i * (run.duration_ns + spec.budget_ns + 1)
+            settled = run.duration_ns - spec.budget_ns
+            frames += [f + shift for f in trace.frames if f <= settled]
+            outputs += [(t + shift, lat) for t, lat in trace.outputs]
+            reached |= {r + shift for r in trace.reached}
+            drops += sum(n for key, n in run.overwrites.items() if key in carriers)
+            drops += sum(n for key, n in run.stale_drops.items() if key in carriers)
+        end = max(frames, default=0) + spec.budget_ns
+        out[name] = chain_stats(spec, frames, outputs, reached, drops, end)
     return out
 
 

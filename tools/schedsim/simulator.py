@@ -151,6 +151,8 @@ class Simulator:
         self._gil_waiters: deque[tuple[int, Callable[[int], None]]] = deque()
         self._granting = False
         self._forced = False  # the grant in progress took the lock from a running callback
+        self._due: list[int] = []  # timers come due while the timer thread waits for the lock
+        self._timer_thread_waiting = False
 
     def _node(self, name: str) -> _Node:
         node = self.nodes.get(name)
@@ -228,9 +230,20 @@ class Simulator:
 
     # ---- sources ----------------------------------------------------------------------------
     def _fire(self, t: int, i: int) -> None:
+        # One timer thread, as in the runtime: once it holds the lock it releases every timer
+        # that has come due meanwhile, in declaration order.
         timer = self.timers[i]
         self._at(t + timer.spec.period_ns, _TIMER, i)
-        self._with_gil(t, lambda now: self._release(now, timer))
+        self._due.append(i)
+        if not self._timer_thread_waiting:
+            self._timer_thread_waiting = True
+            self._with_gil(t, self._release_due)
+
+    def _release_due(self, t: int) -> None:
+        self._timer_thread_waiting = False
+        due, self._due = sorted(self._due), []
+        for i in due:
+            self._release(t, self.timers[i])
 
     def _release(self, t: int, timer: _Timer) -> None:
         if timer.pending:

@@ -1,10 +1,10 @@
 """The tiny camera detector (torch): a CenterNet/TTFNet-style anchor-free grid detector.
 
 Backbone of plain 3x3 conv + BN + ReLU stages down to stride 32, a top-down path (FPN-style)
-back to stride 8, and two heads on the stride-8 grid:
+back to the output stride (4 by default, or 8), and two heads on that grid:
 
-- ``heatmap`` [1, C, H/8, W/8]: per-class centre likelihood (sigmoid in the exported model),
-- ``boxes`` [1, 4, H/8, W/8]: distances from the cell centre to the box's left, top, right and
+- ``heatmap`` [1, C, H/s, W/s]: per-class centre likelihood (sigmoid in the exported model),
+- ``boxes`` [1, 4, H/s, W/s]: distances from the cell centre to the box's left, top, right and
   bottom edges in input pixels (exp of the raw output times the stride).
 
 This is the ``centernet`` layout of perception.detector.decoders. Plain convs keep it friendly
@@ -28,7 +28,7 @@ def conv_bn(cin: int, cout: int, stride: int = 1, k: int = 3) -> nn.Sequential:
 
 class TinyCenterNet(nn.Module):
     def __init__(
-        self, num_classes: int, widths: tuple[int, ...] = (16, 32, 48, 64, 96), stride: int = 8
+        self, num_classes: int, widths: tuple[int, ...] = (16, 32, 48, 64, 96), stride: int = 4
     ) -> None:
         super().__init__()
         w = widths
@@ -44,6 +44,13 @@ class TinyCenterNet(nn.Module):
         self.lat8 = conv_bn(w[2], neck, k=1)
         self.fuse16 = conv_bn(neck, neck)
         self.fuse8 = conv_bn(neck, neck)
+        if stride not in (4, 8):
+            raise ValueError(f"stride must be 4 or 8, got {stride}")
+        if stride == 4:  # one more top-down step onto the stem's features, for small objects
+            self.lat4 = conv_bn(w[1], w[1], k=1)
+            self.reduce8 = conv_bn(neck, w[1], k=1)
+            self.fuse4 = conv_bn(w[1], w[1])
+            neck = w[1]
         self.heat_head = nn.Sequential(conv_bn(neck, neck), nn.Conv2d(neck, num_classes, 1))
         self.box_head = nn.Sequential(conv_bn(neck, neck), nn.Conv2d(neck, 4, 1))
         # Start with a low prior on every centre (focal-loss practice) and ~1-cell boxes.
@@ -53,15 +60,19 @@ class TinyCenterNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Train mode: (heatmap logits, ltrb distances); export mode: (heatmap, ltrb)."""
-        c8 = self.s8(self.stem(x))
+        c4 = self.stem(x)
+        c8 = self.s8(c4)
         c16 = self.s16(c8)
         c32 = self.s32(c16)
         p16 = self.fuse16(
             self.lat16(c16) + F.interpolate(self.lat32(c32), scale_factor=2.0, mode="nearest")
         )
-        p8 = self.fuse8(self.lat8(c8) + F.interpolate(p16, scale_factor=2.0, mode="nearest"))
-        logits = self.heat_head(p8)
-        dist = torch.exp(torch.clamp(self.box_head(p8), max=6.0)) * float(self.stride)
+        p = self.fuse8(self.lat8(c8) + F.interpolate(p16, scale_factor=2.0, mode="nearest"))
+        if self.stride == 4:
+            up = F.interpolate(self.reduce8(p), scale_factor=2.0, mode="nearest")
+            p = self.fuse4(self.lat4(c4) + up)
+        logits = self.heat_head(p)
+        dist = torch.exp(torch.clamp(self.box_head(p), max=6.0)) * float(self.stride)
         if self.export_mode:
             return torch.sigmoid(logits), dist
         return logits, dist

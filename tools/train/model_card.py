@@ -42,7 +42,8 @@ def render(report: dict[str, Any]) -> str:
         "## Model",
         f"- File: `{report['model']}` with its card `{report['card']}` (decoder `centernet`).",
         f"- Architecture: TinyCenterNet (tools/train/detector_model.py): plain conv/BN/ReLU backbone to"
-        f" stride 32, top-down fusion to stride 8, heatmap + ltrb box heads; {m['params']:,} parameters,"
+        f" stride 32, top-down fusion to stride {t['stride']}, heatmap + ltrb box heads;"
+        f" {m['params']:,} parameters,"
         f" ONNX opset {m['opset']}, static batch 1.",
         f"- Input: {t['input'][0]}x{t['input'][1]} RGB, stretched from the camera image, pixel/255.",
         f"- Classes: {', '.join(CLASSES)} -> Autoware CAR, TRUCK, PEDESTRIAN, BICYCLE.",

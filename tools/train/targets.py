@@ -53,6 +53,7 @@ def encode(
     reg = np.zeros((4, gh, gw), np.float32)
     weight = np.zeros((gh, gw), np.float32)
     reg_g = np.zeros((gh, gw), np.float32)
+    centres = np.zeros((gh, gw), bool)  # an object's centre cell regresses that object only
     neg_mask = np.ones((num_classes, gh, gw), np.float32)
     boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
@@ -71,10 +72,11 @@ def encode(
         sy = max(cfg.alpha * (y2 - y1) / 6 / s, cfg.min_sigma)
         g = _gaussian(gh, gw, ci, cj, sy, sx)
         heat[c] = np.maximum(heat[c], g)
-        cells = (g >= cfg.reg_threshold) & (g >= reg_g)
+        cells = (g >= cfg.reg_threshold) & (g >= reg_g) & ~centres
         cells[ci, cj] = True
         reg[:, cells] = boxes[k][:, None]
         weight[cells] = g[cells] / g[cells].sum()
         reg_g[cells] = g[cells]
+        centres[ci, cj] = True
         count += 1
     return Targets(heat, reg, weight, neg_mask, count)

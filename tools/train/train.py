@@ -23,15 +23,15 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     input_width: int = 320
     input_height: int = 192
-    epochs: int = 12
-    batch_size: int = 32
-    lr: float = 3e-3
+    epochs: int = 16
+    batch_size: int = 16
+    lr: float = 2e-3
     weight_decay: float = 5e-4
     box_weight: float = 2.0
     threads: int = 2
     seed: int = 0
     widths: tuple[int, ...] = (16, 32, 48, 64, 96)
-    stride: int = 8
+    stride: int = 4  # output grid; 4 finds small far objects much better than 8
     # Train on smaller / more hidden objects than the evaluation counts: they are not
     # punished there (ignored), and learning them helps the borderline ones.
     rules: BoxRules = field(default_factory=lambda: BoxRules(min_height=10.0, min_visible=0.2))
@@ -76,6 +76,7 @@ def _batch(
             neg.append(t.neg_mask),
         )
     x = torch.from_numpy(np.ascontiguousarray(np.stack(images))).float().div_(255.0)
+    x = x.contiguous(memory_format=torch.channels_last)  # ~1.5x faster convs on CPU
     return x, *(torch.from_numpy(np.stack(a)) for a in (heat, boxes, weight, neg))
 
 
@@ -93,7 +94,7 @@ def train(frames: Sequence[Frame], cfg: TrainConfig) -> TrainResult:
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
-    model = TinyCenterNet(len(CLASSES), cfg.widths, cfg.stride)
+    model = TinyCenterNet(len(CLASSES), cfg.widths, cfg.stride).to(memory_format=torch.channels_last)
     steps_per_epoch = max(1, len(frames) // cfg.batch_size)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(

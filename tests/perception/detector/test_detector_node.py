@@ -200,3 +200,24 @@ def test_fastestdet_runs_through_the_node(make_ctx, fake, det, shared_data, tmp_
         match=r"output '758' .*expected shape \[1,7,\?,\?\], the model has \[1,85,22,22\]",
     ):
         CameraDetector(make_ctx(card=str(tmp_path / "bad.yaml")))
+
+
+def test_launch_file_parameters_are_typed_and_validated():
+    from stack.graph import GraphError, parse_graph
+
+    text = """
+name: cam
+executors: {main: {cores: [0]}}
+nodes:
+  detector:
+    class: perception.detector.node:CameraDetector
+    executor: main
+    params: {score_threshold: 0.4, fallback_extrinsic: [1.9, 0, 1.5, -1.5708, 0, -1.5708]}
+"""
+    graph = parse_graph(text)
+    params = graph.nodes["detector"].params
+    assert params.score_threshold == 0.4 and params.card == "" and params.publish_2d
+    with pytest.raises(GraphError, match="fallback_extrinsic must be"):
+        parse_graph(text.replace("[1.9, 0, 1.5, -1.5708, 0, -1.5708]", "[1, 2]"))
+    with pytest.raises(GraphError, match="score_threshold: expected"):
+        parse_graph(text.replace("0.4", "high"))

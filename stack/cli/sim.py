@@ -1,0 +1,108 @@
+"""`l4 sim LAUNCH --profile REPORT_JSON`: will the graph meet its budgets on a target?
+
+A discrete-event simulation (tools.schedsim) of the launch file's graph with per-callback
+execution times from a measured run (`l4 report RUN --json`), scaled by speed factors for the
+target (``--speed cpu=0.4`` for cores 2.5x slower than where the profile was taken), under the
+l4 policy or plain FIFO. Prints per-chain latency percentiles and misses; exit 1 if a chain
+misses its budget at its percentile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from stack.cli.errors import EXIT_BUDGET_VIOLATED, EXIT_OK, CliError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sim", help="simulate a launch graph's chain latencies from a profile")
+    p.add_argument("file", type=Path, help="launch file (YAML)")
+    p.add_argument(
+        "--profile", type=Path, required=True, metavar="REPORT_JSON",
+        help="latency profile: the JSON of `l4 report RUN --json`",
+    )  # fmt: skip
+    p.add_argument(
+        "--speed", action="append", default=[], metavar="RESOURCE=FACTOR",
+        help="target speed relative to the profiled machine for 'cpu', an executor or a node "
+        "(0.5 = half as fast); repeatable",
+    )  # fmt: skip
+    p.add_argument(
+        "--rate", action="append", default=[], metavar="TOPIC=HZ",
+        help="rate of a topic fed from outside the graph (default: the profile's observed rate)",
+    )  # fmt: skip
+    p.add_argument("--policy", choices=["l4", "fifo"], default="l4", help="ready-queue policy")
+    p.add_argument("--duration", type=float, default=60.0, metavar="S", help="simulated seconds")
+    p.add_argument("--repeats", type=int, default=5, help="runs pooled (different seeds)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cpu-model", choices=["threads", "gil"], default="threads",
+                   help="threads: callbacks of different threads overlap; gil: they serialize")  # fmt: skip
+    p.add_argument("--json", type=Path, metavar="F", help="write the prediction as JSON here")
+    p.set_defaults(func=run)
+
+
+def parse_pairs(items: list[str], what: str) -> dict[str, float]:
+    """["a=1.5", ...] -> {"a": 1.5}; errors name the bad item."""
+    out: dict[str, float] = {}
+    for item in items:
+        key, sep, value = item.rpartition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+        if not sep or not key or number is None:
+            raise CliError(f"{what} {item!r}: expected NAME=NUMBER")
+        out[key] = number
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from stack.cli.common import load_launch
+    from tools.schedsim import SimError, build_runtime, load_profile, predict
+
+    graph = load_launch(args.file)
+    speeds = parse_pairs(args.speed, "--speed")
+    rates = parse_pairs(args.rate, "--rate")
+    try:
+        profile = load_profile(args.profile)
+        external = tuple(rates) + tuple(
+            cb.topic for cb in profile.callbacks.values() if cb.topic is not None
+        )
+        runtime = build_runtime(graph, external)
+        prediction = predict(
+            runtime, profile, policy=args.policy, duration_s=args.duration, speeds=speeds,
+            rates_hz=rates, seed=args.seed, repeats=args.repeats, cpu=args.cpu_model,
+        )  # fmt: skip
+    except SimError as exc:
+        raise CliError(str(exc)) from exc
+    print_prediction(prediction, graph.name)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(prediction.to_json(), indent=2) + "\n")
+    return EXIT_OK if prediction.ok else EXIT_BUDGET_VIOLATED
+
+
+def print_prediction(prediction, name: str) -> None:
+    from rich.table import Table
+
+    from stack.console import make_console
+
+    console = make_console()
+    table = Table(
+        "chain", "budget ms", "outputs", "p50 ms", "p99 ms", "max ms", "miss rate", "drops",
+        "verdict",
+        title=f"{name}: predicted chain latency ({prediction.policy} policy, "
+        f"{prediction.duration_s:g} s simulated)",
+    )  # fmt: skip
+    for c in prediction.chains.values():
+        verdict = "[green]ok[/]" if c.ok else "[red]OVER[/]"
+        table.add_row(
+            c.name, f"{c.budget_ms:g}", str(c.count), f"{c.p50_ms:.2f}", f"{c.p99_ms:.2f}",
+            f"{c.max_ms:.2f}", f"{100 * c.miss_rate:.1f} %", str(c.drops), verdict,
+        )  # fmt: skip
+    console.print(table)
+    util = ", ".join(f"{ex} {100 * u:.0f} %" for ex, u in prediction.utilization.items())
+    console.print(f"executor load: {util}")
+    for w in prediction.warnings:
+        console.print(f"[yellow]warning:[/] {w}")

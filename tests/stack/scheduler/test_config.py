@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import pytest
+
+from stack.scheduler.config import DegradeConfig, parse_scheduler
+from stack.scheduler.errors import SchedulerError
+
+
+def test_defaults():
+    cfg = parse_scheduler(None)
+    assert cfg.stale_drop is True
+    assert cfg.gate_devices == ("gpu", "dla")
+    assert cfg.degrade_for("anything") == DegradeConfig()
+
+
+def test_degrade_defaults_and_per_node_overrides():
+    cfg = parse_scheduler(
+        {
+            "gate_devices": ["GPU"],
+            "degrade": {
+                "min_slack_ms": 4,
+                "hold_s": 1.5,
+                "nodes": {"det": {"chain": "cam", "window": 3}},
+            },
+        }
+    )
+    assert cfg.gate_devices == ("gpu",)
+    det = cfg.degrade_for("det")
+    assert (det.chain, det.window, det.min_slack_ms, det.hold_s) == ("cam", 3, 4.0, 1.5)
+    other = cfg.degrade_for("other")
+    assert (other.chain, other.window, other.min_slack_ms) == (None, 16, 4.0)
+
+
+def test_resolved_slacks_follow_the_budget_unless_given():
+    assert DegradeConfig().resolved(50.0) == (5.0, 10.0)
+    assert DegradeConfig(min_slack_ms=3, recover_slack_ms=1).resolved(50.0) == (3.0, 3.0)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"bogus": 1}, r"f.yaml: scheduler.bogus: unknown key 'bogus'"),
+        ({"gate_devices": "gpu"}, r"scheduler.gate_devices: expected a list"),
+        ({"degrade": {"hold_s": -1}}, r"scheduler.degrade.hold_s: expected a number >= 0"),
+        ({"degrade": {"window": 0}}, r"scheduler.degrade.window: expected an integer >= 1"),
+        ({"degrade": {"nodes": {"det": {"chain": 3}}}}, r"nodes.det.chain: expected a chain name"),
+        ({"degrade": {"nodes": {"det": {"nodes": {}}}}}, r"nodes.det.nodes: unknown key"),
+        ({"degrade": {"enabled": "yes"}}, r"scheduler.degrade.enabled: expected true/false"),
+    ],
+)
+def test_errors_name_file_key_and_value(raw, message):
+    with pytest.raises(SchedulerError, match=message):
+        parse_scheduler(raw, "f.yaml")

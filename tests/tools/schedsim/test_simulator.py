@@ -1,0 +1,159 @@
+"""The simulator on hand-computable cases: deterministic service times, exact answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from stack.graph import ChainSpec
+from tools.schedsim import (
+    Service,
+    SimCallback,
+    SimError,
+    SimGraph,
+    SimSource,
+    SimSubscription,
+    SimTimer,
+    Simulator,
+    sim_chain_stats,
+)
+
+MS = 1_000_000
+
+
+def sub(node: str, topic: str, ms: float, out: str | None, depth: int = 1) -> SimSubscription:
+    pubs = {out: 1.0} if out else {}
+    return SimSubscription(
+        node, topic, depth, SimCallback(node, f"sub:{topic}", Service.fixed(ms), pubs)
+    )
+
+
+def three_chains(stale: bool = True, budget_x: float = 100.0) -> SimGraph:
+    """Every 20 ms /w, /x, /y arrive together on one compute thread:
+    W 2 ms (no chain), X 4 ms (chain cx, priority 1), Y 3 ms (chain cy, priority 5)."""
+    g = SimGraph(
+        executors={"compute": 1},
+        node_executor={"w": "compute", "x": "compute", "y": "compute"},
+        subscriptions=[
+            sub("w", "/w", 2, "/w_out"), sub("x", "/x", 4, "/x_out"), sub("y", "/y", 3, "/y_out"),
+        ],
+        timers=[],
+        sources=[SimSource("/w", 20 * MS), SimSource("/x", 20 * MS), SimSource("/y", 20 * MS)],
+        chains={
+            "cx": ChainSpec("cx", ("/x", "/x_out"), budget_x, 99.0, 1),
+            "cy": ChainSpec("cy", ("/y", "/y_out"), 100.0, 99.0, 5),
+        },
+        stale_drop=stale,
+    )  # fmt: skip
+    g.assign_chains()
+    return g
+
+
+def latencies(run, chain: str) -> list[float]:
+    return [lat / MS for _, lat in run.chains[chain].outputs]
+
+
+def test_fifo_serves_in_arrival_order():
+    # t=20: W runs 20-22 (the thread was idle), then X 22-26, Y 26-29.
+    run = Simulator(three_chains(), "fifo").run(0.11)  # inputs at 20, 40, ... 100 ms
+    assert latencies(run, "cx") == [6.0] * 5
+    assert latencies(run, "cy") == [9.0] * 5
+    assert run.busy_ns["compute"] == 5 * 9 * MS
+
+
+def test_l4_serves_the_higher_priority_chain_first():
+    # W already runs at t=20 (non-preemptive); then Y 22-25, X 25-29.
+    run = Simulator(three_chains(), "l4").run(0.11)
+    assert latencies(run, "cy") == [5.0] * 5
+    assert latencies(run, "cx") == [9.0] * 5
+
+
+def test_l4_drops_an_input_already_older_than_its_budget():
+    # X's input waits 5 ms behind W and Y, over its 4 ms budget: dropped at dequeue.
+    run = Simulator(three_chains(budget_x=4.0), "l4").run(0.11)
+    assert latencies(run, "cx") == []
+    assert run.stale_drops[("x", "/x")] == 5
+    assert run.busy_ns["compute"] == 5 * 5 * MS
+    fifo = Simulator(three_chains(budget_x=4.0), "fifo").run(0.11)
+    assert latencies(fifo, "cx") == [6.0] * 5  # FIFO keeps everything (and misses)
+
+
+def test_keep_latest_queue_overwrites_while_busy():
+    # A 25 ms callback on an input every 10 ms, keep-latest queue of depth 1.
+    g = SimGraph(
+        executors={"c": 1}, node_executor={"a": "c"},
+        subscriptions=[sub("a", "/in", 25, "/out")], timers=[],
+        sources=[SimSource("/in", 10 * MS)],
+        chains={"ch": ChainSpec("ch", ("/in", "/out"), 100.0, 99.0, 1)},
+    )  # fmt: skip
+    g.assign_chains()
+    run = Simulator(g, "l4").run(0.061)
+    # Runs: input@10 10-35, input@30 35-60 (input@20 overwritten at 30), input@50 60-85.
+    assert latencies(run, "ch") == [25.0, 30.0]
+    assert run.overwrites[("a", "/in")] == 2  # @20 by @30, @40 by @50
+
+
+def test_chain_through_two_executors_and_a_timer_source():
+    # A timer (sensor executor, 1 ms) publishes /a every 10 ms; A (3 ms) -> /b; B (2 ms) -> /c.
+    g = SimGraph(
+        executors={"sensors": 1, "compute": 1},
+        node_executor={"cam": "sensors", "a": "compute", "b": "compute"},
+        subscriptions=[sub("a", "/a", 3, "/b"), sub("b", "/b", 2, "/c")],
+        timers=[SimTimer("cam", 10 * MS, SimCallback("cam", "timer:tick", Service.fixed(1), {"/a": 1.0}))],
+        sources=[],
+        chains={"ch": ChainSpec("ch", ("/a", "/b", "/c"), 50.0, 99.0, 3)},
+    )  # fmt: skip
+    g.assign_chains()
+    assert g.timers[0].chains[0].chain == "ch"
+    run = Simulator(g, "l4").run(0.1)
+    assert latencies(run, "ch") == [5.0] * 9  # frames at 11..91 ms; the one at 101 is beyond
+    stats = sim_chain_stats([run], g.chains, g.publishers())["ch"]
+    # Frames count once settled (a budget before the end): 11, 21, 31, 41 ms.
+    assert (stats.frames, stats.count, stats.lost, stats.misses) == (4, 9, 0, 0)
+    assert stats.p99_ms == 5.0 and stats.ok
+
+
+def test_gil_hand_off_delays_a_timer_while_a_worker_is_busy():
+    # /x arrives at 20 ms and takes 8 ms; the sensor timer due at 21 ms has to wait for the
+    # interpreter lock: a forced switch after 5 ms (26 ms), as CPython does.
+    g = SimGraph(
+        executors={"sensors": 1, "compute": 1},
+        node_executor={"cam": "sensors", "x": "compute", "y": "compute"},
+        subscriptions=[sub("x", "/x", 8, None), sub("y", "/y", 1, "/y_out")],
+        timers=[SimTimer("cam", 21 * MS, SimCallback("cam", "timer:tick", Service.fixed(0), {"/y": 1.0}))],
+        sources=[SimSource("/x", 20 * MS)],
+        chains={"cy": ChainSpec("cy", ("/y", "/y_out"), 50.0, 99.0, 3)},
+    )  # fmt: skip
+    g.assign_chains()
+    free = Simulator(g, "l4").run(0.03)
+    assert free.chains["cy"].frames == [21 * MS]
+    gil = Simulator(g, "l4", switch_ms=5.0).run(0.03)
+    assert gil.chains["cy"].frames == [26 * MS]  # then Y waits for X to end at 28 ms
+    assert latencies(gil, "cy") == [3.0]
+
+
+def test_gil_model_serialises_threads_of_different_executors():
+    g = SimGraph(
+        executors={"e1": 1, "e2": 1}, node_executor={"a": "e1", "b": "e2"},
+        subscriptions=[sub("a", "/in", 4, "/a_out"), sub("b", "/in", 4, "/b_out")],
+        timers=[], sources=[SimSource("/in", 20 * MS)],
+        chains={
+            "ca": ChainSpec("ca", ("/in", "/a_out"), 50.0, 99.0, 1),
+            "cb": ChainSpec("cb", ("/in", "/b_out"), 50.0, 99.0, 1),
+        },
+    )  # fmt: skip
+    g.assign_chains()
+    parallel = Simulator(g, "l4").run(0.03)
+    assert latencies(parallel, "ca") == latencies(parallel, "cb") == [4.0]
+    serial = Simulator(g, "l4", cpu="gil").run(0.03)
+    assert sorted(latencies(serial, "ca") + latencies(serial, "cb")) == [4.0, 8.0]
+
+
+def test_bad_graph_is_rejected():
+    g = three_chains()
+    g.executors["compute"] = 0
+    with pytest.raises(SimError, match="executor compute: needs >= 1 thread"):
+        Simulator(g)
+    g = three_chains()
+    g.node_executor["x"] = "gpu"
+    with pytest.raises(SimError, match="node x: unknown executor 'gpu'"):
+        Simulator(g)
