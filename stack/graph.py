@@ -287,23 +287,36 @@ def import_node_class(source: str, keypath: str, spec: Any, allow_external: bool
 
 def build_params(source: str, keypath: str, cls: type[Node], raw: Any) -> Any:
     """Instantiate the node's Params dataclass from the YAML mapping, checking names and types."""
+    return _build_dataclass(source, keypath, cls.Params, raw, cls.__name__)
+
+
+def _build_dataclass(source: str, keypath: str, params_cls: type, raw: Any, owner: str) -> Any:
     raw = _mapping(source, keypath, raw)
-    params_cls = cls.Params
     fields = {f.name: f for f in dataclasses.fields(params_cls)}
     hints = typing.get_type_hints(params_cls)
+    values = {}
     for key, value in raw.items():
         if key not in fields:
             raise GraphError(
-                f"{source}: {keypath}.{key}: unknown parameter of {cls.__name__}; "
+                f"{source}: {keypath}.{key}: unknown parameter of {owner}; "
                 f"parameters: {sorted(fields)}"
             )
-        if not _type_ok(value, hints.get(key, Any)):
-            raise GraphError(
-                f"{source}: {keypath}.{key}: expected {_type_name(hints[key])}, got {value!r}"
+        hint = hints.get(key, Any)
+        if isinstance(value, dict) and _dataclass_of(hint) is not None:
+            # A nested group of parameters (e.g. a tracker's Kalman settings).
+            nested = _dataclass_of(hint)
+            values[key] = _build_dataclass(
+                source, f"{keypath}.{key}", nested, value, nested.__name__
             )
+            continue
+        if not _type_ok(value, hint):
+            raise GraphError(
+                f"{source}: {keypath}.{key}: expected {_type_name(hint)}, got {value!r}"
+            )
+        values[key] = value
     try:
-        params = params_cls(**raw)
-    except TypeError as exc:  # a required parameter is missing
+        params = params_cls(**values)
+    except (TypeError, ValueError) as exc:  # a required parameter is missing, or a bad value
         raise GraphError(f"{source}: {keypath}: {exc}") from exc
     validate = getattr(params, "validate", None)
     if callable(validate):
@@ -312,6 +325,17 @@ def build_params(source: str, keypath: str, cls: type[Node], raw: Any) -> Any:
         except ValueError as exc:
             raise GraphError(f"{source}: {keypath}: {exc}") from exc
     return params
+
+
+def _dataclass_of(hint: Any) -> type | None:
+    """The dataclass a type hint names (also inside Optional), else None."""
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return hint
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            if isinstance(arg, type) and dataclasses.is_dataclass(arg):
+                return arg
+    return None
 
 
 def _type_name(hint: Any) -> str:

@@ -173,3 +173,13 @@ def test_provided_args_override_declared_defaults_and_cli_overrides_both():
     assert graph.nodes["a"].params.input == "/bag/in"
     graph = parse_graph(text, "g.yaml", {"bag_dir": "/cli"}, {"bag_dir": "/bag"})
     assert graph.nodes["a"].params.input == "/cli/in"
+
+
+def test_nested_parameter_groups_are_built_and_checked():
+    base = "allow_external_modules: true\nnodes:\n  t:\n    class: perception.tracking.node:ObjectTracker\n"
+    graph = parse_graph(base + "    params: {fusion: {keep_camera_only: false}}\n", "g.yaml")
+    assert graph.nodes["t"].params.fusion.keep_camera_only is False
+    with pytest.raises(
+        GraphError, match=r"nodes\.t\.params\.fusion\.colour: unknown parameter of FusionConfig"
+    ):
+        parse_graph(base + "    params: {fusion: {colour: 1}}\n", "g.yaml")

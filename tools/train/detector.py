@@ -18,7 +18,7 @@ from typing import Any
 
 from tools.train.data import BoxRules, iter_frames, read_frames
 from tools.train.errors import TrainError
-from tools.train.scenarios import ScenarioSpec, ensure_bags, parse_scenarios
+from tools.train.scenarios import ScenarioSpec, ensure_bags, format_scenarios, parse_scenarios
 from tools.train.train import TrainConfig, train
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def run(recipe: DetectorRecipe) -> dict[str, Any]:
         "model": onnx_path.name,
         "card": card_path.name,
         "training": {
-            "scenarios": [str(s) for s in recipe.train],
+            "scenarios": format_scenarios(recipe.train),
             "seconds_per_scenario": recipe.seconds,
             "every_nth_frame": recipe.every,
             "frames": len(frames),

@@ -53,7 +53,7 @@ def render(report: dict[str, Any]) -> str:
         " on the training machine.",
         "",
         "## Training data",
-        f"- Scenarios (seed:weather:traffic): {', '.join(t['scenarios'])};"
+        f"- Scenarios (seed:weather:traffic): `{t['scenarios']}`;"
         f" {t['seconds_per_scenario']:g} s each, one camera frame in {t['every_nth_frame']}.",
         f"- {t['frames']} frames, {t['objects']} ground-truth boxes; trained on boxes >="
         f" {t['train_rules']['min_height_px']:g} px tall and >= {t['train_rules']['min_visible']:.0%}"

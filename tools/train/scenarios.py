@@ -70,6 +70,26 @@ def parse_scenarios(text: str) -> list[ScenarioSpec]:
     return specs
 
 
+def format_scenarios(specs: Sequence[ScenarioSpec]) -> str:
+    """The compact form :func:`parse_scenarios` reads: consecutive seeds alike become ranges."""
+    groups: list[list[ScenarioSpec]] = []
+    for spec in specs:
+        last = groups[-1][-1] if groups else None
+        if last and (spec.seed, spec.weather, spec.traffic) == (
+            last.seed + 1,
+            last.weather,
+            last.traffic,
+        ):
+            groups[-1].append(spec)
+        else:
+            groups.append([spec])
+    parts = []
+    for g in groups:
+        seeds = str(g[0].seed) if len(g) == 1 else f"{g[0].seed}-{g[-1].seed}"
+        parts.append(f"{seeds}:{g[0].weather}:{g[0].traffic}")
+    return ",".join(parts)
+
+
 def ensure_bags(specs: Sequence[ScenarioSpec], seconds: float, data_dir: Path) -> list[Path]:
     """The bag of each scenario in ``data_dir``, generated where it is not there yet."""
     from tools.scenario import ScenarioError, make_scenario

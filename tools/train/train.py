@@ -94,7 +94,9 @@ def train(frames: Sequence[Frame], cfg: TrainConfig) -> TrainResult:
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
-    model = TinyCenterNet(len(CLASSES), cfg.widths, cfg.stride).to(memory_format=torch.channels_last)
+    model = TinyCenterNet(len(CLASSES), cfg.widths, cfg.stride).to(
+        memory_format=torch.channels_last
+    )
     steps_per_epoch = max(1, len(frames) // cfg.batch_size)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(

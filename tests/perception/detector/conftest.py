@@ -105,7 +105,11 @@ def constant_detector(tmp_path: Path):
 
 @pytest.fixture
 def det():
-    """This module's helpers (build_constant_onnx, centernet_card, centernet_outputs, K, ...)."""
-    import sys
+    """This module's helpers (build_constant_onnx, centernet_card, centernet_outputs, K, ...).
 
-    return sys.modules[__name__]
+    Built from this file's own globals: several test folders have a module named `conftest`,
+    so looking this one up in sys.modules by name could find another.
+    """
+    import types
+
+    return types.SimpleNamespace(**globals())

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from perception.detector import CardError
+from perception.detector import CardError, iou_matrix
 from perception.detector.node import (
     CAMERA_INFO_TOPIC,
     DETECTIONS_2D_TOPIC,
@@ -221,3 +221,37 @@ nodes:
         parse_graph(text.replace("[1.9, 0, 1.5, -1.5708, 0, -1.5708]", "[1, 2]"))
     with pytest.raises(GraphError, match="score_threshold: expected"):
         parse_graph(text.replace("0.4", "high"))
+
+
+def test_shipped_model_detects_scenario_vehicles(make_ctx, fake, tmp_path):
+    """The packaged demo detector (default card) on a generated scenario: real data end to end."""
+    from perception.models import CAMERA_DETECTOR_CARD
+    from stack.replay import Bag
+    from tools.scenario import make_scenario, topics
+
+    if not CAMERA_DETECTOR_CARD.exists():
+        pytest.skip("the demo model is not trained yet")
+    make_scenario(tmp_path / "bag", 0.5, 12, traffic="dense", progress=False)
+    wanted = (topics.TF_STATIC, topics.CAMERA_INFO, topics.CAMERA_IMAGE, topics.GT_CAMERA_BOXES)
+    with Bag(tmp_path / "bag") as bag:
+        found = [(c.topic, msgs.deserialize(raw, c.msgtype)) for c, _, raw in bag.messages(wanted)]
+    node = CameraDetector(make_ctx())  # card "" = the shipped model
+    assert node.card.decoder.name == "centernet"
+    ctx = node.ctx
+    for topic, msg in found:
+        if topic != topics.GT_CAMERA_BOXES:
+            ctx.deliver(topic, msg)
+    assert not ctx.events
+    truth = [m for t, m in found if t == topics.GT_CAMERA_BOXES][-1]
+    gt_vehicles = [d for d in truth.detections if d.results[0].hypothesis.class_id in ("car", "truck")
+                   and d.bbox.size_y >= 30 and d.results[0].hypothesis.score > 0.9]  # fmt: skip
+    objs = objects_from_msg(ctx.sent(OBJECTS_TOPIC)[-1])
+    assert (objs.label == Label.CAR).sum() >= 1
+    assert np.all(objs.position[:, 0] > 1.9)  # everything lies ahead of the camera
+    dets = node.last_detections
+    vehicle_boxes = dets.boxes[np.isin(dets.labels, [Label.CAR, Label.TRUCK])]
+    assert gt_vehicles
+    for gt in gt_vehicles:  # every clearly visible vehicle is found, where the truth says
+        c, sx, sy = gt.bbox.center.position, gt.bbox.size_x, gt.bbox.size_y
+        box = np.array([[c.x - sx / 2, c.y - sy / 2, c.x + sx / 2, c.y + sy / 2]])
+        assert iou_matrix(box, vehicle_boxes).max() >= 0.5

@@ -129,3 +129,12 @@ def test_cli_reports_bad_seeds():
     )  # fmt: skip
     assert proc.returncode == 2
     assert "weather 'snow' is not one of" in proc.stderr
+
+
+def test_format_scenarios_round_trips():
+    from tools.train.scenarios import format_scenarios
+
+    specs = parse_scenarios("1-3,4:night,5:night,7,8::light")
+    text = format_scenarios(specs)
+    assert text == "1-3:day:dense,4-5:night:dense,7:day:dense,8:day:light"
+    assert parse_scenarios(text) == specs
