@@ -7,6 +7,7 @@ p99 <= 100 us, nothing dropped.
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -53,7 +54,7 @@ def hop_latencies_us(records: list[tuple], hops: int) -> np.ndarray:
         publishes.setdefault(node, []).append(outputs[0][1] if outputs else -1)
     names = ["source"] + [f"pass{i}" for i in range(hops)]
     out: list[np.ndarray] = []
-    for up, down in zip(names, names[1:]):
+    for up, down in itertools.pairwise(names):
         pub = np.asarray(publishes.get(up, []), dtype=np.int64)
         st = np.asarray(starts.get(down, []), dtype=np.int64)
         n = min(len(pub), len(st))

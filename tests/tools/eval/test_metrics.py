@@ -80,7 +80,9 @@ def test_rmse():
 def test_mot_ignored_ground_truth_is_neutral():
     acc = MotAccumulator(max_dist=1.0)
     gt_xy = np.array([[0, 0], [50, 0]])
-    acc.update([1, 2], gt_xy, [7, 8], np.array([[0, 0], [50, 0]]), gt_ignore=np.array([False, True]))
+    acc.update(
+        [1, 2], gt_xy, [7, 8], np.array([[0, 0], [50, 0]]), gt_ignore=np.array([False, True])
+    )
     acc.update([1, 2], gt_xy, [7], np.array([[0, 0]]), gt_ignore=np.array([False, True]))
     assert (acc.gt_count, acc.misses, acc.false_positives) == (2, 0, 0)
     assert acc.mota == 1.0
