@@ -25,6 +25,9 @@ class PredictionConfig:
     lane_follow_max_angle_deg: float = 25.0  # velocity this close to the lane axis follows it
     lane_follow_min_speed: float = 1.0  # m/s
     lane_follow_max_offset: float = 12.0  # m; farther objects are not on this road
+    # Worst case for vehicles driving our way (RSS): they may brake this hard (m/s^2) at any
+    # moment, so the plan stays behind where they would stop. 0 keeps constant velocity.
+    lead_brake_decel: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,20 @@ def predict_objects(
     yaw = np.broadcast_to(objs.yaw, (len(t), len(objs))).copy()
     xy = straight
     if follows.any():
-        s_t = s[follows][None, :] + t * v_along[follows][None, :]
+        s_t = s[follows][None, :] + _travel(t, v_along[follows][None, :], cfg.lead_brake_decel)
         xy = straight.copy()
         xy[:, follows] = lane.point(s_t, np.broadcast_to(d[follows], s_t.shape))
         flip = np.where(v_along[follows] < 0, np.pi, 0.0)
         yaw[:, follows] = wrap_angle(lane.heading_at(s_t) + flip)
     return Prediction(xy, yaw, s, d, v_along, v_across, follows)
+
+
+def _travel(t: np.ndarray, v: np.ndarray, decel: float) -> np.ndarray:
+    """Distance along the lane after ``t``: constant speed, or braking to a stop at ``decel``
+    for objects moving our way (v > 0); oncoming traffic keeps its speed."""
+    if decel <= 0:
+        return t * v
+    t_stop = np.where(v > 0, v / decel, np.inf)
+    tb = np.minimum(t, t_stop)
+    braking = v * tb - 0.5 * decel * tb**2
+    return np.where(v > 0, braking, t * v)

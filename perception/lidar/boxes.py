@@ -82,6 +82,7 @@ class VehiclePriors:
     """
 
     thin: float = 1.2  # a face (plus a glimpse of roof or side) is at most this deep
+    end_depth: float = 1.5  # an end face with a glimpse of the side is at most this deep
     end_face: tuple[float, float] = (1.4, 2.7)  # width of a vehicle seen from behind / ahead
     side_face: tuple[float, float] = (2.8, 12.0)  # length of a vehicle seen from the side
     height: tuple[float, float] = (0.25, 3.9)  # lower is kerb, taller is wall; far faces look low
@@ -97,10 +98,12 @@ def complete_vehicle_faces(
     """Grow single-face vehicle boxes to their prior footprint, away from the sensor."""
     p = priors or VehiclePriors()
     length, width, height = fit.dims[:, 0], fit.dims[:, 1], fit.dims[:, 2]
-    thin = (width <= p.thin) & (height >= p.height[0]) & (height <= p.height[1])
+    tall_enough = (height >= p.height[0]) & (height <= p.height[1])
+    thin = (width <= p.thin) & tall_enough
     truck = height > p.truck_height
     rider = (height > p.rider_height) & (length < 2.0) & ~truck
-    end = thin & (length >= p.end_face[0]) & (length <= p.end_face[1]) & ~rider
+    end_face = (width <= p.end_depth) & tall_enough
+    end = end_face & (length >= p.end_face[0]) & (length <= p.end_face[1]) & ~rider
     side = thin & (length >= p.side_face[0]) & (length <= p.side_face[1])
     if not (end.any() or side.any()):
         return fit
@@ -114,9 +117,14 @@ def complete_vehicle_faces(
     grow = np.maximum(grow, 0.0)
     center = fit.center.copy()
     center[:, :2] += normal * (grow / 2)[:, None]
+    # A side seen shorter than the prior (its far end hidden) grows along itself, away too.
+    axis = np.column_stack([np.cos(fit.yaw), np.sin(fit.yaw)])
+    along = np.sign(np.einsum("ij,ij->i", axis, fit.center[:, :2] - np.asarray(sensor_xy)))
+    grow_len = np.where(side, np.maximum(prior_len - length, 0.0), 0.0)
+    center[:, :2] += axis * (np.where(along == 0, 1.0, along) * grow_len / 2)[:, None]
     dims = fit.dims.copy()
     # An end face becomes the width of a vehicle whose length runs along the normal.
-    dims[:, 0] = np.where(end, prior_len, length)
+    dims[:, 0] = np.where(end, prior_len, np.where(side, np.maximum(length, prior_len), length))
     dims[:, 1] = np.where(end, np.maximum(length, 0.0), np.where(side, prior_wid, width))
     yaw = np.where(end, fit.yaw + np.pi / 2, fit.yaw)
     yaw = (yaw + np.pi / 2) % np.pi - np.pi / 2

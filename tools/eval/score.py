@@ -243,18 +243,21 @@ def _trajectory_poses(gt: GroundTruth, stamp: int, msg: Any) -> tuple[np.ndarray
     return xyyaw, tau
 
 
-def min_clearance(gt: GroundTruth, trajs: list[tuple[int, Any]]) -> float:
-    best = float("inf")
+def min_clearance(gt: GroundTruth, trajs: list[tuple[int, Any]]) -> dict[int, float]:
+    """Smallest gap per whole second of plan horizon (0: the first second, ...)."""
+    best: dict[int, float] = {}
     for stamp, msg in trajs:
         xyyaw, tau = _trajectory_poses(gt, stamp, msg)
         keep = tau <= HORIZON_S
         for (x, y, yaw), t in zip(xyyaw[keep], tau[keep]):
             ego_fp = rectangle(x, y, yaw, EGO_LENGTH, EGO_WIDTH)
             t_ns = stamp + int(t * 1e9)
+            bucket = min(int(t), int(HORIZON_S) - 1)
             for _aid, _label, pose, (length, width) in gt.actors_at(t_ns):
                 if np.hypot(pose[0] - x, pose[1] - y) > 15:
                     continue
-                best = min(best, polygon_distance(ego_fp, rectangle(*pose, length, width)))
+                gap = polygon_distance(ego_fp, rectangle(*pose, length, width))
+                best[bucket] = min(best.get(bucket, np.inf), gap)
     return best
 
 
@@ -310,6 +313,7 @@ def score_run(
     ap, cam_recall, cam_frames = camera_ap(gt, out[topics.camera_2d])
     recall, lidar_gt = lidar_recall(gt, out[topics.lidar_objects], visible)
     mot = tracking(gt, out[topics.tracked], visible)
+    clearance = min_clearance(gt, out[topics.trajectory])
     result = {
         "camera_ap50": ap,
         "camera_recall": cam_recall,
@@ -324,7 +328,8 @@ def score_run(
             "false_positives": mot.false_positives,
         },
         "loc_rmse_m": localization_rmse(gt, out[topics.odometry]),
-        "min_clearance_m": min_clearance(gt, out[topics.trajectory]),
+        "min_clearance_m": min(clearance.values(), default=float("nan")),
+        "min_clearance_by_horizon_m": {f"{k}-{k + 1}s": v for k, v in sorted(clearance.items())},
         "control_error_m": control_error(gt, out[topics.command], out[topics.trajectory]),
         "messages": {k: len(v) for k, v in out.items()},
         "conventions": (__doc__ or "")
