@@ -1,0 +1,50 @@
+"""`l4 demo` end to end on a short scenario, and `l4 eval` on its run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stack.cli.main import main
+
+KEYS = {
+    "camera_ap50",
+    "lidar_recall",
+    "mota",
+    "id_switches",
+    "loc_rmse_m",
+    "min_clearance_m",
+    "control_error_m",
+}
+
+
+@pytest.mark.slow
+def test_demo_replays_reports_and_scores(tmp_path: Path, monkeypatch, capsys):
+    monkeypatch.setenv("L4_CACHE", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    status = main(["demo", "--seconds", "3", "--lockstep", "--run-dir", str(run)])
+    assert status in (0, 1)  # 1: a chain over budget on a loaded machine is a verdict, not a crash
+    out = capsys.readouterr().out
+    assert "camera_to_control" in out and "accuracy against ground truth" in out
+    assert (run / "report.html").stat().st_size > 10_000
+    scores = json.loads((run / "eval.json").read_text())
+    assert KEYS <= set(scores)
+    assert scores["messages"]["/perception/lidar/objects"] == 31  # 3 s at 10 Hz, both ends
+    assert 0.0 <= scores["lidar_recall"] <= 1.0
+    assert scores["loc_rmse_m"] is None or scores["loc_rmse_m"] < 1.0
+    # The scenario is cached: a second demo reuses it instead of generating again.
+    cached = list((tmp_path / "cache" / "l4stack" / "scenarios").iterdir())
+    assert len(cached) == 1 and not cached[0].name.endswith(".partial")
+
+
+def test_eval_refuses_a_directory_without_outputs(tmp_path: Path, capsys):
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "no outputs/ bag" in capsys.readouterr().err
+
+
+def test_eval_needs_the_scenario_bag(tmp_path: Path, capsys):
+    (tmp_path / "outputs").mkdir()
+    assert main(["eval", str(tmp_path)]) == 2
+    assert "no replay.json" in capsys.readouterr().err
