@@ -7,45 +7,24 @@ Target on a 2-core machine: p99 <= 30 ms per 640x384 image.
 
 from __future__ import annotations
 
-import logging
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from perception.bench import CallContext
 from stack import msgs
 
 P99_TARGET_MS = 30.0
 
 
-class _BenchContext:
+class _BenchContext(CallContext):
     """Calls back directly and loads engines on ONNX Runtime with one thread."""
 
     def __init__(self, params: Any) -> None:
-        self.name, self.params = "camera_detector", params
-        self.logger = logging.getLogger("l4.bench.camera_detector")
-        self.clock = type("Clock", (), {"now_ns": staticmethod(time.monotonic_ns)})()
-        self.callbacks: dict[str, Callable[[Any], None]] = {}
-        self.published: dict[str, list] = {}
-        self.events: list[tuple[str, str]] = []
-
-    def publisher(self, topic: str, msgtype: str) -> Any:
-        sent = self.published.setdefault(topic, [])
-        return type(
-            "Pub", (), {"topic": topic, "msgtype": msgtype, "publish": staticmethod(sent.append)}
-        )()
-
-    def subscribe(self, topic: str, msgtype: str, callback: Callable, depth: int = 1) -> None:
-        self.callbacks[topic] = callback
-
-    def timer(self, period_s: float, callback: Callable[[], None]) -> None:
-        pass
-
-    def new(self, msgtype: str, **fields: Any) -> Any:
-        return msgs.new(msgtype, **fields)
+        super().__init__(params, name="camera_detector")
 
     def engine(self, model: str, **options: Any) -> Any:
         from stack.engine import load_engine

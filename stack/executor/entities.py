@@ -48,18 +48,22 @@ class NodeState:
 
     def merged_origins(self) -> dict:
         """Lineage of what this node publishes now: the newest origin of each source."""
-        latest = self.latest
-        if len(latest) <= 1:
-            for origins in latest.values():
-                return origins
-            return {}
-        merged: dict = {}
+        return merge_origins(self.latest)
+
+
+def merge_origins(latest: dict) -> dict:
+    """The newest origin of each chain start over a node's latest inputs (fan-in lineage)."""
+    if len(latest) <= 1:
         for origins in latest.values():
-            for src, val in origins.items():
-                old = merged.get(src)
-                if old is None or val[1] > old[1]:
-                    merged[src] = val
-        return merged
+            return origins
+        return {}
+    merged: dict = {}
+    for origins in latest.values():
+        for src, val in origins.items():
+            old = merged.get(src)
+            if old is None or val[1] > old[1]:
+                merged[src] = val
+    return merged
 
 
 @dataclass(eq=False)

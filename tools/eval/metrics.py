@@ -1,4 +1,5 @@
-"""Detection, tracking and geometry metrics on plain arrays (no messages)."""
+"""Tracking and geometry metrics on plain arrays (no messages). Detection AP lives in
+perception.detector.metrics, shared with the detector's model card."""
 
 from __future__ import annotations
 
@@ -6,78 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-
-
-def iou_xywh(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix of boxes given as (cx, cy, w, h) rows: shape (len(a), len(b))."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    a1, a2 = a[:, :2] - a[:, 2:] / 2, a[:, :2] + a[:, 2:] / 2
-    b1, b2 = b[:, :2] - b[:, 2:] / 2, b[:, :2] + b[:, 2:] / 2
-    lo = np.maximum(a1[:, None], b1[None])
-    hi = np.minimum(a2[:, None], b2[None])
-    inter = np.prod(np.clip(hi - lo, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:], axis=1)
-    area_b = np.prod(b[:, 2:], axis=1)
-    union = area_a[:, None] + area_b[None] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-
-
-@dataclass(frozen=True)
-class FrameDetections:
-    """One image's detections (boxes cx,cy,w,h + scores) and ground truth boxes.
-
-    ``ignore`` marks ground truth that a detector is not required to find (mostly occluded or
-    tiny): a detection on it is neither a true nor a false positive.
-    """
-
-    boxes: np.ndarray
-    scores: np.ndarray
-    gt: np.ndarray
-    ignore: np.ndarray | None = None
-
-
-def average_precision(
-    frames: list[FrameDetections], iou_threshold: float = 0.5
-) -> tuple[float, float]:
-    """VOC-style AP (all-point interpolated) and recall at the lowest score, over all frames."""
-    scores, hits, n_gt = [], [], 0
-    for f in frames:
-        gt = np.asarray(f.gt, dtype=np.float64).reshape(-1, 4)
-        ignore = np.zeros(len(gt), bool) if f.ignore is None else np.asarray(f.ignore, bool)
-        n_gt += int((~ignore).sum())
-        boxes = np.asarray(f.boxes, dtype=np.float64).reshape(-1, 4)
-        order = np.argsort(-np.asarray(f.scores, dtype=np.float64), kind="stable")
-        taken = np.zeros(len(gt), bool)
-        iou = iou_xywh(boxes, gt) if len(gt) else np.zeros((len(boxes), 0))
-        for i in order:
-            best = -1
-            if len(gt):
-                cand = np.where(taken, -1.0, iou[i])
-                j = int(np.argmax(cand))
-                best = j if cand[j] >= iou_threshold else -1
-            if best >= 0 and ignore[best]:
-                taken[best] = True
-                continue  # neither a hit nor a false alarm
-            scores.append(float(f.scores[i]))
-            hits.append(best >= 0)
-            if best >= 0:
-                taken[best] = True
-    if n_gt == 0:
-        return float("nan"), float("nan")
-    if not scores:
-        return 0.0, 0.0
-    order = np.argsort(-np.asarray(scores), kind="stable")
-    tp = np.cumsum(np.asarray(hits)[order])
-    fp = np.cumsum(~np.asarray(hits)[order])
-    recall = tp / n_gt
-    precision = tp / np.maximum(tp + fp, 1)
-    mrec = np.concatenate([[0.0], recall, [1.0]])
-    mpre = np.concatenate([[0.0], precision, [0.0]])
-    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
-    idx = np.where(mrec[1:] != mrec[:-1])[0]
-    ap = float(np.sum((mrec[idx + 1] - mrec[idx]) * mpre[idx + 1]))
-    return ap, float(recall[-1])
 
 
 def match_by_distance(

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stack.executor.entities import merge_origins
 from stack.scheduler.policy import Policy, PolicyKind, make_policy
 from tools.schedsim.errors import SimError
 from tools.schedsim.model import SimCallback, SimGraph, SimSubscription, SimTimer
@@ -363,7 +364,7 @@ class Simulator:
 
     # ---- publishing -------------------------------------------------------------------------
     def _publish(self, node: _Node, topic: str, t: int) -> None:
-        origins = _merged(node.latest)
+        origins = merge_origins(node.latest)
         if topic in self.chain_starts:
             origins = dict(origins)
             origins[topic] = (t, t)
@@ -380,21 +381,6 @@ class Simulator:
         for name, chain in self.graph.chains.items():
             if chain.start == topic:
                 self.traces[name].frames.append(t)
-
-
-def _merged(latest: dict) -> dict:
-    """The runtime's NodeState.merged_origins: the newest origin of each chain start."""
-    if len(latest) <= 1:
-        for origins in latest.values():
-            return origins
-        return {}
-    merged: dict = {}
-    for origins in latest.values():
-        for src, val in origins.items():
-            old = merged.get(src)
-            if old is None or val[1] > old[1]:
-                merged[src] = val
-    return merged
 
 
 __all__ = ["CpuModel", "SimRun", "SimTimer", "Simulator"]

@@ -4,44 +4,12 @@ import numpy as np
 import pytest
 
 from tools.eval.metrics import (
-    FrameDetections,
     MotAccumulator,
-    average_precision,
-    iou_xywh,
     match_by_distance,
     polygon_distance,
     rectangle,
     rmse,
 )
-
-
-def test_iou_known_values():
-    a = np.array([[0, 0, 2, 2]])
-    b = np.array([[1, 0, 2, 2], [0, 0, 2, 2], [10, 10, 1, 1]])
-    assert iou_xywh(a, b)[0] == pytest.approx([2 / 6, 1.0, 0.0])
-
-
-def test_ap_perfect_and_with_false_positive():
-    gt = np.array([[10, 10, 4, 4], [30, 30, 4, 4]])
-    perfect = FrameDetections(gt.copy(), np.array([0.9, 0.8]), gt)
-    assert average_precision([perfect]) == (pytest.approx(1.0), pytest.approx(1.0))
-    # a high-scoring false positive first: precision 1/2 at recall 0.5, 2/3 at recall 1
-    boxes = np.array([[50, 50, 4, 4], [10, 10, 4, 4], [30, 30, 4, 4]])
-    frame = FrameDetections(boxes, np.array([0.95, 0.9, 0.8]), gt)
-    ap, recall = average_precision([frame])
-    assert recall == pytest.approx(1.0)
-    assert ap == pytest.approx(2 / 3)
-
-
-def test_ap_duplicate_detection_is_false_positive_and_ignored_gt_is_neutral():
-    gt = np.array([[10, 10, 4, 4], [30, 30, 4, 4]])
-    boxes = np.array([[10, 10, 4, 4], [10.2, 10, 4, 4], [30, 30, 4, 4]])
-    ap, recall = average_precision([FrameDetections(boxes, np.array([0.9, 0.85, 0.1]), gt)])
-    assert recall == 1.0 and ap == pytest.approx(0.5 + 0.5 * 2 / 3)
-    frame = FrameDetections(gt[:1], np.array([0.9]), gt, ignore=np.array([False, True]))
-    assert average_precision([frame]) == (pytest.approx(1.0), pytest.approx(1.0))
-    frame = FrameDetections(gt[1:], np.array([0.9]), gt, ignore=np.array([False, True]))
-    assert average_precision([frame]) == (0.0, 0.0)
 
 
 def test_match_by_distance_is_optimal_and_gated():
