@@ -160,3 +160,33 @@ class PoseHistory:
         yaw_unwrapped = np.unwrap(poses[:, 2])
         yaw = np.interp(stamp_ns, t, yaw_unwrapped)
         return Pose2D(float(x), float(y), float(wrap_angle(yaw)))
+
+
+def dominated_by_footprint(
+    center_xy: np.ndarray,
+    yaw: np.ndarray,
+    length_width: np.ndarray,
+    strength: np.ndarray,
+    margin: float = 0.3,
+    compatible: np.ndarray | None = None,
+) -> np.ndarray:
+    """Mask of boxes whose centre lies inside the footprint (grown by ``margin``) of a stronger
+    box: duplicates of one object (a split cluster, a second track on it). Ties keep the first.
+    ``compatible[i, j]`` (optional) must also hold for box i to absorb box j."""
+    k = len(strength)
+    if k < 2:
+        return np.zeros(k, bool)
+    rel = center_xy[None, :, :2] - center_xy[:, None, :2]  # [i, j]: j's centre from box i
+    c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+    along = rel[..., 0] * c + rel[..., 1] * s
+    across = -rel[..., 0] * s + rel[..., 1] * c
+    inside = (np.abs(along) <= length_width[:, 0:1] / 2 + margin) & (
+        np.abs(across) <= length_width[:, 1:2] / 2 + margin
+    )
+    np.fill_diagonal(inside, False)
+    if compatible is not None:
+        inside &= compatible
+    strength = np.asarray(strength)
+    stronger = strength[:, None] > strength[None, :]
+    tie = (strength[:, None] == strength[None, :]) & (np.arange(k)[:, None] < np.arange(k)[None, :])
+    return (inside & (stronger | tie)).any(axis=0)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from perception.geometry import dominated_by_footprint
 from perception.lidar.preprocess import GroundPlane
 from perception.objects import Label, ObjectArray
 
@@ -129,6 +130,14 @@ def complete_vehicle_faces(
     yaw = np.where(end, fit.yaw + np.pi / 2, fit.yaw)
     yaw = (yaw + np.pi / 2) % np.pi - np.pi / 2
     return BoxFit(center, yaw, dims, fit.num_points)
+
+
+def suppress_contained(fit: BoxFit, margin: float = 0.3) -> BoxFit:
+    """Drop boxes whose centre lies inside a box with more points (a car's roof and bumper
+    seen as two clusters become one box once both are completed to a car footprint)."""
+    drop = dominated_by_footprint(fit.center, fit.yaw, fit.dims[:, :2], fit.num_points, margin)
+    keep = ~drop
+    return BoxFit(fit.center[keep], fit.yaw[keep], fit.dims[keep], fit.num_points[keep])
 
 
 @dataclass(frozen=True)

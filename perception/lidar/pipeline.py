@@ -14,6 +14,7 @@ from perception.lidar.boxes import (
     boxes_to_objects,
     complete_vehicle_faces,
     fit_boxes,
+    suppress_contained,
 )
 from perception.lidar.cluster import euclidean_clusters, grid_clusters
 from perception.lidar.preprocess import Box3, GroundConfig, segment_ground, voxel_downsample
@@ -123,7 +124,7 @@ def detect_obstacles(
     watch.lap("cluster", int(labels.max()) + 1 if len(labels) else 0)
     fit = fit_boxes(pts, labels, plane)
     if cfg.vehicle_priors is not None:
-        fit = complete_vehicle_faces(fit, cfg.sensor_xy, cfg.vehicle_priors)
+        fit = suppress_contained(complete_vehicle_faces(fit, cfg.sensor_xy, cfg.vehicle_priors))
     objs = boxes_to_objects(fit, cfg.sizes, cfg.position_std)
     objs = objs.select(objs.dims[:, 0] <= cfg.max_box_length)
     watch.lap("boxes", len(objs))

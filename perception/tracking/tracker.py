@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perception.geometry import wrap_angle
+from perception.geometry import dominated_by_footprint, wrap_angle
 from perception.objects import NUM_LABELS, ObjectArray
 from perception.tracking import kalman
 from perception.tracking.association import gated_assignment
@@ -35,6 +35,7 @@ class TrackerConfig:
     size_smoothing: float = 0.3  # weight of a new detection in the extent estimate
     class_decay: float = 0.8  # how fast old class evidence fades
     heading_from_velocity: float = 1.0  # m/s: faster tracks take their yaw from the velocity
+    merge_speed_difference: float = 2.0  # m/s: a track inside another moving alike is a duplicate
 
     def __post_init__(self) -> None:
         if self.min_hits < 1 or self.max_misses < 0 or self.tentative_max_misses < 0:
@@ -118,6 +119,23 @@ class MultiObjectTracker:
         self._update(match.rows, detections.select(match.cols))
         self._miss(match.unmatched_rows)
         self._birth(detections.select(match.unmatched_cols))
+        self._merge_duplicates()
+
+    def _merge_duplicates(self) -> None:
+        """A track sitting inside the footprint of a track with more hits, and moving with it,
+        follows the same object (a split cluster gave it birth): keep only the established
+        one. Objects that cross each other move differently and keep their own tracks; a
+        tentative track has no velocity yet and is absorbed on position alone."""
+        t = self.tracks
+        if len(t) < 2:
+            return
+        dv = np.linalg.norm(t.x[:, None, 2:] - t.x[None, :, 2:], axis=2)
+        compatible = (dv <= self.cfg.merge_speed_difference) | ~t.confirmed[None, :]
+        dup = dominated_by_footprint(
+            t.x[:, :2], t.yaw, t.dims[:, :2], t.hits, margin=0.0, compatible=compatible
+        )
+        if dup.any():
+            self.tracks = t.select(~dup)
 
     def _cost(self, det: ObjectArray) -> np.ndarray:
         if len(self.tracks) == 0 or len(det) == 0:

@@ -136,3 +136,21 @@ def test_fusion_does_not_pair_beyond_max_distance():
     camera = _det([[24.0, 0.0]], Label.TRUCK, std=5.0)
     fused = fuse(lidar, camera, FusionConfig(max_distance=3.0))
     assert fused.objects.label[0] == Label.CAR and len(fused.objects) == 2
+
+
+def test_a_split_cluster_does_not_become_a_second_track():
+    trk = MultiObjectTracker(TrackerConfig(min_hits=2))
+    for k in range(5):  # one car, established
+        trk.step(k * DT_NS, _det([[10.0 + 0.5 * k, 0.0]]))
+    # The car now shows up as two clusters (bumper and roof) 1.2 m apart, for several frames.
+    for k in range(5, 10):
+        x = 10.0 + 0.5 * k
+        trk.step(k * DT_NS, _det([[x, 0.0], [x + 1.2, 0.1]]))
+    objs, _, _ = trk.confirmed_objects()
+    assert len(objs) == 1
+
+
+def test_crossing_objects_are_not_merged():
+    # Already covered end to end by the crossing test; here the merge rule itself.
+    before, after, _vel = _crossing_run(seed=3)
+    assert len(after) == 2 and before == after
