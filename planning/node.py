@@ -29,6 +29,10 @@ TRAJECTORY_TOPIC = "/planning/trajectory"
 class PlannerParams(PlannerConfig):
     map_path: str = ""  # .npz with `lane_centerlines` or `centerline` (see planning.lane)
     lane_index: int = 0
+    # Plan only from a converged pose: position std (m) from the odometry covariance; 0: off.
+    max_position_std: float = 0.0
+    # ... and only once localization has run this long (s) since its first output; 0: off.
+    localization_warmup_s: float = 0.0
     map_frame: str = "map"
     replan_period_s: float = 0.0
     max_odometry_age_s: float = 0.5  # older ego state than the objects: do not plan
@@ -48,6 +52,7 @@ class PlannerNode(Node):
             lane = load_lane(self.params.map_path, self.params.lane_index)
         self.planner = Planner(lane, self.params)
         self.ego: EgoState | None = None
+        self.first_odometry_ns: int | None = None
         self.ego_stamp_ns = 0
         self.objects: tuple[Any, ObjectArray] | None = None  # (header, objects in map)
         self.last_plan: Plan | None = None
@@ -62,6 +67,18 @@ class PlannerNode(Node):
         v = float(msg.twist.twist.linear.x)
         if not np.all(np.isfinite([pose.x, pose.y, pose.yaw, v])):
             self.ctx.event("drop", f"{ODOMETRY_TOPIC}: non-finite pose or speed")
+            return
+        stamp = stamp_to_ns(msg.header.stamp)
+        if self.first_odometry_ns is None:
+            self.first_odometry_ns = stamp
+        cov = np.asarray(msg.pose.covariance, float)
+        std = float(np.sqrt(max(cov[0], cov[7]))) if cov.size == 36 else 0.0
+        warming_up = stamp - self.first_odometry_ns < self.params.localization_warmup_s * 1e9
+        if warming_up or (self.params.max_position_std > 0 and std > self.params.max_position_std):
+            # Localization has not converged (just initialised from one GNSS fix, and its
+            # covariance then is not to be trusted yet): a plan from this pose could be a lane
+            # off. No plan; the watchdog holds the vehicle in a safe stop meanwhile.
+            self.ego = None
             return
         self.ego = EgoState(pose.x, pose.y, pose.yaw, v)
         self.ego_stamp_ns = stamp_to_ns(msg.header.stamp)

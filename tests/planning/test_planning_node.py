@@ -100,3 +100,15 @@ def test_timer_replans_with_the_last_objects(fake, map_path):
 def test_map_is_required(fake):
     with pytest.raises(MapError, match="map_path"):
         fake.make_node(PlannerNode)
+
+
+def test_no_plan_until_localization_has_settled(fake, map_path):
+    node, ctx = fake.make_node(PlannerNode, map_path=map_path, localization_warmup_s=2.0)
+    ctx.deliver(ODOMETRY_TOPIC, _odometry(fake, T0, 10.0, -5.0, 0.0, 10.0))
+    ctx.deliver(OBJECTS_TOPIC, _objects(fake, T0, ObjectArray.empty()))
+    ctx.deliver(ODOMETRY_TOPIC, _odometry(fake, T0 + 1_500_000_000, 25.0, -5.0, 0.0, 10.0))
+    ctx.deliver(OBJECTS_TOPIC, _objects(fake, T0 + 1_500_000_000, ObjectArray.empty()))
+    assert ctx.sent(TRAJECTORY_TOPIC) == []
+    ctx.deliver(ODOMETRY_TOPIC, _odometry(fake, T0 + 2_100_000_000, 31.0, -5.0, 0.0, 10.0))
+    ctx.deliver(OBJECTS_TOPIC, _objects(fake, T0 + 2_100_000_000, ObjectArray.empty()))
+    assert len(ctx.sent(TRAJECTORY_TOPIC)) == 1
