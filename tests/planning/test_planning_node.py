@@ -103,7 +103,7 @@ def test_map_is_required(fake):
 
 
 def test_no_plan_until_localization_has_settled(fake, map_path):
-    node, ctx = fake.make_node(PlannerNode, map_path=map_path, localization_warmup_s=2.0)
+    _node, ctx = fake.make_node(PlannerNode, map_path=map_path, localization_warmup_s=2.0)
     ctx.deliver(ODOMETRY_TOPIC, _odometry(fake, T0, 10.0, -5.0, 0.0, 10.0))
     ctx.deliver(OBJECTS_TOPIC, _objects(fake, T0, ObjectArray.empty()))
     ctx.deliver(ODOMETRY_TOPIC, _odometry(fake, T0 + 1_500_000_000, 25.0, -5.0, 0.0, 10.0))
