@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cpu-model", choices=["threads", "gil"], default="threads",
                    help="threads: callbacks of different threads overlap; gil: they serialize")  # fmt: skip
     p.add_argument("--json", type=Path, metavar="F", help="write the prediction as JSON here")
+    from stack.cli.common import add_launch_args_option
+
+    add_launch_args_option(p)
     p.set_defaults(func=run)
 
 
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from stack.cli.common import load_launch
     from tools.schedsim import SimError, build_runtime, load_profile, predict
 
-    graph = load_launch(args.file)
+    graph = load_launch(args.file, args.launch_args)
     speeds = parse_pairs(args.speed, "--speed")
     rates = parse_pairs(args.rate, "--rate")
     try:

@@ -87,6 +87,8 @@ class CallbackResult:
     rate_hz: float
     exceptions: int = 0
     drops: int = 0
+    # topic -> fraction of this callback's runs that published it (for the simulator's profile)
+    publishes: dict[str, float] = field(default_factory=dict)
 
     @property
     def count(self) -> int:
@@ -256,12 +258,29 @@ def _nodes(
     order = order[runs[order]]
     bounds = np.searchsorted(cols.ids[order], np.arange(len(cols.keys) + 1))
     per_cb_events = _callback_event_counts(records)
+    published = _published_topics(records, runs)
     for k, (node, cb) in enumerate(cols.keys):
         d = dur[order[bounds[k] : bounds[k + 1]]]
         exc, drops = per_cb_events.get((node, cb), (0, 0))
-        result = CallbackResult(node, cb, d, len(d) / duration_s, exc, drops)
+        counts = published.get((node, cb), {})
+        shares = {t: c / len(d) for t, c in counts.items()} if len(d) else {}
+        result = CallbackResult(node, cb, d, len(d) / duration_s, exc, drops, shares)
         nodes.setdefault(node, NodeResult(node)).callbacks[cb] = result
     return nodes
+
+
+def _published_topics(
+    records: Sequence[tuple], runs: np.ndarray
+) -> dict[tuple[str, str], dict[str, int]]:
+    """Per callback: how many of its runs published each topic."""
+    out: dict[tuple[str, str], dict[str, int]] = {}
+    for i, r in enumerate(records):
+        if not runs[i] or not r[7]:
+            continue
+        counts = out.setdefault((r[0], r[1]), {})
+        for topic in {o[0] for o in r[7]}:
+            counts[topic] = counts.get(topic, 0) + 1
+    return out
 
 
 def _decision_mask(records: Sequence[tuple]) -> np.ndarray:

@@ -84,6 +84,8 @@ def test_json_has_the_documented_shape(mixed_run):
     assert cb["count"] == 10 and len(cb["samples_ms"]) == 10
     assert cb["p50_ms"] <= cb["p99_ms"] <= cb["max_ms"]
     assert {"rate_hz", "exceptions", "drops", "mean_ms"} <= set(cb)
+    # Every run of b's callback published /b once: the simulator's profile needs that share.
+    assert cb["publishes"] == {"/b": 1.0}
 
 
 def test_baseline_deltas(ok_run, slower_run):
