@@ -1,28 +1,11 @@
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from perception.geometry import wrap_angle
 from perception.localization.ekf import BIAS, YAW, EkfConfig, PoseEkf, Update
-
-
-def _sim():
-    """sim.py next to this file, loaded by path (works in any pytest import mode)."""
-    name = "l4_tests_localization_sim"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("sim.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-sim = _sim()
+from tests.perception.localization import sim
 
 
 def _run(drive, noise, seed=0, jump_at=None):

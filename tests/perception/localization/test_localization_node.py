@@ -1,9 +1,6 @@
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,22 +18,10 @@ from perception.localization.node import (
     LocalizationError,
 )
 from stack import msgs
+from tests.perception.localization import sim
 
 ORIGIN = (48.1351, 11.5820, 520.0)
 T0 = 1_700_000_000 * 1_000_000_000
-
-
-def _sim():
-    name = "l4_tests_localization_sim"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("sim.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-sim = _sim()
 
 
 def _imu(fake, stamp, yaw_rate, accel):
