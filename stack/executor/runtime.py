@@ -148,16 +148,27 @@ class Runtime:
         return Topology(pubs, subs, types)
 
     def _assign_chains(self) -> None:
-        """Tell each subscription and timer which chains it serves (for priority and deadline)."""
+        """Tell each subscription and timer which chains it serves (for priority and deadline).
+
+        A subscription serves a chain where its node makes the next hop of the path. A side
+        input of such a node (the pose a tracker needs to place objects) serves the node's
+        chains too: starving it would stall the chain as surely as starving the hop itself.
+        """
         per_node: dict[str, list[ChainMembership]] = {}
         for chain in self.graph.chains.values():
             member = ChainMembership(chain.name, chain.priority, chain.start, chain.budget_ns)
-            for topic in chain.path[:-1]:
+            for topic, nxt in zip(chain.path, chain.path[1:]):
+                makers = set(self.topics[nxt].publishers)
                 for sub in self.topics[topic].subscriptions:
-                    sub.chains += (member,)
-                    per_node.setdefault(sub.node.name, []).append(member)
+                    if sub.node.name in makers:
+                        sub.chains += (member,)
+                        per_node.setdefault(sub.node.name, []).append(member)
             for node in self.topics[chain.start].publishers:
                 per_node.setdefault(node, []).append(member)
+        for topic in self.topics.values():
+            for sub in topic.subscriptions:
+                if not sub.chains:
+                    sub.chains = tuple(dict.fromkeys(per_node.get(sub.node.name, ())))
         for timer in self.timers:
             timer.chains = tuple(dict.fromkeys(per_node.get(timer.node.name, ())))
 

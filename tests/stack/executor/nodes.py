@@ -67,5 +67,29 @@ class Ticker(Node):
         )
 
 
+@dataclass
+class FuserParams:
+    input: str = "/in"
+    side: str = "/pose"
+    output: str = "/out"
+    fail_on: int = -1
+
+
+class Fuser(Recorder):
+    """A Recorder with a side input (as a tracker reads the ego pose), logged as side:FRAME."""
+
+    Params = FuserParams
+
+    def __init__(self, ctx: Context) -> None:
+        Node.__init__(self, ctx)
+        self.seen = []
+        self.pub = ctx.publisher(self.params.output, HEADER)
+        ctx.subscribe(self.params.input, HEADER, self.on_msg, depth=1)
+        ctx.subscribe(self.params.side, HEADER, self.on_side, depth=5)
+
+    def on_side(self, msg: Any) -> None:
+        LOG.append((self.ctx.name, f"side:{msg.frame_id}"))
+
+
 class NotANode:
     """A class that is not a Node, to check the launch file rejects it."""

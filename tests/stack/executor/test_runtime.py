@@ -16,6 +16,7 @@ from tests.stack.executor import nodes
 ROOT = Path(__file__).resolve().parents[3]
 REC = "tests.stack.executor.nodes:Recorder"
 TICK = "tests.stack.executor.nodes:Ticker"
+FUSER = "tests.stack.executor.nodes:Fuser"
 
 
 def header(frame: str, stamp_ns: int = 0):
@@ -236,3 +237,37 @@ def test_l4_launch_stops_cleanly_on_sigint():
     out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "camera_to_objects" in out
+
+
+def test_only_the_node_making_the_next_hop_serves_a_chain():
+    text = f"""
+nodes:
+  hop: {{class: "{REC}", params: {{input: /in, output: /out}}}}
+  logger: {{class: "{REC}", params: {{input: /in}}}}
+chains:
+  critical: {{path: [/in, /out], budget_ms: 50, priority: 9}}
+"""
+    rt = runtime(text, external=("/in",))
+    subs = {s.node.name: s for s in rt.topics["/in"].subscriptions}
+    assert [m.chain for m in subs["hop"].chains] == ["critical"]
+    # A logger reading the sensor topic does not make the chain's next hop: no priority.
+    assert subs["logger"].chains == ()
+
+
+def test_side_input_of_a_chain_node_runs_before_background_work():
+    text = f"""
+nodes:
+  fuse: {{class: "{FUSER}", params: {{input: /in, side: /pose, output: /out}}}}
+  other: {{class: "{REC}", params: {{input: /noise, output: /noise_out}}}}
+chains:
+  critical: {{path: [/in, /out], budget_ms: 50, priority: 9}}
+  background: {{path: [/noise, /noise_out], budget_ms: 500, priority: 1}}
+"""
+    rt = runtime(text, external=("/in", "/noise", "/pose"))
+    side = next(s for s in rt.topics["/pose"].subscriptions)
+    assert [m.chain for m in side.chains] == ["critical"]
+    rt.inject("/noise", header("n0"))
+    rt.inject("/pose", header("p0"))
+    rt.run_until_idle()
+    # The pose a fusing node needs (priority 9 through its node) ran before background work.
+    assert nodes.LOG == [("fuse", "side:p0"), ("other", "n0")]
