@@ -102,6 +102,15 @@ class LaunchGraph:
         return GraphError(f"{self.source}: {key}: {message}")
 
 
+def resolve_path(source: str, path: str | Path) -> Path:
+    """A relative path in a launch file means beside that file when it exists there."""
+    path = Path(path)
+    if path.is_absolute() or source in ("", "<string>"):
+        return path
+    beside = Path(source).parent / path
+    return beside if beside.exists() else path
+
+
 def resolve_topic(name: str) -> str:
     """Absolute topic name: relative names resolve in the root namespace."""
     return name if name.startswith("/") else "/" + name
@@ -395,7 +404,6 @@ class Topology:
 
     publishers: Mapping[str, tuple[str, ...]]
     subscribers: Mapping[str, tuple[str, ...]]
-    types: Mapping[str, str]
 
 
 def check_topology(

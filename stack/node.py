@@ -68,6 +68,10 @@ class Context(Protocol):
 
     def engine(self, model: str, **options: Any) -> Any: ...
 
+    def resolve_path(self, path: str) -> Any:
+        """A path from the node's parameters: relative ones mean beside the launch file."""
+        ...
+
     def event(self, kind: str, detail: str = "") -> None:
         """Record a counted, traced event (e.g. a dropped bad input) on the running callback."""
         ...

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from stack import msgs
 from stack.executor.entities import NodeState, Subscription, Timer
 from stack.executor.errors import ExecutorError
-from stack.graph import resolve_topic
+from stack.graph import resolve_path, resolve_topic
 
 if TYPE_CHECKING:
     from stack.executor.runtime import Runtime
@@ -37,7 +36,7 @@ class EmbeddedContext:
         self._state = state
         self.name = state.name
         self.params = state.spec.params
-        self.logger = logging.getLogger(f"l4.{state.name}")
+        self.logger = state.logger
         self.clock = runtime.clock
 
     def _topic(self, name: str) -> str:
@@ -71,6 +70,9 @@ class EmbeddedContext:
 
     def engine(self, model: str | Path, **options: Any) -> Any:
         return self._runtime.load_engine(self._state, model, **options)
+
+    def resolve_path(self, path: str | Path) -> Path:
+        return resolve_path(self._runtime.graph.source, path)
 
     def event(self, kind: str, detail: str = "") -> None:
         self._state.events.append((kind, str(detail)))

@@ -17,9 +17,8 @@ from stack.executor.entities import Envelope, NodeState, Subscription, Timer
 from stack.executor.errors import ExecutorError
 from stack.executor.ready import ReadyQueue, mark_worker
 from stack.executor.threads import configure_worker_thread, current_cpu
-from stack.graph import LaunchGraph, Topology, check_topology
-from stack.msgs import typestore
-from stack.msgs.stamps import stamp_to_ns
+from stack.graph import LaunchGraph, Topology, check_topology, resolve_path
+from stack.msgs import stamp_of, typestore
 from stack.scheduler.hooks import SchedulerHooks
 from stack.scheduler.policy import ChainMembership, Policy, make_policy
 from stack.trace.records import Tracer
@@ -80,7 +79,6 @@ class Runtime:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._timer_wake = threading.Event()
-        self._engines: dict[tuple, Any] = {}
         self.scheduler = SchedulerHooks(self)  # stale drops, GPU gates, variant degrade
         self.queues = self._make_queues()
         typestore()  # load message definitions now, not inside the first callback
@@ -144,8 +142,7 @@ class Runtime:
             for t, s in self.topics.items()
             if s.subscriptions
         }
-        types = {t: s.msgtype for t, s in self.topics.items()}
-        return Topology(pubs, subs, types)
+        return Topology(pubs, subs)
 
     def _assign_chains(self) -> None:
         """Tell each subscription and timer which chains it serves (for priority and deadline).
@@ -175,10 +172,7 @@ class Runtime:
     def load_engine(self, node: NodeState, model: str | Path, **options: Any) -> Any:
         from stack.engine import load_engine
 
-        path = Path(model)
-        if not path.is_absolute() and self.graph.source not in ("<string>", ""):
-            beside = Path(self.graph.source).parent / path
-            path = beside if beside.exists() else path
+        path = resolve_path(self.graph.source, model)
         cores = self.graph.executors[node.spec.executor].cores
         options.setdefault("intra_op_threads", max(1, len(cores)))
         return self.scheduler.gate_engine(node, load_engine(path, **options), options)
@@ -198,7 +192,7 @@ class Runtime:
             origins = node.merged_origins()
             if state.chain_start:
                 origins = dict(origins)
-                origins[topic] = (_stamp_ns(msg), now)
+                origins[topic] = (stamp_of(msg), now)
             for name in state.chain_ends:
                 origin = origins.get(chains[name].start)
                 if origin is not None:
@@ -219,7 +213,7 @@ class Runtime:
         if state is None or not state.subscriptions:
             return
         now = time.perf_counter_ns()
-        origins = {topic: (_stamp_ns(msg), now)} if state.chain_start else {}
+        origins = {topic: (stamp_of(msg), now)} if state.chain_start else {}
         env = Envelope(topic, msg, origins, now)
         state.published += 1
         for sub in state.subscriptions:
@@ -266,15 +260,16 @@ class Runtime:
             return
         node.latest[sub.topic] = env.origins
         sub.delivered += 1
-        self._invoke(node, sub.name, sub.callback, (env.msg,), ((sub.topic, _stamp_ns(env.msg)),))
+        self._invoke(node, sub.name, sub.callback, (env.msg,), sub.topic)
 
     def _run_timer(self, timer: Timer) -> None:
         timer.pending = False
-        self._invoke(timer.node, timer.name, timer.callback, (), ())
+        self._invoke(timer.node, timer.name, timer.callback, (), None)
 
     def _invoke(
-        self, node: NodeState, name: str, callback: Callable, args: tuple, inputs: tuple
+        self, node: NodeState, name: str, callback: Callable, args: tuple, topic: str | None
     ) -> None:
+        """Run one callback; ``topic`` names the subscription whose message is ``args[0]``."""
         node.outputs = []
         node.events = []
         start = time.perf_counter_ns()
@@ -293,7 +288,7 @@ class Runtime:
                     current_cpu(),
                     start,
                     end,
-                    inputs,
+                    ((topic, stamp_of(args[0])),) if topic is not None else (),
                     tuple(node.outputs),
                     node.variant,
                     tracer.node_events(node, self.topics),  # + queue overwrites since last run
@@ -437,9 +432,3 @@ class Runtime:
 
     def dropped(self) -> int:
         return sum(s.overwritten for t in self.topics.values() for s in t.subscriptions)
-
-
-def _stamp_ns(msg: Any) -> int:
-    header = getattr(msg, "header", msg)  # a std_msgs/Header is its own header
-    stamp = getattr(header, "stamp", None)
-    return stamp_to_ns(stamp) if stamp is not None else 0

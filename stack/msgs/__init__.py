@@ -6,7 +6,7 @@ same code runs on rosbags dataclasses (embedded, replay) and on rosidl classes (
 
 from stack.msgs.errors import MessageError
 from stack.msgs.factory import deserialize, msgtype_of, new, serialize, typestore
-from stack.msgs.stamps import ns_to_stamp, ns_to_time, stamp_to_ns
+from stack.msgs.stamps import ns_to_stamp, ns_to_time, stamp_of, stamp_to_ns
 
 __all__ = [
     "MessageError",
@@ -16,6 +16,7 @@ __all__ = [
     "ns_to_stamp",
     "ns_to_time",
     "serialize",
+    "stamp_of",
     "stamp_to_ns",
     "typestore",
 ]

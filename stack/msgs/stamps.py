@@ -24,3 +24,10 @@ def ns_to_stamp(ns: int) -> Any:
 
     sec, nanosec = ns_to_time(ns)
     return new("builtin_interfaces/msg/Time", sec=sec, nanosec=nanosec)
+
+
+def stamp_of(msg: Any) -> int:
+    """``header.stamp`` of a message in ns (a std_msgs/Header is its own header); 0 if none."""
+    header = getattr(msg, "header", msg)
+    stamp = getattr(header, "stamp", None)
+    return stamp_to_ns(stamp) if stamp is not None else 0

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from stack import msgs
-from stack.graph import NodeSpec, resolve_topic
+from stack.graph import NodeSpec, resolve_path, resolve_topic
 from stack.ros.messages import rosidl_class
 
 
@@ -49,11 +49,11 @@ def declare_params(ros_node: Any, spec: NodeSpec) -> Any:
 class RclpyContext:
     """stack.node.Context over rclpy: publishers, subscriptions and timers of one rclpy Node."""
 
-    def __init__(self, ros_node: Any, spec: NodeSpec, rclpy_qos: Any, launch_dir: Path) -> None:
+    def __init__(self, ros_node: Any, spec: NodeSpec, rclpy_qos: Any, source: str) -> None:
         self._node = ros_node
         self._spec = spec
         self._qos = rclpy_qos
-        self._launch_dir = launch_dir
+        self._source = source
         self.name = spec.name
         self.params = declare_params(ros_node, spec)
         self.logger = ros_node.get_logger()
@@ -86,10 +86,10 @@ class RclpyContext:
     def engine(self, model: str | Path, **options: Any) -> Any:
         from stack.engine import load_engine
 
-        path = Path(model)
-        if not path.is_absolute() and (self._launch_dir / path).exists():
-            path = self._launch_dir / path
-        return load_engine(path, **options)
+        return load_engine(self.resolve_path(model), **options)
+
+    def resolve_path(self, path: str | Path) -> Path:
+        return resolve_path(self._source, path)
 
     def event(self, kind: str, detail: str = "") -> None:
         self.logger.warning(f"{kind}: {detail}")

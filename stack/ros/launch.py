@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from pathlib import Path
 from typing import Any
 
 from stack import msgs
@@ -26,11 +25,10 @@ def build_nodes(graph: LaunchGraph, rclpy: Any) -> dict[str, tuple[Any, Any]]:
     import rclpy.qos
 
     msgs.factory.set_backend(new_rosidl)
-    launch_dir = Path(graph.source).parent
     built = {}
     for spec in graph.nodes.values():
         ros_node = rclpy.node.Node(spec.name)
-        ctx = RclpyContext(ros_node, spec, rclpy.qos, launch_dir)
+        ctx = RclpyContext(ros_node, spec, rclpy.qos, graph.source)
         built[spec.name] = (ros_node, spec.node_class(ctx))
     return built
 
