@@ -7,8 +7,6 @@ import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
-
 from stack.cli.errors import CliError
 
 
@@ -57,10 +55,3 @@ def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-
-
-def percentiles_ms(latencies_ns: list[int], pcts: tuple[float, ...] = (50, 99)) -> list[float]:
-    if not latencies_ns:
-        return [float("nan")] * len(pcts)
-    arr = np.asarray(latencies_ns, dtype=np.float64) / 1e6
-    return [float(np.percentile(arr, p)) for p in pcts]

@@ -9,6 +9,8 @@ import os
 import time
 from pathlib import Path
 
+from stack.cli.scenario import TRAFFIC, WEATHERS
+
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LAUNCH = ROOT / "launch" / "replay.yaml"
@@ -28,8 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--run-dir", type=Path, default=None, help="default: runs/demo-TIMESTAMP")
     p.add_argument("--seed", type=int, default=DEMO_SEED, help="scenario seed")
     p.add_argument("--seconds", type=float, default=20.0, help="scenario length")
-    p.add_argument("--weather", default="day", choices=["day", "night", "fog", "rain"])
-    p.add_argument("--traffic", default="light", choices=["light", "dense"])
+    p.add_argument("--weather", default="day", choices=WEATHERS)
+    p.add_argument("--traffic", default="light", choices=TRAFFIC)
     p.add_argument("--launch", type=Path, default=DEFAULT_LAUNCH, help="the graph to replay")
     pace = p.add_mutually_exclusive_group()
     pace.add_argument("--lockstep", action="store_true", help="as fast as possible, deterministic")

@@ -106,10 +106,7 @@ def run(args: argparse.Namespace) -> int:
             player = Player(bag, graph, args.run_dir, options, progress=progress, tracer=tracer)
             with stop_on_signals(player.stop):
                 player.run()
-    except ReplayError as exc:
-        _write_facts(args.run_dir, graph, player)
-        raise CliError(str(exc)) from exc
-    except (ExecutorError, TraceError) as exc:
+    except (ReplayError, ExecutorError, TraceError) as exc:
         _write_facts(args.run_dir, graph, player)
         raise CliError(str(exc)) from exc
     _write_facts(args.run_dir, graph, player)

@@ -64,9 +64,7 @@ class Runtime:
         self.graph = graph
         self.clock = clock
         self.lockstep = lockstep
-        self.policy = make_policy(policy) if isinstance(policy, str) else policy
-        if lockstep and hasattr(self.policy, "time_index"):
-            self.policy.time_index = 0  # deadlines from header stamps: same inputs, same order
+        self.policy = make_policy(policy, lockstep=lockstep) if isinstance(policy, str) else policy
         self.tracer = tracer if tracer is not None else Tracer(enabled=False)
         self.fail_fast = fail_fast
         self.topics: dict[str, TopicState] = {}

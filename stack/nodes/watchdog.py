@@ -105,9 +105,8 @@ class ControlWatchdog(Node):
     def _safe_stop(self, now: int) -> None:
         p = self.params
         ctx = self.ctx
-        header = ctx.new("std_msgs/msg/Header", stamp=ns_to_stamp(now), frame_id=p.frame_id)
         drive = ctx.new("ackermann_msgs/msg/AckermannDrive", speed=0.0, acceleration=-p.max_decel)
-        self.stop_pub.publish(ctx.new(ACKERMANN, header=header, drive=drive))
+        self.stop_pub.publish(ctx.new(ACKERMANN, header=self._header(now), drive=drive))
         self.safe_stops += 1
 
     def _diagnose(self, now: int, level: str, message: str, age: int) -> None:
@@ -122,5 +121,9 @@ class ControlWatchdog(Node):
         # The constant, not a literal: rclpy types the level as bytes, rosbags as int.
         status.level = getattr(status, level)
         status.values = values
-        header = ctx.new("std_msgs/msg/Header", stamp=ns_to_stamp(now), frame_id=p.frame_id)
-        self.diag_pub.publish(ctx.new(DIAGNOSTICS, header=header, status=[status]))
+        self.diag_pub.publish(ctx.new(DIAGNOSTICS, header=self._header(now), status=[status]))
+
+    def _header(self, now: int) -> Any:
+        return self.ctx.new(
+            "std_msgs/msg/Header", stamp=ns_to_stamp(now), frame_id=self.params.frame_id
+        )

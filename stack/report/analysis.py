@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from stack.graph import ChainSpec
-from stack.trace.lineage import ChainSamples, chain_samples
+from stack.trace.lineage import ChainSamples, chain_nodes, chain_samples
 from stack.trace.records import DROP_KINDS, EventKind, event_count
 from stack.trace.rundir import RunDir
 
@@ -362,7 +362,7 @@ def _chain_drops(run: RunDir, chain: ChainSpec) -> int:
         for node in publishers.get(nxt, ())
     }
     overwrites = sum(s.overwritten for s in run.subscriptions if (s.topic, s.node) in carriers)
-    stale_nodes = {node for _, node in carriers}
+    stale_nodes = chain_nodes(chain, publishers)
     stale = sum(run.counters.get(n, {}).get(EventKind.DROP.value, 0) for n in stale_nodes)
     return overwrites + stale
 

@@ -19,15 +19,17 @@ def _num(x: float, nd: int = 4) -> float | None:
     return None if x is None or math.isnan(x) else round(float(x), nd)
 
 
+def _latency_json(x: ChainResult | CallbackResult | NodeResult) -> dict[str, Any]:
+    return {"p50_ms": _num(x.pct_ms(50)), "p99_ms": _num(x.pct_ms(99)), "max_ms": _num(x.max_ms)}
+
+
 def chain_json(c: ChainResult) -> dict[str, Any]:
     return {
         "path": list(c.spec.path),
         "budget_ms": c.spec.budget_ms,
         "percentile": c.spec.percentile,
         "at_percentile_ms": _num(c.at_percentile_ms),
-        "p50_ms": _num(c.pct_ms(50)),
-        "p99_ms": _num(c.pct_ms(99)),
-        "max_ms": _num(c.max_ms),
+        **_latency_json(c),
         "count": c.count,
         "misses": c.misses,
         "drops": c.drops,
@@ -39,9 +41,7 @@ def chain_json(c: ChainResult) -> dict[str, Any]:
 
 def callback_json(cb: CallbackResult) -> dict[str, Any]:
     return {
-        "p50_ms": _num(cb.pct_ms(50)),
-        "p99_ms": _num(cb.pct_ms(99)),
-        "max_ms": _num(cb.max_ms),
+        **_latency_json(cb),
         "mean_ms": _num(cb.mean_ms),
         "count": cb.count,
         "rate_hz": _num(cb.rate_hz, 3),
@@ -56,9 +56,7 @@ def node_json(n: NodeResult) -> dict[str, Any]:
     return {
         "count": n.count,
         "rate_hz": _num(n.rate_hz, 3),
-        "p50_ms": _num(n.pct_ms(50)),
-        "p99_ms": _num(n.pct_ms(99)),
-        "max_ms": _num(n.max_ms),
+        **_latency_json(n),
         "exceptions": n.exceptions,
         "drops": n.drops,
         "overwrites": n.overwrites,

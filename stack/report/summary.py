@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from stack.cli.common import percentiles_ms
 from stack.console import make_console
+from stack.report.analysis import pct_ms
 
 
 def print_chain_summary(runtime: Any, console: Console | None = None) -> None:
@@ -25,13 +26,12 @@ def print_chain_summary(runtime: Any, console: Console | None = None) -> None:
         title="chain latency (first input to last output)",
     )
     for name, chain in runtime.graph.chains.items():
-        lat = [lat for _, lat in runtime.chain_latencies[name]]
-        p50, p99 = percentiles_ms(lat)
-        mx = max(lat) / 1e6 if lat else float("nan")
-        misses = sum(1 for x in lat if x > chain.budget_ns)
-        pct_val = percentiles_ms(lat, (chain.percentile,))[0]
-        ok = bool(lat) and pct_val <= chain.budget_ms
-        verdict = "[green]ok[/]" if ok else ("[red]OVER[/]" if lat else "[yellow]no data[/]")
+        lat = np.fromiter((x for _, x in runtime.chain_latencies[name]), dtype=np.int64)
+        p50, p99 = pct_ms(lat, 50), pct_ms(lat, 99)
+        mx = lat.max() / 1e6 if len(lat) else float("nan")
+        misses = int((lat > chain.budget_ns).sum())
+        ok = bool(len(lat)) and pct_ms(lat, chain.percentile) <= chain.budget_ms
+        verdict = "[green]ok[/]" if ok else ("[red]OVER[/]" if len(lat) else "[yellow]no data[/]")
         table.add_row(
             name,
             f"{chain.budget_ms:g}",

@@ -7,6 +7,7 @@ import math
 from rich.console import Console
 from rich.table import Table
 
+from stack.console import make_console
 from stack.report.analysis import RunAnalysis, Verdict, compare_chains
 
 _VERDICT_STYLE = {Verdict.OK: "green", Verdict.OVER: "bold red", Verdict.NO_DATA: "yellow"}
@@ -93,10 +94,7 @@ def node_table(a: RunAnalysis) -> Table:
 def print_report(
     a: RunAnalysis, baseline: RunAnalysis | None = None, console: Console | None = None
 ) -> None:
-    if console is None:
-        console = Console()
-        if not console.is_terminal:  # CI logs: do not squeeze the tables into 80 columns
-            console = Console(width=160)
+    console = console or make_console()
     plat = a.run.platform
     console.print(
         f"[bold]{a.name}[/] ({a.run.mode or 'run'}, {a.duration_s:.1f} s, {a.records} records) "

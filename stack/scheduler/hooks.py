@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any
 
+from stack.msgs import stamp_of
 from stack.scheduler.config import SchedulerConfig, parse_scheduler
 from stack.scheduler.degrade import DegradeController, Thresholds
 from stack.scheduler.errors import SchedulerError
@@ -65,7 +66,7 @@ class SchedulerHooks:
                 f"{chain.budget_ns / 1e6:g} ms"
             )
             # A zero-length record: the scheduler's decision for this ready input, not a run.
-            stamp = _stamp_ns(env.msg)
+            stamp = stamp_of(env.msg)
             tracer.record(
                 (
                     node.name, sub.name, threading.current_thread().name, self._cpu(), now, now,
@@ -153,14 +154,6 @@ def _variant_sets(instance: Any) -> list[VariantSet]:
         elif isinstance(value, dict):
             found.extend(v for v in value.values() if isinstance(v, VariantSet))
     return list({id(v): v for v in found}.values())
-
-
-def _stamp_ns(msg: Any) -> int:
-    from stack.msgs.stamps import stamp_to_ns
-
-    header = getattr(msg, "header", msg)
-    stamp = getattr(header, "stamp", None)
-    return stamp_to_ns(stamp) if stamp is not None else 0
 
 
 def _executor_error(text: str) -> Exception:

@@ -69,10 +69,10 @@ class FifoPolicy:
 class ChainPolicy:
     kind = PolicyKind.CHAIN
 
-    def __init__(self) -> None:
+    def __init__(self, stamp_deadlines: bool = False) -> None:
         # Deadlines count from the chain start's publish time (index 1 of an origin). Lockstep
         # runs count from its header stamp (index 0) so the order never depends on wall timing.
-        self.time_index = 1
+        self.time_index = 0 if stamp_deadlines else 1
 
     def message_key(self, chains: tuple[ChainMembership, ...], origins: dict) -> tuple[int, int]:
         best = (0, NO_DEADLINE)
@@ -114,6 +114,7 @@ class ChainPolicy:
         return verdict
 
 
-def make_policy(kind: str | PolicyKind) -> Policy:
+def make_policy(kind: str | PolicyKind, *, lockstep: bool = False) -> Policy:
+    """The policy of ``kind``; in lockstep, deadlines count from header stamps (deterministic)."""
     kind = PolicyKind(kind)
-    return FifoPolicy() if kind is PolicyKind.FIFO else ChainPolicy()
+    return FifoPolicy() if kind is PolicyKind.FIFO else ChainPolicy(stamp_deadlines=lockstep)

@@ -29,11 +29,6 @@ class ChainSamples:
         return len(self.latency_ns)
 
     @classmethod
-    def empty(cls) -> ChainSamples:
-        z = np.zeros(0, np.int64)
-        return cls(z, z, z)
-
-    @classmethod
     def from_online(cls, rows: np.ndarray) -> ChainSamples:
         """From the executor's (publish_ns, latency_ns) rows; stamps are unknown (-1)."""
         rows = np.asarray(rows, np.int64).reshape(-1, 2)

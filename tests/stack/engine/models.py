@@ -13,7 +13,10 @@ CLASSES = 5
 SIZE = 16
 
 
-def _save(model: onnx.ModelProto, path: Path) -> Path:
+def save_graph(graph: onnx.GraphProto, path: Path) -> Path:
+    """``graph`` as an opset-13, IR-8 model, checked and saved at ``path``."""
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
@@ -49,9 +52,7 @@ def conv_model(path: Path, batch: int | str = "batch", seed: int = 0) -> Path:
         ],
         [w, b, fc, fcb],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return _save(model, path)
+    return save_graph(graph, path)
 
 
 def mixed_model(path: Path) -> Path:
@@ -75,9 +76,7 @@ def mixed_model(path: Path) -> Path:
         ],
         [two],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    return _save(model, path)
+    return save_graph(graph, path)
 
 
 def conv_flops(batch: int = 1) -> tuple[int, int]:

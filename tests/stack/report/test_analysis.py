@@ -6,8 +6,8 @@ import pytest
 
 from stack.report.analysis import Verdict, analyze, compare_chains
 from stack.report.jsonout import report_json
-from stack.trace import RunDir, TraceWriter, write_run_dir
-from tests.stack.trace.graphs import FAN_IN, feed, lockstep
+from stack.trace import RunDir, Tracer, TraceWriter, write_run_dir
+from tests.stack.trace.graphs import FAN_IN, chain_yaml, feed, lockstep
 from tests.stack.trace.test_lineage import check
 
 
@@ -97,9 +97,6 @@ def test_baseline_deltas(ok_run, slower_run):
 
 
 def test_untraced_run_reports_online_samples(tmp_path):
-    from stack.trace import Tracer
-    from tests.stack.trace.graphs import chain_yaml
-
     rt = lockstep(chain_yaml(0.5, 0.5, 50), ("/in",), tracer=Tracer(enabled=False))
     feed(rt, [["/in"]], cycles=4)
     write_run_dir(tmp_path, rt.graph, rt, mode="launch")
@@ -109,8 +106,6 @@ def test_untraced_run_reports_online_samples(tmp_path):
 
 
 def test_stale_drop_decisions_count_as_drops_not_runs(tmp_path):
-    from tests.stack.trace.graphs import chain_yaml
-
     rt = lockstep(chain_yaml(0.5, 0.5, 50), ("/in",))
     feed(rt, [["/in"]], cycles=3)
     now = rt.tracer.records[-1][5] + 1000

@@ -3,9 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+
+from tests.stack.engine.models import save_graph
 
 
 def matmul_model(path: Path, size: int, layers: int = 1) -> Path:
@@ -26,11 +27,7 @@ def matmul_model(path: Path, size: int, layers: int = 1) -> Path:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, size])],
         inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return path
+    return save_graph(graph, path)
 
 
 @pytest.fixture
