@@ -10,10 +10,15 @@ from perception.geometry import RigidTransform
 
 
 class StaticTransforms:
-    """Parent links from tf_static, composed on lookup (trees here are a few frames deep)."""
+    """Parent links from tf_static, composed on lookup (trees here are a few frames deep).
+
+    Lookups are memoised until the tree changes: nodes look up the same sensor extrinsic on
+    every message, while tf_static arrives once.
+    """
 
     def __init__(self) -> None:
         self._parent: dict[str, tuple[str, RigidTransform]] = {}
+        self._cache: dict[tuple[str, str], RigidTransform | None] = {}
 
     def __len__(self) -> int:
         return len(self._parent)
@@ -27,10 +32,12 @@ class StaticTransforms:
                 self._parent[child] = (parent, RigidTransform.from_msg(ts.transform))
             except ValueError as exc:
                 problems.append(f"{parent}->{child}: {exc}")
+        self._cache.clear()
         return problems
 
     def set(self, parent: str, child: str, transform: RigidTransform) -> None:
         self._parent[child.lstrip("/")] = (parent.lstrip("/"), transform)
+        self._cache.clear()
 
     def _to_root(self, frame: str) -> list[tuple[str, RigidTransform]]:
         chain = [(frame, RigidTransform.identity())]
@@ -45,7 +52,12 @@ class StaticTransforms:
 
     def lookup(self, target: str, source: str) -> RigidTransform | None:
         """The transform mapping points in ``source`` into ``target``; None if not connected."""
-        target, source = target.lstrip("/"), source.lstrip("/")
+        key = (target.lstrip("/"), source.lstrip("/"))
+        if key not in self._cache:
+            self._cache[key] = self._compose(*key)
+        return self._cache[key]
+
+    def _compose(self, target: str, source: str) -> RigidTransform | None:
         if target == source:
             return RigidTransform.identity()
         up_source = self._to_root(source)

@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from perception.geometry import Pose2D
 from perception.objects import TRACKED_OBJECTS, ObjectArray, objects_from_msg
 from planning.lane import Lane, MapError, load_lane
 from planning.planner import EgoState, Plan, Planner, PlannerConfig
 from planning.trajectory import TRAJECTORY, TrajectoryArrays, trajectory_msg
-from stack.msgs import stamp_to_ns
+from planning.vehicle import odometry_state
+from stack.msgs import ns_to_time, stamp_to_ns
 from stack.node import Context, Node
 
 ODOMETRY_TOPIC = "/localization/odometry"
@@ -63,11 +63,11 @@ class PlannerNode(Node):
             ctx.timer(self.params.replan_period_s, self.on_timer)
 
     def on_odometry(self, msg: Any) -> None:
-        pose = Pose2D.from_pose_msg(msg.pose.pose)
-        v = float(msg.twist.twist.linear.x)
-        if not np.all(np.isfinite([pose.x, pose.y, pose.yaw, v])):
+        state = odometry_state(msg)
+        if state is None:
             self.ctx.event("drop", f"{ODOMETRY_TOPIC}: non-finite pose or speed")
             return
+        pose, v = state
         stamp = stamp_to_ns(msg.header.stamp)
         if self.first_odometry_ns is None:
             self.first_odometry_ns = stamp
@@ -81,7 +81,7 @@ class PlannerNode(Node):
             self.ego = None
             return
         self.ego = EgoState(pose.x, pose.y, pose.yaw, v)
-        self.ego_stamp_ns = stamp_to_ns(msg.header.stamp)
+        self.ego_stamp_ns = stamp
 
     def on_objects(self, msg: Any) -> None:
         if msg.header.frame_id.lstrip("/") != self.params.map_frame:
@@ -101,7 +101,7 @@ class PlannerNode(Node):
     def on_timer(self) -> None:
         if self.ego is None:
             return
-        sec, nanosec = divmod(self.ego_stamp_ns, 10**9)
+        sec, nanosec = ns_to_time(self.ego_stamp_ns)
         stamp = self.ctx.new("builtin_interfaces/msg/Time", sec=sec, nanosec=nanosec)
         self._plan(self.ctx.new("std_msgs/msg/Header", stamp=stamp, frame_id=self.params.map_frame))
 

@@ -143,12 +143,16 @@ class Planner:
             )
         return obstacles, [int(i) for i in rows]
 
+    def _offset(self, profile: Profile, s: np.ndarray, s_ego: float, d_ego: float) -> np.ndarray:
+        """Lateral offset at arc lengths ``s``: the ego's, fading (smoothstep) to the centreline
+        over at least offset_blend_length, longer at speed."""
+        blend_len = max(self.cfg.offset_blend_length, 2.0 * profile.v[0])
+        u = np.clip((s - s_ego) / blend_len, 0.0, 1.0)
+        return d_ego * (1.0 - u * u * (3.0 - 2.0 * u))
+
     def _lay_on_lane(self, profile: Profile, s_ego: float, d_ego: float) -> np.ndarray:
         """Poses (K, 3) along the rollout, the lateral offset fading to the centreline."""
-        blend_len = max(self.cfg.offset_blend_length, 2.0 * profile.v[0])
-        u = np.clip((profile.s - s_ego) / blend_len, 0.0, 1.0)
-        d = d_ego * (1.0 - u * u * (3.0 - 2.0 * u))  # smoothstep
-        xy = self.lane.point(profile.s, d)
+        xy = self.lane.point(profile.s, self._offset(profile, profile.s, s_ego, d_ego))
         yaw = self.lane.heading_at(profile.s)
         return np.column_stack([xy, yaw])
 
@@ -248,10 +252,7 @@ class Planner:
         grid = np.arange(0.0, max(travel, cfg.min_path_length) + 1e-9, cfg.path_spacing)
         grid = grid[np.abs(grid - travel) > 0.1 * cfg.path_spacing]
         s = s_ego + np.sort(np.r_[grid, travel])
-        blend_len = max(cfg.offset_blend_length, 2.0 * profile.v[0])
-        u = np.clip((s - s_ego) / blend_len, 0.0, 1.0)
-        d = d_ego * (1.0 - u * u * (3.0 - 2.0 * u))
-        xy = self.lane.point(s, d)
+        xy = self.lane.point(s, self._offset(profile, s, s_ego, d_ego))
         heading = np.unwrap(np.arctan2(*np.gradient(xy, axis=0)[:, ::-1].T))
         v = np.interp(s, profile.s, profile.v, right=0.0)
         # Past the point where the rollout stops, the ego is not meant to go: speed 0.

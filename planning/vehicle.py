@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from perception.geometry import Pose2D
 
 
 @dataclass(frozen=True)
@@ -28,3 +33,12 @@ class VehicleShape:
     def center_offset(self) -> float:
         """base_link to the footprint centre, along x."""
         return 0.5 * self.length - self.rear_overhang
+
+
+def odometry_state(msg: Any) -> tuple[Pose2D, float] | None:
+    """The ego pose and forward speed of a nav_msgs/Odometry; None if any of them is not finite."""
+    pose = Pose2D.from_pose_msg(msg.pose.pose)
+    v = float(msg.twist.twist.linear.x)
+    if not np.all(np.isfinite([pose.x, pose.y, pose.yaw, v])):
+        return None
+    return pose, v

@@ -92,6 +92,11 @@ class CameraDetector(Node):
             self.detector.score_threshold = self.params.score_threshold
         self.lift_config = LiftConfig(max_distance=self.params.max_distance)
         self.tf = StaticTransforms()
+        self.fallback = (
+            RigidTransform.from_xyzrpy(*self.params.fallback_extrinsic)
+            if self.params.fallback_extrinsic
+            else None
+        )
         self.info: Any = None
         self.last_detections = Detections2D.empty()
         self.pub = ctx.publisher(OBJECTS_TOPIC, DETECTED_OBJECTS)
@@ -122,8 +127,8 @@ class CameraDetector(Node):
         if self.info is None:
             return f"no {CAMERA_INFO_TOPIC} received yet"
         extrinsic = self.tf.lookup(self.params.base_frame, frame or self.params.base_frame)
-        if extrinsic is None and self.params.fallback_extrinsic:
-            extrinsic = RigidTransform.from_xyzrpy(*self.params.fallback_extrinsic)
+        if extrinsic is None:
+            extrinsic = self.fallback
         if extrinsic is None:
             return f"no tf_static from {frame!r} to {self.params.base_frame!r}"
         return CameraGeometry.from_camera_info(self.info, extrinsic)

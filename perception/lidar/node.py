@@ -42,6 +42,11 @@ class LidarObstacles(Node):
         super().__init__(ctx)
         self.params: LidarObstaclesParams
         self.tf = StaticTransforms()
+        self.fallback = (
+            RigidTransform.from_xyzrpy(*self.params.fallback_extrinsic)
+            if self.params.fallback_extrinsic
+            else None
+        )
         self.last_stats = PipelineStats()
         self.pub = ctx.publisher(OBJECTS_TOPIC, DETECTED_OBJECTS)
         ctx.subscribe(TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
@@ -53,9 +58,7 @@ class LidarObstacles(Node):
 
     def _extrinsic(self, frame: str) -> RigidTransform | None:
         found = self.tf.lookup(self.params.base_frame, frame or self.params.base_frame)
-        if found is None and self.params.fallback_extrinsic:
-            return RigidTransform.from_xyzrpy(*self.params.fallback_extrinsic)
-        return found
+        return self.fallback if found is None else found
 
     def on_points(self, msg: Any) -> None:
         try:

@@ -125,14 +125,17 @@ class PoseEkf:
 
     # ------------------------------------------------------------ updates
 
-    def _lag(self, stamp_ns: int) -> float | None:
-        """Seconds the measurement lags the filter (0 after predicting to it); None if stale."""
+    def _lag(self, stamp_ns: int) -> float | Update:
+        """Seconds the measurement lags the filter (0 after predicting to it), or why it cannot
+        be used: NOT_INITIALIZED or STALE."""
+        if not self.initialized:
+            return Update.NOT_INITIALIZED
         assert self.time_ns is not None
         if stamp_ns >= self.time_ns:
             self.predict_to(stamp_ns)
             return 0.0
         lag = (self.time_ns - stamp_ns) * 1e-9
-        return None if lag > self.cfg.max_delay_s else lag
+        return Update.STALE if lag > self.cfg.max_delay_s else lag
 
     def update_pose(self, stamp_ns: int, pose: np.ndarray, cov: np.ndarray) -> Update:
         """A full planar pose (x, y, yaw) with its 3x3 covariance, e.g. from scan matching.
@@ -140,11 +143,9 @@ class PoseEkf:
         A lagging pose is compared with the state back-propagated along the current speed and
         yaw rate.
         """
-        if not self.initialized:
-            return Update.NOT_INITIALIZED
         lag = self._lag(stamp_ns)
-        if lag is None:
-            return Update.STALE
+        if isinstance(lag, Update):
+            return lag
         _, _, yaw, v, bias = self.x
         heading = np.array([np.cos(yaw), np.sin(yaw)])
         predicted = np.r_[self.x[:2] - v * lag * heading, yaw - (self.yaw_rate - bias) * lag]
@@ -170,10 +171,9 @@ class PoseEkf:
 
     def update_speed(self, stamp_ns: int, speed: float, std: float) -> Update:
         """Wheel odometry: longitudinal speed in m/s."""
-        if not self.initialized:
-            return Update.NOT_INITIALIZED
-        if self._lag(stamp_ns) is None:
-            return Update.STALE
+        lag = self._lag(stamp_ns)
+        if isinstance(lag, Update):
+            return lag
         h = np.zeros((1, NUM_STATES))
         h[0, V] = 1.0
         resid = np.array([speed - self.x[V]])
@@ -193,11 +193,9 @@ class PoseEkf:
         filter is compared with the position back-propagated along the current heading, so the
         usual tens of milliseconds of receiver latency do not bias it.
         """
-        if not self.initialized:
-            return Update.NOT_INITIALIZED
         lag = self._lag(stamp_ns)
-        if lag is None:
-            return Update.STALE
+        if isinstance(lag, Update):
+            return lag
         _, _, yaw, v, _ = self.x
         heading = np.array([np.cos(yaw), np.sin(yaw)])
         left = np.array([-heading[1], heading[0]])

@@ -185,16 +185,18 @@ class EkfLocalizer(Node):
         if msg.status.status <= _NO_FIX or not np.all(np.isfinite(fix[:2])):
             self.ctx.event("drop", f"{GNSS_TOPIC}: no fix")
             return
+        alt = fix[2] if math.isfinite(fix[2]) else 0.0
         if self.plane is None:
-            self.plane = LocalTangentPlane(fix[0], fix[1], fix[2] if math.isfinite(fix[2]) else 0)
+            self.plane = LocalTangentPlane(fix[0], fix[1], alt)
             self.log.warning("no GNSS origin configured: the first fix %s is the map origin", fix)
-        enu = self.plane.to_enu(fix[0], fix[1], fix[2] if math.isfinite(fix[2]) else 0.0)[:2]
+        enu = self.plane.to_enu(fix[0], fix[1], alt)[:2]
         cov = self._gnss_covariance(msg)
         stamp = stamp_to_ns(msg.header.stamp)
+        lever = self._lever_arm(msg.header.frame_id)
         if not self.ekf.initialized:
-            self._initialize_from_gnss(stamp, enu, cov, self._lever_arm(msg.header.frame_id))
+            self._initialize_from_gnss(stamp, enu, cov, lever)
             return
-        result = self.ekf.update_position(stamp, enu, cov, self._lever_arm(msg.header.frame_id))
+        result = self.ekf.update_position(stamp, enu, cov, lever)
         if result is not Update.ACCEPTED:
             self.ctx.event(
                 "drop", f"{GNSS_TOPIC}: fix at ({enu[0]:.1f}, {enu[1]:.1f}) m {result.value}"

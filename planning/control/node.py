@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from perception.geometry import Pose2D
 from planning.control.controller import ControllerConfig, TrajectoryFollower
 from planning.control.safe_stop import ACKERMANN, drive_command
 from planning.trajectory import TRAJECTORY, TrajectoryArrays, TrajectoryError, trajectory_from_msg
+from planning.vehicle import odometry_state
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
 
@@ -49,12 +48,11 @@ class Controller(Node):
         ctx.subscribe(TRAJECTORY_TOPIC, TRAJECTORY, self.on_trajectory, depth=1)
 
     def on_odometry(self, msg: Any) -> None:
-        pose = Pose2D.from_pose_msg(msg.pose.pose)
-        v = float(msg.twist.twist.linear.x)
-        if not np.all(np.isfinite([pose.x, pose.y, pose.yaw, v])):
+        state = odometry_state(msg)
+        if state is None:
             self.ctx.event("drop", f"{ODOMETRY_TOPIC}: non-finite pose or speed")
             return
-        self.ego = (pose, v)
+        self.ego = state
         if self.params.on_odometry and self.trajectory is not None:
             self._command(msg.header.stamp)
 

@@ -16,16 +16,15 @@ if TYPE_CHECKING:
 
 
 class EmbeddedPublisher:
-    __slots__ = ("_publish", "msgtype", "node", "topic")
+    """``publish(msg)`` is the runtime's publish function itself: no extra call per message."""
+
+    __slots__ = ("msgtype", "node", "publish", "topic")
 
     def __init__(self, runtime: Runtime, node: NodeState, topic: str, msgtype: str) -> None:
         self.topic = topic
         self.msgtype = msgtype
         self.node = node
-        self._publish = runtime.publisher_fn(node, topic)
-
-    def publish(self, msg: Any) -> None:
-        self._publish(msg)
+        self.publish: Callable[[Any], None] = runtime.publisher_fn(node, topic)
 
 
 class EmbeddedContext:

@@ -101,3 +101,60 @@ def make_node(node_cls: type, **params: Any) -> tuple[Any, FakeContext]:
 
 def header(stamp_ns: int, frame_id: str) -> Any:
     return msgs.new("std_msgs/msg/Header", stamp=msgs.ns_to_stamp(stamp_ns), frame_id=frame_id)
+
+
+def pose(x: float = 0.0, y: float = 0.0, yaw: float = 0.0) -> Any:
+    """A geometry_msgs/Pose at (x, y) heading ``yaw``."""
+    from perception.geometry import yaw_to_quaternion
+
+    qx, qy, qz, qw = yaw_to_quaternion(yaw)
+    return msgs.new(
+        "geometry_msgs/msg/Pose",
+        position=msgs.new("geometry_msgs/msg/Point", x=x, y=y),
+        orientation=msgs.new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw),
+    )
+
+
+def odometry(
+    stamp_ns: int,
+    x: float = 0.0,
+    y: float = 0.0,
+    yaw: float = 0.0,
+    v: float = 0.0,
+    frame_id: str = "map",
+    child_frame_id: str = "base_link",
+) -> Any:
+    """A nav_msgs/Odometry: pose (x, y, yaw) in ``frame_id``, forward speed ``v``."""
+    return msgs.new(
+        "nav_msgs/msg/Odometry",
+        header=header(stamp_ns, frame_id),
+        child_frame_id=child_frame_id,
+        pose=msgs.new("geometry_msgs/msg/PoseWithCovariance", pose=pose(x, y, yaw)),
+        twist=msgs.new(
+            "geometry_msgs/msg/TwistWithCovariance",
+            twist=msgs.new(
+                "geometry_msgs/msg/Twist", linear=msgs.new("geometry_msgs/msg/Vector3", x=v)
+            ),
+        ),
+    )
+
+
+def tf_static(
+    child: str,
+    xyz: tuple[float, float, float],
+    quat: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0),
+    parent: str = "base_link",
+) -> Any:
+    """A tf2_msgs/TFMessage with one parent -> child transform; ``quat`` is (x, y, z, w)."""
+    (x, y, z), (qx, qy, qz, qw) = xyz, quat
+    ts = msgs.new(
+        "geometry_msgs/msg/TransformStamped",
+        header=msgs.new("std_msgs/msg/Header", frame_id=parent),
+        child_frame_id=child,
+        transform=msgs.new(
+            "geometry_msgs/msg/Transform",
+            translation=msgs.new("geometry_msgs/msg/Vector3", x=x, y=y, z=z),
+            rotation=msgs.new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw),
+        ),
+    )
+    return msgs.new("tf2_msgs/msg/TFMessage", transforms=[ts])

@@ -3,7 +3,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perception.geometry import yaw_to_quaternion
 from perception.objects import Label, ObjectArray, tracked_objects_msg
 from planning.lane import MapError
 from planning.node import OBJECTS_TOPIC, ODOMETRY_TOPIC, TRAJECTORY_TOPIC, PlannerNode
@@ -23,26 +22,7 @@ def map_path(tmp_path):
 
 
 def _odometry(fake, stamp, x, y, yaw, v):
-    qx, qy, qz, qw = yaw_to_quaternion(yaw)
-    return msgs.new(
-        "nav_msgs/msg/Odometry",
-        header=fake.header(stamp, "map"),
-        child_frame_id="base_link",
-        pose=msgs.new(
-            "geometry_msgs/msg/PoseWithCovariance",
-            pose=msgs.new(
-                "geometry_msgs/msg/Pose",
-                position=msgs.new("geometry_msgs/msg/Point", x=x, y=y),
-                orientation=msgs.new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw),
-            ),
-        ),
-        twist=msgs.new(
-            "geometry_msgs/msg/TwistWithCovariance",
-            twist=msgs.new(
-                "geometry_msgs/msg/Twist", linear=msgs.new("geometry_msgs/msg/Vector3", x=v)
-            ),
-        ),
-    )
+    return fake.odometry(stamp, x, y, yaw, v)
 
 
 def _objects(fake, stamp, objs, frame="map"):

@@ -39,20 +39,10 @@ def make_ctx(fake):
     return make
 
 
-def _tf_static(det):
+def _tf_static(fake, det):
     x, y, z, roll, pitch, yaw = det.CAMERA_XYZRPY
-    qx, qy, qz, qw = Rotation.from_euler("xyz", [roll, pitch, yaw]).as_quat()
-    ts = msgs.new(
-        "geometry_msgs/msg/TransformStamped",
-        header=msgs.new("std_msgs/msg/Header", frame_id="base_link"),
-        child_frame_id="camera_front",
-        transform=msgs.new(
-            "geometry_msgs/msg/Transform",
-            translation=msgs.new("geometry_msgs/msg/Vector3", x=x, y=y, z=z),
-            rotation=msgs.new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw),
-        ),
-    )
-    return msgs.new("tf2_msgs/msg/TFMessage", transforms=[ts])
+    quat = Rotation.from_euler("xyz", [roll, pitch, yaw]).as_quat()
+    return fake.tf_static("camera_front", (x, y, z), tuple(quat))
 
 
 def _camera_info(det, width=640, height=384):
@@ -73,7 +63,7 @@ def _image(fake, width=640, height=384, encoding="bgr8", data=None):
 def _ready_node(make_ctx, fake, det, card_path, **params):
     ctx = make_ctx(card=str(card_path), **params)
     node = CameraDetector(ctx)
-    ctx.deliver(TF_STATIC_TOPIC, _tf_static(det))
+    ctx.deliver(TF_STATIC_TOPIC, _tf_static(fake, det))
     ctx.deliver(CAMERA_INFO_TOPIC, _camera_info(det))
     return node, ctx
 

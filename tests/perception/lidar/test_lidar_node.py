@@ -3,7 +3,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perception.geometry import yaw_to_quaternion
 from perception.lidar.node import OBJECTS_TOPIC, POINTS_TOPIC, TF_STATIC_TOPIC, LidarObstacles
 from perception.lidar.pointcloud import make_pointcloud2
 from perception.lidar.synthetic import SceneBox, synthetic_sweep
@@ -12,21 +11,6 @@ from stack import msgs
 
 LIDAR_Z = 1.95
 STAMP = 1_700_000_000_123_000_000
-
-
-def _tf_static(z: float = LIDAR_Z):
-    x, y, qz, w = yaw_to_quaternion(0.0)
-    ts = msgs.new(
-        "geometry_msgs/msg/TransformStamped",
-        header=msgs.new("std_msgs/msg/Header", frame_id="base_link"),
-        child_frame_id="lidar_top",
-        transform=msgs.new(
-            "geometry_msgs/msg/Transform",
-            translation=msgs.new("geometry_msgs/msg/Vector3", x=1.0, y=0.0, z=z),
-            rotation=msgs.new("geometry_msgs/msg/Quaternion", x=x, y=y, z=qz, w=w),
-        ),
-    )
-    return msgs.new("tf2_msgs/msg/TFMessage", transforms=[ts])
 
 
 def _cloud(fake, points: np.ndarray, frame: str = "lidar_top"):
@@ -42,7 +26,7 @@ def _scene_in_lidar_frame() -> np.ndarray:
 
 def test_publishes_objects_in_base_link_with_the_sensor_stamp(fake):
     node, ctx = fake.make_node(LidarObstacles)
-    ctx.deliver(TF_STATIC_TOPIC, _tf_static())
+    ctx.deliver(TF_STATIC_TOPIC, fake.tf_static("lidar_top", (1.0, 0.0, LIDAR_Z)))
     ctx.deliver(POINTS_TOPIC, _cloud(fake, _scene_in_lidar_frame()))
     (out,) = ctx.sent(OBJECTS_TOPIC)
     assert msgs.stamp_to_ns(out.header.stamp) == STAMP
@@ -57,7 +41,7 @@ def test_publishes_objects_in_base_link_with_the_sensor_stamp(fake):
 
 def test_empty_cloud_is_counted_and_not_published(fake):
     _, ctx = fake.make_node(LidarObstacles)
-    ctx.deliver(TF_STATIC_TOPIC, _tf_static())
+    ctx.deliver(TF_STATIC_TOPIC, fake.tf_static("lidar_top", (1.0, 0.0, LIDAR_Z)))
     ctx.deliver(POINTS_TOPIC, _cloud(fake, np.zeros((0, 4))))
     ctx.deliver(POINTS_TOPIC, _cloud(fake, np.full((4, 4), np.nan)))
     assert ctx.sent(OBJECTS_TOPIC) == []

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from perception.geometry import quaternion_to_yaw, wrap_angle, yaw_to_quaternion
+from perception.geometry import quaternion_to_yaw, wrap_angle
 from perception.localization.geodesy import LocalTangentPlane
 from perception.localization.node import (
     GNSS_TOPIC,
@@ -129,18 +129,10 @@ def test_bad_inputs_are_counted_not_crashing(fake):
 
 def test_initial_pose_topic_initialises(fake):
     _, ctx = fake.make_node(EkfLocalizer)
-    qx, qy, qz, qw = yaw_to_quaternion(1.0)
     pose = msgs.new(
         "geometry_msgs/msg/PoseWithCovarianceStamped",
         header=fake.header(T0, "map"),
-        pose=msgs.new(
-            "geometry_msgs/msg/PoseWithCovariance",
-            pose=msgs.new(
-                "geometry_msgs/msg/Pose",
-                position=msgs.new("geometry_msgs/msg/Point", x=5.0, y=-2.0),
-                orientation=msgs.new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw),
-            ),
-        ),
+        pose=msgs.new("geometry_msgs/msg/PoseWithCovariance", pose=fake.pose(5.0, -2.0, 1.0)),
     )
     ctx.deliver(INITIAL_POSE_TOPIC, pose)
     ctx.deliver(IMU_TOPIC, _imu(fake, T0 + 10_000_000, 0.0, 0.0))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perception.geometry import Pose2D, quaternion_to_yaw, yaw_to_quaternion
+from perception.geometry import Pose2D, quaternion_to_yaw
 from perception.lidar.pointcloud import make_pointcloud2
 from perception.localization.node import IMU_TOPIC, EkfLocalizer
 from perception.localization.node import ODOMETRY_TOPIC as EKF_OUT
@@ -32,19 +32,7 @@ def _map_xy() -> np.ndarray:
 
 
 def _odometry(fake, stamp, pose: Pose2D):
-    qx, qy, qz, qw = yaw_to_quaternion(pose.yaw)
-    return msgs.new(
-        "nav_msgs/msg/Odometry",
-        header=fake.header(stamp, "map"),
-        pose=msgs.new(
-            "geometry_msgs/msg/PoseWithCovariance",
-            pose=msgs.new(
-                "geometry_msgs/msg/Pose",
-                position=msgs.new("geometry_msgs/msg/Point", x=pose.x, y=pose.y),
-                orientation=msgs.new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw),
-            ),
-        ),
-    )
+    return fake.odometry(stamp, pose.x, pose.y, pose.yaw)
 
 
 def _sweep(fake, stamp, truth: Pose2D):
@@ -88,11 +76,7 @@ def test_persistent_scan_disagreement_reinitialises_the_ekf(fake):
         pose=msgs.new(
             "geometry_msgs/msg/PoseWithCovariance",
             covariance=np.diag([0.01, 0.01, 0, 0, 0, 1e-4]).ravel(),
-            pose=msgs.new(
-                "geometry_msgs/msg/Pose",
-                position=msgs.new("geometry_msgs/msg/Point", x=20.0),
-                orientation=msgs.new("geometry_msgs/msg/Quaternion", w=1.0),
-            ),
+            pose=fake.pose(20.0),
         ),
     )
     for _ in range(2):

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from perception.geometry import yaw_to_quaternion
 from perception.objects import Label, ObjectArray, detected_objects_msg, objects_from_msg
 from perception.tracking.node import (
     CAMERA_TOPIC,
@@ -18,18 +17,7 @@ DT = 100_000_000
 
 
 def _odometry(fake, stamp: int, x: float, y: float, yaw: float, frame: str = "map"):
-    qx, qy, qz, qw = yaw_to_quaternion(yaw)
-    pose = msgs.new(
-        "geometry_msgs/msg/Pose",
-        position=msgs.new("geometry_msgs/msg/Point", x=x, y=y),
-        orientation=msgs.new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw),
-    )
-    return msgs.new(
-        "nav_msgs/msg/Odometry",
-        header=fake.header(stamp, frame),
-        child_frame_id="base_link",
-        pose=msgs.new("geometry_msgs/msg/PoseWithCovariance", pose=pose),
-    )
+    return fake.odometry(stamp, x, y, yaw, frame_id=frame)
 
 
 def _detections(fake, stamp: int, xy, label=Label.CAR, score=0.6, frame="base_link"):

@@ -3,7 +3,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perception.geometry import yaw_to_quaternion
 from planning.control.node import COMMAND_TOPIC, ODOMETRY_TOPIC, TRAJECTORY_TOPIC, Controller
 from planning.trajectory import TrajectoryArrays, trajectory_msg
 from stack import msgs
@@ -12,25 +11,7 @@ T0 = 1_700_000_000_000_000_000
 
 
 def _odometry(fake, stamp, y, v):
-    qx, qy, qz, qw = yaw_to_quaternion(0.0)
-    return msgs.new(
-        "nav_msgs/msg/Odometry",
-        header=fake.header(stamp, "map"),
-        pose=msgs.new(
-            "geometry_msgs/msg/PoseWithCovariance",
-            pose=msgs.new(
-                "geometry_msgs/msg/Pose",
-                position=msgs.new("geometry_msgs/msg/Point", x=0.0, y=y),
-                orientation=msgs.new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw),
-            ),
-        ),
-        twist=msgs.new(
-            "geometry_msgs/msg/TwistWithCovariance",
-            twist=msgs.new(
-                "geometry_msgs/msg/Twist", linear=msgs.new("geometry_msgs/msg/Vector3", x=v)
-            ),
-        ),
-    )
+    return fake.odometry(stamp, y=y, v=v)
 
 
 def _trajectory(fake, stamp, n=40, speed=8.0):
