@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rosbags.highlevel import AnyReader
 
+from perception.geometry import Pose2D, quaternion_to_yaw
 from stack.msgs import stamp_to_ns, typestore
 
 
@@ -34,33 +35,41 @@ def read_topics(bag: Path, topics: Iterable[str]) -> dict[str, list[tuple[int, A
     return out
 
 
-def yaw_of(q: Any) -> float:
-    return float(np.arctan2(2 * (q.w * q.z + q.x * q.y), 1 - 2 * (q.y * q.y + q.z * q.z)))
-
-
 def uuid_int(uuid: Any) -> int:
     return int.from_bytes(bytes(np.asarray(uuid.uuid, dtype=np.uint8)), "little")
 
 
 @dataclass
 class ActorTrack:
-    """One ground-truth actor over time (map frame)."""
+    """One ground-truth actor over time (map frame); arrays are converted once, yaw unwrapped."""
 
     label: int
-    t: list[int] = field(default_factory=list)
-    xyyaw: list[tuple[float, float, float]] = field(default_factory=list)
+    t: np.ndarray  # (N,) ns
+    xyyaw: np.ndarray  # (N, 3)
     size: tuple[float, float] = (0.0, 0.0)  # length, width
+
+    def __post_init__(self) -> None:
+        self.t = np.asarray(self.t, dtype=np.int64)
+        self.xyyaw = np.array(self.xyyaw, dtype=np.float64).reshape(-1, 3)
+        self.xyyaw[:, 2] = np.unwrap(self.xyyaw[:, 2])
+
+    def poses(self, t_ns: np.ndarray, tolerance_ns: int = 60_000_000) -> np.ndarray:
+        """(K, 3) poses interpolated at ``t_ns``; NaN rows outside the track."""
+        t_ns = np.asarray(t_ns)
+        out = np.full((len(t_ns), 3), np.nan)
+        if not len(self.t):
+            return out
+        ok = (t_ns >= self.t[0] - tolerance_ns) & (t_ns <= self.t[-1] + tolerance_ns)
+        for i in range(3):
+            out[ok, i] = np.interp(t_ns[ok], self.t, self.xyyaw[:, i])
+        return out
 
     def at(self, t_ns: int, tolerance_ns: int = 60_000_000) -> np.ndarray | None:
         """Pose interpolated at ``t_ns``; None outside the track (beyond ``tolerance_ns``)."""
-        ts = np.asarray(self.t)
+        ts = self.t
         if not len(ts) or t_ns < ts[0] - tolerance_ns or t_ns > ts[-1] + tolerance_ns:
             return None
-        p = np.asarray(self.xyyaw)
-        x = np.interp(t_ns, ts, p[:, 0])
-        y = np.interp(t_ns, ts, p[:, 1])
-        yaw = np.interp(t_ns, ts, np.unwrap(p[:, 2]))
-        return np.array([x, y, yaw])
+        return np.array([np.interp(t_ns, ts, self.xyyaw[:, i]) for i in range(3)])
 
 
 @dataclass
@@ -72,12 +81,14 @@ class GroundTruth:
         int, list[tuple[str, str, np.ndarray, float]]
     ]  # stamp -> (id, class, cxcywh, visible)
 
+    def __post_init__(self) -> None:
+        self._ego_yaw = np.unwrap(self.ego_xyyaw[:, 2])
+
     def ego_at(self, t_ns: int | np.ndarray) -> np.ndarray:
         t = np.atleast_1d(np.asarray(t_ns, dtype=np.float64))
-        yaw = np.unwrap(self.ego_xyyaw[:, 2])
         out = np.column_stack(
             [np.interp(t, self.ego_t, self.ego_xyyaw[:, i]) for i in range(2)]
-            + [np.interp(t, self.ego_t, yaw)]
+            + [np.interp(t, self.ego_t, self._ego_yaw)]
         )
         return out[0] if np.ndim(t_ns) == 0 else out
 
@@ -91,23 +102,33 @@ class GroundTruth:
         return out
 
 
-def load_ground_truth(bag: Path, objects: str, ego: str, boxes: str) -> GroundTruth:
-    data = read_topics(bag, [objects, ego, boxes])
+def load_ground_truth(
+    bag: Path, objects: str, ego: str, boxes: str, data: dict[str, list] | None = None
+) -> GroundTruth:
+    """Ground truth of a scenario bag; ``data`` is its already read topics (read_topics), if any."""
+    if data is None:
+        data = read_topics(bag, [objects, ego, boxes])
     if not data[ego]:
         raise EvalError(f"{bag}: no ground-truth ego pose on {ego}; is this a scenario bag?")
-    actors: dict[int, ActorTrack] = {}
+    tracks: dict[int, dict[str, Any]] = {}  # ActorTrack fields, lists until all are read
     for stamp, msg in data[objects]:
         for obj in msg.objects:
             aid = uuid_int(obj.object_id)
             label = obj.classification[0].label if len(obj.classification) else 0
-            track = actors.setdefault(aid, ActorTrack(label))
+            track = tracks.setdefault(aid, {"label": label, "t": [], "xyyaw": []})
             pose = obj.kinematics.pose_with_covariance.pose
-            track.t.append(stamp)
-            track.xyyaw.append((pose.position.x, pose.position.y, yaw_of(pose.orientation)))
-            track.size = (obj.shape.dimensions.x, obj.shape.dimensions.y)
+            track["t"].append(stamp)
+            track["xyyaw"].append(
+                (pose.position.x, pose.position.y, quaternion_to_yaw(pose.orientation))
+            )
+            track["size"] = (obj.shape.dimensions.x, obj.shape.dimensions.y)
+    actors = {aid: ActorTrack(**fields) for aid, fields in tracks.items()}
     ego_t = np.array([s for s, _ in data[ego]], dtype=np.int64)
     ego_xyyaw = np.array(
-        [(m.pose.position.x, m.pose.position.y, yaw_of(m.pose.orientation)) for _, m in data[ego]]
+        [
+            (m.pose.position.x, m.pose.position.y, quaternion_to_yaw(m.pose.orientation))
+            for _, m in data[ego]
+        ]
     )
     cam: dict[int, list] = {}
     for stamp, msg in data[boxes]:
@@ -129,6 +150,4 @@ def load_ground_truth(bag: Path, objects: str, ego: str, boxes: str) -> GroundTr
 
 def to_map(xy: np.ndarray, pose: np.ndarray) -> np.ndarray:
     """Points in base_link -> map, with the ego pose (x, y, yaw)."""
-    c, s = np.cos(pose[2]), np.sin(pose[2])
-    rot = np.array([[c, -s], [s, c]])
-    return np.asarray(xy, dtype=np.float64).reshape(-1, 2) @ rot.T + pose[:2]
+    return Pose2D(*pose).apply(np.asarray(xy, dtype=np.float64).reshape(-1, 2))

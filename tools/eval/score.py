@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from perception.geometry import quaternion_to_yaw
 from tools.eval.groundtruth import (
     EvalError,
     GroundTruth,
@@ -30,7 +31,6 @@ from tools.eval.groundtruth import (
     read_topics,
     to_map,
     uuid_int,
-    yaw_of,
 )
 from tools.eval.metrics import (
     MotAccumulator,
@@ -250,7 +250,7 @@ def localization_rmse(gt: GroundTruth, odom: list[tuple[int, Any]]) -> float:
 def _trajectory_poses(gt: GroundTruth, stamp: int, msg: Any) -> tuple[np.ndarray, np.ndarray]:
     pts = msg.points
     xyyaw = np.array(
-        [(p.pose.position.x, p.pose.position.y, yaw_of(p.pose.orientation)) for p in pts]
+        [(p.pose.position.x, p.pose.position.y, quaternion_to_yaw(p.pose.orientation)) for p in pts]
     ).reshape(-1, 3)
     tau = np.array([p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in pts])
     if msg.header.frame_id != "map" and len(xyyaw):
@@ -266,14 +266,18 @@ def min_clearance(gt: GroundTruth, trajs: list[tuple[int, Any]]) -> dict[int, fl
     for stamp, msg in trajs:
         xyyaw, tau = _trajectory_poses(gt, stamp, msg)
         keep = tau <= HORIZON_S
-        for (x, y, yaw), t in zip(xyyaw[keep], tau[keep]):
-            ego_fp = rectangle(x, y, yaw, EGO_LENGTH, EGO_WIDTH)
-            t_ns = stamp + int(t * 1e9)
-            bucket = min(int(t), int(HORIZON_S) - 1)
-            for _aid, _label, pose, (length, width) in gt.actors_at(t_ns):
-                if np.hypot(pose[0] - x, pose[1] - y) > 15:
-                    continue
-                gap = polygon_distance(ego_fp, rectangle(*pose, length, width))
+        xyyaw, tau = xyyaw[keep], tau[keep]
+        t_ns = stamp + (tau * 1e9).astype(np.int64)
+        ego_fps: dict[int, np.ndarray] = {}
+        for track in gt.actors.values():
+            poses = track.poses(t_ns)  # NaN where the actor is absent: never near
+            near = np.hypot(poses[:, 0] - xyyaw[:, 0], poses[:, 1] - xyyaw[:, 1]) <= 15
+            length, width = track.size
+            for k in np.flatnonzero(near):
+                if k not in ego_fps:
+                    ego_fps[k] = rectangle(*xyyaw[k], EGO_LENGTH, EGO_WIDTH)
+                gap = polygon_distance(ego_fps[k], rectangle(*poses[k], length, width))
+                bucket = min(int(tau[k]), int(HORIZON_S) - 1)
                 best[bucket] = min(best.get(bucket, np.inf), gap)
     return best
 
@@ -313,8 +317,9 @@ def score_run(
     outputs_bag: Path, scenario_bag: Path, topics: Topics | None = None
 ) -> dict[str, Any]:
     topics = topics or Topics()
-    gt = load_ground_truth(scenario_bag, topics.gt_objects, topics.gt_ego, topics.gt_boxes)
-    sensors = read_topics(scenario_bag, [topics.lidar, topics.tf_static])
+    gt_topics = [topics.gt_objects, topics.gt_ego, topics.gt_boxes]
+    sensors = read_topics(scenario_bag, [*gt_topics, topics.lidar, topics.tf_static])
+    gt = load_ground_truth(scenario_bag, *gt_topics, data=sensors)
     out = read_topics(
         outputs_bag,
         [

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from perception.geometry import yaw_to_quaternion
 from stack.msgs import MessageError, new, typestore
 from stack.msgs.stamps import ns_to_time
 from tools.scenario import topics
@@ -47,13 +48,8 @@ def header(ns: int, frame: str) -> Any:
 
 
 def _quat_yaw(yaw: float) -> Any:
-    return _new(
-        "geometry_msgs/msg/Quaternion",
-        x=0.0,
-        y=0.0,
-        z=float(np.sin(yaw / 2)),
-        w=float(np.cos(yaw / 2)),
-    )
+    x, y, z, w = yaw_to_quaternion(yaw)
+    return _new("geometry_msgs/msg/Quaternion", x=x, y=y, z=z, w=w)
 
 
 def _pose(x: float, y: float, z: float, yaw: float) -> Any:

@@ -101,30 +101,13 @@ def _buildings_and_trees(road: rd.Road, rng: np.random.Generator) -> list[Boxes]
         )
     if trees:
         t = np.array(trees)
-        out.append(
-            _boxes_along(
-                road,
-                t[:, 0],
-                t[:, 1],
-                0.0,
-                (0.35, 0.35, 2.5),
-                0.0,
-                (30, 60, 90),
-                Material.VEGETATION,
+        for z0, size, color in (
+            (0.0, (0.35, 0.35, 2.5), (30, 60, 90)),  # trunk
+            (2.5, (3.2, 3.2, 3.0), (40, 120, 50)),  # canopy
+        ):
+            out.append(
+                _boxes_along(road, t[:, 0], t[:, 1], z0, size, 0.0, color, Material.VEGETATION)
             )
-        )
-        out.append(
-            _boxes_along(
-                road,
-                t[:, 0],
-                t[:, 1],
-                2.5,
-                (3.2, 3.2, 3.0),
-                0.0,
-                (40, 120, 50),
-                Material.VEGETATION,
-            )
-        )
     return out
 
 
