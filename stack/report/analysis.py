@@ -11,6 +11,12 @@ from typing import Any
 import numpy as np
 
 from stack.graph import ChainSpec
+from stack.report.profile import (
+    SourceSchedule,
+    source_schedules,
+    wakeup_delays_ns,
+    warm_start_ns,
+)
 from stack.trace.lineage import ChainSamples, chain_nodes, chain_samples
 from stack.trace.records import DROP_KINDS, EventKind, event_count
 from stack.trace.rundir import RunDir
@@ -87,8 +93,9 @@ class CallbackResult:
     rate_hz: float
     exceptions: int = 0
     drops: int = 0
-    # topic -> fraction of this callback's runs that published it (for the simulator's profile)
+    # topic -> fraction of its steady-state runs that published it (for the simulator's profile)
     publishes: dict[str, float] = field(default_factory=dict)
+    steady_ns: np.ndarray | None = None  # durations once the graph was warm (None: all are)
 
     @property
     def count(self) -> int:
@@ -106,12 +113,17 @@ class CallbackResult:
         return float(self.durations_ns.mean()) / 1e6 if self.count else float("nan")
 
     def profile_samples_ms(self, limit: int = MAX_PROFILE_SAMPLES) -> list[float]:
-        """Up to ``limit`` execution times, evenly spread over the run (for a schedulability
-        simulator that replays measured profiles)."""
-        d = self.durations_ns
-        if len(d) > limit:
-            d = d[np.linspace(0, len(d) - 1, limit).astype(np.int64)]
-        return [round(float(x) / 1e6, 4) for x in d]
+        """Up to ``limit`` steady-state execution times, evenly spread over the run (for a
+        schedulability simulator that replays measured profiles)."""
+        steady = self.steady_ns is not None and len(self.steady_ns) > 0
+        return samples_ms(self.steady_ns if steady else self.durations_ns, limit)
+
+
+def samples_ms(values_ns: np.ndarray, limit: int = MAX_PROFILE_SAMPLES) -> list[float]:
+    """Up to ``limit`` values in ms, evenly spread over the array."""
+    if len(values_ns) > limit:
+        values_ns = values_ns[np.linspace(0, len(values_ns) - 1, limit).astype(np.int64)]
+    return [round(float(x) / 1e6, 4) for x in values_ns]
 
 
 @dataclass
@@ -179,6 +191,9 @@ class RunAnalysis:
     duration_s: float
     records: int
     truncated: bool
+    warm_ns: int = 0  # from here on every chain had delivered: the steady state profiled
+    sources: dict[str, SourceSchedule] = field(default_factory=dict)
+    wakeups_ns: dict[str, np.ndarray] = field(default_factory=dict)  # executor -> delays
 
     @property
     def ok(self) -> bool:
@@ -224,14 +239,18 @@ def analyze(run: RunDir) -> RunAnalysis:
     cols = _Columns.of(records) if records else None
     t0, t1 = _time_span(cols, samples)
     duration_s = max((t1 - t0) / 1e9, 1e-9)
-    nodes = _nodes(run, records, cols, duration_s)
+    warm = warm_start_ns(samples, t0)
+    nodes = _nodes(run, records, cols, duration_s, warm)
     events = _events(records)
     _variants(records, nodes, events)
     chains = {
         name: ChainResult(spec, samples[name], _chain_drops(run, spec), source)
         for name, spec in run.chains.items()
     }
-    return RunAnalysis(run, chains, nodes, events, t0, duration_s, len(records), truncated)
+    return RunAnalysis(
+        run, chains, nodes, events, t0, duration_s, len(records), truncated, warm,
+        source_schedules(records) if records else {}, wakeup_delays_ns(records) if records else {},
+    )  # fmt: skip
 
 
 def _time_span(cols: _Columns | None, samples: dict[str, ChainSamples]) -> tuple[int, int]:
@@ -245,7 +264,7 @@ def _time_span(cols: _Columns | None, samples: dict[str, ChainSamples]) -> tuple
 
 
 def _nodes(
-    run: RunDir, records: Sequence[tuple], cols: _Columns | None, duration_s: float
+    run: RunDir, records: Sequence[tuple], cols: _Columns | None, duration_s: float, warm_ns: int
 ) -> dict[str, NodeResult]:
     nodes = {name: NodeResult(name) for name in run.meta.get("nodes", {})}
     for name, counters in run.counters.items():
@@ -258,13 +277,15 @@ def _nodes(
     order = order[runs[order]]
     bounds = np.searchsorted(cols.ids[order], np.arange(len(cols.keys) + 1))
     per_cb_events = _callback_event_counts(records)
-    published = _published_topics(records, runs)
+    warm = cols.start >= warm_ns
+    published = _published_topics(records, runs & warm)
     for k, (node, cb) in enumerate(cols.keys):
-        d = dur[order[bounds[k] : bounds[k + 1]]]
+        idx = order[bounds[k] : bounds[k + 1]]
+        d, steady = dur[idx], dur[idx[warm[idx]]]
         exc, drops = per_cb_events.get((node, cb), (0, 0))
         counts = published.get((node, cb), {})
-        shares = {t: c / len(d) for t, c in counts.items()} if len(d) else {}
-        result = CallbackResult(node, cb, d, len(d) / duration_s, exc, drops, shares)
+        shares = {t: c / len(steady) for t, c in counts.items()} if len(steady) else {}
+        result = CallbackResult(node, cb, d, len(d) / duration_s, exc, drops, shares, steady)
         nodes.setdefault(node, NodeResult(node)).callbacks[cb] = result
     return nodes
 

@@ -12,6 +12,7 @@ from stack.report.analysis import (
     NodeResult,
     RunAnalysis,
     compare_chains,
+    samples_ms,
 )
 
 
@@ -83,6 +84,14 @@ def report_json(a: RunAnalysis, baseline: RunAnalysis | None = None) -> dict[str
         },
         "chains": {name: chain_json(c) for name, c in a.chains.items()},
         "nodes": {name: node_json(n) for name, n in a.nodes.items()},
+        # for the simulator: callback samples_ms are from the steady state, after warmup_s
+        "warmup_s": round((a.warm_ns - a.t0_ns) / 1e9, 3),
+        "sources": {
+            t: {"period_ms": round(s.period_ns / 1e6, 4), "phase_ms": round(s.phase_ns / 1e6, 4)}
+            for t, s in a.sources.items()
+        },
+        # executor -> how long an idle worker took to start on a new input
+        "wakeups": {ex: {"samples_ms": samples_ms(d)} for ex, d in a.wakeups_ns.items()},
     }
     if baseline is not None:
         doc["baseline"] = {

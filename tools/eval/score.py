@@ -8,7 +8,8 @@ Conventions (stated in the JSON under "conventions"):
   above the ground inside the box); a detection matches within 2 m of the centre;
 - MOTA / ID switches use the same visible-within-40 m ground truth and 2 m matching;
 - localization RMSE is over the position error after a 2 s warm-up;
-- min clearance is the smallest gap between the ego footprint placed along each planned
+- min clearance is the smallest gap between the ego footprint (4.7 x 1.9 m, its centre 1.4 m
+  ahead of base_link, the rear axle that trajectory poses give) placed along each planned
   trajectory (5 s horizon) and every actor's true footprint at that future time;
 - control error is the cross-track distance from the planned path of the pose a kinematic
   bicycle reaches after 1 s under each command, started from the true pose.
@@ -62,6 +63,7 @@ MATCH_M = 2.0
 MIN_POINTS = 3
 WARMUP_NS = 2_000_000_000
 EGO_LENGTH, EGO_WIDTH, WHEELBASE = 4.7, 1.9, 2.8
+EGO_CENTER_AHEAD = 1.4  # base_link (rear axle) to the footprint centre, as in the scenario
 HORIZON_S = 5.0
 
 
@@ -260,13 +262,21 @@ def _trajectory_poses(gt: GroundTruth, stamp: int, msg: Any) -> tuple[np.ndarray
     return xyyaw, tau
 
 
+def ego_footprint_centers(xyyaw: np.ndarray) -> np.ndarray:
+    """Footprint centres (K, 3) of base_link poses (K, 3): trajectories give the rear axle."""
+    out = np.array(xyyaw, dtype=np.float64).reshape(-1, 3)
+    out[:, 0] += EGO_CENTER_AHEAD * np.cos(out[:, 2])
+    out[:, 1] += EGO_CENTER_AHEAD * np.sin(out[:, 2])
+    return out
+
+
 def min_clearance(gt: GroundTruth, trajs: list[tuple[int, Any]]) -> dict[int, float]:
     """Smallest gap per whole second of plan horizon (0: the first second, ...)."""
     best: dict[int, float] = {}
     for stamp, msg in trajs:
         xyyaw, tau = _trajectory_poses(gt, stamp, msg)
         keep = tau <= HORIZON_S
-        xyyaw, tau = xyyaw[keep], tau[keep]
+        xyyaw, tau = ego_footprint_centers(xyyaw[keep]), tau[keep]
         t_ns = stamp + (tau * 1e9).astype(np.int64)
         ego_fps: dict[int, np.ndarray] = {}
         for track in gt.actors.values():

@@ -23,7 +23,13 @@ from tools.schedsim.model import (
     SimSubscription,
     SimTimer,
 )
-from tools.schedsim.profile import Profile, load_profile, parse_profile, profile_from_records
+from tools.schedsim.profile import (
+    Profile,
+    SourceProfile,
+    load_profile,
+    parse_profile,
+    profile_from_records,
+)
 from tools.schedsim.results import ChainStats, chain_stats, sim_chain_stats
 from tools.schedsim.simulator import CpuModel, SimRun, Simulator
 
@@ -41,6 +47,7 @@ __all__ = [
     "SimSubscription",
     "SimTimer",
     "Simulator",
+    "SourceProfile",
     "build_runtime",
     "chain_stats",
     "load_profile",

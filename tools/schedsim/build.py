@@ -103,7 +103,7 @@ def sim_graph(
         SimTimer(tm.node.name, tm.period_ns, callback(tm.node.name, tm.name), tm.chains)
         for tm in runtime.timers
     ]
-    sources = _sources(runtime, profile, rates_hz or {})
+    sources = _sources(runtime, profile, rates_hz or {}, warnings)
     try:
         stale = parse_scheduler(graph.scheduler, graph.source).stale_drop
     except SchedulerError as exc:
@@ -116,6 +116,7 @@ def sim_graph(
         sources=sources,
         chains=dict(graph.chains),
         stale_drop=stale,
+        wakeups={ex: Service(tuple(d.tolist())) for ex, d in profile.wakeups_ms.items()},
     )
 
 
@@ -123,18 +124,25 @@ def _all(topics: list[str]) -> dict[str, float]:
     return dict.fromkeys(topics, 1.0)
 
 
-def _sources(runtime: Any, profile: Profile, rates: Mapping[str, float]) -> list[SimSource]:
+def _sources(
+    runtime: Any, profile: Profile, rates: Mapping[str, float], warnings: list[str]
+) -> list[SimSource]:
+    """External topics at their profiled schedule (period and phase), or at ``rates``."""
     out = []
     for name, topic in sorted(runtime.topics.items()):
         if topic.publishers or not topic.subscriptions:
             continue
-        hz = rates.get(name) or profile.observed_rate_hz(name)
-        if not hz or hz <= 0:
+        src = _source(name, profile, rates.get(name))
+        if src is None and profile.sources:
+            # The profile knows what arrived: this topic was silent in the profiled run.
+            warnings.append(f"topic {name} never arrived in the profiled run: not simulated")
+            continue
+        if src is None:
             raise SimError(
                 f"topic {name} comes from outside the graph and its rate is unknown: "
                 f"the profile has no subscriber rate for it; give --rate {name}=HZ"
             )
-        out.append(SimSource(name, round(1e9 / hz)))
+        out.append(src)
     unknown = set(rates) - {s.topic for s in out}
     if unknown:
         raise SimError(
@@ -142,6 +150,19 @@ def _sources(runtime: Any, profile: Profile, rates: Mapping[str, float]) -> list
             f"(external: {[s.topic for s in out]})"
         )
     return out
+
+
+def _source(topic: str, profile: Profile, hz: float | None) -> SimSource | None:
+    sched = profile.sources.get(topic)
+    if hz is None and sched is not None:
+        return SimSource(topic, round(sched.period_ms * 1e6), round(sched.phase_ms * 1e6))
+    hz = hz or profile.observed_rate_hz(topic)
+    if not hz or hz <= 0:
+        return None
+    period = round(1e9 / hz)
+    # A given rate keeps the profiled phase as a fraction of the period.
+    phase = None if sched is None else round(period * sched.phase_ms / sched.period_ms)
+    return SimSource(topic, period, phase)
 
 
 def speed_scale(graph: LaunchGraph, speeds: Mapping[str, float]) -> dict[str, float]:
@@ -188,6 +209,8 @@ def predict(
     warnings: list[str] = []
     g = sim_graph(runtime, profile, rates_hz=rates_hz, warnings=warnings)
     scale = speed_scale(runtime.graph, speeds or {})
+    if switch_ms is None and g.wakeups:
+        switch_ms = 0.0  # the measured wake-ups include the waits for the interpreter lock
     if switch_ms is None:  # CPython's, as the graph's process will run with it
         switch_ms = sys.getswitchinterval() * 1e3 + FORCED_SWITCH_MS
     runs = [

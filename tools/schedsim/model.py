@@ -60,6 +60,7 @@ class SimSource:
 
     topic: str
     period_ns: int
+    phase_ns: int | None = None  # first arrival; None: one period in, with no known phase
 
 
 @dataclass
@@ -71,6 +72,9 @@ class SimGraph:
     sources: list[SimSource]
     chains: dict[str, ChainSpec]
     stale_drop: bool = True
+    # executor -> measured delay of an idle worker starting on a new input (replaces the
+    # interpreter-lock hand-off model where given)
+    wakeups: dict[str, Service] = field(default_factory=dict)
 
     def assign_chains(self) -> None:
         """Chain memberships as the runtime assigns them (subscriptions on a chain's path,

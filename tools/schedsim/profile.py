@@ -41,10 +41,21 @@ class CallbackProfile:
         return rest if kind == "sub" else None
 
 
+@dataclass(frozen=True)
+class SourceProfile:
+    """When an external topic arrived: every ``period_ms``, first ``phase_ms`` after the
+    earliest source (the report's ``sources``)."""
+
+    period_ms: float
+    phase_ms: float = 0.0
+
+
 @dataclass
 class Profile:
     callbacks: dict[tuple[str, str], CallbackProfile] = field(default_factory=dict)
     source: str = "<profile>"
+    sources: dict[str, SourceProfile] = field(default_factory=dict)
+    wakeups_ms: dict[str, np.ndarray] = field(default_factory=dict)  # executor -> delays
 
     def get(self, node: str, callback: str) -> CallbackProfile | None:
         return self.callbacks.get((node, callback))
@@ -70,7 +81,13 @@ class Profile:
             if cb.publishes is not None:
                 entry["publishes"] = {t: round(f, 4) for t, f in cb.publishes.items()}
             nodes.setdefault(node, {"callbacks": {}})["callbacks"][name] = entry
-        return {"nodes": nodes}
+        sources = {
+            t: {"period_ms": s.period_ms, "phase_ms": s.phase_ms} for t, s in self.sources.items()
+        }
+        wakeups = {
+            ex: {"samples_ms": _thin(d).round(4).tolist()} for ex, d in self.wakeups_ms.items()
+        }
+        return {"nodes": nodes, "sources": sources, "wakeups": wakeups}
 
 
 def load_profile(path: str | Path) -> Profile:
@@ -95,7 +112,37 @@ def parse_profile(doc: Any, source: str = "<profile>") -> Profile:
         for name, cb in callbacks.items():
             where = f"{source}: nodes.{node}.callbacks.{name}"
             out.callbacks[(node, name)] = _callback(where, node, name, cb)
+    sources = doc.get("sources", {})
+    if not isinstance(sources, dict):
+        raise SimError(f"{source}: sources: expected {{topic: {{period_ms, phase_ms}}}}")
+    for topic, body in sources.items():
+        out.sources[topic] = _source(f"{source}: sources.{topic}", body)
+    wakeups = doc.get("wakeups", {})
+    if not isinstance(wakeups, dict):
+        raise SimError(f"{source}: wakeups: expected {{executor: {{samples_ms: [...]}}}}")
+    for ex, body in wakeups.items():
+        out.wakeups_ms[ex] = _samples(f"{source}: wakeups.{ex}", body)
     return out
+
+
+def _samples(where: str, body: Any) -> np.ndarray:
+    samples = body.get("samples_ms") if isinstance(body, dict) else None
+    try:
+        arr = np.asarray(samples, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.zeros((0, 0))
+    if arr.ndim != 1 or not len(arr) or not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise SimError(f"{where}.samples_ms: expected a list of finite times >= 0")
+    return arr
+
+
+def _source(where: str, body: Any) -> SourceProfile:
+    period = body.get("period_ms") if isinstance(body, dict) else None
+    phase = body.get("phase_ms", 0.0) if isinstance(body, dict) else None
+    ok = isinstance(period, (int, float)) and isinstance(phase, (int, float))
+    if not ok or not period > 0 or not phase >= 0:
+        raise SimError(f"{where}: expected period_ms > 0 and phase_ms >= 0, got {body!r:.80}")
+    return SourceProfile(float(period), float(phase))
 
 
 def _callback(where: str, node: str, name: str, cb: Any) -> CallbackProfile:

@@ -37,7 +37,7 @@ from stack.scheduler.policy import Policy, PolicyKind, make_policy
 from tools.schedsim.errors import SimError
 from tools.schedsim.model import SimCallback, SimGraph, SimSubscription, SimTimer
 
-_TIMER, _SOURCE, _FINISH, _GIL_CHECK = 0, 1, 2, 3
+_TIMER, _SOURCE, _FINISH, _GIL_CHECK, _WAKE = 0, 1, 2, 3, 4
 
 
 class CpuModel(str, enum.Enum):
@@ -76,6 +76,7 @@ class _Exec:
     name: str
     idle: int
     heap: list = field(default_factory=list)
+    waking: int = 0  # workers woken for a ready item, not yet running
 
 
 @dataclass
@@ -167,7 +168,7 @@ class Simulator:
         for i, timer in enumerate(self.timers):
             self._at(timer.spec.period_ns, _TIMER, i)
         for i, src in enumerate(self.graph.sources):
-            self._at(src.period_ns, _SOURCE, i)
+            self._at(src.period_ns if src.phase_ns is None else src.phase_ns, _SOURCE, i)
         while self._events and self._events[0][0] <= end:
             t, _, kind, data = heapq.heappop(self._events)
             if kind == _FINISH:
@@ -176,6 +177,8 @@ class Simulator:
                 self._fire(t, data)
             elif kind == _GIL_CHECK:
                 self._gil_check(t)
+            elif kind == _WAKE:
+                self._woken(data, t)
             else:
                 self._inject(t, data)
         return SimRun(
@@ -282,16 +285,30 @@ class Simulator:
             self._push(sub.node.executor, key, sub, t)
 
     def _dispatch(self, ex: _Exec, t: int, waking: bool = False) -> None:
-        """Idle workers of ``ex`` take ready items; a woken worker first needs the GIL."""
-        while ex.idle > 0 and ex.heap:
+        """Idle workers of ``ex`` take ready items; a woken worker first needs the GIL, or
+        takes its measured wake-up delay. One worker wakes per ready item."""
+        wake = self.graph.wakeups.get(ex.name) if waking else None
+        # A running worker takes what is ready at once; a worker woken for an item taken
+        # meanwhile finds the queue empty and sleeps again.
+        while ex.idle > 0 and len(ex.heap) > (ex.waking if waking else 0):
+            if wake is not None:
+                self._wake(ex, t + wake.sample_ns(self.rng))
+                continue
             if waking and self._contended():
                 ex.idle -= 1  # this worker is awake, waiting for the lock
+                ex.waking += 1
                 self._wait_gil(t, lambda now, ex=ex: self._woken(ex, now))
                 continue
             self._take_next(ex, t)
 
+    def _wake(self, ex: _Exec, at: int) -> None:
+        ex.idle -= 1
+        ex.waking += 1
+        self._at(at, _WAKE, ex)
+
     def _woken(self, ex: _Exec, t: int) -> None:
         ex.idle += 1
+        ex.waking -= 1
         self._dispatch(ex, t)
 
     def _take_next(self, ex: _Exec, t: int) -> None:

@@ -1,0 +1,120 @@
+"""What a run measured that a schedulability simulator replays: when the graph was warm, and
+the schedule of the sensor topics that came from outside the graph.
+
+Warm-up: a callback's first runs pay one-time costs (lazy imports, the first inference, memory
+pools) while the pipeline fills. A profile of steady state starts once every chain has
+delivered an output; before that the graph is still warming up (trtexec's ``--warmUp``, for a
+whole graph).
+
+Sources: sensors arrive on a fixed schedule -- in a replay, the bag's stamps played at the
+replay rate. Their periods and their phases relative to each other (a camera frame and a lidar
+sweep stamped at the same instant arrive together) shape queueing as much as the callbacks'
+times do, so the profile keeps them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from stack.trace.lineage import ChainSamples
+
+MIN_SOURCE_MESSAGES = 3
+
+
+@dataclass(frozen=True)
+class SourceSchedule:
+    """An external topic's arrivals in wall time: ``phase_ns + k * period_ns``."""
+
+    topic: str
+    period_ns: int
+    phase_ns: int  # after the earliest source's first arrival
+
+
+def warm_start_ns(samples: Mapping[str, ChainSamples], t0_ns: int) -> int:
+    """The first instant every chain has delivered an output (``t0_ns`` if one never did)."""
+    firsts = [int(s.publish_ns.min()) for s in samples.values() if len(s)]
+    if not firsts or len(firsts) < len(samples):
+        return t0_ns
+    return max(firsts)
+
+
+def source_schedules(records: Sequence[tuple]) -> dict[str, SourceSchedule]:
+    """Period and phase of each topic that is consumed in the run but published by no node.
+
+    Periods come from the header stamps (exact in a bag); the stamp-to-wall scale (the replay
+    rate) from a fit of when each stamp was first consumed against the stamp.
+    """
+    published = {o[0] for r in records for o in r[7]}
+    first: dict[str, dict[int, int]] = {}
+    for r in records:
+        for topic, stamp in r[6]:
+            if topic in published or stamp < 0:
+                continue
+            seen = first.setdefault(topic, {})
+            if stamp not in seen or r[4] < seen[stamp]:
+                seen[stamp] = r[4]
+    first = {t: s for t, s in first.items() if len(s) >= MIN_SOURCE_MESSAGES}
+    if not first:
+        return {}
+    stamps = np.array([s for seen in first.values() for s in seen], np.float64)
+    walls = np.array([w for seen in first.values() for w in seen.values()], np.float64)
+    if np.ptp(stamps) <= 0:
+        return {}
+    # Wall ns per stamp ns; the earliest consumption per stamp bounds the arrival from above,
+    # so the fit goes through the lower envelope of the delays: a robust slope is enough.
+    scale = float(np.polyfit(stamps - stamps.min(), walls - walls.min(), 1)[0])
+    if not scale > 0:
+        return {}
+    origin = min(min(seen) for seen in first.values())
+    out = {}
+    for topic, seen in sorted(first.items()):
+        ordered = np.array(sorted(seen), np.int64)
+        period = float(np.median(np.diff(ordered)))
+        if period <= 0:
+            continue
+        out[topic] = SourceSchedule(
+            topic, round(period * scale), round((int(ordered[0]) - origin) * scale)
+        )
+    return out
+
+
+def wakeup_delays_ns(records: Sequence[tuple]) -> dict[str, np.ndarray]:
+    """Per executor: how long an idle worker took to start a callback on a new input.
+
+    Measured where the trace knows when the input was published -- a chain's start topic,
+    whose publish time travels in the lineage of what the callback published -- and the
+    worker had nothing running then. It is the wake-up plus the wait for the interpreter lock,
+    which depends on how much of the other threads' work holds it (numpy and ONNX Runtime let
+    go of it, pure-Python loops do not): a measured quantity, not a constant.
+    """
+    busy: dict[str, list[tuple[int, int]]] = {}
+    for r in records:
+        busy.setdefault(r[2], []).append((r[4], r[5]))
+    starts = {th: np.array(sorted(v), np.int64) for th, v in busy.items()}
+    out: dict[str, list[int]] = {}
+    for r in records:
+        consumed = {topic for topic, _ in r[6]}
+        published = {t for o in r[7] for topic, (_, t) in o[2].items() if topic in consumed}
+        for t in published:
+            if _first_after_idle(starts[r[2]], t, r[4]):
+                out.setdefault(_executor(r[2]), []).append(r[4] - t)
+    return {ex: np.array(v, np.int64) for ex, v in out.items()}
+
+
+def _first_after_idle(intervals: np.ndarray, t: int, start: int) -> bool:
+    """The worker was idle at ``t`` and ``start`` is the first callback it began after it."""
+    i = int(np.searchsorted(intervals[:, 0], t, side="right")) - 1
+    idle = i < 0 or intervals[i, 1] <= t
+    return idle and i + 1 < len(intervals) and intervals[i + 1, 0] == start
+
+
+def _executor(thread: str) -> str:
+    """Worker threads are named EXECUTOR-INDEX."""
+    name, sep, index = thread.rpartition("-")
+    return name if sep and index.isdigit() else thread
+
+
+__all__ = ["SourceSchedule", "source_schedules", "wakeup_delays_ns", "warm_start_ns"]

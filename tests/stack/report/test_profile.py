@@ -1,0 +1,56 @@
+"""Warm-up and sensor schedules of the profile a run leaves for the simulator."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stack.report.profile import source_schedules, warm_start_ns
+from stack.trace.lineage import ChainSamples
+
+
+def _samples(publish_ns: list[int]) -> ChainSamples:
+    p = np.array(publish_ns, np.int64)
+    return ChainSamples(p, np.zeros(len(p), np.int64), np.zeros(len(p), np.int64))
+
+
+def test_warm_once_every_chain_delivered():
+    samples = {"a": _samples([50, 90]), "b": _samples([70, 80])}
+    assert warm_start_ns(samples, 10) == 70
+
+
+def test_not_warm_when_a_chain_never_delivered():
+    samples = {"a": _samples([50]), "b": _samples([])}
+    assert warm_start_ns(samples, 10) == 10
+
+
+def _rec(node: str, start: int, inputs: tuple, outputs: tuple = ()) -> tuple:
+    return (node, "cb", "t", 0, start, start + 1000, inputs, outputs, "", ())
+
+
+def test_schedules_from_bag_stamps_at_half_rate():
+    # A bag with a 100 ms camera and a 10 ms IMU stamped in phase, the camera's first frame 5 ms
+    # after the IMU's, replayed at rate 0.5 (2 wall ns per stamp ns) with jittery pickup.
+    rng = np.random.default_rng(0)
+    recs = []
+    base, wall0 = 1_700_000_000_000_000_000, 10_000
+    for k in range(40):
+        stamp = base + 5_000_000 + k * 100_000_000
+        wall = wall0 + 2 * (stamp - base) + int(rng.integers(0, 50_000))
+        recs.append(_rec("det", wall, (("/cam", stamp),), (("/objects", wall + 900, {}),)))
+    for k in range(400):
+        stamp = base + k * 10_000_000
+        wall = wall0 + 2 * (stamp - base) + int(rng.integers(0, 50_000))
+        recs.append(_rec("ekf", wall, (("/imu", stamp),)))
+    # /objects is published inside the graph: not a source even though it is consumed.
+    recs.append(_rec("track", wall0, (("/objects", base),)))
+    out = source_schedules(recs)
+    assert set(out) == {"/cam", "/imu"}
+    assert abs(out["/cam"].period_ns - 200_000_000) < 200_000
+    assert abs(out["/imu"].period_ns - 20_000_000) < 20_000
+    assert out["/imu"].phase_ns == 0
+    assert abs(out["/cam"].phase_ns - 10_000_000) < 100_000
+
+
+def test_too_few_messages_give_no_schedule():
+    recs = [_rec("n", 1000 * k, (("/once", k),)) for k in range(2)]
+    assert source_schedules(recs) == {}
