@@ -42,10 +42,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def scenario(args: argparse.Namespace) -> Path:
     """The cached scenario for these options, generated on first use."""
+    return demo_scenario(args.seed, args.seconds, args.weather, args.traffic)
+
+
+def demo_scenario(
+    seed: int = DEMO_SEED, seconds: float = 20.0, weather: str = "day", traffic: str = "light"
+) -> Path:
+    """The cached demo scenario, generated on first use."""
     from stack.cli.errors import CliError
     from tools.scenario import make_scenario
 
-    name = f"demo-s{args.seed}-{args.seconds:g}s-{args.weather}-{args.traffic}"
+    name = f"demo-s{seed}-{seconds:g}s-{weather}-{traffic}"
     path = cache_dir() / name
     if (path / "scenario.yaml").exists() and (path / "map.npz").exists():
         log.info("reusing scenario %s", path)
@@ -56,15 +63,9 @@ def scenario(args: argparse.Namespace) -> Path:
 
         shutil.rmtree(partial)
     partial.parent.mkdir(parents=True, exist_ok=True)
-    log.info("generating scenario %s (%g s, seed %d)", path, args.seconds, args.seed)
+    log.info("generating scenario %s (%g s, seed %d)", path, seconds, seed)
     try:
-        make_scenario(
-            partial,
-            seconds=args.seconds,
-            seed=args.seed,
-            weather=args.weather,
-            traffic=args.traffic,
-        )
+        make_scenario(partial, seconds=seconds, seed=seed, weather=weather, traffic=traffic)
     except Exception as exc:
         raise CliError(f"cannot generate the demo scenario in {partial}: {exc}") from exc
     # A complete scenario appears under its name in one step, so an interrupted run never

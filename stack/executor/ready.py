@@ -5,6 +5,10 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
+import time
+from collections.abc import Callable
+
+Admit = Callable[[tuple, int], int]  # (ready item, now ns) -> 0 or hold-until ns
 
 _local = threading.local()
 
@@ -41,18 +45,48 @@ class ReadyQueue:
         with self.cv:
             return heapq.heappop(self.heap) if self.heap else None
 
-    def pop(self, timeout: float | None = None) -> tuple | None:
+    def pop(self, timeout: float | None = None, admit: Admit | None = None) -> tuple | None:
+        """The most urgent item ``admit`` lets start (waiting while there is none): ``admit``
+        returns 0 for "start it", or the perf_counter ns until which the item is held."""
         with self.cv:
-            while not self.heap:
-                if self.closed:
-                    return None
-                self.idle_workers += 1
-                try:
-                    if not self.cv.wait(timeout):
+            while True:
+                if not self.heap:
+                    if self.closed:
                         return None
-                finally:
-                    self.idle_workers -= 1
-            return heapq.heappop(self.heap)
+                    if not self._sleep(timeout):
+                        return None
+                    continue
+                if admit is None:
+                    return heapq.heappop(self.heap)
+                item, wake_ns = self._first_admitted(admit)
+                if item is not None:
+                    return item
+                # Everything ready is held: sleep until a push or the earliest hold ends.
+                self._sleep(max(wake_ns - time.perf_counter_ns(), 0) / 1e9)
+
+    def _sleep(self, timeout: float | None) -> bool:
+        self.idle_workers += 1
+        try:
+            return self.cv.wait(timeout)
+        finally:
+            self.idle_workers -= 1
+
+    def _first_admitted(self, admit: Admit) -> tuple[tuple | None, int]:
+        held: list[tuple] = []
+        wake = 0
+        now = time.perf_counter_ns()
+        found = None
+        while self.heap:
+            item = heapq.heappop(self.heap)
+            until = admit(item, now)
+            if not until:
+                found = item
+                break
+            held.append(item)
+            wake = until if not wake else min(wake, until)
+        for item in held:
+            heapq.heappush(self.heap, item)
+        return found, wake
 
     def close(self) -> None:
         with self.cv:

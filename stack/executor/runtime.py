@@ -224,8 +224,14 @@ class Runtime:
             sub.overwritten += 1
             sub.node.count("overwrite")
             queue.append(env)
+            guard = self.scheduler.guard
+            if guard is not None:
+                guard.arrived(sub, env.publish_ns)
             return  # the ready item already queued for this subscription takes the newest
         queue.append(env)
+        guard = self.scheduler.guard
+        if guard is not None:
+            guard.arrived(sub, env.publish_ns)
         sub.node.queue.push(policy.message_key(sub.chains, env.origins), sub)
 
     # ---- running callbacks ----------------------------------------------------------------
@@ -276,6 +282,9 @@ class Runtime:
         except Exception as exc:
             self._callback_failed(node, name, exc)
         end = time.perf_counter_ns()
+        guard = self.scheduler.guard
+        if guard is not None:
+            guard.ran(node.name, name, end - start)
         tracer = self.tracer
         if tracer.enabled:
             tracer.record(
@@ -369,8 +378,9 @@ class Runtime:
     def _worker(self, spec: Any, queue: ReadyQueue) -> None:
         configure_worker_thread(spec.name, spec.cores, spec.priority)
         mark_worker(queue)
+        admit = self.scheduler.admit_for(spec.name)
         while not self._stop.is_set():
-            item = queue.pop()
+            item = queue.pop(admit=admit)
             if item is None:
                 continue
             self._run_item(item, queue)

@@ -2,6 +2,8 @@
 
 scheduler:
   stale_drop: true          # drop inputs older than their chain budget (l4 policy only)
+  blocking_guard: true      # start a lower-priority callback only if it ends before the next
+                            # higher-priority sensor input would overflow its queue (l4 only)
   gate_devices: [gpu, dla]  # engine runs on these devices pass one priority gate each
   degrade:                  # defaults for every node holding a VariantSet ...
     min_slack_ms: 5         #   switch to a cheaper variant below this slack
@@ -21,7 +23,7 @@ from typing import Any
 
 from stack.scheduler.errors import SchedulerError
 
-SECTION_KEYS = {"stale_drop", "gate_devices", "degrade"}
+SECTION_KEYS = {"stale_drop", "blocking_guard", "gate_devices", "degrade"}
 DEGRADE_KEYS = {"min_slack_ms", "recover_slack_ms", "hold_s", "window", "nodes", "enabled"}
 NODE_DEGRADE_KEYS = (DEGRADE_KEYS - {"nodes"}) | {"chain"}
 DEFAULT_GATE_DEVICES = ("gpu", "dla")
@@ -48,6 +50,7 @@ class DegradeConfig:
 @dataclass(frozen=True)
 class SchedulerConfig:
     stale_drop: bool = True
+    blocking_guard: bool = True
     gate_devices: tuple[str, ...] = DEFAULT_GATE_DEVICES
     degrade: DegradeConfig = DegradeConfig()
     node_degrade: Mapping[str, DegradeConfig] = field(default_factory=dict)
@@ -60,9 +63,8 @@ def parse_scheduler(raw: Mapping[str, Any] | None, source: str = "<string>") -> 
     """Check the ``scheduler:`` mapping of a launch file; errors name the file and key path."""
     raw = raw or {}
     _check_keys(source, "scheduler", raw, SECTION_KEYS)
-    stale = raw.get("stale_drop", True)
-    if not isinstance(stale, bool):
-        raise SchedulerError(f"{source}: scheduler.stale_drop: expected true/false, got {stale!r}")
+    stale = _flag(source, raw, "stale_drop")
+    guard = _flag(source, raw, "blocking_guard")
     devices = raw.get("gate_devices", list(DEFAULT_GATE_DEVICES))
     if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
         raise SchedulerError(
@@ -87,7 +89,14 @@ def parse_scheduler(raw: Mapping[str, Any] | None, source: str = "<string>") -> 
             raise SchedulerError(f"{source}: {where}: expected a mapping, got {body!r}")
         _check_keys(source, where, body, NODE_DEGRADE_KEYS)
         per_node[str(name)] = _degrade(source, where, body, defaults)
-    return SchedulerConfig(bool(stale), tuple(d.lower() for d in devices), defaults, per_node)
+    return SchedulerConfig(stale, guard, tuple(d.lower() for d in devices), defaults, per_node)
+
+
+def _flag(source: str, raw: Mapping[str, Any], key: str) -> bool:
+    value = raw.get(key, True)
+    if not isinstance(value, bool):
+        raise SchedulerError(f"{source}: scheduler.{key}: expected true/false, got {value!r}")
+    return value
 
 
 def _degrade(source: str, where: str, raw: Mapping, base: DegradeConfig) -> DegradeConfig:

@@ -18,6 +18,7 @@ from stack.scheduler.config import SchedulerConfig, parse_scheduler
 from stack.scheduler.degrade import DegradeController, Thresholds
 from stack.scheduler.errors import SchedulerError
 from stack.scheduler.gate import DeviceGates
+from stack.scheduler.guard import BlockingGuard, ExecutorGuard
 from stack.scheduler.policy import ChainMembership, PolicyKind
 from stack.scheduler.variants import VariantSet
 from stack.trace.records import EventKind
@@ -41,6 +42,8 @@ class SchedulerHooks:
         adaptive = runtime.policy.kind is PolicyKind.CHAIN and not runtime.lockstep
         self.stale_check = adaptive and self.config.stale_drop
         self.adaptive = adaptive
+        # Wall-clock forecasts: off in lockstep and under FIFO, like the stale drops.
+        self.guard = BlockingGuard() if adaptive and self.config.blocking_guard else None
         self.gates = DeviceGates(self.config.gate_devices)
         self.controllers: dict[str, list[DegradeController]] = {}
         self._engines: list[tuple[Any, Any]] = []  # (node state, engine) taking node priority
@@ -74,6 +77,19 @@ class SchedulerHooks:
                 )
             )  # fmt: skip
         return True
+
+    # ---- the blocking guard ---------------------------------------------------------------
+    def admit_for(self, executor: str) -> Any:
+        """The ready queue's admission test for ``executor`` (None: start whatever is first)."""
+        guard = self.guard
+        if guard is None or not guard.executors.get(executor, ExecutorGuard()).inputs:
+            return None
+
+        def admit(item: tuple, now_ns: int) -> int:
+            entity = item[3]
+            return guard.hold_until(executor, -item[0], entity.node.name, entity.name, now_ns)
+
+        return admit
 
     def setup_timer_thread(self) -> None:
         """The timer thread releases every sensor tick: it runs at the highest executor priority
@@ -111,6 +127,9 @@ class SchedulerHooks:
     def after_build(self, *, force_adaptive: bool = False) -> None:
         """Engine priorities and degrade controllers, once every node declared its topics."""
         chains = self.node_chains()
+        if self.guard is not None:
+            for executor in self.runtime.graph.executors:
+                self.guard.watch(executor, self._subscriptions_of(executor))
         for node, engine in self._engines:
             members = chains.get(node.name, ())
             engine.priority = max((m.priority for m in members), default=0)
@@ -118,6 +137,14 @@ class SchedulerHooks:
             for name, state in self.runtime.nodes.items():
                 for vset in _variant_sets(state.instance):
                     self._attach(name, vset, chains.get(name, []))
+
+    def _subscriptions_of(self, executor: str) -> list[Any]:
+        return [
+            sub
+            for topic in self.runtime.topics.values()
+            for sub in topic.subscriptions
+            if sub.node.spec.executor == executor
+        ]
 
     def _attach(self, node: str, vset: VariantSet, members: list[ChainMembership]) -> None:
         cfg = self.config.degrade_for(node)
