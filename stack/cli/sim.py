@@ -32,6 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--rate", action="append", default=[], metavar="TOPIC=HZ",
         help="rate of a topic fed from outside the graph (default: the profile's observed rate)",
     )  # fmt: skip
+    p.add_argument(
+        "--solo", type=Path, metavar="REPORT_JSON",
+        help="the report JSON of a --lockstep replay (every callback alone): service times "
+        "without contention, which the simulator then stretches by the slowdown each callback "
+        "showed beside other work in --profile",
+    )  # fmt: skip
     p.add_argument("--policy", choices=["l4", "fifo"], default="l4", help="ready-queue policy")
     p.add_argument("--duration", type=float, default=60.0, metavar="S", help="simulated seconds")
     p.add_argument("--repeats", type=int, default=5, help="runs pooled (different seeds)")
@@ -69,13 +75,14 @@ def run(args: argparse.Namespace) -> int:
     rates = parse_pairs(args.rate, "--rate")
     try:
         profile = load_profile(args.profile)
+        solo = load_profile(args.solo) if args.solo else None
         external = tuple(rates) + tuple(
             cb.topic for cb in profile.callbacks.values() if cb.topic is not None
         )
         runtime = build_runtime(graph, external)
         prediction = predict(
             runtime, profile, policy=args.policy, duration_s=args.duration, speeds=speeds,
-            rates_hz=rates, seed=args.seed, repeats=args.repeats, cpu=args.cpu_model,
+            rates_hz=rates, seed=args.seed, repeats=args.repeats, cpu=args.cpu_model, solo=solo,
         )  # fmt: skip
     except SimError as exc:
         raise CliError(str(exc)) from exc

@@ -13,6 +13,7 @@ import numpy as np
 from stack.graph import ChainSpec
 from stack.report.profile import (
     SourceSchedule,
+    overlap_fractions,
     source_schedules,
     wakeup_delays_ns,
     warm_start_ns,
@@ -96,6 +97,8 @@ class CallbackResult:
     # topic -> fraction of its steady-state runs that published it (for the simulator's profile)
     publishes: dict[str, float] = field(default_factory=dict)
     steady_ns: np.ndarray | None = None  # durations once the graph was warm (None: all are)
+    # mean fraction of its steady runs spent while another worker thread ran a callback
+    overlap: float = 0.0
 
     @property
     def count(self) -> int:
@@ -279,13 +282,19 @@ def _nodes(
     per_cb_events = _callback_event_counts(records)
     warm = cols.start >= warm_ns
     published = _published_topics(records, runs & warm)
+    overlap = overlap_fractions(records)
     for k, (node, cb) in enumerate(cols.keys):
         idx = order[bounds[k] : bounds[k + 1]]
-        d, steady = dur[idx], dur[idx[warm[idx]]]
+        d = dur[idx]
         exc, drops = per_cb_events.get((node, cb), (0, 0))
         counts = published.get((node, cb), {})
-        shares = {t: c / len(steady) for t, c in counts.items()} if len(steady) else {}
-        result = CallbackResult(node, cb, d, len(d) / duration_s, exc, drops, shares, steady)
+        steady_n = int(warm[idx].sum())
+        shares = {t: c / steady_n for t, c in counts.items()} if steady_n else {}
+        steady_idx = idx[warm[idx]]
+        ovl = float(overlap[steady_idx].mean()) if len(steady_idx) else 0.0
+        result = CallbackResult(
+            node, cb, d, len(d) / duration_s, exc, drops, shares, dur[steady_idx], ovl
+        )
         nodes.setdefault(node, NodeResult(node)).callbacks[cb] = result
     return nodes
 

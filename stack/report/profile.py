@@ -117,4 +117,54 @@ def _executor(thread: str) -> str:
     return name if sep and index.isdigit() else thread
 
 
-__all__ = ["SourceSchedule", "source_schedules", "wakeup_delays_ns", "warm_start_ns"]
+
+
+def overlap_fractions(records: Sequence[tuple]) -> np.ndarray:
+    """Per record: the fraction of its run during which another thread ran a callback."""
+    threads = np.array([r[2] for r in records])
+    start = np.array([r[4] for r in records], np.int64)
+    end = np.array([r[5] for r in records], np.int64)
+    out = np.zeros(len(records))
+    for th in np.unique(threads):
+        mine = threads == th
+        union = _union(start[~mine], end[~mine])
+        covered = _covered_before(union, end[mine]) - _covered_before(union, start[mine])
+        took = end[mine] - start[mine]
+        out[mine] = np.where(took > 0, covered / np.maximum(took, 1), 0.0)
+    return out
+
+
+def _union(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Sorted, disjoint (start, end) rows covering the intervals."""
+    if not len(start):
+        return np.zeros((0, 2), np.int64)
+    order = np.argsort(start, kind="stable")
+    s, e = start[order], end[order]
+    reach = np.maximum.accumulate(e)
+    first = np.ones(len(s), bool)
+    first[1:] = s[1:] > reach[:-1]
+    groups = np.cumsum(first) - 1
+    ends = np.zeros(int(groups[-1]) + 1, np.int64)
+    np.maximum.at(ends, groups, e)
+    return np.column_stack([s[first], ends])
+
+
+def _covered_before(union: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Time before each ``t`` covered by the disjoint sorted intervals ``union``."""
+    if not len(union):
+        return np.zeros(len(t), np.int64)
+    lengths = union[:, 1] - union[:, 0]
+    before = np.concatenate([[0], np.cumsum(lengths)])
+    k = np.searchsorted(union[:, 0], t, side="right") - 1
+    inside = np.where(k >= 0, np.clip(t - union[np.maximum(k, 0), 0], 0, None), 0)
+    inside = np.minimum(inside, np.where(k >= 0, lengths[np.maximum(k, 0)], 0))
+    return np.where(k >= 0, before[np.maximum(k, 0)] + inside, 0)
+
+
+__all__ = [
+    "SourceSchedule",
+    "overlap_fractions",
+    "source_schedules",
+    "wakeup_delays_ns",
+    "warm_start_ns",
+]

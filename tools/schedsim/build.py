@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from stack.graph import LaunchGraph
 from stack.scheduler.config import parse_scheduler
 from stack.scheduler.errors import SchedulerError
@@ -20,7 +22,7 @@ from tools.schedsim.model import (
     SimSubscription,
     SimTimer,
 )
-from tools.schedsim.profile import Profile
+from tools.schedsim.profile import CallbackProfile, Profile
 from tools.schedsim.results import ChainStats, sim_chain_stats
 from tools.schedsim.simulator import CpuModel, Simulator
 
@@ -74,9 +76,14 @@ def sim_graph(
     *,
     rates_hz: Mapping[str, float] | None = None,
     warnings: list[str] | None = None,
+    solo: Profile | None = None,
 ) -> SimGraph:
     """The runtime's graph with service times from ``profile``; external topics at
-    ``rates_hz`` (topic -> Hz) or at the rate the profile observed."""
+    ``rates_hz`` (topic -> Hz) or at the rate the profile observed.
+
+    With ``solo`` (the profile of a lockstep run: every callback alone), service times are
+    the solo ones and each callback slows down by what ``profile`` measured beside other work
+    (see :func:`slowdown`)."""
     graph: LaunchGraph = runtime.graph
     warnings = warnings if warnings is not None else []
     node_topics: dict[str, list[str]] = {}
@@ -92,7 +99,11 @@ def sim_graph(
         pubs = prof.publishes
         if pubs is None:
             pubs = _all(node_topics.get(node, []))
-        return SimCallback(node, name, Service(tuple(prof.samples_ms.tolist())), dict(pubs))
+        alone = solo.get(node, name) if solo is not None else None
+        if alone is None:
+            return SimCallback(node, name, Service(tuple(prof.samples_ms.tolist())), dict(pubs))
+        service = Service(tuple(alone.samples_ms.tolist()))
+        return SimCallback(node, name, service, dict(pubs), slowdown(prof, alone))
 
     subs = [
         SimSubscription(s.node.name, s.topic, s.depth, callback(s.node.name, s.name), s.chains)
@@ -118,6 +129,20 @@ def sim_graph(
         stale_drop=stale,
         wakeups={ex: Service(tuple(d.tolist())) for ex, d in profile.wakeups_ms.items()},
     )
+
+
+MIN_OVERLAP = 0.1  # below this the measured runs say too little about contention
+MAX_SLOWDOWN = 4.0
+
+
+def slowdown(measured: CallbackProfile, alone: CallbackProfile) -> float:
+    """The factor a callback's time stretches by while another thread runs a callback:
+    measured mean = solo mean * (1 + (slowdown - 1) * overlap)."""
+    solo = float(alone.samples_ms.mean())
+    if measured.overlap < MIN_OVERLAP or solo <= 0:
+        return 1.0
+    ratio = float(measured.samples_ms.mean()) / solo
+    return float(np.clip(1.0 + (ratio - 1.0) / measured.overlap, 1.0, MAX_SLOWDOWN))
 
 
 def _all(topics: list[str]) -> dict[str, float]:
@@ -198,6 +223,7 @@ def predict(
     overhead_ms: float = DISPATCH_MS,
     switch_ms: float | None = None,
     handoff_loss: float = HANDOFF_LOSS,
+    solo: Profile | None = None,
 ) -> Prediction:
     """Simulate ``runtime``'s graph under ``policy`` for ``duration_s`` of graph time,
     ``repeats`` times with seeds ``seed, seed + 1, ...``, pooling the chain samples: what
@@ -207,7 +233,7 @@ def predict(
     if repeats < 1:
         raise SimError(f"repeats must be >= 1, got {repeats}")
     warnings: list[str] = []
-    g = sim_graph(runtime, profile, rates_hz=rates_hz, warnings=warnings)
+    g = sim_graph(runtime, profile, rates_hz=rates_hz, warnings=warnings, solo=solo)
     scale = speed_scale(runtime.graph, speeds or {})
     if switch_ms is None and g.wakeups:
         switch_ms = 0.0  # the measured wake-ups include the waits for the interpreter lock

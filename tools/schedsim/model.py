@@ -35,6 +35,9 @@ class SimCallback:
     name: str  # the trace's callback name: "sub:/topic", "timer:tick"
     service: Service
     publishes: Mapping[str, float] = field(default_factory=dict)  # topic -> P(published per run)
+    # how much longer the callback takes while another thread runs one (1: not at all);
+    # with it, ``service`` is the time alone
+    slowdown: float = 1.0
 
 
 @dataclass

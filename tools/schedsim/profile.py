@@ -33,6 +33,7 @@ class CallbackProfile:
     samples_ms: np.ndarray  # execution times to draw from (one value: deterministic)
     rate_hz: float | None = None
     publishes: Mapping[str, float] | None = None
+    overlap: float = 0.0  # mean fraction of a run spent beside another thread's callback
 
     @property
     def topic(self) -> str | None:
@@ -80,6 +81,7 @@ class Profile:
                 entry["rate_hz"] = round(cb.rate_hz, 3)
             if cb.publishes is not None:
                 entry["publishes"] = {t: round(f, 4) for t, f in cb.publishes.items()}
+            entry["overlap"] = round(cb.overlap, 4)
             nodes.setdefault(node, {"callbacks": {}})["callbacks"][name] = entry
         sources = {
             t: {"period_ms": s.period_ms, "phase_ms": s.phase_ms} for t, s in self.sources.items()
@@ -163,10 +165,14 @@ def _callback(where: str, node: str, name: str, cb: Any) -> CallbackProfile:
         isinstance(publishes, dict) and all(0 <= float(v) <= 1 for v in publishes.values())
     ):
         raise SimError(f"{where}.publishes: expected {{topic: fraction 0..1}}, got {publishes!r}")
+    overlap = cb.get("overlap", 0.0)
+    if not isinstance(overlap, (int, float)) or not 0 <= overlap <= 1:
+        raise SimError(f"{where}.overlap: expected a fraction 0..1, got {overlap!r}")
     rate = cb.get("rate_hz")
     return CallbackProfile(
         node, name, arr, float(rate) if rate else None,
         {str(t): float(f) for t, f in publishes.items()} if publishes is not None else None,
+        float(overlap),
     )  # fmt: skip
 
 

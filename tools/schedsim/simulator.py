@@ -26,6 +26,7 @@ from __future__ import annotations
 import enum
 import heapq
 import itertools
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,6 +80,18 @@ class _Exec:
     waking: int = 0  # workers woken for a ready item, not yet running
 
 
+@dataclass(eq=False)
+class _Active:
+    """A callback in progress under the contention model: solo work left, current speed."""
+
+    job: tuple
+    left_ns: float
+    slowdown: float
+    started: int
+    rate: float = 0.0
+    version: int = 0
+
+
 @dataclass
 class ChainTrace:
     """Everything measured on one chain during a simulation."""
@@ -121,6 +134,12 @@ class Simulator:
         self._gil_rng = np.random.default_rng(seed + 1)
         self.scale = scale or {}
         self.stale_check = self.policy.kind is PolicyKind.CHAIN and graph.stale_drop
+        # Contention: callbacks slow down while another thread runs one (measured slowdowns).
+        self.fluid = self.cpu is CpuModel.THREADS and any(
+            cb.slowdown != 1.0 for cb in graph.callbacks()
+        )
+        self._active: list[_Active] = []
+        self._last_ns = 0
         self._events: list[tuple] = []
         self._seq = itertools.count()
         self._build()
@@ -172,7 +191,10 @@ class Simulator:
         while self._events and self._events[0][0] <= end:
             t, _, kind, data = heapq.heappop(self._events)
             if kind == _FINISH:
-                self._finish(t, data)
+                if self.fluid:
+                    self._fluid_finish(t, data)
+                else:
+                    self._finish(t, data)
             elif kind == _TIMER:
                 self._fire(t, data)
             elif kind == _GIL_CHECK:
@@ -352,9 +374,40 @@ class Simulator:
     def _run(self, job: tuple, t: int) -> None:
         ex, node, cb = job
         took = cb.service.sample_ns(self.rng, self.scale.get(node.name, 1.0)) + self.overhead_ns
-        self.busy_ns[ex.name] += took
         self._running += 1
+        if self.fluid:
+            self._advance(t)
+            self._active.append(_Active(job, float(took), cb.slowdown, t))
+            self._retime(t)
+            return
+        self.busy_ns[ex.name] += took
         self._at(t + took, _FINISH, job)
+
+    # ---- contention: every callback in progress progresses at its current speed ----------
+    def _advance(self, t: int) -> None:
+        elapsed = t - self._last_ns
+        for a in self._active:
+            a.left_ns -= elapsed * a.rate
+        self._last_ns = t
+
+    def _retime(self, t: int) -> None:
+        contended = len(self._active) > 1
+        for a in self._active:
+            rate = 1.0 / a.slowdown if contended else 1.0
+            if rate != a.rate:
+                a.rate = rate
+                a.version += 1
+                self._at(t + max(0, math.ceil(a.left_ns / rate)), _FINISH, (a, a.version))
+
+    def _fluid_finish(self, t: int, data: tuple) -> None:
+        a, version = data
+        if version != a.version:
+            return  # rescheduled: its speed changed after this event was set
+        self._advance(t)
+        self._active.remove(a)
+        self.busy_ns[a.job[0].name] += t - a.started
+        self._retime(t)
+        self._finish(t, a.job)
 
     def _finish(self, t: int, job: tuple) -> None:
         ex, node, cb = job
