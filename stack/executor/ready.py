@@ -47,13 +47,13 @@ class ReadyQueue:
 
     def pop(self, timeout: float | None = None, admit: Admit | None = None) -> tuple | None:
         """The most urgent item ``admit`` lets start (waiting while there is none): ``admit``
-        returns 0 for "start it", or the perf_counter ns until which the item is held."""
+        returns 0 for "start it", or the perf_counter ns until which the item is held.
+        None once ``timeout`` passes, or on close while the queue is empty or all of it held."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self.cv:
             while True:
                 if not self.heap:
-                    if self.closed:
-                        return None
-                    if not self._sleep(timeout):
+                    if self.closed or not self._sleep(_left(deadline)):
                         return None
                     continue
                 if admit is None:
@@ -61,8 +61,14 @@ class ReadyQueue:
                 item, wake_ns = self._first_admitted(admit)
                 if item is not None:
                     return item
+                if self.closed:
+                    return None  # stopping: held work is not worth waiting for
                 # Everything ready is held: sleep until a push or the earliest hold ends.
-                self._sleep(max(wake_ns - time.perf_counter_ns(), 0) / 1e9)
+                hold = max(wake_ns - time.perf_counter_ns(), 0) / 1e9
+                left = _left(deadline)
+                if left is not None and left <= 0:
+                    return None
+                self._sleep(hold if left is None else min(hold, left))
 
     def _sleep(self, timeout: float | None) -> bool:
         self.idle_workers += 1
@@ -95,6 +101,10 @@ class ReadyQueue:
 
     def __len__(self) -> int:
         return len(self.heap)
+
+
+def _left(deadline: float | None) -> float | None:
+    return None if deadline is None else max(deadline - time.monotonic(), 0.0)
 
 
 def mark_worker(queue: ReadyQueue | None) -> None:

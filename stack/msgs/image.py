@@ -32,7 +32,9 @@ _ENCODINGS: dict[str, tuple[int, Any, int | None]] = {
 def image_to_bgr(msg: Any, msgtype: str) -> np.ndarray:
     """A sensor_msgs Image or CompressedImage -> BGR uint8 [H, W, 3]."""
     if msgtype.endswith("CompressedImage"):
-        img = cv2.imdecode(np.frombuffer(bytes(msg.data), np.uint8), cv2.IMREAD_COLOR)
+        buf = np.frombuffer(bytes(msg.data), np.uint8)
+        # OpenCV asserts (cv2.error) on an empty buffer instead of returning None.
+        img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
         if img is None:
             raise ImageDecodeError(f"CompressedImage format {msg.format!r} does not decode")
         return img
@@ -40,6 +42,8 @@ def image_to_bgr(msg: Any, msgtype: str) -> np.ndarray:
         raise ImageDecodeError(
             f"Image encoding {msg.encoding!r} not supported; supported: {sorted(_ENCODINGS)}"
         )
+    if not msg.width or not msg.height:  # OpenCV asserts on empty images downstream
+        raise ImageDecodeError(f"Image {msg.width}x{msg.height} {msg.encoding}: no pixels")
     channels, dtype, conversion = _ENCODINGS[msg.encoding]
     itemsize = np.dtype(dtype).itemsize
     raw = np.frombuffer(bytes(msg.data), np.uint8)

@@ -40,7 +40,9 @@ class ChainFigures:
 
     @property
     def miss_rate(self) -> float:
-        return 1.0 - self.met / self.frames if self.frames else 0.0
+        """Frames not delivered in time over all frames; 1 when no frame came at all (a
+        chain whose sensor fell silent has not met anything)."""
+        return 1.0 - self.met / self.frames if self.frames else 1.0
 
     def to_json(self) -> dict[str, Any]:
         return {

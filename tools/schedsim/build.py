@@ -116,7 +116,7 @@ def sim_graph(
     ]
     sources = _sources(runtime, profile, rates_hz or {}, warnings)
     try:
-        stale = parse_scheduler(graph.scheduler, graph.source).stale_drop
+        config = parse_scheduler(graph.scheduler, graph.source)
     except SchedulerError as exc:
         raise SimError(str(exc)) from exc
     return SimGraph(
@@ -126,7 +126,8 @@ def sim_graph(
         timers=timers,
         sources=sources,
         chains=dict(graph.chains),
-        stale_drop=stale,
+        stale_drop=config.stale_drop,
+        blocking_guard=config.blocking_guard,
         wakeups={ex: Service(tuple(d.tolist())) for ex, d in profile.wakeups_ms.items()},
     )
 

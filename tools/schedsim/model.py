@@ -75,6 +75,7 @@ class SimGraph:
     sources: list[SimSource]
     chains: dict[str, ChainSpec]
     stale_drop: bool = True
+    blocking_guard: bool = True  # the l4 policy's (stack.scheduler.guard)
     # executor -> measured delay of an idle worker starting on a new input (replaces the
     # interpreter-lock hand-off model where given)
     wakeups: dict[str, Service] = field(default_factory=dict)

@@ -34,11 +34,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stack.executor.entities import merge_origins
+from stack.scheduler.guard import BlockingGuard
 from stack.scheduler.policy import Policy, PolicyKind, make_policy
 from tools.schedsim.errors import SimError
 from tools.schedsim.model import SimCallback, SimGraph, SimSubscription, SimTimer
 
-_TIMER, _SOURCE, _FINISH, _GIL_CHECK, _WAKE = 0, 1, 2, 3, 4
+_TIMER, _SOURCE, _FINISH, _GIL_CHECK, _WAKE, _RECHECK = 0, 1, 2, 3, 4, 5
 
 
 class CpuModel(str, enum.Enum):
@@ -53,6 +54,7 @@ class _Node:
     busy: bool = False
     deferred: list = field(default_factory=list)
     latest: dict = field(default_factory=dict)
+    started: int = 0  # when its current callback began
 
 
 @dataclass(eq=False)
@@ -140,6 +142,11 @@ class Simulator:
         )
         self._active: list[_Active] = []
         self._last_ns = 0
+        self.guard = (
+            BlockingGuard()
+            if self.policy.kind is PolicyKind.CHAIN and graph.blocking_guard
+            else None
+        )
         self._events: list[tuple] = []
         self._seq = itertools.count()
         self._build()
@@ -160,6 +167,9 @@ class Simulator:
         for sub in self.subs:
             self.by_topic.setdefault(sub.spec.topic, []).append(sub)
         self.timers = [_Timer(t, self._node(t.node)) for t in g.timers]
+        if self.guard is not None:
+            for ex in self.execs:
+                self.guard.watch(ex, [s.spec for s in self.subs if s.node.executor == ex])
         self.chain_starts = {c.start for c in g.chains.values()}
         self.chain_ends: dict[str, list[str]] = {}
         for c in g.chains.values():
@@ -201,6 +211,8 @@ class Simulator:
                 self._gil_check(t)
             elif kind == _WAKE:
                 self._woken(data, t)
+            elif kind == _RECHECK:
+                self._dispatch(data, t)
             else:
                 self._inject(t, data)
         return SimRun(
@@ -295,7 +307,10 @@ class Simulator:
 
     def _deliver_all(self, topic: str, origins: dict, t: int) -> None:
         env = (origins, t)
+        guard = self.guard
         for sub in self.by_topic.get(topic, ()):
+            if guard is not None:
+                guard.arrived(sub.spec, t)
             queue = sub.queue
             if len(queue) >= sub.spec.depth:
                 queue.popleft()
@@ -321,7 +336,8 @@ class Simulator:
                 ex.waking += 1
                 self._wait_gil(t, lambda now, ex=ex: self._woken(ex, now))
                 continue
-            self._take_next(ex, t)
+            if not self._take_next(ex, t):
+                break  # everything ready is held by the blocking guard
 
     def _wake(self, ex: _Exec, at: int) -> None:
         ex.idle -= 1
@@ -333,21 +349,47 @@ class Simulator:
         ex.waking -= 1
         self._dispatch(ex, t)
 
-    def _take_next(self, ex: _Exec, t: int) -> None:
-        item = heapq.heappop(ex.heap)
+    def _take_next(self, ex: _Exec, t: int) -> bool:
+        item = self._admitted(ex, t)
+        if item is None:
+            return False
         entity = item[3]
         node = entity.node
         if node.busy:
             node.deferred.append(item)
-            return
+            return True
         if isinstance(entity, _Sub):
             cb = self._take_input(entity, t)
             if cb is None:
-                return
+                return True
         else:
             entity.pending = False
             cb = entity.spec.callback
         self._start(ex, node, cb, t)
+        return True
+
+    def _admitted(self, ex: _Exec, t: int) -> tuple | None:
+        """The most urgent ready item the blocking guard lets start (as the runtime's
+        ReadyQueue.pop); if it holds them all, look again when the earliest hold ends."""
+        if self.guard is None:
+            return heapq.heappop(ex.heap)
+        held, found, wake = [], None, 0
+        while ex.heap:
+            item = heapq.heappop(ex.heap)
+            entity = item[3]
+            until = self.guard.hold_until(
+                ex.name, -item[0], entity.node.name, entity.spec.callback.name, t
+            )
+            if not until:
+                found = item
+                break
+            held.append(item)
+            wake = until if not wake else min(wake, until)
+        for item in held:
+            heapq.heappush(ex.heap, item)
+        if found is None and wake:
+            self._at(max(wake, t + 1), _RECHECK, ex)
+        return found
 
     def _take_input(self, sub: _Sub, t: int) -> SimCallback | None:
         if not sub.queue:
@@ -362,6 +404,7 @@ class Simulator:
     # ---- callbacks --------------------------------------------------------------------------
     def _start(self, ex: _Exec, node: _Node, cb: SimCallback, t: int) -> None:
         node.busy = True
+        node.started = t
         ex.idle -= 1
         job = (ex, node, cb)
         if self.cpu is CpuModel.GIL:
@@ -412,6 +455,8 @@ class Simulator:
     def _finish(self, t: int, job: tuple) -> None:
         ex, node, cb = job
         self._running -= 1
+        if self.guard is not None:
+            self.guard.ran(node.name, cb.name, t - node.started)
         if self.cpu is CpuModel.GIL:
             if self._serial_waiters:
                 self._run(self._serial_waiters.popleft(), t)

@@ -27,9 +27,10 @@ def sub(node: str, topic: str, ms: float, out: str | None, depth: int = 1) -> Si
     )
 
 
-def three_chains(stale: bool = True, budget_x: float = 100.0) -> SimGraph:
+def three_chains(stale: bool = True, budget_x: float = 100.0, guard: bool = False) -> SimGraph:
     """Every 20 ms /w, /x, /y arrive together on one compute thread:
-    W 2 ms (no chain), X 4 ms (chain cx, priority 1), Y 3 ms (chain cy, priority 5)."""
+    W 2 ms (no chain), X 4 ms (chain cx, priority 1), Y 3 ms (chain cy, priority 5).
+    Without the blocking guard unless asked (its own test)."""
     g = SimGraph(
         executors={"compute": 1},
         node_executor={"w": "compute", "x": "compute", "y": "compute"},
@@ -43,6 +44,7 @@ def three_chains(stale: bool = True, budget_x: float = 100.0) -> SimGraph:
             "cy": ChainSpec("cy", ("/y", "/y_out"), 100.0, 99.0, 5),
         },
         stale_drop=stale,
+        blocking_guard=guard,
     )  # fmt: skip
     g.assign_chains()
     return g
@@ -65,6 +67,16 @@ def test_l4_serves_the_higher_priority_chain_first():
     run = Simulator(three_chains(), "l4").run(0.11)
     assert latencies(run, "cy") == [5.0] * 5
     assert latencies(run, "cx") == [9.0] * 5
+
+
+def test_blocking_guard_holds_work_that_would_delay_a_due_input():
+    # W is injected first and runs at t=20 unguarded. Once the guard has seen three arrivals
+    # and W's 2 ms, it holds W at each later tick: Y and X are due that instant, so Y runs
+    # at once (3 ms) and X after it (7 ms); W then runs in the gap.
+    run = Simulator(three_chains(guard=True), "l4").run(0.11)
+    assert latencies(run, "cy") == [5.0, 5.0, 5.0, 3.0, 3.0]
+    assert latencies(run, "cx") == [9.0, 9.0, 9.0, 7.0, 7.0]
+    assert run.busy_ns["compute"] == 5 * 9 * MS  # W is held, not shed: it still runs
 
 
 def test_l4_drops_an_input_already_older_than_its_budget():
