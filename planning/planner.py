@@ -209,7 +209,7 @@ class Planner:
                 )
             # Stop short of where the conflict would happen.
             stop_s = float(profile.s[collision.step]) + cfg.vehicle.front
-            obstacles.append(Obstacle(stop_s, 0.0, cfg.longitudinal.stop_margin))
+            obstacles.append(Obstacle(stop_s, 0.0, cfg.longitudinal.stop_margin, time_gap=0.0))
             rows.append(collision.obj)
         behavior, reason, target = self._classify(profile, obstacles, rows)
         return Plan(self._path(profile, s_ego, d_ego), profile, behavior, reason, target, collision)

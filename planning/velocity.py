@@ -44,6 +44,10 @@ class Obstacle:
     s: float
     v: float
     gap: float  # standstill distance to keep from it
+    # Time gap (s) to keep at speed; None: the config's. A stop point that bounds a worst case
+    # (where a braking lead could stop, where a crossing person would be met) is a limit to stop
+    # at, not a vehicle to follow: 0 brakes for it as late as comfort allows instead of creeping.
+    time_gap: float | None = None
 
 
 @dataclass(frozen=True)
@@ -71,19 +75,19 @@ def speed_limit_profile(
 def _idm_accel(
     v: float,
     v_free: float,
-    obstacles: list[tuple[float, float, float]],
+    obstacles: list[tuple[float, float, float, float]],
     t: float,
     s_front: float,
     cfg: LongitudinalConfig,
 ) -> float:
-    """IDM acceleration against every obstacle ahead (s, v, gap), at time ``t``; scalar Python
-    on purpose: with a handful of obstacles it beats numpy's per-call overhead tenfold."""
+    """IDM acceleration against every obstacle ahead (s, v, gap, time gap), at time ``t``; scalar
+    Python on purpose: with a handful of obstacles it beats numpy's per-call overhead tenfold."""
     free = 1.0 - (v / max(v_free, 0.1)) ** cfg.delta if v_free > 0.0 else -1.0
     worst = 0.0
     brake_term = 2.0 * math.sqrt(cfg.max_accel * cfg.comfort_decel)
-    for obs_s, obs_v, obs_gap in obstacles:
+    for obs_s, obs_v, obs_gap, time_gap in obstacles:
         gap = obs_s + obs_v * t - s_front
-        desired = obs_gap + max(0.0, v * cfg.time_gap + v * (v - obs_v) / brake_term)
+        desired = obs_gap + max(0.0, v * time_gap + v * (v - obs_v) / brake_term)
         worst = max(worst, (desired / max(gap, 0.1)) ** 2)
     return cfg.max_accel * (free - worst)
 
@@ -105,7 +109,7 @@ def rollout(
     Obstacles whose rear is already behind base_link are not braked for.
     """
     dt = float(times[1] - times[0]) if len(times) > 1 else 0.1
-    obs = _binding(obstacles)
+    obs = _binding(obstacles, cfg.time_gap)
     limit_s_list, limit_v_list = limit_s.tolist(), limit_v.tolist()
     n = len(times)
     s_out, v_out, a_out = [0.0] * n, [0.0] * n, [0.0] * n
@@ -130,14 +134,17 @@ def rollout(
     return Profile(np.asarray(times, float), np.array(s_out), np.array(v_out), np.array(a_out))
 
 
-def _binding(obstacles: list[Obstacle]) -> list[tuple[float, float, float]]:
-    """The obstacles that can limit the ego: sorted by distance, each slower than every nearer
-    one (a farther, faster obstacle is always shielded by a nearer, slower one)."""
-    kept: list[tuple[float, float, float]] = []
+def _binding(
+    obstacles: list[Obstacle], time_gap: float
+) -> list[tuple[float, float, float, float]]:
+    """The obstacles that can limit the ego, as (s, v, gap, time gap): sorted by distance, each
+    slower than every nearer one (a farther, faster obstacle is always shielded by a nearer,
+    slower one)."""
+    kept: list[tuple[float, float, float, float]] = []
     slowest = math.inf
     for o in sorted(obstacles, key=lambda o: o.s):
         if o.v < slowest:
-            kept.append((o.s, o.v, o.gap))
+            kept.append((o.s, o.v, o.gap, time_gap if o.time_gap is None else o.time_gap))
             slowest = o.v
     return kept
 

@@ -20,6 +20,14 @@ class BoxFit:
     yaw: np.ndarray  # (K,) heading of the long side, in [-pi/2, pi/2)
     dims: np.ndarray  # (K, 3) length >= width, height
     num_points: np.ndarray  # (K,)
+    # (K, 2) spread of the points in the box's top 40 % along its long and its short side (0:
+    # none up there); None when unknown. A vehicle's end is full width up to the roof, a rider
+    # is not.
+    top_extent: np.ndarray | None = None
+
+    def select(self, keep: np.ndarray) -> BoxFit:
+        top = None if self.top_extent is None else self.top_extent[keep]
+        return BoxFit(self.center[keep], self.yaw[keep], self.dims[keep], self.num_points[keep], top)
 
 
 def _min_area_rect(xy: np.ndarray) -> tuple[float, float, float, float, float]:
@@ -38,6 +46,47 @@ def _min_area_rect(xy: np.ndarray) -> tuple[float, float, float, float, float]:
     return float(cx), float(cy), length, width, yaw
 
 
+def lshape_rects(
+    xy: np.ndarray, starts: np.ndarray, counts: np.ndarray, step_deg: float = 2.0
+) -> np.ndarray:
+    """(K, 5) cx, cy, length, width, yaw of the rectangle around each cluster (points grouped at
+    ``starts``) whose edges the points hug most closely: L-shape fitting with the closeness
+    criterion (Zhang et al., 2017, as in Autoware's shape estimation), searched over headings in
+    ``step_deg`` steps.
+
+    A lidar sees one or two faces of a vehicle; the smallest rectangle around such an L (or a
+    line with a few points off it) is often a diagonal one, the rectangle that has the points on
+    its edges is the vehicle.
+    """
+    angles = np.deg2rad(np.arange(0.0, 90.0, step_deg))
+    best_score = np.full(len(starts), -np.inf)
+    out = np.zeros((len(starts), 5))
+    k = np.repeat(np.arange(len(starts)), counts)
+    for theta in angles:
+        c, s = np.cos(theta), np.sin(theta)
+        u = xy[:, 0] * c + xy[:, 1] * s
+        v = -xy[:, 0] * s + xy[:, 1] * c
+        lo_u, hi_u = np.minimum.reduceat(u, starts), np.maximum.reduceat(u, starts)
+        lo_v, hi_v = np.minimum.reduceat(v, starts), np.maximum.reduceat(v, starts)
+        du = np.minimum(u - lo_u[k], hi_u[k] - u)
+        dv = np.minimum(v - lo_v[k], hi_v[k] - v)
+        # Points within 5 cm of an edge count fully; farther ones less and less.
+        score = np.add.reduceat(1.0 / np.maximum(np.minimum(du, dv), 0.05), starts) / counts
+        better = score > best_score + 1e-9
+        best_score = np.where(better, score, best_score)
+        cu, cv_ = 0.5 * (lo_u + hi_u), 0.5 * (lo_v + hi_v)
+        rows = np.column_stack(
+            [cu * c - cv_ * s, cu * s + cv_ * c, hi_u - lo_u, hi_v - lo_v, np.full(len(cu), theta)]
+        )
+        out[better] = rows[better]
+    # Length is the longer side; yaw its heading in [-pi/2, pi/2).
+    swap = out[:, 3] > out[:, 2]
+    out[swap, 2], out[swap, 3] = out[swap, 3], out[swap, 2].copy()
+    out[swap, 4] += np.pi / 2
+    out[:, 4] = (out[:, 4] + np.pi / 2) % np.pi - np.pi / 2
+    return out
+
+
 def fit_boxes(
     points: np.ndarray,
     labels: np.ndarray,
@@ -45,7 +94,7 @@ def fit_boxes(
     min_extent: float = 0.1,
     ground_snap: float = 1.0,
 ) -> BoxFit:
-    """Minimum-area oriented boxes of the clusters ``labels`` (>= 0) of ``points``.
+    """Oriented boxes (L-shape fitting) of the clusters ``labels`` (>= 0) of ``points``.
 
     A cluster whose lowest point is within ``ground_snap`` of the ground plane is extended down to
     the plane, since ground removal shaves the bottom off every object.
@@ -62,7 +111,7 @@ def fit_boxes(
     z_min = np.minimum.reduceat(pts[:, 2], starts).astype(float)
     z_max = np.maximum.reduceat(pts[:, 2], starts).astype(float)
     xy = np.ascontiguousarray(pts[:, :2], dtype=np.float32)
-    rects = np.array([_min_area_rect(xy[s : s + c]) for s, c in zip(starts, counts)])
+    rects = lshape_rects(xy.astype(np.float64), starts, counts)
     center = np.column_stack([rects[:, 0], rects[:, 1], np.zeros(k)])
     if plane is not None:
         ground = plane.a * center[:, 0] + plane.b * center[:, 1] + plane.c
@@ -70,74 +119,127 @@ def fit_boxes(
     center[:, 2] = 0.5 * (z_min + z_max)
     dims = np.column_stack([rects[:, 2], rects[:, 3], z_max - z_min])
     dims = np.maximum(dims, min_extent)
-    return BoxFit(center, rects[:, 4], dims, counts)
+    top = _top_extent(pts, starts, counts, center[:, :2], rects[:, 4], z_min, z_max)
+    return BoxFit(center, rects[:, 4], dims, counts, top)
+
+
+def _top_extent(
+    pts: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
+    center: np.ndarray,
+    yaw: np.ndarray,
+    z_min: np.ndarray,
+    z_max: np.ndarray,
+    top_fraction: float = 0.4,
+) -> np.ndarray:
+    """(K, 2) per cluster (points grouped at ``starts``): the spread along its long and short
+    axis of the points in the top ``top_fraction`` of its height."""
+    k = np.repeat(np.arange(len(starts)), counts)
+    rel = pts[:, :2] - center[k]
+    c, s = np.cos(yaw[k]), np.sin(yaw[k])
+    high = pts[:, 2] > z_max[k] - top_fraction * (z_max[k] - z_min[k])
+    out = np.zeros((len(starts), 2))
+    for j, coord in enumerate((rel[:, 0] * c + rel[:, 1] * s, -rel[:, 0] * s + rel[:, 1] * c)):
+        top = np.where(high, coord, np.nan)
+        spread = np.fmax.reduceat(top, starts) - np.fmin.reduceat(top, starts)
+        out[:, j] = np.nan_to_num(spread, nan=0.0)
+    return out
 
 
 @dataclass(frozen=True)
 class VehiclePriors:
-    """Footprints used to complete a vehicle seen only by one face (Autoware's shape corrector).
+    """Footprints used to complete a vehicle seen only in part (Autoware's shape corrector).
 
-    A lidar sees the faces turned towards it: a car straight ahead is a thin 1.8 m wall, its
-    box centre a half car length short of the truth. Such a face is grown away from the sensor
-    to the prior footprint.
+    A lidar sees the faces turned towards it: a car straight ahead is its rear (plus, from a
+    roof-mounted lidar, a strip of roof), its box centre up to half a car length short of the
+    truth. A vehicle end across the line of sight is grown along the line of sight, away from
+    the sensor, to the prior length; a side seen edge-on is grown sideways to the prior width.
     """
 
-    thin: float = 1.2  # a face (plus a glimpse of roof or side) is at most this deep
-    end_depth: float = 1.5  # an end face with a glimpse of the side is at most this deep
+    thin: float = 1.2  # a side face (plus a glimpse of roof) is at most this deep
     end_face: tuple[float, float] = (1.4, 2.7)  # width of a vehicle seen from behind / ahead
     side_face: tuple[float, float] = (2.8, 12.0)  # length of a vehicle seen from the side
     height: tuple[float, float] = (0.25, 3.9)  # lower is kerb, taller is wall; far faces look low
     rider_height: float = 1.64  # an end face this tall but under 2 m wide is a cyclist side-on
+    # ... and so is a face at least rider_min_height tall whose top 40 % spans less than this
+    # fraction of its length: a rider's torso above the wheels, where a vehicle's end is full
+    # width up to the roof (measured on scenario scans: riders <= 0.35, vehicle ends >= 0.7).
+    rider_top_fraction: float = 0.6
+    rider_min_height: float = 1.0
     car: tuple[float, float] = (4.5, 1.85)  # length, width
     truck: tuple[float, float] = (8.5, 2.5)
     truck_height: float = 2.4
 
 
+def _riders(
+    fit: BoxFit, p: VehiclePriors, truck: np.ndarray, long_across_sight: np.ndarray
+) -> np.ndarray:
+    """Faces across the line of sight that are a rider on a bike, not a vehicle's end."""
+    length, width, height = fit.dims[:, 0], fit.dims[:, 1], fit.dims[:, 2]
+    rider = (height > p.rider_height) & (length < 2.0) & ~truck
+    if fit.top_extent is not None:
+        across = np.where(long_across_sight, length, width)
+        top = np.where(long_across_sight, fit.top_extent[:, 0], fit.top_extent[:, 1])
+        narrow_top = top < p.rider_top_fraction * across
+        rider |= narrow_top & (height >= p.rider_min_height) & ~truck
+    return rider
+
+
+def _grow_away(
+    center: np.ndarray, axis: np.ndarray, grow: np.ndarray, sensor_xy: np.ndarray
+) -> np.ndarray:
+    """Centres moved by half of ``grow`` along ``axis`` (K, 2), away from the sensor."""
+    away = np.sign(np.einsum("ij,ij->i", axis, center[:, :2] - sensor_xy))
+    out = center.copy()
+    out[:, :2] += axis * (np.where(away == 0, 1.0, away) * grow / 2)[:, None]
+    return out
+
+
 def complete_vehicle_faces(
     fit: BoxFit, sensor_xy: tuple[float, float] = (0.0, 0.0), priors: VehiclePriors | None = None
 ) -> BoxFit:
-    """Grow single-face vehicle boxes to their prior footprint, away from the sensor."""
+    """Grow vehicle boxes seen in part to their prior footprint, away from the sensor."""
     p = priors or VehiclePriors()
+    sensor = np.asarray(sensor_xy, float)
     length, width, height = fit.dims[:, 0], fit.dims[:, 1], fit.dims[:, 2]
-    tall_enough = (height >= p.height[0]) & (height <= p.height[1])
-    thin = (width <= p.thin) & tall_enough
     truck = height > p.truck_height
-    rider = (height > p.rider_height) & (length < 2.0) & ~truck
-    end_face = (width <= p.end_depth) & tall_enough
-    end = end_face & (length >= p.end_face[0]) & (length <= p.end_face[1]) & ~rider
-    side = thin & (length >= p.side_face[0]) & (length <= p.side_face[1])
-    if not (end.any() or side.any()):
-        return fit
     prior_len = np.where(truck, p.truck[0], p.car[0])
     prior_wid = np.where(truck, p.truck[1], p.car[1])
-    # Normal of the long side, pointing away from the sensor.
-    normal = np.column_stack([-np.sin(fit.yaw), np.cos(fit.yaw)])
-    away = np.sign(np.einsum("ij,ij->i", normal, fit.center[:, :2] - np.asarray(sensor_xy)))
-    normal *= np.where(away == 0, 1.0, away)[:, None]
-    grow = np.where(end, prior_len - width, np.where(side, prior_wid - width, 0.0))
-    grow = np.maximum(grow, 0.0)
-    center = fit.center.copy()
-    center[:, :2] += normal * (grow / 2)[:, None]
-    # A side seen shorter than the prior (its far end hidden) grows along itself, away too.
-    axis = np.column_stack([np.cos(fit.yaw), np.sin(fit.yaw)])
-    along = np.sign(np.einsum("ij,ij->i", axis, fit.center[:, :2] - np.asarray(sensor_xy)))
-    grow_len = np.where(side, np.maximum(prior_len - length, 0.0), 0.0)
-    center[:, :2] += axis * (np.where(along == 0, 1.0, along) * grow_len / 2)[:, None]
+    axis = np.column_stack([np.cos(fit.yaw), np.sin(fit.yaw)])  # along the long side
+    normal = np.column_stack([-axis[:, 1], axis[:, 0]])
+    # Which box axis runs along the line of sight: a vehicle end is seen across it.
+    sight = fit.center[:, :2] - sensor
+    long_along_sight = np.abs(np.einsum("ij,ij->i", axis, sight)) >= np.abs(
+        np.einsum("ij,ij->i", normal, sight)
+    )
+    rider = _riders(fit, p, truck, ~long_along_sight)
+    vehicle = (height >= p.height[0]) & (height <= p.height[1]) & ~rider
+    depth = np.where(long_along_sight, length, width)  # extent along the line of sight
+    across = np.where(long_along_sight, width, length)
+    end = vehicle & (across >= p.end_face[0]) & (across <= p.end_face[1]) & (depth < prior_len)
+    side = vehicle & ~end & (width <= p.thin)
+    side &= (length >= p.side_face[0]) & (length <= p.side_face[1])
+    if not (end.any() or side.any()):
+        return fit
+    sight_axis = np.where(long_along_sight[:, None], axis, normal)
+    center = _grow_away(fit.center, sight_axis, np.where(end, prior_len - depth, 0.0), sensor)
+    # A side grows to the prior width, and along itself when its far end is hidden.
+    center = _grow_away(center, normal, np.where(side, np.maximum(prior_wid - width, 0), 0), sensor)
+    center = _grow_away(center, axis, np.where(side, np.maximum(prior_len - length, 0), 0), sensor)
     dims = fit.dims.copy()
-    # An end face becomes the width of a vehicle whose length runs along the normal.
     dims[:, 0] = np.where(end, prior_len, np.where(side, np.maximum(length, prior_len), length))
-    dims[:, 1] = np.where(end, np.maximum(length, 0.0), np.where(side, prior_wid, width))
-    yaw = np.where(end, fit.yaw + np.pi / 2, fit.yaw)
+    dims[:, 1] = np.where(end, across, np.where(side, prior_wid, width))
+    yaw = np.where(end & ~long_along_sight, fit.yaw + np.pi / 2, fit.yaw)
     yaw = (yaw + np.pi / 2) % np.pi - np.pi / 2
-    return BoxFit(center, yaw, dims, fit.num_points)
+    return BoxFit(center, yaw, dims, fit.num_points, fit.top_extent)
 
 
 def suppress_contained(fit: BoxFit, margin: float = 0.3) -> BoxFit:
     """Drop boxes whose centre lies inside a box with more points (a car's roof and bumper
     seen as two clusters become one box once both are completed to a car footprint)."""
     drop = dominated_by_footprint(fit.center, fit.yaw, fit.dims[:, :2], fit.num_points, margin)
-    keep = ~drop
-    return BoxFit(fit.center[keep], fit.yaw[keep], fit.dims[keep], fit.num_points[keep])
+    return fit.select(~drop)
 
 
 @dataclass(frozen=True)

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from perception.geometry import RigidTransform
+from perception.geometry import Pose2D, PoseHistory, RigidTransform
+from perception.lidar.map_filter import StaticMapFilter
 from perception.lidar.pipeline import ObstacleConfig, PipelineStats, detect_obstacles
 from perception.lidar.pointcloud import POINTCLOUD2, PointCloudError, read_points
 from perception.objects import DETECTED_OBJECTS, detected_objects_msg
 from perception.tf import StaticTransforms
+from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
 
 POINTS_TOPIC = "/sensing/lidar/top/points"
 TF_STATIC_TOPIC = "/tf_static"
 OBJECTS_TOPIC = "/perception/lidar/objects"
+ODOMETRY_TOPIC = "/localization/odometry"
 
 
 @dataclass
@@ -24,9 +28,18 @@ class LidarObstaclesParams(ObstacleConfig):
     base_frame: str = "base_link"
     # Used when /tf_static has no path from the cloud's frame: [x, y, z, roll, pitch, yaw].
     fallback_extrinsic: list[float] = field(default_factory=list)
+    # With a map holding static structure (poles, signs, walls), points on it are removed before
+    # clustering, placed with the ego pose from /localization/odometry; "" disables.
+    map_path: str = ""
+    map_cell: float = 0.2  # m, grid of the static map (a point within a cell of it is on it)
+    map_z_margin: float = 0.2  # m, above and below the structure's height span
+    map_frame: str = "map"
+    pose_tolerance_s: float = 0.3  # how far an ego pose may be extrapolated to a cloud stamp
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.pose_tolerance_s < 0:
+            raise ValueError(f"pose_tolerance_s must be >= 0, got {self.pose_tolerance_s}")
         if self.fallback_extrinsic and len(self.fallback_extrinsic) != 6:
             raise ValueError(
                 f"fallback_extrinsic must be [x, y, z, roll, pitch, yaw], got {self.fallback_extrinsic}"
@@ -48,9 +61,42 @@ class LidarObstacles(Node):
             else None
         )
         self.last_stats = PipelineStats()
+        self.static_map = (
+            StaticMapFilter.from_map(
+                self.params.map_path, self.params.map_cell, self.params.map_z_margin
+            )
+            if self.params.map_path
+            else None
+        )
+        self.poses = PoseHistory()
+        self.unfiltered_clouds = 0  # clouds clustered without map filtering (no pose yet)
         self.pub = ctx.publisher(OBJECTS_TOPIC, DETECTED_OBJECTS)
         ctx.subscribe(TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
+        if self.static_map is not None:
+            ctx.subscribe(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry", self.on_odometry, depth=50)
         ctx.subscribe(POINTS_TOPIC, POINTCLOUD2, self.on_points, depth=1)
+
+    def on_odometry(self, msg: Any) -> None:
+        if msg.header.frame_id.lstrip("/") != self.params.map_frame:
+            self.ctx.event(
+                "drop",
+                f"{ODOMETRY_TOPIC}: frame {msg.header.frame_id!r} is not {self.params.map_frame!r}",
+            )
+            return
+        self.poses.add(stamp_to_ns(msg.header.stamp), Pose2D.from_pose_msg(msg.pose.pose))
+
+    def _map_exclusion(self, stamp_ns: int) -> Callable[[np.ndarray], np.ndarray] | None:
+        """The static-map mask for a cloud at ``stamp_ns``; None (cluster everything, obstacles
+        are never dropped for want of a pose) without a map or a pose near the stamp."""
+        if self.static_map is None:
+            return None
+        pose = self.poses.at(stamp_ns, int(self.params.pose_tolerance_s * 1e9))
+        if pose is None:
+            self.unfiltered_clouds += 1
+            self.log.debug("no ego pose near the cloud stamp: static map points kept")
+            return None
+        static_map = self.static_map
+        return lambda pts: static_map.on_map(pts, pose)
 
     def on_tf_static(self, msg: Any) -> None:
         for problem in self.tf.add_message(msg):
@@ -79,7 +125,12 @@ class LidarObstacles(Node):
             )
             return
         stats = PipelineStats()
-        objs = detect_obstacles(extrinsic.apply(points.astype(np.float32)), self.params, stats)
+        objs = detect_obstacles(
+            extrinsic.apply(points.astype(np.float32)),
+            self.params,
+            stats,
+            self._map_exclusion(stamp_to_ns(msg.header.stamp)),
+        )
         self.last_stats = stats
         header = self.ctx.new(
             "std_msgs/msg/Header", stamp=msg.header.stamp, frame_id=self.params.base_frame

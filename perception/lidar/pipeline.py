@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -95,9 +96,16 @@ class _Stopwatch:
 
 
 def detect_obstacles(
-    points: np.ndarray, cfg: ObstacleConfig, stats: PipelineStats | None = None
+    points: np.ndarray,
+    cfg: ObstacleConfig,
+    stats: PipelineStats | None = None,
+    exclude: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> ObjectArray:
-    """Obstacle boxes from (N, 3) float points already in base_link."""
+    """Obstacle boxes from (N, 3) float points already in base_link.
+
+    ``exclude`` maps the non-ground points to a mask of points that are no obstacle (those on
+    the static map); they are removed before clustering.
+    """
     stats = stats if stats is not None else PipelineStats()
     watch = _Stopwatch(stats)
     crop = Box3(*cfg.crop_x, *cfg.crop_y, *cfg.crop_z)
@@ -109,6 +117,9 @@ def detect_obstacles(
     ground, plane = segment_ground(pts, cfg.ground)
     pts = pts[~ground]
     watch.lap("ground", len(pts))
+    if exclude is not None:
+        pts = pts[~exclude(pts)]
+        watch.lap("map", len(pts))
     if cfg.cluster_mode is ClusterMode.GRID_2D:
         labels = grid_clusters(
             pts,

@@ -1,15 +1,37 @@
-"""Batched constant-velocity Kalman filter on state (x, y, vx, vy), one row per track."""
+"""Batched linear Kalman filters on planar motion, one row per track.
+
+Two motion models share the functions below, told apart by the state size:
+- constant velocity (CV), state (x, y, vx, vy), white-noise acceleration;
+- constant acceleration (CA), state (x, y, vx, vy, ax, ay), white-noise jerk. A car braking at
+  8 m/s^2 is a step in acceleration the CA model follows within a few scans, where a CV filter's
+  velocity lags by metres per second for as long as the braking lasts.
+Positions are measured; the rest is inferred.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-H = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+CV_DIM, CA_DIM = 4, 6
 
 
-def transition(dt: float) -> np.ndarray:
-    f = np.eye(4)
+def measurement_matrix(dim: int) -> np.ndarray:
+    """H of a position measurement for a state of ``dim`` (4 or 6)."""
+    h = np.zeros((2, dim))
+    h[0, 0] = h[1, 1] = 1.0
+    return h
+
+
+H = measurement_matrix(CV_DIM)
+
+
+def transition(dt: float, dim: int = CV_DIM) -> np.ndarray:
+    """F of a step of ``dt`` for a CV (dim 4) or CA (dim 6) state."""
+    f = np.eye(dim)
     f[0, 2] = f[1, 3] = dt
+    if dim == CA_DIM:
+        f[2, 4] = f[3, 5] = dt
+        f[0, 4] = f[1, 5] = 0.5 * dt * dt
     return f
 
 
@@ -27,12 +49,32 @@ def process_noise(dt: float, accel_std: float) -> np.ndarray:
     )
 
 
+def process_noise_ca(dt: float, jerk_std: float) -> np.ndarray:
+    """Covariance of a step of ``dt`` of a CA state driven by continuous white jerk with spectral
+    density ``jerk_std``^2 (m^2/s^5)."""
+    axis = jerk_std**2 * np.array(
+        [
+            [dt**5 / 20, dt**4 / 8, dt**3 / 6],
+            [dt**4 / 8, dt**3 / 3, dt**2 / 2],
+            [dt**3 / 6, dt**2 / 2, dt],
+        ]
+    )
+    q = np.zeros((CA_DIM, CA_DIM))
+    for k in range(2):  # x and y are independent; state order is x, y, vx, vy, ax, ay
+        idx = np.array([k, 2 + k, 4 + k])
+        q[np.ix_(idx, idx)] = axis
+    return q
+
+
 def predict(
-    x: np.ndarray, p: np.ndarray, dt: float, accel_std: float
+    x: np.ndarray, p: np.ndarray, dt: float, noise_std: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Advance states (N, 4) and covariances (N, 4, 4) by ``dt`` seconds."""
-    f = transition(dt)
-    return x @ f.T, f @ p @ f.T + process_noise(dt, accel_std)
+    """Advance states (N, D) and covariances (N, D, D) by ``dt`` seconds; ``noise_std`` is the
+    acceleration std of a CV state (D = 4) or the jerk density of a CA one (D = 6)."""
+    dim = x.shape[1]
+    f = transition(dt, dim)
+    q = process_noise(dt, noise_std) if dim == CV_DIM else process_noise_ca(dt, noise_std)
+    return x @ f.T, f @ p @ f.T + q
 
 
 def innovation(
@@ -56,10 +98,11 @@ def update(
     x: np.ndarray, p: np.ndarray, z: np.ndarray, r: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Position updates of N tracks with N matched measurements (Joseph form keeps P symmetric)."""
+    dim = x.shape[1]
     s = p[:, :2, :2] + r
-    gain = p[:, :, :2] @ np.linalg.inv(s)  # (N, 4, 2)
+    gain = p[:, :, :2] @ np.linalg.inv(s)  # (N, D, 2)
     resid = z - x[:, :2]
     x_new = x + np.einsum("nij,nj->ni", gain, resid)
-    i_kh = np.eye(4)[None] - gain @ H[None]
+    i_kh = np.eye(dim)[None] - gain @ measurement_matrix(dim)[None]
     p_new = i_kh @ p @ np.swapaxes(i_kh, 1, 2) + gain @ r @ np.swapaxes(gain, 1, 2)
     return x_new, p_new

@@ -1,10 +1,12 @@
-"""Multi-object tracker: constant-velocity Kalman filters, gated Hungarian association,
-birth after ``min_hits`` associated detections and death after ``max_misses`` missed ones.
+"""Multi-object tracker: Kalman filters (constant acceleration by default, or constant
+velocity), gated Hungarian association, birth after ``min_hits`` associated detections and death
+after ``max_misses`` missed ones.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import uuid
 from dataclasses import dataclass
 
@@ -23,6 +25,11 @@ class TrackerError(ValueError):
     """Input the tracker cannot take (e.g. a stamp older than its current time)."""
 
 
+class MotionModel(str, enum.Enum):
+    CV = "cv"  # constant velocity, white-noise acceleration (accel_std)
+    CA = "ca"  # constant acceleration, white-noise jerk (jerk_std): follows hard braking
+
+
 @dataclass
 class TrackerConfig:
     min_hits: int = 3  # detections before a track is published
@@ -30,14 +37,24 @@ class TrackerConfig:
     tentative_max_misses: int = 1
     gate_chi2: float = 13.8  # 99.9 % of a 2-dof chi-square
     max_distance: float = 5.0  # m; hard cap on association distance
-    accel_std: float = 3.0  # m/s^2 white-noise acceleration
+    motion_model: MotionModel = MotionModel.CA
+    accel_std: float = 3.0  # m/s^2 white-noise acceleration (CV)
+    jerk_std: float = 6.0  # m/s^2.5 white-noise jerk density (CA)
     init_velocity_std: float = 8.0  # m/s: a new track may move at city speed in any direction
+    init_accel_std: float = 3.0  # m/s^2 (CA)
     size_smoothing: float = 0.3  # weight of a new detection in the extent estimate
     class_decay: float = 0.8  # how fast old class evidence fades
     heading_from_velocity: float = 1.0  # m/s: faster tracks take their yaw from the velocity
     merge_speed_difference: float = 2.0  # m/s: a track inside another moving alike is a duplicate
 
     def __post_init__(self) -> None:
+        try:
+            self.motion_model = MotionModel(self.motion_model)
+        except ValueError:
+            choices = ", ".join(m.value for m in MotionModel)
+            raise ValueError(
+                f"motion_model={self.motion_model!r} is not one of: {choices}"
+            ) from None
         if self.min_hits < 1 or self.max_misses < 0 or self.tentative_max_misses < 0:
             raise ValueError(
                 f"min_hits ({self.min_hits}) must be >= 1, max_misses ({self.max_misses}) and "
@@ -49,8 +66,8 @@ class TrackerConfig:
 class TrackSet:
     """All live tracks as parallel arrays."""
 
-    x: np.ndarray  # (N, 4) x, y, vx, vy
-    p: np.ndarray  # (N, 4, 4)
+    x: np.ndarray  # (N, D) x, y, vx, vy (D = 4), then ax, ay (D = 6)
+    p: np.ndarray  # (N, D, D)
     z: np.ndarray  # (N,) box centre height
     yaw: np.ndarray  # (N,)
     dims: np.ndarray  # (N, 3)
@@ -64,10 +81,10 @@ class TrackSet:
         return len(self.x)
 
     @classmethod
-    def empty(cls) -> TrackSet:
+    def empty(cls, dim: int = kalman.CV_DIM) -> TrackSet:
         return cls(
-            np.zeros((0, 4)),
-            np.zeros((0, 4, 4)),
+            np.zeros((0, dim)),
+            np.zeros((0, dim, dim)),
             np.zeros(0),
             np.zeros(0),
             np.zeros((0, 3)),
@@ -96,7 +113,11 @@ class MultiObjectTracker:
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.cfg = config or TrackerConfig()
-        self.tracks = TrackSet.empty()
+        self.dim = kalman.CA_DIM if self.cfg.motion_model is MotionModel.CA else kalman.CV_DIM
+        self.noise_std = (
+            self.cfg.jerk_std if self.cfg.motion_model is MotionModel.CA else self.cfg.accel_std
+        )
+        self.tracks = TrackSet.empty(self.dim)
         self.time_ns: int | None = None
         self._next_id = 0
 
@@ -113,7 +134,7 @@ class MultiObjectTracker:
         self.time_ns = stamp_ns
         if len(self.tracks) and dt > 0.0:
             self.tracks.x, self.tracks.p = kalman.predict(
-                self.tracks.x, self.tracks.p, dt, self.cfg.accel_std
+                self.tracks.x, self.tracks.p, dt, self.noise_std
             )
         match = gated_assignment(self._cost(detections), self.cfg.gate_chi2)
         self._update(match.rows, detections.select(match.cols))
@@ -129,7 +150,7 @@ class MultiObjectTracker:
         t = self.tracks
         if len(t) < 2:
             return
-        dv = np.linalg.norm(t.x[:, None, 2:] - t.x[None, :, 2:], axis=2)
+        dv = np.linalg.norm(t.x[:, None, 2:4] - t.x[None, :, 2:4], axis=2)
         compatible = (dv <= self.cfg.merge_speed_difference) | ~t.confirmed[None, :]
         dup = dominated_by_footprint(
             t.x[:, :2], t.yaw, t.dims[:, :2], t.hits, margin=0.0, compatible=compatible
@@ -153,7 +174,7 @@ class MultiObjectTracker:
         w = cfg.size_smoothing
         t.dims[rows] = (1 - w) * t.dims[rows] + w * det.dims
         t.z[rows] = (1 - w) * t.z[rows] + w * det.position[:, 2]
-        t.yaw[rows] = self._fuse_yaw(t.yaw[rows], det.yaw, t.x[rows, 2:])
+        t.yaw[rows] = self._fuse_yaw(t.yaw[rows], det.yaw, t.x[rows, 2:4])
         evidence = cfg.class_decay * t.class_evidence[rows]
         evidence[np.arange(len(rows)), det.label] += det.score
         t.class_evidence[rows] = evidence
@@ -189,13 +210,15 @@ class MultiObjectTracker:
         n = len(det)
         if n == 0:
             return
-        p = np.zeros((n, 4, 4))
+        p = np.zeros((n, self.dim, self.dim))
         p[:, :2, :2] = det.cov_xy
         p[:, 2, 2] = p[:, 3, 3] = self.cfg.init_velocity_std**2
+        if self.dim == kalman.CA_DIM:
+            p[:, 4, 4] = p[:, 5, 5] = self.cfg.init_accel_std**2
         evidence = np.zeros((n, NUM_LABELS))
         evidence[np.arange(n), det.label] = det.score
         born = TrackSet(
-            x=np.column_stack([det.position[:, :2], np.zeros((n, 2))]),
+            x=np.column_stack([det.position[:, :2], np.zeros((n, self.dim - 2))]),
             p=p,
             z=det.position[:, 2].copy(),
             yaw=det.yaw.copy(),
@@ -224,9 +247,9 @@ class MultiObjectTracker:
             dims=t.dims.copy(),
             label=label,
             score=score,
-            velocity=t.x[:, 2:].copy(),
+            velocity=t.x[:, 2:4].copy(),
             cov_xy=t.p[:, :2, :2].copy(),
             uuid=t.uuid.copy(),
         )
         existence = 1.0 - 0.5 ** np.maximum(t.hits - t.misses, 1)
-        return objs, existence, t.p[:, 2:, 2:].copy()
+        return objs, existence, t.p[:, 2:4, 2:4].copy()

@@ -78,21 +78,7 @@ class ReadyQueue:
             self.idle_workers -= 1
 
     def _first_admitted(self, admit: Admit) -> tuple[tuple | None, int]:
-        held: list[tuple] = []
-        wake = 0
-        now = time.perf_counter_ns()
-        found = None
-        while self.heap:
-            item = heapq.heappop(self.heap)
-            until = admit(item, now)
-            if not until:
-                found = item
-                break
-            held.append(item)
-            wake = until if not wake else min(wake, until)
-        for item in held:
-            heapq.heappush(self.heap, item)
-        return found, wake
+        return first_admitted(self.heap, admit, time.perf_counter_ns())
 
     def close(self) -> None:
         with self.cv:
@@ -105,6 +91,25 @@ class ReadyQueue:
 
 def _left(deadline: float | None) -> float | None:
     return None if deadline is None else max(deadline - time.monotonic(), 0.0)
+
+
+def first_admitted(heap: list[tuple], admit: Admit, now_ns: int) -> tuple[tuple | None, int]:
+    """Pop the most urgent item of ``heap`` that ``admit`` lets start, leaving held ones in
+    place; returns (item or None, earliest hold end or 0). Shared with the simulator."""
+    held: list[tuple] = []
+    wake = 0
+    found = None
+    while heap:
+        item = heapq.heappop(heap)
+        until = admit(item, now_ns)
+        if not until:
+            found = item
+            break
+        held.append(item)
+        wake = until if not wake else min(wake, until)
+    for item in held:
+        heapq.heappush(heap, item)
+    return found, wake
 
 
 def mark_worker(queue: ReadyQueue | None) -> None:

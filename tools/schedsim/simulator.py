@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stack.executor.entities import merge_origins
+from stack.executor.ready import first_admitted
 from stack.scheduler.guard import BlockingGuard
 from stack.scheduler.policy import Policy, PolicyKind, make_policy
 from tools.schedsim.errors import SimError
@@ -373,20 +374,14 @@ class Simulator:
         ReadyQueue.pop); if it holds them all, look again when the earliest hold ends."""
         if self.guard is None:
             return heapq.heappop(ex.heap)
-        held, found, wake = [], None, 0
-        while ex.heap:
-            item = heapq.heappop(ex.heap)
+        guard = self.guard
+
+        def admit(item: tuple, now: int) -> int:
             entity = item[3]
-            until = self.guard.hold_until(
-                ex.name, -item[0], entity.node.name, entity.spec.callback.name, t
-            )
-            if not until:
-                found = item
-                break
-            held.append(item)
-            wake = until if not wake else min(wake, until)
-        for item in held:
-            heapq.heappush(ex.heap, item)
+            name = entity.spec.callback.name
+            return guard.hold_until(ex.name, -item[0], entity.node.name, name, now)
+
+        found, wake = first_admitted(ex.heap, admit, t)
         if found is None and wake:
             self._at(max(wake, t + 1), _RECHECK, ex)
         return found
