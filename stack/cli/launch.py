@@ -12,6 +12,12 @@ log = logging.getLogger(__name__)
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("launch", help="run a launch file on the embedded executor")
+    add_run_options(p)
+    p.set_defaults(func=run)
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """Options of a live run on the embedded executor (`l4 launch`, `l4 ros`)."""
     p.add_argument("file", type=Path, help="launch file (YAML)")
     p.add_argument("--duration", type=float, default=None, help="stop after S seconds")
     p.add_argument("--run-dir", type=Path, default=None, help="write trace and run facts here")
@@ -25,17 +31,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     from stack.cli.common import add_launch_args_option
 
     add_launch_args_option(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from stack.cli.common import load_launch, stop_on_signals
+    from stack.cli.common import load_launch
+
+    return run_graph(args, load_launch(args.file, args.launch_args))
+
+
+def run_graph(args: argparse.Namespace, graph: Any, attach: Any = None) -> int:
+    """Run ``graph`` live; ``attach(runtime)`` (e.g. the rclpy bridge) is called before it
+    starts and returns a function that detaches it after it stops."""
+    from stack.cli.common import stop_on_signals
     from stack.cli.errors import CliError
     from stack.executor import ExecutorError, Runtime, WallClock
     from stack.report.summary import print_chain_summary
     from stack.trace import TraceError, Tracer, TraceWriter
 
-    graph = load_launch(args.file, args.launch_args)
     # Records stream to the run directory from a background thread; without one there is
     # nowhere to put them, so tracing is off (the chain summary uses the executor's samples).
     try:
@@ -53,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if args.profile is not None:
         _check_schedulable(runtime, args.profile, args.policy)
     log.info("launching %s: %d nodes, %d chains", graph.name, len(graph.nodes), len(graph.chains))
+    detach = attach(runtime) if attach is not None else None
     with stop_on_signals(runtime.request_stop):
         try:
             runtime.spin(args.duration)
@@ -60,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
             print_chain_summary(runtime)
             _write_run_dir(args.run_dir, graph, runtime)  # a failed run is worth a report too
             raise CliError(str(exc)) from exc
+        finally:
+            if detach is not None:
+                detach()
     print_chain_summary(runtime)
     _write_run_dir(args.run_dir, graph, runtime)
     return 0

@@ -1,0 +1,113 @@
+"""The l4-scheduled ROS mode: the embedded runtime with rclpy only at the graph's boundary,
+against a stand-in for rclpy's raw publish/subscribe API (rclpy cannot be installed here)."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from stack import msgs
+from stack.executor import Runtime, SimClock
+from stack.graph import parse_graph
+
+REC = "tests.stack.executor.nodes:Recorder"
+GRAPH = f"""
+allow_external_modules: true
+nodes:
+  a: {{class: "{REC}", params: {{input: /in, output: /mid}}}}
+  b: {{class: "{REC}", params: {{input: /mid, output: /out, depth: 5}}}}
+"""
+
+
+class RawNode:
+    """The slice of rclpy.node.Node the bridge uses: raw subscriptions, publishers of bytes."""
+
+    def __init__(self) -> None:
+        self.subs: dict[str, tuple] = {}
+        self.sent: dict[str, list[bytes]] = {}
+
+    def create_subscription(self, cls, topic, callback, qos, raw=False):
+        self.subs[topic] = (cls, callback, qos, raw)
+
+    def create_publisher(self, cls, topic, depth):
+        sent = self.sent.setdefault(topic, [])
+
+        class Pub:
+            def publish(self, data):
+                assert isinstance(data, bytes), "the bridge publishes serialized messages"
+                sent.append(data)
+
+        return Pub()
+
+
+@pytest.fixture
+def fake_msg_modules(monkeypatch):
+    std_msg = types.ModuleType("std_msgs.msg")
+    std_msg.Header = type("Header", (), {})
+    monkeypatch.setitem(sys.modules, "std_msgs", types.ModuleType("std_msgs"))
+    monkeypatch.setitem(sys.modules, "std_msgs.msg", std_msg)
+    from stack.ros.messages import rosidl_class
+
+    rosidl_class.cache_clear()
+    yield
+    rosidl_class.cache_clear()
+
+
+QOS = types.SimpleNamespace(
+    qos_profile_sensor_data="sensor_data",
+    QoSProfile=lambda **kw: ("profile", kw["depth"]),
+    HistoryPolicy=types.SimpleNamespace(KEEP_LAST="keep_last"),
+    ReliabilityPolicy=types.SimpleNamespace(RELIABLE="reliable"),
+)
+
+
+def bridged(policy: str = "l4"):
+    from stack.ros.bridge import RosBridge
+
+    rt = Runtime(parse_graph(GRAPH, "v.yaml"), SimClock(0), lockstep=True, policy=policy,
+                 external_topics=("/in",))  # fmt: skip
+    node = RawNode()
+    return rt, node, RosBridge(rt, node, QOS)
+
+
+def header_bytes(frame: str) -> bytes:
+    return msgs.serialize(msgs.new("std_msgs/msg/Header", frame_id=frame), "std_msgs/msg/Header")
+
+
+def test_boundary_topics_cross_rclpy_and_inner_hops_stay_in_process(fake_msg_modules):
+    rt, node, bridge = bridged()
+    # Only /in comes from outside; /mid and /out are the graph's own and go out to ROS.
+    assert set(node.subs) == {"/in"}
+    cls, callback, qos, raw = node.subs["/in"]
+    assert raw is True and qos == "sensor_data"
+    assert set(node.sent) == {"/mid", "/out"}
+    for frame in ("f1", "f2"):
+        callback(header_bytes(frame))
+        rt.run_until_idle()
+    assert rt.nodes["b"].instance.seen == ["f1", "f2"]
+    out = [msgs.deserialize(b, "std_msgs/msg/Header").frame_id for b in node.sent["/out"]]
+    assert out == ["f1", "f2"] and len(node.sent["/mid"]) == 2
+    assert bridge.inputs == {"/in": 2}
+
+
+def test_a_message_that_does_not_deserialize_is_counted_not_raised(fake_msg_modules):
+    rt, node, bridge = bridged()
+    callback = node.subs["/in"][1]
+    callback(b"\x00\x01")
+    callback(header_bytes("ok"))
+    rt.run_until_idle()
+    assert bridge.bad_inputs == {"/in": 1} and bridge.inputs == {"/in": 1}
+    assert rt.nodes["a"].instance.seen == ["ok"]
+
+
+def test_missing_message_package_is_named(monkeypatch):
+    from stack.msgs import MessageError
+    from stack.ros.messages import rosidl_class
+
+    rosidl_class.cache_clear()
+    monkeypatch.setitem(sys.modules, "std_msgs", None)  # not built in this "install"
+    with pytest.raises(MessageError, match="'std_msgs' is not built"):
+        bridged()
+    rosidl_class.cache_clear()
