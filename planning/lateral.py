@@ -26,12 +26,14 @@ VULNERABLE = (Label.PEDESTRIAN, Label.BICYCLE)
 @dataclass
 class LateralConfig:
     vru_clearance: float = 1.2  # m between the ego's side and a pedestrian or cyclist
-    other_clearance: float = 1.0  # m to anything else on the side the path moves to
-    uncertainty_sigmas: float = 2.0  # the clearance grows by this many lateral position stds
-    lateral_speed_std: float = 0.3  # m/s: how fast a person's lateral position uncertainty grows
+    other_clearance: float = 1.4  # m to anything else on the side the path moves to
+    uncertainty_sigmas: float = 1.0  # the clearance grows by this many lateral position stds
+    lateral_speed_std: float = 0.1  # m/s: how fast a person's lateral position uncertainty grows
     max_offset: float = 0.5  # m the path may leave the lane centre (the ego stays in its lane)
     longitudinal_margin: float = 3.0  # m before and after the person where the shift is held
     ramp_length: float = 12.0  # m (at least; 1.5 s of travel at speed) to move over and back
+    # People moving across the lane faster than this are crossing: braking deals with them.
+    crossing_speed: float = 0.5
 
     def __post_init__(self) -> None:
         if self.max_offset < 0 or self.ramp_length <= 0 or self.uncertainty_sigmas < 0:
@@ -91,7 +93,9 @@ def vru_shifts(
     ``ego_s`` (K,): the ego's planned base_link arc length at ``times`` (K,); ``pred``: the
     objects' predicted motion on the same time grid.
     """
-    vru = np.flatnonzero(np.isin(objs.label, VULNERABLE))
+    vru = np.flatnonzero(
+        np.isin(objs.label, VULNERABLE) & (np.abs(pred.v_across) <= cfg.crossing_speed)
+    )
     if len(vru) == 0 or cfg.max_offset <= 0:
         return []
     ext = _extents(objs, pred, lane, vru)
@@ -104,10 +108,11 @@ def vru_shifts(
     sigma = np.sqrt(var_now[None, :] + (cfg.lateral_speed_std * times[:, None]) ** 2)
     need = cfg.vru_clearance + cfg.uncertainty_sigmas * sigma  # (K, N)
     right = ext.d < 0.0  # a person right of the lane centre pushes the path left
+    # Where it is now or where it is predicted, whichever is nearer the path: the velocity of
+    # someone standing is mostly noise, and may point away.
+    d = np.where(right, np.maximum(ext.d, ext.d[:1]), np.minimum(ext.d, ext.d[:1]))
     # Centre-line offset that keeps the gap: left of the person on its right, right of it else.
-    bound = np.where(
-        right, ext.d + ext.half_across + half_w + need, ext.d - ext.half_across - half_w - need
-    )
+    bound = np.where(right, d + ext.half_across + half_w + need, d - ext.half_across - half_w - need)
     wanted = np.where(right, np.maximum(bound, 0.0), np.minimum(bound, 0.0))
     shifts = []
     for j in range(len(vru)):
@@ -116,9 +121,13 @@ def vru_shifts(
             continue
         side = 1.0 if right[steps, j].mean() >= 0.5 else -1.0
         offset = side * min(float(np.abs(wanted[steps, j]).max()), cfg.max_offset)
-        offset = _room(objs, pred, lane, ego_s, shape, cfg, steps, offset, exclude=vru[j])
+        start, end = float(ego_s[steps].min()), float(ego_s[steps].max())
+        # Room is needed wherever the path is off the centre, ramps included.
+        ramp = max(cfg.ramp_length, 1.5 * float(ego_s[1] - ego_s[0]) / float(times[1] - times[0]))
+        shifted = np.flatnonzero((ego_s >= start - ramp) & (ego_s <= end + ramp))
+        offset = _room(objs, pred, lane, ego_s, shape, cfg, shifted, offset, exclude=vru[j])
         if offset != 0.0:
-            shifts.append(Shift(float(ego_s[steps].min()), float(ego_s[steps].max()), offset))
+            shifts.append(Shift(start, end, offset))
     return shifts
 
 

@@ -4,7 +4,8 @@
 2. Objects in the ego corridor ahead become IDM obstacles: a moving one is a lead vehicle to
    follow, a standing or crossing one a stop.
 3. Roll out the jerk-limited longitudinal motion and lay it on the lane (blending the ego's
-   current lateral offset back to the centreline).
+   current lateral offset back to the centreline, and moving over within the lane to pass
+   pedestrians and cyclists beside the path wide: planning.lateral).
 4. Check the rollout against every object's predicted motion with inflated footprints. A conflict
    ahead of the ego (a pedestrian about to cross) adds a stop point before it and the rollout is
    repeated; a conflict that braking cannot fix (hit from behind) is reported, not acted on.
@@ -20,6 +21,7 @@ import numpy as np
 from perception.objects import ObjectArray
 from planning.collision import Collision, first_collision
 from planning.lane import Lane
+from planning.lateral import LateralConfig, Shift, shift_profile, vru_shifts
 from planning.prediction import Prediction, PredictionConfig, predict_objects
 from planning.vehicle import VehicleShape
 from planning.velocity import LongitudinalConfig, Obstacle, Profile, rollout, speed_limit_profile
@@ -56,12 +58,14 @@ class PlannerConfig:
     vehicle: VehicleShape = field(default_factory=VehicleShape)
     longitudinal: LongitudinalConfig = field(default_factory=LongitudinalConfig)
     prediction: PredictionConfig = field(default_factory=PredictionConfig)
+    lateral: LateralConfig = field(default_factory=LateralConfig)
 
     def __post_init__(self) -> None:
         for name, cls in (
             ("vehicle", VehicleShape),
             ("longitudinal", LongitudinalConfig),
             ("prediction", PredictionConfig),
+            ("lateral", LateralConfig),
         ):
             if isinstance(getattr(self, name), dict):
                 setattr(self, name, cls(**getattr(self, name)))
@@ -143,17 +147,29 @@ class Planner:
             )
         return obstacles, [int(i) for i in rows]
 
-    def _offset(self, profile: Profile, s: np.ndarray, s_ego: float, d_ego: float) -> np.ndarray:
-        """Lateral offset at arc lengths ``s``: the ego's, fading (smoothstep) to the centreline
-        over at least offset_blend_length, longer at speed."""
+    def _offset(
+        self, profile: Profile, s: np.ndarray, s_ego: float, d_ego: float, shifts: list[Shift]
+    ) -> np.ndarray:
+        """Lateral offset at arc lengths ``s``: the ego's, fading (smoothstep) to the target
+        (the centreline, or a shift past a person) over at least offset_blend_length, longer
+        at speed."""
         blend_len = max(self.cfg.offset_blend_length, 2.0 * profile.v[0])
         u = np.clip((s - s_ego) / blend_len, 0.0, 1.0)
-        return d_ego * (1.0 - u * u * (3.0 - 2.0 * u))
+        ramp = max(self.cfg.lateral.ramp_length, 1.5 * profile.v[0])
+        limit = self.cfg.lateral.max_offset
+        target = shift_profile(shifts, s, ramp, limit)
+        start = shift_profile(shifts, np.array([s_ego]), ramp, limit)[0]
+        return target + (d_ego - start) * (1.0 - u * u * (3.0 - 2.0 * u))
 
-    def _lay_on_lane(self, profile: Profile, s_ego: float, d_ego: float) -> np.ndarray:
-        """Poses (K, 3) along the rollout, the lateral offset fading to the centreline."""
-        xy = self.lane.point(profile.s, self._offset(profile, profile.s, s_ego, d_ego))
-        yaw = self.lane.heading_at(profile.s)
+    def _lay_on_lane(
+        self, profile: Profile, s_ego: float, d_ego: float, shifts: list[Shift]
+    ) -> np.ndarray:
+        """Poses (K, 3) along the rollout at the planned lateral offset."""
+        offset = self._offset(profile, profile.s, s_ego, d_ego, shifts)
+        xy = self.lane.point(profile.s, offset)
+        # Heading follows the offset's slope, so a shifted path leans the way it moves.
+        ds = np.maximum(np.gradient(profile.s), 1e-6)
+        yaw = self.lane.heading_at(profile.s) + np.arctan(np.gradient(offset) / ds)
         return np.column_stack([xy, yaw])
 
     def _check(self, poses: np.ndarray, pred: Prediction, objs: ObjectArray) -> Collision | None:
@@ -161,6 +177,14 @@ class Planner:
         rate = np.minimum(self.cfg.margin_growth * speed, self.cfg.max_margin_growth)
         margin = self.cfg.collision_margin + np.outer(self.times, rate)
         return first_collision(poses, self.cfg.vehicle, pred.xy, pred.yaw, objs.dims, margin)
+
+    def _near_end(self, objs: ObjectArray, pred: Prediction, hit: Collision) -> float:
+        """Lane arc length of the near end of the object of ``hit`` where it is predicted then."""
+        s_obj, _ = self.lane.project(pred.xy[hit.step, hit.obj][None])
+        rel_yaw = pred.yaw[hit.step, hit.obj] - self.lane.heading_at(s_obj[0])
+        length, width = objs.dims[hit.obj, 0], objs.dims[hit.obj, 1]
+        half = 0.5 * (abs(np.cos(rel_yaw)) * length + abs(np.sin(rel_yaw)) * width)
+        return float(s_obj[0] - half)
 
     def _ahead_of_ego(self, hit: Collision, poses: np.ndarray, pred: Prediction) -> bool:
         x, y, yaw = poses[hit.step]
@@ -194,7 +218,10 @@ class Planner:
                 self.times,
                 cfg.longitudinal,
             )
-            poses = self._lay_on_lane(profile, s_ego, d_ego)
+            shifts = vru_shifts(
+                objs, pred, self.lane, profile.s, self.times, cfg.vehicle, cfg.lateral
+            )
+            poses = self._lay_on_lane(profile, s_ego, d_ego, shifts)
             collision = self._check(poses, pred, objs)
             if collision is None or not self._ahead_of_ego(collision, poses, pred):
                 break  # braking cannot help against a conflict from behind or the side
@@ -203,27 +230,34 @@ class Planner:
                     profile,
                     s_ego,
                     d_ego,
+                    shifts,
                     Behavior.EMERGENCY,
                     "conflict ahead remains after braking",
                     collision,
                 )
-            # Stop short of where the conflict would happen.
-            stop_s = float(profile.s[collision.step]) + cfg.vehicle.front
+            # Stop short of where the conflict would happen, and short of the object: a
+            # conflict at the ego's side (a person beside the path) would stop it alongside.
+            stop_s = min(
+                float(profile.s[collision.step]) + cfg.vehicle.front,
+                self._near_end(objs, pred, collision),
+            )
             obstacles.append(Obstacle(stop_s, 0.0, cfg.longitudinal.stop_margin, time_gap=0.0))
             rows.append(collision.obj)
         behavior, reason, target = self._classify(profile, obstacles, rows)
-        return Plan(self._path(profile, s_ego, d_ego), profile, behavior, reason, target, collision)
+        path = self._path(profile, s_ego, d_ego, shifts)
+        return Plan(path, profile, behavior, reason, target, collision)
 
     def _finish(
         self,
         profile: Profile,
         s_ego: float,
         d_ego: float,
+        shifts: list[Shift],
         behavior: Behavior,
         reason: str,
         collision: Collision,
     ) -> Plan:
-        path = self._path(profile, s_ego, d_ego)
+        path = self._path(profile, s_ego, d_ego, shifts)
         return Plan(path, profile, behavior, reason, collision.obj, collision)
 
     def _classify(
@@ -245,14 +279,14 @@ class Planner:
         reason = "end of lane" if rows[i] == -1 else "obstacle or crossing object"
         return Behavior.STOP, reason, rows[i]
 
-    def _path(self, profile: Profile, s_ego: float, d_ego: float) -> Path:
+    def _path(self, profile: Profile, s_ego: float, d_ego: float, shifts: list[Shift]) -> Path:
         cfg = self.cfg
         travel = float(profile.s[-1] - s_ego)
         # Every path_spacing metres, plus the exact end of the rollout (where a stop ends).
         grid = np.arange(0.0, max(travel, cfg.min_path_length) + 1e-9, cfg.path_spacing)
         grid = grid[np.abs(grid - travel) > 0.1 * cfg.path_spacing]
         s = s_ego + np.sort(np.r_[grid, travel])
-        xy = self.lane.point(s, self._offset(profile, s, s_ego, d_ego))
+        xy = self.lane.point(s, self._offset(profile, s, s_ego, d_ego, shifts))
         heading = np.unwrap(np.arctan2(*np.gradient(xy, axis=0)[:, ::-1].T))
         v = np.interp(s, profile.s, profile.v, right=0.0)
         # Past the point where the rollout stops, the ego is not meant to go: speed 0.

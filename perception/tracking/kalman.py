@@ -49,6 +49,22 @@ def process_noise(dt: float, accel_std: float) -> np.ndarray:
     )
 
 
+def process_noise_oriented(
+    dt: float, accel_along: float, accel_across: float, heading: np.ndarray
+) -> np.ndarray:
+    """(N, 4, 4) white-noise-acceleration covariance of CV states whose acceleration std is
+    ``accel_along`` along ``heading`` (N,) and ``accel_across`` across it: a car brakes much
+    harder than it can move sideways."""
+    c, s = np.cos(heading), np.sin(heading)
+    rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)  # (N, 2, 2)
+    acc = rot @ np.diag([accel_along**2, accel_across**2]) @ np.swapaxes(rot, 1, 2)
+    q = np.zeros((len(heading), 4, 4))
+    q[:, :2, :2] = acc * dt**4 / 4
+    q[:, :2, 2:] = q[:, 2:, :2] = acc * dt**3 / 2
+    q[:, 2:, 2:] = acc * dt**2
+    return q
+
+
 def process_noise_ca(dt: float, jerk_std: float) -> np.ndarray:
     """Covariance of a step of ``dt`` of a CA state driven by continuous white jerk with spectral
     density ``jerk_std``^2 (m^2/s^5)."""

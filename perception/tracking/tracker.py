@@ -15,7 +15,7 @@ import numpy as np
 from perception.geometry import dominated_by_footprint, wrap_angle
 from perception.objects import NUM_LABELS, ObjectArray
 from perception.tracking import kalman
-from perception.tracking.association import gated_assignment
+from perception.tracking.association import Assignment, gated_assignment
 
 # Object ids must be the same on every replay of a bag, so they are name-based, not random.
 _ID_NAMESPACE = uuid.UUID("6f1c3a52-44f5-4c55-8a57-1a2f0f7c9e01")
@@ -37,7 +37,7 @@ class TrackerConfig:
     tentative_max_misses: int = 1
     gate_chi2: float = 13.8  # 99.9 % of a 2-dof chi-square
     max_distance: float = 5.0  # m; hard cap on association distance
-    motion_model: MotionModel = MotionModel.CA
+    motion_model: MotionModel = MotionModel.CV
     accel_std: float = 3.0  # m/s^2 white-noise acceleration (CV)
     jerk_std: float = 6.0  # m/s^2.5 white-noise jerk density (CA)
     init_velocity_std: float = 8.0  # m/s: a new track may move at city speed in any direction
@@ -46,6 +46,13 @@ class TrackerConfig:
     class_decay: float = 0.8  # how fast old class evidence fades
     heading_from_velocity: float = 1.0  # m/s: faster tracks take their yaw from the velocity
     merge_speed_difference: float = 2.0  # m/s: a track inside another moving alike is a duplicate
+    # A moving confirmed track the gate lost is tried again assuming it has braked (or sped up)
+    # at up to maneuver_accel (m/s^2, along its heading; maneuver_lateral_accel across) over the
+    # last maneuver_time (s); maneuver_accel 0 disables.
+    maneuver_accel: float = 8.0
+    maneuver_lateral_accel: float = 1.0
+    maneuver_time: float = 1.0
+    maneuver_min_speed: float = 2.0  # m/s: slower tracks have no heading to brake along
 
     def __post_init__(self) -> None:
         try:
@@ -137,10 +144,49 @@ class MultiObjectTracker:
                 self.tracks.x, self.tracks.p, dt, self.noise_std
             )
         match = gated_assignment(self._cost(detections), self.cfg.gate_chi2)
-        self._update(match.rows, detections.select(match.cols))
-        self._miss(match.unmatched_rows)
-        self._birth(detections.select(match.unmatched_cols))
+        rows, cols = match.rows, match.cols
+        unmatched_rows, unmatched_cols = match.unmatched_rows, match.unmatched_cols
+        if self.cfg.maneuver_accel > 0 and len(unmatched_rows) and len(unmatched_cols):
+            extra = self._maneuver_match(unmatched_rows, detections.select(unmatched_cols))
+            if len(extra.rows):
+                rows = np.concatenate([rows, unmatched_rows[extra.rows]])
+                cols = np.concatenate([cols, unmatched_cols[extra.cols]])
+                unmatched_rows = unmatched_rows[extra.unmatched_rows]
+                unmatched_cols = unmatched_cols[extra.unmatched_cols]
+        self._update(rows, detections.select(cols))
+        self._miss(unmatched_rows)
+        self._birth(detections.select(unmatched_cols))
         self._merge_duplicates()
+
+    def _maneuver_match(self, rows: np.ndarray, det: ObjectArray) -> Assignment:
+        """Second chance for confirmed tracks the gate lost (``rows``) against the unmatched
+        detections ``det``: a car braking hard runs out of a constant-velocity gate within a few
+        scans, its velocity estimate lagging ever more. Under the hypothesis that it has
+        accelerated at up to maneuver_accel over the last maneuver_time, its covariance grows by
+        that much process noise; a detection inside that wider gate is its own, and the grown
+        covariance lets the update correct the velocity at once instead of coasting on."""
+        t, cfg = self.tracks, self.cfg
+        speed = np.hypot(t.x[rows, 2], t.x[rows, 3])
+        # Only tracks that had their detection last scan: a coasting track has lost it already.
+        rows_ok = rows[t.confirmed[rows] & (t.misses[rows] == 0) & (speed >= cfg.maneuver_min_speed)]
+        heading = np.arctan2(t.x[rows_ok, 3], t.x[rows_ok, 2])
+        grown = t.p[rows_ok].copy()
+        grown[:, :4, :4] += kalman.process_noise_oriented(
+            cfg.maneuver_time, cfg.maneuver_accel, cfg.maneuver_lateral_accel, heading
+        )
+        resid, s = kalman.innovation(t.x[rows_ok], grown, det.position[:, :2], det.cov_xy)
+        cost = kalman.mahalanobis_sq(resid, s)
+        cost[np.hypot(resid[..., 0], resid[..., 1]) > cfg.max_distance] = np.inf
+        match = gated_assignment(cost, cfg.gate_chi2)
+        t.p[rows_ok[match.rows]] = grown[match.rows]
+        # Express the result in the caller's row indices (``rows``).
+        index = np.searchsorted(rows, rows_ok)
+        return Assignment(
+            index[match.rows],
+            match.cols,
+            np.setdiff1d(np.arange(len(rows)), index[match.rows]),
+            match.unmatched_cols,
+        )
 
     def _merge_duplicates(self) -> None:
         """A track sitting inside the footprint of a track with more hits, and moving with it,
