@@ -111,3 +111,16 @@ def test_missing_message_package_is_named(monkeypatch):
     with pytest.raises(MessageError, match="'std_msgs' is not built"):
         bridged()
     rosidl_class.cache_clear()
+
+
+def test_l4_ros_without_rclpy_says_what_to_source(tmp_path):
+    import subprocess
+
+    launch = tmp_path / "g.yaml"
+    launch.write_text(GRAPH)
+    proc = subprocess.run(
+        [sys.executable, "-m", "stack.cli", "ros", str(launch), "--executors", "l4"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "rclpy is not importable" in proc.stderr and "l4 launch" in proc.stderr
