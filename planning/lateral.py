@@ -103,7 +103,9 @@ def vru_shifts(
     if not passing.any():
         return []
     half_w = 0.5 * shape.width
-    normal = np.stack([-np.sin(lane.heading_at(pred.s[vru])), np.cos(lane.heading_at(pred.s[vru]))], -1)
+    normal = np.stack(
+        [-np.sin(lane.heading_at(pred.s[vru])), np.cos(lane.heading_at(pred.s[vru]))], -1
+    )
     var_now = np.einsum("ni,nij,nj->n", normal, objs.cov_xy[vru], normal)
     sigma = np.sqrt(var_now[None, :] + (cfg.lateral_speed_std * times[:, None]) ** 2)
     need = cfg.vru_clearance + cfg.uncertainty_sigmas * sigma  # (K, N)
@@ -112,7 +114,9 @@ def vru_shifts(
     # someone standing is mostly noise, and may point away.
     d = np.where(right, np.maximum(ext.d, ext.d[:1]), np.minimum(ext.d, ext.d[:1]))
     # Centre-line offset that keeps the gap: left of the person on its right, right of it else.
-    bound = np.where(right, d + ext.half_across + half_w + need, d - ext.half_across - half_w - need)
+    bound = np.where(
+        right, d + ext.half_across + half_w + need, d - ext.half_across - half_w - need
+    )
     wanted = np.where(right, np.maximum(bound, 0.0), np.minimum(bound, 0.0))
     shifts = []
     for j in range(len(vru)):
@@ -160,9 +164,7 @@ def _room(
     return side * min(abs(offset), max(limit, 0.0))
 
 
-def shift_profile(
-    shifts: list[Shift], s: np.ndarray, ramp: float, max_offset: float
-) -> np.ndarray:
+def shift_profile(shifts: list[Shift], s: np.ndarray, ramp: float, max_offset: float) -> np.ndarray:
     """Lateral offset (m, + left) at arc lengths ``s``: each shift held over its window and
     eased in and out (smoothstep) over ``ramp`` metres; shifts to the same side take the
     largest, opposite sides add up."""

@@ -178,14 +178,6 @@ class Planner:
         margin = self.cfg.collision_margin + np.outer(self.times, rate)
         return first_collision(poses, self.cfg.vehicle, pred.xy, pred.yaw, objs.dims, margin)
 
-    def _near_end(self, objs: ObjectArray, pred: Prediction, hit: Collision) -> float:
-        """Lane arc length of the near end of the object of ``hit`` where it is predicted then."""
-        s_obj, _ = self.lane.project(pred.xy[hit.step, hit.obj][None])
-        rel_yaw = pred.yaw[hit.step, hit.obj] - self.lane.heading_at(s_obj[0])
-        length, width = objs.dims[hit.obj, 0], objs.dims[hit.obj, 1]
-        half = 0.5 * (abs(np.cos(rel_yaw)) * length + abs(np.sin(rel_yaw)) * width)
-        return float(s_obj[0] - half)
-
     def _ahead_of_ego(self, hit: Collision, poses: np.ndarray, pred: Prediction) -> bool:
         x, y, yaw = poses[hit.step]
         dx, dy = pred.xy[hit.step, hit.obj] - (x, y)
@@ -235,13 +227,16 @@ class Planner:
                     "conflict ahead remains after braking",
                     collision,
                 )
-            # Stop short of where the conflict would happen, and short of the object: a
-            # conflict at the ego's side (a person beside the path) would stop it alongside.
-            stop_s = min(
-                float(profile.s[collision.step]) + cfg.vehicle.front,
-                self._near_end(objs, pred, collision),
+            # Stop short of where the conflict would happen.
+            stop_s = float(profile.s[collision.step]) + cfg.vehicle.front
+            obstacles.append(
+                Obstacle(
+                    stop_s,
+                    0.0,
+                    cfg.longitudinal.stop_margin,
+                    time_gap=cfg.longitudinal.limit_time_gap,
+                )
             )
-            obstacles.append(Obstacle(stop_s, 0.0, cfg.longitudinal.stop_margin, time_gap=0.0))
             rows.append(collision.obj)
         behavior, reason, target = self._classify(profile, obstacles, rows)
         path = self._path(profile, s_ego, d_ego, shifts)

@@ -27,7 +27,9 @@ class BoxFit:
 
     def select(self, keep: np.ndarray) -> BoxFit:
         top = None if self.top_extent is None else self.top_extent[keep]
-        return BoxFit(self.center[keep], self.yaw[keep], self.dims[keep], self.num_points[keep], top)
+        return BoxFit(
+            self.center[keep], self.yaw[keep], self.dims[keep], self.num_points[keep], top
+        )
 
 
 def _min_area_rect(xy: np.ndarray) -> tuple[float, float, float, float, float]:

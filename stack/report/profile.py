@@ -117,8 +117,6 @@ def _executor(thread: str) -> str:
     return name if sep and index.isdigit() else thread
 
 
-
-
 def overlap_fractions(records: Sequence[tuple]) -> np.ndarray:
     """Per record: the fraction of its run during which another thread ran a callback."""
     threads = np.array([r[2] for r in records])

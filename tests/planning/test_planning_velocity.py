@@ -64,3 +64,17 @@ def test_speed_limit_profile_slows_before_a_curve():
 def test_config_rejects_inconsistent_limits():
     with pytest.raises(ValueError, match="emergency_decel"):
         LongitudinalConfig(comfort_decel=5.0, emergency_decel=3.0)
+
+
+def test_a_stop_limit_without_time_gap_is_braked_for_later_not_crept_up_to():
+    # A worst-case stop point 40 m ahead: IDM with a time gap brakes early and creeps; as a
+    # limit (time gap 0) the ego keeps going longer and still stops behind it with the margin.
+    times = np.arange(0.0, 8.0, 0.1)
+    follow = Obstacle(s=40.0, v=0.0, gap=2.0)
+    limit = Obstacle(s=40.0, v=0.0, gap=2.0, time_gap=0.0)
+    slow = rollout(0.0, 10.0, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [follow], times, CFG)
+    late = rollout(0.0, 10.0, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [limit], times, CFG)
+    at_4s = round(4.0 / 0.1)
+    assert late.s[at_4s] > slow.s[at_4s] + 2.0
+    assert late.s[-1] + 3.7 <= 40.0 - 1.0 and late.v[-1] < 0.5
+    assert late.a.min() >= -CFG.emergency_decel - 1e-9

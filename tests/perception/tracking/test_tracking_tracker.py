@@ -154,3 +154,51 @@ def test_crossing_objects_are_not_merged():
     # Already covered end to end by the crossing test; here the merge rule itself.
     before, after, _vel = _crossing_run(seed=3)
     assert len(after) == 2 and before == after
+
+
+def _cruise_then(offset: tuple[float, float], cfg: TrackerConfig) -> MultiObjectTracker:
+    """A car tracked at 12 m/s along x for 2 s, then seen ``offset`` (m) from where it would
+    be at constant speed: 1.5 m behind is what hard braking with a lagging filter looks like."""
+    trk = MultiObjectTracker(cfg)
+    for k in range(21):
+        trk.step(k * DT_NS, _det([[1.2 * k, 0.0]], std=0.3))
+    trk.step(21 * DT_NS, _det([[1.2 * 21 + offset[0], offset[1]]], std=0.3))
+    return trk
+
+
+def test_maneuver_gate_keeps_a_hard_braking_car_on_its_track():
+    trk = _cruise_then((-1.5, 0.0), TrackerConfig())
+    assert len(trk.tracks) == 1 and trk.tracks.misses[0] == 0
+    assert trk.tracks.x[0, 2] < 10.0  # the velocity follows the braking at once
+    # Without the second gate the track misses the car and coasts on at 12 m/s.
+    trk = _cruise_then((-1.5, 0.0), TrackerConfig(maneuver_accel=0.0))
+    assert trk.tracks.misses[0] == 1 and trk.tracks.x[0, 2] == pytest.approx(12.0, abs=0.1)
+
+
+def test_maneuver_gate_does_not_take_a_detection_beside_the_track():
+    # Cars do not jump sideways: 1.5 m to the side is another object.
+    trk = _cruise_then((0.0, 1.5), TrackerConfig())
+    assert trk.tracks.misses[0] == 1 and trk.tracks.x[0, 3] == pytest.approx(0.0, abs=0.1)
+
+
+def test_oriented_maneuver_noise_is_wide_along_the_heading_only():
+    q = kalman.process_noise_oriented(1.0, 8.0, 1.0, np.array([np.pi / 2]))[0]
+    assert q[1, 1] == pytest.approx(64 / 4) and q[0, 0] == pytest.approx(1 / 4)  # along y
+    assert q[3, 3] == pytest.approx(64) and np.allclose(q, q.T)
+
+
+def test_constant_acceleration_model_estimates_braking():
+    x, p = np.zeros((1, 6)), np.diag([1.0, 1.0, 100.0, 100.0, 9.0, 9.0])[None]
+    r = np.eye(2)[None] * 0.01
+    for k in range(1, 60):
+        t = 0.1 * k
+        x, p = kalman.predict(x, p, 0.1, 2.0)
+        x, p = kalman.update(x, p, np.array([[10.0 * t - 2.0 * t * t, 0.0]]), r)
+    t = 5.9
+    assert x[0, 2] == pytest.approx(10.0 - 4.0 * t, abs=0.3)
+    assert x[0, 4] == pytest.approx(-4.0, abs=0.5)
+    trk = MultiObjectTracker(TrackerConfig(motion_model="ca"))
+    trk.step(0, _det([[0.0, 0.0]]))
+    assert trk.tracks.x.shape == (1, 6)
+    with pytest.raises(ValueError, match="motion_model='cj'"):
+        TrackerConfig(motion_model="cj")

@@ -80,7 +80,7 @@ def test_boundary_topics_cross_rclpy_and_inner_hops_stay_in_process(fake_msg_mod
     rt, node, bridge = bridged()
     # Only /in comes from outside; /mid and /out are the graph's own and go out to ROS.
     assert set(node.subs) == {"/in"}
-    cls, callback, qos, raw = node.subs["/in"]
+    _cls, callback, qos, raw = node.subs["/in"]
     assert raw is True and qos == "sensor_data"
     assert set(node.sent) == {"/mid", "/out"}
     for frame in ("f1", "f2"):
