@@ -77,6 +77,9 @@ class Subscription:
     queue: deque = field(default_factory=deque)
     overwritten: int = 0
     delivered: int = 0
+    # serves its node's chains without being a hop of them (a pose the tracker needs): it takes
+    # their priority, but its age is not the chain's, so it is never dropped as stale
+    side_input: bool = False
 
     @property
     def name(self) -> str:

@@ -148,6 +148,9 @@ class Runtime:
         A subscription serves a chain where its node makes the next hop of the path. A side
         input of such a node (the pose a tracker needs to place objects) serves the node's
         chains too: starving it would stall the chain as surely as starving the hop itself.
+        Its age says nothing about the chain's, so it is not dropped as stale: a scan-matched
+        pose carries the lineage of the odometry it started from, older than the 20 ms budget of
+        the IMU chain by the time it arrives, and dropping it cost localization its scan poses.
         """
         per_node: dict[str, list[ChainMembership]] = {}
         for chain in self.graph.chains.values():
@@ -164,6 +167,7 @@ class Runtime:
             for sub in topic.subscriptions:
                 if not sub.chains:
                     sub.chains = tuple(dict.fromkeys(per_node.get(sub.node.name, ())))
+                    sub.side_input = bool(sub.chains)
         for timer in self.timers:
             timer.chains = tuple(dict.fromkeys(per_node.get(timer.node.name, ())))
 

@@ -52,7 +52,7 @@ class SchedulerHooks:
     # ---- stale inputs ---------------------------------------------------------------------
     def drop_stale(self, sub: Any, env: Any) -> bool:
         """True if ``env`` is past its chains' budgets: count it, trace it, skip the callback."""
-        if not self.stale_check or not sub.chains:
+        if not self.stale_check or not sub.chains or sub.side_input:
             return False
         now = time.perf_counter_ns()
         verdict = self.runtime.policy.stale(sub.chains, env.origins, now)

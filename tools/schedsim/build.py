@@ -106,7 +106,9 @@ def sim_graph(
         return SimCallback(node, name, service, dict(pubs), slowdown(prof, alone))
 
     subs = [
-        SimSubscription(s.node.name, s.topic, s.depth, callback(s.node.name, s.name), s.chains)
+        SimSubscription(
+            s.node.name, s.topic, s.depth, callback(s.node.name, s.name), s.chains, s.side_input
+        )
         for t in runtime.topics.values()
         for s in t.subscriptions
     ]

@@ -47,6 +47,7 @@ class SimSubscription:
     depth: int
     callback: SimCallback
     chains: tuple[ChainMembership, ...] = ()
+    side_input: bool = False  # takes its node's chains' priority, never dropped as stale
 
 
 @dataclass

@@ -390,7 +390,8 @@ class Simulator:
         if not sub.queue:
             return None
         origins, _ = sub.queue.popleft()
-        if self.stale_check and self.policy.stale(sub.spec.chains, origins, t) is not None:
+        stale = self.stale_check and not sub.spec.side_input
+        if stale and self.policy.stale(sub.spec.chains, origins, t) is not None:
             sub.stale += 1
             return None
         sub.node.latest[sub.spec.topic] = origins

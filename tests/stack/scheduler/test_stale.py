@@ -93,3 +93,32 @@ def test_bad_scheduler_section_names_the_key():
     text = graph_text(1.0, "scheduler: {stale_drop: maybe}")
     with pytest.raises(ExecutorError, match=r"t.yaml: scheduler.stale_drop: expected true/false"):
         Runtime(parse_graph(text, "t.yaml"), SimClock(), lockstep=True, external_topics=("/cam",))
+
+
+def test_a_side_input_is_never_dropped_as_stale():
+    # /pose comes from the sensor too (a scan-matched pose carries the lineage of what it
+    # started from) and reaches the fusing node late; it is not a hop of the chain, so its
+    # age is not the chain's: it must arrive, while the late hop /mid is dropped.
+    from tests.stack.executor import nodes
+
+    text = f"""
+allow_external_modules: true
+nodes:
+  slow:
+    class: {WORK}
+    params: {{input: /cam, output: /mid, msgtype: std_msgs/msg/Header, work_ms: 4.0}}
+  pose: {{class: "{REC}", params: {{input: /cam, output: /pose}}}}
+  last: {{class: "tests.stack.executor.nodes:Fuser", params: {{input: /mid, side: /pose}}}}
+chains:
+  critical: {{path: [/cam, /mid, /out], budget_ms: 1.0, priority: 5}}
+"""
+    nodes.LOG.clear()
+    rt = runtime(text)
+    side = rt.topics["/pose"].subscriptions[0]
+    assert side.side_input and [m.chain for m in side.chains] == ["critical"]
+    assert not rt.topics["/mid"].subscriptions[0].side_input
+    rt.inject("/cam", frame("f0"))
+    rt.run_until_idle()
+    assert ("last", "side:f0") in nodes.LOG
+    assert rt.nodes["last"].instance.seen == []  # the hop, 4 ms old against 1 ms: dropped
+    assert rt.counters()["last"] == {"drop": 1}
