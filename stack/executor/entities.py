@@ -81,9 +81,21 @@ class Subscription:
     # their priority, but its age is not the chain's, so it is never dropped as stale
     side_input: bool = False
 
+    def lineage(self, origins: dict) -> dict:
+        """What this input adds to its node's lineage. A side input does not speak for the
+        chains it serves: an odometry message carries the lidar sweep its scan match used,
+        often newer than the objects being planned on, and would credit the plan to it."""
+        return without_chain_starts(origins, self.chains) if self.side_input else origins
+
     @property
     def name(self) -> str:
         return f"sub:{self.topic}"
+
+
+def without_chain_starts(origins: dict, chains: tuple[ChainMembership, ...]) -> dict:
+    """``origins`` less the start topics of ``chains``."""
+    starts = {m.start for m in chains}
+    return {k: v for k, v in origins.items() if k not in starts}
 
 
 @dataclass(eq=False)

@@ -266,7 +266,7 @@ class Runtime:
         node = sub.node
         if self.scheduler.drop_stale(sub, env):
             return
-        node.latest[sub.topic] = env.origins
+        node.latest[sub.topic] = sub.lineage(env.origins)
         sub.delivered += 1
         self._invoke(node, sub.name, sub.callback, (env.msg,), sub.topic)
 

@@ -6,8 +6,8 @@ frame arrives meanwhile, the frame waits; when the low-priority work is long aga
 sensor period, the wait carries into the next period, and the next frame overwrites the one
 still queued (a keep-latest queue of depth 1): the critical chain loses frames to logging.
 
-The guard forecasts both sides: when each higher-priority chain-start input of the executor
-comes next (its period, learnt from arrivals) and how long the candidate callback runs (its
+The guard forecasts both sides: when each higher-priority chain input of the executor comes
+next (its period, learnt from arrivals) and how long the candidate callback runs (its
 recent durations). A candidate that would still be running when such an input overflows its
 queue -- at the arrival for depth 1, ``depth - 1`` periods later for deeper queues -- is held
 back until that input has come; something shorter that fits may run instead. Work that never
@@ -94,13 +94,15 @@ class BlockingGuard:
         self.durations: dict[tuple[str, str], DurationForecast] = {}
 
     def watch(self, executor: str, subs: Iterable[Any]) -> None:
-        """Forecast the subscriptions that start a chain (periodic sensor inputs)."""
+        """Forecast the subscriptions that are hops of a chain: the sensor inputs that start
+        one and the inputs downstream (objects reaching the planner once per sweep), all
+        periodic. Side inputs are not: a chain node's pose input takes its priority, not
+        its schedule."""
         guard = self.executors.setdefault(executor, ExecutorGuard())
         for sub in subs:
-            starts = [m.priority for m in sub.chains if m.start == sub.topic]
-            if not starts:
+            if not sub.chains or getattr(sub, "side_input", False):
                 continue
-            forecast = ArrivalForecast(max(starts), sub.depth)
+            forecast = ArrivalForecast(max(m.priority for m in sub.chains), sub.depth)
             self.arrivals[id(sub)] = forecast
             guard.inputs.append(forecast)
         guard.inputs.sort(key=lambda f: -f.priority)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stack.executor.entities import without_chain_starts
 from stack.graph import ChainSpec
 from stack.scheduler.policy import ChainMembership
 
@@ -48,6 +49,10 @@ class SimSubscription:
     callback: SimCallback
     chains: tuple[ChainMembership, ...] = ()
     side_input: bool = False  # takes its node's chains' priority, never dropped as stale
+
+    def lineage(self, origins: dict) -> dict:
+        """As stack.executor.entities.Subscription.lineage."""
+        return without_chain_starts(origins, self.chains) if self.side_input else origins
 
 
 @dataclass

@@ -394,7 +394,7 @@ class Simulator:
         if stale and self.policy.stale(sub.spec.chains, origins, t) is not None:
             sub.stale += 1
             return None
-        sub.node.latest[sub.spec.topic] = origins
+        sub.node.latest[sub.spec.topic] = sub.spec.lineage(origins)
         return sub.spec.callback
 
     # ---- callbacks --------------------------------------------------------------------------

@@ -74,9 +74,11 @@ def test_duration_forecast_is_mean_plus_two_deviations():
 
 
 # ---- BlockingGuard ----------------------------------------------------------------------------
-def sub(topic: str, depth: int = 1, *chains: tuple[str, int, str]) -> SimpleNamespace:
+def sub(
+    topic: str, depth: int = 1, *chains: tuple[str, int, str], side: bool = False
+) -> SimpleNamespace:
     members = tuple(ChainMembership(name, prio, start, 100 * MS) for name, prio, start in chains)
-    return SimpleNamespace(topic=topic, depth=depth, chains=members)
+    return SimpleNamespace(topic=topic, depth=depth, chains=members, side_input=side)
 
 
 @pytest.fixture
@@ -95,18 +97,21 @@ def guard() -> tuple[BlockingGuard, SimpleNamespace, SimpleNamespace]:
     return g, cam, lidar
 
 
-def test_watch_forecasts_only_chain_start_subscriptions():
+def test_watch_forecasts_the_hops_of_chains_only():
     g = BlockingGuard()
     start = sub("/cam", 1, ("camera", 2, "/cam"), ("camera_fast", 7, "/cam"))
-    mid = sub("/mid", 1, ("camera", 2, "/cam"))  # a later hop of the chain
-    side = sub("/odom", 1)  # on no chain
+    mid = sub("/mid", 2, ("camera", 2, "/cam"))  # a later hop: objects reaching the planner
+    off = sub("/odom", 1)  # on no chain
+    side = sub("/pose", 50, ("camera", 2, "/cam"), side=True)  # takes the priority, not a hop
     low = sub("/img", 4, ("log", 1, "/img"))
-    g.watch("ex", [mid, low, side, start])
+    g.watch("ex", [mid, low, off, side, start])
     inputs = g.executors["ex"].inputs
-    assert [(f.priority, f.depth) for f in inputs] == [(7, 1), (1, 4)]  # most urgent first
+    # most urgent first
+    assert [(f.priority, f.depth) for f in inputs] == [(7, 1), (2, 2), (1, 4)]
     assert g.executors["ex"].top_priority == 7
-    assert set(g.arrivals) == {id(start), id(low)}
-    g.arrived(mid, 5)  # not forecast: ignored
+    assert set(g.arrivals) == {id(start), id(mid), id(low)}
+    g.arrived(side, 5)  # not forecast: ignored
+    g.arrived(off, 5)
     assert all(f.arrivals == 0 for f in inputs)
 
 

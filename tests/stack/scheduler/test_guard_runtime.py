@@ -59,16 +59,19 @@ def header(frame: str = "f"):
     return new(HEADER, stamp=ns_to_stamp(S), frame_id=frame)
 
 
-def test_guard_forecasts_only_chain_start_subscriptions_per_executor():
+def test_guard_forecasts_the_chain_hops_per_executor():
     rt = threaded(graph_text())
     guard = rt.scheduler.guard
     assert guard is not None
     main = guard.executors["main"]
-    assert [(f.priority, f.depth) for f in main.inputs] == [(5, 1), (1, 3)]
+    assert [(f.priority, f.depth) for f in main.inputs] == [(5, 1), (5, 1), (1, 3)]
     assert main.top_priority == 5
-    # The chain's first hop and the logger are forecast; a later hop (/mid) and a /cam
-    # subscriber on no chain (the sink) are not.
-    watched = {id(sub_of(rt, "slow", "/cam")), id(sub_of(rt, "logger", "/img"))}
+    # Every hop of a chain is forecast (/cam, the later /mid, the logger's /img); a /cam
+    # subscriber on no chain (the sink) is not.
+    watched = {
+        id(sub_of(rt, "slow", "/cam")), id(sub_of(rt, "last", "/mid")),
+        id(sub_of(rt, "logger", "/img")),
+    }  # fmt: skip
     assert set(guard.arrivals) == watched
     assert guard.executors["side"].inputs == []
     assert rt.scheduler.admit_for("side") is None  # nothing to protect: plain pops

@@ -122,3 +122,21 @@ chains:
     assert ("last", "side:f0") in nodes.LOG
     assert rt.nodes["last"].instance.seen == []  # the hop, 4 ms old against 1 ms: dropped
     assert rt.counters()["last"] == {"drop": 1}
+
+
+def test_a_side_input_does_not_speak_for_the_chains_it_serves():
+    # An odometry message carries the lidar sweep its scan match used: as the planner's side
+    # input it must not credit the plan to that sweep; other lineage passes through.
+    from stack.executor.entities import Subscription
+    from stack.scheduler.policy import ChainMembership
+    from tools.schedsim import SimCallback, Service, SimSubscription
+
+    lidar = ChainMembership("lidar_to_control", 10, "/lidar", 100_000_000)
+    origins = {"/lidar": (5, 50), "/imu": (7, 70)}
+    side = Subscription(None, "/odom", "x", print, 1, (lidar,), side_input=True)
+    hop = Subscription(None, "/objects", "x", print, 1, (lidar,))
+    assert side.lineage(origins) == {"/imu": (7, 70)}
+    assert hop.lineage(origins) == origins
+    cb = SimCallback("n", "sub:/odom", Service.fixed(1.0))
+    sim_side = SimSubscription("n", "/odom", 1, cb, (lidar,), side_input=True)
+    assert sim_side.lineage(origins) == {"/imu": (7, 70)}
