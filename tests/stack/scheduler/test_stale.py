@@ -129,7 +129,7 @@ def test_a_side_input_does_not_speak_for_the_chains_it_serves():
     # input it must not credit the plan to that sweep; other lineage passes through.
     from stack.executor.entities import Subscription
     from stack.scheduler.policy import ChainMembership
-    from tools.schedsim import SimCallback, Service, SimSubscription
+    from tools.schedsim import Service, SimCallback, SimSubscription
 
     lidar = ChainMembership("lidar_to_control", 10, "/lidar", 100_000_000)
     origins = {"/lidar": (5, 50), "/imu": (7, 70)}
