@@ -80,17 +80,8 @@ class StaticStructure:
     @classmethod
     def from_map(cls, path: str | Path, radius: float) -> StaticStructure | None:
         """None when the map has no `points` + `point_material` (a lane-only map)."""
-        file = Path(path)
-        try:
-            with np.load(file) as data:
-                if "points" not in data or "point_material" not in data:
-                    return None
-                points = np.asarray(data["points"], float)
-                material = np.asarray(data["point_material"])
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{file}: cannot read map: {exc}") from exc
-        keep = np.isin(material, STATIC_MATERIALS)
-        return cls(points[keep, :2], radius) if keep.any() else None
+        points = load_static_points(path)
+        return None if points is None else cls(points[:, :2], radius)
 
     def on_structure(self, xy: np.ndarray) -> np.ndarray:
         """Boolean mask of the (N, 2) map-frame points within ``radius`` of static structure."""
@@ -98,3 +89,25 @@ class StaticStructure:
             return np.zeros(0, bool)
         dist, _ = self._tree.query(xy, distance_upper_bound=self.radius + 1.0)
         return dist <= self.radius
+
+
+def load_static_points(path: str | Path) -> np.ndarray | None:
+    """The (N, 3) points of a map .npz whose ``point_material`` is static structure (poles,
+    signs, buildings, vegetation); None when the map has no such points (a lane-only map).
+    Raises ValueError naming the file when it cannot be read or its arrays do not match."""
+    file = Path(path)
+    try:
+        with np.load(file) as data:
+            if "points" not in data or "point_material" not in data:
+                return None
+            points = np.asarray(data["points"], float)
+            material = np.asarray(data["point_material"])
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{file}: cannot read map: {exc}") from exc
+    if points.ndim != 2 or points.shape[1] != 3 or len(points) != len(material):
+        raise ValueError(
+            f"{file}: points must be (N, 3) with one point_material each, got "
+            f"{points.shape} and {material.shape}"
+        )
+    keep = np.isin(material, STATIC_MATERIALS)
+    return points[keep] if keep.any() else None

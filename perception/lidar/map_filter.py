@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from perception.geometry import Pose2D
-from perception.map_roi import STATIC_MATERIALS
+from perception.map_roi import load_static_points
 
 _OFFSET = 1 << 30  # cell indices are shifted positive before packing two into one int64
 
@@ -56,22 +56,11 @@ class StaticMapFilter:
     ) -> StaticMapFilter | None:
         """From a map .npz with ``points`` (N, 3) and ``point_material``: the static materials
         (poles, signs, buildings, vegetation). None when the map has no such points."""
-        file = Path(path)
         try:
-            with np.load(file) as data:
-                if "points" not in data or "point_material" not in data:
-                    return None
-                points = np.asarray(data["points"], float)
-                material = np.asarray(data["point_material"])
-        except (OSError, ValueError) as exc:
-            raise MapFilterError(f"{file}: cannot read map: {exc}") from exc
-        if points.ndim != 2 or points.shape[1] != 3 or len(points) != len(material):
-            raise MapFilterError(
-                f"{file}: points must be (N, 3) with one point_material each, got "
-                f"{points.shape} and {material.shape}"
-            )
-        keep = np.isin(material, STATIC_MATERIALS)
-        return cls(points[keep], cell, z_margin) if keep.any() else None
+            points = load_static_points(path)
+        except ValueError as exc:
+            raise MapFilterError(str(exc)) from exc
+        return None if points is None else cls(points, cell, z_margin)
 
     def on_map(self, points: np.ndarray, pose: Pose2D) -> np.ndarray:
         """Mask of the (N, 3) base_link ``points`` that lie on static structure, with the ego at

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from perception.config import parse_enum
 from perception.lidar.boxes import (
     SizeClasses,
     VehiclePriors,
@@ -60,13 +61,7 @@ class ObstacleConfig:
             lo, hi = getattr(self, name)
             if lo >= hi:
                 raise ValueError(f"{name} must be (low, high) with low < high, got ({lo}, {hi})")
-        try:
-            self.cluster_mode = ClusterMode(self.cluster_mode)
-        except ValueError:
-            choices = ", ".join(m.value for m in ClusterMode)
-            raise ValueError(
-                f"cluster_mode={self.cluster_mode!r} is not one of: {choices}"
-            ) from None
+        self.cluster_mode = parse_enum(ClusterMode, self.cluster_mode, "cluster_mode")
         if isinstance(self.ground, dict):
             self.ground = GroundConfig(**self.ground)
         if isinstance(self.sizes, dict):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from perception.config import parse_enum
 from perception.geometry import dominated_by_footprint, wrap_angle
 from perception.objects import NUM_LABELS, ObjectArray
 from perception.tracking import kalman
@@ -61,13 +62,7 @@ class TrackerConfig:
     maneuver_min_speed: float = 2.0  # m/s: slower tracks have no heading to brake along
 
     def __post_init__(self) -> None:
-        try:
-            self.motion_model = MotionModel(self.motion_model)
-        except ValueError:
-            choices = ", ".join(m.value for m in MotionModel)
-            raise ValueError(
-                f"motion_model={self.motion_model!r} is not one of: {choices}"
-            ) from None
+        self.motion_model = parse_enum(MotionModel, self.motion_model, "motion_model")
         if self.min_hits < 1 or self.max_misses < 0 or self.tentative_max_misses < 0:
             raise ValueError(
                 f"min_hits ({self.min_hits}) must be >= 1, max_misses ({self.max_misses}) and "
