@@ -88,7 +88,11 @@ def report_json(a: RunAnalysis, baseline: RunAnalysis | None = None) -> dict[str
         # for the simulator: callback samples_ms are from the steady state, after warmup_s
         "warmup_s": round((a.warm_ns - a.t0_ns) / 1e9, 3),
         "sources": {
-            t: {"period_ms": round(s.period_ns / 1e6, 4), "phase_ms": round(s.phase_ns / 1e6, 4)}
+            t: {
+                "period_ms": round(s.period_ns / 1e6, 4),
+                "phase_ms": round(s.phase_ns / 1e6, 4),
+                "rank": s.rank,
+            }
             for t, s in a.sources.items()
         },
         # executor -> how long an idle worker took to start on a new input

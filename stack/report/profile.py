@@ -31,6 +31,7 @@ class SourceSchedule:
     topic: str
     period_ns: int
     phase_ns: int  # after the earliest source's first arrival
+    rank: int = 0  # order among sources arriving at the same instant (a bag's message order)
 
 
 def warm_start_ns(samples: Mapping[str, ChainSamples], t0_ns: int) -> int:
@@ -69,16 +70,42 @@ def source_schedules(records: Sequence[tuple]) -> dict[str, SourceSchedule]:
     if not scale > 0:
         return {}
     origin = min(min(seen) for seen in first.values())
-    out = {}
-    for topic, seen in sorted(first.items()):
+    wins = _publish_order_wins(records, set(first))
+    found = []
+    for topic, seen in first.items():
         ordered = np.array(sorted(seen), np.int64)
         period = float(np.median(np.diff(ordered)))
         if period <= 0:
             continue
-        out[topic] = SourceSchedule(
-            topic, round(period * scale), round((int(ordered[0]) - origin) * scale)
-        )
-    return out
+        phase = round((int(ordered[0]) - origin) * scale)
+        found.append((phase, -wins.get(topic, 0), topic, round(period * scale)))
+    found.sort()
+    return {
+        topic: SourceSchedule(topic, period, phase, rank)
+        for rank, (phase, _, topic, period) in enumerate(found)
+    }
+
+
+def _publish_order_wins(records: Sequence[tuple], topics: set[str]) -> dict[str, int]:
+    """Which of the inputs stamped alike arrive first (a bag's message order): on each worker
+    thread, inputs with the same stamp are taken up in arrival order (ties under the l4
+    policy keep it). A topic's score is the number of topics it came before more often than
+    after."""
+    firsts: dict[tuple[str, int], dict[str, int]] = {}
+    for r in records:
+        for topic, stamp in r[6]:
+            if topic in topics:
+                seen = firsts.setdefault((r[2], stamp), {})
+                seen.setdefault(topic, r[4])
+    votes: dict[tuple[str, str], int] = {}
+    for seen in firsts.values():
+        order = sorted(seen, key=seen.__getitem__)
+        for i, a in enumerate(order):
+            for b in order[i + 1 :]:
+                votes[(a, b)] = votes.get((a, b), 0) + 1
+    return {
+        a: sum(1 for b in topics if votes.get((a, b), 0) > votes.get((b, a), 0)) for a in topics
+    }
 
 
 def wakeup_delays_ns(records: Sequence[tuple]) -> dict[str, np.ndarray]:

@@ -183,14 +183,17 @@ def _sources(
 def _source(topic: str, profile: Profile, hz: float | None) -> SimSource | None:
     sched = profile.sources.get(topic)
     if hz is None and sched is not None:
-        return SimSource(topic, round(sched.period_ms * 1e6), round(sched.phase_ms * 1e6))
+        return SimSource(
+            topic, round(sched.period_ms * 1e6), round(sched.phase_ms * 1e6), sched.rank
+        )
     hz = hz or profile.observed_rate_hz(topic)
     if not hz or hz <= 0:
         return None
     period = round(1e9 / hz)
     # A given rate keeps the profiled phase as a fraction of the period.
-    phase = None if sched is None else round(period * sched.phase_ms / sched.period_ms)
-    return SimSource(topic, period, phase)
+    if sched is None:
+        return SimSource(topic, period)
+    return SimSource(topic, period, round(period * sched.phase_ms / sched.period_ms), sched.rank)
 
 
 def speed_scale(graph: LaunchGraph, speeds: Mapping[str, float]) -> dict[str, float]:

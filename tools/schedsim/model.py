@@ -70,6 +70,7 @@ class SimSource:
     topic: str
     period_ns: int
     phase_ns: int | None = None  # first arrival; None: one period in, with no known phase
+    rank: int = 0  # sources due at the same instant arrive in rank order
 
 
 @dataclass

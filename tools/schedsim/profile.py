@@ -49,6 +49,7 @@ class SourceProfile:
 
     period_ms: float
     phase_ms: float = 0.0
+    rank: int = 0  # order among sources arriving at the same instant
 
 
 @dataclass
@@ -141,10 +142,13 @@ def _samples(where: str, body: Any) -> np.ndarray:
 def _source(where: str, body: Any) -> SourceProfile:
     period = body.get("period_ms") if isinstance(body, dict) else None
     phase = body.get("phase_ms", 0.0) if isinstance(body, dict) else None
+    rank = body.get("rank", 0) if isinstance(body, dict) else None
     ok = isinstance(period, (int, float)) and isinstance(phase, (int, float))
-    if not ok or not period > 0 or not phase >= 0:
-        raise SimError(f"{where}: expected period_ms > 0 and phase_ms >= 0, got {body!r:.80}")
-    return SourceProfile(float(period), float(phase))
+    if not ok or not period > 0 or not phase >= 0 or not isinstance(rank, int):
+        raise SimError(
+            f"{where}: expected period_ms > 0, phase_ms >= 0 and an integer rank, got {body!r:.80}"
+        )
+    return SourceProfile(float(period), float(phase), rank)
 
 
 def _callback(where: str, node: str, name: str, cb: Any) -> CallbackProfile:

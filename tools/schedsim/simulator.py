@@ -198,9 +198,10 @@ class Simulator:
         for i, timer in enumerate(self.timers):
             self._at(timer.spec.period_ns, _TIMER, i)
         for i, src in enumerate(self.graph.sources):
-            self._at(src.period_ns if src.phase_ns is None else src.phase_ns, _SOURCE, i)
+            first = src.period_ns if src.phase_ns is None else src.phase_ns
+            self._at(first, _SOURCE, i, tie=src.rank)
         while self._events and self._events[0][0] <= end:
-            t, _, kind, data = heapq.heappop(self._events)
+            t, _, _, kind, data = heapq.heappop(self._events)
             if kind == _FINISH:
                 if self.fluid:
                     self._fluid_finish(t, data)
@@ -225,8 +226,10 @@ class Simulator:
             dict(self.busy_ns),
         )
 
-    def _at(self, t: int, kind: int, data: object = None) -> None:
-        heapq.heappush(self._events, (t, next(self._seq), kind, data))
+    def _at(self, t: int, kind: int, data: object = None, tie: int = 0) -> None:
+        """Events at the same instant run in ``tie`` order (sources: their rank), then in
+        the order they were set."""
+        heapq.heappush(self._events, (t, tie, next(self._seq), kind, data))
 
     # ---- the interpreter lock -------------------------------------------------------------
     def _contended(self) -> bool:
@@ -293,7 +296,7 @@ class Simulator:
 
     def _inject(self, t: int, i: int) -> None:
         src = self.graph.sources[i]
-        self._at(t + src.period_ns, _SOURCE, i)
+        self._at(t + src.period_ns, _SOURCE, i, tie=src.rank)
         origins = {}
         if src.topic in self.chain_starts:
             origins = {src.topic: (t, t)}
