@@ -54,3 +54,19 @@ def test_schedules_from_bag_stamps_at_half_rate():
 def test_too_few_messages_give_no_schedule():
     recs = [_rec("n", 1000 * k, (("/once", k),)) for k in range(2)]
     assert source_schedules(recs) == {}
+
+
+def test_sources_stamped_alike_keep_their_arrival_order():
+    # On one worker thread /b is always taken up before /a at the same stamp (the bag lists
+    # /b first); /c runs on another thread and says nothing about the order.
+    recs = []
+    for k in range(10):
+        stamp, wall = k * 100_000_000, 1_000 + k * 100_000_000
+        recs.append(_rec("nb", wall, (("/b", stamp),)))
+        recs.append(_rec("na", wall + 2_000, (("/a", stamp),)))
+        recs[-1] = recs[-1][:2] + ("w0",) + recs[-1][3:]
+        recs[-2] = recs[-2][:2] + ("w0",) + recs[-2][3:]
+        recs.append(_rec("nc", wall + 500, (("/c", stamp),)))
+    out = source_schedules(recs)
+    assert out["/b"].rank < out["/a"].rank
+    assert sorted(s.rank for s in out.values()) == [0, 1, 2]
