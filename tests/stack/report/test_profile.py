@@ -62,11 +62,9 @@ def test_sources_stamped_alike_keep_their_arrival_order():
     recs = []
     for k in range(10):
         stamp, wall = k * 100_000_000, 1_000 + k * 100_000_000
-        recs.append(_rec("nb", wall, (("/b", stamp),)))
-        recs.append(_rec("na", wall + 2_000, (("/a", stamp),)))
-        recs[-1] = recs[-1][:2] + ("w0",) + recs[-1][3:]
-        recs[-2] = recs[-2][:2] + ("w0",) + recs[-2][3:]
-        recs.append(_rec("nc", wall + 500, (("/c", stamp),)))
+        recs.append(("nb", "cb", "w0", 0, wall, wall + 1_000, (("/b", stamp),), (), "", ()))
+        recs.append(("na", "cb", "w0", 0, wall + 2_000, wall + 3_000, (("/a", stamp),), (), "", ()))
+        recs.append(("nc", "cb", "w1", 0, wall + 500, wall + 900, (("/c", stamp),), (), "", ()))
     out = source_schedules(recs)
     assert out["/b"].rank < out["/a"].rank
     assert sorted(s.rank for s in out.values()) == [0, 1, 2]
