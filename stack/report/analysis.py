@@ -288,9 +288,9 @@ def _nodes(
         d = dur[idx]
         exc, drops = per_cb_events.get((node, cb), (0, 0))
         counts = published.get((node, cb), {})
-        steady_n = int(warm[idx].sum())
-        shares = {t: c / steady_n for t, c in counts.items()} if steady_n else {}
         steady_idx = idx[warm[idx]]
+        steady_n = len(steady_idx)
+        shares = {t: c / steady_n for t, c in counts.items()} if steady_n else {}
         ovl = float(overlap[steady_idx].mean()) if len(steady_idx) else 0.0
         result = CallbackResult(
             node, cb, d, len(d) / duration_s, exc, drops, shares, dur[steady_idx], ovl

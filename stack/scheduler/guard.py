@@ -100,7 +100,7 @@ class BlockingGuard:
         its schedule."""
         guard = self.executors.setdefault(executor, ExecutorGuard())
         for sub in subs:
-            if not sub.chains or getattr(sub, "side_input", False):
+            if not sub.chains or sub.side_input:
                 continue
             forecast = ArrivalForecast(max(m.priority for m in sub.chains), sub.depth)
             self.arrivals[id(sub)] = forecast

@@ -18,7 +18,7 @@ from stack.scheduler.config import SchedulerConfig, parse_scheduler
 from stack.scheduler.degrade import DegradeController, Thresholds
 from stack.scheduler.errors import SchedulerError
 from stack.scheduler.gate import DeviceGates
-from stack.scheduler.guard import BlockingGuard, ExecutorGuard
+from stack.scheduler.guard import BlockingGuard
 from stack.scheduler.policy import ChainMembership, PolicyKind
 from stack.scheduler.variants import VariantSet
 from stack.trace.records import EventKind
@@ -82,7 +82,8 @@ class SchedulerHooks:
     def admit_for(self, executor: str) -> Any:
         """The ready queue's admission test for ``executor`` (None: start whatever is first)."""
         guard = self.guard
-        if guard is None or not guard.executors.get(executor, ExecutorGuard()).inputs:
+        watched = guard.executors.get(executor) if guard is not None else None
+        if watched is None or not watched.inputs:
             return None
 
         def admit(item: tuple, now_ns: int) -> int:

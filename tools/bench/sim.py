@@ -36,16 +36,23 @@ def profile_json(run_dir: Path) -> dict[str, Any]:
     return report_json(analyze(RunDir(run_dir)))
 
 
-def predict_p99(bag: Path, profile: dict[str, Any], policy: str, seconds: float) -> dict:
+def demo_runtime(bag: Path) -> Any:
+    """The demo graph's nodes built once (lockstep, nothing runs) for the simulator to read
+    its topics and timers from; every topic the bag feeds is external."""
     from stack.cli.common import load_launch
-    from tools.schedsim import build_runtime, parse_profile, predict
+    from stack.replay.bag import Bag
+    from tools.schedsim import build_runtime
 
-    graph = load_launch(DEMO_LAUNCH, [f"bag_dir:={bag}"])
+    with Bag(bag) as reader:
+        external = tuple(reader.topics)
+    return build_runtime(load_launch(DEMO_LAUNCH, [f"bag_dir:={bag}"]), external)
+
+
+def predict_p99(runtime: Any, profile: dict[str, Any], policy: str, seconds: float) -> dict:
+    from tools.schedsim import parse_profile, predict
+
     prof = parse_profile(profile, "<profile run>")
-    external = tuple(prof.sources)
-    prediction = predict(
-        build_runtime(graph, external), prof, policy=policy, duration_s=seconds, repeats=REPEATS
-    )
+    prediction = predict(runtime, prof, policy=policy, duration_s=seconds, repeats=REPEATS)
     return {name: c.p99_ms for name, c in prediction.chains.items()}
 
 
@@ -54,11 +61,12 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
     bag = demo_bag(seconds)
     out: dict[str, Any] = {"seconds": seconds, "policies": {}}
     worst = 0.0
+    runtime = demo_runtime(bag)
     with tempfile.TemporaryDirectory(prefix="l4benchsim") as tmp:
         for policy in POLICIES:
             replay(bag, Path(tmp) / f"profile-{policy}", rate=1.0, policy=policy)
             profile = profile_json(Path(tmp) / f"profile-{policy}")
-            predicted = predict_p99(bag, profile, policy, seconds)
+            predicted = predict_p99(runtime, profile, policy, seconds)
             run_dir = Path(tmp) / policy
             replay(bag, run_dir, rate=1.0, policy=policy)
             measured = chain_figures(run_dir, bag)

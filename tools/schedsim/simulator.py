@@ -168,9 +168,11 @@ class Simulator:
         for sub in self.subs:
             self.by_topic.setdefault(sub.spec.topic, []).append(sub)
         self.timers = [_Timer(t, self._node(t.node)) for t in g.timers]
+        self._admit: dict[str, Callable[[tuple, int], int]] = {}
         if self.guard is not None:
             for ex in self.execs:
                 self.guard.watch(ex, [s.spec for s in self.subs if s.node.executor == ex])
+                self._admit[ex] = self._admission(ex)
         self.chain_starts = {c.start for c in g.chains.values()}
         self.chain_ends: dict[str, list[str]] = {}
         for c in g.chains.values():
@@ -372,19 +374,22 @@ class Simulator:
         self._start(ex, node, cb, t)
         return True
 
+    def _admission(self, executor: str) -> Callable[[tuple, int], int]:
+        hold_until = self.guard.hold_until  # type: ignore[union-attr]
+
+        def admit(item: tuple, now: int) -> int:
+            entity = item[3]
+            name = entity.spec.callback.name
+            return hold_until(executor, -item[0], entity.node.name, name, now)
+
+        return admit
+
     def _admitted(self, ex: _Exec, t: int) -> tuple | None:
         """The most urgent ready item the blocking guard lets start (as the runtime's
         ReadyQueue.pop); if it holds them all, look again when the earliest hold ends."""
         if self.guard is None:
             return heapq.heappop(ex.heap)
-        guard = self.guard
-
-        def admit(item: tuple, now: int) -> int:
-            entity = item[3]
-            name = entity.spec.callback.name
-            return guard.hold_until(ex.name, -item[0], entity.node.name, name, now)
-
-        found, wake = first_admitted(ex.heap, admit, t)
+        found, wake = first_admitted(ex.heap, self._admit[ex.name], t)
         if found is None and wake:
             self._at(max(wake, t + 1), _RECHECK, ex)
         return found

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stack.msgs import ns_to_stamp
 from stack.node import Context, Node
 
 
@@ -51,26 +50,6 @@ class Mutate(Node):
     def on_input(self, msg: Any) -> None:
         msg.header.frame_id = "mutated"
         self.pub.publish(msg)
-
-
-@dataclass
-class TickerParams:
-    topic: str = "/tick"
-    period_s: float = 0.1
-
-
-class Ticker(Node):
-    """Publishes a header stamped with the clock on a timer."""
-
-    Params = TickerParams
-
-    def __init__(self, ctx: Context) -> None:
-        super().__init__(ctx)
-        self.pub = ctx.publisher(self.params.topic, "std_msgs/msg/Header")
-        ctx.timer(self.params.period_s, self.tick)
-
-    def tick(self) -> None:
-        self.pub.publish(self.ctx.new("std_msgs/msg/Header", stamp=ns_to_stamp(self.now_ns())))
 
 
 @dataclass

@@ -87,7 +87,10 @@ def test_a_node_editing_its_input_is_recorded_as_edited(module_bag: Path, tmp_pa
 
 
 def test_timers_fire_on_bag_time(module_bag: Path, tmp_path: Path) -> None:
-    ticker = "  ticker:\n    class: tests.stack.replay.nodes:Ticker\n    params: {period_s: 0.1}\n"
+    ticker = (
+        "  ticker:\n    class: stack.nodes.synthetic:Heartbeat\n"
+        "    params: {topic: /tick, rate_hz: 10.0}\n"
+    )
     replay(module_bag, probe_launch(extra_nodes=ticker), tmp_path / "run")
     ticks = [(t, raw) for topic, t, raw in read_bag(tmp_path / "run" / OUTPUTS) if topic == "/tick"]
     with Bag(module_bag) as bag:
