@@ -14,6 +14,7 @@ from stack.graph import ChainSpec
 from stack.report.profile import (
     SourceSchedule,
     overlap_fractions,
+    source_origin_ns,
     source_schedules,
     wakeup_delays_ns,
     warm_start_ns,
@@ -99,6 +100,8 @@ class CallbackResult:
     steady_ns: np.ndarray | None = None  # durations once the graph was warm (None: all are)
     # mean fraction of its steady runs spent while another worker thread ran a callback
     overlap: float = 0.0
+    # when each steady run began, after the first sensor input (time 0 of the sources)
+    steady_at_ns: np.ndarray | None = None
 
     @property
     def count(self) -> int:
@@ -120,6 +123,13 @@ class CallbackResult:
         schedulability simulator that replays measured profiles)."""
         steady = self.steady_ns is not None and len(self.steady_ns) > 0
         return samples_ms(self.steady_ns if steady else self.durations_ns, limit)
+
+    def profile_times_s(self, limit: int = MAX_PROFILE_SAMPLES) -> list[float] | None:
+        """When each of :meth:`profile_samples_ms` was measured: seconds after the first
+        input from outside the graph, the time 0 of the report's ``sources``."""
+        if self.steady_at_ns is None or not len(self.steady_at_ns):
+            return None
+        return [round(ms / 1e3, 4) for ms in samples_ms(self.steady_at_ns, limit)]
 
 
 def samples_ms(values_ns: np.ndarray, limit: int = MAX_PROFILE_SAMPLES) -> list[float]:
@@ -243,7 +253,8 @@ def analyze(run: RunDir) -> RunAnalysis:
     t0, t1 = _time_span(cols, samples)
     duration_s = max((t1 - t0) / 1e9, 1e-9)
     warm = warm_start_ns(samples, t0)
-    nodes = _nodes(run, records, cols, duration_s, warm)
+    origin = source_origin_ns(records) if records else None
+    nodes = _nodes(run, records, cols, duration_s, warm, t0 if origin is None else origin)
     events = _events(records)
     _variants(records, nodes, events)
     chains = {
@@ -267,7 +278,12 @@ def _time_span(cols: _Columns | None, samples: dict[str, ChainSamples]) -> tuple
 
 
 def _nodes(
-    run: RunDir, records: Sequence[tuple], cols: _Columns | None, duration_s: float, warm_ns: int
+    run: RunDir,
+    records: Sequence[tuple],
+    cols: _Columns | None,
+    duration_s: float,
+    warm_ns: int,
+    origin_ns: int,
 ) -> dict[str, NodeResult]:
     nodes = {name: NodeResult(name) for name in run.meta.get("nodes", {})}
     for name, counters in run.counters.items():
@@ -293,8 +309,9 @@ def _nodes(
         shares = {t: c / steady_n for t, c in counts.items()} if steady_n else {}
         ovl = float(overlap[steady_idx].mean()) if len(steady_idx) else 0.0
         result = CallbackResult(
-            node, cb, d, len(d) / duration_s, exc, drops, shares, dur[steady_idx], ovl
-        )
+            node, cb, d, len(d) / duration_s, exc, drops, shares, dur[steady_idx], ovl,
+            cols.start[steady_idx] - origin_ns,
+        )  # fmt: skip
         nodes.setdefault(node, NodeResult(node)).callbacks[cb] = result
     return nodes
 

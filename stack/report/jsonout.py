@@ -49,6 +49,7 @@ def callback_json(cb: CallbackResult) -> dict[str, Any]:
         "exceptions": cb.exceptions,
         "drops": cb.drops,
         "samples_ms": cb.profile_samples_ms(),
+        "samples_at_s": cb.profile_times_s(),
         "overlap": round(cb.overlap, 4),
         "publishes": {t: round(f, 4) for t, f in sorted(cb.publishes.items())},
     }

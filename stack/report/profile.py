@@ -48,16 +48,7 @@ def source_schedules(records: Sequence[tuple]) -> dict[str, SourceSchedule]:
     Periods come from the header stamps (exact in a bag); the stamp-to-wall scale (the replay
     rate) from a fit of when each stamp was first consumed against the stamp.
     """
-    published = {o[0] for r in records for o in r[7]}
-    first: dict[str, dict[int, int]] = {}
-    for r in records:
-        for topic, stamp in r[6]:
-            if topic in published or stamp < 0:
-                continue
-            seen = first.setdefault(topic, {})
-            if stamp not in seen or r[4] < seen[stamp]:
-                seen[stamp] = r[4]
-    first = {t: s for t, s in first.items() if len(s) >= MIN_SOURCE_MESSAGES}
+    first = _first_consumed(records)
     if not first:
         return {}
     stamps = np.array([s for seen in first.values() for s in seen], np.float64)
@@ -84,6 +75,27 @@ def source_schedules(records: Sequence[tuple]) -> dict[str, SourceSchedule]:
         topic: SourceSchedule(topic, period, phase, rank)
         for rank, (phase, _, topic, period) in enumerate(found)
     }
+
+
+def source_origin_ns(records: Sequence[tuple]) -> int | None:
+    """When the first input from outside the graph was taken up: time 0 of the sources'
+    schedule, and of a simulation of it (None: no external input)."""
+    first = _first_consumed(records)
+    return min((min(seen.values()) for seen in first.values()), default=None)
+
+
+def _first_consumed(records: Sequence[tuple]) -> dict[str, dict[int, int]]:
+    """Per external topic (consumed, published by no node): stamp -> when first consumed."""
+    published = {o[0] for r in records for o in r[7]}
+    first: dict[str, dict[int, int]] = {}
+    for r in records:
+        for topic, stamp in r[6]:
+            if topic in published or stamp < 0:
+                continue
+            seen = first.setdefault(topic, {})
+            if stamp not in seen or r[4] < seen[stamp]:
+                seen[stamp] = r[4]
+    return {t: s for t, s in first.items() if len(s) >= MIN_SOURCE_MESSAGES}
 
 
 def _publish_order_wins(records: Sequence[tuple], topics: set[str]) -> dict[str, int]:
@@ -189,6 +201,7 @@ def _covered_before(union: np.ndarray, t: np.ndarray) -> np.ndarray:
 __all__ = [
     "SourceSchedule",
     "overlap_fractions",
+    "source_origin_ns",
     "source_schedules",
     "wakeup_delays_ns",
     "warm_start_ns",

@@ -77,9 +77,12 @@ def sim_graph(
     rates_hz: Mapping[str, float] | None = None,
     warnings: list[str] | None = None,
     solo: Profile | None = None,
+    aligned: bool = True,
 ) -> SimGraph:
     """The runtime's graph with service times from ``profile``; external topics at
-    ``rates_hz`` (topic -> Hz) or at the rate the profile observed.
+    ``rates_hz`` (topic -> Hz) or at the rate the profile observed. ``aligned``: draw each
+    callback's times from the samples measured nearest the simulated time, where the profile
+    says when they were measured (see :class:`Service`).
 
     With ``solo`` (the profile of a lockstep run: every callback alone), service times are
     the solo ones and each callback slows down by what ``profile`` measured beside other work
@@ -101,7 +104,7 @@ def sim_graph(
             pubs = _all(node_topics.get(node, []))
         alone = solo.get(node, name) if solo is not None else None
         if alone is None:
-            return SimCallback(node, name, Service(tuple(prof.samples_ms.tolist())), dict(pubs))
+            return SimCallback(node, name, _service(prof, aligned), dict(pubs))
         service = Service(tuple(alone.samples_ms.tolist()))
         return SimCallback(node, name, service, dict(pubs), slowdown(prof, alone))
 
@@ -132,6 +135,14 @@ def sim_graph(
         blocking_guard=config.blocking_guard,
         wakeups={ex: Service(tuple(d.tolist())) for ex, d in profile.wakeups_ms.items()},
     )
+
+
+def _service(prof: CallbackProfile, aligned: bool) -> Service:
+    if not aligned or prof.at_s is None:
+        return Service(tuple(prof.samples_ms.tolist()))
+    order = np.argsort(prof.at_s, kind="stable")
+    at_ns = np.round(prof.at_s[order] * 1e9).astype(np.int64)
+    return Service(tuple(prof.samples_ms[order].tolist()), tuple(at_ns.tolist()))
 
 
 MIN_OVERLAP = 0.1  # below this the measured runs say too little about contention
@@ -230,6 +241,7 @@ def predict(
     switch_ms: float | None = None,
     handoff_loss: float = HANDOFF_LOSS,
     solo: Profile | None = None,
+    aligned: bool = True,
 ) -> Prediction:
     """Simulate ``runtime``'s graph under ``policy`` for ``duration_s`` of graph time,
     ``repeats`` times with seeds ``seed, seed + 1, ...``, pooling the chain samples: what
@@ -239,7 +251,11 @@ def predict(
     if repeats < 1:
         raise SimError(f"repeats must be >= 1, got {repeats}")
     warnings: list[str] = []
-    g = sim_graph(runtime, profile, rates_hz=rates_hz, warnings=warnings, solo=solo)
+    # Other sensor rates than profiled: the profiled times no longer meet the same frames.
+    aligned = aligned and not rates_hz
+    g = sim_graph(
+        runtime, profile, rates_hz=rates_hz, warnings=warnings, solo=solo, aligned=aligned
+    )
     scale = speed_scale(runtime.graph, speeds or {})
     if switch_ms is None and g.wakeups:
         switch_ms = 0.0  # the measured wake-ups include the waits for the interpreter lock

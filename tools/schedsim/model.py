@@ -4,6 +4,7 @@ sources and per-callback service times. Build one from a launch file + profile
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -13,21 +14,51 @@ from stack.executor.entities import without_chain_starts
 from stack.graph import ChainSpec
 from stack.scheduler.policy import ChainMembership
 
+ALIGN_SPREAD = 1  # an aligned draw takes one of the 2 * ALIGN_SPREAD + 1 samples nearest in time
+
 
 @dataclass(frozen=True)
 class Service:
-    """Execution time of one callback: drawn from measured samples (one sample: fixed)."""
+    """Execution time of one callback: drawn from measured samples (one sample: fixed).
+
+    With ``at_ns`` (when each sample was measured, in the profiled run's time) a draw at
+    simulated time ``t`` takes one of the samples measured nearest ``t``: a replay of the same
+    drive meets the same scene at the same time (a crowded intersection makes the lidar
+    callback slow for seconds, not at random), so bursts of slow frames stay bursts."""
 
     samples_ms: tuple[float, ...]
+    at_ns: tuple[int, ...] = ()  # sorted, one per sample; () draws without regard to time
+
+    def __post_init__(self) -> None:
+        if self.at_ns and len(self.at_ns) != len(self.samples_ms):
+            raise ValueError(
+                f"Service: {len(self.at_ns)} sample times for {len(self.samples_ms)} samples"
+            )
 
     @classmethod
     def fixed(cls, ms: float) -> Service:
         return cls((float(ms),))
 
-    def sample_ns(self, rng: np.random.Generator, scale: float = 1.0) -> int:
+    def sample_ns(self, rng: np.random.Generator, scale: float = 1.0, at: int = 0) -> int:
         s = self.samples_ms
-        ms = s[0] if len(s) == 1 else s[int(rng.integers(len(s)))]
-        return round(ms * scale * 1e6)
+        if len(s) == 1:
+            i = 0
+        elif self.at_ns:
+            i = self._near(at) + int(rng.integers(-ALIGN_SPREAD, ALIGN_SPREAD + 1))
+            i = min(max(i, 0), len(s) - 1)
+        else:
+            i = int(rng.integers(len(s)))
+        return round(s[i] * scale * 1e6)
+
+    def _near(self, at: int) -> int:
+        """The sample measured nearest ``at``; past the profiled span, the span repeats."""
+        first, last = self.at_ns[0], self.at_ns[-1]
+        if at > last and last > first:
+            at = first + (at - first) % (last - first)
+        i = bisect.bisect_left(self.at_ns, at)
+        if i > 0 and (i == len(self.at_ns) or at - self.at_ns[i - 1] < self.at_ns[i] - at):
+            i -= 1
+        return i
 
 
 @dataclass

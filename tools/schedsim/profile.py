@@ -4,11 +4,14 @@ records of a run in this process.
 The shape is the report's, of which the simulator reads only this much:
 
     {"nodes": {NODE: {"callbacks": {CB: {"p50_ms", "p99_ms", "mean_ms", "count",
-                                         "samples_ms": [...], "rate_hz"?, "publishes"?}}}}}
+                                         "samples_ms": [...], "samples_at_s"?: [...],
+                                         "rate_hz"?, "publishes"?}}}}}
 
 ``CB`` is the trace's callback name ("sub:/topic", "timer:tick"). ``publishes`` (optional)
 maps each topic the callback published to the fraction of its runs that did; without it the
-simulator assumes a callback publishes every topic its node publishes.
+simulator assumes a callback publishes every topic its node publishes. ``samples_at_s``
+(optional) says when each sample was measured, for draws aligned in time (see
+:class:`tools.schedsim.model.Service`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ class CallbackProfile:
     rate_hz: float | None = None
     publishes: Mapping[str, float] | None = None
     overlap: float = 0.0  # mean fraction of a run spent beside another thread's callback
+    at_s: np.ndarray | None = None  # when each sample was measured (s into the run)
 
     @property
     def topic(self) -> str | None:
@@ -78,6 +82,8 @@ class Profile:
                 "count": len(s),
                 "samples_ms": [round(float(x), 4) for x in _thin(s)],
             }
+            if cb.at_s is not None:
+                entry["samples_at_s"] = [round(float(x), 4) for x in _thin(cb.at_s)]
             if cb.rate_hz is not None:
                 entry["rate_hz"] = round(cb.rate_hz, 3)
             if cb.publishes is not None:
@@ -176,8 +182,24 @@ def _callback(where: str, node: str, name: str, cb: Any) -> CallbackProfile:
     return CallbackProfile(
         node, name, arr, float(rate) if rate else None,
         {str(t): float(f) for t, f in publishes.items()} if publishes is not None else None,
-        float(overlap),
+        float(overlap), _times(where, cb.get("samples_at_s"), len(arr) if samples else 0),
     )  # fmt: skip
+
+
+def _times(where: str, times: Any, count: int) -> np.ndarray | None:
+    """``samples_at_s``: one finite time per sample, or absent."""
+    if times is None:
+        return None
+    try:
+        arr = np.asarray(times, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.zeros((0, 0))
+    if arr.ndim != 1 or len(arr) != count or not np.all(np.isfinite(arr)):
+        raise SimError(
+            f"{where}.samples_at_s: expected one finite time per sample ({count}), "
+            f"got {times!r:.80}"
+        )
+    return arr
 
 
 def profile_from_records(records: Iterable[tuple], duration_s: float | None = None) -> Profile:

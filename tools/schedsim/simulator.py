@@ -420,7 +420,8 @@ class Simulator:
 
     def _run(self, job: tuple, t: int) -> None:
         ex, node, cb = job
-        took = cb.service.sample_ns(self.rng, self.scale.get(node.name, 1.0)) + self.overhead_ns
+        took = cb.service.sample_ns(self.rng, self.scale.get(node.name, 1.0), t)
+        took += self.overhead_ns
         self._running += 1
         if self.fluid:
             self._advance(t)

@@ -85,6 +85,9 @@ def test_json_has_the_documented_shape(mixed_run):
     cb = doc["nodes"]["b"]["callbacks"]["sub:/in"]
     # samples_ms is the steady state: from the first chain output on (warmup_s before it)
     assert cb["count"] == 10 and len(cb["samples_ms"]) == 9
+    # ... each with when it was measured, in order, after the first input (its own, unsteady)
+    at = cb["samples_at_s"]
+    assert len(at) == 9 and at == sorted(at) and at[0] > 0
     assert doc["warmup_s"] > 0 and isinstance(doc["sources"], dict)
     assert cb["p50_ms"] <= cb["p99_ms"] <= cb["max_ms"]
     assert {"rate_hz", "exceptions", "drops", "mean_ms"} <= set(cb)

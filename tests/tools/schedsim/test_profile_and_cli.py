@@ -112,6 +112,17 @@ def test_external_topic_rate_comes_from_the_profile_or_the_caller(tmp_path):
         sim_graph(rt, parse_profile(prof), rates_hz={"/obj": 5.0})
 
 
+def test_sample_times_align_draws_unless_the_rates_change(runtime):
+    prof = report([4.0, 6.0])
+    prof["nodes"]["det"]["callbacks"]["sub:/cam"]["samples_at_s"] = [1.5, 0.5]
+    parsed = parse_profile(prof)
+    det = {s.node: s.callback.service for s in sim_graph(runtime, parsed).subscriptions}["det"]
+    assert det.samples_ms == (6.0, 4.0) and det.at_ns == (500_000_000, 1_500_000_000)
+    plain = sim_graph(runtime, parsed, aligned=False).subscriptions
+    assert all(not s.callback.service.at_ns for s in plain)
+    assert parse_profile(parsed.to_json()).get("det", "sub:/cam").at_s.tolist() == [1.5, 0.5]
+
+
 def test_missing_callback_is_a_warning_not_a_guess(runtime):
     prof = report([4.0])
     del prof["nodes"]["plan"]
@@ -129,6 +140,10 @@ def test_missing_callback_is_a_warning_not_a_guess(runtime):
         (
             {"nodes": {"a": {"callbacks": {"cb": {"samples_ms": [1], "publishes": {"/x": 2}}}}}},
             "publishes: expected",
+        ),
+        (
+            {"nodes": {"a": {"callbacks": {"cb": {"samples_ms": [1, 2], "samples_at_s": [0.5]}}}}},
+            r"nodes.a.callbacks.cb.samples_at_s: expected one finite time per sample \(2\)",
         ),
     ],
 )

@@ -169,3 +169,42 @@ def test_bad_graph_is_rejected():
     g.node_executor["x"] = "gpu"
     with pytest.raises(SimError, match="node x: unknown executor 'gpu'"):
         Simulator(g)
+
+
+def timed_service(split_ms: float, before: float, after: float, span_ms: int = 100) -> Service:
+    """A sample every ms over ``span_ms``: ``before`` ms until ``split_ms``, ``after`` ms from it."""
+    at = tuple(i * MS for i in range(span_ms))
+    return Service(tuple(before if i < split_ms else after for i in range(span_ms)), at)
+
+
+def test_aligned_service_times_follow_the_profiled_timeline():
+    # Inputs at 20, 40 ... ms meet the samples measured then: 2 ms before 50 ms, 8 ms after.
+    g = SimGraph(
+        executors={"compute": 1},
+        node_executor={"x": "compute"},
+        subscriptions=[
+            SimSubscription("x", "/x", 1, SimCallback("x", "sub:/x", timed_service(50, 2, 8), {"/o": 1.0}))
+        ],
+        timers=[],
+        sources=[SimSource("/x", 20 * MS)],
+        chains={"c": ChainSpec("c", ("/x", "/o"), 100.0, 99.0, 1)},
+    )  # fmt: skip
+    g.assign_chains()
+    run = Simulator(g, "fifo").run(0.21)
+    # Past the last sample (99 ms) the timeline repeats from the first: 100 ms is 1 ms in,
+    # 160 ms is 61 ms in, 200 ms is 2 ms in.
+    assert latencies(run, "c") == [2.0, 2.0, 8.0, 8.0, 2.0, 2.0, 2.0, 8.0, 8.0, 2.0]
+
+
+def test_aligned_draw_takes_a_sample_measured_near_the_time():
+    import numpy as np
+
+    svc = timed_service(50, 2, 8)
+    rng = np.random.default_rng(0)
+    assert {svc.sample_ns(rng, at=49 * MS) for _ in range(50)} == {2 * MS, 8 * MS}
+    assert {svc.sample_ns(rng, at=30 * MS) for _ in range(50)} == {2 * MS}
+    assert {svc.sample_ns(rng, at=-5 * MS) for _ in range(50)} == {2 * MS}
+    plain = Service((2.0, 8.0))  # no times: either, whenever
+    assert {plain.sample_ns(rng, at=30 * MS) for _ in range(50)} == {2 * MS, 8 * MS}
+    with pytest.raises(ValueError, match="1 sample times for 2 samples"):
+        Service((2.0, 8.0), (0,))
