@@ -38,6 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "without contention, which the simulator then stretches by the slowdown each callback "
         "showed beside other work in --profile",
     )  # fmt: skip
+    p.add_argument(
+        "--iid", action="store_true",
+        help="draw callback times at random from the profile, ignoring when each was measured "
+        "(default: from the samples measured nearest the simulated time, as a replay of the "
+        "profiled drive meets them)",
+    )  # fmt: skip
     p.add_argument("--policy", choices=["l4", "fifo"], default="l4", help="ready-queue policy")
     p.add_argument("--duration", type=float, default=60.0, metavar="S", help="simulated seconds")
     p.add_argument("--repeats", type=int, default=5, help="runs pooled (different seeds)")
@@ -83,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         prediction = predict(
             runtime, profile, policy=args.policy, duration_s=args.duration, speeds=speeds,
             rates_hz=rates, seed=args.seed, repeats=args.repeats, cpu=args.cpu_model, solo=solo,
+            aligned=not args.iid,
         )  # fmt: skip
     except SimError as exc:
         raise CliError(str(exc)) from exc

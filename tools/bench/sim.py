@@ -5,7 +5,8 @@ Under each policy (l4, then FIFO):
 1. Profile: replay the demo scenario through launch/replay.yaml at real time, traced, and take
    the report JSON of that run as the profile: steady-state callback times, the sensors'
    periods and phases, the executors' wake-up delays.
-2. Predict: `l4 sim` of the graph from that profile.
+2. Predict: `l4 sim` of the graph from that profile. The second run replays the same drive,
+   so callback times are drawn from the samples measured nearest the same instant of it.
 3. Measure: replay the scenario again (a fresh process) and compare each chain's p99:
    error = |predicted - measured| / measured. Target: <= 0.15 everywhere.
 

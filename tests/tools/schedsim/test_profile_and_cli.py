@@ -200,6 +200,21 @@ def test_cli_sim_verdict_json_and_exit_code(tmp_path):
     assert bad.returncode == 2 and "--speed 'cpu': expected NAME=NUMBER" in bad.stderr
 
 
+def test_cli_sim_draws_in_time_unless_iid(tmp_path):
+    # det took 4 ms in the profile's first second and 30 ms (over the 20 ms budget) after it:
+    # a simulated first second meets only the fast frames, unless draws ignore the time.
+    launch = tmp_path / "g.yaml"
+    launch.write_text(LAUNCH)
+    doc = report([4.0] * 20 + [30.0] * 20)
+    doc["nodes"]["det"]["callbacks"]["sub:/cam"]["samples_at_s"] = [i * 0.05 for i in range(40)]
+    prof = tmp_path / "report.json"
+    prof.write_text(json.dumps(doc))
+    args = ("sim", str(launch), "--profile", str(prof), "--duration", "0.9", "--policy", "fifo")
+    assert cli(*args).returncode == 0
+    iid = cli(*args, "--iid")
+    assert iid.returncode == 1 and "OVER" in iid.stdout
+
+
 def test_launch_warns_when_the_profile_says_a_chain_misses(tmp_path):
     launch = tmp_path / "g.yaml"
     launch.write_text(LAUNCH)
