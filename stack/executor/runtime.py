@@ -15,6 +15,7 @@ from typing import Any
 from stack.executor.context import EmbeddedContext
 from stack.executor.entities import Envelope, NodeState, Subscription, Timer
 from stack.executor.errors import ExecutorError
+from stack.executor.heap import freeze_startup_heap, thaw_heap
 from stack.executor.ready import ReadyQueue, mark_worker
 from stack.executor.threads import configure_worker_thread, current_cpu
 from stack.graph import LaunchGraph, Topology, check_topology, resolve_path
@@ -77,6 +78,7 @@ class Runtime:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._timer_wake = threading.Event()
+        self._frozen = False  # this runtime froze the start-up heap (stack.executor.heap)
         self.scheduler = SchedulerHooks(self)  # stale drops, GPU gates, variant degrade
         self.queues = self._make_queues()
         typestore()  # load message definitions now, not inside the first callback
@@ -366,6 +368,8 @@ class Runtime:
         if self.lockstep:
             raise ExecutorError("start() is for threaded mode; lockstep runs via run_until_idle()")
         self.start_timers()
+        if self.scheduler.config.gc_freeze and not self._frozen:
+            self._frozen = freeze_startup_heap() > 0
         for spec in self.graph.executors.values():
             queue = self.queues[spec.name]
             for i in range(spec.threads):
@@ -431,6 +435,9 @@ class Runtime:
             if t.is_alive():
                 log.warning("thread %s did not stop within %.1f s", t.name, timeout_s)
         self._threads.clear()
+        if self._frozen:
+            thaw_heap()
+            self._frozen = False
         self.tracer.close()
         self.raise_failure()
 

@@ -5,6 +5,8 @@ scheduler:
   blocking_guard: true      # start a lower-priority callback only if it ends before the next
                             # higher-priority sensor input would overflow its queue (l4 only)
   gate_devices: [gpu, dla]  # engine runs on these devices pass one priority gate each
+  gc_freeze: true           # freeze the start-up heap so full collections do not stall
+                            # every thread for tens of ms (stack.executor.heap; any policy)
   degrade:                  # defaults for every node holding a VariantSet ...
     min_slack_ms: 5         #   switch to a cheaper variant below this slack
     recover_slack_ms: 10    #   come back when the slack stays above this ...
@@ -23,7 +25,7 @@ from typing import Any
 
 from stack.scheduler.errors import SchedulerError
 
-SECTION_KEYS = {"stale_drop", "blocking_guard", "gate_devices", "degrade"}
+SECTION_KEYS = {"stale_drop", "blocking_guard", "gate_devices", "gc_freeze", "degrade"}
 DEGRADE_KEYS = {"min_slack_ms", "recover_slack_ms", "hold_s", "window", "nodes", "enabled"}
 NODE_DEGRADE_KEYS = (DEGRADE_KEYS - {"nodes"}) | {"chain"}
 DEFAULT_GATE_DEVICES = ("gpu", "dla")
@@ -54,6 +56,7 @@ class SchedulerConfig:
     gate_devices: tuple[str, ...] = DEFAULT_GATE_DEVICES
     degrade: DegradeConfig = DegradeConfig()
     node_degrade: Mapping[str, DegradeConfig] = field(default_factory=dict)
+    gc_freeze: bool = True
 
     def degrade_for(self, node: str) -> DegradeConfig:
         return self.node_degrade.get(node, self.degrade)
@@ -65,6 +68,7 @@ def parse_scheduler(raw: Mapping[str, Any] | None, source: str = "<string>") -> 
     _check_keys(source, "scheduler", raw, SECTION_KEYS)
     stale = _flag(source, raw, "stale_drop")
     guard = _flag(source, raw, "blocking_guard")
+    freeze = _flag(source, raw, "gc_freeze")
     devices = raw.get("gate_devices", list(DEFAULT_GATE_DEVICES))
     if not isinstance(devices, list) or not all(isinstance(d, str) for d in devices):
         raise SchedulerError(
@@ -89,7 +93,9 @@ def parse_scheduler(raw: Mapping[str, Any] | None, source: str = "<string>") -> 
             raise SchedulerError(f"{source}: {where}: expected a mapping, got {body!r}")
         _check_keys(source, where, body, NODE_DEGRADE_KEYS)
         per_node[str(name)] = _degrade(source, where, body, defaults)
-    return SchedulerConfig(stale, guard, tuple(d.lower() for d in devices), defaults, per_node)
+    return SchedulerConfig(
+        stale, guard, tuple(d.lower() for d in devices), defaults, per_node, freeze
+    )
 
 
 def _flag(source: str, raw: Mapping[str, Any], key: str) -> bool:

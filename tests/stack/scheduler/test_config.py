@@ -8,7 +8,8 @@ from stack.scheduler.errors import SchedulerError
 
 def test_defaults():
     cfg = parse_scheduler(None)
-    assert cfg.stale_drop is True
+    assert cfg.stale_drop is True and cfg.gc_freeze is True
+    assert parse_scheduler({"gc_freeze": False}).gc_freeze is False
     assert cfg.gate_devices == ("gpu", "dla")
     assert cfg.degrade_for("anything") == DegradeConfig()
 
@@ -46,6 +47,7 @@ def test_resolved_slacks_follow_the_budget_unless_given():
         ({"degrade": {"nodes": {"det": {"chain": 3}}}}, r"nodes.det.chain: expected a chain name"),
         ({"degrade": {"nodes": {"det": {"nodes": {}}}}}, r"nodes.det.nodes: unknown key"),
         ({"degrade": {"enabled": "yes"}}, r"scheduler.degrade.enabled: expected true/false"),
+        ({"gc_freeze": 1}, r"scheduler.gc_freeze: expected true/false, got 1"),
     ],
 )
 def test_errors_name_file_key_and_value(raw, message):
