@@ -367,9 +367,9 @@ class Runtime:
         """Threaded mode: start worker threads of every executor and the timer thread."""
         if self.lockstep:
             raise ExecutorError("start() is for threaded mode; lockstep runs via run_until_idle()")
-        self.start_timers()
         if self.scheduler.config.gc_freeze and not self._frozen:
-            self._frozen = freeze_startup_heap() > 0
+            self._frozen = freeze_startup_heap() > 0  # before the clocks start: it takes a while
+        self.start_timers()
         for spec in self.graph.executors.values():
             queue = self.queues[spec.name]
             for i in range(spec.threads):
