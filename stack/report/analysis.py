@@ -102,6 +102,8 @@ class CallbackResult:
     overlap: float = 0.0
     # when each steady run began, after the first sensor input (time 0 of the sources)
     steady_at_ns: np.ndarray | None = None
+    # mean time from a steady run's first publish to its end (work after its output)
+    publish_after_ms: float = 0.0
 
     @property
     def count(self) -> int:
@@ -298,6 +300,7 @@ def _nodes(
     per_cb_events = _callback_event_counts(records)
     warm = cols.start >= warm_ns
     published = _published_topics(records, runs & warm)
+    after = _publish_after_ms(records, runs & warm)
     overlap = overlap_fractions(records)
     for k, (node, cb) in enumerate(cols.keys):
         idx = order[bounds[k] : bounds[k + 1]]
@@ -310,7 +313,7 @@ def _nodes(
         ovl = float(overlap[steady_idx].mean()) if len(steady_idx) else 0.0
         result = CallbackResult(
             node, cb, d, len(d) / duration_s, exc, drops, shares, dur[steady_idx], ovl,
-            cols.start[steady_idx] - origin_ns,
+            cols.start[steady_idx] - origin_ns, after.get((node, cb), 0.0),
         )  # fmt: skip
         nodes.setdefault(node, NodeResult(node)).callbacks[cb] = result
     return nodes
@@ -328,6 +331,18 @@ def _published_topics(
         for topic in {o[0] for o in r[7]}:
             counts[topic] = counts.get(topic, 0) + 1
     return out
+
+
+def _publish_after_ms(records: Sequence[tuple], runs: np.ndarray) -> dict[tuple[str, str], float]:
+    """Per callback: mean ms from its first publish to its end, over runs that published
+    (a simulator delivers the output that much before the callback ends)."""
+    sums: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(records):
+        if runs[i] and r[7]:
+            acc = sums.setdefault((r[0], r[1]), [0, 0])
+            acc[0] += r[5] - min(o[1] for o in r[7])
+            acc[1] += 1
+    return {key: total / n / 1e6 for key, (total, n) in sums.items()}
 
 
 def _decision_mask(records: Sequence[tuple]) -> np.ndarray:

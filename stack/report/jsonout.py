@@ -51,6 +51,7 @@ def callback_json(cb: CallbackResult) -> dict[str, Any]:
         "samples_ms": cb.profile_samples_ms(),
         "samples_at_s": cb.profile_times_s(),
         "overlap": round(cb.overlap, 4),
+        "publish_after_ms": round(cb.publish_after_ms, 4),
         "publishes": {t: round(f, 4) for t, f in sorted(cb.publishes.items())},
     }
 

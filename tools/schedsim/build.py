@@ -104,7 +104,10 @@ def sim_graph(
             pubs = _all(node_topics.get(node, []))
         alone = solo.get(node, name) if solo is not None else None
         if alone is None:
-            return SimCallback(node, name, _service(prof, aligned), dict(pubs))
+            return SimCallback(
+                node, name, _service(prof, aligned), dict(pubs),
+                publish_after_ms=prof.publish_after_ms,
+            )  # fmt: skip
         service = Service(tuple(alone.samples_ms.tolist()))
         return SimCallback(node, name, service, dict(pubs), slowdown(prof, alone))
 

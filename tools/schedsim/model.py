@@ -70,6 +70,8 @@ class SimCallback:
     # how much longer the callback takes while another thread runs one (1: not at all);
     # with it, ``service`` is the time alone
     slowdown: float = 1.0
+    # its outputs go out this long before it ends (work after publishing: logging, cleanup)
+    publish_after_ms: float = 0.0
 
 
 @dataclass

@@ -38,6 +38,7 @@ class CallbackProfile:
     publishes: Mapping[str, float] | None = None
     overlap: float = 0.0  # mean fraction of a run spent beside another thread's callback
     at_s: np.ndarray | None = None  # when each sample was measured (s into the run)
+    publish_after_ms: float = 0.0  # mean work after its first publish, to its end
 
     @property
     def topic(self) -> str | None:
@@ -89,6 +90,7 @@ class Profile:
             if cb.publishes is not None:
                 entry["publishes"] = {t: round(f, 4) for t, f in cb.publishes.items()}
             entry["overlap"] = round(cb.overlap, 4)
+            entry["publish_after_ms"] = round(cb.publish_after_ms, 4)
             nodes.setdefault(node, {"callbacks": {}})["callbacks"][name] = entry
         sources = {
             t: {"period_ms": s.period_ms, "phase_ms": s.phase_ms} for t, s in self.sources.items()
@@ -178,11 +180,15 @@ def _callback(where: str, node: str, name: str, cb: Any) -> CallbackProfile:
     overlap = cb.get("overlap", 0.0)
     if not isinstance(overlap, (int, float)) or not 0 <= overlap <= 1:
         raise SimError(f"{where}.overlap: expected a fraction 0..1, got {overlap!r}")
+    after = cb.get("publish_after_ms", 0.0)
+    if not isinstance(after, (int, float)) or isinstance(after, bool) or not after >= 0:
+        raise SimError(f"{where}.publish_after_ms: expected a time >= 0, got {after!r}")
     rate = cb.get("rate_hz")
     return CallbackProfile(
         node, name, arr, float(rate) if rate else None,
         {str(t): float(f) for t, f in publishes.items()} if publishes is not None else None,
         float(overlap), _times(where, cb.get("samples_at_s"), len(arr) if samples else 0),
+        float(after),
     )  # fmt: skip
 
 

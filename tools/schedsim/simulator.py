@@ -40,7 +40,7 @@ from stack.scheduler.policy import Policy, PolicyKind, make_policy
 from tools.schedsim.errors import SimError
 from tools.schedsim.model import SimCallback, SimGraph, SimSubscription, SimTimer
 
-_TIMER, _SOURCE, _FINISH, _GIL_CHECK, _WAKE, _RECHECK = 0, 1, 2, 3, 4, 5
+_TIMER, _SOURCE, _FINISH, _GIL_CHECK, _WAKE, _RECHECK, _OUTPUT = 0, 1, 2, 3, 4, 5, 6
 
 
 class CpuModel(str, enum.Enum):
@@ -217,6 +217,8 @@ class Simulator:
                 self._woken(data, t)
             elif kind == _RECHECK:
                 self._dispatch(data, t)
+            elif kind == _OUTPUT:
+                self._outputs(data[1], data[2], t)
             else:
                 self._inject(t, data)
         return SimRun(
@@ -430,6 +432,13 @@ class Simulator:
             return
         self.busy_ns[ex.name] += took
         self._at(t + took, _FINISH, job)
+        if self._early(cb):
+            lead = min(took, round(cb.publish_after_ms * 1e6))
+            self._at(t + took - lead, _OUTPUT, job)
+
+    def _early(self, cb: SimCallback) -> bool:
+        """Whether ``cb`` publishes before it ends (its own event), not at its end."""
+        return cb.publish_after_ms > 0 and not self.fluid
 
     # ---- contention: every callback in progress progresses at its current speed ----------
     def _advance(self, t: int) -> None:
@@ -467,9 +476,8 @@ class Simulator:
                 self._run(self._serial_waiters.popleft(), t)
             else:
                 self._serial_busy = False
-        for topic, p in cb.publishes.items():
-            if p >= 1.0 or self.rng.random() < p:
-                self._publish(node, topic, t)
+        if not self._early(cb):
+            self._outputs(node, cb, t)
         node.busy = False
         ex.idle += 1
         if node.deferred:
@@ -483,6 +491,11 @@ class Simulator:
             self._gil_check(t)  # every worker blocked: the lock is free
 
     # ---- publishing -------------------------------------------------------------------------
+    def _outputs(self, node: _Node, cb: SimCallback, t: int) -> None:
+        for topic, p in cb.publishes.items():
+            if p >= 1.0 or self.rng.random() < p:
+                self._publish(node, topic, t)
+
     def _publish(self, node: _Node, topic: str, t: int) -> None:
         origins = merge_origins(node.latest)
         if topic in self.chain_starts:

@@ -93,6 +93,8 @@ def test_json_has_the_documented_shape(mixed_run):
     assert {"rate_hz", "exceptions", "drops", "mean_ms"} <= set(cb)
     # Every run of b's callback published /b once: the simulator's profile needs that share.
     assert cb["publishes"] == {"/b": 1.0}
+    # b publishes inside its callback, then returns: a little work after the output
+    assert 0 <= cb["publish_after_ms"] < cb["max_ms"]
 
 
 def test_baseline_deltas(ok_run, slower_run):

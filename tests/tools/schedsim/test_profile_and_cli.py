@@ -142,6 +142,10 @@ def test_missing_callback_is_a_warning_not_a_guess(runtime):
             "publishes: expected",
         ),
         (
+            {"nodes": {"a": {"callbacks": {"cb": {"samples_ms": [1], "publish_after_ms": -1}}}}},
+            r"nodes.a.callbacks.cb.publish_after_ms: expected a time >= 0, got -1",
+        ),
+        (
             {"nodes": {"a": {"callbacks": {"cb": {"samples_ms": [1, 2], "samples_at_s": [0.5]}}}}},
             r"nodes.a.callbacks.cb.samples_at_s: expected one finite time per sample \(2\)",
         ),

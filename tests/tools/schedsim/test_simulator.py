@@ -208,3 +208,25 @@ def test_aligned_draw_takes_a_sample_measured_near_the_time():
     assert {plain.sample_ns(rng, at=30 * MS) for _ in range(50)} == {2 * MS, 8 * MS}
     with pytest.raises(ValueError, match="1 sample times for 2 samples"):
         Service((2.0, 8.0), (0,))
+
+
+def test_outputs_leave_when_published_not_when_the_callback_ends():
+    # x works 4 ms but publishes 1 ms before its end; y (another executor) starts at 3 ms.
+    x = SimCallback("x", "sub:/x", Service.fixed(4), {"/mid": 1.0}, publish_after_ms=1.0)
+    y = SimCallback("y", "sub:/mid", Service.fixed(2), {"/o": 1.0})
+    g = SimGraph(
+        executors={"a": 1, "b": 1},
+        node_executor={"x": "a", "y": "b"},
+        subscriptions=[SimSubscription("x", "/x", 1, x), SimSubscription("y", "/mid", 1, y)],
+        timers=[],
+        sources=[SimSource("/x", 20 * MS)],
+        chains={
+            "first": ChainSpec("first", ("/x", "/mid"), 100.0, 99.0, 1),
+            "whole": ChainSpec("whole", ("/x", "/mid", "/o"), 100.0, 99.0, 1),
+        },
+    )  # fmt: skip
+    g.assign_chains()
+    run = Simulator(g, "fifo").run(0.05)
+    assert latencies(run, "first") == [3.0, 3.0]
+    assert latencies(run, "whole") == [5.0, 5.0]
+    assert run.busy_ns == {"a": 8 * MS, "b": 4 * MS}  # x still takes its 4 ms
