@@ -1,9 +1,8 @@
 """How fast this machine is right now, for benchmarks that compare runs minutes apart.
 
 A shared host's speed drifts: the same callback work took 18 % longer in one replay than in
-one ten minutes later on this 2-core machine. A prediction for a run is a prediction for the
-machine it runs on, so `l4 bench sim` probes the speed around each real run and gives the
-ratio to `l4 sim --speed cpu=FACTOR` -- the same knob that predicts a slower target.
+one ten minutes later on this 2-core machine. `l4 bench sim` probes the speed around each real
+run and reports the readings, so a result taken while the host drifted can be told apart.
 
 The probe is a fixed mix of the demo graph's kinds of work: one inference of the shipped
 detector (ONNX Runtime), a voxel grid of a lidar sweep (numpy), a PNG encode (OpenCV) and a
