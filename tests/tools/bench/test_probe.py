@@ -1,26 +1,25 @@
-"""The machine-speed probe: a positive time that grows when the machine is busier."""
+"""The machine-speed probe: the median time of its work mix, warm-up pass excluded."""
 
 from __future__ import annotations
 
-import threading
+import time
 
-from tools.bench.probe import probe_ms
+from tools.bench import probe
 
 
-def test_probe_times_the_mix_and_sees_a_busy_interpreter():
-    quiet = probe_ms(repeats=3)
-    assert 0 < quiet < 5_000
-    stop = threading.Event()
+def test_probe_reports_the_median_pass_after_a_warm_up(monkeypatch):
+    passes = iter([0.2, 0.01, 0.05, 0.01])  # the 0.2 s warm-up pass is not counted
 
-    def spin() -> None:  # pure Python beside the probe: it now shares the interpreter lock
-        while not stop.is_set():
-            sum(i * i for i in range(1000))
+    def mix():
+        def once() -> None:
+            time.sleep(next(passes))
 
-    hog = threading.Thread(target=spin)
-    hog.start()
-    try:
-        busy = probe_ms(repeats=3)
-    finally:
-        stop.set()
-        hog.join()
-    assert busy > quiet * 1.2
+        return once
+
+    monkeypatch.setattr(probe, "_mix", mix)
+    assert 8 <= probe.probe_ms(repeats=3) < 40  # the median pass: 10 ms
+
+
+def test_real_mix_runs_the_graph_kinds_of_work():
+    ms = probe.probe_ms(repeats=1)
+    assert 0 < ms < 5_000
