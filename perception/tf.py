@@ -1,4 +1,5 @@
-"""A static transform tree from /tf_static (tf2_msgs/TFMessage), for sensor extrinsics."""
+"""Frames: a static transform tree from /tf_static (tf2_msgs/TFMessage), for sensor
+extrinsics, and the check that an input is in the frame a node works in."""
 
 from __future__ import annotations
 
@@ -76,3 +77,16 @@ class StaticTransforms:
             t_rot, t_trans = link.rotation @ t_rot, link.rotation @ t_trans + link.translation
         inv_rot = t_rot.T
         return RigidTransform(inv_rot @ rot, inv_rot @ (trans - t_trans))
+
+
+def frame_of(msg: Any) -> str:
+    """A stamped message's frame, without the leading slash tf2 also accepts."""
+    return msg.header.frame_id.lstrip("/")
+
+
+def in_frame(ctx: Any, topic: str, msg: Any, frame: str) -> bool:
+    """Whether ``msg`` is in ``frame``; if not, its drop is traced naming both frames."""
+    if frame_of(msg) == frame:
+        return True
+    ctx.event("drop", f"{topic}: frame {msg.header.frame_id!r} is not {frame!r}")
+    return False

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from perception.objects import TRACKED_OBJECTS, ObjectArray, objects_from_msg
+from perception.tf import in_frame
 from planning.lane import Lane, MapError, load_lane
 from planning.planner import EgoState, Plan, Planner, PlannerConfig
 from planning.trajectory import TRAJECTORY, TrajectoryArrays, trajectory_msg
@@ -84,11 +85,7 @@ class PlannerNode(Node):
         self.ego_stamp_ns = stamp
 
     def on_objects(self, msg: Any) -> None:
-        if msg.header.frame_id.lstrip("/") != self.params.map_frame:
-            self.ctx.event(
-                "drop",
-                f"{OBJECTS_TOPIC}: frame {msg.header.frame_id!r} is not {self.params.map_frame!r}",
-            )
+        if not in_frame(self.ctx, OBJECTS_TOPIC, msg, self.params.map_frame):
             return
         try:
             objs = objects_from_msg(msg)

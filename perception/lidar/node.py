@@ -13,7 +13,7 @@ from perception.lidar.map_filter import StaticMapFilter
 from perception.lidar.pipeline import ObstacleConfig, PipelineStats, detect_obstacles
 from perception.lidar.pointcloud import POINTCLOUD2, PointCloudError, read_points
 from perception.objects import DETECTED_OBJECTS, detected_objects_msg
-from perception.tf import StaticTransforms
+from perception.tf import StaticTransforms, in_frame
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
 
@@ -77,11 +77,7 @@ class LidarObstacles(Node):
         ctx.subscribe(POINTS_TOPIC, POINTCLOUD2, self.on_points, depth=1)
 
     def on_odometry(self, msg: Any) -> None:
-        if msg.header.frame_id.lstrip("/") != self.params.map_frame:
-            self.ctx.event(
-                "drop",
-                f"{ODOMETRY_TOPIC}: frame {msg.header.frame_id!r} is not {self.params.map_frame!r}",
-            )
+        if not in_frame(self.ctx, ODOMETRY_TOPIC, msg, self.params.map_frame):
             return
         self.poses.add(stamp_to_ns(msg.header.stamp), Pose2D.from_pose_msg(msg.pose.pose))
 

@@ -15,7 +15,7 @@ import numpy as np
 from perception.geometry import Pose2D
 from perception.lidar.pointcloud import POINTCLOUD2, PointCloudError, make_pointcloud2, read_points
 from perception.mapping.voxel_map import VoxelMap
-from perception.tf import StaticTransforms
+from perception.tf import StaticTransforms, in_frame
 from stack.node import Context, Node
 
 POINTS_TOPIC = "/sensing/lidar/top/points"
@@ -53,9 +53,7 @@ class MapRecorder(Node):
             self.ctx.event("drop", f"tf_static: {problem}")
 
     def on_odometry(self, msg: Any) -> None:
-        if msg.header.frame_id.lstrip("/") != self.params.map_frame:
-            self.ctx.event("drop", f"{ODOMETRY_TOPIC}: frame {msg.header.frame_id!r} is not "
-                           f"{self.params.map_frame!r}")  # fmt: skip
+        if not in_frame(self.ctx, ODOMETRY_TOPIC, msg, self.params.map_frame):
             return
         self.pose = Pose2D.from_pose_msg(msg.pose.pose)
 

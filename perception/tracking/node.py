@@ -21,6 +21,7 @@ from perception.objects import (
     objects_from_msg,
     tracked_objects_msg,
 )
+from perception.tf import frame_of, in_frame
 from perception.tracking.fusion import FusionConfig, fuse
 from perception.tracking.tracker import MultiObjectTracker, TrackerConfig, TrackerError
 from stack.msgs import stamp_to_ns
@@ -87,12 +88,7 @@ class ObjectTracker(Node):
         ctx.subscribe(LIDAR_TOPIC, DETECTED_OBJECTS, self.on_lidar, depth=1)
 
     def on_odometry(self, msg: Any) -> None:
-        if msg.header.frame_id.lstrip("/") != self.params.tracking_frame:
-            self.ctx.event(
-                "drop",
-                f"{ODOMETRY_TOPIC}: frame {msg.header.frame_id!r} is not "
-                f"{self.params.tracking_frame!r}",
-            )
+        if not in_frame(self.ctx, ODOMETRY_TOPIC, msg, self.params.tracking_frame):
             return
         self.poses.add(stamp_to_ns(msg.header.stamp), Pose2D.from_pose_msg(msg.pose.pose))
 
@@ -102,7 +98,7 @@ class ObjectTracker(Node):
         except ValueError as exc:
             self.ctx.event("drop", f"{topic}: {exc}")
             return None
-        if msg.header.frame_id.lstrip("/") != self.params.tracking_frame:
+        if frame_of(msg) != self.params.tracking_frame:
             # Objects in the vehicle frame: place them with the ego pose at their stamp.
             tolerance = int(self.params.pose_tolerance_s * 1e9)
             pose = self.poses.at(stamp_to_ns(msg.header.stamp), tolerance)
