@@ -16,12 +16,10 @@ from __future__ import annotations
 import gc
 
 
-def freeze_startup_heap() -> int:
-    """Collect once, then move every object alive now out of the collector's sight.
-    Returns how many objects were frozen."""
+def freeze_startup_heap() -> None:
+    """Collect once, then move every object alive now out of the collector's sight."""
     gc.collect()
     gc.freeze()
-    return gc.get_freeze_count()
 
 
 def thaw_heap() -> None:

@@ -368,7 +368,8 @@ class Runtime:
         if self.lockstep:
             raise ExecutorError("start() is for threaded mode; lockstep runs via run_until_idle()")
         if self.scheduler.config.gc_freeze and not self._frozen:
-            self._frozen = freeze_startup_heap() > 0  # before the clocks start: it takes a while
+            freeze_startup_heap()  # before the clocks start: it takes a while
+            self._frozen = True
         self.start_timers()
         for spec in self.graph.executors.values():
             queue = self.queues[spec.name]

@@ -299,8 +299,7 @@ def _nodes(
     bounds = np.searchsorted(cols.ids[order], np.arange(len(cols.keys) + 1))
     per_cb_events = _callback_event_counts(records)
     warm = cols.start >= warm_ns
-    published = _published_topics(records, runs & warm)
-    after = _publish_after_ms(records, runs & warm)
+    published, after = _outputs(records, runs & warm)
     overlap = overlap_fractions(records)
     for k, (node, cb) in enumerate(cols.keys):
         idx = order[bounds[k] : bounds[k + 1]]
@@ -319,30 +318,25 @@ def _nodes(
     return nodes
 
 
-def _published_topics(
+def _outputs(
     records: Sequence[tuple], runs: np.ndarray
-) -> dict[tuple[str, str], dict[str, int]]:
-    """Per callback: how many of its runs published each topic."""
-    out: dict[tuple[str, str], dict[str, int]] = {}
+) -> tuple[dict[tuple[str, str], dict[str, int]], dict[tuple[str, str], float]]:
+    """Per callback, over ``runs`` that published: how many published each topic, and the
+    mean ms from the first publish to the run's end (a simulator delivers the output that
+    much before the callback ends)."""
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    after: dict[tuple[str, str], list[int]] = {}
     for i, r in enumerate(records):
         if not runs[i] or not r[7]:
             continue
-        counts = out.setdefault((r[0], r[1]), {})
+        key = (r[0], r[1])
+        topics = counts.setdefault(key, {})
         for topic in {o[0] for o in r[7]}:
-            counts[topic] = counts.get(topic, 0) + 1
-    return out
-
-
-def _publish_after_ms(records: Sequence[tuple], runs: np.ndarray) -> dict[tuple[str, str], float]:
-    """Per callback: mean ms from its first publish to its end, over runs that published
-    (a simulator delivers the output that much before the callback ends)."""
-    sums: dict[tuple[str, str], list[int]] = {}
-    for i, r in enumerate(records):
-        if runs[i] and r[7]:
-            acc = sums.setdefault((r[0], r[1]), [0, 0])
-            acc[0] += r[5] - min(o[1] for o in r[7])
-            acc[1] += 1
-    return {key: total / n / 1e6 for key, (total, n) in sums.items()}
+            topics[topic] = topics.get(topic, 0) + 1
+        acc = after.setdefault(key, [0, 0])
+        acc[0] += r[5] - min(o[1] for o in r[7])
+        acc[1] += 1
+    return counts, {key: total / n / 1e6 for key, (total, n) in after.items()}
 
 
 def _decision_mask(records: Sequence[tuple]) -> np.ndarray:

@@ -101,12 +101,17 @@ def _bag_stamps(bag: Path, topics: frozenset[str]) -> dict[str, np.ndarray]:
     return {t: np.array(sorted(v), np.int64) for t, v in out.items()}
 
 
-def chain_figures(run_dir: Path, bag: Path) -> dict[str, ChainFigures]:
-    """Per chain: frames, frames met within budget, latency percentiles, drops."""
+def analyze_run(run_dir: Path) -> Any:
+    """The report's analysis of a run directory (read once, for every figure of it)."""
     from stack.report.analysis import analyze
     from stack.trace import RunDir
 
-    a = analyze(RunDir(run_dir))
+    return analyze(RunDir(run_dir))
+
+
+def chain_figures(a: Any, bag: Path) -> dict[str, ChainFigures]:
+    """Per chain of the analysed run ``a``: frames, frames met within budget, latency
+    percentiles, drops."""
     starts = bag_stamps(bag, {c.spec.start for c in a.chains.values()})
     out = {}
     for name, c in a.chains.items():

@@ -22,7 +22,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tools.bench.demograph import CRITICAL, ChainFigures, chain_figures, demo_bag, replay
+from tools.bench.demograph import (
+    CRITICAL,
+    ChainFigures,
+    analyze_run,
+    chain_figures,
+    demo_bag,
+    replay,
+)
 
 TARGET_LOAD = 1.5
 TARGET_MISS_RATE = 0.01
@@ -64,7 +71,7 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
         for policy in POLICIES:
             run_dir = Path(tmp) / policy
             replay(bag, run_dir, rate=rate, policy=policy)
-            out[policy] = _policy_json(chain_figures(run_dir, bag))
+            out[policy] = _policy_json(chain_figures(analyze_run(run_dir), bag))
     fifo, l4 = out["fifo"]["miss_rate"], out["l4"]["miss_rate"]
     ratio = fifo / l4 if l4 > 0 else (float("inf") if fifo > 0 else 1.0)
     out["miss_ratio"] = None if ratio == float("inf") else round(ratio, 2)

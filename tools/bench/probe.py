@@ -12,6 +12,7 @@ the median.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -35,6 +36,7 @@ def probe_ms(repeats: int = REPEATS) -> float:
     return statistics.median(times)
 
 
+@functools.cache  # one detector session for every probe of a benchmark
 def _mix() -> Callable[[], None]:
     import cv2
     import onnxruntime as ort

@@ -27,20 +27,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tools.bench.demograph import DEMO_LAUNCH, chain_figures, demo_bag, replay
+from tools.bench.demograph import DEMO_LAUNCH, analyze_run, chain_figures, demo_bag, replay
 
 TARGET_ERROR = 0.15
 POLICIES = ("l4", "fifo")
 REPEATS = 10  # simulated runs as long as the measured one, samples pooled
 
 
-def profile_json(run_dir: Path) -> dict[str, Any]:
-    """The report JSON of a run (what `l4 report RUN --json` writes)."""
-    from stack.report.analysis import analyze
+def profile_json(analysis: Any) -> dict[str, Any]:
+    """The report JSON of an analysed run (what `l4 report RUN --json` writes)."""
     from stack.report.jsonout import report_json
-    from stack.trace import RunDir
 
-    return report_json(analyze(RunDir(run_dir)))
+    return report_json(analysis)
 
 
 def demo_runtime(bag: Path) -> Any:
@@ -79,10 +77,10 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
             run_dir = Path(tmp) / policy
             replay(bag, run_dir, rate=1.0, policy=policy)
             after = probe_ms()
-            profile = profile_json(Path(tmp) / f"profile-{policy}")
-            predicted = predict_p99(runtime, profile, policy, seconds)
-            measured = chain_figures(run_dir, bag)
-            profiled = chain_figures(Path(tmp) / f"profile-{policy}", bag)
+            profiled_run = analyze_run(Path(tmp) / f"profile-{policy}")
+            predicted = predict_p99(runtime, profile_json(profiled_run), policy, seconds)
+            measured = chain_figures(analyze_run(run_dir), bag)
+            profiled = chain_figures(profiled_run, bag)
             chains = {}
             for name, pred in predicted.items():
                 meas = measured[name].p99_ms

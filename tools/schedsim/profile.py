@@ -136,12 +136,17 @@ def parse_profile(doc: Any, source: str = "<profile>") -> Profile:
     return out
 
 
-def _samples(where: str, body: Any) -> np.ndarray:
-    samples = body.get("samples_ms") if isinstance(body, dict) else None
+def _floats(values: Any) -> np.ndarray:
+    """``values`` as a float array; a 2-d empty one (rejected by every check) if they are not
+    numbers."""
     try:
-        arr = np.asarray(samples, dtype=np.float64)
+        return np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        arr = np.zeros((0, 0))
+        return np.zeros((0, 0))
+
+
+def _samples(where: str, body: Any) -> np.ndarray:
+    arr = _floats(body.get("samples_ms") if isinstance(body, dict) else None)
     if arr.ndim != 1 or not len(arr) or not np.all(np.isfinite(arr)) or np.any(arr < 0):
         raise SimError(f"{where}.samples_ms: expected a list of finite times >= 0")
     return arr
@@ -196,10 +201,7 @@ def _times(where: str, times: Any, count: int) -> np.ndarray | None:
     """``samples_at_s``: one finite time per sample, or absent."""
     if times is None:
         return None
-    try:
-        arr = np.asarray(times, dtype=np.float64)
-    except (TypeError, ValueError):
-        arr = np.zeros((0, 0))
+    arr = _floats(times)
     if arr.ndim != 1 or len(arr) != count or not np.all(np.isfinite(arr)):
         raise SimError(
             f"{where}.samples_at_s: expected one finite time per sample ({count}), "
