@@ -36,7 +36,7 @@ TOP_LEVEL_KEYS = {
 }
 ARG_PATTERN = re.compile(r"\$\(arg ([A-Za-z_][A-Za-z0-9_]*)\)")
 NODE_KEYS = {"class", "params", "remap", "executor"}
-EXECUTOR_KEYS = {"cores", "threads", "priority"}
+EXECUTOR_KEYS = {"cores", "threads", "priority", "nice"}
 CHAIN_KEYS = {"path", "budget_ms", "percentile", "priority"}
 DEFAULT_EXECUTOR = "default"
 
@@ -51,6 +51,7 @@ class ExecutorSpec:
     cores: tuple[int, ...] = ()
     threads: int = 1
     priority: int = 0  # SCHED_FIFO priority; 0 means the normal scheduler
+    nice: int = 0  # the threads' nice value under the normal scheduler (-20..19); 0 leaves it
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,10 @@ def _parse_executors(source: str, raw: Any) -> dict[str, ExecutorSpec]:
         prio = body.get("priority", 0)
         if not isinstance(prio, int) or not 0 <= prio <= 99:
             raise GraphError(f"{source}: {where}.priority: expected 0..99, got {prio!r}")
-        out[str(name)] = ExecutorSpec(str(name), tuple(cores), threads, prio)
+        nice = body.get("nice", 0)
+        if not isinstance(nice, int) or isinstance(nice, bool) or not -20 <= nice <= 19:
+            raise GraphError(f"{source}: {where}.nice: expected -20..19, got {nice!r}")
+        out[str(name)] = ExecutorSpec(str(name), tuple(cores), threads, prio, nice)
     if not out:
         out[DEFAULT_EXECUTOR] = ExecutorSpec(DEFAULT_EXECUTOR, (), 1, 0)
     return out

@@ -43,9 +43,11 @@ def run(args: argparse.Namespace) -> int:
         subs = ", ".join(s.node.name + f"(depth {s.depth})" for s in t.subscriptions)
         topics.add_row(name, t.msgtype, ", ".join(t.publishers) or "-", subs or "-")
     console.print(topics)
-    execs = Table("executor", "cores", "threads", "priority", title="executors")
+    execs = Table("executor", "cores", "threads", "priority", "nice", title="executors")
     for e in graph.executors.values():
-        execs.add_row(e.name, str(list(e.cores)) or "any", str(e.threads), str(e.priority))
+        execs.add_row(
+            e.name, str(list(e.cores)) or "any", str(e.threads), str(e.priority), str(e.nice)
+        )
     console.print(execs)
     chains = Table("chain", "path", "budget ms", "percentile", "priority", title="chains")
     for c in graph.chains.values():

@@ -385,7 +385,7 @@ class Runtime:
             t.start()
 
     def _worker(self, spec: Any, queue: ReadyQueue) -> None:
-        configure_worker_thread(spec.name, spec.cores, spec.priority)
+        configure_worker_thread(spec.name, spec.cores, spec.priority, spec.nice)
         mark_worker(queue)
         admit = self.scheduler.admit_for(spec.name)
         while not self._stop.is_set():

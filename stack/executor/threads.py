@@ -1,4 +1,4 @@
-"""Worker thread set-up: CPU affinity and SCHED_FIFO where the OS permits, said once if not."""
+"""Worker thread set-up: CPU affinity, SCHED_FIFO and nice where the OS permits, said once if not."""
 
 from __future__ import annotations
 
@@ -34,8 +34,13 @@ def _warn_once(key: str, message: str) -> None:
     log.warning(message)
 
 
-def configure_worker_thread(executor: str, cores: tuple[int, ...], priority: int) -> None:
-    """Pin the calling thread to ``cores`` and give it SCHED_FIFO ``priority`` (0 = leave)."""
+def configure_worker_thread(
+    executor: str, cores: tuple[int, ...], priority: int, nice: int = 0
+) -> None:
+    """Pin the calling thread to ``cores``; give it SCHED_FIFO ``priority`` and ``nice`` (0 = leave).
+
+    Linux keeps a nice value per thread, so ``nice`` weights only this worker within the process.
+    """
     if cores and hasattr(os, "sched_setaffinity"):
         available = os.sched_getaffinity(0)
         usable = set(cores) & available
@@ -61,4 +66,13 @@ def configure_worker_thread(executor: str, cores: tuple[int, ...], priority: int
                 "fifo",
                 f"SCHED_FIFO priority {priority} not permitted ({exc}); worker threads run under "
                 "the normal scheduler (grant CAP_SYS_NICE or an rtprio limit to enable it)",
+            )
+    if nice and hasattr(os, "setpriority"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        except (PermissionError, OSError) as exc:
+            _warn_once(
+                f"nice:{executor}",
+                f"executor {executor}: nice {nice} not permitted ({exc}); its threads keep the "
+                "process's nice value (a negative value needs CAP_SYS_NICE or a nice limit)",
             )

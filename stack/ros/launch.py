@@ -62,7 +62,7 @@ def run(graph: LaunchGraph) -> int:
             spec = graph.executors[name]
 
             def spin(ex: Any = ex, spec: Any = spec) -> None:
-                configure_worker_thread(spec.name, spec.cores, spec.priority)
+                configure_worker_thread(spec.name, spec.cores, spec.priority, spec.nice)
                 ex.spin()
 
             t = threading.Thread(target=spin, name=f"rclpy-{name}", daemon=True)

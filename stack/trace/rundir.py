@@ -136,7 +136,12 @@ def run_summary(graph: Any, runtime: Any, mode: str, trace: dict | None) -> dict
             n.name: {"class": n.class_path, "executor": n.executor} for n in graph.nodes.values()
         },
         "executors": {
-            e.name: {"cores": list(e.cores), "threads": e.threads, "priority": e.priority}
+            e.name: {
+                "cores": list(e.cores),
+                "threads": e.threads,
+                "priority": e.priority,
+                "nice": e.nice,
+            }
             for e in graph.executors.values()
         },
         "topics": {

@@ -33,6 +33,9 @@ def test_good_file_loads_with_typed_fields():
     graph = parse_graph(GOOD, "g.yaml")
     assert graph.name == "t"
     assert graph.executors["main"].cores == (0,)
+    assert graph.executors["main"].nice == 0
+    niced = parse_graph(GOOD.replace("priority: 0}", "nice: -5}"), "g.yaml")
+    assert niced.executors["main"].nice == -5
     assert graph.nodes["a"].params.output == "/mid"
     chain = graph.chains["c"]
     assert chain.path == ("/in", "/mid", "/out") and chain.budget_ns == 20_000_000
@@ -65,6 +68,11 @@ def test_good_file_loads_with_typed_fields():
         (GOOD.replace("[/in, /mid, /out]", "[/in]"), r"chains\.c\.path: expected a list of >= 2"),
         (GOOD.replace("cores: [0]", "cores: [zero]"), r"executors\.main\.cores: .*'zero'"),
         (GOOD.replace("priority: 0}", "priority: 300}"), r"executors\.main\.priority: .* 300"),
+        (
+            GOOD.replace("priority: 0}", "nice: -30}"),
+            r"executors\.main\.nice: expected -20\.\.19, got -30",
+        ),
+        (GOOD.replace("priority: 0}", "nice: low}"), r"executors\.main\.nice: .*'low'"),
         (GOOD.replace("name: t", "nmae: t"), r"nmae: unknown key 'nmae'"),
         (
             GOOD.replace("params: {input: /mid", "executor: gpu, params: {input: /mid"),

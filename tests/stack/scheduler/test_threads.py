@@ -60,3 +60,46 @@ def test_unavailable_cores_are_named_and_not_pinned(monkeypatch, caplog, fresh_w
     text = "\n".join(r.getMessage() for r in caplog.records)
     assert "executor vision: cores [6, 7] not available" in text
     assert "executor mixed: cores [7] not available; pinning to [1]" in text
+
+
+def test_nice_applies_to_the_worker_thread_only():
+    import threading
+
+    seen = {}
+
+    def worker():
+        # 19 is the weakest value, which any thread may take without privileges.
+        threads.configure_worker_thread("bg", (), 0, nice=19)
+        seen["own"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen["own"] == 19
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+
+
+def test_nice_refusal_names_the_executor_once(monkeypatch, caplog, fresh_warnings):
+    calls = []
+
+    def refuse(which, who, value):
+        calls.append(value)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "setpriority", refuse)
+    with caplog.at_level(logging.WARNING, logger=threads.__name__):
+        threads.configure_worker_thread("localization", (), 0, nice=-10)
+        threads.configure_worker_thread("localization", (), 0, nice=-10)
+    assert calls == [-10, -10]
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1
+    assert "executor localization: nice -10 not permitted" in warnings[0]
+
+
+def test_nice_zero_leaves_the_thread_alone(monkeypatch, fresh_warnings):
+    def boom(*args):
+        raise AssertionError("must not be called")
+
+    monkeypatch.setattr(os, "setpriority", boom)
+    threads.configure_worker_thread("a", (), 0)
