@@ -14,6 +14,12 @@ chains); the JSON gives the worse of the two under each policy: the miss rate --
 that produced no control output within the 100 ms budget (late, overwritten, dropped) over all
 frames after the planner's start-up (tools.bench.demograph) -- its p99 latency, and the drops.
 Targets: l4 misses <= 1 %, and at least 10x fewer misses than FIFO.
+
+For reading a result on a shared host, the JSON also keeps the machine's speed probed before
+each run (``probe_ms``, tools.bench.probe) and how busy each executor was during each policy's
+run (``executor_busy``): the rate is set from the demand of the first run, and a host that
+slows down afterwards (or heavier waits for the interpreter lock at the raised rate) shows up
+as a busiest executor near 1.0 and probes above the first.
 """
 
 from __future__ import annotations
@@ -53,10 +59,13 @@ def executor_loads(run_dir: Path, bag_seconds: float) -> dict[str, float]:
 
 
 def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
+    from tools.bench.probe import probe_ms
+
     seconds = seconds if seconds is not None else (20.0 if quick else 60.0)
     bag = demo_bag(seconds)
     with tempfile.TemporaryDirectory(prefix="l4overload") as tmp:
         demand = Path(tmp) / "demand"
+        probes = [probe_ms()]
         replay(bag, demand, rate=1.0, policy="l4")
         loads = executor_loads(demand, seconds)
         busiest = max(loads, key=loads.__getitem__)
@@ -70,8 +79,14 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
         }
         for policy in POLICIES:
             run_dir = Path(tmp) / policy
+            probes.append(probe_ms())
             replay(bag, run_dir, rate=rate, policy=policy)
             out[policy] = _policy_json(chain_figures(analyze_run(run_dir), bag))
+            # How busy each executor really was: above rate x its demand at rate 1 when the
+            # callbacks slowed down (a slower host, or more waits for the interpreter lock).
+            busy = executor_loads(run_dir, seconds / rate)
+            out[policy]["executor_busy"] = {k: round(v, 4) for k, v in busy.items()}
+        out["probe_ms"] = [round(x, 3) for x in probes]  # before the demand run and each policy
     fifo, l4 = out["fifo"]["miss_rate"], out["l4"]["miss_rate"]
     ratio = fifo / l4 if l4 > 0 else (float("inf") if fifo > 0 else 1.0)
     out["miss_ratio"] = None if ratio == float("inf") else round(ratio, 2)
