@@ -121,33 +121,41 @@ def _publish_order_wins(records: Sequence[tuple], topics: set[str]) -> dict[str,
 
 
 def wakeup_delays_ns(records: Sequence[tuple]) -> dict[str, np.ndarray]:
-    """Per executor: how long an idle worker took to start a callback on a new input.
+    """Per executor: how long an idle worker took to start work after a new input came.
 
     Measured where the trace knows when the input was published -- a chain's start topic,
     whose publish time travels in the lineage of what the callback published -- and the
-    worker had nothing running then. It is the wake-up plus the wait for the interpreter lock,
+    worker had nothing running then: from that publish to the first callback the worker
+    began, whichever input that was (a pose published while the worker waited for the lock
+    runs first under the policy; counting only the wake-ups that ran the new input first
+    would keep the quick ones). It is the wake-up plus the wait for the interpreter lock,
     which depends on how much of the other threads' work holds it (numpy and ONNX Runtime let
     go of it, pure-Python loops do not): a measured quantity, not a constant.
     """
     busy: dict[str, list[tuple[int, int]]] = {}
     for r in records:
         busy.setdefault(r[2], []).append((r[4], r[5]))
-    starts = {th: np.array(sorted(v), np.int64) for th, v in busy.items()}
+    intervals = {th: np.array(sorted(v), np.int64) for th, v in busy.items()}
+    seen: set[tuple[str, int]] = set()  # one sample per (thread, publish): inputs fan out
     out: dict[str, list[int]] = {}
     for r in records:
         consumed = {topic for topic, _ in r[6]}
         published = {t for o in r[7] for topic, (_, t) in o[2].items() if topic in consumed}
         for t in published:
-            if _first_after_idle(starts[r[2]], t, r[4]):
-                out.setdefault(_executor(r[2]), []).append(r[4] - t)
+            if (r[2], t) in seen:
+                continue
+            seen.add((r[2], t))
+            first = _first_start_after_idle(intervals[r[2]], t)
+            if first is not None and first <= r[4]:
+                out.setdefault(_executor(r[2]), []).append(first - t)
     return {ex: np.array(v, np.int64) for ex, v in out.items()}
 
 
-def _first_after_idle(intervals: np.ndarray, t: int, start: int) -> bool:
-    """The worker was idle at ``t`` and ``start`` is the first callback it began after it."""
+def _first_start_after_idle(intervals: np.ndarray, t: int) -> int | None:
+    """When the worker next began a callback after ``t``, if it was idle at ``t``."""
     i = int(np.searchsorted(intervals[:, 0], t, side="right")) - 1
     idle = i < 0 or intervals[i, 1] <= t
-    return idle and i + 1 < len(intervals) and intervals[i + 1, 0] == start
+    return int(intervals[i + 1, 0]) if idle and i + 1 < len(intervals) else None
 
 
 def _executor(thread: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stack.report.profile import source_schedules, warm_start_ns
+from stack.report.profile import source_schedules, wakeup_delays_ns, warm_start_ns
 from stack.trace.lineage import ChainSamples
 
 
@@ -68,3 +68,27 @@ def test_sources_stamped_alike_keep_their_arrival_order():
     out = source_schedules(recs)
     assert out["/b"].rank < out["/a"].rank
     assert sorted(s.rank for s in out.values()) == [0, 1, 2]
+
+
+def _work(node: str, thread: str, start: int, end: int, inputs=(), outputs=()) -> tuple:
+    return (node, "cb", thread, 0, start, end, inputs, outputs, "", ())
+
+
+def test_wakeup_runs_to_the_first_callback_whatever_input_it_took():
+    # A camera frame is published at 10_000 to an idle perception worker. It first runs a pose
+    # side input that came while it waited for the lock (at 11_000), then the detector (at
+    # 11_500), and the image logger takes the same frame later: one wake-up, of 1_000 ns.
+    cam = {"/cam": (5, 10_000)}
+    recs = [
+        _work("pose_sink", "perception-0", 11_000, 11_400, (("/pose", 1),)),
+        _work("det", "perception-0", 11_500, 18_000, (("/cam", 5),), (("/obj", 17_000, cam),)),
+        _work("logger", "perception-0", 18_100, 30_000, (("/cam", 5),), (("/png", 29_000, cam),)),
+        # Published while the worker was busy: a queueing wait, not a wake-up.
+        _work("det", "perception-0", 31_000, 35_000, (("/cam", 6),),
+              (("/obj", 34_000, {"/cam": (6, 29_500)}),)),
+        # Another executor's worker, idle when the frame came: its own sample.
+        _work("plan", "planning-0", 10_300, 12_000, (("/cam", 5),), (("/traj", 11_000, cam),)),
+    ]  # fmt: skip
+    out = wakeup_delays_ns(recs)
+    assert out["perception"].tolist() == [1_000]
+    assert out["planning"].tolist() == [300]
