@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import sys
 from pathlib import Path
 
 
@@ -16,13 +18,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--quick", action="store_true", help="a short run (for smoke tests); figures are rough"
     )
+    p.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the benchmark's runs in DIR (new or empty), for `l4 report` and `l4 sim`",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from tools.bench import load_benchmark
 
-    result = load_benchmark(args.name)(quick=args.quick)
+    bench = load_benchmark(args.name)
+    options: dict = {"quick": args.quick}
+    if args.keep is not None:
+        if "keep" not in inspect.signature(bench).parameters:
+            print(f"l4 bench {args.name}: --keep: this benchmark keeps no runs", file=sys.stderr)
+            return 2
+        if args.keep.exists() and (not args.keep.is_dir() or any(args.keep.iterdir())):
+            print(f"l4 bench {args.name}: --keep {args.keep}: not an empty folder", file=sys.stderr)
+            return 2
+        options["keep"] = args.keep
+    result = bench(**options)
     text = json.dumps(result, indent=2, sort_keys=True)
     print(text)
     if args.json:

@@ -11,9 +11,12 @@ converged (``localization_warmup_s``), so those frames produce no output by desi
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +59,21 @@ class ChainFigures:
             "outputs": self.outputs,
             "drops": self.drops,
         }
+
+
+@contextlib.contextmanager
+def run_folder(keep: Path | None, prefix: str) -> Iterator[Path]:
+    """Where a benchmark's replays go: a temporary folder, or ``keep`` (new or empty) to look
+    at its runs afterwards (`l4 report`, `l4 sim --profile`)."""
+    if keep is None:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            yield Path(tmp)
+        return
+    keep = Path(keep)
+    if keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
+        raise ValueError(f"--keep {keep}: not an empty folder; the runs need a fresh one")
+    keep.mkdir(parents=True, exist_ok=True)
+    yield keep
 
 
 def demo_bag(seconds: float) -> Path:

@@ -24,7 +24,6 @@ as a busiest executor near 1.0 and probes above the first.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from tools.bench.demograph import (
     chain_figures,
     demo_bag,
     replay,
+    run_folder,
 )
 
 TARGET_LOAD = 1.5
@@ -58,13 +58,15 @@ def executor_loads(run_dir: Path, bag_seconds: float) -> dict[str, float]:
     return {ex: busy[ex] / 1e9 / bag_seconds / threads[ex] for ex in threads}
 
 
-def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
+def run(
+    quick: bool = False, seconds: float | None = None, keep: Path | None = None
+) -> dict[str, Any]:
     from tools.bench.probe import probe_ms
 
     seconds = seconds if seconds is not None else (20.0 if quick else 60.0)
     bag = demo_bag(seconds)
-    with tempfile.TemporaryDirectory(prefix="l4overload") as tmp:
-        demand = Path(tmp) / "demand"
+    with run_folder(keep, "l4overload") as tmp:
+        demand = tmp / "demand"
         probes = [probe_ms()]
         replay(bag, demand, rate=1.0, policy="l4")
         loads = executor_loads(demand, seconds)
@@ -78,7 +80,7 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
             "busiest_executor": busiest,
         }
         for policy in POLICIES:
-            run_dir = Path(tmp) / policy
+            run_dir = tmp / policy
             probes.append(probe_ms())
             replay(bag, run_dir, rate=rate, policy=policy)
             out[policy] = _policy_json(chain_figures(analyze_run(run_dir), bag))

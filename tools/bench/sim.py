@@ -23,11 +23,18 @@ under l4 it runs while perception is busy with low-priority work).
 
 from __future__ import annotations
 
-import tempfile
+import json
 from pathlib import Path
 from typing import Any
 
-from tools.bench.demograph import DEMO_LAUNCH, analyze_run, chain_figures, demo_bag, replay
+from tools.bench.demograph import (
+    DEMO_LAUNCH,
+    analyze_run,
+    chain_figures,
+    demo_bag,
+    replay,
+    run_folder,
+)
 
 TARGET_ERROR = 0.15
 POLICIES = ("l4", "fifo")
@@ -61,7 +68,9 @@ def predict_p99(runtime: Any, profile: dict[str, Any], policy: str, seconds: flo
     return {name: c.p99_ms for name, c in prediction.chains.items()}
 
 
-def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
+def run(
+    quick: bool = False, seconds: float | None = None, keep: Path | None = None
+) -> dict[str, Any]:
     from tools.bench.probe import probe_ms
 
     seconds = seconds if seconds is not None else (20.0 if quick else 60.0)
@@ -69,16 +78,19 @@ def run(quick: bool = False, seconds: float | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"seconds": seconds, "policies": {}}
     worst = 0.0
     runtime = demo_runtime(bag)
-    with tempfile.TemporaryDirectory(prefix="l4benchsim") as tmp:
+    with run_folder(keep, "l4benchsim") as tmp:
         for policy in POLICIES:
             before = probe_ms()
-            replay(bag, Path(tmp) / f"profile-{policy}", rate=1.0, policy=policy)
+            replay(bag, tmp / f"profile-{policy}", rate=1.0, policy=policy)
             between = probe_ms()
-            run_dir = Path(tmp) / policy
+            run_dir = tmp / policy
             replay(bag, run_dir, rate=1.0, policy=policy)
             after = probe_ms()
-            profiled_run = analyze_run(Path(tmp) / f"profile-{policy}")
-            predicted = predict_p99(runtime, profile_json(profiled_run), policy, seconds)
+            profiled_run = analyze_run(tmp / f"profile-{policy}")
+            profile = profile_json(profiled_run)
+            if keep is not None:  # what `l4 sim --profile` takes, to replay the prediction
+                (tmp / f"profile-{policy}.json").write_text(json.dumps(profile))
+            predicted = predict_p99(runtime, profile, policy, seconds)
             measured = chain_figures(analyze_run(run_dir), bag)
             profiled = chain_figures(profiled_run, bag)
             chains = {}

@@ -9,7 +9,8 @@ import pytest
 
 from stack.graph import ChainSpec
 from stack.trace.lineage import ChainSamples
-from tools.bench.demograph import CRITICAL, SETTLE_S, ChainFigures, _figures
+from stack.cli.main import main
+from tools.bench.demograph import CRITICAL, SETTLE_S, ChainFigures, _figures, run_folder
 from tools.bench.overload import _policy_json
 
 MS = 1_000_000
@@ -128,3 +129,31 @@ def test_policy_json_from_figures_of_samples():
     assert out["miss_rate"] == round(14 / 66, 5)
     assert out["p99_ms"] == 211.5
     assert out["drops"] == 1
+
+
+def test_run_folder_is_temporary_unless_kept(tmp_path):
+    with run_folder(None, "l4test") as tmp:
+        (tmp / "run").mkdir()
+        assert tmp.is_dir()
+    assert not tmp.exists()
+    keep = tmp_path / "kept" / "runs"
+    with run_folder(keep, "l4test") as folder:
+        (folder / "run").mkdir()
+    assert folder == keep and (keep / "run").is_dir()  # still there after the bench
+
+
+def test_run_folder_refuses_a_folder_with_runs_in_it(tmp_path):
+    (tmp_path / "old").mkdir()
+    with pytest.raises(ValueError, match=rf"--keep {tmp_path}: not an empty folder"):
+        with run_folder(tmp_path, "l4test"):
+            pass
+
+
+def test_bench_keep_is_refused_before_anything_runs(tmp_path, capsys):
+    (tmp_path / "old").mkdir()
+    assert main(["bench", "sim", "--keep", str(tmp_path)]) == 2
+    assert f"--keep {tmp_path}: not an empty folder" in capsys.readouterr().err
+    # A benchmark without runs of its own to keep says so.
+    assert main(["bench", "trace", "--quick", "--keep", str(tmp_path / "new")]) == 2
+    assert "this benchmark keeps no runs" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()
