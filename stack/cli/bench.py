@@ -36,8 +36,11 @@ def run(args: argparse.Namespace) -> int:
         if "keep" not in inspect.signature(bench).parameters:
             print(f"l4 bench {args.name}: --keep: this benchmark keeps no runs", file=sys.stderr)
             return 2
-        if args.keep.exists() and (not args.keep.is_dir() or any(args.keep.iterdir())):
-            print(f"l4 bench {args.name}: --keep {args.keep}: not an empty folder", file=sys.stderr)
+        from tools.bench.demograph import keep_problem
+
+        problem = keep_problem(args.keep)
+        if problem:
+            print(f"l4 bench {args.name}: {problem}", file=sys.stderr)
             return 2
         options["keep"] = args.keep
     result = bench(**options)

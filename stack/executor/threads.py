@@ -1,4 +1,4 @@
-"""Worker thread set-up: CPU affinity, SCHED_FIFO and nice where the OS permits, said once if not."""
+"""Worker thread set-up: CPU affinity, SCHED_FIFO and nice where permitted; said once if not."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def _warn_once(key: str, message: str) -> None:
 def configure_worker_thread(
     executor: str, cores: tuple[int, ...], priority: int, nice: int = 0
 ) -> None:
-    """Pin the calling thread to ``cores``; give it SCHED_FIFO ``priority`` and ``nice`` (0 = leave).
+    """Pin the calling thread to ``cores``; give it SCHED_FIFO ``priority`` and ``nice``
+    (0 leaves either as it is).
 
     Linux keeps a nice value per thread, so ``nice`` weights only this worker within the process.
     """

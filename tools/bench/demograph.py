@@ -61,6 +61,13 @@ class ChainFigures:
         }
 
 
+def keep_problem(keep: Path) -> str | None:
+    """Why ``keep`` cannot take a benchmark's runs (None: it can: new, or an empty folder)."""
+    if keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
+        return f"--keep {keep}: not an empty folder; the runs need a fresh one"
+    return None
+
+
 @contextlib.contextmanager
 def run_folder(keep: Path | None, prefix: str) -> Iterator[Path]:
     """Where a benchmark's replays go: a temporary folder, or ``keep`` (new or empty) to look
@@ -70,8 +77,9 @@ def run_folder(keep: Path | None, prefix: str) -> Iterator[Path]:
             yield Path(tmp)
         return
     keep = Path(keep)
-    if keep.exists() and (not keep.is_dir() or any(keep.iterdir())):
-        raise ValueError(f"--keep {keep}: not an empty folder; the runs need a fresh one")
+    problem = keep_problem(keep)
+    if problem:
+        raise ValueError(problem)
     keep.mkdir(parents=True, exist_ok=True)
     yield keep
 
