@@ -71,7 +71,7 @@ def configure_worker_thread(
     if nice and hasattr(os, "setpriority"):
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
-        except (PermissionError, OSError) as exc:
+        except OSError as exc:  # PermissionError: a negative value without CAP_SYS_NICE
             _warn_once(
                 f"nice:{executor}",
                 f"executor {executor}: nice {nice} not permitted ({exc}); its threads keep the "

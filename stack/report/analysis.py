@@ -13,6 +13,7 @@ import numpy as np
 from stack.graph import ChainSpec
 from stack.report.profile import (
     SourceSchedule,
+    first_consumed,
     overlap_fractions,
     source_origin_ns,
     source_schedules,
@@ -255,7 +256,8 @@ def analyze(run: RunDir) -> RunAnalysis:
     t0, t1 = _time_span(cols, samples)
     duration_s = max((t1 - t0) / 1e9, 1e-9)
     warm = warm_start_ns(samples, t0)
-    origin = source_origin_ns(records) if records else None
+    first = first_consumed(records) if records else {}
+    origin = source_origin_ns(first)
     nodes = _nodes(run, records, cols, duration_s, warm, t0 if origin is None else origin)
     events = _events(records)
     _variants(records, nodes, events)
@@ -265,7 +267,8 @@ def analyze(run: RunDir) -> RunAnalysis:
     }
     return RunAnalysis(
         run, chains, nodes, events, t0, duration_s, len(records), truncated, warm,
-        source_schedules(records) if records else {}, wakeup_delays_ns(records) if records else {},
+        source_schedules(records, first) if records else {},
+        wakeup_delays_ns(records) if records else {},
     )  # fmt: skip
 
 

@@ -42,13 +42,16 @@ def warm_start_ns(samples: Mapping[str, ChainSamples], t0_ns: int) -> int:
     return max(firsts)
 
 
-def source_schedules(records: Sequence[tuple]) -> dict[str, SourceSchedule]:
+def source_schedules(
+    records: Sequence[tuple], first: dict[str, dict[int, int]] | None = None
+) -> dict[str, SourceSchedule]:
     """Period and phase of each topic that is consumed in the run but published by no node.
 
     Periods come from the header stamps (exact in a bag); the stamp-to-wall scale (the replay
-    rate) from a fit of when each stamp was first consumed against the stamp.
+    rate) from a fit of when each stamp was first consumed against the stamp. ``first``:
+    :func:`first_consumed` of ``records``, where the caller has it already.
     """
-    first = _first_consumed(records)
+    first = first_consumed(records) if first is None else first
     if not first:
         return {}
     stamps = np.array([s for seen in first.values() for s in seen], np.float64)
@@ -77,14 +80,14 @@ def source_schedules(records: Sequence[tuple]) -> dict[str, SourceSchedule]:
     }
 
 
-def source_origin_ns(records: Sequence[tuple]) -> int | None:
-    """When the first input from outside the graph was taken up: time 0 of the sources'
-    schedule, and of a simulation of it (None: no external input)."""
-    first = _first_consumed(records)
+def source_origin_ns(first: dict[str, dict[int, int]]) -> int | None:
+    """When the first input from outside the graph was taken up (``first``: from
+    :func:`first_consumed`): time 0 of the sources' schedule, and of a simulation of it
+    (None: no external input)."""
     return min((min(seen.values()) for seen in first.values()), default=None)
 
 
-def _first_consumed(records: Sequence[tuple]) -> dict[str, dict[int, int]]:
+def first_consumed(records: Sequence[tuple]) -> dict[str, dict[int, int]]:
     """Per external topic (consumed, published by no node): stamp -> when first consumed."""
     published = {o[0] for r in records for o in r[7]}
     first: dict[str, dict[int, int]] = {}
@@ -208,6 +211,7 @@ def _covered_before(union: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 __all__ = [
     "SourceSchedule",
+    "first_consumed",
     "overlap_fractions",
     "source_origin_ns",
     "source_schedules",

@@ -43,15 +43,12 @@ TARGET_RATIO = 10.0
 POLICIES = ("fifo", "l4")
 
 
-def executor_loads(run_dir: Path, bag_seconds: float) -> dict[str, float]:
-    """Per executor: callback seconds asked for per second of drive, over its threads."""
-    from stack.report.analysis import analyze
-    from stack.trace import RunDir
-
-    run = RunDir(run_dir)
-    a = analyze(run)
-    threads = {name: int(ex.get("threads", 1)) for name, ex in run.meta["executors"].items()}
-    node_exec = {name: n["executor"] for name, n in run.meta["nodes"].items()}
+def executor_loads(a: Any, bag_seconds: float) -> dict[str, float]:
+    """Per executor of the analysed run ``a``: callback seconds asked for per second of
+    drive, over its threads."""
+    meta = a.run.meta
+    threads = {name: int(ex.get("threads", 1)) for name, ex in meta["executors"].items()}
+    node_exec = {name: n["executor"] for name, n in meta["nodes"].items()}
     busy = dict.fromkeys(threads, 0.0)
     for name, node in a.nodes.items():
         busy[node_exec[name]] += sum(float(cb.durations_ns.sum()) for cb in node.callbacks.values())
@@ -69,7 +66,7 @@ def run(
         demand = tmp / "demand"
         probes = [probe_ms()]
         replay(bag, demand, rate=1.0, policy="l4")
-        loads = executor_loads(demand, seconds)
+        loads = executor_loads(analyze_run(demand), seconds)
         busiest = max(loads, key=loads.__getitem__)
         rate = round(TARGET_LOAD / loads[busiest], 2)
         out: dict[str, Any] = {
@@ -83,10 +80,11 @@ def run(
             run_dir = tmp / policy
             probes.append(probe_ms())
             replay(bag, run_dir, rate=rate, policy=policy)
-            out[policy] = _policy_json(chain_figures(analyze_run(run_dir), bag))
+            analysis = analyze_run(run_dir)
+            out[policy] = _policy_json(chain_figures(analysis, bag))
             # How busy each executor really was: above rate x its demand at rate 1 when the
             # callbacks slowed down (a slower host, or more waits for the interpreter lock).
-            busy = executor_loads(run_dir, seconds / rate)
+            busy = executor_loads(analysis, seconds / rate)
             out[policy]["executor_busy"] = {k: round(v, 4) for k, v in busy.items()}
         out["probe_ms"] = [round(x, 3) for x in probes]  # before the demand run and each policy
     fifo, l4 = out["fifo"]["miss_rate"], out["l4"]["miss_rate"]

@@ -24,28 +24,44 @@ def fresh_warnings(monkeypatch):
     monkeypatch.setattr(threads, "_warned", set())
 
 
-def test_sched_fifo_refusal_is_said_once(monkeypatch, caplog, fresh_warnings):
+def _refuse(monkeypatch, name: str, record) -> list:
+    """Make ``os.<name>`` refuse as an unprivileged process is refused; returns what
+    ``record(*args)`` made of each call."""
     calls = []
 
-    def refuse(pid, policy, param):
-        calls.append((policy, param.sched_priority))
+    def refuse(*args):
+        calls.append(record(*args))
         raise PermissionError(1, "Operation not permitted")
 
-    monkeypatch.setattr(os, "sched_setscheduler", refuse)
+    monkeypatch.setattr(os, name, refuse)
+    return calls
+
+
+def _forbid(monkeypatch, name: str) -> None:
+    def boom(*args):
+        raise AssertionError("must not be called")
+
+    monkeypatch.setattr(os, name, boom)
+
+
+def _warnings(caplog, *calls) -> list[str]:
+    """The warnings logged while making ``calls`` (argument tuples of the set-up)."""
     with caplog.at_level(logging.WARNING, logger=threads.__name__):
-        threads.configure_worker_thread("a", (), 30)
-        threads.configure_worker_thread("b", (), 40)
+        for args, kwargs in calls:
+            threads.configure_worker_thread(*args, **kwargs)
+    return [r.getMessage() for r in caplog.records]
+
+
+def test_sched_fifo_refusal_is_said_once(monkeypatch, caplog, fresh_warnings):
+    calls = _refuse(monkeypatch, "sched_setscheduler", lambda pid, pol, p: (pol, p.sched_priority))
+    warnings = _warnings(caplog, (("a", (), 30), {}), (("b", (), 40), {}))
     assert calls == [(os.SCHED_FIFO, 30), (os.SCHED_FIFO, 40)]
-    warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1
     assert "SCHED_FIFO priority 30 not permitted" in warnings[0]
 
 
 def test_priority_zero_leaves_the_scheduler_alone(monkeypatch, fresh_warnings):
-    def boom(*args):
-        raise AssertionError("must not be called")
-
-    monkeypatch.setattr(os, "sched_setscheduler", boom)
+    _forbid(monkeypatch, "sched_setscheduler")
     threads.configure_worker_thread("a", (), 0)
 
 
@@ -81,25 +97,14 @@ def test_nice_applies_to_the_worker_thread_only():
 
 
 def test_nice_refusal_names_the_executor_once(monkeypatch, caplog, fresh_warnings):
-    calls = []
-
-    def refuse(which, who, value):
-        calls.append(value)
-        raise PermissionError(13, "Permission denied")
-
-    monkeypatch.setattr(os, "setpriority", refuse)
-    with caplog.at_level(logging.WARNING, logger=threads.__name__):
-        threads.configure_worker_thread("localization", (), 0, nice=-10)
-        threads.configure_worker_thread("localization", (), 0, nice=-10)
+    calls = _refuse(monkeypatch, "setpriority", lambda which, who, value: value)
+    twice = (("localization", (), 0), {"nice": -10})
+    warnings = _warnings(caplog, twice, twice)
     assert calls == [-10, -10]
-    warnings = [r.getMessage() for r in caplog.records]
     assert len(warnings) == 1
     assert "executor localization: nice -10 not permitted" in warnings[0]
 
 
 def test_nice_zero_leaves_the_thread_alone(monkeypatch, fresh_warnings):
-    def boom(*args):
-        raise AssertionError("must not be called")
-
-    monkeypatch.setattr(os, "setpriority", boom)
+    _forbid(monkeypatch, "setpriority")
     threads.configure_worker_thread("a", (), 0)
