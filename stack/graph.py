@@ -36,7 +36,7 @@ TOP_LEVEL_KEYS = {
 }
 ARG_PATTERN = re.compile(r"\$\(arg ([A-Za-z_][A-Za-z0-9_]*)\)")
 NODE_KEYS = {"class", "params", "remap", "executor"}
-EXECUTOR_KEYS = {"cores", "threads", "priority", "nice"}
+EXECUTOR_KEYS = {"cores", "threads", "priority", "nice", "process"}
 CHAIN_KEYS = {"path", "budget_ms", "percentile", "priority"}
 DEFAULT_EXECUTOR = "default"
 
@@ -52,6 +52,7 @@ class ExecutorSpec:
     threads: int = 1
     priority: int = 0  # SCHED_FIFO priority; 0 means the normal scheduler
     nice: int = 0  # the threads' nice value under the normal scheduler (-20..19); 0 leaves it
+    process: bool = False  # run in a process of its own (threaded runs; stack.executor.process)
 
 
 @dataclass(frozen=True)
@@ -242,7 +243,10 @@ def _parse_executors(source: str, raw: Any) -> dict[str, ExecutorSpec]:
         nice = body.get("nice", 0)
         if not isinstance(nice, int) or isinstance(nice, bool) or not -20 <= nice <= 19:
             raise GraphError(f"{source}: {where}.nice: expected -20..19, got {nice!r}")
-        out[str(name)] = ExecutorSpec(str(name), tuple(cores), threads, prio, nice)
+        process = body.get("process", False)
+        if not isinstance(process, bool):
+            raise GraphError(f"{source}: {where}.process: expected true or false, got {process!r}")
+        out[str(name)] = ExecutorSpec(str(name), tuple(cores), threads, prio, nice, process)
     if not out:
         out[DEFAULT_EXECUTOR] = ExecutorSpec(DEFAULT_EXECUTOR, (), 1, 0)
     return out

@@ -43,10 +43,15 @@ def run(args: argparse.Namespace) -> int:
         subs = ", ".join(s.node.name + f"(depth {s.depth})" for s in t.subscriptions)
         topics.add_row(name, t.msgtype, ", ".join(t.publishers) or "-", subs or "-")
     console.print(topics)
-    execs = Table("executor", "cores", "threads", "priority", "nice", title="executors")
+    execs = Table("executor", "cores", "threads", "priority", "nice", "process", title="executors")
     for e in graph.executors.values():
         execs.add_row(
-            e.name, str(list(e.cores)) or "any", str(e.threads), str(e.priority), str(e.nice)
+            e.name,
+            str(list(e.cores)) or "any",
+            str(e.threads),
+            str(e.priority),
+            str(e.nice),
+            "own" if e.process else "shared",
         )
     console.print(execs)
     chains = Table("chain", "path", "budget ms", "percentile", "priority", title="chains")

@@ -61,3 +61,15 @@ class ScaledClock:
 
     def wall_delay_s(self, sim_ns: int) -> float:
         return max(0.0, sim_ns / 1e9 / self.rate)
+
+    # A process executor (stack.executor.process) runs on a copy: the monotonic clock under
+    # perf_counter_ns is one for every process of the host, so the copy keeps the same time.
+    def __getstate__(self) -> dict:
+        return {"rate": self.rate, "start": self._start, "mono0": self._mono0}
+
+    def __setstate__(self, state: dict) -> None:
+        self.rate = state["rate"]
+        self._start = state["start"]
+        self._mono0 = state["mono0"]
+        if not hasattr(self, "_lock"):
+            self._lock = threading.Lock()

@@ -37,6 +37,10 @@ class TopicState:
     chain_ends: list[str] = field(default_factory=list)  # chains ending here
     chain_start: bool = False
     published: int = 0
+    # Where a message published here goes: subscriptions run in this process, and the pipes of
+    # process executors (stack.executor.process) that subscribe it, or up to the parent.
+    local: list[Subscription] = field(default_factory=list)
+    links: list[Any] = field(default_factory=list)
 
 
 Tap = Callable[[str, Any, int], None]  # (topic, msg, publish_ns)
@@ -61,6 +65,7 @@ class Runtime:
         tracer: Tracer | None = None,
         fail_fast: bool = False,
         external_topics: Iterable[str] = (),
+        uplink: Any = None,
     ) -> None:
         self.graph = graph
         self.clock = clock
@@ -71,6 +76,7 @@ class Runtime:
         self.topics: dict[str, TopicState] = {}
         self.nodes: dict[str, NodeState] = {}
         self.timers: list[Timer] = []
+        self._local_timers: list[Timer] = []  # those fired here (not in a process executor)
         self.taps: list[Tap] = []
         self.chain_latencies: dict[str, list[tuple[int, int]]] = {c: [] for c in graph.chains}
         self.errors: list[str] = []
@@ -81,8 +87,11 @@ class Runtime:
         self._frozen = False  # this runtime froze the start-up heap (stack.executor.heap)
         self.scheduler = SchedulerHooks(self)  # stale drops, GPU gates, variant degrade
         self.queues = self._make_queues()
+        self.uplink = uplink  # this runtime is a process executor's: its publishes go up here
+        self.remotes: list[Any] = []  # executors in processes of their own
         typestore()  # load message definitions now, not inside the first callback
         self._build(frozenset(external_topics))
+        self._start_processes()
 
     # ---- construction -------------------------------------------------------------------
     def _make_queues(self) -> dict[str, ReadyQueue]:
@@ -105,7 +114,8 @@ class Runtime:
                     f"{self.graph.source}: nodes.{spec.name}: constructing {spec.class_path} "
                     f"failed: {type(exc).__name__}: {exc}"
                 ) from exc
-        check_topology(self.graph, self.topology(), external)
+        if self.uplink is None:  # a process executor's part: the parent checked the whole
+            check_topology(self.graph, self.topology(), external)
         for chain in self.graph.chains.values():
             self._topic(chain.end).chain_ends.append(chain.name)
         self._assign_chains()
@@ -130,7 +140,32 @@ class Runtime:
             state.publishers.append(node)
 
     def add_subscription(self, sub: Subscription) -> None:
-        self._topic(sub.topic).subscriptions.append(sub)
+        state = self._topic(sub.topic)
+        state.subscriptions.append(sub)
+        state.local.append(sub)
+
+    def _start_processes(self) -> None:
+        """Start the process executors' children and route their topics through pipes."""
+        if self.uplink is not None:
+            for state in self.topics.values():
+                if state.publishers:
+                    state.links.append(self.uplink)
+            return
+        if self.lockstep or not any(e.process for e in self.graph.executors.values()):
+            return
+        from stack.executor.process import RemoteExecutor
+
+        try:
+            for spec in self.graph.executors.values():
+                if spec.process:
+                    self.remotes.append(RemoteExecutor(self, spec))
+        except BaseException:
+            self.stop_processes()
+            raise
+        remote_nodes = {n for r in self.remotes for n in r.nodes}
+        for state in self.topics.values():
+            state.local[:] = [s for s in state.subscriptions if s.node.name not in remote_nodes]
+            state.links[:] = [r for r in self.remotes if r.subscribes(state.subscriptions)]
 
     def add_timer(self, timer: Timer) -> None:
         self.timers.append(timer)
@@ -158,12 +193,12 @@ class Runtime:
         for chain in self.graph.chains.values():
             member = ChainMembership(chain.name, chain.priority, chain.start, chain.budget_ns)
             for topic, nxt in zip(chain.path, chain.path[1:]):
-                makers = set(self.topics[nxt].publishers)
-                for sub in self.topics[topic].subscriptions:
+                makers = set(self._topic(nxt).publishers)  # a process executor's part may
+                for sub in self._topic(topic).subscriptions:  # hold no node of a hop
                     if sub.node.name in makers:
                         sub.chains += (member,)
                         per_node.setdefault(sub.node.name, []).append(member)
-            for node in self.topics[chain.start].publishers:
+            for node in self._topic(chain.start).publishers:
                 per_node.setdefault(node, []).append(member)
         for topic in self.topics.values():
             for sub in topic.subscriptions:
@@ -184,7 +219,7 @@ class Runtime:
     # ---- publishing ---------------------------------------------------------------------
     def publisher_fn(self, node: NodeState, topic: str) -> Callable[[Any], None]:
         state = self.topics[topic]
-        subs = state.subscriptions
+        subs, links, msgtype = state.local, state.links, state.msgtype
         policy = self.policy
         taps = self.taps
         chain_lat = self.chain_latencies
@@ -208,8 +243,39 @@ class Runtime:
                 tap(topic, msg, now)
             for sub in subs:
                 self._deliver(sub, env, policy)
+            for link in links:
+                link.forward(topic, msgtype, msg, origins, now)
 
         return publish
+
+    def publish_from(
+        self, source: Any, topic: str, msg: Any, origins: dict, publish_ns: int
+    ) -> None:
+        """A message a process executor (``source``) published: counted and delivered here as
+        if published here, and forwarded to the other process executors that subscribe it."""
+        state = self.topics[topic]
+        for name in state.chain_ends:
+            origin = origins.get(self.graph.chains[name].start)
+            if origin is not None:
+                self.chain_latencies[name].append((publish_ns, publish_ns - origin[1]))
+        state.published += 1
+        env = Envelope(topic, msg, origins, publish_ns)
+        for tap in self.taps:
+            tap(topic, msg, publish_ns)
+        for sub in state.local:
+            self._deliver(sub, env, self.policy)
+        for link in state.links:
+            if link is not source:
+                link.forward(topic, state.msgtype, msg, origins, publish_ns)
+
+    def deliver_external(self, topic: str, msg: Any, origins: dict, publish_ns: int) -> None:
+        """A process executor's input from its parent: lineage and publish time as published."""
+        state = self.topics.get(topic)
+        if state is None:
+            return
+        env = Envelope(topic, msg, origins, publish_ns)
+        for sub in state.local:
+            self._deliver(sub, env, self.policy)
 
     def inject(self, topic: str, msg: Any) -> None:
         """Publish from outside the graph (a bag, a test) on ``topic``."""
@@ -220,8 +286,10 @@ class Runtime:
         origins = {topic: (stamp_of(msg), now)} if state.chain_start else {}
         env = Envelope(topic, msg, origins, now)
         state.published += 1
-        for sub in state.subscriptions:
+        for sub in state.local:
             self._deliver(sub, env, self.policy)
+        for link in state.links:
+            link.forward(topic, state.msgtype, msg, origins, now)
 
     def _deliver(self, sub: Subscription, env: Envelope, policy: Policy) -> None:
         queue = sub.queue
@@ -315,9 +383,19 @@ class Runtime:
         self.errors.append(text)
         node.logger.error("%s\n%s", text, traceback.format_exc().rstrip())
         if self.fail_fast and self._failure is None:
-            self._failure = ExecutorError(text)
-            self._failure.__cause__ = exc
-            self.request_stop()
+            failure = ExecutorError(text)
+            failure.__cause__ = exc
+            self.fail(failure)
+
+    def fail(self, failure: ExecutorError) -> None:
+        """Stop the run; ``shutdown`` raises ``failure`` (the first one)."""
+        if self._failure is None:
+            self._failure = failure
+        self.request_stop()
+
+    @property
+    def failure(self) -> ExecutorError | None:
+        return self._failure
 
     # ---- lockstep ---------------------------------------------------------------------------
     def start_timers(self) -> None:
@@ -371,7 +449,10 @@ class Runtime:
             freeze_startup_heap()  # before the clocks start: it takes a while
             self._frozen = True
         self.start_timers()
-        for spec in self.graph.executors.values():
+        here = [
+            e for e in self.graph.executors.values() if not any(r.spec is e for r in self.remotes)
+        ]
+        for spec in here:
             queue = self.queues[spec.name]
             for i in range(spec.threads):
                 t = threading.Thread(
@@ -379,10 +460,14 @@ class Runtime:
                 )
                 self._threads.append(t)
                 t.start()
-        if self.timers:
+        names = {e.name for e in here}
+        self._local_timers = [t for t in self.timers if t.node.spec.executor in names]
+        if self._local_timers:
             t = threading.Thread(target=self._timer_loop, name="timers", daemon=True)
             self._threads.append(t)
             t.start()
+        for remote in self.remotes:
+            remote.start()
 
     def _worker(self, spec: Any, queue: ReadyQueue) -> None:
         configure_worker_thread(spec.name, spec.cores, spec.priority, spec.nice)
@@ -400,7 +485,7 @@ class Runtime:
             now = self.clock.now_ns()
             mono = time.perf_counter_ns()
             next_due = None
-            for timer in self.timers:
+            for timer in self._local_timers:
                 if timer.due_ns <= now:
                     self._fire(timer, mono)
                     timer.due_ns += timer.period_ns
@@ -431,6 +516,7 @@ class Runtime:
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
         self.request_stop()
+        self.stop_processes()
         for t in self._threads:
             t.join(timeout_s)
             if t.is_alive():
@@ -441,6 +527,40 @@ class Runtime:
             self._frozen = False
         self.tracer.close()
         self.raise_failure()
+
+    def stop_processes(self) -> None:
+        """Stop the process executors and take their counters and errors into this runtime's."""
+        for remote in self.remotes:
+            remote.stop()
+            if remote.stats is not None:
+                self._merge_stats(remote.stats)
+        self.remotes = []
+
+    def _merge_stats(self, stats: dict[str, Any]) -> None:
+        for name, counters in stats["counters"].items():
+            self.nodes[name].counters = dict(counters)
+        subs = {(s.node.name, t): s for t, st in self.topics.items() for s in st.subscriptions}
+        for node, topic, overwritten, delivered in stats["subscriptions"]:
+            sub = subs[(node, topic)]
+            sub.overwritten, sub.delivered = overwritten, delivered
+        timers = {(t.node.name, t.name): t for t in self.timers}
+        for node, name, skipped in stats["timers"]:
+            timers[(node, name)].skipped = skipped
+        self.errors.extend(stats["errors"])
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Threaded mode: wait (bounded) until no callback is queued or running here."""
+        deadline = time.perf_counter() + timeout_s
+        quiet = 0
+        while time.perf_counter() < deadline and not self.stopping:
+            busy = any(len(q) for q in self.queues.values()) or any(
+                n.busy for n in self.nodes.values()
+            )
+            quiet = 0 if busy else quiet + 1
+            if quiet >= 3:
+                return True
+            time.sleep(0.005)
+        return False
 
     def raise_failure(self) -> None:
         if self._failure is not None:

@@ -390,7 +390,7 @@ class Player:
                 if not read % 8:
                     view.update(t, read, runtime.dropped())
             if not runtime.stopping:
-                _wait_idle(runtime, IDLE_WAIT_S)
+                runtime.wait_idle(IDLE_WAIT_S)
         finally:
             result.messages, result.last_ns = read, t
             runtime.shutdown()
@@ -441,17 +441,3 @@ class Player:
             return "replayed"
         reason = self._skipped.get(entry.bag_topic)
         return f"skipped: {reason}" if reason else "not subscribed"
-
-
-def _wait_idle(runtime: Runtime, timeout_s: float) -> None:
-    """Let a threaded graph finish what the last inputs started (bounded)."""
-    deadline = time.perf_counter() + timeout_s
-    quiet = 0
-    while time.perf_counter() < deadline and not runtime.stopping:
-        busy = any(len(q) for q in runtime.queues.values()) or any(
-            n.busy for n in runtime.nodes.values()
-        )
-        quiet = 0 if busy else quiet + 1
-        if quiet >= 3:
-            return
-        time.sleep(0.005)

@@ -141,6 +141,7 @@ def run_summary(graph: Any, runtime: Any, mode: str, trace: dict | None) -> dict
                 "threads": e.threads,
                 "priority": e.priority,
                 "nice": e.nice,
+                "process": e.process,
             }
             for e in graph.executors.values()
         },
