@@ -36,6 +36,9 @@ def test_good_file_loads_with_typed_fields():
     assert graph.executors["main"].nice == 0
     niced = parse_graph(GOOD.replace("priority: 0}", "nice: -5}"), "g.yaml")
     assert niced.executors["main"].nice == -5
+    assert not graph.executors["main"].process
+    apart = parse_graph(GOOD.replace("priority: 0}", "process: true}"), "g.yaml")
+    assert apart.executors["main"].process
     assert graph.nodes["a"].params.output == "/mid"
     chain = graph.chains["c"]
     assert chain.path == ("/in", "/mid", "/out") and chain.budget_ns == 20_000_000
@@ -73,6 +76,10 @@ def test_good_file_loads_with_typed_fields():
             r"executors\.main\.nice: expected -20\.\.19, got -30",
         ),
         (GOOD.replace("priority: 0}", "nice: low}"), r"executors\.main\.nice: .*'low'"),
+        (
+            GOOD.replace("priority: 0}", "process: yes please}"),
+            r"executors\.main\.process: expected true or false, got 'yes please'",
+        ),
         (GOOD.replace("name: t", "nmae: t"), r"nmae: unknown key 'nmae'"),
         (
             GOOD.replace("params: {input: /mid", "executor: gpu, params: {input: /mid"),

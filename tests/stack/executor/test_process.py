@@ -9,7 +9,7 @@ import time
 import pytest
 
 from stack.executor import ExecutorError, Runtime, ScaledClock, SimClock, WallClock
-from stack.graph import GraphError, parse_graph
+from stack.graph import parse_graph
 from stack.trace import Tracer
 from tests.stack.executor.test_runtime import REC, TICK, header
 
@@ -106,11 +106,6 @@ def test_lockstep_runs_a_process_executor_in_process():
     rt.inject("/b", header("x"))
     rt.run_until_idle()
     assert rt.nodes["b"].instance.seen == ["x"] and rt.nodes["m"].instance.seen == ["x"]
-
-
-def test_process_must_be_true_or_false():
-    with pytest.raises(GraphError, match=r"executors\.e\.process: expected true or false"):
-        parse_graph("executors:\n  e: {process: 1}\n")
 
 
 def test_a_scaled_clock_keeps_its_time_in_a_copy():
