@@ -12,10 +12,9 @@ Under each policy (l4, then FIFO):
 
 A shared host's speed drifts from minute to minute. The machine is probed before, between and
 after the two runs (tools.bench.probe) and the JSON keeps the readings. A pair of runs with a
-probe more than ``STEADY`` slower than the fastest probe of the benchmark ran on a disturbed
-host (37 ms against 23.5 ms, for minutes, on this shared VM): no simulator of the graph
-predicts that, so the pair is run again, up to ``ATTEMPTS`` times; the JSON keeps the
-discarded probes and says whether the pair it reports was steady. The probes do not scale the
+probe more than 15 % slower than the fastest probe of the benchmark ran on a disturbed host
+(tools.bench.probe.SteadyHost) and is run again, up to 3 times; the JSON keeps the discarded
+probes and says whether the pair it reports was steady. The probes do not scale the
 prediction: one disturbed probe would throw every chain off by 25 %. Each chain also gets the
 profiled run's own p99 as if it were the prediction (``run_to_run``): the error a perfect
 simulator would show, the noise floor.
@@ -29,6 +28,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,6 @@ from tools.bench.demograph import (
 TARGET_ERROR = 0.15
 POLICIES = ("l4", "fifo")
 REPEATS = 10  # simulated runs as long as the measured one, samples pooled
-STEADY = 1.15  # a probe this much slower than the benchmark's fastest: the host was disturbed
-ATTEMPTS = 3  # pairs of runs per policy at most, until one runs on a steady host
 
 
 def profile_json(analysis: Any) -> dict[str, Any]:
@@ -78,19 +76,18 @@ def predict_p99(runtime: Any, profile: dict[str, Any], policy: str, seconds: flo
 def run(
     quick: bool = False, seconds: float | None = None, keep: Path | None = None
 ) -> dict[str, Any]:
-    from tools.bench.probe import probe_ms
+    from tools.bench.probe import SteadyHost
 
     seconds = seconds if seconds is not None else (20.0 if quick else 60.0)
     bag = demo_bag(seconds)
     out: dict[str, Any] = {"seconds": seconds, "policies": {}}
     worst = 0.0
     runtime = demo_runtime(bag)
-    fastest = [probe_ms()]
+    host = SteadyHost()
     with run_folder(keep, "l4benchsim") as tmp:
         for policy in POLICIES:
             run_dir = tmp / policy
-            tries = _steady_pair(bag, tmp / f"profile-{policy}", run_dir, policy, fastest)
-            probes = tries[-1]
+            host.run(_pair(bag, tmp / f"profile-{policy}", run_dir, policy))
             profiled_run = analyze_run(tmp / f"profile-{policy}")
             profile = profile_json(profiled_run)
             if keep is not None:  # what `l4 sim --profile` takes, to replay the prediction
@@ -111,13 +108,9 @@ def run(
                     "profile_run_p99_ms": round(profiled[name].p99_ms, 3),
                     "run_to_run": round(_error(profiled[name].p99_ms, meas), 4),
                 }
-            out["policies"][policy] = {
-                "chains": chains,
-                "probe_ms": probes,  # before, between and after the reported pair
-                "steady": max(probes) <= STEADY * fastest[0],
-                "discarded_probe_ms": tries[:-1],  # pairs run again on a disturbed host
-            }
-        out["fastest_probe_ms"] = round(fastest[0], 3)
+            # probes before, between and after the reported pair; pairs run again
+            out["policies"][policy] = {"chains": chains, **host.to_json()}
+        out["fastest_probe_ms"] = round(host.fastest_ms, 3)
     out["chains"] = out["policies"]["l4"]["chains"]  # the headline policy, as the target names it
     out["worst_error"] = round(worst, 4)
     out["target_error"] = TARGET_ERROR
@@ -125,29 +118,20 @@ def run(
     return out
 
 
-def _steady_pair(
-    bag: Path, profile_dir: Path, run_dir: Path, policy: str, fastest: list[float]
-) -> list[list[float]]:
-    """Profile and measured runs of ``policy``, again while a probe around them reads the host
-    disturbed (``fastest[0]`` is the fastest probe so far, updated). The probes of every pair."""
-    from tools.bench import probe
+def _pair(bag: Path, profile_dir: Path, run_dir: Path, policy: str) -> Callable:
+    """One try of a policy's profile and measured runs, probed before, between and after."""
 
-    probe_ms = probe.probe_ms
-    tries: list[list[float]] = []
-    for attempt in range(ATTEMPTS):
-        if attempt:
-            shutil.rmtree(profile_dir)
-            shutil.rmtree(run_dir)
-        before = probe_ms()
+    def attempt(probe: Callable[[], float]) -> None:
+        for folder in (profile_dir, run_dir):  # left by a try on a disturbed host
+            if folder.exists():
+                shutil.rmtree(folder)
+        probe()
         replay(bag, profile_dir, rate=1.0, policy=policy)
-        between = probe_ms()
+        probe()
         replay(bag, run_dir, rate=1.0, policy=policy)
-        probes = [before, between, probe_ms()]
-        fastest[0] = min(fastest[0], *probes)
-        tries.append([round(x, 3) for x in probes])
-        if max(probes) <= STEADY * fastest[0]:
-            break
-    return tries
+        probe()
+
+    return attempt
 
 
 def _error(predicted: float, measured: float) -> float:
