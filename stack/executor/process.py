@@ -147,7 +147,6 @@ class RemoteExecutor:
 
     def _receive(self) -> None:
         runtime = self.runtime
-        record = runtime.tracer.record
         while True:
             try:
                 item = self.wire.get()
@@ -165,7 +164,7 @@ class RemoteExecutor:
                 _, topic, msgtype, raw, origins, publish_ns = item
                 runtime.publish_from(self, topic, deserialize(raw, msgtype), origins, publish_ns)
             elif kind == "rec":
-                record(item[1])
+                runtime.tracer.record(item[1])  # looked up each time: a drain rebinds it
             elif kind == "fail":
                 runtime.fail(ExecutorError(item[1]))
             elif kind == "done":
