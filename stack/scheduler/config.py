@@ -7,6 +7,8 @@ scheduler:
   gate_devices: [gpu, dla]  # engine runs on these devices pass one priority gate each
   gc_freeze: true           # freeze the start-up heap so full collections do not stall
                             # every thread for tens of ms (stack.executor.heap; any policy)
+  switch_interval_ms: 1.0   # the interpreter's switch interval while the graph runs
+                            # (default: Python's 5 ms; any policy, threaded runs)
   degrade:                  # defaults for every node holding a VariantSet ...
     min_slack_ms: 5         #   switch to a cheaper variant below this slack
     recover_slack_ms: 10    #   come back when the slack stays above this ...
@@ -25,7 +27,14 @@ from typing import Any
 
 from stack.scheduler.errors import SchedulerError
 
-SECTION_KEYS = {"stale_drop", "blocking_guard", "gate_devices", "gc_freeze", "degrade"}
+SECTION_KEYS = {
+    "stale_drop",
+    "blocking_guard",
+    "gate_devices",
+    "gc_freeze",
+    "degrade",
+    "switch_interval_ms",
+}
 DEGRADE_KEYS = {"min_slack_ms", "recover_slack_ms", "hold_s", "window", "nodes", "enabled"}
 NODE_DEGRADE_KEYS = (DEGRADE_KEYS - {"nodes"}) | {"chain"}
 DEFAULT_GATE_DEVICES = ("gpu", "dla")
@@ -57,6 +66,7 @@ class SchedulerConfig:
     degrade: DegradeConfig = DegradeConfig()
     node_degrade: Mapping[str, DegradeConfig] = field(default_factory=dict)
     gc_freeze: bool = True
+    switch_interval_ms: float | None = None  # None: leave Python's (5 ms)
 
     def degrade_for(self, node: str) -> DegradeConfig:
         return self.node_degrade.get(node, self.degrade)
@@ -93,8 +103,20 @@ def parse_scheduler(raw: Mapping[str, Any] | None, source: str = "<string>") -> 
             raise SchedulerError(f"{source}: {where}: expected a mapping, got {body!r}")
         _check_keys(source, where, body, NODE_DEGRADE_KEYS)
         per_node[str(name)] = _degrade(source, where, body, defaults)
+    switch = raw.get("switch_interval_ms")
+    if switch is not None and (not _number(switch) or not 0.01 <= switch <= 100):
+        raise SchedulerError(
+            f"{source}: scheduler.switch_interval_ms: expected a number of ms in 0.01..100, "
+            f"got {switch!r}"
+        )
     return SchedulerConfig(
-        stale, guard, tuple(d.lower() for d in devices), defaults, per_node, freeze
+        stale,
+        guard,
+        tuple(d.lower() for d in devices),
+        defaults,
+        per_node,
+        freeze,
+        float(switch) if switch is not None else None,
     )
 
 

@@ -291,3 +291,21 @@ nodes:
     finally:
         rt.shutdown()
     assert gc.get_freeze_count() == 0  # handed back to the collector with the graph
+
+
+def test_switch_interval_is_set_while_the_graph_runs_and_handed_back():
+    import sys
+
+    before = sys.getswitchinterval()
+    text = f"""
+scheduler: {{switch_interval_ms: 0.5}}
+nodes:
+  b: {{class: "{REC}", params: {{input: /b, output: /out}}}}
+"""
+    rt = runtime(text, lockstep=False, external=("/b",))
+    rt.start()
+    try:
+        assert sys.getswitchinterval() == pytest.approx(0.0005)
+    finally:
+        rt.shutdown()
+    assert sys.getswitchinterval() == before

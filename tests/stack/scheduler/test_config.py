@@ -12,6 +12,8 @@ def test_defaults():
     assert parse_scheduler({"gc_freeze": False}).gc_freeze is False
     assert cfg.gate_devices == ("gpu", "dla")
     assert cfg.degrade_for("anything") == DegradeConfig()
+    assert cfg.switch_interval_ms is None
+    assert parse_scheduler({"switch_interval_ms": 1}).switch_interval_ms == 1.0
 
 
 def test_degrade_defaults_and_per_node_overrides():
@@ -48,6 +50,11 @@ def test_resolved_slacks_follow_the_budget_unless_given():
         ({"degrade": {"nodes": {"det": {"nodes": {}}}}}, r"nodes.det.nodes: unknown key"),
         ({"degrade": {"enabled": "yes"}}, r"scheduler.degrade.enabled: expected true/false"),
         ({"gc_freeze": 1}, r"scheduler.gc_freeze: expected true/false, got 1"),
+        (
+            {"switch_interval_ms": 0},
+            r"scheduler.switch_interval_ms: expected a number of ms in 0.01..100, got 0",
+        ),
+        ({"switch_interval_ms": "1ms"}, r"scheduler.switch_interval_ms: .* got '1ms'"),
     ],
 )
 def test_errors_name_file_key_and_value(raw, message):
