@@ -20,7 +20,7 @@ each run and after the last (``probe_ms``, tools.bench.probe) and how busy each 
 during each policy's run (``executor_busy``): the rate is set from the demand of the first run,
 and a host that slows down afterwards (or heavier waits for the interpreter lock at the raised
 rate) shows up as a busiest executor near 1.0 and probes above the first. When a probe reads
-the host disturbed (15 % over the fastest), all three runs are taken again, up to 3 times
+the host disturbed (10 % over the fastest), all three runs are taken again, up to 3 times
 (tools.bench.probe.SteadyHost); ``discarded_probe_ms`` keeps the probes of those tries.
 """
 

@@ -12,7 +12,7 @@ Under each policy (l4, then FIFO):
 
 A shared host's speed drifts from minute to minute. The machine is probed before, between and
 after the two runs (tools.bench.probe) and the JSON keeps the readings. A pair of runs with a
-probe more than 15 % slower than the fastest probe of the benchmark ran on a disturbed host
+probe more than 10 % slower than the fastest probe of the benchmark ran on a disturbed host
 (tools.bench.probe.SteadyHost) and is run again, up to 3 times; the JSON keeps the discarded
 probes and says whether the pair it reports was steady. The probes do not scale the
 prediction: one disturbed probe would throw every chain off by 25 %. Each chain also gets the
