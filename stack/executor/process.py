@@ -94,7 +94,6 @@ class RemoteExecutor:
             "policy": runtime.policy.kind.value,
             "fail_fast": runtime.fail_fast,
             "trace": runtime.tracer.enabled,
-            "external": sorted(runtime.topics),
             "clock": runtime.clock,
         }
         self.process = ctx.Process(
@@ -207,7 +206,6 @@ def child_main(conn: Any, graph: LaunchGraph, options: dict[str, Any]) -> None:
             policy=options["policy"],
             tracer=_PipeTracer(wire, options["trace"]),
             fail_fast=options["fail_fast"],
-            external_topics=options["external"],
             uplink=wire,
         )
     except Exception as exc:  # said in the parent, which raises it
