@@ -66,18 +66,17 @@ class Wire:
         self.put(("msg", topic, msgtype, serialize(msg, msgtype), origins, publish_ns))
 
 
+def _message(item: tuple) -> tuple[str, Any, dict, int]:
+    """(topic, message, lineage, publish time) of a ``forward``ed item."""
+    _, topic, msgtype, raw, origins, publish_ns = item
+    return topic, deserialize(raw, msgtype), origins, publish_ns
+
+
 def executor_part(graph: LaunchGraph, name: str) -> LaunchGraph:
     """The launch graph cut down to one executor and its nodes (chains kept whole)."""
     spec = graph.executors[name]
     nodes = {n: s for n, s in graph.nodes.items() if s.executor == name}
-    return dataclasses.replace(
-        graph,
-        executors={name: spec},
-        nodes=nodes,
-        warnings=[],
-        scheduler=dict(graph.scheduler),
-        args=dict(graph.args),
-    )
+    return dataclasses.replace(graph, executors={name: spec}, nodes=nodes, warnings=[])
 
 
 class RemoteExecutor:
@@ -160,8 +159,7 @@ class RemoteExecutor:
                 return
             kind = item[0]
             if kind == "msg":
-                _, topic, msgtype, raw, origins, publish_ns = item
-                runtime.publish_from(self, topic, deserialize(raw, msgtype), origins, publish_ns)
+                runtime.publish_from(self, *_message(item))
             elif kind == "rec":
                 runtime.tracer.record(item[1])  # looked up each time: a drain rebinds it
             elif kind == "fail":
@@ -233,8 +231,7 @@ def _serve(wire: Wire, runtime: Any) -> None:
             return
         kind = item[0]
         if kind == "msg":
-            _, topic, msgtype, raw, origins, publish_ns = item
-            deliver(topic, deserialize(raw, msgtype), origins, publish_ns)
+            deliver(*_message(item))
         elif kind == "start":
             _sync_clock(runtime.clock, item[1])
             runtime.start()

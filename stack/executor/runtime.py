@@ -225,11 +225,7 @@ class Runtime:
     # ---- publishing ---------------------------------------------------------------------
     def publisher_fn(self, node: NodeState, topic: str) -> Callable[[Any], None]:
         state = self.topics[topic]
-        subs, links, msgtype = state.local, state.links, state.msgtype
-        policy = self.policy
-        taps = self.taps
-        chain_lat = self.chain_latencies
-        chains = self.graph.chains
+        fan_out = self._fan_out
         clock_ns = time.perf_counter_ns
 
         def publish(msg: Any) -> None:
@@ -238,19 +234,8 @@ class Runtime:
             if state.chain_start:
                 origins = dict(origins)
                 origins[topic] = (stamp_of(msg), now)
-            for name in state.chain_ends:
-                origin = origins.get(chains[name].start)
-                if origin is not None:
-                    chain_lat[name].append((now, now - origin[1]))
-            state.published += 1
             node.outputs.append((topic, now, origins))
-            env = Envelope(topic, msg, origins, now)
-            for tap in taps:
-                tap(topic, msg, now)
-            for sub in subs:
-                self._deliver(sub, env, policy)
-            for link in links:
-                link.forward(topic, msgtype, msg, origins, now)
+            fan_out(state, msg, origins, now, None)
 
         return publish
 
@@ -259,20 +244,26 @@ class Runtime:
     ) -> None:
         """A message a process executor (``source``) published: counted and delivered here as
         if published here, and forwarded to the other process executors that subscribe it."""
-        state = self.topics[topic]
+        self._fan_out(self.topics[topic], msg, origins, publish_ns, source)
+
+    def _fan_out(self, state: TopicState, msg: Any, origins: dict, now: int, source: Any) -> None:
+        """A publish on ``state``'s topic: chain samples, taps, local subscriptions, and the
+        pipes of process executors (but not back to ``source``, the one it came from)."""
+        topic = state.name
         for name in state.chain_ends:
             origin = origins.get(self.graph.chains[name].start)
             if origin is not None:
-                self.chain_latencies[name].append((publish_ns, publish_ns - origin[1]))
+                self.chain_latencies[name].append((now, now - origin[1]))
         state.published += 1
-        env = Envelope(topic, msg, origins, publish_ns)
+        env = Envelope(topic, msg, origins, now)
         for tap in self.taps:
-            tap(topic, msg, publish_ns)
+            tap(topic, msg, now)
+        policy = self.policy
         for sub in state.local:
-            self._deliver(sub, env, self.policy)
+            self._deliver(sub, env, policy)
         for link in state.links:
             if link is not source:
-                link.forward(topic, state.msgtype, msg, origins, publish_ns)
+                link.forward(topic, state.msgtype, msg, origins, now)
 
     def deliver_external(self, topic: str, msg: Any, origins: dict, publish_ns: int) -> None:
         """A process executor's input from its parent: lineage and publish time as published."""
@@ -459,9 +450,8 @@ class Runtime:
             self._switch_before = sys.getswitchinterval()
             sys.setswitchinterval(switch_ms / 1e3)
         self.start_timers()
-        here = [
-            e for e in self.graph.executors.values() if not any(r.spec is e for r in self.remotes)
-        ]
+        apart = {r.name for r in self.remotes}
+        here = [e for e in self.graph.executors.values() if e.name not in apart]
         for spec in here:
             queue = self.queues[spec.name]
             for i in range(spec.threads):
@@ -470,8 +460,7 @@ class Runtime:
                 )
                 self._threads.append(t)
                 t.start()
-        names = {e.name for e in here}
-        self._local_timers = [t for t in self.timers if t.node.spec.executor in names]
+        self._local_timers = [t for t in self.timers if t.node.spec.executor not in apart]
         if self._local_timers:
             t = threading.Thread(target=self._timer_loop, name="timers", daemon=True)
             self._threads.append(t)

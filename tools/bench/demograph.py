@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,7 +96,9 @@ def replay(
     bag: Path, run_dir: Path, *, rate: float | None, policy: str, launch: Path = DEMO_LAUNCH
 ) -> None:
     """`l4 replay` in a fresh interpreter (no threads or lock state left from another run);
-    ``rate`` None replays in lockstep."""
+    ``rate`` None replays in lockstep. A run folder left by an earlier try is replaced."""
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
     pace = ["--lockstep"] if rate is None else ["--rate", f"{rate:g}"]
     cmd = [
         sys.executable, "-m", "stack.cli", "replay", str(bag), "--launch", str(launch),

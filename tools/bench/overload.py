@@ -27,7 +27,6 @@ the host disturbed (10 % over the fastest), all three runs are taken again, up t
 from __future__ import annotations
 
 import functools
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -81,9 +80,6 @@ def run(
 
 def _attempt(bag: Path, seconds: float, tmp: Path, probe: Callable[[], float]) -> dict[str, Any]:
     """The demand run, then each policy's run at the rate it sets, with a probe around each."""
-    for name in ("demand", *POLICIES):  # left by a try on a disturbed host
-        if (tmp / name).exists():
-            shutil.rmtree(tmp / name)
     demand = tmp / "demand"
     probe()
     replay(bag, demand, rate=1.0, policy="l4")

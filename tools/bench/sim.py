@@ -27,7 +27,6 @@ under l4 it runs while perception is busy with low-priority work).
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -122,9 +121,6 @@ def _pair(bag: Path, profile_dir: Path, run_dir: Path, policy: str) -> Callable:
     """One try of a policy's profile and measured runs, probed before, between and after."""
 
     def attempt(probe: Callable[[], float]) -> None:
-        for folder in (profile_dir, run_dir):  # left by a try on a disturbed host
-            if folder.exists():
-                shutil.rmtree(folder)
         probe()
         replay(bag, profile_dir, rate=1.0, policy=policy)
         probe()
