@@ -19,15 +19,17 @@ For reading a result on a shared host, the JSON also keeps the machine's speed p
 each run and after the last (``probe_ms``, tools.bench.probe) and how busy each executor was
 during each policy's run (``executor_busy``): the rate is set from the demand of the first run,
 and a host that slows down afterwards (or heavier waits for the interpreter lock at the raised
-rate) shows up as a busiest executor near 1.0 and probes above the first. When a probe reads
-the host disturbed (10 % over the fastest), all three runs are taken again, up to 3 times
-(tools.bench.probe.SteadyHost); ``discarded_probe_ms`` keeps the probes of those tries.
+rate) shows up as a busiest executor near 1.0 and probes above the first. The host's speed is
+also metered all through each run (``meter``, tools.bench.meter). When a probe reads the host
+disturbed (10 % over the fastest), or the meter reads a spell in a run (2 seconds in a row 20 %
+slower than the fastest second), all three runs are taken again, up to 3 times
+(tools.bench.probe.SteadyHost); ``discarded_probe_ms`` and ``discarded_meter`` keep the
+readings of those tries.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ from tools.bench.demograph import (
     replay,
     run_folder,
 )
+from tools.bench.probe import SteadyHost
 
 TARGET_LOAD = 1.5
 TARGET_MISS_RATE = 0.01
@@ -62,8 +65,6 @@ def executor_loads(a: Any, bag_seconds: float) -> dict[str, float]:
 def run(
     quick: bool = False, seconds: float | None = None, keep: Path | None = None
 ) -> dict[str, Any]:
-    from tools.bench.probe import SteadyHost
-
     seconds = seconds if seconds is not None else (20.0 if quick else 60.0)
     bag = demo_bag(seconds)
     host = SteadyHost()
@@ -78,11 +79,13 @@ def run(
     return out
 
 
-def _attempt(bag: Path, seconds: float, tmp: Path, probe: Callable[[], float]) -> dict[str, Any]:
-    """The demand run, then each policy's run at the rate it sets, with a probe around each."""
+def _attempt(bag: Path, seconds: float, tmp: Path, host: SteadyHost) -> dict[str, Any]:
+    """The demand run, then each policy's run at the rate it sets, with a probe around each
+    and the meter during each."""
     demand = tmp / "demand"
-    probe()
-    replay(bag, demand, rate=1.0, policy="l4")
+    host.probe()
+    with host.metered():
+        replay(bag, demand, rate=1.0, policy="l4")
     loads = executor_loads(analyze_run(demand), seconds)
     busiest = max(loads, key=loads.__getitem__)
     rate = round(TARGET_LOAD / loads[busiest], 2)
@@ -95,15 +98,16 @@ def _attempt(bag: Path, seconds: float, tmp: Path, probe: Callable[[], float]) -
     }
     for policy in POLICIES:
         run_dir = tmp / policy
-        probe()
-        replay(bag, run_dir, rate=rate, policy=policy)
+        host.probe()
+        with host.metered():
+            replay(bag, run_dir, rate=rate, policy=policy)
         analysis = analyze_run(run_dir)
         out[policy] = _policy_json(chain_figures(analysis, bag))
         # How busy each executor really was: above rate x its demand at rate 1 when the
         # callbacks slowed down (a slower host, or more waits for the interpreter lock).
         busy = executor_loads(analysis, seconds / rate)
         out[policy]["executor_busy"] = {k: round(v, 4) for k, v in busy.items()}
-    probe()
+    host.probe()
     return out
 
 

@@ -5,9 +5,12 @@ one ten minutes later on this 2-core machine. `l4 bench sim` probes the speed ar
 run and reports the readings, so a result taken while the host drifted can be told apart.
 
 ``SteadyHost`` runs a benchmark's runs again while a probe around them reads the host
-disturbed: more than ``STEADY`` slower than the fastest probe of the benchmark. This VM spends
-minutes at a time 50 % slower (probes of 35-38 ms against 23.5 ms, with nothing else running
-on it); no model of the graph predicts that, and a run taken then says nothing about the graph.
+disturbed (more than ``STEADY`` slower than the fastest probe of the benchmark), or while the
+meter running beside a run (tools.bench.meter) reads a spell in it: ``SPELL_S`` seconds in a
+row, or more than ``SLOW_SHARE`` of them, each ``METER_STEADY`` slower than the fastest second
+of the benchmark. This VM spends seconds to minutes at a time 50 % slower
+(probes of 35-38 ms against 23.5 ms, with nothing else running on it); no model of the graph
+predicts that, and a run taken then says nothing about the graph.
 
 The probe is a fixed mix of the demo graph's kinds of work: one inference of the shipped
 detector (ONNX Runtime), a voxel grid of a lidar sweep (numpy), a PNG encode (OpenCV) and a
@@ -17,21 +20,33 @@ the median.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
 
+from tools.bench.meter import WINDOW, MeterReading, SpeedMeter
+
 DETECTOR = Path(__file__).resolve().parents[2] / "perception" / "models" / "camera_detector.onnx"
 REPEATS = 9
 # A probe this much slower than the benchmark's fastest: the host was disturbed. Steady probes
 # spread about 5 %; a run after a probe 12 % over the fastest ran its chains 25 % slower.
 STEADY = 1.10
+# A second of a run metered this much slower than the fastest second of the benchmark is slow: the host
+# had a spell (tools.bench.meter). Steady seconds keep within 3 %; spells read 1.5-1.8x.
+METER_STEADY = 1.2
+# Single slow seconds come about every 30 s and leave the chains' p99 alone; the runs that
+# missed their targets on probes that read steady had spells of 5-10 s (callbacks 1.5-2.5x
+# slower throughout). A run is disturbed with SPELL_S slow seconds in a row, or with more than
+# SLOW_SHARE of its seconds slow.
+SPELL_S = 2
+SLOW_SHARE = 0.05
 ATTEMPTS = 3  # tries of the same runs at most, until they run on a steady host
 T = TypeVar("T")
 
@@ -73,37 +88,77 @@ def _mix() -> Callable[[], None]:
 
 
 @dataclass
+class Try:
+    """The probes and in-run meter readings of one try of a benchmark's runs."""
+
+    probes: list[float] = field(default_factory=list)
+    meters: list[MeterReading] = field(default_factory=list)
+
+
+@dataclass
 class SteadyHost:
-    """Probes taken around a benchmark's runs, and the runs again while the host was disturbed."""
+    """Probes taken around a benchmark's runs, the host's speed metered during each run, and
+    the runs again while the host was disturbed."""
 
     fastest_ms: float = float("inf")
-    tries: list[list[float]] = field(default_factory=list)  # the probes of each try
+    fastest_meter_us: float = float("inf")  # the in-run meter's fastest second of any run
+    tries: list[Try] = field(default_factory=list)
 
     def probe(self) -> float:
         ms = probe_ms()
         self.fastest_ms = min(self.fastest_ms, ms)
-        self.tries[-1].append(round(ms, 3))
+        self.tries[-1].probes.append(round(ms, 3))
         return ms
 
-    def steady(self, probes: list[float]) -> bool:
-        return max(probes) <= STEADY * self.fastest_ms
+    @contextlib.contextmanager
+    def metered(self) -> Iterator[None]:
+        """Meter the host's speed while the body runs (tools.bench.meter)."""
+        with SpeedMeter() as meter:
+            yield
+        reading = meter.reading
+        if reading.samples_us:
+            self.fastest_meter_us = min(self.fastest_meter_us, reading.fastest_window_us)
+        self.tries[-1].meters.append(reading)
 
-    def run(self, attempt: Callable[[Callable[[], float]], T], attempts: int = ATTEMPTS) -> T:
-        """``attempt(probe)`` (which probes around each of its runs) until its probes read a
+    def steady(self, attempt: Try) -> bool:
+        """No probe over ``STEADY`` x the fastest, and no metered run with a spell (see
+        ``SPELL_S``, ``SLOW_SHARE``); a run the meter could not read is not steady."""
+        if not attempt.probes and not attempt.meters:
+            return False
+        if max(attempt.probes, default=0.0) > STEADY * self.fastest_ms:
+            return False
+        return all(self._run_steady(r) for r in attempt.meters)
+
+    def _run_steady(self, reading: MeterReading) -> bool:
+        if not reading.samples_us:
+            return False
+        slow, spell = reading.slow_seconds(METER_STEADY * self.fastest_meter_us)
+        seconds = max(len(reading.samples_us) // WINDOW, 1)
+        return spell < SPELL_S and slow <= SLOW_SHARE * seconds
+
+    def run(self, attempt: Callable[[SteadyHost], T], attempts: int = ATTEMPTS) -> T:
+        """``attempt(self)`` (which probes around its runs and meters them) until they read a
         steady host, ``attempts`` times at most; the last try's result."""
         self.tries = []
         for _ in range(attempts):
-            self.tries.append([])
-            result = attempt(self.probe)
+            self.tries.append(Try())
+            result = attempt(self)
             if self.steady(self.tries[-1]):
                 break
         return result
 
     def to_json(self) -> dict[str, Any]:
-        """The reported try's probes, whether they read steady, and those of discarded tries."""
-        last = self.tries[-1] if self.tries else []
+        """The reported try's probes and meter readings, whether they read steady, and those
+        of discarded tries."""
+        last = self.tries[-1] if self.tries else Try()
         return {
-            "probe_ms": last,
-            "steady": self.steady(last) if last else False,
-            "discarded_probe_ms": self.tries[:-1],
+            "probe_ms": last.probes,
+            "meter": [self._reading_json(r) for r in last.meters],
+            "steady": self.steady(last),
+            "discarded_probe_ms": [t.probes for t in self.tries[:-1]],
+            "discarded_meter": [[self._reading_json(r) for r in t.meters] for t in self.tries[:-1]],
         }
+
+    def _reading_json(self, reading: MeterReading) -> dict[str, Any]:
+        slow, spell = reading.slow_seconds(METER_STEADY * self.fastest_meter_us)
+        return {**reading.to_json(), "slow_s": slow, "longest_spell_s": spell}

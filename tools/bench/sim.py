@@ -12,9 +12,11 @@ Under each policy (l4, then FIFO):
 
 A shared host's speed drifts from minute to minute. The machine is probed before, between and
 after the two runs (tools.bench.probe) and the JSON keeps the readings. A pair of runs with a
-probe more than 10 % slower than the fastest probe of the benchmark ran on a disturbed host
+probe more than 10 % slower than the fastest probe of the benchmark, or a spell in either run
+(2 seconds in a row metered 20 % slower than the fastest second, tools.bench.meter), ran on a
+disturbed host
 (tools.bench.probe.SteadyHost) and is run again, up to 3 times; the JSON keeps the discarded
-probes and says whether the pair it reports was steady. The probes do not scale the
+readings and says whether the pair it reports was steady. The probes do not scale the
 prediction: one disturbed probe would throw every chain off by 25 %. Each chain also gets the
 profiled run's own p99 as if it were the prediction (``run_to_run``): the error a perfect
 simulator would show, the noise floor.
@@ -39,6 +41,7 @@ from tools.bench.demograph import (
     replay,
     run_folder,
 )
+from tools.bench.probe import SteadyHost
 
 TARGET_ERROR = 0.15
 POLICIES = ("l4", "fifo")
@@ -75,8 +78,6 @@ def predict_p99(runtime: Any, profile: dict[str, Any], policy: str, seconds: flo
 def run(
     quick: bool = False, seconds: float | None = None, keep: Path | None = None
 ) -> dict[str, Any]:
-    from tools.bench.probe import SteadyHost
-
     seconds = seconds if seconds is not None else (20.0 if quick else 60.0)
     bag = demo_bag(seconds)
     out: dict[str, Any] = {"seconds": seconds, "policies": {}}
@@ -118,14 +119,17 @@ def run(
 
 
 def _pair(bag: Path, profile_dir: Path, run_dir: Path, policy: str) -> Callable:
-    """One try of a policy's profile and measured runs, probed before, between and after."""
+    """One try of a policy's profile and measured runs, probed before, between and after, and
+    metered while they run."""
 
-    def attempt(probe: Callable[[], float]) -> None:
-        probe()
-        replay(bag, profile_dir, rate=1.0, policy=policy)
-        probe()
-        replay(bag, run_dir, rate=1.0, policy=policy)
-        probe()
+    def attempt(host: SteadyHost) -> None:
+        host.probe()
+        with host.metered():
+            replay(bag, profile_dir, rate=1.0, policy=policy)
+        host.probe()
+        with host.metered():
+            replay(bag, run_dir, rate=1.0, policy=policy)
+        host.probe()
 
     return attempt
 

@@ -1,4 +1,5 @@
-"""The machine-speed probe: the median time of its work mix, warm-up pass excluded."""
+"""The machine-speed probe (the median time of its work mix, warm-up pass excluded) and the
+steady-host rule over probes and in-run meter readings."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 import pytest
 
 from tools.bench import probe
+from tools.bench.meter import MeterReading
 
 
 def test_probe_reports_the_median_pass_after_a_warm_up(monkeypatch):
@@ -39,10 +41,10 @@ def readings(monkeypatch):
 
 
 def _runs_probed_twice(runs: list[int]):
-    def attempt(take) -> int:
-        take()
+    def attempt(host: probe.SteadyHost) -> int:
+        host.probe()
         runs.append(len(runs))
-        take()
+        host.probe()
         return len(runs)
 
     return attempt
@@ -52,7 +54,13 @@ def test_runs_on_a_steady_host_are_taken_once(readings):
     readings([23.5, 24.0])
     host, runs = probe.SteadyHost(), []
     assert host.run(_runs_probed_twice(runs)) == 1
-    assert host.to_json() == {"probe_ms": [23.5, 24.0], "steady": True, "discarded_probe_ms": []}
+    assert host.to_json() == {
+        "probe_ms": [23.5, 24.0],
+        "meter": [],
+        "steady": True,
+        "discarded_probe_ms": [],
+        "discarded_meter": [],
+    }
 
 
 def test_runs_on_a_disturbed_host_are_taken_again_keeping_the_discarded_probes(readings):
@@ -61,8 +69,10 @@ def test_runs_on_a_disturbed_host_are_taken_again_keeping_the_discarded_probes(r
     assert host.run(_runs_probed_twice(runs)) == 2
     assert host.to_json() == {
         "probe_ms": [23.6, 24.1],
+        "meter": [],
         "steady": True,
         "discarded_probe_ms": [[23.5, 37.0]],
+        "discarded_meter": [[]],
     }
 
 
@@ -80,3 +90,78 @@ def test_the_fastest_probe_carries_over_to_the_next_runs(readings):
     host.run(_runs_probed_twice([]))
     host.run(_runs_probed_twice([]))
     assert host.fastest_ms == 23.5 and host.to_json()["probe_ms"] == [25.0, 25.5]
+
+
+@pytest.fixture
+def meter_readings(monkeypatch):
+    """Each metered run reads the next list of samples (us) instead of running the meter."""
+
+    def set_readings(runs):
+        it = iter(runs)
+
+        class FakeMeter:
+            def __enter__(self):
+                self.reading = MeterReading(next(it))
+                return self
+
+            def __exit__(self, *exc):
+                return None
+
+        monkeypatch.setattr(probe, "SpeedMeter", FakeMeter)
+
+    return set_readings
+
+
+def _metered_run(host: probe.SteadyHost) -> str:
+    host.probe()
+    with host.metered():
+        pass
+    host.probe()
+    return "done"
+
+
+STEADY_RUN = [730.0] * 30
+SPELL_RUN = [730.0] * 10 + [1200.0] * 20  # its last two seconds 1.64x slower
+
+
+def test_a_run_with_a_spell_is_taken_again(readings, meter_readings):
+    readings([23.5, 23.6, 23.5, 23.7])
+    meter_readings([SPELL_RUN, STEADY_RUN])
+    host = probe.SteadyHost()
+    host.run(_metered_run)
+    doc = host.to_json()
+    assert doc["steady"] and doc["probe_ms"] == [23.5, 23.7]
+    assert doc["meter"] == [
+        {"median_us": 730.0, "slowest_1s_us": 730.0, "samples": 30, "slow_s": 0,
+         "longest_spell_s": 0}
+    ]  # fmt: skip
+    spell = doc["discarded_meter"][0][0]
+    assert spell["slow_s"] == 2 and spell["longest_spell_s"] == 2
+    assert host.fastest_meter_us == 730.0
+
+
+def test_one_slow_second_is_no_disturbance(readings, meter_readings):
+    readings([23.5, 23.6])
+    meter_readings([[730.0] * 200 + [1200.0] * 10 + [730.0] * 190])  # 1 slow second of 40
+    host = probe.SteadyHost()
+    host.run(_metered_run)
+    doc = host.to_json()
+    assert doc["steady"] and len(host.tries) == 1 and doc["meter"][0]["slow_s"] == 1
+
+
+def test_too_many_isolated_slow_seconds_are_a_disturbance(readings, meter_readings):
+    slow, fast = [1200.0] * 10, [730.0] * 10
+    readings([23.5, 23.6] * probe.ATTEMPTS)
+    meter_readings([fast * 8 + slow + fast * 8 + slow] * probe.ATTEMPTS)  # 2 of 18 s: 11 %
+    host = probe.SteadyHost()
+    host.run(_metered_run)
+    doc = host.to_json()
+    assert not doc["steady"] and doc["meter"][0]["longest_spell_s"] == 1
+
+
+def test_a_run_the_meter_could_not_read_is_not_steady(readings, meter_readings):
+    readings([23.5, 23.6] * probe.ATTEMPTS)
+    meter_readings([[]] * probe.ATTEMPTS)
+    host = probe.SteadyHost()
+    host.run(_metered_run)
+    assert not host.to_json()["steady"] and len(host.tries) == probe.ATTEMPTS
