@@ -23,8 +23,8 @@ rate) shows up as a busiest executor near 1.0 and probes above the first. The ho
 also metered all through each run (``meter``, tools.bench.meter). When a probe reads the host
 disturbed (10 % over the fastest), or the meter reads a spell in a run (2 seconds in a row 20 %
 slower than the fastest second), all three runs are taken again, up to 3 times
-(tools.bench.probe.SteadyHost); ``discarded_probe_ms`` and ``discarded_meter`` keep the
-readings of those tries.
+(tools.bench.probe.SteadyHost); ``discarded_probe_ms``, ``discarded_meter`` and
+``discarded_outcomes`` (rate and miss rates) keep what those tries read and measured.
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ def _attempt(bag: Path, seconds: float, tmp: Path, host: SteadyHost) -> dict[str
     loads = executor_loads(analyze_run(demand), seconds)
     busiest = max(loads, key=loads.__getitem__)
     rate = round(TARGET_LOAD / loads[busiest], 2)
+    host.note("rate", rate)
     out: dict[str, Any] = {
         "load": TARGET_LOAD,
         "rate": rate,
@@ -103,6 +104,7 @@ def _attempt(bag: Path, seconds: float, tmp: Path, host: SteadyHost) -> dict[str
             replay(bag, run_dir, rate=rate, policy=policy)
         analysis = analyze_run(run_dir)
         out[policy] = _policy_json(chain_figures(analysis, bag))
+        host.note(f"{policy}_miss_rate", out[policy]["miss_rate"])
         # How busy each executor really was: above rate x its demand at rate 1 when the
         # callbacks slowed down (a slower host, or more waits for the interpreter lock).
         busy = executor_loads(analysis, seconds / rate)

@@ -93,6 +93,7 @@ class Try:
 
     probes: list[float] = field(default_factory=list)
     meters: list[MeterReading] = field(default_factory=list)
+    outcome: dict[str, Any] = field(default_factory=dict)  # what the try measured, in brief
 
 
 @dataclass
@@ -109,6 +110,11 @@ class SteadyHost:
         self.fastest_ms = min(self.fastest_ms, ms)
         self.tries[-1].probes.append(round(ms, 3))
         return ms
+
+    def note(self, key: str, value: Any) -> None:
+        """Keep a headline figure of the current try, to set a discarded try beside the one
+        reported."""
+        self.tries[-1].outcome[key] = value
 
     @contextlib.contextmanager
     def metered(self) -> Iterator[None]:
@@ -157,6 +163,7 @@ class SteadyHost:
             "steady": self.steady(last),
             "discarded_probe_ms": [t.probes for t in self.tries[:-1]],
             "discarded_meter": [[self._reading_json(r) for r in t.meters] for t in self.tries[:-1]],
+            "discarded_outcomes": [t.outcome for t in self.tries[:-1]],
         }
 
     def _reading_json(self, reading: MeterReading) -> dict[str, Any]:

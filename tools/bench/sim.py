@@ -14,9 +14,9 @@ A shared host's speed drifts from minute to minute. The machine is probed before
 after the two runs (tools.bench.probe) and the JSON keeps the readings. A pair of runs with a
 probe more than 10 % slower than the fastest probe of the benchmark, or a spell in either run
 (2 seconds in a row metered 20 % slower than the fastest second, tools.bench.meter), ran on a
-disturbed host
-(tools.bench.probe.SteadyHost) and is run again, up to 3 times; the JSON keeps the discarded
-readings and says whether the pair it reports was steady. The probes do not scale the
+disturbed host (tools.bench.probe.SteadyHost) and is run again, up to 3 times; the JSON keeps
+the discarded readings (and each discarded pair's worst run-to-run difference) and says
+whether the pair it reports was steady. The probes do not scale the
 prediction: one disturbed probe would throw every chain off by 25 %. Each chain also gets the
 profiled run's own p99 as if it were the prediction (``run_to_run``): the error a perfect
 simulator would show, the noise floor.
@@ -87,14 +87,13 @@ def run(
     with run_folder(keep, "l4benchsim") as tmp:
         for policy in POLICIES:
             run_dir = tmp / policy
-            host.run(_pair(bag, tmp / f"profile-{policy}", run_dir, policy))
-            profiled_run = analyze_run(tmp / f"profile-{policy}")
+            profiled_run, profiled, measured = host.run(
+                _pair(bag, tmp / f"profile-{policy}", run_dir, policy)
+            )
             profile = profile_json(profiled_run)
             if keep is not None:  # what `l4 sim --profile` takes, to replay the prediction
                 (tmp / f"profile-{policy}.json").write_text(json.dumps(profile))
             predicted = predict_p99(runtime, profile, policy, seconds)
-            measured = chain_figures(analyze_run(run_dir), bag)
-            profiled = chain_figures(profiled_run, bag)
             chains = {}
             for name, pred in predicted.items():
                 meas = measured[name].p99_ms
@@ -120,9 +119,10 @@ def run(
 
 def _pair(bag: Path, profile_dir: Path, run_dir: Path, policy: str) -> Callable:
     """One try of a policy's profile and measured runs, probed before, between and after, and
-    metered while they run."""
+    metered while they run: (the profiled run's analysis, its chain figures, the measured
+    run's); the try keeps its worst run-to-run difference, for a try run again."""
 
-    def attempt(host: SteadyHost) -> None:
+    def attempt(host: SteadyHost) -> tuple[Any, dict, dict]:
         host.probe()
         with host.metered():
             replay(bag, profile_dir, rate=1.0, policy=policy)
@@ -130,6 +130,12 @@ def _pair(bag: Path, profile_dir: Path, run_dir: Path, policy: str) -> Callable:
         with host.metered():
             replay(bag, run_dir, rate=1.0, policy=policy)
         host.probe()
+        profiled_run = analyze_run(profile_dir)
+        profiled = chain_figures(profiled_run, bag)
+        measured = chain_figures(analyze_run(run_dir), bag)
+        floor = max(_error(profiled[n].p99_ms, measured[n].p99_ms) for n in measured)
+        host.note("worst_run_to_run", round(floor, 4))
+        return profiled_run, profiled, measured
 
     return attempt
 

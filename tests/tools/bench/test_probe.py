@@ -43,6 +43,7 @@ def readings(monkeypatch):
 def _runs_probed_twice(runs: list[int]):
     def attempt(host: probe.SteadyHost) -> int:
         host.probe()
+        host.note("try", len(runs))
         runs.append(len(runs))
         host.probe()
         return len(runs)
@@ -60,6 +61,7 @@ def test_runs_on_a_steady_host_are_taken_once(readings):
         "steady": True,
         "discarded_probe_ms": [],
         "discarded_meter": [],
+        "discarded_outcomes": [],
     }
 
 
@@ -73,6 +75,7 @@ def test_runs_on_a_disturbed_host_are_taken_again_keeping_the_discarded_probes(r
         "steady": True,
         "discarded_probe_ms": [[23.5, 37.0]],
         "discarded_meter": [[]],
+        "discarded_outcomes": [{"try": 0}],
     }
 
 
