@@ -77,6 +77,13 @@ class MeterReading:
         windows = window_medians(self.samples_us)
         return min(windows) if windows else self.median_us
 
+    def slow_share(self, limit_us: float) -> float:
+        """The share of samples over ``limit_us`` (a spell flickering faster than a second
+        leaves the seconds' medians alone but not this)."""
+        if not self.samples_us:
+            return 1.0
+        return sum(s > limit_us for s in self.samples_us) / len(self.samples_us)
+
     def slow_seconds(self, limit_us: float) -> tuple[int, int]:
         """(seconds metered over ``limit_us``, the longest unbroken spell of them)."""
         total = longest = spell = 0

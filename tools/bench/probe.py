@@ -8,7 +8,7 @@ run and reports the readings, so a result taken while the host drifted can be to
 disturbed (more than ``STEADY`` slower than the fastest probe of the benchmark), or while the
 meter running beside a run (tools.bench.meter) reads a spell in it: ``SPELL_S`` seconds in a
 row, or more than ``SLOW_SHARE`` of them, each ``METER_STEADY`` slower than the fastest second
-of the benchmark. This VM spends seconds to minutes at a time 50 % slower
+of the benchmark, or more than ``SAMPLE_SHARE`` of its samples that slow. This VM spends seconds to minutes at a time 50 % slower
 (probes of 35-38 ms against 23.5 ms, with nothing else running on it); no model of the graph
 predicts that, and a run taken then says nothing about the graph.
 
@@ -43,10 +43,13 @@ STEADY = 1.10
 METER_STEADY = 1.2
 # Single slow seconds come about every 30 s and leave the chains' p99 alone; the runs that
 # missed their targets on probes that read steady had spells of 5-10 s (callbacks 1.5-2.5x
-# slower throughout). A run is disturbed with SPELL_S slow seconds in a row, or with more than
-# SLOW_SHARE of its seconds slow.
+# slower throughout). A run is disturbed with SPELL_S slow seconds in a row, with more than
+# SLOW_SHARE of its seconds slow, or with more than SAMPLE_SHARE of its samples slow (spells
+# that flicker within seconds: 47-52 % of the samples of a run whose callbacks ran 1.3x
+# slower, 6 % in a clean run).
 SPELL_S = 2
 SLOW_SHARE = 0.05
+SAMPLE_SHARE = 0.15
 ATTEMPTS = 3  # tries of the same runs at most, until they run on a steady host
 T = TypeVar("T")
 
@@ -138,9 +141,14 @@ class SteadyHost:
     def _run_steady(self, reading: MeterReading) -> bool:
         if not reading.samples_us:
             return False
-        slow, spell = reading.slow_seconds(METER_STEADY * self.fastest_meter_us)
+        limit = METER_STEADY * self.fastest_meter_us
+        slow, spell = reading.slow_seconds(limit)
         seconds = max(len(reading.samples_us) // WINDOW, 1)
-        return spell < SPELL_S and slow <= SLOW_SHARE * seconds
+        return (
+            spell < SPELL_S
+            and slow <= SLOW_SHARE * seconds
+            and reading.slow_share(limit) <= SAMPLE_SHARE
+        )
 
     def run(self, attempt: Callable[[SteadyHost], T], attempts: int = ATTEMPTS) -> T:
         """``attempt(self)`` (which probes around its runs and meters them) until they read a
@@ -167,5 +175,7 @@ class SteadyHost:
         }
 
     def _reading_json(self, reading: MeterReading) -> dict[str, Any]:
-        slow, spell = reading.slow_seconds(METER_STEADY * self.fastest_meter_us)
-        return {**reading.to_json(), "slow_s": slow, "longest_spell_s": spell}
+        limit = METER_STEADY * self.fastest_meter_us
+        slow, spell = reading.slow_seconds(limit)
+        share = round(reading.slow_share(limit), 3)
+        return {**reading.to_json(), "slow_s": slow, "longest_spell_s": spell, "slow_share": share}

@@ -55,3 +55,8 @@ def test_slow_seconds_count_the_seconds_over_the_limit_and_the_longest_spell():
     reading = meter.MeterReading(slow + fast + slow + slow + slow + fast)
     assert reading.slow_seconds(limit_us=6.0) == (4, 3)
     assert reading.slow_seconds(limit_us=9.0) == (0, 0)  # at the limit is not over it
+
+
+def test_slow_share_counts_samples_and_an_empty_reading_is_all_slow():
+    assert meter.MeterReading([5.0, 9.0, 9.0, 5.0]).slow_share(limit_us=6.0) == 0.5
+    assert meter.MeterReading().slow_share(limit_us=6.0) == 1.0

@@ -136,7 +136,7 @@ def test_a_run_with_a_spell_is_taken_again(readings, meter_readings):
     assert doc["steady"] and doc["probe_ms"] == [23.5, 23.7]
     assert doc["meter"] == [
         {"median_us": 730.0, "slowest_1s_us": 730.0, "samples": 30, "slow_s": 0,
-         "longest_spell_s": 0}
+         "longest_spell_s": 0, "slow_share": 0.0}
     ]  # fmt: skip
     spell = doc["discarded_meter"][0][0]
     assert spell["slow_s"] == 2 and spell["longest_spell_s"] == 2
@@ -168,3 +168,14 @@ def test_a_run_the_meter_could_not_read_is_not_steady(readings, meter_readings):
     host = probe.SteadyHost()
     host.run(_metered_run)
     assert not host.to_json()["steady"] and len(host.tries) == probe.ATTEMPTS
+
+
+def test_a_spell_flickering_within_seconds_is_a_disturbance(readings, meter_readings):
+    flicker = ([730.0] * 6 + [1200.0] * 4) * 30  # every second reads fast by its median
+    readings([23.5, 23.6] * probe.ATTEMPTS)
+    meter_readings([flicker] * probe.ATTEMPTS)
+    host = probe.SteadyHost()
+    host.run(_metered_run)
+    doc = host.to_json()
+    assert not doc["steady"]
+    assert doc["meter"][0]["slow_s"] == 0 and doc["meter"][0]["slow_share"] == 0.4
