@@ -42,7 +42,7 @@ from tools.bench.demograph import (
     replay,
     run_folder,
 )
-from tools.bench.probe import SteadyHost
+from tools.bench.probe import QUIET_WAIT_S, SteadyHost
 
 TARGET_LOAD = 1.5
 TARGET_MISS_RATE = 0.01
@@ -67,7 +67,7 @@ def run(
 ) -> dict[str, Any]:
     seconds = seconds if seconds is not None else (20.0 if quick else 60.0)
     bag = demo_bag(seconds)
-    host = SteadyHost()
+    host = SteadyHost(quiet_wait_s=QUIET_WAIT_S)
     with run_folder(keep, "l4overload") as tmp:
         out = host.run(functools.partial(_attempt, bag, seconds, tmp))
     out.update(host.to_json())  # before the demand run, each policy run, and after

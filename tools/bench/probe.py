@@ -50,6 +50,11 @@ METER_STEADY = 1.2
 SPELL_S = 2
 SLOW_SHARE = 0.05
 SAMPLE_SHARE = 0.15
+# Before each try the benchmarks meter the idle host for QUIET_CHECK_S at a time, until a check
+# reads under SAMPLE_SHARE slow or QUIET_WAIT_S have passed: a try started in a spell that
+# lasts minutes is a try lost.
+QUIET_CHECK_S = 5.0
+QUIET_WAIT_S = 600.0
 ATTEMPTS = 3  # tries of the same runs at most, until they run on a steady host
 T = TypeVar("T")
 
@@ -97,6 +102,7 @@ class Try:
     probes: list[float] = field(default_factory=list)
     meters: list[MeterReading] = field(default_factory=list)
     outcome: dict[str, Any] = field(default_factory=dict)  # what the try measured, in brief
+    waited_s: float = 0.0  # for a quiet host before the try
 
 
 @dataclass
@@ -107,6 +113,7 @@ class SteadyHost:
     fastest_ms: float = float("inf")
     fastest_meter_us: float = float("inf")  # the in-run meter's fastest second of any run
     tries: list[Try] = field(default_factory=list)
+    quiet_wait_s: float = 0.0  # at most this long for a quiet host before each try (0: none)
 
     def probe(self) -> float:
         ms = probe_ms()
@@ -155,11 +162,28 @@ class SteadyHost:
         steady host, ``attempts`` times at most; the last try's result."""
         self.tries = []
         for _ in range(attempts):
-            self.tries.append(Try())
+            self.tries.append(Try(waited_s=round(self.await_quiet(), 1)))
             result = attempt(self)
             if self.steady(self.tries[-1]):
                 break
         return result
+
+    def await_quiet(self) -> float:
+        """Meter the idle host ``QUIET_CHECK_S`` at a time until a check reads it quiet, for
+        ``quiet_wait_s`` at most; the seconds waited (0 when the first check reads quiet)."""
+        start = time.monotonic()
+        while self.quiet_wait_s > 0:
+            with SpeedMeter() as meter:
+                time.sleep(QUIET_CHECK_S)
+            reading = meter.reading
+            if reading.samples_us:
+                self.fastest_meter_us = min(self.fastest_meter_us, reading.fastest_window_us)
+                if reading.slow_share(METER_STEADY * self.fastest_meter_us) <= SAMPLE_SHARE:
+                    break
+            if time.monotonic() - start >= self.quiet_wait_s:
+                break
+        waited = time.monotonic() - start
+        return waited - QUIET_CHECK_S if waited >= QUIET_CHECK_S else 0.0
 
     def to_json(self) -> dict[str, Any]:
         """The reported try's probes and meter readings, whether they read steady, and those
@@ -172,6 +196,7 @@ class SteadyHost:
             "discarded_probe_ms": [t.probes for t in self.tries[:-1]],
             "discarded_meter": [[self._reading_json(r) for r in t.meters] for t in self.tries[:-1]],
             "discarded_outcomes": [t.outcome for t in self.tries[:-1]],
+            "waited_for_quiet_s": [t.waited_s for t in self.tries],
         }
 
     def _reading_json(self, reading: MeterReading) -> dict[str, Any]:

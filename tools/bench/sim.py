@@ -41,7 +41,7 @@ from tools.bench.demograph import (
     replay,
     run_folder,
 )
-from tools.bench.probe import SteadyHost
+from tools.bench.probe import QUIET_WAIT_S, SteadyHost
 
 TARGET_ERROR = 0.15
 POLICIES = ("l4", "fifo")
@@ -83,7 +83,7 @@ def run(
     out: dict[str, Any] = {"seconds": seconds, "policies": {}}
     worst = 0.0
     runtime = demo_runtime(bag)
-    host = SteadyHost()
+    host = SteadyHost(quiet_wait_s=QUIET_WAIT_S)
     with run_folder(keep, "l4benchsim") as tmp:
         for policy in POLICIES:
             run_dir = tmp / policy

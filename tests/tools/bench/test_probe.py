@@ -62,6 +62,7 @@ def test_runs_on_a_steady_host_are_taken_once(readings):
         "discarded_probe_ms": [],
         "discarded_meter": [],
         "discarded_outcomes": [],
+        "waited_for_quiet_s": [0.0],
     }
 
 
@@ -76,6 +77,7 @@ def test_runs_on_a_disturbed_host_are_taken_again_keeping_the_discarded_probes(r
         "discarded_probe_ms": [[23.5, 37.0]],
         "discarded_meter": [[]],
         "discarded_outcomes": [{"try": 0}],
+        "waited_for_quiet_s": [0.0, 0.0],
     }
 
 
@@ -179,3 +181,31 @@ def test_a_spell_flickering_within_seconds_is_a_disturbance(readings, meter_read
     doc = host.to_json()
     assert not doc["steady"]
     assert doc["meter"][0]["slow_s"] == 0 and doc["meter"][0]["slow_share"] == 0.4
+
+
+def test_a_try_waits_for_a_quiet_host(monkeypatch, readings, meter_readings):
+    monkeypatch.setattr(probe, "QUIET_CHECK_S", 0.0)
+    noisy = ([730.0] * 5 + [1200.0] * 5) * 5  # half the samples slow
+    quiet = [730.0] * 50
+    readings([23.5, 23.6])
+    meter_readings([noisy, noisy, quiet, STEADY_RUN])  # three checks, then the run
+    host = probe.SteadyHost(quiet_wait_s=60.0)
+    host.run(_metered_run)
+    doc = host.to_json()
+    assert doc["steady"] and doc["meter"][0]["samples"] == len(STEADY_RUN)
+    assert len(host.tries) == 1 and doc["waited_for_quiet_s"][0] >= 0.0
+
+
+def test_the_wait_for_a_quiet_host_is_bounded(monkeypatch, meter_readings):
+    monkeypatch.setattr(probe, "QUIET_CHECK_S", 0.01)
+    noisy = ([730.0] * 5 + [1200.0] * 5) * 5
+    meter_readings([noisy] * 1000)
+    host = probe.SteadyHost(quiet_wait_s=0.05)
+    t0 = time.monotonic()
+    host.await_quiet()
+    assert time.monotonic() - t0 < 5.0
+
+
+def test_no_wait_is_the_default(meter_readings):
+    meter_readings([])  # a check would raise StopIteration
+    assert probe.SteadyHost().await_quiet() == 0.0
