@@ -15,6 +15,7 @@ spell does (1100-1300 us). Its cost is about 1 % of one CPU.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import statistics
 import time
@@ -28,14 +29,20 @@ TRIES = 3  # loops per sample; the fastest counts (a cache cold after a preempti
 STOP_TIMEOUT_S = 5.0
 
 
+def python_loop(iterations: int) -> int:
+    """Fixed pure-Python work (the planner's and tracker's kind)."""
+    total = 0
+    for i in range(iterations):
+        total += i * i
+    return total
+
+
 def loop_us() -> float:
     """Thread CPU microseconds of the fastest of ``TRIES`` runs of the fixed loop."""
     best = None
     for _ in range(TRIES):
         t0 = time.thread_time_ns()
-        total = 0
-        for i in range(LOOP):
-            total += i * i
+        python_loop(LOOP)
         took = (time.thread_time_ns() - t0) / 1e3
         best = took if best is None else min(best, took)
     return best
@@ -67,15 +74,18 @@ class MeterReading:
     def median_us(self) -> float:
         return statistics.median(self.samples_us) if self.samples_us else float("nan")
 
+    @functools.cached_property
+    def windows_us(self) -> list[float]:
+        """Each second's median (the samples are set once, when the meter stops)."""
+        return window_medians(self.samples_us)
+
     @property
     def slowest_window_us(self) -> float:
-        windows = window_medians(self.samples_us)
-        return max(windows) if windows else self.median_us
+        return max(self.windows_us) if self.windows_us else self.median_us
 
     @property
     def fastest_window_us(self) -> float:
-        windows = window_medians(self.samples_us)
-        return min(windows) if windows else self.median_us
+        return min(self.windows_us) if self.windows_us else self.median_us
 
     def slow_share(self, limit_us: float) -> float:
         """The share of samples over ``limit_us`` (a spell flickering faster than a second
@@ -87,7 +97,7 @@ class MeterReading:
     def slow_seconds(self, limit_us: float) -> tuple[int, int]:
         """(seconds metered over ``limit_us``, the longest unbroken spell of them)."""
         total = longest = spell = 0
-        for median in window_medians(self.samples_us):
+        for median in self.windows_us:
             spell = spell + 1 if median > limit_us else 0
             total += spell > 0
             longest = max(longest, spell)

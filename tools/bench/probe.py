@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from tools.bench.meter import WINDOW, MeterReading, SpeedMeter
+from tools.bench.meter import WINDOW, MeterReading, SpeedMeter, python_loop
 
 DETECTOR = Path(__file__).resolve().parents[2] / "perception" / "models" / "camera_detector.onnx"
 REPEATS = 9
@@ -88,9 +88,7 @@ def _mix() -> Callable[[], None]:
         session.run(None, {inp.name: image})
         np.unique(np.floor(points / 0.2).astype(np.int32), axis=0)
         cv2.imencode(".png", frame)
-        total = 0
-        for i in range(30_000):
-            total += i * i
+        python_loop(30_000)
 
     return once
 
@@ -131,14 +129,25 @@ class SteadyHost:
         """Meter the host's speed while the body runs (tools.bench.meter)."""
         with SpeedMeter() as meter:
             yield
-        reading = meter.reading
+        self._observe(meter.reading)
+        self.tries[-1].meters.append(meter.reading)
+
+    def _observe(self, reading: MeterReading) -> None:
+        """Lower the reference speed to the reading's fastest second."""
         if reading.samples_us:
             self.fastest_meter_us = min(self.fastest_meter_us, reading.fastest_window_us)
-        self.tries[-1].meters.append(reading)
+
+    def _spells(self, reading: MeterReading) -> tuple[int, int, float]:
+        """(slow seconds, the longest spell of them, the share of slow samples): slow is
+        ``METER_STEADY`` x the fastest second metered so far."""
+        limit = METER_STEADY * self.fastest_meter_us
+        slow, spell = reading.slow_seconds(limit)
+        return slow, spell, reading.slow_share(limit)
 
     def steady(self, attempt: Try) -> bool:
         """No probe over ``STEADY`` x the fastest, and no metered run with a spell (see
-        ``SPELL_S``, ``SLOW_SHARE``); a run the meter could not read is not steady."""
+        ``SPELL_S``, ``SLOW_SHARE``, ``SAMPLE_SHARE``); a run the meter could not read is not
+        steady."""
         if not attempt.probes and not attempt.meters:
             return False
         if max(attempt.probes, default=0.0) > STEADY * self.fastest_ms:
@@ -148,14 +157,9 @@ class SteadyHost:
     def _run_steady(self, reading: MeterReading) -> bool:
         if not reading.samples_us:
             return False
-        limit = METER_STEADY * self.fastest_meter_us
-        slow, spell = reading.slow_seconds(limit)
+        slow, spell, share = self._spells(reading)
         seconds = max(len(reading.samples_us) // WINDOW, 1)
-        return (
-            spell < SPELL_S
-            and slow <= SLOW_SHARE * seconds
-            and reading.slow_share(limit) <= SAMPLE_SHARE
-        )
+        return spell < SPELL_S and slow <= SLOW_SHARE * seconds and share <= SAMPLE_SHARE
 
     def run(self, attempt: Callable[[SteadyHost], T], attempts: int = ATTEMPTS) -> T:
         """``attempt(self)`` (which probes around its runs and meters them) until they read a
@@ -175,15 +179,12 @@ class SteadyHost:
         while self.quiet_wait_s > 0:
             with SpeedMeter() as meter:
                 time.sleep(QUIET_CHECK_S)
-            reading = meter.reading
-            if reading.samples_us:
-                self.fastest_meter_us = min(self.fastest_meter_us, reading.fastest_window_us)
-                if reading.slow_share(METER_STEADY * self.fastest_meter_us) <= SAMPLE_SHARE:
-                    break
+            self._observe(meter.reading)
+            if meter.reading.samples_us and self._spells(meter.reading)[2] <= SAMPLE_SHARE:
+                break
             if time.monotonic() - start >= self.quiet_wait_s:
                 break
-        waited = time.monotonic() - start
-        return waited - QUIET_CHECK_S if waited >= QUIET_CHECK_S else 0.0
+        return max(time.monotonic() - start - QUIET_CHECK_S, 0.0)
 
     def to_json(self) -> dict[str, Any]:
         """The reported try's probes and meter readings, whether they read steady, and those
@@ -200,7 +201,10 @@ class SteadyHost:
         }
 
     def _reading_json(self, reading: MeterReading) -> dict[str, Any]:
-        limit = METER_STEADY * self.fastest_meter_us
-        slow, spell = reading.slow_seconds(limit)
-        share = round(reading.slow_share(limit), 3)
-        return {**reading.to_json(), "slow_s": slow, "longest_spell_s": spell, "slow_share": share}
+        slow, spell, share = self._spells(reading)
+        return {
+            **reading.to_json(),
+            "slow_s": slow,
+            "longest_spell_s": spell,
+            "slow_share": round(share, 3),
+        }
