@@ -43,6 +43,77 @@ def ego_circles(pose: np.ndarray, shape: VehicleShape) -> tuple[np.ndarray, floa
     return centers, float(radius[0])
 
 
+class Footprints:
+    """Objects' predicted footprints, inflated by ``margin``, to check ego motions against.
+
+    obj_xy (K, N, 2) predicted object centres; obj_yaw (K, N) or (N,); obj_dims (N, 3);
+    margin (K,) or (K, N): inflation distance (grows with prediction time). A planner that
+    replans checks each rollout against the same objects: their circles are laid out once per
+    set of objects near the ego.
+    """
+
+    def __init__(
+        self, obj_xy: np.ndarray, obj_yaw: np.ndarray, obj_dims: np.ndarray, margin: np.ndarray
+    ) -> None:
+        k, n = obj_xy.shape[:2]
+        self.xy, self.dims = obj_xy, obj_dims
+        self.yaw = np.broadcast_to(obj_yaw, (k, n))
+        self.margin = np.broadcast_to(np.asarray(margin, float).reshape(k, -1), (k, n))
+        self.half_diagonal = 0.5 * np.hypot(obj_dims[:, 0], obj_dims[:, 1])
+        self._circles: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _circles_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Circle centres (K, R, C, 2), radii (R,) and reach (R,: how far past its centre a
+        circle extends) of the objects ``rows``."""
+        key = rows.tobytes()
+        if key not in self._circles:
+            offsets, radius, _ = circle_cover(self.dims[rows, 0], self.dims[rows, 1])
+            yaw = self.yaw[:, rows]
+            direction = np.stack([np.cos(yaw), np.sin(yaw)], -1)  # (K, R, 2)
+            centres = (
+                self.xy[:, rows, None, :] + offsets[None, :, :, None] * direction[:, :, None, :]
+            )
+            reach = np.abs(offsets).max(axis=1) + radius
+            self._circles[key] = (centres, radius, reach)
+        return self._circles[key]
+
+    def first_hit(self, ego_pose: np.ndarray, shape: VehicleShape) -> Collision | None:
+        """The earliest step at which the ego at ``ego_pose`` (K, 3) overlaps an object."""
+        k, n = self.xy.shape[:2]
+        if n == 0 or k == 0:
+            return None
+        # Cheap prefilter on centre distances: only objects that come within reach of the ego
+        # footprint at some step need the circle test.
+        heading = np.column_stack([np.cos(ego_pose[:, 2]), np.sin(ego_pose[:, 2])])
+        ego_center = ego_pose[:, :2] + shape.center_offset * heading
+        rel = self.xy - ego_center[:, None, :]
+        centre_dist = np.hypot(rel[..., 0], rel[..., 1])
+        bound = 0.5 * np.hypot(shape.length, shape.width) + self.half_diagonal
+        near = np.flatnonzero((centre_dist < bound[None, :] + self.margin).any(axis=0))
+        if len(near) == 0:
+            return None
+        obj_c, obj_r, obj_reach = self._circles_of(near)
+        ego_c, ego_r = ego_circles(ego_pose, shape)
+        margin = self.margin[:, near]
+        # Only the steps at which the circles can touch at all: beyond the sum of both reaches
+        # (plus a hair for rounding) no pair of circles is within ego_r + obj_r + margin.
+        ego_reach = float(np.hypot(*(ego_c[0] - ego_center[0]).T).max()) + ego_r
+        steps, objs = np.nonzero(
+            centre_dist[:, near] < ego_reach + obj_reach[None, :] + margin + 1e-6
+        )
+        if len(steps) == 0:
+            return None
+        diff = obj_c[steps, objs][:, :, None, :] - ego_c[steps][:, None, :, :]  # (P, C, Ce, 2)
+        dist = np.sqrt(np.einsum("pabi,pabi->pab", diff, diff))
+        touch = dist.min(axis=(1, 2)) < ego_r + obj_r[objs] + margin[steps, objs]
+        if not touch.any():
+            return None
+        hit = np.zeros(margin.shape, bool)  # (K, N)
+        hit[steps[touch], objs[touch]] = True
+        step = int(np.argmax(hit.any(axis=1)))
+        return Collision(step, int(near[np.argmax(hit[step])]))
+
+
 def first_collision(
     ego_pose: np.ndarray,
     shape: VehicleShape,
@@ -53,36 +124,6 @@ def first_collision(
 ) -> Collision | None:
     """The earliest step at which the ego overlaps an object inflated by ``margin``.
 
-    ego_pose (K, 3); obj_xy (K, N, 2) predicted object centres; obj_yaw (K, N) or (N,);
-    obj_dims (N, 3); margin (K,) or (K, N): inflation distance (grows with prediction time).
+    ego_pose (K, 3); the objects as for :class:`Footprints`.
     """
-    k, n = obj_xy.shape[:2]
-    if n == 0 or k == 0:
-        return None
-    margin = np.broadcast_to(np.asarray(margin, float).reshape(k, -1), (k, n))
-    # Cheap prefilter on centre distances: only objects that come within reach of the ego
-    # footprint at some step need the circle test.
-    heading = np.column_stack([np.cos(ego_pose[:, 2]), np.sin(ego_pose[:, 2])])
-    ego_center = ego_pose[:, :2] + shape.center_offset * heading
-    rel = obj_xy - ego_center[:, None, :]
-    centre_dist = np.hypot(rel[..., 0], rel[..., 1])
-    bound = 0.5 * (np.hypot(shape.length, shape.width) + np.hypot(obj_dims[:, 0], obj_dims[:, 1]))
-    near = np.flatnonzero((centre_dist < bound[None, :] + margin).any(axis=0))
-    if len(near) == 0:
-        return None
-    obj_xy, obj_dims, margin = obj_xy[:, near], obj_dims[near], margin[:, near]
-    obj_yaw = np.broadcast_to(obj_yaw, (k, n))[:, near]
-    n = len(near)
-    ego_c, ego_r = ego_circles(ego_pose, shape)
-    offsets, obj_r, _ = circle_cover(obj_dims[:, 0], obj_dims[:, 1])
-    yaw = np.broadcast_to(obj_yaw, (k, n))
-    direction = np.stack([np.cos(yaw), np.sin(yaw)], -1)  # (K, N, 2)
-    obj_c = obj_xy[:, :, None, :] + offsets[None, :, :, None] * direction[:, :, None, :]
-    # (K, N, C_obj, C_ego)
-    diff = obj_c[:, :, :, None, :] - ego_c[:, None, None, :, :]
-    dist = np.sqrt(np.einsum("knabi,knabi->knab", diff, diff))
-    hit = dist.min(axis=(2, 3)) < ego_r + obj_r[None, :] + margin  # (K, N)
-    if not hit.any():
-        return None
-    step = int(np.argmax(hit.any(axis=1)))
-    return Collision(step, int(near[np.argmax(hit[step])]))
+    return Footprints(obj_xy, obj_yaw, obj_dims, margin).first_hit(ego_pose, shape)

@@ -79,6 +79,103 @@ def _passing(ext: _Extents, ego_s: np.ndarray, shape: VehicleShape, margin: floa
     return (ext.s + ext.half_along > rear) & (ext.s - ext.half_along < front)
 
 
+class VruClearance:
+    """The lateral clearance every pedestrian and cyclist beside the lane asks for, computed
+    once per plan: only :meth:`shifts` depends on the ego's motion, which the planner's replans
+    change (projecting the objects' predicted motion onto the lane is most of the cost)."""
+
+    def __init__(
+        self,
+        objs: ObjectArray,
+        pred: Prediction,
+        lane: Lane,
+        times: np.ndarray,
+        shape: VehicleShape,
+        cfg: LateralConfig,
+    ) -> None:
+        self.objs, self.pred, self.lane = objs, pred, lane
+        self.times, self.shape, self.cfg = times, shape, cfg
+        self.rows = np.flatnonzero(
+            np.isin(objs.label, VULNERABLE) & (np.abs(pred.v_across) <= cfg.crossing_speed)
+        )
+        self._sides: dict[float, tuple[np.ndarray, _Extents | None]] = {}
+        if len(self.rows) == 0 or cfg.max_offset <= 0:
+            self.rows = self.rows[:0]
+            return
+        vru = self.rows
+        self.ext = ext = _extents(objs, pred, lane, vru)
+        half_w = 0.5 * shape.width
+        heading = lane.heading_at(pred.s[vru])
+        normal = np.stack([-np.sin(heading), np.cos(heading)], -1)
+        var_now = np.einsum("ni,nij,nj->n", normal, objs.cov_xy[vru], normal)
+        sigma = np.sqrt(var_now[None, :] + (cfg.lateral_speed_std * times[:, None]) ** 2)
+        need = cfg.vru_clearance + cfg.uncertainty_sigmas * sigma  # (K, N)
+        self.right = right = ext.d < 0.0  # a person right of the lane centre pushes the path left
+        # Where it is now or where it is predicted, whichever is nearer the path: the velocity
+        # of someone standing is mostly noise, and may point away.
+        d = np.where(right, np.maximum(ext.d, ext.d[:1]), np.minimum(ext.d, ext.d[:1]))
+        # Centre-line offset that keeps the gap: left of the person on its right, right of it
+        # else.
+        bound = np.where(
+            right, d + ext.half_across + half_w + need, d - ext.half_across - half_w - need
+        )
+        self.wanted = np.where(right, np.maximum(bound, 0.0), np.minimum(bound, 0.0))
+
+    def shifts(self, ego_s: np.ndarray) -> list[Shift]:
+        """The shifts that pass every pedestrian and cyclist beside the path wide enough, for
+        the ego's planned base_link arc length ``ego_s`` (K,) at ``times``."""
+        if len(self.rows) == 0:
+            return []
+        cfg, times = self.cfg, self.times
+        passing = _passing(self.ext, ego_s, self.shape, cfg.longitudinal_margin)
+        if not passing.any():
+            return []
+        wanted, right = self.wanted, self.right
+        # Room is needed wherever the path is off the centre, ramps included.
+        speed = float(ego_s[1] - ego_s[0]) / float(times[1] - times[0])
+        ramp = max(cfg.ramp_length, 1.5 * speed)
+        shifts = []
+        for j in range(len(self.rows)):
+            steps = np.flatnonzero(passing[:, j] & (wanted[:, j] != 0.0))
+            if len(steps) == 0:
+                continue
+            side = 1.0 if right[steps, j].mean() >= 0.5 else -1.0
+            offset = side * min(float(np.abs(wanted[steps, j]).max()), cfg.max_offset)
+            start, end = float(ego_s[steps].min()), float(ego_s[steps].max())
+            shifted = np.flatnonzero((ego_s >= start - ramp) & (ego_s <= end + ramp))
+            offset = self._room(ego_s, shifted, offset, exclude=int(self.rows[j]))
+            if offset != 0.0:
+                shifts.append(Shift(start, end, offset))
+        return shifts
+
+    def _beside(self, side: float) -> tuple[np.ndarray, _Extents | None]:
+        """Rows on ``side`` of the lane centre within reach of the shifted ego, and their
+        extents (projected once per plan and side)."""
+        if side not in self._sides:
+            d = self.pred.d
+            near = np.flatnonzero((side * d > 0) & (np.abs(d) < 12.0))
+            ext = _extents(self.objs, self.pred, self.lane, near) if len(near) else None
+            self._sides[side] = (near, ext)
+        return self._sides[side]
+
+    def _room(self, ego_s: np.ndarray, steps: np.ndarray, offset: float, exclude: int) -> float:
+        """``offset`` reduced so that, at ``steps``, nothing beside the ego on the side it moves
+        to comes within other_clearance (never past the centre line: 0 when there is no room)."""
+        side = float(np.sign(offset))
+        near, ext = self._beside(side)
+        keep = near != exclude
+        if ext is None or not keep.any():
+            return offset
+        ext = _Extents(ext.s[:, keep], ext.d[:, keep], ext.half_along[keep], ext.half_across[keep])
+        beside = _passing(ext, ego_s, self.shape, 0.0)[steps]
+        if not beside.any():
+            return offset
+        half_w = 0.5 * self.shape.width
+        edge = np.abs(ext.d[steps]) - ext.half_across[None, :] - half_w - self.cfg.other_clearance
+        limit = float(np.where(beside, edge, np.inf).min())
+        return side * min(abs(offset), max(limit, 0.0))
+
+
 def vru_shifts(
     objs: ObjectArray,
     pred: Prediction,
@@ -91,77 +188,10 @@ def vru_shifts(
     """The shifts that pass every pedestrian and cyclist beside the path wide enough.
 
     ``ego_s`` (K,): the ego's planned base_link arc length at ``times`` (K,); ``pred``: the
-    objects' predicted motion on the same time grid.
+    objects' predicted motion on the same time grid. A planner that replans builds one
+    :class:`VruClearance` and asks it for each rollout instead.
     """
-    vru = np.flatnonzero(
-        np.isin(objs.label, VULNERABLE) & (np.abs(pred.v_across) <= cfg.crossing_speed)
-    )
-    if len(vru) == 0 or cfg.max_offset <= 0:
-        return []
-    ext = _extents(objs, pred, lane, vru)
-    passing = _passing(ext, ego_s, shape, cfg.longitudinal_margin)
-    if not passing.any():
-        return []
-    half_w = 0.5 * shape.width
-    normal = np.stack(
-        [-np.sin(lane.heading_at(pred.s[vru])), np.cos(lane.heading_at(pred.s[vru]))], -1
-    )
-    var_now = np.einsum("ni,nij,nj->n", normal, objs.cov_xy[vru], normal)
-    sigma = np.sqrt(var_now[None, :] + (cfg.lateral_speed_std * times[:, None]) ** 2)
-    need = cfg.vru_clearance + cfg.uncertainty_sigmas * sigma  # (K, N)
-    right = ext.d < 0.0  # a person right of the lane centre pushes the path left
-    # Where it is now or where it is predicted, whichever is nearer the path: the velocity of
-    # someone standing is mostly noise, and may point away.
-    d = np.where(right, np.maximum(ext.d, ext.d[:1]), np.minimum(ext.d, ext.d[:1]))
-    # Centre-line offset that keeps the gap: left of the person on its right, right of it else.
-    bound = np.where(
-        right, d + ext.half_across + half_w + need, d - ext.half_across - half_w - need
-    )
-    wanted = np.where(right, np.maximum(bound, 0.0), np.minimum(bound, 0.0))
-    shifts = []
-    for j in range(len(vru)):
-        steps = np.flatnonzero(passing[:, j] & (wanted[:, j] != 0.0))
-        if len(steps) == 0:
-            continue
-        side = 1.0 if right[steps, j].mean() >= 0.5 else -1.0
-        offset = side * min(float(np.abs(wanted[steps, j]).max()), cfg.max_offset)
-        start, end = float(ego_s[steps].min()), float(ego_s[steps].max())
-        # Room is needed wherever the path is off the centre, ramps included.
-        ramp = max(cfg.ramp_length, 1.5 * float(ego_s[1] - ego_s[0]) / float(times[1] - times[0]))
-        shifted = np.flatnonzero((ego_s >= start - ramp) & (ego_s <= end + ramp))
-        offset = _room(objs, pred, lane, ego_s, shape, cfg, shifted, offset, exclude=vru[j])
-        if offset != 0.0:
-            shifts.append(Shift(start, end, offset))
-    return shifts
-
-
-def _room(
-    objs: ObjectArray,
-    pred: Prediction,
-    lane: Lane,
-    ego_s: np.ndarray,
-    shape: VehicleShape,
-    cfg: LateralConfig,
-    steps: np.ndarray,
-    offset: float,
-    exclude: int,
-) -> float:
-    """``offset`` reduced so that, at ``steps``, nothing beside the ego on the side it moves to
-    comes within other_clearance (never past the centre line: 0 when there is no room)."""
-    others = np.setdiff1d(np.arange(len(objs)), [exclude])
-    side = np.sign(offset)
-    # Only objects on that side of the lane centre, within reach of the shifted ego.
-    near = others[(side * pred.d[others] > 0) & (np.abs(pred.d[others]) < 12.0)]
-    if len(near) == 0:
-        return offset
-    ext = _extents(objs, pred, lane, near)
-    beside = _passing(ext, ego_s, shape, 0.0)[steps]
-    if not beside.any():
-        return offset
-    half_w = 0.5 * shape.width
-    edge = np.abs(ext.d[steps]) - ext.half_across[None, :] - half_w - cfg.other_clearance
-    limit = float(np.where(beside, edge, np.inf).min())
-    return side * min(abs(offset), max(limit, 0.0))
+    return VruClearance(objs, pred, lane, times, shape, cfg).shifts(ego_s)
 
 
 def shift_profile(shifts: list[Shift], s: np.ndarray, ramp: float, max_offset: float) -> np.ndarray:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from perception.objects import ObjectArray
-from planning.collision import Collision, first_collision
+from planning.collision import Collision, Footprints
 from planning.lane import Lane
-from planning.lateral import LateralConfig, Shift, shift_profile, vru_shifts
+from planning.lateral import LateralConfig, Shift, VruClearance, shift_profile
 from planning.prediction import Prediction, PredictionConfig, predict_objects
 from planning.vehicle import VehicleShape
 from planning.velocity import LongitudinalConfig, Obstacle, Profile, rollout, speed_limit_profile
@@ -172,11 +172,11 @@ class Planner:
         yaw = self.lane.heading_at(profile.s) + np.arctan(np.gradient(offset) / ds)
         return np.column_stack([xy, yaw])
 
-    def _check(self, poses: np.ndarray, pred: Prediction, objs: ObjectArray) -> Collision | None:
+    def _footprints(self, pred: Prediction, objs: ObjectArray) -> Footprints:
         speed = np.hypot(objs.velocity[:, 0], objs.velocity[:, 1])
         rate = np.minimum(self.cfg.margin_growth * speed, self.cfg.max_margin_growth)
         margin = self.cfg.collision_margin + np.outer(self.times, rate)
-        return first_collision(poses, self.cfg.vehicle, pred.xy, pred.yaw, objs.dims, margin)
+        return Footprints(pred.xy, pred.yaw, objs.dims, margin)
 
     def _ahead_of_ego(self, hit: Collision, poses: np.ndarray, pred: Prediction) -> bool:
         x, y, yaw = poses[hit.step]
@@ -198,6 +198,9 @@ class Planner:
         limit_v = speed_limit_profile(
             limit_s, cfg.speed_limit, self.lane.curvature_at(limit_s), cfg.longitudinal
         )
+        # What replans do not change: the clearance people ask for, the objects' footprints.
+        clearance = VruClearance(objs, pred, self.lane, self.times, cfg.vehicle, cfg.lateral)
+        footprints = self._footprints(pred, objs)
         for attempt in range(cfg.max_replans + 1):
             profile = rollout(
                 s_ego,
@@ -210,11 +213,9 @@ class Planner:
                 self.times,
                 cfg.longitudinal,
             )
-            shifts = vru_shifts(
-                objs, pred, self.lane, profile.s, self.times, cfg.vehicle, cfg.lateral
-            )
+            shifts = clearance.shifts(profile.s)
             poses = self._lay_on_lane(profile, s_ego, d_ego, shifts)
-            collision = self._check(poses, pred, objs)
+            collision = footprints.first_hit(poses, cfg.vehicle)
             if collision is None or not self._ahead_of_ego(collision, poses, pred):
                 break  # braking cannot help against a conflict from behind or the side
             if attempt == cfg.max_replans:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from perception.objects import Label, ObjectArray
-from planning.collision import circle_cover, first_collision
+from planning.collision import Footprints, circle_cover, ego_circles, first_collision
 from planning.lane import Lane
 from planning.planner import Behavior, EgoState, Planner, PlannerConfig
 from planning.vehicle import VehicleShape
@@ -115,6 +115,57 @@ def test_lateral_offset_blends_back_to_the_centerline():
     assert plan.path.y[0] == pytest.approx(0.8)
     assert abs(plan.path.y[-1]) < 1e-9
     assert np.all(np.diff(plan.path.y) <= 1e-9)
+
+
+def _reference_hit(ego, shape, obj_xy, obj_yaw, dims, margin):
+    """(step, obj) or None: the objects whose centres come within both half-diagonals plus the
+    margin of the ego's centre, then every ego circle against every circle of those objects."""
+    centre = ego[:, :2] + shape.center_offset * np.column_stack(
+        [np.cos(ego[:, 2]), np.sin(ego[:, 2])]
+    )
+    reach = 0.5 * (np.hypot(shape.length, shape.width) + np.hypot(dims[:, 0], dims[:, 1]))
+    near = np.flatnonzero(
+        (np.linalg.norm(obj_xy - centre[:, None], axis=-1) < reach + margin).any(axis=0)
+    )
+    if len(near) == 0:
+        return None
+    ego_c, ego_r = ego_circles(ego, shape)
+    offsets, obj_r, _ = circle_cover(dims[near, 0], dims[near, 1])
+    yaw = obj_yaw[:, near]
+    direction = np.stack([np.cos(yaw), np.sin(yaw)], -1)
+    obj_c = obj_xy[:, near, None, :] + offsets[None, :, :, None] * direction[:, :, None, :]
+    diff = obj_c[:, :, :, None, :] - ego_c[:, None, None, :, :]
+    dist = np.linalg.norm(diff, axis=-1).min(axis=(2, 3))
+    hit = dist < ego_r + obj_r[None, :] + margin[:, near]
+    if not hit.any():
+        return None
+    step = int(np.argmax(hit.any(axis=1)))
+    return step, int(near[np.argmax(hit[step])])
+
+
+def test_collision_step_filter_never_drops_a_hit():
+    """Footprints skips the steps at which an object's circles cannot reach the ego's: the
+    first hit is the one a check of every circle pair at every step finds, for boxes thin and
+    long, near and far."""
+    shape, rng = VehicleShape(), np.random.default_rng(7)
+    k, n = 41, 12
+    found = 0
+    for _ in range(200):
+        ego = np.column_stack(
+            [np.linspace(0.0, 30.0, k), rng.normal(0, 0.3, k), rng.normal(0, 0.1, k)]
+        )
+        drift = np.linspace(0, 1, k)[:, None, None] * rng.normal(0, 4.0, (n, 2))
+        obj_xy = rng.uniform([-5.0, -6.0], [35.0, 6.0], (n, 2))[None] + drift
+        obj_yaw = np.broadcast_to(rng.uniform(-np.pi, np.pi, n), (k, n))
+        dims = np.column_stack(
+            [rng.uniform(0.3, 12.0, n), rng.uniform(0.1, 2.6, n), np.full(n, 1.5)]
+        )
+        margin = 0.3 + np.outer(np.linspace(0, 4, k), rng.uniform(0, 0.15, n))
+        truth = _reference_hit(ego, shape, obj_xy, obj_yaw, dims, margin)
+        hit = Footprints(obj_xy, obj_yaw, dims, margin).first_hit(ego, shape)
+        assert (None if hit is None else (hit.step, hit.obj)) == truth
+        found += truth is not None
+    assert found > 50  # the cases exercise hits, not only clear roads
 
 
 def test_end_of_lane_is_a_stop():
