@@ -61,26 +61,33 @@ def lshape_rects(
     its edges is the vehicle.
     """
     angles = np.deg2rad(np.arange(0.0, 90.0, step_deg))
-    best_score = np.full(len(starts), -np.inf)
-    out = np.zeros((len(starts), 5))
     k = np.repeat(np.arange(len(starts)), counts)
-    for theta in angles:
-        c, s = np.cos(theta), np.sin(theta)
-        u = xy[:, 0] * c + xy[:, 1] * s
-        v = -xy[:, 0] * s + xy[:, 1] * c
-        lo_u, hi_u = np.minimum.reduceat(u, starts), np.maximum.reduceat(u, starts)
-        lo_v, hi_v = np.minimum.reduceat(v, starts), np.maximum.reduceat(v, starts)
-        du = np.minimum(u - lo_u[k], hi_u[k] - u)
-        dv = np.minimum(v - lo_v[k], hi_v[k] - v)
-        # Points within 5 cm of an edge count fully; farther ones less and less.
-        score = np.add.reduceat(1.0 / np.maximum(np.minimum(du, dv), 0.05), starts) / counts
-        better = score > best_score + 1e-9
-        best_score = np.where(better, score, best_score)
-        cu, cv_ = 0.5 * (lo_u + hi_u), 0.5 * (lo_v + hi_v)
-        rows = np.column_stack(
-            [cu * c - cv_ * s, cu * s + cv_ * c, hi_u - lo_u, hi_v - lo_v, np.full(len(cu), theta)]
-        )
-        out[better] = rows[better]
+    # Every heading at once, (headings, points): one numpy call per step instead of one per
+    # heading and step halves the time on a sweep's few hundred clustered points.
+    c, s = np.cos(angles)[:, None], np.sin(angles)[:, None]
+    u = xy[:, 0] * c + xy[:, 1] * s
+    v = -xy[:, 0] * s + xy[:, 1] * c
+    lo_u, hi_u = np.minimum.reduceat(u, starts, axis=1), np.maximum.reduceat(u, starts, axis=1)
+    lo_v, hi_v = np.minimum.reduceat(v, starts, axis=1), np.maximum.reduceat(v, starts, axis=1)
+    du = np.minimum(u - lo_u[:, k], hi_u[:, k] - u)
+    dv = np.minimum(v - lo_v[:, k], hi_v[:, k] - v)
+    # Points within 5 cm of an edge count fully; farther ones less and less.
+    score = np.add.reduceat(1.0 / np.maximum(np.minimum(du, dv), 0.05), starts, axis=1) / counts
+    # The first heading that beats every earlier one by more than 1e-9 wins (symmetric clusters
+    # tie, and a plain argmax would let rounding pick among them).
+    best = np.zeros(len(starts), np.int64)
+    best_score = score[0].copy()
+    for i in range(1, len(angles)):
+        better = score[i] > best_score + 1e-9
+        best[better] = i
+        best_score[better] = score[i, better]
+    col = np.arange(len(starts))
+    lo_u, hi_u, lo_v, hi_v = lo_u[best, col], hi_u[best, col], lo_v[best, col], hi_v[best, col]
+    c, s = c[best, 0], s[best, 0]
+    cu, cv_ = 0.5 * (lo_u + hi_u), 0.5 * (lo_v + hi_v)
+    out = np.column_stack(
+        [cu * c - cv_ * s, cu * s + cv_ * c, hi_u - lo_u, hi_v - lo_v, angles[best]]
+    )
     # Length is the longer side; yaw its heading in [-pi/2, pi/2).
     swap = out[:, 3] > out[:, 2]
     out[swap, 2], out[swap, 3] = out[swap, 3], out[swap, 2].copy()
