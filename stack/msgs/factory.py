@@ -77,6 +77,7 @@ def typestore() -> Typestore:
     return _store()
 
 
+@cache
 def normalize_typename(typename: str) -> str:
     """Accept 'pkg/msg/Name' and the short 'pkg/Name'."""
     parts = typename.split("/")
@@ -125,6 +126,23 @@ def set_backend(factory: Callable[..., Any] | None) -> None:
     _backend = factory
 
 
+_FRESH = object()  # a default that must be built anew for each message (it is mutable)
+
+
+@cache
+def _recipe(typename: str) -> tuple[Any, frozenset[str], tuple[tuple[str, tuple, Any], ...]]:
+    """(class, field names, (name, desc, default or _FRESH) per field) of a type, worked out
+    once: nodes build thousands of messages a second, and most fields keep their default."""
+    cls = _store().types.get(typename)
+    if cls is None:
+        raise MessageError(f"unknown message type {typename!r}")
+    known = _fields(typename)
+    recipe = tuple(
+        (name, desc, _default(desc) if desc[0] == _BASE else _FRESH) for name, desc in known
+    )
+    return cls, frozenset(name for name, _ in known), recipe
+
+
 def new(typename: str, **fields: Any) -> Any:
     """Build a message of ``typename`` with ROS defaults for every omitted field.
 
@@ -133,17 +151,17 @@ def new(typename: str, **fields: Any) -> Any:
     typename = normalize_typename(typename)
     if _backend is not None:
         return _backend(typename, **fields)
-    cls = _store().types.get(typename)
-    if cls is None:
-        raise MessageError(f"unknown message type {typename!r}")
-    known = _fields(typename)
-    names = {name for name, _ in known}
-    unknown = set(fields) - names
-    if unknown:
+    cls, names, recipe = _recipe(typename)
+    if not names.issuperset(fields):
         raise MessageError(
-            f"{typename} has no field(s) {sorted(unknown)}; fields are {sorted(names)}"
+            f"{typename} has no field(s) {sorted(set(fields) - names)}; fields are {sorted(names)}"
         )
-    values = {name: fields[name] if name in fields else _default(desc) for name, desc in known}
+    values = {}
+    for name, desc, default in recipe:
+        if name in fields:
+            values[name] = fields[name]
+        else:
+            values[name] = _default(desc) if default is _FRESH else default
     return cls(**values)
 
 
