@@ -24,7 +24,9 @@ also metered all through each run (``meter``, tools.bench.meter). When a probe r
 disturbed (10 % over the fastest), or the meter reads a spell in a run (2 seconds in a row 20 %
 slower than the fastest second), all three runs are taken again, up to 3 times
 (tools.bench.probe.SteadyHost); ``discarded_probe_ms``, ``discarded_meter`` and
-``discarded_outcomes`` (rate and miss rates) keep what those tries read and measured.
+``discarded_outcomes`` (rate and miss rates) keep what those tries read and measured. A
+disturbed demand run is first retaken on its own, at once (``retaken_setup``): it only sets
+the rate, and the policy runs after it would be discarded with it.
 """
 
 from __future__ import annotations
@@ -83,9 +85,7 @@ def _attempt(bag: Path, seconds: float, tmp: Path, host: SteadyHost) -> dict[str
     """The demand run, then each policy's run at the rate it sets, with a probe around each
     and the meter during each."""
     demand = tmp / "demand"
-    host.probe()
-    with host.metered():
-        replay(bag, demand, rate=1.0, policy="l4")
+    host.setup(functools.partial(replay, bag, demand, rate=1.0, policy="l4"))
     loads = executor_loads(analyze_run(demand), seconds)
     busiest = max(loads, key=loads.__getitem__)
     rate = round(TARGET_LOAD / loads[busiest], 2)

@@ -101,6 +101,8 @@ class Try:
     meters: list[MeterReading] = field(default_factory=list)
     outcome: dict[str, Any] = field(default_factory=dict)  # what the try measured, in brief
     waited_s: float = 0.0  # for a quiet host before the try
+    # A set-up run taken again within the try (SteadyHost.setup): its probe and meter reading.
+    retaken: list[tuple[float, MeterReading]] = field(default_factory=list)
 
 
 @dataclass
@@ -161,6 +163,22 @@ class SteadyHost:
         seconds = max(len(reading.samples_us) // WINDOW, 1)
         return spell < SPELL_S and slow <= SLOW_SHARE * seconds and share <= SAMPLE_SHARE
 
+    def setup(self, run: Callable[[], T], attempts: int = ATTEMPTS) -> T:
+        """Probe, then ``run()`` metered; taken again at once while it reads disturbed, up to
+        ``attempts`` times. For a run that only sets up the rest of a try (the overload
+        bench's demand run sets the replay rate): the try's later runs would be discarded
+        with it, so it alone is retaken. The last take stays in the try either way."""
+        current = self.tries[-1]
+        for take in range(attempts):
+            self.probe()
+            with self.metered():
+                result = run()
+            last = Try([current.probes[-1]], [current.meters[-1]])
+            if take == attempts - 1 or self.steady(last):
+                break
+            current.retaken.append((current.probes.pop(), current.meters.pop()))
+        return result
+
     def run(self, attempt: Callable[[SteadyHost], T], attempts: int = ATTEMPTS) -> T:
         """``attempt(self)`` (which probes around its runs and meters them) until they read a
         steady host, ``attempts`` times at most; the last try's result."""
@@ -198,6 +216,10 @@ class SteadyHost:
             "discarded_meter": [[self._reading_json(r) for r in t.meters] for t in self.tries[:-1]],
             "discarded_outcomes": [t.outcome for t in self.tries[:-1]],
             "waited_for_quiet_s": [t.waited_s for t in self.tries],
+            "retaken_setup": [
+                [{"probe_ms": ms, **self._reading_json(r)} for ms, r in t.retaken]
+                for t in self.tries
+            ],
         }
 
     def _reading_json(self, reading: MeterReading) -> dict[str, Any]:

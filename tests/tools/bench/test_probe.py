@@ -63,6 +63,7 @@ def test_runs_on_a_steady_host_are_taken_once(readings):
         "discarded_meter": [],
         "discarded_outcomes": [],
         "waited_for_quiet_s": [0.0],
+        "retaken_setup": [[]],
     }
 
 
@@ -78,6 +79,7 @@ def test_runs_on_a_disturbed_host_are_taken_again_keeping_the_discarded_probes(r
         "discarded_meter": [[]],
         "discarded_outcomes": [{"try": 0}],
         "waited_for_quiet_s": [0.0, 0.0],
+        "retaken_setup": [[], []],
     }
 
 
@@ -209,3 +211,35 @@ def test_the_wait_for_a_quiet_host_is_bounded(monkeypatch, meter_readings):
 def test_no_wait_is_the_default(meter_readings):
     meter_readings([])  # a check would raise StopIteration
     assert probe.SteadyHost().await_quiet() == 0.0
+
+
+def _set_up_then_measured(setups: list[int]):
+    def attempt(host: probe.SteadyHost) -> int:
+        host.setup(lambda: setups.append(len(setups)))
+        host.probe()
+        with host.metered():
+            pass
+        return len(setups)
+
+    return attempt
+
+
+def test_a_disturbed_set_up_run_alone_is_taken_again(readings, meter_readings):
+    readings([23.5, 23.6, 23.5])
+    meter_readings([SPELL_RUN, STEADY_RUN, STEADY_RUN])  # set-up, set-up again, measured run
+    host, setups = probe.SteadyHost(), []
+    assert host.run(_set_up_then_measured(setups)) == 2
+    doc = host.to_json()
+    assert doc["steady"] and len(host.tries) == 1 and doc["probe_ms"] == [23.6, 23.5]
+    (retaken,) = doc["retaken_setup"][0]
+    assert retaken["probe_ms"] == 23.5 and retaken["longest_spell_s"] == 2
+
+
+def test_a_set_up_run_is_taken_at_most_attempts_times(readings, meter_readings):
+    readings([23.5] * 4)
+    meter_readings([SPELL_RUN, SPELL_RUN, STEADY_RUN])
+    host, setups = probe.SteadyHost(), []
+    host.tries = [probe.Try()]
+    host.setup(lambda: setups.append(1), attempts=2)
+    assert len(setups) == 2 and len(host.tries[0].retaken) == 1
+    assert not host.steady(host.tries[0])  # the last take stays in the try, spell and all
