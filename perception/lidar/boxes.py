@@ -48,6 +48,30 @@ def _min_area_rect(xy: np.ndarray) -> tuple[float, float, float, float, float]:
     return float(cx), float(cy), length, width, yaw
 
 
+_ALL_HEADINGS_MAX = 1 << 18  # headings x points that lshape_rects takes in one array
+
+
+def _closeness(
+    xy: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
+    k: np.ndarray,
+    c: np.ndarray | float,
+    s: np.ndarray | float,
+) -> tuple[np.ndarray, ...]:
+    """(score, lo_u, hi_u, lo_v, hi_v) per cluster of the rectangle at heading(s) (cos ``c``,
+    sin ``s``: scalars, or (H, 1) columns for H headings at once)."""
+    u = xy[:, 0] * c + xy[:, 1] * s
+    v = -xy[:, 0] * s + xy[:, 1] * c
+    lo_u, hi_u = np.minimum.reduceat(u, starts, axis=-1), np.maximum.reduceat(u, starts, axis=-1)
+    lo_v, hi_v = np.minimum.reduceat(v, starts, axis=-1), np.maximum.reduceat(v, starts, axis=-1)
+    du = np.minimum(u - np.take(lo_u, k, axis=-1), np.take(hi_u, k, axis=-1) - u)
+    dv = np.minimum(v - np.take(lo_v, k, axis=-1), np.take(hi_v, k, axis=-1) - v)
+    # Points within 5 cm of an edge count fully; farther ones less and less.
+    score = np.add.reduceat(1.0 / np.maximum(np.minimum(du, dv), 0.05), starts, axis=-1)
+    return score / counts, lo_u, hi_u, lo_v, hi_v
+
+
 def lshape_rects(
     xy: np.ndarray, starts: np.ndarray, counts: np.ndarray, step_deg: float = 2.0
 ) -> np.ndarray:
@@ -62,17 +86,27 @@ def lshape_rects(
     """
     angles = np.deg2rad(np.arange(0.0, 90.0, step_deg))
     k = np.repeat(np.arange(len(starts)), counts)
-    # Every heading at once, (headings, points): one numpy call per step instead of one per
-    # heading and step halves the time on a sweep's few hundred clustered points.
-    c, s = np.cos(angles)[:, None], np.sin(angles)[:, None]
-    u = xy[:, 0] * c + xy[:, 1] * s
-    v = -xy[:, 0] * s + xy[:, 1] * c
-    lo_u, hi_u = np.minimum.reduceat(u, starts, axis=1), np.maximum.reduceat(u, starts, axis=1)
-    lo_v, hi_v = np.minimum.reduceat(v, starts, axis=1), np.maximum.reduceat(v, starts, axis=1)
-    du = np.minimum(u - lo_u[:, k], hi_u[:, k] - u)
-    dv = np.minimum(v - lo_v[:, k], hi_v[:, k] - v)
-    # Points within 5 cm of an edge count fully; farther ones less and less.
-    score = np.add.reduceat(1.0 / np.maximum(np.minimum(du, dv), 0.05), starts, axis=1) / counts
+    if len(xy) * len(angles) <= _ALL_HEADINGS_MAX:
+        # A sweep's few hundred clustered points: every heading in one array, (headings,
+        # points), one numpy call per step instead of one per heading and step (twice as fast).
+        cos, sin = np.cos(angles)[:, None], np.sin(angles)[:, None]
+        score, lo_u, hi_u, lo_v, hi_v = _closeness(xy, starts, counts, k, cos, sin)
+    else:
+        # Tens of thousands (walls, no map filter): one heading at a time, in this loop, whose
+        # arrays stay alive from one heading to the next. Run through a function per heading,
+        # the same work took 2.6x as long: each return freed the arrays and the allocator gave
+        # the memory back to the system, to fault it in again for the next heading.
+        cos, sin = np.cos(angles), np.sin(angles)
+        score, lo_u, hi_u, lo_v, hi_v = (np.empty((len(angles), len(starts))) for _ in range(5))
+        for i in range(len(angles)):
+            u = xy[:, 0] * cos[i] + xy[:, 1] * sin[i]
+            v = -xy[:, 0] * sin[i] + xy[:, 1] * cos[i]
+            lo_u[i], hi_u[i] = np.minimum.reduceat(u, starts), np.maximum.reduceat(u, starts)
+            lo_v[i], hi_v[i] = np.minimum.reduceat(v, starts), np.maximum.reduceat(v, starts)
+            du = np.minimum(u - lo_u[i, k], hi_u[i, k] - u)
+            dv = np.minimum(v - lo_v[i, k], hi_v[i, k] - v)
+            near = np.maximum(np.minimum(du, dv), 0.05)
+            score[i] = np.add.reduceat(1.0 / near, starts) / counts
     # The first heading that beats every earlier one by more than 1e-9 wins (symmetric clusters
     # tie, and a plain argmax would let rounding pick among them).
     best = np.zeros(len(starts), np.int64)
@@ -83,7 +117,7 @@ def lshape_rects(
         best_score[better] = score[i, better]
     col = np.arange(len(starts))
     lo_u, hi_u, lo_v, hi_v = lo_u[best, col], hi_u[best, col], lo_v[best, col], hi_v[best, col]
-    c, s = c[best, 0], s[best, 0]
+    c, s = cos.reshape(-1)[best], sin.reshape(-1)[best]
     cu, cv_ = 0.5 * (lo_u + hi_u), 0.5 * (lo_v + hi_v)
     out = np.column_stack(
         [cu * c - cv_ * s, cu * s + cv_ * c, hi_u - lo_u, hi_v - lo_v, angles[best]]

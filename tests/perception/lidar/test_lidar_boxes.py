@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from perception.geometry import RigidTransform, wrap_angle
+from perception.lidar import boxes
 from perception.lidar.boxes import BoxFit, complete_vehicle_faces, fit_boxes, lshape_rects
 from perception.lidar.pipeline import ObstacleConfig, detect_obstacles
 from perception.lidar.synthetic import SceneBox, ray_cast_sweep
@@ -42,6 +43,22 @@ def test_lshape_rects_of_a_rotated_l():
         [2.25 * np.cos(yaw) - 0.9 * np.sin(yaw), 2.25 * np.sin(yaw) + 0.9 * np.cos(yaw)]
     )
     assert np.allclose([cx, cy], centre, atol=0.1)
+
+
+def test_lshape_rects_is_the_same_for_all_headings_at_once_and_one_at_a_time(monkeypatch):
+    """Small sweeps take every heading in one array, large ones one heading at a time: the
+    boxes are the same to the bit, ties between headings (a square, a single line) included."""
+    rng = np.random.default_rng(3)
+    counts = rng.integers(4, 300, 25)
+    counts[:3] = (4, 9, 16)
+    clusters = [rng.normal(rng.uniform(-30, 30, 2), rng.uniform(0.1, 3, 2), (n, 2)) for n in counts]
+    clusters[0] = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])  # a square: ties
+    clusters[1] = np.column_stack([np.linspace(0, 4, 9), np.full(9, 2.0)])  # a line
+    xy = np.concatenate(clusters)
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    at_once = lshape_rects(xy, starts, counts)
+    monkeypatch.setattr(boxes, "_ALL_HEADINGS_MAX", 0)
+    assert np.array_equal(lshape_rects(xy, starts, counts), at_once)
 
 
 def test_a_cyclist_side_on_is_not_completed_to_a_car():
