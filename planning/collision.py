@@ -60,7 +60,7 @@ class Footprints:
         self.yaw = np.broadcast_to(obj_yaw, (k, n))
         self.margin = np.broadcast_to(np.asarray(margin, float).reshape(k, -1), (k, n))
         self.half_diagonal = 0.5 * np.hypot(obj_dims[:, 0], obj_dims[:, 1])
-        self._circles: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        self._circles: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def _circles_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Circle centres (K, R, C, 2), radii (R,) and reach (R,: how far past its centre a

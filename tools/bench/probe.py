@@ -4,13 +4,13 @@ A shared host's speed drifts: the same callback work took 18 % longer in one rep
 one ten minutes later on this 2-core machine. `l4 bench sim` probes the speed around each real
 run and reports the readings, so a result taken while the host drifted can be told apart.
 
-``SteadyHost`` runs a benchmark's runs again while a probe around them reads the host
-disturbed (more than ``STEADY`` slower than the fastest probe of the benchmark), or while the
-meter running beside a run (tools.bench.meter) reads a spell in it: ``SPELL_S`` seconds in a
-row, or more than ``SLOW_SHARE`` of them, each ``METER_STEADY`` slower than the fastest second
-of the benchmark, or more than ``SAMPLE_SHARE`` of its samples that slow. This VM spends seconds to minutes at a time 50 % slower
-(probes of 35-38 ms against 23.5 ms, with nothing else running on it); no model of the graph
-predicts that, and a run taken then says nothing about the graph.
+``SteadyHost`` runs a benchmark's runs again while a probe around them reads the host disturbed
+(more than ``STEADY`` slower than the fastest probe of the benchmark), or while the meter
+running beside a run (tools.bench.meter) reads a spell in it: ``SPELL_S`` seconds in a row, or
+more than ``SLOW_SHARE`` of them, each ``METER_STEADY`` slower than the fastest second of the
+benchmark, or more than ``SAMPLE_SHARE`` of its samples that slow. This VM spends seconds to
+minutes at a time 50 % slower (probes of 35-38 ms against 23.5 ms, with nothing else running on
+it); no model of the graph predicts that, and a run taken then says nothing about the graph.
 
 The probe is a fixed mix of the demo graph's kinds of work: one inference of the shipped
 detector (ONNX Runtime), a voxel grid of a lidar sweep (numpy), a PNG encode (OpenCV) and a
