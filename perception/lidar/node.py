@@ -35,9 +35,15 @@ class LidarObstaclesParams(ObstacleConfig):
     map_z_margin: float = 0.2  # m, above and below the structure's height span
     map_frame: str = "map"
     pose_tolerance_s: float = 0.3  # how far an ego pose may be extrapolated to a cloud stamp
+    # Sweeps kept waiting (keep-last). 1 loses a sweep whenever two arrive during one callback
+    # of another node; with 2, the l4 policy still drops a sweep that can no longer make its
+    # chain's budget (stack.scheduler.policy), so a deeper queue does not mean older objects.
+    points_queue_depth: int = 1
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if self.points_queue_depth < 1:
+            raise ValueError(f"points_queue_depth must be >= 1, got {self.points_queue_depth}")
         if self.pose_tolerance_s < 0:
             raise ValueError(f"pose_tolerance_s must be >= 0, got {self.pose_tolerance_s}")
         if self.fallback_extrinsic and len(self.fallback_extrinsic) != 6:
@@ -74,7 +80,9 @@ class LidarObstacles(Node):
         ctx.subscribe(TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
         if self.static_map is not None:
             ctx.subscribe(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry", self.on_odometry, depth=50)
-        ctx.subscribe(POINTS_TOPIC, POINTCLOUD2, self.on_points, depth=1)
+        ctx.subscribe(
+            POINTS_TOPIC, POINTCLOUD2, self.on_points, depth=self.params.points_queue_depth
+        )
 
     def on_odometry(self, msg: Any) -> None:
         if not in_frame(self.ctx, ODOMETRY_TOPIC, msg, self.params.map_frame):

@@ -80,6 +80,9 @@ class Subscription:
     # serves its node's chains without being a hop of them (a pose the tracker needs): it takes
     # their priority, but its age is not the chain's, so it is never dropped as stale
     side_input: bool = False
+    # chain name -> the callbacks an input still goes through on that chain, this one first:
+    # one tuple of (node, callback) per hop (the nodes that make the hop's output)
+    ahead: dict[str, tuple[tuple[tuple[str, str], ...], ...]] = field(default_factory=dict)
 
     def lineage(self, origins: dict) -> dict:
         """What this input adds to its node's lineage. A side input does not speak for the

@@ -198,11 +198,12 @@ class Runtime:
         per_node: dict[str, list[ChainMembership]] = {}
         for chain in self.graph.chains.values():
             member = ChainMembership(chain.name, chain.priority, chain.start, chain.budget_ns)
-            for topic, nxt in zip(chain.path, chain.path[1:]):
-                makers = set(self._topic(nxt).publishers)  # a process executor's part may
-                for sub in self._topic(topic).subscriptions:  # hold no node of a hop
-                    if sub.node.name in makers:
+            hops = [self._hop(topic, nxt) for topic, nxt in zip(chain.path, chain.path[1:])]
+            for i, topic in enumerate(chain.path[:-1]):
+                for sub in self._topic(topic).subscriptions:
+                    if (sub.node.name, sub.name) in hops[i]:
                         sub.chains += (member,)
+                        sub.ahead[chain.name] = tuple(h for h in hops[i:] if h)
                         per_node.setdefault(sub.node.name, []).append(member)
             for node in self._topic(chain.start).publishers:
                 per_node.setdefault(node, []).append(member)
@@ -213,6 +214,13 @@ class Runtime:
                     sub.side_input = bool(sub.chains)
         for timer in self.timers:
             timer.chains = tuple(dict.fromkeys(per_node.get(timer.node.name, ())))
+
+    def _hop(self, topic: str, nxt: str) -> tuple[tuple[str, str], ...]:
+        """The callbacks that take ``topic`` to ``nxt``: (node, callback) of each subscription to
+        ``topic`` whose node publishes ``nxt`` (a process executor's part may hold none)."""
+        makers = set(self._topic(nxt).publishers)
+        subs = self._topic(topic).subscriptions
+        return tuple((s.node.name, s.name) for s in subs if s.node.name in makers)
 
     def load_engine(self, node: NodeState, model: str | Path, **options: Any) -> Any:
         from stack.engine import load_engine

@@ -120,6 +120,17 @@ class BlockingGuard:
             forecast = self.durations[key] = DurationForecast()
         forecast.observe(took_ns)
 
+    def work_ns(self, hops: tuple[tuple[tuple[str, str], ...], ...]) -> int:
+        """The mean run time of the callbacks in ``hops`` (the costliest of each hop's; one
+        that never ran counts 0): the least time an input still needs on its chain."""
+        total = 0.0
+        durations = self.durations
+        for hop in hops:
+            known = [durations[k].mean_ns for k in hop if k in durations]
+            if known:
+                total += max(known)
+        return int(total)
+
     def hold_until(
         self, executor: str, priority: int, node: str, callback: str, now_ns: int
     ) -> int:

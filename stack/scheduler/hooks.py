@@ -55,7 +55,8 @@ class SchedulerHooks:
         if not self.stale_check or not sub.chains or sub.side_input:
             return False
         now = time.perf_counter_ns()
-        verdict = self.runtime.policy.stale(sub.chains, env.origins, now)
+        ahead = self.work_ahead(sub)
+        verdict = self.runtime.policy.stale(sub.chains, env.origins, now, ahead)
         if verdict is None:
             return False
         chain, age = verdict
@@ -64,9 +65,10 @@ class SchedulerHooks:
         self.stale_drops += 1
         tracer = self.runtime.tracer
         if tracer.enabled:
+            work = ahead.get(chain.chain, 0)
             detail = (
-                f"stale {sub.topic}: age {age / 1e6:.1f} ms > chain {chain.chain} budget "
-                f"{chain.budget_ns / 1e6:g} ms"
+                f"stale {sub.topic}: age {age / 1e6:.1f} ms + {work / 1e6:.1f} ms of work "
+                f"ahead > chain {chain.chain} budget {chain.budget_ns / 1e6:g} ms"
             )
             # A zero-length record: the scheduler's decision for this ready input, not a run.
             stamp = stamp_of(env.msg)
@@ -77,6 +79,18 @@ class SchedulerHooks:
                 )
             )  # fmt: skip
         return True
+
+    def work_ahead(self, sub: Any) -> dict[str, int]:
+        """Chain name -> the least run time the input just taken from ``sub`` still needs on
+        that chain (the callbacks' recent durations, which the blocking guard keeps).
+
+        Counted only while a newer input waits behind it: then a frame that cannot make its
+        budget gives way to one that can. Alone, it runs however late -- a late plan beats no
+        plan, and a budget set a little too tight must not starve its chain."""
+        guard = self.guard
+        if guard is None or not sub.queue:
+            return {}
+        return {chain: guard.work_ns(hops) for chain, hops in sub.ahead.items()}
 
     # ---- the blocking guard ---------------------------------------------------------------
     def admit_for(self, executor: str) -> Any:

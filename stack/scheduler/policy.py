@@ -7,13 +7,16 @@ earliest absolute deadline: the chain start's publish time plus the chain budget
 several chains takes its most urgent key.
 
 The chain policy also judges staleness at dequeue: an input whose age (now minus its chain
-start's publish time) already exceeds the chain budget cannot make its deadline on any chain it
-serves, so running it would only delay fresher work. FIFO keeps everything, as ROS 2 does.
+start's publish time) exceeds the chain budget cannot make its deadline on any chain it serves,
+so running it would only delay fresher work. While a newer input waits behind it, the work
+still ahead of it on the chain counts too (the recent mean run time of this callback and of each
+later hop's, no waits: stack.scheduler.hooks). FIFO keeps everything, as ROS 2 does.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -47,7 +50,11 @@ class Policy(Protocol):
     ) -> tuple[int, int]: ...
 
     def stale(
-        self, chains: tuple[ChainMembership, ...], origins: dict, now_ns: int
+        self,
+        chains: tuple[ChainMembership, ...],
+        origins: dict,
+        now_ns: int,
+        ahead_ns: Mapping[str, int] | None = None,
     ) -> tuple[ChainMembership, int] | None: ...
 
 
@@ -61,7 +68,11 @@ class FifoPolicy:
         return (0, 0)
 
     def stale(
-        self, chains: tuple[ChainMembership, ...], origins: dict, now_ns: int
+        self,
+        chains: tuple[ChainMembership, ...],
+        origins: dict,
+        now_ns: int,
+        ahead_ns: Mapping[str, int] | None = None,
     ) -> tuple[ChainMembership, int] | None:
         return None
 
@@ -94,20 +105,27 @@ class ChainPolicy:
         return best
 
     def stale(
-        self, chains: tuple[ChainMembership, ...], origins: dict, now_ns: int
+        self,
+        chains: tuple[ChainMembership, ...],
+        origins: dict,
+        now_ns: int,
+        ahead_ns: Mapping[str, int] | None = None,
     ) -> tuple[ChainMembership, int] | None:
-        """(chain, age ns) if the input is past its budget on every chain it serves, else None.
+        """(chain, age ns) if the input's age plus the work still ahead of it on each chain it
+        serves (``ahead_ns`` by chain name; none known: 0) is past that chain's budget, else
+        None.
 
         An input with no lineage for one of its chains (it did not come from that chain's
         start) is never stale: there is nothing to measure its age against.
         """
         verdict = None
+        ahead = ahead_ns or {}
         for m in chains:
             origin = origins.get(m.start)
             if origin is None:
                 return None
             age = now_ns - origin[1]
-            if age <= m.budget_ns:
+            if age + ahead.get(m.chain, 0) <= m.budget_ns:
                 return None
             if verdict is None or m.priority > verdict[0].priority:
                 verdict = (m, age)

@@ -60,6 +60,7 @@ class FakeContext:
         self.clock = FakeClock()
         self.publishers: dict[str, FakePublisher] = {}
         self.callbacks: dict[str, Callable[[Any], None]] = {}
+        self.depths: dict[str, int] = {}
         self.timers: list[tuple[float, Callable[[], None]]] = []
         self.events: list[tuple[str, str]] = []
         self.event_counts: dict[str, int] = defaultdict(int)
@@ -71,6 +72,7 @@ class FakeContext:
 
     def subscribe(self, topic: str, msgtype: str, callback: Callable, depth: int = 1) -> None:
         self.callbacks[topic] = callback
+        self.depths[topic] = depth
 
     def timer(self, period_s: float, callback: Callable[[], None]) -> None:
         self.timers.append((period_s, callback))

@@ -113,7 +113,13 @@ def sim_graph(
 
     subs = [
         SimSubscription(
-            s.node.name, s.topic, s.depth, callback(s.node.name, s.name), s.chains, s.side_input
+            s.node.name,
+            s.topic,
+            s.depth,
+            callback(s.node.name, s.name),
+            s.chains,
+            s.side_input,
+            dict(s.ahead),
         )
         for t in runtime.topics.values()
         for s in t.subscriptions

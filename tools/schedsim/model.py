@@ -82,6 +82,8 @@ class SimSubscription:
     callback: SimCallback
     chains: tuple[ChainMembership, ...] = ()
     side_input: bool = False  # takes its node's chains' priority, never dropped as stale
+    # as stack.executor.entities.Subscription.ahead: the callbacks still ahead on each chain
+    ahead: dict[str, tuple[tuple[tuple[str, str], ...], ...]] = field(default_factory=dict)
 
     def lineage(self, origins: dict) -> dict:
         """As stack.executor.entities.Subscription.lineage."""
@@ -126,13 +128,18 @@ class SimGraph:
         per_node: dict[str, list[ChainMembership]] = {}
         publishers = self.publishers()
         for sub in self.subscriptions:
-            sub.chains = ()
+            sub.chains, sub.ahead = (), {}
         for chain in self.chains.values():
             member = ChainMembership(chain.name, chain.priority, chain.start, chain.budget_ns)
-            for topic in chain.path[:-1]:
+            hops = [
+                tuple((s.node, s.callback.name) for s in self.subscriptions if s.topic == topic)
+                for topic in chain.path[:-1]
+            ]
+            for i, topic in enumerate(chain.path[:-1]):
                 for sub in self.subscriptions:
                     if sub.topic == topic:
                         sub.chains += (member,)
+                        sub.ahead[chain.name] = tuple(h for h in hops[i:] if h)
                         per_node.setdefault(sub.node, []).append(member)
             for node in publishers.get(chain.start, ()):
                 per_node.setdefault(node, []).append(member)

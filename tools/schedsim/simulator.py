@@ -401,11 +401,17 @@ class Simulator:
             return None
         origins, _ = sub.queue.popleft()
         stale = self.stale_check and not sub.spec.side_input
-        if stale and self.policy.stale(sub.spec.chains, origins, t) is not None:
+        if stale and self.policy.stale(sub.spec.chains, origins, t, self._ahead(sub)) is not None:
             sub.stale += 1
             return None
         sub.node.latest[sub.spec.topic] = sub.spec.lineage(origins)
         return sub.spec.callback
+
+    def _ahead(self, sub: _Sub) -> dict[str, int]:
+        """As stack.scheduler.hooks.SchedulerHooks.work_ahead, from the simulated durations."""
+        if self.guard is None or not sub.queue:
+            return {}
+        return {chain: self.guard.work_ns(hops) for chain, hops in sub.spec.ahead.items()}
 
     # ---- callbacks --------------------------------------------------------------------------
     def _start(self, ex: _Exec, node: _Node, cb: SimCallback, t: int) -> None:

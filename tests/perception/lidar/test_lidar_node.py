@@ -70,3 +70,12 @@ def test_unknown_sensor_frame_is_counted_unless_a_fallback_is_set(fake):
 def test_params_validate_the_fallback_extrinsic(fake):
     with pytest.raises(ValueError, match="fallback_extrinsic"):
         fake.make_node(LidarObstacles, fallback_extrinsic=[1.0, 2.0])
+
+
+def test_points_queue_depth_reaches_the_subscription_and_is_checked(fake):
+    _, ctx = fake.make_node(LidarObstacles)
+    assert ctx.depths[POINTS_TOPIC] == 1  # keep-latest unless the launch file asks for more
+    _, ctx = fake.make_node(LidarObstacles, points_queue_depth=2)
+    assert ctx.depths[POINTS_TOPIC] == 2
+    with pytest.raises(ValueError, match="points_queue_depth must be >= 1, got 0"):
+        fake.make_node(LidarObstacles, points_queue_depth=0)

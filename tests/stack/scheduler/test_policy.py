@@ -79,3 +79,15 @@ def test_make_policy_by_name_and_rejects_unknown():
     assert make_policy("l4").kind is PolicyKind.CHAIN
     with pytest.raises(ValueError):
         make_policy("edf")
+
+
+def test_work_still_ahead_counts_against_the_budget():
+    p = ChainPolicy()
+    origins = {"/cam": (0, 0), "/aux": (0, 0)}
+    assert p.stale((HIGH,), origins, 30 * MS, {"critical": 20 * MS}) is None  # 50: just fits
+    chain, age = p.stale((HIGH,), origins, 30 * MS, {"critical": 21 * MS})
+    assert (chain.chain, age) == ("critical", 30 * MS)  # the age alone, for the report
+    assert p.stale((HIGH,), origins, 30 * MS, {"logging": 10**12}) is None  # another chain's
+    # Kept while the logging chain can still use it, however long the critical chain's work.
+    assert p.stale((HIGH, LOW), origins, 30 * MS, {"critical": 10**12}) is None
+    assert FifoPolicy().stale((HIGH,), origins, 30 * MS, {"critical": 10**12}) is None

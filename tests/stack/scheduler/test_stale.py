@@ -140,3 +140,54 @@ def test_a_side_input_does_not_speak_for_the_chains_it_serves():
     cb = SimCallback("n", "sub:/odom", Service.fixed(1.0))
     sim_side = SimSubscription("n", "/odom", 1, cb, (lidar,), side_input=True)
     assert sim_side.lineage(origins) == {"/imu": (7, 70)}
+
+
+def test_each_hop_knows_the_callbacks_still_ahead_on_its_chain():
+    rt = runtime(graph_text(budget_ms=20.0))
+    cam = rt.topics["/cam"].subscriptions[0]
+    mid = rt.topics["/mid"].subscriptions[0]
+    assert cam.ahead == {"critical": ((("slow", "sub:/cam"),), (("last", "sub:/mid"),))}
+    assert mid.ahead == {"critical": ((("last", "sub:/mid"),),)}
+
+
+def test_input_that_cannot_finish_its_remaining_work_gives_way_to_a_newer_one():
+    from stack.scheduler.guard import BlockingGuard
+
+    def run(slow_ms: float | None, frames: int) -> Runtime:
+        # /cam keeps 2 frames; slow and last are said to take slow_ms and 5 ms.
+        text = graph_text(budget_ms=20.0).replace("work_ms: 4.0", "work_ms: 4.0, depth: 2")
+        rt = runtime(text)
+        rt.scheduler.guard = guard = BlockingGuard()
+        if slow_ms is not None:
+            guard.ran("slow", "sub:/cam", int(slow_ms * 1e6))
+            guard.ran("last", "sub:/mid", 5_000_000)
+        for i in range(frames):  # 1 ms apart: f0's /mid is more urgent than f1's /cam
+            stamp = ns_to_stamp(1_000_000_000 + i * 1_000_000)
+            rt.inject("/cam", new("std_msgs/msg/Header", stamp=stamp, frame_id=f"f{i}"))
+        rt.run_until_idle()
+        return rt
+
+    assert run(None, 2).nodes["last"].instance.seen == ["f0", "f1"]  # no history: age alone
+    assert run(10.0, 2).nodes["last"].instance.seen == ["f0", "f1"]  # 10 + 5 ms fit 20 ms
+    late = run(16.0, 2)  # 16 + 5 ms cannot: f0 gives way to f1, which runs late
+    assert late.nodes["last"].instance.seen == ["f1"]
+    assert late.counters()["slow"] == {"drop": 1}
+    rec = CallbackRecord._make(next(r for r in late.tracer.records if r[0] == "slow"))
+    assert "+ 21.0 ms of work ahead > chain critical budget 20 ms" in rec.events[0][1]
+    # Alone in its queue a frame runs however late: a late output beats none.
+    assert run(16.0, 1).nodes["last"].instance.seen == ["f0"]
+
+
+def test_work_ahead_takes_the_costliest_maker_of_each_hop():
+    from stack.scheduler.guard import BlockingGuard
+
+    guard = BlockingGuard()
+    guard.ran("a", "sub:/x", 3_000_000)
+    guard.ran("b", "sub:/x", 5_000_000)
+    guard.ran("c", "sub:/y", 2_000_000)
+    hops = (
+        (("a", "sub:/x"), ("b", "sub:/x")),
+        (("c", "sub:/y"), ("never", "sub:/y")),
+        (("z", "q"),),
+    )
+    assert guard.work_ns(hops) == 7_000_000

@@ -230,3 +230,39 @@ def test_outputs_leave_when_published_not_when_the_callback_ends():
     assert latencies(run, "first") == [3.0, 3.0]
     assert latencies(run, "whole") == [5.0, 5.0]
     assert run.busy_ns == {"a": 8 * MS, "b": 4 * MS}  # x still takes its 4 ms
+
+
+def test_l4_drops_an_input_whose_remaining_work_cannot_fit_while_a_newer_one_waits():
+    # /in every 10 ms (queue of 2) -> a (4 ms) -> /mid -> b (3 ms) -> /out, 20 ms budget, on
+    # one thread with w, 28 ms of chainless work arriving at 12 ms: w runs 17-45 (never ran,
+    # so the guard cannot hold it). Frames 3 and 4 wait; at 45 frame 3 is 15 ms old with 7 ms
+    # ahead and frame 4 behind it: dropped. Frame 4 then runs a 45-49, b 49-52 (12 ms), and
+    # frame 5 (at 50) a 52-56, b 56-59 (9 ms). Frame 2 was overwritten at 40.
+    def graph(guard: bool) -> SimGraph:
+        g = SimGraph(
+            executors={"c": 1}, node_executor={"a": "c", "b": "c", "w": "c"},
+            subscriptions=[
+                sub("a", "/in", 4, "/mid", depth=2), sub("b", "/mid", 3, "/out"),
+                sub("w", "/w", 28, None),
+            ],
+            timers=[],
+            sources=[SimSource("/in", 10 * MS), SimSource("/w", 1000 * MS, phase_ns=12 * MS)],
+            chains={"ch": ChainSpec("ch", ("/in", "/mid", "/out"), 20.0, 99.0, 1)},
+            blocking_guard=guard,
+        )  # fmt: skip
+        g.assign_chains()
+        return g
+
+    g = graph(guard=True)
+    assert g.subscriptions[0].ahead == {"ch": ((("a", "sub:/in"),), (("b", "sub:/mid"),))}
+    assert g.subscriptions[1].ahead == {"ch": ((("b", "sub:/mid"),),)}
+    run = Simulator(g, "l4").run(0.065)
+    assert latencies(run, "ch") == [7.0, 12.0, 9.0]
+    assert run.stale_drops[("a", "/in")] == 1
+    # No durations known (no guard): frame 3 runs (a 45-49), then frame 4 (49-53: the ready
+    # item queued with frame 3 keeps frame 3's deadline, a tie with its /mid, and came first),
+    # whose /mid overwrites frame 3's: b 53-56 (16 ms); frame 5 runs a 56-60, b 60-63 (13 ms).
+    ages_only = Simulator(graph(guard=False), "l4").run(0.065)
+    assert latencies(ages_only, "ch") == [7.0, 16.0, 13.0]
+    assert ages_only.overwrites[("b", "/mid")] == 1
+    assert ages_only.stale_drops[("a", "/in")] == 0
