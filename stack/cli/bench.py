@@ -24,6 +24,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="keep the benchmark's runs in DIR (new or empty), for `l4 report` and `l4 sim`",
     )
+    p.add_argument(
+        "--attempts",
+        type=int,
+        metavar="N",
+        help="tries of a benchmark's runs at most while the host reads disturbed (default 3)",
+    )
     p.set_defaults(func=run)
 
 
@@ -43,6 +49,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"l4 bench {args.name}: {problem}", file=sys.stderr)
             return 2
         options["keep"] = args.keep
+    if args.attempts is not None:
+        if "attempts" not in inspect.signature(bench).parameters:
+            print(
+                f"l4 bench {args.name}: --attempts: this benchmark takes no tries", file=sys.stderr
+            )
+            return 2
+        if args.attempts < 1:
+            print(
+                f"l4 bench {args.name}: --attempts {args.attempts}: must be >= 1", file=sys.stderr
+            )
+            return 2
+        options["attempts"] = args.attempts
     result = bench(**options)
     text = json.dumps(result, indent=2, sort_keys=True)
     print(text)

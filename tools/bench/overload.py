@@ -22,9 +22,10 @@ and a host that slows down afterwards (or heavier waits for the interpreter lock
 rate) shows up as a busiest executor near 1.0 and probes above the first. The host's speed is
 also metered all through each run (``meter``, tools.bench.meter). When a probe reads the host
 disturbed (10 % over the fastest), or the meter reads a spell in a run (2 seconds in a row 20 %
-slower than the fastest second), all three runs are taken again, up to 3 times
-(tools.bench.probe.SteadyHost); ``discarded_probe_ms``, ``discarded_meter`` and
-``discarded_outcomes`` (rate and miss rates) keep what those tries read and measured. A
+slower than the fastest second), all three runs are taken again, up to 3 times (``attempts``,
+`--attempts`; tools.bench.probe.SteadyHost), each try in its own folder; with no steady try the
+least disturbed one is reported (``reported_try``). ``discarded_probe_ms``, ``discarded_meter``
+and ``discarded_outcomes`` (rate and miss rates) keep what the other tries read and measured. A
 disturbed demand run is first retaken on its own, at once (``retaken_setup``): it only sets
 the rate, and the policy runs after it would be discarded with it.
 """
@@ -44,7 +45,7 @@ from tools.bench.demograph import (
     replay,
     run_folder,
 )
-from tools.bench.probe import QUIET_WAIT_S, SteadyHost
+from tools.bench.probe import ATTEMPTS, QUIET_WAIT_S, SteadyHost
 
 TARGET_LOAD = 1.5
 TARGET_MISS_RATE = 0.01
@@ -65,13 +66,16 @@ def executor_loads(a: Any, bag_seconds: float) -> dict[str, float]:
 
 
 def run(
-    quick: bool = False, seconds: float | None = None, keep: Path | None = None
+    quick: bool = False,
+    seconds: float | None = None,
+    keep: Path | None = None,
+    attempts: int = ATTEMPTS,
 ) -> dict[str, Any]:
     seconds = seconds if seconds is not None else (20.0 if quick else 60.0)
     bag = demo_bag(seconds)
     host = SteadyHost(quiet_wait_s=QUIET_WAIT_S)
     with run_folder(keep, "l4overload") as tmp:
-        out = host.run(functools.partial(_attempt, bag, seconds, tmp))
+        out = host.run(functools.partial(_attempt, bag, seconds, tmp), attempts)
     out.update(host.to_json())  # before the demand run, each policy run, and after
     fifo, l4 = out["fifo"]["miss_rate"], out["l4"]["miss_rate"]
     ratio = fifo / l4 if l4 > 0 else (float("inf") if fifo > 0 else 1.0)
@@ -83,7 +87,8 @@ def run(
 
 def _attempt(bag: Path, seconds: float, tmp: Path, host: SteadyHost) -> dict[str, Any]:
     """The demand run, then each policy's run at the rate it sets, with a probe around each
-    and the meter during each."""
+    and the meter during each (in the try's own folder under ``tmp``)."""
+    tmp = host.folder(tmp)
     demand = tmp / "demand"
     host.setup(functools.partial(replay, bag, demand, rate=1.0, policy="l4"))
     loads = executor_loads(analyze_run(demand), seconds)

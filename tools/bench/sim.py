@@ -14,8 +14,9 @@ A shared host's speed drifts from minute to minute. The machine is probed before
 after the two runs (tools.bench.probe) and the JSON keeps the readings. A pair of runs with a
 probe more than 10 % slower than the fastest probe of the benchmark, or a spell in either run
 (2 seconds in a row metered 20 % slower than the fastest second, tools.bench.meter), ran on a
-disturbed host (tools.bench.probe.SteadyHost) and is run again, up to 3 times; the JSON keeps
-the discarded readings (and each discarded pair's worst run-to-run difference) and says
+disturbed host (tools.bench.probe.SteadyHost) and is run again, up to 3 times (`--attempts`),
+each try in its own folder; with no steady pair the least disturbed one is reported. The JSON
+keeps the discarded readings (and each discarded pair's worst run-to-run difference) and says
 whether the pair it reports was steady. The probes do not scale the
 prediction: one disturbed probe would throw every chain off by 25 %. Each chain also gets the
 profiled run's own p99 as if it were the prediction (``run_to_run``): the error a perfect
@@ -41,7 +42,7 @@ from tools.bench.demograph import (
     replay,
     run_folder,
 )
-from tools.bench.probe import QUIET_WAIT_S, SteadyHost
+from tools.bench.probe import ATTEMPTS, QUIET_WAIT_S, SteadyHost
 
 TARGET_ERROR = 0.15
 POLICIES = ("l4", "fifo")
@@ -76,7 +77,10 @@ def predict_p99(runtime: Any, profile: dict[str, Any], policy: str, seconds: flo
 
 
 def run(
-    quick: bool = False, seconds: float | None = None, keep: Path | None = None
+    quick: bool = False,
+    seconds: float | None = None,
+    keep: Path | None = None,
+    attempts: int = ATTEMPTS,
 ) -> dict[str, Any]:
     seconds = seconds if seconds is not None else (20.0 if quick else 60.0)
     bag = demo_bag(seconds)
@@ -86,10 +90,7 @@ def run(
     host = SteadyHost(quiet_wait_s=QUIET_WAIT_S)
     with run_folder(keep, "l4benchsim") as tmp:
         for policy in POLICIES:
-            run_dir = tmp / policy
-            profiled_run, profiled, measured = host.run(
-                _pair(bag, tmp / f"profile-{policy}", run_dir, policy)
-            )
+            profiled_run, profiled, measured = host.run(_pair(bag, tmp, policy), attempts)
             profile = profile_json(profiled_run)
             if keep is not None:  # what `l4 sim --profile` takes, to replay the prediction
                 (tmp / f"profile-{policy}.json").write_text(json.dumps(profile))
@@ -117,12 +118,15 @@ def run(
     return out
 
 
-def _pair(bag: Path, profile_dir: Path, run_dir: Path, policy: str) -> Callable:
-    """One try of a policy's profile and measured runs, probed before, between and after, and
-    metered while they run: (the profiled run's analysis, its chain figures, the measured
-    run's); the try keeps its worst run-to-run difference, for a try run again."""
+def _pair(bag: Path, tmp: Path, policy: str) -> Callable:
+    """One try of a policy's profile and measured runs (in the try's folder under ``tmp``),
+    probed before, between and after, and metered while they run: (the profiled run's
+    analysis, its chain figures, the measured run's); the try keeps its worst run-to-run
+    difference, for a try run again."""
 
     def attempt(host: SteadyHost) -> tuple[Any, dict, dict]:
+        folder = host.folder(tmp)
+        profile_dir, run_dir = folder / f"profile-{policy}", folder / policy
         host.probe()
         with host.metered():
             replay(bag, profile_dir, rate=1.0, policy=policy)

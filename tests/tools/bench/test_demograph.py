@@ -158,3 +158,12 @@ def test_bench_keep_is_refused_before_anything_runs(tmp_path, capsys):
     assert main(["bench", "trace", "--quick", "--keep", str(tmp_path / "new")]) == 2
     assert "this benchmark keeps no runs" in capsys.readouterr().err
     assert not (tmp_path / "new").exists()
+
+
+def test_bench_attempts_is_checked_before_anything_runs(tmp_path, capsys):
+    from stack.cli.main import main
+
+    assert main(["bench", "overload", "--attempts", "0"]) == 2
+    assert "--attempts 0: must be >= 1" in capsys.readouterr().err
+    assert main(["bench", "trace", "--quick", "--attempts", "2"]) == 2
+    assert "this benchmark takes no tries" in capsys.readouterr().err

@@ -4,6 +4,7 @@ steady-host rule over probes and in-run meter readings."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -56,9 +57,11 @@ def test_runs_on_a_steady_host_are_taken_once(readings):
     host, runs = probe.SteadyHost(), []
     assert host.run(_runs_probed_twice(runs)) == 1
     assert host.to_json() == {
+        "reported_try": 1,
         "probe_ms": [23.5, 24.0],
         "meter": [],
         "steady": True,
+        "discarded_tries": [],
         "discarded_probe_ms": [],
         "discarded_meter": [],
         "discarded_outcomes": [],
@@ -72,9 +75,11 @@ def test_runs_on_a_disturbed_host_are_taken_again_keeping_the_discarded_probes(r
     host, runs = probe.SteadyHost(), []
     assert host.run(_runs_probed_twice(runs)) == 2
     assert host.to_json() == {
+        "reported_try": 2,
         "probe_ms": [23.6, 24.1],
         "meter": [],
         "steady": True,
+        "discarded_tries": [1],
         "discarded_probe_ms": [[23.5, 37.0]],
         "discarded_meter": [[]],
         "discarded_outcomes": [{"try": 0}],
@@ -243,3 +248,40 @@ def test_a_set_up_run_is_taken_at_most_attempts_times(readings, meter_readings):
     host.setup(lambda: setups.append(1), attempts=2)
     assert len(setups) == 2 and len(host.tries[0].retaken) == 1
     assert not host.steady(host.tries[0])  # the last take stays in the try, spell and all
+
+
+def test_with_no_steady_try_the_least_disturbed_is_reported(readings, meter_readings):
+    slow, fast = [1200.0] * 10, [730.0] * 10
+    readings([23.5, 23.6] * 3)
+    # Slow samples in the tries' runs: 50 %, 20 %, 33 %; none steady.
+    meter_readings([fast * 2 + slow * 2, fast * 4 + slow, fast * 2 + slow])
+    host = probe.SteadyHost()
+    tried = []
+
+    def attempt(h: probe.SteadyHost) -> int:
+        tried.append(h.folder(Path("/runs")))
+        h.note("try", len(tried))
+        return _metered_run(h) and len(tried)
+
+    assert host.run(attempt) == 2  # the second try's result
+    assert tried == [Path("/runs/try-1"), Path("/runs/try-2"), Path("/runs/try-3")]
+    doc = host.to_json()
+    assert doc["reported_try"] == 2 and not doc["steady"]
+    assert doc["meter"][0]["slow_share"] == 0.2
+    assert doc["discarded_tries"] == [1, 3]
+    assert doc["discarded_outcomes"] == [{"try": 1}, {"try": 3}]
+    assert [m[0]["slow_share"] for m in doc["discarded_meter"]] == [0.5, 0.333]
+    assert len(doc["waited_for_quiet_s"]) == 3  # in the order the tries ran
+
+
+def test_a_steady_try_is_reported_even_after_a_less_disturbed_one(readings, meter_readings):
+    readings([23.5, 37.0, 23.6, 23.7])  # the first try's second probe reads the host disturbed
+    meter_readings([STEADY_RUN, [730.0] * 9 + [1200.0]] * 3)  # then 10 % slow samples: steady
+    host = probe.SteadyHost()
+    assert host.run(lambda h: _metered_run(h) and h.tries[-1].number) == 2
+    assert host.to_json()["reported_try"] == 2
+
+
+def test_attempts_must_be_at_least_one():
+    with pytest.raises(ValueError, match="attempts must be >= 1, got 0"):
+        probe.SteadyHost().run(_metered_run, attempts=0)
