@@ -12,13 +12,6 @@ recent durations). A candidate that would still be running when such an input ov
 queue -- at the arrival for depth 1, ``depth - 1`` periods later for deeper queues -- is held
 back until that input has come; something shorter that fits may run instead. Work that never
 fits a gap is shed, as the l4 policy intends under overload; with slack, every gap fits.
-
-A forecast is only as fresh as the callback's last run. Low-priority work runs seldom under
-load, and when the whole host slows down (another tenant, thermal throttling) its forecast
-still says what it took before: a map update forecast at 10 ms ran 37 ms in a 1.7x spell and
-cost the critical chains four frames. The guard therefore follows the host's pace -- recent
-callback time against what the same callbacks usually take, over everything that runs -- and
-stretches a forecast by how much the pace slowed since that callback last ran.
 """
 
 from __future__ import annotations
@@ -32,10 +25,6 @@ PERIOD_GAIN = 0.125  # EWMA of inter-arrival times
 DURATION_GAIN = 0.125  # EWMA of callback durations and of their deviation
 DEVIATIONS = 2.0  # a duration forecast is mean + 2 mean deviations
 OVERDUE = 0.5  # periods past its forecast after which a sensor is no longer expected
-# EWMA of a callback's usual duration, the pace's yardstick: about 40 s of a 25 Hz callback,
-# longer than the spells the pace is to tell
-USUAL_GAIN = 1 / 1024
-PACE_GAIN = 0.05  # EWMA over all callbacks of their time and of their usual time
 
 
 @dataclass(eq=False)
@@ -75,41 +64,18 @@ class DurationForecast:
     mean_ns: float = 0.0
     dev_ns: float = 0.0
     runs: int = 0
-    usual_ns: float = 0.0  # a much slower average: what this callback takes as a rule
-    pace: float = 1.0  # the host's pace (HostPace.slowdown) at its last run
 
-    def observe(self, took_ns: int, pace: float = 1.0) -> None:
+    def observe(self, took_ns: int) -> None:
         if not self.runs:
-            self.mean_ns = self.usual_ns = float(took_ns)
+            self.mean_ns = float(took_ns)
         else:
             err = took_ns - self.mean_ns
             self.mean_ns += DURATION_GAIN * err
             self.dev_ns += DURATION_GAIN * (abs(err) - self.dev_ns)
-            self.usual_ns += USUAL_GAIN * (took_ns - self.usual_ns)
         self.runs += 1
-        self.pace = pace
 
-    def expect_ns(self, pace: float = 1.0) -> float:
-        """mean + 2 deviations, stretched by how much the host slowed since the last run."""
-        return (self.mean_ns + DEVIATIONS * self.dev_ns) * max(1.0, pace / self.pace)
-
-
-@dataclass
-class HostPace:
-    """How much slower callbacks run now than they usually do, over all of them: the ratio of
-    recent callback time to the usual time of the same callbacks (time-weighted, so a 20 ms
-    callback counts more than a 20 us one). About 1 on a steady host, 1.6-1.8 in a spell."""
-
-    recent_ns: float = 0.0
-    usual_ns: float = 0.0
-
-    def observe(self, took_ns: int, usual_ns: float) -> None:
-        self.recent_ns += PACE_GAIN * (took_ns - self.recent_ns)
-        self.usual_ns += PACE_GAIN * (usual_ns - self.usual_ns)
-
-    @property
-    def slowdown(self) -> float:
-        return self.recent_ns / self.usual_ns if self.usual_ns > 0 else 1.0
+    def expect_ns(self) -> float:
+        return self.mean_ns + DEVIATIONS * self.dev_ns
 
 
 @dataclass(eq=False)
@@ -126,7 +92,6 @@ class BlockingGuard:
         self.executors: dict[str, ExecutorGuard] = {}
         self.arrivals: dict[int, ArrivalForecast] = {}  # id(subscription) -> forecast
         self.durations: dict[tuple[str, str], DurationForecast] = {}
-        self.pace = HostPace()
 
     def watch(self, executor: str, subs: Iterable[Any]) -> None:
         """Forecast the subscriptions that are hops of a chain: the sensor inputs that start
@@ -153,9 +118,7 @@ class BlockingGuard:
         forecast = self.durations.get(key)
         if forecast is None:
             forecast = self.durations[key] = DurationForecast()
-        else:
-            self.pace.observe(took_ns, forecast.usual_ns)
-        forecast.observe(took_ns, self.pace.slowdown)
+        forecast.observe(took_ns)
 
     def work_ns(self, hops: tuple[tuple[tuple[str, str], ...], ...]) -> int:
         """The mean run time of the callbacks in ``hops`` (the costliest of each hop's; one
@@ -179,7 +142,7 @@ class BlockingGuard:
         took = self.durations.get((node, callback))
         if took is None:
             return 0  # never ran: nothing to forecast from
-        end = now_ns + took.expect_ns(self.pace.slowdown)
+        end = now_ns + took.expect_ns()
         hold = 0
         for forecast in guard.inputs:
             if forecast.priority <= priority:

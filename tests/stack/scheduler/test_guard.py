@@ -182,39 +182,3 @@ def test_new_arrival_moves_the_forecast_and_releases_the_hold(guard):
     assert g.hold_until("ex", 4, "logger", "sub:/img", 280 * MS) == 350 * MS
     g.arrived(cam, 300 * MS)  # the frame came: the next is due at 400 ms
     assert g.hold_until("ex", 4, "logger", "sub:/img", 301 * MS) == 0
-
-
-# ---- the host's pace --------------------------------------------------------------------------
-def _steady_then(g: BlockingGuard, factor: float, runs: int = 200) -> None:
-    """The critical callbacks run 200 times at their usual 8 and 12 ms, then ``runs`` times
-    ``factor`` slower (a spell: every callback slows alike)."""
-    for _ in range(200):
-        g.ran("camera", "sub:/cam", 8 * MS)
-        g.ran("lidar", "sub:/lidar", 12 * MS)
-    for _ in range(runs):
-        g.ran("camera", "sub:/cam", int(8 * MS * factor))
-        g.ran("lidar", "sub:/lidar", int(12 * MS * factor))
-
-
-def test_pace_reads_steady_then_a_spell():
-    g = BlockingGuard()
-    _steady_then(g, 1.0)
-    assert g.pace.slowdown == pytest.approx(1.0)
-    g = BlockingGuard()
-    _steady_then(g, 1.7, runs=30)
-    # The usual times move at 1/1024 a run: after 30 slow runs the pace reads most of the spell.
-    assert 1.6 < g.pace.slowdown < 1.7
-
-
-def test_a_forecast_from_before_a_spell_is_stretched_by_it(guard):
-    g, _, _ = guard
-    g.ran("mapper", "sub:/points", 10 * MS)  # last ran on a steady host
-    _steady_then(g, 1.0)
-    assert g.hold_until("ex", 1, "mapper", "sub:/points", 285 * MS) == 0  # ends 295 < 300
-    _steady_then(g, 1.7, runs=30)
-    assert g.pace.slowdown > 1.6
-    # The same 10 ms forecast now reads over 16 ms: it would overrun the camera at 300 ms.
-    assert g.hold_until("ex", 1, "mapper", "sub:/points", 285 * MS) == 350 * MS
-    # A callback that ran during the spell already says so: not stretched twice.
-    g.ran("small", "sub:/x", 10 * MS)
-    assert g.durations[("small", "sub:/x")].expect_ns(g.pace.slowdown) == 10 * MS
