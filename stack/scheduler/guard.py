@@ -131,6 +131,19 @@ class BlockingGuard:
                 total += max(known)
         return int(total)
 
+    def work_ahead(
+        self, ahead: dict[str, tuple[tuple[tuple[str, str], ...], ...]], newer_waits: bool
+    ) -> dict[str, int]:
+        """Chain name -> the least run time an input just taken from its queue still needs on
+        that chain (``ahead``: a subscription's hops per chain; see ``work_ns``).
+
+        Counted only while a newer input waits behind it: then a frame that cannot make its
+        budget gives way to one that can. Alone, it runs however late -- a late plan beats no
+        plan, and a budget set a little too tight must not starve its chain."""
+        if not newer_waits:
+            return {}
+        return {chain: self.work_ns(hops) for chain, hops in ahead.items()}
+
     def hold_until(
         self, executor: str, priority: int, node: str, callback: str, now_ns: int
     ) -> int:

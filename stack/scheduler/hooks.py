@@ -81,16 +81,10 @@ class SchedulerHooks:
         return True
 
     def work_ahead(self, sub: Any) -> dict[str, int]:
-        """Chain name -> the least run time the input just taken from ``sub`` still needs on
-        that chain (the callbacks' recent durations, which the blocking guard keeps).
-
-        Counted only while a newer input waits behind it: then a frame that cannot make its
-        budget gives way to one that can. Alone, it runs however late -- a late plan beats no
-        plan, and a budget set a little too tight must not starve its chain."""
+        """BlockingGuard.work_ahead for the input just taken from ``sub`` (none without the
+        guard, which keeps the callbacks' durations)."""
         guard = self.guard
-        if guard is None or not sub.queue:
-            return {}
-        return {chain: guard.work_ns(hops) for chain, hops in sub.ahead.items()}
+        return {} if guard is None else guard.work_ahead(sub.ahead, bool(sub.queue))
 
     # ---- the blocking guard ---------------------------------------------------------------
     def admit_for(self, executor: str) -> Any:

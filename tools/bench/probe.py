@@ -196,7 +196,7 @@ class SteadyHost:
             self.tries[-1].result = attempt(self)
             if self.steady(self.tries[-1]):
                 break
-        if not self.steady(self.tries[-1]):
+        else:
             best = min(reversed(self.tries), key=self.disturbance)
             self.tries.remove(best)
             self.tries.append(best)

@@ -119,7 +119,7 @@ def sim_graph(
             callback(s.node.name, s.name),
             s.chains,
             s.side_input,
-            dict(s.ahead),
+            s.ahead,
         )
         for t in runtime.topics.values()
         for s in t.subscriptions

@@ -409,9 +409,8 @@ class Simulator:
 
     def _ahead(self, sub: _Sub) -> dict[str, int]:
         """As stack.scheduler.hooks.SchedulerHooks.work_ahead, from the simulated durations."""
-        if self.guard is None or not sub.queue:
-            return {}
-        return {chain: self.guard.work_ns(hops) for chain, hops in sub.spec.ahead.items()}
+        guard = self.guard
+        return {} if guard is None else guard.work_ahead(sub.spec.ahead, bool(sub.queue))
 
     # ---- callbacks --------------------------------------------------------------------------
     def _start(self, ex: _Exec, node: _Node, cb: SimCallback, t: int) -> None:
