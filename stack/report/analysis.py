@@ -210,6 +210,7 @@ class RunAnalysis:
     warm_ns: int = 0  # from here on every chain had delivered: the steady state profiled
     sources: dict[str, SourceSchedule] = field(default_factory=dict)
     wakeups_ns: dict[str, np.ndarray] = field(default_factory=dict)  # executor -> delays
+    origin_ns: int = 0  # time 0 of the callbacks' ``steady_at_ns`` (perf_counter ns)
 
     @property
     def ok(self) -> bool:
@@ -257,8 +258,8 @@ def analyze(run: RunDir) -> RunAnalysis:
     duration_s = max((t1 - t0) / 1e9, 1e-9)
     warm = warm_start_ns(samples, t0)
     first = first_consumed(records) if records else {}
-    origin = source_origin_ns(first)
-    nodes = _nodes(run, records, cols, duration_s, warm, t0 if origin is None else origin)
+    origin = t0 if (found := source_origin_ns(first)) is None else found
+    nodes = _nodes(run, records, cols, duration_s, warm, origin)
     events = _events(records)
     _variants(records, nodes, events)
     chains = {
@@ -268,7 +269,7 @@ def analyze(run: RunDir) -> RunAnalysis:
     return RunAnalysis(
         run, chains, nodes, events, t0, duration_s, len(records), truncated, warm,
         source_schedules(records, first) if records else {},
-        wakeup_delays_ns(records) if records else {},
+        wakeup_delays_ns(records) if records else {}, origin,
     )  # fmt: skip
 
 

@@ -28,6 +28,10 @@ class ChainSamples:
     def __len__(self) -> int:
         return len(self.latency_ns)
 
+    def select(self, mask: np.ndarray) -> ChainSamples:
+        """The rows where ``mask`` is True."""
+        return ChainSamples(self.publish_ns[mask], self.latency_ns[mask], self.stamp_ns[mask])
+
     @classmethod
     def from_online(cls, rows: np.ndarray) -> ChainSamples:
         """From the executor's (publish_ns, latency_ns) rows; stamps are unknown (-1)."""

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from stack.graph import ChainSpec
+from tools.bench.spells import Spans, frame_mask, stamps_clear
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_LAUNCH = ROOT / "launch" / "replay.yaml"
@@ -138,13 +139,18 @@ def analyze_run(run_dir: Path) -> Any:
     return analyze(RunDir(run_dir))
 
 
-def chain_figures(a: Any, bag: Path) -> dict[str, ChainFigures]:
+def chain_figures(a: Any, bag: Path, spans: Spans | None = None) -> dict[str, ChainFigures]:
     """Per chain of the analysed run ``a``: frames, frames met within budget, latency
-    percentiles, drops."""
+    percentiles, drops; with ``spans``, of the frames clear of the host's spells only
+    (tools.bench.spells)."""
     starts = bag_stamps(bag, {c.spec.start for c in a.chains.values()})
     out = {}
     for name, c in a.chains.items():
-        out[name] = _figures(c.spec, starts[c.spec.start], c.samples, c.drops)
+        stamps, samples = starts[c.spec.start], c.samples
+        if spans is not None:
+            stamps = stamps[stamps_clear(samples, stamps, spans, c.spec.budget_ms)]
+            samples = samples.select(frame_mask(samples, spans))
+        out[name] = _figures(c.spec, stamps, samples, c.drops)
     return out
 
 

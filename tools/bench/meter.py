@@ -16,17 +16,23 @@ spell does (1100-1300 us). Its cost is about 1 % of one CPU.
 from __future__ import annotations
 
 import functools
+import json
 import multiprocessing
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 PERIOD_S = 0.1
+METER_FILE = "meter.json"  # a kept run's reading, in its run folder
 WINDOW = 10  # samples per window: one second
 LOOP = 10_000  # iterations of the timed loop (about 0.4 ms)
 TRIES = 3  # loops per sample; the fastest counts (a cache cold after a preemption is no spell)
 STOP_TIMEOUT_S = 5.0
+# A second with this many of its samples slow is in a spell (spells flicker within seconds;
+# a clean run has about 6 % of its samples slow, so 3 of 10 by chance in 2 % of its seconds).
+SPAN_MIN_SLOW = 3
 
 
 def python_loop(iterations: int) -> int:
@@ -49,10 +55,12 @@ def loop_us() -> float:
 
 
 def _sample(conn: Any, period_s: float) -> None:
-    samples = []
+    samples, stamps = [], []
     while not conn.poll(period_s):
         samples.append(round(loop_us(), 2))
-    conn.send(samples)
+        # perf_counter is CLOCK_MONOTONIC, one for every process: the trace's clock
+        stamps.append(time.perf_counter_ns())
+    conn.send((samples, stamps))
     conn.close()
 
 
@@ -69,6 +77,8 @@ class MeterReading:
     """One run's samples, summed up."""
 
     samples_us: list[float] = field(default_factory=list)
+    # When each sample was taken (perf_counter ns, the trace's clock); empty when unknown.
+    stamps_ns: list[int] = field(default_factory=list)
 
     @property
     def median_us(self) -> float:
@@ -103,6 +113,39 @@ class MeterReading:
             longest = max(longest, spell)
         return total, longest
 
+    def slow_spans(self, limit_us: float, min_slow: int = SPAN_MIN_SLOW) -> list[tuple[int, int]]:
+        """When the host was in a spell, as (start, end) perf_counter ns, merged: each whole
+        second with ``min_slow`` or more samples over ``limit_us``, from one period before
+        its first sample to its last. Seconds, not single samples: a lone slow sample is the
+        host as it always is (a few percent of any run), a spell is not."""
+        if len(self.stamps_ns) != len(self.samples_us):
+            raise ValueError(
+                f"meter reading: {len(self.stamps_ns)} stamps for {len(self.samples_us)} samples"
+            )
+        spans: list[tuple[int, int]] = []
+        for i in range(0, len(self.samples_us) - WINDOW + 1, WINDOW):
+            if sum(s > limit_us for s in self.samples_us[i : i + WINDOW]) < min_slow:
+                continue
+            period = self.stamps_ns[i + 1] - self.stamps_ns[i]
+            start, end = self.stamps_ns[i] - period, self.stamps_ns[i + WINDOW - 1]
+            if spans and start <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((start, end))
+        return spans
+
+    def save(self, path: Path) -> None:
+        """Samples and stamps as JSON (``load`` reads them back)."""
+        path.write_text(json.dumps({"samples_us": self.samples_us, "stamps_ns": self.stamps_ns}))
+
+    @classmethod
+    def load(cls, path: Path) -> MeterReading:
+        try:
+            doc = json.loads(path.read_text())
+            return cls(list(doc["samples_us"]), list(doc["stamps_ns"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: not a meter reading: {exc}") from exc
+
     def to_json(self) -> dict[str, Any]:
         if not self.samples_us:
             return {"median_us": None, "slowest_1s_us": None, "samples": 0}
@@ -134,7 +177,8 @@ class SpeedMeter:
         try:
             self._conn.send("stop")
             if self._conn.poll(STOP_TIMEOUT_S):
-                self.reading = MeterReading(self._conn.recv())
+                samples, stamps = self._conn.recv()
+                self.reading = MeterReading(samples, stamps)
         except (EOFError, OSError):
             pass  # the meter died: the run has no reading, which reads as not steady
         finally:

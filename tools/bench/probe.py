@@ -150,6 +150,11 @@ class SteadyHost:
         slow, spell = reading.slow_seconds(limit)
         return slow, spell, reading.slow_share(limit)
 
+    def slow_spans(self, reading: MeterReading) -> list[tuple[int, int]]:
+        """When the host was in a spell during a metered run: its seconds with several
+        samples ``METER_STEADY`` x slower than the fastest second metered so far."""
+        return reading.slow_spans(METER_STEADY * self.fastest_meter_us)
+
     def steady(self, attempt: Try) -> bool:
         """No probe over ``STEADY`` x the fastest, and no metered run with a spell (see
         ``SPELL_S``, ``SLOW_SHARE``, ``SAMPLE_SHARE``); a run the meter could not read is not

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import time
 
+import pytest
+
 from tools.bench import meter
 
 
@@ -60,3 +62,48 @@ def test_slow_seconds_count_the_seconds_over_the_limit_and_the_longest_spell():
 def test_slow_share_counts_samples_and_an_empty_reading_is_all_slow():
     assert meter.MeterReading([5.0, 9.0, 9.0, 5.0]).slow_share(limit_us=6.0) == 0.5
     assert meter.MeterReading().slow_share(limit_us=6.0) == 1.0
+
+
+def _stamped(samples, period_ns=100):
+    return meter.MeterReading(samples, [period_ns * (i + 1) for i in range(len(samples))])
+
+
+def test_meter_stamps_every_sample_on_the_trace_clock():
+    before = time.perf_counter_ns()
+    with meter.SpeedMeter(period_s=0.02) as m:
+        time.sleep(0.5)
+    stamps = m.reading.stamps_ns
+    assert len(stamps) == len(m.reading.samples_us) > 0
+    assert before < stamps[0] and stamps == sorted(stamps) and stamps[-1] < time.perf_counter_ns()
+
+
+def test_slow_spans_cover_the_seconds_in_a_spell_and_merge_neighbours():
+    fast, slow = [5.0] * 10, [9.0] * 10
+    reading = _stamped(fast + slow + slow + fast + slow)
+    # seconds 2-3 merge; each span starts one period before its first sample
+    assert reading.slow_spans(limit_us=6.0) == [(1000, 3000), (4000, 5000)]
+
+
+def test_a_lone_slow_sample_is_no_spell_but_a_flickering_second_is():
+    lone = [5.0] * 4 + [9.0] + [5.0] * 5
+    flicker = [9.0, 5.0, 9.0, 5.0, 5.0, 9.0, 5.0, 5.0, 5.0, 5.0]
+    assert _stamped(lone).slow_spans(limit_us=6.0) == []
+    assert _stamped(lone + flicker).slow_spans(limit_us=6.0) == [(1000, 2000)]
+
+
+def test_slow_spans_refuse_a_reading_without_stamps():
+    with pytest.raises(ValueError, match="0 stamps for 10 samples"):
+        meter.MeterReading([9.0] * 10).slow_spans(limit_us=6.0)
+
+
+def test_a_reading_saved_loads_back_the_same(tmp_path):
+    reading = _stamped([5.0, 9.5, 6.25])
+    reading.save(tmp_path / meter.METER_FILE)
+    assert meter.MeterReading.load(tmp_path / meter.METER_FILE) == reading
+
+
+def test_loading_a_file_that_is_no_reading_names_the_file(tmp_path):
+    bad = tmp_path / "meter.json"
+    bad.write_text('{"samples_us": [1.0]}')
+    with pytest.raises(ValueError, match=r"meter.json: not a meter reading: 'stamps_ns'"):
+        meter.MeterReading.load(bad)
