@@ -22,6 +22,15 @@ prediction: one disturbed probe would throw every chain off by 25 %. Each chain 
 profiled run's own p99 as if it were the prediction (``run_to_run``): the error a perfect
 simulator would show, the noise floor.
 
+Outside the spells: a spell of a second or two sets a 60-s run's p99 (its 6th-worst camera
+frame), wherever it falls, and the two runs' spells fall at different times. So each chain is
+also compared with the spells the meter found taken out of both runs (``spell_free``;
+tools.bench.spells): the profile without the callback runs that met a spell, the measured p99
+over the frames clear of them. The target is judged on that comparison (on a steady host it is
+the whole-run one), and only when each run kept at least ``MIN_KEPT`` of its frames and callback
+runs; the whole-run errors stay in the JSON beside it (``error``, ``worst_error``). Each run's
+meter reading is kept in its folder (``meter.json``) to find the spells again.
+
 Each policy is profiled under itself: on two cores and one interpreter lock a callback's time
 depends on what runs beside it, and the policy decides that (under FIFO the planner runs alone;
 under l4 it runs while perception is busy with low-priority work).

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from stack.scheduler.guard import (
+    GAPS,
     MIN_ARRIVALS,
     ArrivalForecast,
     BlockingGuard,
@@ -30,16 +31,30 @@ def test_period_is_learnt_from_arrivals():
     assert f.overflow_ns(310 * MS) == (400 * MS, 450 * MS)
 
 
-def test_period_follows_a_slower_sensor_by_ewma():
-    f = arrivals(ArrivalForecast(5, 1), 0, 100, 208)
-    assert f.period_ns == pytest.approx(101 * MS)  # 100 + 0.125 * (108 - 100)
+def test_period_is_the_median_gap_and_follows_a_sensor_that_changes_rate():
+    f = arrivals(ArrivalForecast(5, 1), 0, 100, 208, 310)
+    assert f.period_ns == 102 * MS  # gaps 100, 108, 102
+    times = [310 + 150 * k for k in range(1, GAPS // 2 + 1)]
+    arrivals(f, *times)
+    assert f.period_ns == 150 * MS  # half the window at the new rate
 
 
 def test_sensor_dropout_does_not_become_the_period():
-    f = arrivals(ArrivalForecast(5, 1), 0, 100, 200, 600)  # 400 ms gap: frames lost
+    f = arrivals(ArrivalForecast(5, 1), 0, 100, 200, 300, 700)  # 400 ms gap: frames lost
     assert f.period_ns == 100 * MS
-    assert f.last_ns == 600 * MS  # but the forecast restarts from the latest frame
-    assert f.overflow_ns(610 * MS) == (700 * MS, 750 * MS)
+    assert f.last_ns == 700 * MS  # but the forecast restarts from the latest frame
+    assert f.overflow_ns(710 * MS) == (800 * MS, 850 * MS)
+
+
+def test_a_bunched_first_pair_does_not_become_the_period():
+    # The first two frames 27 ms apart (a warm-up stall), then 100 ms: the old average kept
+    # 27 ms for good, refusing every later gap as a dropout.
+    f = arrivals(ArrivalForecast(5, 1), 0, 27, 127)
+    assert f.period_ns == pytest.approx(63.5 * MS)  # two gaps: their mean, for one arrival
+    f.observe(227 * MS)
+    assert f.period_ns == 100 * MS
+    arrivals(f, *[227 + 100 * k for k in range(1, 20)])
+    assert f.period_ns == 100 * MS and len(f.gaps) == GAPS
 
 
 def test_no_forecast_before_enough_arrivals():
