@@ -38,6 +38,7 @@ under l4 it runs while perception is busy with low-priority work).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,12 +120,12 @@ def run(
             profile = profile_json(pair.profiled)
             if keep is not None:  # what `l4 sim --profile` takes, to replay the prediction
                 (tmp / f"profile-{policy}.json").write_text(json.dumps(profile))
+            predict = functools.partial(predict_p99, runtime, policy=policy, seconds=seconds)
+            predicted = predict(profile)
             chains = _compare(
-                predict_p99(runtime, profile, policy, seconds),
-                chain_figures(pair.profiled, bag),
-                chain_figures(pair.measured, bag),
+                predicted, chain_figures(pair.profiled, bag), chain_figures(pair.measured, bag)
             )
-            spell_free = _spell_free(runtime, pair, host, policy, bag, seconds)
+            spell_free = _spell_free(pair, host, predict, predicted, bag)
             for name, figures in spell_free.pop("chains").items():
                 chains[name]["spell_free"] = figures
             # probes before, between and after the reported pair; pairs run again
@@ -152,22 +153,20 @@ def _compare(predicted: dict[str, float], profiled: dict, measured: dict) -> dic
 
 
 def _spell_free(
-    runtime: Any, pair: Pair, host: SteadyHost, policy: str, bag: Path, seconds: float
+    pair: Pair, host: SteadyHost, predict: Callable[[dict], dict], predicted: dict, bag: Path
 ) -> dict[str, Any]:
     """The same comparison with the host's spells taken out of both runs (tools.bench.spells):
-    the profile without the callback runs that met a spell, the measured p99 over the frames
-    clear of them."""
+    the profile without the callback runs that met a spell (``predicted``, the whole run's
+    prediction, stands when the profiled run had none), the measured p99 over the frames clear
+    of them."""
     profile_spans = Spans.of(host.slow_spans(pair.profile_meter))
     measured_spans = Spans.of(host.slow_spans(pair.measured_meter))
     clear, kept_runs = without_spans(pair.profiled, profile_spans)
-    profile = profile_json(clear)
+    if len(profile_spans):
+        predicted = predict(profile_json(clear))
     measured = chain_figures(pair.measured, bag, measured_spans)
     whole = chain_figures(pair.measured, bag)
-    chains = _compare(
-        predict_p99(runtime, profile, policy, seconds),
-        chain_figures(pair.profiled, bag, profile_spans),
-        measured,
-    )
+    chains = _compare(predicted, chain_figures(pair.profiled, bag, profile_spans), measured)
     kept = min(measured[n].outputs / whole[n].outputs for n in whole if whole[n].outputs)
     return {
         "chains": chains,
