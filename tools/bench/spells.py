@@ -1,10 +1,12 @@
 """A run's frames and callback times with the host's spells taken out.
 
-This VM has spells in which every instruction runs 1.5-1.8x slower (another tenant on the
-physical cores; tools.bench.meter). A 60-s replay has about 570 frames per camera chain, so its
-p99 is its 6th-worst frame: a spell of one second sets it, wherever the spell falls. Two runs a
-minute apart then differ by 20-50 % at p99 (``run_to_run`` in `l4 bench sim`), and no model of
-the graph, however exact, can predict the other run's spells.
+This VM has spells in which the meter's pure-Python loop runs 1.5-1.8x slower (another tenant
+on the physical cores; tools.bench.meter); the graph's callbacks slow less and unevenly (the
+detector and clustering 10-15 %, the planner 17-40 %, in one pair of runs). A 60-s replay has
+about 570 frames per camera chain, so its p99 is its 6th-worst frame: a spell of one second can
+set it, wherever the spell falls. Two runs a minute apart then differ by up to 20-50 % at p99
+(``run_to_run`` in `l4 bench sim`), and no model of the graph, however exact, can predict the
+other run's spells. Taking the spells out removes only part of that difference.
 
 So `l4 bench sim` also compares the runs *outside* their spells, as the meter beside each run
 timed them (``MeterReading.slow_spans``):
@@ -84,8 +86,9 @@ def stamps_clear(
     offset = np.median((samples.publish_ns - samples.latency_ns - samples.stamp_ns)[known])
     arrival = (stamps + offset).astype(np.int64)
     hit = spans.overlaps(arrival - int(backlog_s * 1e9), arrival + int(budget_ms * 1e6))
-    output_hit = np.isin(stamps, samples.stamp_ns[~frame_mask(samples, spans, backlog_s)])
-    output_ok = np.isin(stamps, samples.stamp_ns[frame_mask(samples, spans, backlog_s)])
+    clear = frame_mask(samples, spans, backlog_s)
+    output_hit = np.isin(stamps, samples.stamp_ns[~clear])
+    output_ok = np.isin(stamps, samples.stamp_ns[clear])
     return np.where(output_ok, True, ~hit) & ~output_hit
 
 
