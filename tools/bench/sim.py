@@ -22,14 +22,15 @@ prediction: one disturbed probe would throw every chain off by 25 %. Each chain 
 profiled run's own p99 as if it were the prediction (``run_to_run``): the error a perfect
 simulator would show, the noise floor.
 
-Outside the spells: a spell of a second or two sets a 60-s run's p99 (its 6th-worst camera
+Outside the spells: a spell of a second or two can set a 60-s run's p99 (its 6th-worst camera
 frame), wherever it falls, and the two runs' spells fall at different times. So each chain is
 also compared with the spells the meter found taken out of both runs (``spell_free``;
 tools.bench.spells): the profile without the callback runs that met a spell, the measured p99
-over the frames clear of them. The target is judged on that comparison (on a steady host it is
-the whole-run one), and only when each run kept at least ``MIN_KEPT`` of its frames and callback
-runs; the whole-run errors stay in the JSON beside it (``error``, ``worst_error``). Each run's
-meter reading is kept in its folder (``meter.json``) to find the spells again.
+over the frames clear of them. It is reported, not judged: the graph's callbacks slow far less
+than the meter in a spell, so it removes only part of what differs between two runs, and its p99
+over fewer frames is noisier (in 4 pairs it came out both above and below the whole-run error).
+The target is judged on the whole-run errors (``error``, ``worst_error``). Each run's meter
+reading is kept in its folder (``meter.json``) to find the spells again.
 
 Each policy is profiled under itself: on two cores and one interpreter lock a callback's time
 depends on what runs beside it, and the policy decides that (under FIFO the planner runs alone;
@@ -60,9 +61,6 @@ from tools.bench.spells import Spans, without_spans
 TARGET_ERROR = 0.15
 POLICIES = ("l4", "fifo")
 REPEATS = 10  # simulated runs as long as the measured one, samples pooled
-# The spell-free comparison judges the target only on runs that kept at least this share of
-# their frames and callback runs: a run in a spell all along says nothing either way.
-MIN_KEPT = 0.5
 
 
 def profile_json(analysis: Any) -> dict[str, Any]:
@@ -180,20 +178,22 @@ def _spell_free(
 
 
 def _verdict(policies: dict[str, Any]) -> dict[str, Any]:
-    """Worst errors over both policies; ok when the spell-free comparison meets the target on
-    enough of the measured frames (with no spell, it is the whole-run comparison)."""
+    """Worst errors over both policies; ok when the whole-run comparison meets the target (the
+    issue's measure). The spell-free worst and the least share of a run it kept are reported
+    beside it: over 40-60 % of the frames a p99 is noisier, and it came out both above and
+    below the whole-run error (tools.bench.spells), so it does not judge."""
     chains = [c for p in policies.values() for c in p["chains"].values()]
     worst = max(c["error"] for c in chains)
-    worst_free = max(c["spell_free"]["error"] for c in chains)
-    kept = min(p["spell_free"]["measured_frames_kept"] for p in policies.values())
-    kept = min(kept, min(p["spell_free"]["profile_runs_kept"] for p in policies.values()))
+    kept = min(
+        min(p["spell_free"]["measured_frames_kept"], p["spell_free"]["profile_runs_kept"])
+        for p in policies.values()
+    )
     return {
         "worst_error": worst,
-        "worst_spell_free_error": worst_free,
+        "worst_spell_free_error": max(c["spell_free"]["error"] for c in chains),
         "least_kept": kept,
         "target_error": TARGET_ERROR,
-        "min_kept": MIN_KEPT,
-        "ok": worst_free <= TARGET_ERROR and kept >= MIN_KEPT,
+        "ok": worst <= TARGET_ERROR,
     }
 
 

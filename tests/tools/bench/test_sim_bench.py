@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tools.bench.demograph import ChainFigures
-from tools.bench.sim import MIN_KEPT, TARGET_ERROR, _compare, _verdict
+from tools.bench.sim import TARGET_ERROR, _compare, _verdict
 
 
 def figures(p99_ms: float, outputs: int = 500) -> ChainFigures:
@@ -30,17 +30,13 @@ def policy(error: float, free_error: float, frames_kept: float = 1.0, runs_kept:
     return {"chains": {"c": chain}, "spell_free": kept}
 
 
-def test_verdict_judges_the_spell_free_errors_of_both_policies():
-    v = _verdict({"l4": policy(0.3, 0.08), "fifo": policy(0.05, 0.12)})
-    assert v["ok"] and v["worst_error"] == 0.3 and v["worst_spell_free_error"] == 0.12
-    v = _verdict({"l4": policy(0.01, 0.01), "fifo": policy(0.05, TARGET_ERROR + 0.01)})
-    assert not v["ok"]
+def test_verdict_judges_the_whole_run_errors_of_both_policies():
+    v = _verdict({"l4": policy(0.08, 0.3), "fifo": policy(0.12, 0.05)})
+    assert v["ok"] and v["worst_error"] == 0.12 and v["worst_spell_free_error"] == 0.3
+    v = _verdict({"l4": policy(0.01, 0.01), "fifo": policy(TARGET_ERROR + 0.01, 0.05)})
+    assert not v["ok"] and v["worst_error"] == TARGET_ERROR + 0.01
 
 
-def test_verdict_refuses_runs_that_spent_most_of_their_time_in_spells():
-    ok = _verdict({"l4": policy(0.3, 0.05, frames_kept=MIN_KEPT), "fifo": policy(0.1, 0.1)})
-    assert ok["ok"] and ok["least_kept"] == MIN_KEPT
-    few_frames = {"l4": policy(0.3, 0.05, frames_kept=MIN_KEPT - 0.01), "fifo": policy(0.1, 0.1)}
-    few_runs = {"l4": policy(0.3, 0.05), "fifo": policy(0.1, 0.1, runs_kept=0.2)}
-    assert not _verdict(few_frames)["ok"]
-    assert not _verdict(few_runs)["ok"] and _verdict(few_runs)["least_kept"] == 0.2
+def test_verdict_reports_the_least_share_a_spell_free_run_kept():
+    v = _verdict({"l4": policy(0.1, 0.1, frames_kept=0.7), "fifo": policy(0.1, 0.1, runs_kept=0.4)})
+    assert v["least_kept"] == 0.4 and v["ok"]  # reported, not judged
