@@ -148,8 +148,9 @@ def chain_figures(a: Any, bag: Path, spans: Spans | None = None) -> dict[str, Ch
     for name, c in a.chains.items():
         stamps, samples = starts[c.spec.start], c.samples
         if spans is not None:
-            stamps = stamps[stamps_clear(samples, stamps, spans, c.spec.budget_ms)]
-            samples = samples.select(frame_mask(samples, spans))
+            clear = frame_mask(samples, spans)
+            stamps = stamps[stamps_clear(samples, clear, stamps, spans, c.spec.budget_ms)]
+            samples = samples.select(clear)
         out[name] = _figures(c.spec, stamps, samples, c.drops)
     return out
 

@@ -143,17 +143,21 @@ class SteadyHost:
         if reading.samples_us:
             self.fastest_meter_us = min(self.fastest_meter_us, reading.fastest_window_us)
 
+    @property
+    def slow_us(self) -> float:
+        """A meter sample over this is slow: ``METER_STEADY`` x the fastest second metered
+        so far."""
+        return METER_STEADY * self.fastest_meter_us
+
     def _spells(self, reading: MeterReading) -> tuple[int, int, float]:
-        """(slow seconds, the longest spell of them, the share of slow samples): slow is
-        ``METER_STEADY`` x the fastest second metered so far."""
-        limit = METER_STEADY * self.fastest_meter_us
-        slow, spell = reading.slow_seconds(limit)
-        return slow, spell, reading.slow_share(limit)
+        """(slow seconds, the longest spell of them, the share of slow samples)."""
+        slow, spell = reading.slow_seconds(self.slow_us)
+        return slow, spell, reading.slow_share(self.slow_us)
 
     def slow_spans(self, reading: MeterReading) -> list[tuple[int, int]]:
         """When the host was in a spell during a metered run: its seconds with several
-        samples ``METER_STEADY`` x slower than the fastest second metered so far."""
-        return reading.slow_spans(METER_STEADY * self.fastest_meter_us)
+        samples over ``slow_us``."""
+        return reading.slow_spans(self.slow_us)
 
     def steady(self, attempt: Try) -> bool:
         """No probe over ``STEADY`` x the fastest, and no metered run with a spell (see

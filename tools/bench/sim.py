@@ -92,13 +92,15 @@ def predict_p99(runtime: Any, profile: dict[str, Any], policy: str, seconds: flo
 
 @dataclass(frozen=True)
 class Pair:
-    """One try of a policy: the analyses of its profiled and measured runs, and the meter
-    readings beside each."""
+    """One try of a policy: the analyses of its profiled and measured runs, the meter
+    readings beside each, and each run's chain figures over all its frames."""
 
     profiled: Any
     measured: Any
     profile_meter: MeterReading
     measured_meter: MeterReading
+    profiled_figures: dict
+    measured_figures: dict
 
 
 def run(
@@ -120,9 +122,7 @@ def run(
                 (tmp / f"profile-{policy}.json").write_text(json.dumps(profile))
             predict = functools.partial(predict_p99, runtime, policy=policy, seconds=seconds)
             predicted = predict(profile)
-            chains = _compare(
-                predicted, chain_figures(pair.profiled, bag), chain_figures(pair.measured, bag)
-            )
+            chains = _compare(predicted, pair.profiled_figures, pair.measured_figures)
             spell_free = _spell_free(pair, host, predict, predicted, bag)
             for name, figures in spell_free.pop("chains").items():
                 chains[name]["spell_free"] = figures
@@ -163,7 +163,7 @@ def _spell_free(
     if len(profile_spans):
         predicted = predict(profile_json(clear))
     measured = chain_figures(pair.measured, bag, measured_spans)
-    whole = chain_figures(pair.measured, bag)
+    whole = pair.measured_figures
     chains = _compare(predicted, chain_figures(pair.profiled, bag, profile_spans), measured)
     kept = min(measured[n].outputs / whole[n].outputs for n in whole if whole[n].outputs)
     return {
@@ -215,9 +215,14 @@ def _pair(bag: Path, tmp: Path, policy: str) -> Callable:
         meters = host.tries[-1].meters[-2:]
         for where, reading in zip((profile_dir, run_dir), meters):
             reading.save(where / METER_FILE)  # to find the spells again, offline
-        pair = Pair(analyze_run(profile_dir), analyze_run(run_dir), *meters)
-        profiled, measured = chain_figures(pair.profiled, bag), chain_figures(pair.measured, bag)
-        floor = max(_error(profiled[n].p99_ms, measured[n].p99_ms) for n in measured)
+        profiled, measured = analyze_run(profile_dir), analyze_run(run_dir)
+        pair = Pair(
+            profiled, measured, *meters, chain_figures(profiled, bag), chain_figures(measured, bag)
+        )
+        floor = max(
+            _error(pair.profiled_figures[n].p99_ms, f.p99_ms)
+            for n, f in pair.measured_figures.items()
+        )
         host.note("worst_run_to_run", round(floor, 4))
         return pair
 

@@ -74,19 +74,23 @@ def frame_mask(samples: Any, spans: Spans, backlog_s: float = BACKLOG_S) -> np.n
 
 
 def stamps_clear(
-    samples: Any, stamps: np.ndarray, spans: Spans, budget_ms: float, backlog_s: float = BACKLOG_S
+    samples: Any,
+    clear: np.ndarray,
+    stamps: np.ndarray,
+    spans: Spans,
+    budget_ms: float,
+    backlog_s: float = BACKLOG_S,
 ) -> np.ndarray:
     """Per sensor frame stamp (bag time): True when its output, if it had one, ran clear of the
-    spans (``frame_mask``); for a frame with no output, when the spans left alone the budget
-    after it arrived and the backlog before. Bag time maps onto the clock by the run's outputs
-    (at real time, a constant offset)."""
+    spans (``clear``: ``frame_mask`` of ``samples``); for a frame with no output, when the spans
+    left alone the budget after it arrived and the backlog before. Bag time maps onto the clock
+    by the run's outputs (at real time, a constant offset)."""
     known = samples.stamp_ns >= 0
     if not known.any():
         return np.ones(len(stamps), bool)
     offset = np.median((samples.publish_ns - samples.latency_ns - samples.stamp_ns)[known])
     arrival = (stamps + offset).astype(np.int64)
     hit = spans.overlaps(arrival - int(backlog_s * 1e9), arrival + int(budget_ms * 1e6))
-    clear = frame_mask(samples, spans, backlog_s)
     output_hit = np.isin(stamps, samples.stamp_ns[~clear])
     output_ok = np.isin(stamps, samples.stamp_ns[clear])
     return np.where(output_ok, True, ~hit) & ~output_hit

@@ -51,9 +51,10 @@ def test_frames_without_output_are_judged_by_their_arrival_and_budget():
     stamps = bag + np.array([0, 400, 1000, 3000]) * MS
     spans = Spans.of([(1040 * MS, 1060 * MS), (3080 * MS, 3090 * MS)])
     # 400: no output, the spell came 640 ms later; 3000: no output, a spell within its budget
-    clear = stamps_clear(s, stamps, spans, budget_ms=100.0, backlog_s=0.25)
+    outputs = frame_mask(s, spans, backlog_s=0.25)
+    clear = stamps_clear(s, outputs, stamps, spans, budget_ms=100.0, backlog_s=0.25)
     assert clear.tolist() == [True, True, False, False]
-    assert stamps_clear(s, stamps, spans, budget_ms=50.0, backlog_s=0.25).tolist()[3]
+    assert stamps_clear(s, outputs, stamps, spans, budget_ms=50.0, backlog_s=0.25).tolist()[3]
 
 
 def callback(starts_ms: list[int], took_ms: list[int]) -> CallbackResult:
