@@ -13,12 +13,14 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
+from stack.errors import L4Error
+
 CENTERLINE_KEY = "centerline"
 LANES_KEY = "lane_centerlines"
 LANE_DIRECTION_KEY = "lane_direction"
 
 
-class MapError(ValueError):
+class MapError(L4Error, ValueError):
     """A map file or lane polyline that cannot be used."""
 
 

@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 
 from perception.geometry import quaternion_to_yaw, yaw_to_quaternion
+from stack.errors import L4Error
 from stack.msgs.stamps import NS_PER_S
 
 TRAJECTORY = "autoware_planning_msgs/msg/Trajectory"
 
 
-class TrajectoryError(ValueError):
+class TrajectoryError(L4Error, ValueError):
     """A trajectory message that cannot be followed."""
 
 

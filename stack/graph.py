@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from stack.errors import L4Error
 from stack.node import Node
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ CHAIN_KEYS = {"path", "budget_ms", "percentile", "priority"}
 DEFAULT_EXECUTOR = "default"
 
 
-class GraphError(Exception):
+class GraphError(L4Error):
     """An invalid launch file; the message names the file, the key path and the bad value."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from stack.errors import L4Error
 
-class DetectorError(Exception):
+
+class DetectorError(L4Error):
     """Any failure of the camera detector."""
 
 

@@ -16,11 +16,12 @@ import numpy as np
 
 from perception.geometry import Pose2D
 from perception.map_roi import load_static_points
+from stack.errors import L4Error
 
 _OFFSET = 1 << 30  # cell indices are shifted positive before packing two into one int64
 
 
-class MapFilterError(ValueError):
+class MapFilterError(L4Error, ValueError):
     """A map that cannot be used to filter points (unreadable, or bad settings)."""
 
 

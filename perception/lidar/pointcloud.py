@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from stack.errors import L4Error
+
 POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
 # sensor_msgs/PointField datatype constants.
 _DATATYPES = {
@@ -22,7 +24,7 @@ _DATATYPES = {
 _FLOAT32 = 7
 
 
-class PointCloudError(ValueError):
+class PointCloudError(L4Error, ValueError):
     """A PointCloud2 message cannot be read as x, y, z points."""
 
 

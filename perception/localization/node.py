@@ -18,6 +18,7 @@ from perception.geometry import quaternion_to_yaw, yaw_to_quaternion
 from perception.localization.ekf import BIAS, YAW, EkfConfig, PoseEkf, Update, V, X, Y
 from perception.localization.geodesy import LocalTangentPlane
 from perception.tf import StaticTransforms
+from stack.errors import L4Error
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
 
@@ -34,7 +35,7 @@ _NO_FIX = -1
 _COVARIANCE_UNKNOWN = 0
 
 
-class LocalizationError(ValueError):
+class LocalizationError(L4Error, ValueError):
     """Bad localization configuration (origin, map file, initial pose)."""
 
 

@@ -18,11 +18,12 @@ from scipy.spatial import cKDTree
 
 from perception.geometry import Pose2D, wrap_angle
 from perception.lidar.preprocess import group_by_key
+from stack.errors import L4Error
 
 ROAD_MATERIALS = (0, 1, 2)  # tools/scenario Material ROAD, GRASS, MARKING: ground, not structure
 
 
-class ScanMatchError(ValueError):
+class ScanMatchError(L4Error, ValueError):
     """A map that cannot be used for scan matching."""
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from stack.errors import L4Error
+
 _BITS = 21  # per axis: +-1M voxels, +-100 km at 0.1 m
 _OFFSET = 1 << (_BITS - 1)
 _MASK = (1 << _BITS) - 1
 PRUNE_EVERY = 10  # sweeps between forgetting far voxels (a pass over the whole map)
 
 
-class VoxelMapError(ValueError):
+class VoxelMapError(L4Error, ValueError):
     """A bad voxel size or radius, or points of the wrong shape."""
 
 

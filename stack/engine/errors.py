@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from stack.errors import L4Error
 
-class EngineError(Exception):
+
+class EngineError(L4Error):
     """Any failure to load, build or run an inference engine."""
 
 

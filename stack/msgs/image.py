@@ -7,8 +7,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from stack.errors import L4Error
 
-class ImageDecodeError(ValueError):
+
+class ImageDecodeError(L4Error, ValueError):
     """An image message whose encoding, size or data cannot be turned into pixels."""
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import yaml
 
+from stack.errors import L4Error
+
 MAGIC = b"\x89MCAP0\r\n"
 PROFILE = "ros2"
 LIBRARY = "l4stack"
@@ -37,7 +39,7 @@ _MSG_HEAD = struct.Struct("<BQHIQQ")  # opcode, length, channel, sequence, log_t
 _U16, _U32, _U64 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<Q")
 
 
-class McapWriteError(Exception):
+class McapWriteError(L4Error):
     """The output bag could not be written (the message names the file)."""
 
 

@@ -1,5 +1,7 @@
 """Errors of the scheduler."""
 
+from stack.errors import L4Error
 
-class SchedulerError(Exception):
+
+class SchedulerError(L4Error):
     """A bad ``scheduler:`` section or variant set; the message names the key and the value."""

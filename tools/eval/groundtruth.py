@@ -11,10 +11,11 @@ import numpy as np
 from rosbags.highlevel import AnyReader
 
 from perception.geometry import Pose2D, quaternion_to_yaw
+from stack.errors import L4Error
 from stack.msgs import stamp_to_ns, typestore
 
 
-class EvalError(Exception):
+class EvalError(L4Error):
     """A run or bag cannot be scored; the message names the file and what is missing."""
 
 

@@ -1,5 +1,7 @@
 """Errors of the scenario generator."""
 
+from stack.errors import L4Error
 
-class ScenarioError(Exception):
+
+class ScenarioError(L4Error):
     """A scenario cannot be generated: a bad option value or an unusable output path."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from stack.errors import L4Error
 
-class TrainError(Exception):
+
+class TrainError(L4Error):
     """Training data, options or outputs are unusable."""
