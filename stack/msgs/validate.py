@@ -50,8 +50,7 @@ def pointcloud2_problem(msg: Any) -> str | None:
     point_step, row_step = int(msg.point_step), int(msg.row_step)
     size = len(msg.data)
     layout = (
-        f"PointCloud2 width {width} x height {height}, point_step {point_step}, "
-        f"row_step {row_step}"
+        f"PointCloud2 width {width} x height {height}, point_step {point_step}, row_step {row_step}"
     )
     if point_step <= 0:
         return f"{layout}: point_step must be > 0"

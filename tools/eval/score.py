@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,7 @@ class Topics:
     command: str = "/control/command"
 
 
+log = logging.getLogger(__name__)
 VEHICLES = {"car", "truck", "bus", "trailer"}
 RANGE_M = 40.0
 MATCH_M = 2.0
@@ -363,6 +365,12 @@ def score_run(
     visible = visible_actors(
         gt, sensors[topics.lidar], sensors[topics.tf_static], skipped, topics.lidar
     )
+    if skipped:
+        first = skipped[0]
+        log.warning(
+            "%s: %d lidar cloud(s) on %s cannot be read and are skipped (first at %d ns: %s)",
+            scenario_bag, len(skipped), first.topic, first.stamp_ns, first.reason,
+        )  # fmt: skip
     ap, cam_recall, cam_frames = camera_ap(gt, out[topics.camera_2d])
     recall, lidar_gt = lidar_recall(gt, out[topics.lidar_objects], visible)
     mot = tracking(gt, out[topics.tracked], visible)

@@ -29,15 +29,17 @@ def _read(path: Path) -> list[tuple[str, int, bytes]]:
 def _duplicated(src: Path, dst: Path) -> Path:
     """Every message of ``src`` written twice, the copy 1 us later with the same header."""
     store = msgs.typestore()
-    with AnyReader([src], default_typestore=store) as reader:
-        with Writer(dst, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-            conns = {
-                c.topic: writer.add_connection(c.topic, c.msgtype, typestore=store)
-                for c in reader.connections
-            }
-            for conn, t, raw in reader.messages():
-                writer.write(conns[conn.topic], t, raw)
-                writer.write(conns[conn.topic], t + 1_000, raw)
+    with (
+        AnyReader([src], default_typestore=store) as reader,
+        Writer(dst, version=9, storage_plugin=StoragePlugin.MCAP) as writer,
+    ):
+        conns = {
+            c.topic: writer.add_connection(c.topic, c.msgtype, typestore=store)
+            for c in reader.connections
+        }
+        for conn, t, raw in reader.messages():
+            writer.write(conns[conn.topic], t, raw)
+            writer.write(conns[conn.topic], t + 1_000, raw)
     return dst
 
 
