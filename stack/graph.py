@@ -6,20 +6,18 @@ simulation. Every error names the file, the key path and the bad value.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import logging
-import re
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from stack.errors import L4Error
+from stack.graph_args import launch_args, substitute
+from stack.graph_errors import GraphError
+from stack.graph_params import build_params
+from stack.graph_values import expect_bool, expect_int, expect_number
+from stack.graph_yaml import check_size, load_strict
 from stack.node import Node
 
 log = logging.getLogger(__name__)
@@ -35,15 +33,10 @@ TOP_LEVEL_KEYS = {
     "allow_external_modules",
     "scheduler",
 }
-ARG_PATTERN = re.compile(r"\$\(arg ([A-Za-z_][A-Za-z0-9_]*)\)")
 NODE_KEYS = {"class", "params", "remap", "executor"}
 EXECUTOR_KEYS = {"cores", "threads", "priority", "nice", "process"}
 CHAIN_KEYS = {"path", "budget_ms", "percentile", "priority"}
 DEFAULT_EXECUTOR = "default"
-
-
-class GraphError(L4Error):
-    """An invalid launch file; the message names the file, the key path and the bad value."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +124,7 @@ def load_graph(
     """
     path = Path(path)
     try:
+        check_size(str(path), path.stat().st_size)
         text = path.read_text()
     except OSError as exc:
         raise GraphError(f"{path}: cannot read launch file: {exc.strerror}") from exc
@@ -143,16 +137,15 @@ def parse_graph(
     args: Mapping[str, str] | None = None,
     provided: Mapping[str, str] | None = None,
 ) -> LaunchGraph:
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise GraphError(f"{source}: not valid YAML: {exc}") from exc
+    doc = load_strict(text, source)
     if not isinstance(doc, dict):
         raise GraphError(f"{source}: expected a mapping at the top level, got {type(doc).__name__}")
     _check_keys(source, "", doc, TOP_LEVEL_KEYS)
-    values = _launch_args(source, doc.get("args") or {}, args or {}, provided or {})
-    doc = _substitute(source, "", doc, values)
-    allow_external = bool(doc.get("allow_external_modules", False))
+    values = launch_args(source, doc.get("args") or {}, args or {}, provided or {})
+    doc = substitute(source, "", doc, values)
+    allow_external = expect_bool(
+        f"{source}: allow_external_modules", doc.get("allow_external_modules", False)
+    )
     executors = _parse_executors(source, doc.get("executors") or {})
     nodes = _parse_nodes(source, doc.get("nodes"), executors, allow_external)
     chains = _parse_chains(source, doc.get("chains") or {})
@@ -163,49 +156,6 @@ def parse_graph(
     graph = LaunchGraph(source, name, executors, nodes, chains, scheduler, text)
     graph.args = values
     return graph
-
-
-def _launch_args(
-    source: str, declared: Any, given: Mapping[str, str], provided: Mapping[str, str]
-) -> dict[str, str]:
-    """Declared defaults, then what the command provides, then ``given`` (`name:=value`)."""
-    declared = _mapping(source, "args", declared)
-    unknown = set(given) - set(declared)
-    if unknown:
-        raise GraphError(
-            f"{source}: args: unknown launch argument(s) {sorted(unknown)}; "
-            f"declared: {sorted(declared)}"
-        )
-    values = {str(k): "" if v is None else str(v) for k, v in declared.items()}
-    values.update({k: str(v) for k, v in provided.items()})
-    values.update({k: str(v) for k, v in given.items()})
-    return values
-
-
-def _substitute(source: str, where: str, value: Any, args: Mapping[str, str]) -> Any:
-    """Replace `$(arg NAME)` in every string below the top-level ``args`` key."""
-    if isinstance(value, dict):
-        return {
-            k: v
-            if (not where and k == "args")
-            else _substitute(source, f"{where}.{k}".lstrip("."), v, args)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_substitute(source, f"{where}[{i}]", v, args) for i, v in enumerate(value)]
-    if isinstance(value, str) and "$(" in value:
-
-        def arg(match: re.Match) -> str:
-            name = match.group(1)
-            if name not in args:
-                raise GraphError(
-                    f"{source}: {where}: unknown launch argument {name!r} in {value!r}; "
-                    f"declared: {sorted(args)}"
-                )
-            return args[name]
-
-        return ARG_PATTERN.sub(arg, value)
-    return value
 
 
 def _check_keys(source: str, where: str, mapping: Mapping, known: set[str]) -> None:
@@ -230,23 +180,16 @@ def _parse_executors(source: str, raw: Any) -> dict[str, ExecutorSpec]:
         where = f"executors.{name}"
         body = _mapping(source, where, body or {})
         _check_keys(source, where, body, EXECUTOR_KEYS)
+        at = f"{source}: {where}"
         cores = body.get("cores", [])
-        if not isinstance(cores, list) or not all(isinstance(c, int) and c >= 0 for c in cores):
-            raise GraphError(f"{source}: {where}.cores: expected a list of core ids, got {cores!r}")
-        threads = body.get("threads", max(1, len(cores)))
-        if not isinstance(threads, int) or threads < 1:
-            raise GraphError(
-                f"{source}: {where}.threads: expected an integer >= 1, got {threads!r}"
-            )
-        prio = body.get("priority", 0)
-        if not isinstance(prio, int) or not 0 <= prio <= 99:
-            raise GraphError(f"{source}: {where}.priority: expected 0..99, got {prio!r}")
-        nice = body.get("nice", 0)
-        if not isinstance(nice, int) or isinstance(nice, bool) or not -20 <= nice <= 19:
-            raise GraphError(f"{source}: {where}.nice: expected -20..19, got {nice!r}")
-        process = body.get("process", False)
-        if not isinstance(process, bool):
-            raise GraphError(f"{source}: {where}.process: expected true or false, got {process!r}")
+        if not isinstance(cores, list):
+            raise GraphError(f"{at}.cores: expected a list of core ids, got {cores!r}")
+        for i, core in enumerate(cores):
+            expect_int(f"{at}.cores[{i}]", core, low=0)
+        threads = expect_int(f"{at}.threads", body.get("threads", max(1, len(cores))), low=1)
+        prio = expect_int(f"{at}.priority", body.get("priority", 0), low=0, high=99)
+        nice = expect_int(f"{at}.nice", body.get("nice", 0), low=-20, high=19)
+        process = expect_bool(f"{at}.process", body.get("process", False))
         out[str(name)] = ExecutorSpec(str(name), tuple(cores), threads, prio, nice, process)
     if not out:
         out[DEFAULT_EXECUTOR] = ExecutorSpec(DEFAULT_EXECUTOR, (), 1, 0)
@@ -303,84 +246,6 @@ def import_node_class(source: str, keypath: str, spec: Any, allow_external: bool
     return cls
 
 
-def build_params(source: str, keypath: str, cls: type[Node], raw: Any) -> Any:
-    """Instantiate the node's Params dataclass from the YAML mapping, checking names and types."""
-    return _build_dataclass(source, keypath, cls.Params, raw, cls.__name__)
-
-
-def _build_dataclass(source: str, keypath: str, params_cls: type, raw: Any, owner: str) -> Any:
-    raw = _mapping(source, keypath, raw)
-    fields = {f.name: f for f in dataclasses.fields(params_cls)}
-    hints = typing.get_type_hints(params_cls)
-    values = {}
-    for key, value in raw.items():
-        if key not in fields:
-            raise GraphError(
-                f"{source}: {keypath}.{key}: unknown parameter of {owner}; "
-                f"parameters: {sorted(fields)}"
-            )
-        hint = hints.get(key, Any)
-        if isinstance(value, dict) and _dataclass_of(hint) is not None:
-            # A nested group of parameters (e.g. a tracker's Kalman settings).
-            nested = _dataclass_of(hint)
-            values[key] = _build_dataclass(
-                source, f"{keypath}.{key}", nested, value, nested.__name__
-            )
-            continue
-        if not _type_ok(value, hint):
-            raise GraphError(
-                f"{source}: {keypath}.{key}: expected {_type_name(hint)}, got {value!r}"
-            )
-        values[key] = value
-    try:
-        params = params_cls(**values)
-    except (TypeError, ValueError) as exc:  # a required parameter is missing, or a bad value
-        raise GraphError(f"{source}: {keypath}: {exc}") from exc
-    validate = getattr(params, "validate", None)
-    if callable(validate):
-        try:
-            validate()
-        except ValueError as exc:
-            raise GraphError(f"{source}: {keypath}: {exc}") from exc
-    return params
-
-
-def _dataclass_of(hint: Any) -> type | None:
-    """The dataclass a type hint names (also inside Optional), else None."""
-    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return hint
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        for arg in typing.get_args(hint):
-            if isinstance(arg, type) and dataclasses.is_dataclass(arg):
-                return arg
-    return None
-
-
-def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
-
-
-def _type_ok(value: Any, hint: Any) -> bool:
-    if hint is Any:
-        return True
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_type_ok(value, arg) for arg in typing.get_args(hint))
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if origin in (list, tuple):
-        return isinstance(value, (list, tuple))
-    if origin is dict:
-        return isinstance(value, dict)
-    if isinstance(hint, type):
-        return isinstance(value, hint)
-    return True
-
-
 def _parse_chains(source: str, raw: Any) -> dict[str, ChainSpec]:
     raw = _mapping(source, "chains", raw)
     out: dict[str, ChainSpec] = {}
@@ -393,15 +258,10 @@ def _parse_chains(source: str, raw: Any) -> dict[str, ChainSpec]:
             raise GraphError(
                 f"{source}: {where}.path: expected a list of >= 2 topics, got {path!r}"
             )
-        budget = body.get("budget_ms")
-        if not isinstance(budget, (int, float)) or isinstance(budget, bool) or budget <= 0:
-            raise GraphError(f"{source}: {where}.budget_ms: expected a number > 0, got {budget!r}")
-        pct = body.get("percentile", 99.0)
-        if not isinstance(pct, (int, float)) or not 0 < pct <= 100:
-            raise GraphError(f"{source}: {where}.percentile: expected 0 < p <= 100, got {pct!r}")
-        prio = body.get("priority", 0)
-        if not isinstance(prio, int) or isinstance(prio, bool):
-            raise GraphError(f"{source}: {where}.priority: expected an integer, got {prio!r}")
+        at = f"{source}: {where}"
+        budget = expect_number(f"{at}.budget_ms", body.get("budget_ms"), above=0)
+        pct = expect_number(f"{at}.percentile", body.get("percentile", 99.0), above=0, at_most=100)
+        prio = expect_int(f"{at}.priority", body.get("priority", 0))
         topics = tuple(resolve_topic(t) for t in path)
         out[str(name)] = ChainSpec(str(name), topics, float(budget), float(pct), prio)
     return out

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from stack.errors import L4Error
+from stack.msgs.validate import pointcloud2_problem
 
 POINTCLOUD2 = "sensor_msgs/msg/PointCloud2"
 # sensor_msgs/PointField datatype constants.
@@ -53,21 +54,14 @@ def _field_dtype(msg: Any, names: Sequence[str]) -> np.dtype:
 def read_points(msg: Any, names: Sequence[str] = ("x", "y", "z")) -> np.ndarray:
     """The named fields of every point as an (N, len(names)) float32 array, non-finite rows dropped.
 
-    Raises PointCloudError naming the field or size that does not fit.
+    Raises PointCloudError naming the field or size that does not fit (sizes: see
+    stack.msgs.validate; a ``width`` that under-reports the data is refused, never read short).
     """
-    if msg.point_step <= 0:
-        raise PointCloudError(f"PointCloud2 point_step is {msg.point_step}")
+    problem = pointcloud2_problem(msg)
+    if problem is not None:
+        raise PointCloudError(problem)
     count = int(msg.width) * int(msg.height)
     data = np.frombuffer(msg.data, dtype=np.uint8)
-    if msg.height > 1 and msg.row_step * msg.height != data.size:
-        raise PointCloudError(
-            f"PointCloud2 data has {data.size} bytes, expected row_step {msg.row_step} x height "
-            f"{msg.height}"
-        )
-    if data.size < count * msg.point_step:
-        raise PointCloudError(
-            f"PointCloud2 data has {data.size} bytes, expected {count} points x {msg.point_step}"
-        )
     dtype = _field_dtype(msg, names)
     if msg.height > 1 and msg.row_step != msg.width * msg.point_step:
         rows = data.reshape(msg.height, msg.row_step)[:, : msg.width * msg.point_step]

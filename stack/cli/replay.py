@@ -164,5 +164,6 @@ def _print_summary(player: Any) -> None:
     console.print(
         f"{state}: {result.messages} messages, {result.bag_s:.2f} s of bag time in "
         f"{result.wall_s:.2f} s (x{result.bag_s / max(result.wall_s, 1e-9):.2f}); "
-        f"decode errors {result.decode_errors}, drops {result.drops}"
+        f"decode errors {result.decode_errors}, duplicates {result.duplicates}, "
+        f"drops {result.drops}"
     )

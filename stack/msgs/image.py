@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from stack.errors import L4Error
+from stack.msgs.validate import image_problem
 
 
 class ImageDecodeError(L4Error, ValueError):
@@ -46,14 +47,12 @@ def image_to_bgr(msg: Any, msgtype: str) -> np.ndarray:
         )
     if not msg.width or not msg.height:  # OpenCV asserts on empty images downstream
         raise ImageDecodeError(f"Image {msg.width}x{msg.height} {msg.encoding}: no pixels")
+    problem = image_problem(msg)
+    if problem is not None:
+        raise ImageDecodeError(problem)
     channels, dtype, conversion = _ENCODINGS[msg.encoding]
     itemsize = np.dtype(dtype).itemsize
     raw = np.frombuffer(bytes(msg.data), np.uint8)
-    if msg.step < msg.width * channels * itemsize or raw.size < msg.height * msg.step:
-        raise ImageDecodeError(
-            f"Image {msg.width}x{msg.height} {msg.encoding}: step {msg.step} / "
-            f"{raw.size} data bytes too small"
-        )
     rows = raw[: msg.height * msg.step].reshape(msg.height, msg.step)
     row_bytes = msg.width * channels * itemsize
     pixels = np.ascontiguousarray(rows[:, :row_bytes]).view(

@@ -21,6 +21,8 @@ from typing import Any
 from stack.executor import Runtime, ScaledClock, SimClock
 from stack.executor.errors import ExecutorError
 from stack.graph import GraphError, LaunchGraph, resolve_topic
+from stack.msgs.dedup import DuplicateFilter
+from stack.msgs.validate import SensorDataError, SizeCheck, size_check
 from stack.replay.bag import Bag, Encoding
 from stack.replay.decode import Decoder, Skipped, resolve
 from stack.replay.errors import ReplayError
@@ -64,8 +66,10 @@ class _Input:
     __slots__ = (
         "bag_topic",
         "cdr",
+        "check",
         "decode",
         "decode_errors",
+        "duplicates",
         "injected",
         "msgtype",
         "read",
@@ -78,9 +82,11 @@ class _Input:
         self.msgtype = msgtype
         self.cdr = cdr  # the bag's bytes are CDR, reusable for recording
         self.decode: Decoder | None = None  # None: not subscribed, only counted
+        self.check: SizeCheck | None = size_check(msgtype)  # payload sizes vs layout
         self.read = 0
         self.injected = 0
-        self.decode_errors = 0
+        self.decode_errors = 0  # undecodable or malformed (sizes): dropped
+        self.duplicates = 0  # repeated the (topic, stamp) of the input before: dropped
 
 
 @dataclass
@@ -92,6 +98,7 @@ class TopicResult:
     injected: int
     decode_errors: int
     status: str  # replayed | not subscribed | skipped: <reason>
+    duplicates: int = 0
 
 
 @dataclass
@@ -105,7 +112,8 @@ class ReplayResult:
     last_ns: int = 0  # bag time of the last message read
     messages: int = 0  # read from the bag in the window
     injected: int = 0
-    decode_errors: int = 0
+    decode_errors: int = 0  # undecodable, or sizes that disagree with the layout
+    duplicates: int = 0  # inputs repeating the (topic, header.stamp) before them, dropped
     drops: int = 0  # queue overwrites in the graph
     callback_errors: int = 0
     recorded: dict[str, int] = field(default_factory=dict)
@@ -149,6 +157,7 @@ class Player:
         self._tracer = tracer if tracer is not None else (lambda: Tracer(self.options.trace))
         self.tracer: Tracer | None = None
         self._stop = threading.Event()
+        self._repeats = DuplicateFilter()
         self.runtime: Runtime | None = None
         self.recorder: Recorder | None = None
         self._skipped: dict[str, str] = {}  # bag topic -> why its type cannot be resolved
@@ -396,16 +405,30 @@ class Player:
             runtime.shutdown()
 
     def _decode(self, entry: _Input, raw: bytes, t_ns: int) -> Any:
+        """The message to inject, or None for a counted drop (corrupt, malformed, repeated)."""
         try:
-            return entry.decode(raw)  # type: ignore[misc]
+            msg = entry.decode(raw)  # type: ignore[misc]
+            problem = entry.check(msg) if entry.check is not None else None
+            if problem is not None:
+                raise SensorDataError(problem)
         except Exception as exc:  # a corrupt message is a counted drop, not the end
             entry.decode_errors += 1
             if entry.decode_errors == 1:
+                what = "a malformed" if isinstance(exc, SensorDataError) else "cannot deserialize a"
                 self._warn(
-                    f"{self.bag.path}: cannot deserialize a {entry.msgtype} on "
+                    f"{self.bag.path}: {what} {entry.msgtype} on "
                     f"{entry.bag_topic} at {t_ns} ns (dropped, counted): {exc}"
                 )
             return None
+        if self._repeats.repeated(entry.topic, msg):
+            entry.duplicates += 1
+            if entry.duplicates == 1:
+                self._warn(
+                    f"{self.bag.path}: a {entry.msgtype} on {entry.bag_topic} at {t_ns} ns "
+                    "repeats the header stamp of the one before (dropped, counted)"
+                )
+            return None
+        return msg
 
     def _finish(self, inputs: dict[str, _Input]) -> None:
         result, runtime, recorder = self.result, self.runtime, self.recorder
@@ -423,6 +446,7 @@ class Player:
                 self._warn(recorder.failure)
         result.injected = sum(e.injected for e in inputs.values())
         result.decode_errors = sum(e.decode_errors for e in inputs.values())
+        result.duplicates = sum(e.duplicates for e in inputs.values())
         result.topics = [
             TopicResult(
                 e.bag_topic,
@@ -432,6 +456,7 @@ class Player:
                 e.injected,
                 e.decode_errors,
                 self._status(e),
+                e.duplicates,
             )
             for e in inputs.values()
         ]

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from stack.graph_values import expect_bool, expect_int, expect_number
 from stack.scheduler.errors import SchedulerError
 
 SECTION_KEYS = {
@@ -104,10 +105,13 @@ def parse_scheduler(raw: Mapping[str, Any] | None, source: str = "<string>") -> 
         _check_keys(source, where, body, NODE_DEGRADE_KEYS)
         per_node[str(name)] = _degrade(source, where, body, defaults)
     switch = raw.get("switch_interval_ms")
-    if switch is not None and (not _number(switch) or not 0.01 <= switch <= 100):
-        raise SchedulerError(
-            f"{source}: scheduler.switch_interval_ms: expected a number of ms in 0.01..100, "
-            f"got {switch!r}"
+    if switch is not None:
+        switch = expect_number(
+            f"{source}: scheduler.switch_interval_ms",
+            switch,
+            at_least=0.01,
+            at_most=100,
+            error=SchedulerError,
         )
     return SchedulerConfig(
         stale,
@@ -121,35 +125,19 @@ def parse_scheduler(raw: Mapping[str, Any] | None, source: str = "<string>") -> 
 
 
 def _flag(source: str, raw: Mapping[str, Any], key: str) -> bool:
-    value = raw.get(key, True)
-    if not isinstance(value, bool):
-        raise SchedulerError(f"{source}: scheduler.{key}: expected true/false, got {value!r}")
-    return value
+    return expect_bool(f"{source}: scheduler.{key}", raw.get(key, True), error=SchedulerError)
 
 
 def _degrade(source: str, where: str, raw: Mapping, base: DegradeConfig) -> DegradeConfig:
     changes: dict[str, Any] = {}
+    at = f"{source}: {where}"
     for key in ("min_slack_ms", "recover_slack_ms", "hold_s"):
         if key in raw:
-            value = raw[key]
-            if not _number(value) or value < 0:
-                raise SchedulerError(
-                    f"{source}: {where}.{key}: expected a number >= 0, got {value!r}"
-                )
-            changes[key] = float(value)
+            changes[key] = expect_number(f"{at}.{key}", raw[key], at_least=0, error=SchedulerError)
     if "window" in raw:
-        window = raw["window"]
-        if not isinstance(window, int) or isinstance(window, bool) or window < 1:
-            raise SchedulerError(
-                f"{source}: {where}.window: expected an integer >= 1, got {window!r}"
-            )
-        changes["window"] = window
+        changes["window"] = expect_int(f"{at}.window", raw["window"], low=1, error=SchedulerError)
     if "enabled" in raw:
-        if not isinstance(raw["enabled"], bool):
-            raise SchedulerError(
-                f"{source}: {where}.enabled: expected true/false, got {raw['enabled']!r}"
-            )
-        changes["enabled"] = raw["enabled"]
+        changes["enabled"] = expect_bool(f"{at}.enabled", raw["enabled"], error=SchedulerError)
     if "chain" in raw:
         if not isinstance(raw["chain"], str):
             raise SchedulerError(
@@ -157,10 +145,6 @@ def _degrade(source: str, where: str, raw: Mapping, base: DegradeConfig) -> Degr
             )
         changes["chain"] = raw["chain"]
     return dataclasses.replace(base, **changes)
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_keys(source: str, where: str, mapping: Mapping, known: set[str]) -> None:

@@ -69,11 +69,11 @@ def test_good_file_loads_with_typed_fields():
         (GOOD.replace("budget_ms: 20", "budget_ms: -1"), r"chains\.c\.budget_ms: .* got -1"),
         (GOOD.replace("percentile: 99", "percentile: 150"), r"chains\.c\.percentile: .* got 150"),
         (GOOD.replace("[/in, /mid, /out]", "[/in]"), r"chains\.c\.path: expected a list of >= 2"),
-        (GOOD.replace("cores: [0]", "cores: [zero]"), r"executors\.main\.cores: .*'zero'"),
+        (GOOD.replace("cores: [0]", "cores: [zero]"), r"executors\.main\.cores\[0\]: .*'zero'"),
         (GOOD.replace("priority: 0}", "priority: 300}"), r"executors\.main\.priority: .* 300"),
         (
             GOOD.replace("priority: 0}", "nice: -30}"),
-            r"executors\.main\.nice: expected -20\.\.19, got -30",
+            r"executors\.main\.nice: expected an integer in -20\.\.19, got -30",
         ),
         (GOOD.replace("priority: 0}", "nice: low}"), r"executors\.main\.nice: .*'low'"),
         (

@@ -26,6 +26,8 @@ def read_topics(bag: Path, topics: Iterable[str]) -> dict[str, list[tuple[int, A
     try:
         with AnyReader([Path(bag)], default_typestore=typestore()) as reader:
             conns = [c for c in reader.connections if c.topic in wanted]
+            if not conns:  # rosbags reads every connection when given none
+                return out
             for conn, t_log, raw in reader.messages(connections=conns):
                 msg = reader.deserialize(raw, conn.msgtype)
                 header = getattr(msg, "header", None)

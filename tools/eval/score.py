@@ -7,6 +7,9 @@ Conventions (stated in the JSON under "conventions"):
 - lidar recall counts ground-truth actors within 40 m of the ego that the lidar saw (>= 3 points
   above the ground inside the box); a detection matches within 2 m of the centre;
 - MOTA / ID switches use the same visible-within-40 m ground truth and 2 m matching;
+- a scenario lidar cloud whose sizes or fields cannot be read is skipped and counted
+  (``skipped_clouds``: count, and the first few with topic, stamp and reason); its stamp scores
+  no lidar recall;
 - localization RMSE is over the position error after a 2 s warm-up;
 - min clearance is the smallest gap between the ego footprint (4.7 x 1.9 m, its centre 1.4 m
   ahead of base_link, the rear axle that trajectory poses give) placed along each planned
@@ -17,7 +20,9 @@ Conventions (stated in the JSON under "conventions"):
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from perception.geometry import quaternion_to_yaw
+from perception.lidar.pointcloud import PointCloudError, read_points
 from tools.eval.groundtruth import (
     EvalError,
     GroundTruth,
@@ -57,6 +63,7 @@ class Topics:
     command: str = "/control/command"
 
 
+log = logging.getLogger(__name__)
 VEHICLES = {"car", "truck", "bus", "trailer"}
 RANGE_M = 40.0
 MATCH_M = 2.0
@@ -65,6 +72,7 @@ WARMUP_NS = 2_000_000_000
 EGO_LENGTH, EGO_WIDTH, WHEELBASE = 4.7, 1.9, 2.8
 EGO_CENTER_AHEAD = 1.4  # base_link (rear axle) to the footprint centre, as in the scenario
 HORIZON_S = 5.0
+MAX_SKIPPED_LISTED = 10  # skipped clouds named in the JSON (all are counted)
 
 
 def camera_ap(gt: GroundTruth, dets: list[tuple[int, Any]]) -> tuple[float, float, int]:
@@ -124,31 +132,43 @@ def _lidar_extrinsic(
     return np.eye(3), np.zeros(3)
 
 
+@dataclass
+class SkippedCloud:
+    """A scenario lidar cloud that cannot be read, so its stamp scores no lidar recall."""
+
+    topic: str
+    stamp_ns: int
+    reason: str
+
+
 def _cloud_xyz(msg: Any) -> np.ndarray:
-    names = [f.name for f in msg.fields]
-    offsets = {f.name: f.offset for f in msg.fields}
-    n = msg.width * msg.height
-    raw = (
-        np.frombuffer(bytes(msg.data), dtype=np.uint8).reshape(n, msg.point_step)
-        if n
-        else np.zeros((0, 12), np.uint8)
-    )
-    cols = [
-        raw[:, offsets[a] : offsets[a] + 4].copy().view(np.float32).ravel()
-        for a in "xyz"
-        if a in names
-    ]
-    return np.column_stack(cols).astype(np.float64) if n else np.zeros((0, 3))
+    """x, y, z of every point (float64); PointCloudError names sizes or fields that disagree."""
+    return read_points(msg).astype(np.float64)
 
 
 def visible_actors(
-    gt: GroundTruth, clouds: list[tuple[int, Any]], tf_msgs: list
+    gt: GroundTruth,
+    clouds: list[tuple[int, Any]],
+    tf_msgs: list,
+    skipped: list[SkippedCloud] | None = None,
+    topic: str = Topics.lidar,
 ) -> dict[int, set[int]]:
-    """Per lidar stamp: ids of actors within range with >= MIN_POINTS lidar returns."""
+    """Per lidar stamp: ids of actors within range with >= MIN_POINTS lidar returns.
+
+    A cloud that cannot be read is left out (no stamp, so it scores nothing) and appended to
+    ``skipped`` when given, else its PointCloudError propagates.
+    """
     rot, trans = _lidar_extrinsic(tf_msgs)
     out: dict[int, set[int]] = {}
     for stamp, msg in clouds:
-        base = _cloud_xyz(msg) @ rot.T + trans
+        try:
+            xyz = _cloud_xyz(msg)
+        except PointCloudError as exc:
+            if skipped is None:
+                raise
+            skipped.append(SkippedCloud(topic, stamp, str(exc)))
+            continue
+        base = xyz @ rot.T + trans
         base = base[base[:, 2] > 0.25]
         ego = gt.ego_at(stamp)
         pts = to_map(base[:, :2], ego)
@@ -341,7 +361,16 @@ def score_run(
             topics.command,
         ],
     )
-    visible = visible_actors(gt, sensors[topics.lidar], sensors[topics.tf_static])
+    skipped: list[SkippedCloud] = []
+    visible = visible_actors(
+        gt, sensors[topics.lidar], sensors[topics.tf_static], skipped, topics.lidar
+    )
+    if skipped:
+        first = skipped[0]
+        log.warning(
+            "%s: %d lidar cloud(s) on %s cannot be read and are skipped (first at %d ns: %s)",
+            scenario_bag, len(skipped), first.topic, first.stamp_ns, first.reason,
+        )  # fmt: skip
     ap, cam_recall, cam_frames = camera_ap(gt, out[topics.camera_2d])
     recall, lidar_gt = lidar_recall(gt, out[topics.lidar_objects], visible)
     mot = tracking(gt, out[topics.tracked], visible)
@@ -364,6 +393,10 @@ def score_run(
         "min_clearance_by_horizon_m": {f"{k}-{k + 1}s": v for k, v in sorted(clearance.items())},
         "control_error_m": control_error(gt, out[topics.command], out[topics.trajectory]),
         "messages": {k: len(v) for k, v in out.items()},
+        "skipped_clouds": {
+            "count": len(skipped),
+            "first": [dataclasses.asdict(c) for c in skipped[:MAX_SKIPPED_LISTED]],
+        },
         "conventions": (__doc__ or "")
         .split('Conventions (stated in the JSON under "conventions"):')[-1]
         .strip(),

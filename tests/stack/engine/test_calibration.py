@@ -111,7 +111,7 @@ def test_decode_rejects_bad_images() -> None:
         decode_image(msg, "sensor_msgs/msg/Image")
     short = new("sensor_msgs/msg/Image", height=2, width=2, encoding="rgb8", step=6,
                 data=np.zeros(7, np.uint8))  # fmt: skip
-    with pytest.raises(CalibrationError, match="too small"):
+    with pytest.raises(CalibrationError, match="data has 7 bytes, expected step x height = 12"):
         decode_image(short, "sensor_msgs/msg/Image")
     comp = new("sensor_msgs/msg/CompressedImage", format="jpeg", data=np.zeros(9, np.uint8))
     with pytest.raises(CalibrationError, match="'jpeg' does not decode"):

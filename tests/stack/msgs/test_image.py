@@ -54,9 +54,18 @@ def test_compressed_image_decodes():
             r"Image encoding 'yuv422' not supported; "
             r"supported: \['8UC1', '8UC3', 'bayer_bggr8'",
         ),
-        (raw("bgr8", 4, 2, 10, np.zeros(24)), r"Image 4x2 bgr8: step 10 / 24 data bytes too small"),
-        (raw("bgr8", 4, 2, 12, np.zeros(23)), r"Image 4x2 bgr8: step 12 / 23 data bytes"),
-        (raw("mono16", 4, 1, 4, np.zeros(8)), r"Image 4x1 mono16: step 4 /"),
+        (
+            raw("bgr8", 4, 2, 10, np.zeros(24)),
+            r"Image 4x2 bgr8, step 10: a row of 4 pixels takes 12 bytes, more than step",
+        ),
+        (
+            raw("bgr8", 4, 2, 12, np.zeros(23)),
+            r"Image 4x2 bgr8, step 12: data has 23 bytes, expected step x height = 24",
+        ),
+        (
+            raw("mono16", 4, 1, 4, np.zeros(8)),
+            r"Image 4x1 mono16, step 4: a row of 4 pixels takes 8 bytes",
+        ),
         (raw("rgb8", 0, 0, 0, np.zeros(0)), r"Image 0x0 rgb8: no pixels"),
         (raw("mono8", 3, 0, 3, np.zeros(0)), r"Image 3x0 mono8: no pixels"),
     ],

@@ -151,5 +151,5 @@ def test_non_bool_blocking_guard_is_rejected_naming_the_key(value):
     with pytest.raises(SchedulerError, match=r"t.yaml: scheduler.blocking_guard: expected true"):
         parse_scheduler(raw, "t.yaml")
     text = graph_text(f"scheduler: {{blocking_guard: {value}}}")
-    with pytest.raises(ExecutorError, match=r"scheduler.blocking_guard: expected true/false"):
+    with pytest.raises(ExecutorError, match=r"scheduler.blocking_guard: expected true or false"):
         threaded(text)

@@ -91,7 +91,9 @@ def test_stale_drop_is_on_for_threaded_l4_and_can_be_switched_off():
 
 def test_bad_scheduler_section_names_the_key():
     text = graph_text(1.0, "scheduler: {stale_drop: maybe}")
-    with pytest.raises(ExecutorError, match=r"t.yaml: scheduler.stale_drop: expected true/false"):
+    with pytest.raises(
+        ExecutorError, match=r"t.yaml: scheduler.stale_drop: expected true or false"
+    ):
         Runtime(parse_graph(text, "t.yaml"), SimClock(), lockstep=True, external_topics=("/cam",))
 
 
