@@ -49,6 +49,7 @@ def meta_from_trace(trace: TraceFile, run_format: int, run_dir: Path) -> dict[st
             "records": len(trace.records),
             "frames": trace.frames,
             "truncated": trace.truncated,
+            "lost": None,  # unknown: the writer's count died with the run
         },
         "interrupted": False,
         "signal": None,
