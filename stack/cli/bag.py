@@ -1,4 +1,5 @@
-"""`l4 bag info BAG`: topics, types, counts, rates and duration of a rosbag."""
+"""`l4 bag info BAG`: topics, types, counts, rates and duration of a rosbag;
+`l4 bag reindex DIR`: complete a recording whose writer was killed, as `ros2 bag reindex` does."""
 
 from __future__ import annotations
 
@@ -16,6 +17,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     info.add_argument("bag", type=Path, help="the bag: .bag file, rosbag2 directory, .mcap or .db3")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
     info.set_defaults(func=run_info)
+    reindex = actions.add_parser(
+        "reindex",
+        help="complete an unfinished mcap recording (killed writer, full disk) in place",
+        description="Write the index, summary and footer an unfinished .mcap file lacks (its "
+        "last partial record is cut off) and metadata.yaml with the real counts, so that "
+        "rosbags, ros2 bag and Foxglove open it. A complete bag only gets metadata.yaml again.",
+    )
+    reindex.add_argument("bag", type=Path, help="rosbag2 directory (mcap) or a bare .mcap file")
+    reindex.set_defaults(func=run_reindex)
 
 
 def run_info(args: argparse.Namespace) -> int:
@@ -30,6 +40,20 @@ def run_info(args: argparse.Namespace) -> int:
         print(json.dumps(info.to_json(), indent=2))
     else:
         _print(info)
+    return 0
+
+
+def run_reindex(args: argparse.Namespace) -> int:
+    from stack.cli.errors import CliError
+    from stack.replay import ReplayError
+    from stack.replay.reindex import describe, reindex
+
+    try:
+        result = reindex(args.bag)
+    except ReplayError as exc:
+        raise CliError(str(exc)) from exc
+    for line in describe(result):
+        print(line)
     return 0
 
 
@@ -59,6 +83,11 @@ def _print(info: Any) -> None:
     console.print(f"Start:      {_stamp(info.start_ns)}")
     console.print(f"End:        {_stamp(info.end_ns)}")
     console.print(f"Messages:   {info.messages}")
+    if info.unfinished:
+        console.print(
+            "Status:     [yellow]unfinished[/] (no summary; messages recovered by scanning; "
+            f"`l4 bag reindex {info.path}` completes it)"
+        )
     table = Table("topic", "type", "count", "rate Hz", "serialization", "definition in bag")
     for t in info.topics:
         table.add_row(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from stack.cli.errors import CliError
@@ -43,15 +44,39 @@ def add_launch_args_option(parser) -> None:
     )
 
 
+@dataclass
+class Caught:
+    """The signal that stopped a run, if one did."""
+
+    signal: signal.Signals | None = None
+
+    @property
+    def name(self) -> str | None:
+        return self.signal.name if self.signal is not None else None
+
+    @property
+    def exit_status(self) -> int:
+        """0, or 128 + the signal's number, as a shell reports a command a signal ended."""
+        return 0 if self.signal is None else 128 + int(self.signal)
+
+
 @contextlib.contextmanager
-def stop_on_signals(stop: Callable[[], None]) -> Iterator[None]:
-    """Route SIGINT and SIGTERM to ``stop`` for the duration, restoring the old handlers."""
+def stop_on_signals(stop: Callable[[], None]) -> Iterator[Caught]:
+    """Route SIGINT and SIGTERM to ``stop`` for the duration, restoring the old handlers;
+    yields a :class:`Caught` naming the first signal that came."""
+    caught = Caught()
+
+    def handler(signum: int, _frame: object) -> None:
+        if caught.signal is None:
+            caught.signal = signal.Signals(signum)
+        stop()
+
     old = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError):  # not the main thread
-            old[sig] = signal.signal(sig, lambda *_: stop())
+            old[sig] = signal.signal(sig, handler)
     try:
-        yield
+        yield caught
     finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
+        for sig, previous in old.items():
+            signal.signal(sig, previous)

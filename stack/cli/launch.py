@@ -46,13 +46,14 @@ def run_graph(args: argparse.Namespace, graph: Any, attach: Any = None) -> int:
     from stack.cli.errors import CliError
     from stack.executor import ExecutorError, Runtime, WallClock
     from stack.report.summary import print_chain_summary
-    from stack.trace import TraceError, Tracer, TraceWriter
+    from stack.trace import TraceError, Tracer
+    from stack.trace.rundir import trace_writer
 
     # Records stream to the run directory from a background thread; without one there is
     # nowhere to put them, so tracing is off (the chain summary uses the executor's samples).
     try:
         tracing = args.run_dir is not None and not args.no_trace
-        tracer = TraceWriter(args.run_dir) if tracing else Tracer(enabled=False)
+        tracer = trace_writer(args.run_dir, graph, "launch") if tracing else Tracer(enabled=False)
     except TraceError as exc:
         raise CliError(str(exc)) from exc
     try:
@@ -66,22 +67,27 @@ def run_graph(args: argparse.Namespace, graph: Any, attach: Any = None) -> int:
         _check_schedulable(runtime, args.profile, args.policy)
     log.info("launching %s: %d nodes, %d chains", graph.name, len(graph.nodes), len(graph.chains))
     detach = attach(runtime) if attach is not None else None
-    with stop_on_signals(runtime.request_stop):
+    with stop_on_signals(runtime.request_stop) as caught:
         try:
             runtime.spin(args.duration)
         except ExecutorError as exc:
             print_chain_summary(runtime)
-            _write_run_dir(args.run_dir, graph, runtime)  # a failed run is worth a report too
+            # a failed run is worth a report too
+            _write_run_dir(args.run_dir, graph, runtime, caught.name)
             raise CliError(str(exc)) from exc
         finally:
             if detach is not None:
                 detach()
     print_chain_summary(runtime)
-    _write_run_dir(args.run_dir, graph, runtime)
-    return 0
+    _write_run_dir(args.run_dir, graph, runtime, caught.name)
+    if caught.signal is not None:
+        log.info("stopped by %s", caught.name)
+    return caught.exit_status  # 130 / 143 when SIGINT / SIGTERM stopped it
 
 
-def _write_run_dir(run_dir: Path | None, graph: Any, runtime: Any) -> None:
+def _write_run_dir(
+    run_dir: Path | None, graph: Any, runtime: Any, interrupted: str | None = None
+) -> None:
     if run_dir is None:
         runtime.tracer.close()
         return
@@ -89,7 +95,7 @@ def _write_run_dir(run_dir: Path | None, graph: Any, runtime: Any) -> None:
     from stack.trace import TraceError, write_run_dir
 
     try:
-        write_run_dir(run_dir, graph, runtime, mode="launch")
+        write_run_dir(run_dir, graph, runtime, mode="launch", interrupted=interrupted)
     except TraceError as exc:
         raise CliError(str(exc)) from exc
     log.info("run directory: %s (l4 report %s)", run_dir, run_dir)

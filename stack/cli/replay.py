@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     from stack.executor import ExecutorError
     from stack.replay import OUTPUTS, Bag, Player, ReplayError, ReplayOptions
     from stack.replay.progress import NoProgress, RichProgress
-    from stack.trace import TraceError, Tracer, TraceWriter
+    from stack.trace import TraceError, Tracer
+    from stack.trace.rundir import trace_writer
 
     graph = load_launch(args.launch, args.launch_args, bag_dir_arg(args.bag))
     if (args.run_dir / OUTPUTS).exists():
@@ -95,26 +96,32 @@ def run(args: argparse.Namespace) -> int:
         trace=not args.no_trace,
     )
     progress = (lambda a, b: NoProgress()) if args.no_progress else RichProgress
-    player = None
+    player = caught = None
     try:
         with Bag(args.bag) as bag:
             tracer = (
                 (lambda: Tracer(enabled=False))
                 if args.no_trace
-                else (lambda: TraceWriter(args.run_dir))  # created only once the replay starts
+                # created only once the replay starts
+                else (lambda: trace_writer(args.run_dir, graph, "replay"))
             )
             player = Player(bag, graph, args.run_dir, options, progress=progress, tracer=tracer)
-            with stop_on_signals(player.stop):
+            with stop_on_signals(player.stop) as caught:
                 player.run()
     except (ReplayError, ExecutorError, TraceError) as exc:
-        _write_facts(args.run_dir, graph, player)
+        _write_facts(args.run_dir, graph, player, caught.name if caught else None)
         raise CliError(str(exc)) from exc
-    _write_facts(args.run_dir, graph, player)
+    _write_facts(args.run_dir, graph, player, caught.name)
     _print_summary(player)
-    return 0
+    if player.recorder is not None and player.recorder.failure:
+        raise CliError(
+            f"{player.recorder.failure}; `l4 bag info` reads what was recorded and "
+            f"`l4 bag reindex {player.recorder.path}` completes the file"
+        )
+    return caught.exit_status  # 130 / 143 when SIGINT / SIGTERM stopped it
 
 
-def _write_facts(run_dir: Path, graph: Any, player: Any) -> None:
+def _write_facts(run_dir: Path, graph: Any, player: Any, interrupted: str | None) -> None:
     """The run directory `l4 report` reads; only once the run has started."""
     if player is None or player.runtime is None or player.recorder is None:
         if player is not None and player.tracer is not None:
@@ -124,7 +131,7 @@ def _write_facts(run_dir: Path, graph: Any, player: Any) -> None:
     from stack.trace import TraceError, write_run_dir
 
     try:
-        write_run_dir(run_dir, graph, player.runtime, mode="replay")
+        write_run_dir(run_dir, graph, player.runtime, mode="replay", interrupted=interrupted)
     except TraceError as exc:
         raise CliError(str(exc)) from exc
     text = json.dumps(player.result.to_json(), indent=2)

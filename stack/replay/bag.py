@@ -5,6 +5,10 @@ metadata.yaml is a summary that ROS 2 itself sometimes writes inconsistently: ba
 rosbag2 carry QoS profiles in metadata.yaml that differ from the storage's, and plain rosbags then
 matches no connection and yields nothing, without a word. Counts come from the storage's own
 index, and :meth:`Bag.messages` checks that it yielded every message the index promised.
+
+An MCAP file without a summary (its writer was killed, or the disk filled) is read by scanning
+its records (``stack.replay.recover``); the bag then says it is ``unfinished``, with a warning
+naming what was recovered and `l4 bag reindex`, which completes the file.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from rosbags.rosbag2.storage_mcap import McapReader
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
 
 from stack.replay.errors import ReplayError
+from stack.replay.recover import RecoveredMcapReader, is_finished
 
 if sys.version_info >= (3, 14):  # the zstd rosbags itself uses for compressed rosbag2
     from compression import zstd
@@ -119,6 +124,8 @@ class Bag:
         self.path = Path(path)
         self.format = sniff(self.path)
         self.warnings: list[str] = []
+        self.unfinished = False  # a storage file had no summary and was read by scanning
+        self._recovered: list[str] = []  # what scanning each such file found
         self.storage_id = ""
         self._stack = ExitStack()
         self._parts: list[_Part] = []
@@ -146,6 +153,7 @@ class Bag:
             raise ReplayError(
                 f"{self.path}: cannot read bag (truncated or corrupt?): {_describe(exc)}"
             ) from exc
+        self._note_recovered()
         self._index()
 
     def close(self) -> None:
@@ -170,6 +178,9 @@ class Bag:
 
     def _open_directory(self) -> None:
         files = sorted(p for p in self.path.iterdir() if p.suffix in STORAGE_SUFFIXES)
+        if any(p.suffix == ".mcap" and not is_finished(p) for p in files):
+            self._open_storage_files(files, None)  # metadata.yaml is as of the start
+            return
         if not (self.path / "metadata.yaml").exists():
             if not files:
                 raise ReplayError(
@@ -198,12 +209,26 @@ class Bag:
             self.storage_id += f" ({fmt}, per {mode})"
         self._check_metadata(directory)
 
-    def _open_storage_files(self, files: list[Path], why: str) -> None:
+    def _open_storage_files(self, files: list[Path], why: str | None) -> None:
         for file in files:
             self._parts.append(_Part(self._enter(_storage_reader(file, sniff(file)))))
         self.storage_id = sniff(files[0]).value
-        names = [f.name for f in files]
-        self._warn(f"{self.path}: metadata.yaml: {why}; read {names} directly")
+        if why is not None:
+            names = [f.name for f in files]
+            self._warn(f"{self.path}: metadata.yaml: {why}; read {names} directly")
+
+    def _note_recovered(self) -> None:
+        for part in self._parts:
+            reader = part.reader
+            if isinstance(reader, RecoveredMcapReader) and reader.scan is not None:
+                self.unfinished = True
+                self._recovered.append(reader.scan.describe())
+                bag = self.path if self.path.is_dir() else reader.path
+                self._warn(
+                    f"{reader.path}: unfinished recording (no summary: its writer was killed "
+                    f"or the disk filled); {reader.scan.describe()}; "
+                    f"`l4 bag reindex {bag}` completes it"
+                )
 
     def _check_metadata(self, directory: Any) -> None:
         """Say where metadata.yaml disagrees with the storage (the storage wins)."""
@@ -257,6 +282,12 @@ class Bag:
                 tuple(conns),
             )
         self.message_count = sum(t.count for t in self.topics.values())
+        if self.message_count == 0 and self.unfinished:
+            self.close()
+            raise ReplayError(
+                f"{self.path}: no message could be recovered; the file is truncated or corrupt "
+                f"({'; '.join(self._recovered)})"
+            )
         if self.message_count == 0:
             self.close()
             raise ReplayError(
@@ -329,7 +360,7 @@ class Bag:
 
 def _storage_reader(path: Path, fmt: BagFormat) -> Any:
     if fmt is BagFormat.MCAP:
-        return McapReader(path)
+        return McapReader(path) if is_finished(path) else RecoveredMcapReader(path)
     if fmt is BagFormat.SQLITE3:
         return Sqlite3Reader(path)
     raise ReplayError(f"{path}: expected an .mcap or .db3 storage file, found a {fmt.value} file")

@@ -31,6 +31,7 @@ class BagInfo:
     messages: int
     topics: tuple[TopicInfo, ...]
     warnings: tuple[str, ...]
+    unfinished: bool = False  # read by scanning a storage file without summary (killed writer)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,6 +63,7 @@ def bag_info(path: str | Path) -> BagInfo:
             bag.message_count,
             topics,
             tuple(bag.warnings),
+            bag.unfinished,
         )
 
 

@@ -6,6 +6,13 @@ buffers (small record headers plus the serialized messages themselves), and a wr
 each list to the OS, where the one unavoidable copy runs without the GIL. Offsets and indexes are
 computed from buffer sizes on the producer side. Files follow the MCAP spec (ros2 profile,
 indexed, uncompressed, no CRCs) and open in rosbags, ros2 bag and Foxglove.
+
+A recording survives its writer being killed: metadata.yaml is written at the start (as rosbag2
+does) and again at ``close`` with the counts; a chunk is closed once it spans ``CHUNK_SPAN_NS``
+of log time (bag time in a replay, so a lockstep run chunks the same way every time) or holds
+``CHUNK_BYTES``, and goes to the OS at once, so SIGKILL loses about a second. Such a file has no
+summary; ``stack.replay.recover`` reads it and ``l4 bag reindex`` completes it with
+:class:`BagSummary`, the summary section and metadata.yaml this writer produces too.
 """
 
 from __future__ import annotations
@@ -14,57 +21,40 @@ import os
 import queue
 import struct
 import threading
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
+from stack.replay.errors import ReplayError
+from stack.replay.mcapformat import (
+    CHANNEL,
+    CHUNK,
+    HEADER,
+    LIBRARY,
+    MAGIC,
+    MESSAGE,
+    MSG_HEAD,
+    PROFILE,
+    SCHEMA,
+    U16,
+    U64,
+    BagSummary,
+    Channel,
+    ChunkPlace,
+    map_,
+    message_index_records,
+    record,
+    string,
+    write_metadata_yaml,
+)
 
-from stack.errors import L4Error
-
-MAGIC = b"\x89MCAP0\r\n"
-PROFILE = "ros2"
-LIBRARY = "l4stack"
 CHUNK_BYTES = 4 << 20  # close a chunk once its records exceed this
-ROSBAG2_VERSION = 9
+CHUNK_SPAN_NS = 1_000_000_000  # ... or once it spans this much log time
 IOV_MAX = 1024  # buffers per writev (POSIX minimum of the limit)
 QUEUE_CHUNKS = 16  # chunks in flight to the writer thread before write() blocks
 
-# opcodes (MCAP spec)
-HEADER, FOOTER, SCHEMA, CHANNEL, MESSAGE, CHUNK = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
-MESSAGE_INDEX, CHUNK_INDEX, STATISTICS, METADATA = 0x07, 0x08, 0x0B, 0x0C
-METADATA_INDEX, SUMMARY_OFFSET, DATA_END = 0x0D, 0x0E, 0x0F
 
-_MSG_HEAD = struct.Struct("<BQHIQQ")  # opcode, length, channel, sequence, log_time, publish_time
-_U16, _U32, _U64 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<Q")
-
-
-class McapWriteError(L4Error):
+class McapWriteError(ReplayError):
     """The output bag could not be written (the message names the file)."""
-
-
-def _string(text: str) -> bytes:
-    data = text.encode()
-    return _U32.pack(len(data)) + data
-
-
-def _map(items: Sequence[tuple[bytes, bytes]]) -> bytes:
-    body = b"".join(k + v for k, v in items)
-    return _U32.pack(len(body)) + body
-
-
-def _record(opcode: int, body: bytes) -> bytes:
-    return struct.pack("<BQ", opcode, len(body)) + body
-
-
-@dataclass
-class _Channel:
-    id: int
-    topic: str
-    msgtype: str
-    schema_id: int
-    rihs01: str
-    count: int = 0
 
 
 @dataclass
@@ -92,7 +82,11 @@ def _writev_all(fd: int, buffers: list) -> None:
 
 
 class _FileSink:
-    """Writes lists of buffers to a file, in order, on a thread of its own."""
+    """Writes lists of buffers to a file, in order, on a thread of its own.
+
+    A failed write (disk full, I/O error) stops the writing: nothing is written after it, so the
+    file holds whole records up to the failed one, and the next ``write`` or ``close`` raises.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -126,34 +120,52 @@ class _FileSink:
 
     def _raise(self) -> None:
         if self._error is not None:
-            raise McapWriteError(f"{self.path}: write failed: {self._error}") from self._error
+            raise McapWriteError(
+                f"{self.path}: write failed: {_reason(self._error)}; recording stopped there"
+            ) from self._error
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror} (errno {exc.errno})"
+    return str(exc) or type(exc).__name__
 
 
 class Rosbag2McapWriter:
     """Create the rosbag2 directory ``path`` holding ``<name>.mcap`` and metadata.yaml.
 
     ``add_connection`` then ``write`` (log times in ns), then ``close``, which writes the summary,
-    footer and metadata.yaml; a bag is complete only after ``close``.
+    footer and metadata.yaml; a bag is complete only after ``close``. Until then metadata.yaml
+    lists no messages (``write_metadata`` rewrites it) and the file has no summary.
     """
 
-    def __init__(self, path: Path, *, chunk_bytes: int = CHUNK_BYTES) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        chunk_bytes: int = CHUNK_BYTES,
+        chunk_span_ns: int = CHUNK_SPAN_NS,
+    ) -> None:
         self.path = Path(path)
         if self.path.exists():
             raise McapWriteError(f"{self.path}: already exists; not overwriting")
-        self.path.mkdir(parents=True)
-        self.file = self.path / f"{self.path.name}.mcap"
-        self._sink = _FileSink(self.file)
+        try:
+            self.path.mkdir(parents=True)
+            self.file = self.path / f"{self.path.name}.mcap"
+            self._sink = _FileSink(self.file)
+        except OSError as exc:
+            raise McapWriteError(f"{self.path}: cannot create: {_reason(exc)}") from exc
         self._chunk_bytes = chunk_bytes
+        self._chunk_span_ns = chunk_span_ns
+        self._chunk_close_ns = 0  # log time at which the open chunk is closed
         self._pos = 0
-        self._schemas: dict[str, tuple[int, bytes]] = {}  # msgtype -> (id, record)
-        self._channels: list[_Channel] = []
-        self._channel_records: list[bytes] = []
-        self._chunk_indexes: list[bytes] = []
+        self._schemas: dict[str, int] = {}  # msgtype -> schema id
+        self._summary = BagSummary()
+        self._channels = self._summary.channels
         self._chunk = _Chunk()
-        self._start = 1 << 64
-        self._end = 0
         self._closed = False
-        self._emit([MAGIC, _record(HEADER, _string(PROFILE) + _string(LIBRARY))])
+        self._emit([MAGIC, record(HEADER, string(PROFILE) + string(LIBRARY))])
+        self.write_metadata()
 
     def _emit(self, buffers: list) -> None:
         self._pos += sum(len(b) for b in buffers)
@@ -163,18 +175,18 @@ class Rosbag2McapWriter:
     def add_connection(self, topic: str, msgtype: str, msgdef: str, rihs01: str = "") -> int:
         """Declare a topic; returns the channel id to write with."""
         if msgtype not in self._schemas:
-            sid = len(self._schemas) + 1
-            body = _U16.pack(sid) + _string(msgtype) + _string("ros2msg") + _string(msgdef)
-            self._schemas[msgtype] = (sid, _record(SCHEMA, body))
-            self._emit([self._schemas[msgtype][1]])
-        sid = self._schemas[msgtype][0]
-        channel = _Channel(len(self._channels) + 1, topic, msgtype, sid, rihs01)
-        meta = _map([(_string("offered_qos_profiles"), _string("[]"))])
-        body = _U16.pack(channel.id) + _U16.pack(sid) + _string(topic) + _string("cdr") + meta
-        record = _record(CHANNEL, body)
+            sid = self._schemas[msgtype] = len(self._schemas) + 1
+            body = U16.pack(sid) + string(msgtype) + string("ros2msg") + string(msgdef)
+            self._summary.schema_records.append(record(SCHEMA, body))
+            self._emit([self._summary.schema_records[-1]])
+        sid = self._schemas[msgtype]
+        channel = Channel(len(self._channels) + 1, topic, msgtype, sid, rihs01)
+        meta = map_([(string("offered_qos_profiles"), string("[]"))])
+        body = U16.pack(channel.id) + U16.pack(sid) + string(topic) + string("cdr") + meta
+        rec = record(CHANNEL, body)
         self._channels.append(channel)
-        self._channel_records.append(record)
-        self._emit([record])
+        self._summary.channel_records.append(rec)
+        self._emit([rec])
         return channel.id
 
     # ---- messages -----------------------------------------------------------------------
@@ -183,6 +195,7 @@ class Rosbag2McapWriter:
         chunk = self._chunk
         if not chunk.buffers:
             chunk.start = chunk.end = log_time
+            self._chunk_close_ns = log_time + self._chunk_span_ns
         elif log_time < chunk.start:
             chunk.start = log_time
         elif log_time > chunk.end:
@@ -192,11 +205,11 @@ class Rosbag2McapWriter:
             index = chunk.index[channel_id] = []
         index.append((log_time, chunk.size))
         size = len(data)
-        chunk.buffers.append(_MSG_HEAD.pack(MESSAGE, 22 + size, channel_id, 0, log_time, log_time))
+        chunk.buffers.append(MSG_HEAD.pack(MESSAGE, 22 + size, channel_id, 0, log_time, log_time))
         chunk.buffers.append(data)
         chunk.size += 31 + size
         self._channels[channel_id - 1].count += 1
-        if chunk.size >= self._chunk_bytes:
+        if chunk.size >= self._chunk_bytes or log_time >= self._chunk_close_ns:
             self._flush_chunk()
 
     def _flush_chunk(self) -> None:
@@ -204,42 +217,41 @@ class Rosbag2McapWriter:
         if not chunk.buffers:
             return
         self._chunk = _Chunk()
-        self._start = min(self._start, chunk.start)
-        self._end = max(self._end, chunk.end)
-        head = struct.pack("<QQQI", chunk.start, chunk.end, chunk.size, 0) + _string("")
-        head += _U64.pack(chunk.size)
+        head = struct.pack("<QQQI", chunk.start, chunk.end, chunk.size, 0) + string("")
+        head += U64.pack(chunk.size)
         chunk_start = self._pos
         chunk_len = 9 + len(head) + chunk.size
-        indexes, offsets = [], []
-        pos = chunk_start + chunk_len
-        for cid in sorted(chunk.index):
-            entries = chunk.index[cid]
-            body = _U16.pack(cid) + _U32.pack(16 * len(entries))
-            body += b"".join(struct.pack("<QQ", t, o) for t, o in entries)
-            record = _record(MESSAGE_INDEX, body)
-            offsets.append(_U16.pack(cid) + _U64.pack(pos))
-            indexes.append(record)
-            pos += len(record)
-        self._emit([bytes([CHUNK]), _U64.pack(len(head) + chunk.size), head])
+        indexes, offsets = message_index_records(chunk.index, chunk_start + chunk_len)
+        self._emit([bytes([CHUNK]), U64.pack(len(head) + chunk.size), head])
         self._emit(chunk.buffers)
         self._emit(indexes)
-        self._chunk_indexes.append(
-            _record(
-                CHUNK_INDEX,
-                struct.pack("<QQQQ", chunk.start, chunk.end, chunk_start, chunk_len)
-                + _U32.pack(10 * len(offsets))
-                + b"".join(offsets)
-                + _U64.pack(pos - chunk_start - chunk_len)
-                + _string("")
-                + _U64.pack(chunk.size)
-                + _U64.pack(chunk.size),
+        self._summary.add_chunk(
+            ChunkPlace(
+                chunk.start,
+                chunk.end,
+                chunk_start,
+                chunk_len,
+                offsets,
+                sum(len(r) for r in indexes),
+                "",
+                chunk.size,
+                chunk.size,
             )
         )
 
     # ---- finishing ------------------------------------------------------------------------
     @property
     def message_count(self) -> int:
-        return sum(c.count for c in self._channels)
+        return self._summary.message_count
+
+    def write_metadata(self, custom_data: dict[str, str] | None = None) -> None:
+        """(Re)write metadata.yaml with the counts so far (rosbag2 writes it at the start)."""
+        try:
+            write_metadata_yaml(self.path, self._summary.info(self.file.name), custom_data)
+        except OSError as exc:
+            raise McapWriteError(
+                f"{self.path / 'metadata.yaml'}: cannot write: {_reason(exc)}"
+            ) from exc
 
     def close(self, custom_data: dict[str, str] | None = None) -> None:
         """Write the summary, footer and metadata.yaml. Idempotent."""
@@ -248,98 +260,7 @@ class Rosbag2McapWriter:
         self._closed = True
         try:
             self._flush_chunk()
-            self._write_summary()
+            self._emit(self._summary.tail(self._pos, self.file.name))
         finally:
             self._sink.close()
-        self._write_metadata_yaml(custom_data or {})
-
-    def _write_summary(self) -> None:
-        meta_start = self._pos
-        meta = _record(
-            METADATA,
-            _string("rosbag2")
-            + _map([(_string("serialized_metadata"), _string(yaml.safe_dump(self._info())))]),
-        )
-        self._emit([meta, _record(DATA_END, _U32.pack(0))])
-        meta_index = struct.pack("<QQ", meta_start, len(meta)) + _string("rosbag2")
-        groups: list[tuple[int, list[bytes]]] = [
-            (SCHEMA, [rec for _, rec in self._schemas.values()]),
-            (CHANNEL, self._channel_records),
-            (CHUNK_INDEX, self._chunk_indexes),
-            (METADATA_INDEX, [_record(METADATA_INDEX, meta_index)]),
-            (STATISTICS, [self._statistics()]),
-        ]
-        summary_start = self._pos
-        offsets = []
-        for opcode, records in groups:
-            if records:
-                start = self._pos
-                self._emit(records)
-                offsets.append(
-                    _record(SUMMARY_OFFSET, struct.pack("<BQQ", opcode, start, self._pos - start))
-                )
-        offset_start = self._pos
-        self._emit(offsets)
-        footer = _record(FOOTER, struct.pack("<QQI", summary_start, offset_start, 0))
-        self._emit([footer, MAGIC])
-
-    def _statistics(self) -> bytes:
-        counts = b"".join(_U16.pack(c.id) + _U64.pack(c.count) for c in self._channels)
-        start, end = (self._start, self._end) if self.message_count else (0, 0)
-        body = struct.pack(
-            "<QHIIIIQQ",
-            self.message_count,
-            len(self._schemas),
-            len(self._channels),
-            0,  # attachments
-            1,  # metadata records
-            len(self._chunk_indexes),
-            start,
-            end,
-        )
-        return _record(STATISTICS, body + _U32.pack(len(counts)) + counts)
-
-    def _info(self) -> dict:
-        count = self.message_count
-        start = self._start if count else 0
-        duration = self._end - self._start if count else 0
-        return {
-            "version": ROSBAG2_VERSION,
-            "storage_identifier": "mcap",
-            "relative_file_paths": [self.file.name],
-            "duration": {"nanoseconds": duration},
-            "starting_time": {"nanoseconds_since_epoch": start},
-            "message_count": count,
-            "topics_with_message_count": [
-                {
-                    "topic_metadata": {
-                        "name": c.topic,
-                        "type": c.msgtype,
-                        "serialization_format": "cdr",
-                        "offered_qos_profiles": [],
-                        "type_description_hash": c.rihs01,
-                    },
-                    "message_count": c.count,
-                }
-                for c in self._channels
-            ],
-            "compression_format": "",
-            "compression_mode": "",
-            "files": [
-                {
-                    "path": self.file.name,
-                    "starting_time": {"nanoseconds_since_epoch": start},
-                    "duration": {"nanoseconds": duration},
-                    "message_count": count,
-                }
-            ],
-            "custom_data": None,
-            "ros_distro": "",
-        }
-
-    def _write_metadata_yaml(self, custom_data: dict[str, str]) -> None:
-        info = self._info()
-        info["custom_data"] = custom_data or None
-        tmp = self.path / "metadata.yaml.tmp"
-        tmp.write_text(yaml.safe_dump({"rosbag2_bagfile_information": info}))
-        tmp.replace(self.path / "metadata.yaml")
+        self.write_metadata(custom_data)

@@ -5,6 +5,10 @@ the run's clock (simulated bag time in replay), so outputs line up with the inpu
 lockstep it serializes inline (deterministic, and there is nothing to overlap with); in threaded
 mode the tap only enqueues and a writer thread serializes and writes, so callbacks stay cheap.
 ``close`` always finishes the bag (index, summary, metadata.yaml), also after an interrupt.
+metadata.yaml is written when the bag is opened too, and the writer hands each chunk (about a
+second of log time) to the OS at once, so a recorder killed outright leaves a bag that
+`l4 bag info` reads and `l4 bag reindex` completes. A write that fails (disk full) stops the
+recording, not the run: ``failure`` says why, and what was written stays readable.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ class Recorder:
                     topic, msgtype, msgdef, self.store.hash_rihs01(msgtype)
                 )
                 self._conns[topic] = (cid, msgtype)
+            self._writer.write_metadata()  # as rosbag2 does at the start: the topics, no counts
         except Exception as exc:
             raise ReplayError(f"{self.path}: cannot create the output bag: {exc}") from exc
         if self.threaded:
@@ -122,7 +127,7 @@ class Recorder:
             self._writer.write(channel, t_ns, data)  # type: ignore[union-attr]
         except McapWriteError as exc:  # disk full: stop recording, report it at the end
             self.failure = str(exc)
-            log.error("%s", exc)
+            log.error("%s; the run goes on without recording", exc)
             return
         self.counts[topic] += 1
 

@@ -179,6 +179,9 @@ def render_html(a: RunAnalysis, baseline: RunAnalysis | None = None) -> str:
         "<h2>Chains</h2>",
         _table(head, chain_rows, "chains"),
     ]
+    if a.run.ended_early:
+        note = a.run.ended_early[0].upper() + a.run.ended_early[1:]
+        parts.append(f"<p class='over' id='ended-early'>{_e(note)}.</p>")
     if a.truncated:
         parts.append("<p class='over'>The trace was cut off: its last frame is lost.</p>")
     if a.chains:

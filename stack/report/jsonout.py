@@ -82,6 +82,9 @@ def report_json(a: RunAnalysis, baseline: RunAnalysis | None = None) -> dict[str
             "duration_s": round(a.duration_s, 3),
             "records": a.records,
             "trace_truncated": a.truncated,
+            "interrupted": a.run.interrupted,  # a signal stopped it early
+            "signal": a.run.signal,
+            "cut_short": a.run.cut_short,  # no run.json: killed; figures from the trace alone
             "errors": list(a.run.errors),
             "platform": a.run.platform,
         },

@@ -100,6 +100,8 @@ def print_report(
         f"[bold]{a.name}[/] ({a.run.mode or 'run'}, {a.duration_s:.1f} s, {a.records} records) "
         f"{plat.get('cpu_model', '')} x{plat.get('cores', '?')}"
     )
+    if a.run.ended_early:
+        console.print(f"[bold yellow]warning:[/] {a.run.ended_early}")
     if a.truncated:
         console.print("[yellow]warning:[/] the trace was cut off; its last frame is lost")
     console.print(chain_table(a, baseline))

@@ -7,6 +7,11 @@ RUN_DIR/
                      counters, errors, trace statistics
   platform.json      CPU, cores, Python, package versions, Jetson model and power mode
   chain_latency.npz  the executor's online chain samples (used when the trace is off)
+
+run.json says whether a signal stopped the run (``interrupted``, ``signal``). A run killed
+before writing it leaves trace.l4t, whose header holds the run's static facts
+(:func:`run_facts`, written by :func:`trace_writer`): RunDir then rebuilds what it can from the
+trace (``stack.trace.partial``) and says the run was ``cut_short``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np
 from stack.graph import ChainSpec
 from stack.trace.errors import TraceError
 from stack.trace.fileformat import TraceFile, read_trace, write_frame, write_header
+from stack.trace.partial import meta_from_trace
 from stack.trace.records import Tracer
 from stack.trace.writer import TRACE_FILE, TraceWriter, trace_header
 
@@ -50,8 +56,19 @@ class TimerStats:
     skipped: int
 
 
-def write_run_dir(run_dir: str | Path, graph: Any, runtime: Any, mode: str) -> Path:
-    """Write the run directory of a finished run (closing its trace writer first)."""
+def trace_writer(run_dir: str | Path, graph: Any, mode: str) -> TraceWriter:
+    """The TraceWriter of a run of ``graph``: its header carries :func:`run_facts`, so that
+    the report can read a run killed before it wrote run.json."""
+    return TraceWriter(run_dir, header={"run": run_facts(graph, mode)})
+
+
+def write_run_dir(
+    run_dir: str | Path, graph: Any, runtime: Any, mode: str, interrupted: str | None = None
+) -> Path:
+    """Write the run directory of a finished run (closing its trace writer first).
+
+    ``interrupted`` names the signal that stopped the run early (``"SIGINT"``), if one did.
+    """
     run_dir = Path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -59,7 +76,8 @@ def write_run_dir(run_dir: str | Path, graph: Any, runtime: Any, mode: str) -> P
         (run_dir / LAUNCH_FILE).write_text(graph.text)
         _write_json(run_dir / PLATFORM_FILE, _platform())
         _write_chain_latencies(run_dir / CHAIN_FILE, runtime.chain_latencies)
-        _write_json(run_dir / RUN_FILE, run_summary(graph, runtime, mode, trace))
+        summary = run_summary(graph, runtime, mode, trace, interrupted)
+        _write_json(run_dir / RUN_FILE, summary)
     except OSError as exc:
         raise TraceError(f"{run_dir}: cannot write run directory: {exc}") from exc
     return run_dir
@@ -108,20 +126,12 @@ def _write_chain_latencies(path: Path, samples: dict[str, list[tuple[int, int]]]
     np.savez(path, **arrays)
 
 
-def run_summary(graph: Any, runtime: Any, mode: str, trace: dict | None) -> dict[str, Any]:
-    subs = [
-        SubscriptionStats(s.node.name, topic, s.depth, s.overwritten, s.delivered).__dict__
-        for topic, t in sorted(runtime.topics.items())
-        for s in t.subscriptions
-    ]
-    timers = [
-        TimerStats(t.node.name, t.name, t.period_ns, t.skipped).__dict__ for t in runtime.timers
-    ]
+def run_facts(graph: Any, mode: str) -> dict[str, Any]:
+    """What run.json says before the run starts: mode, graph, chains, nodes and executors."""
     return {
         "format": RUN_FORMAT,
         "mode": mode,
         "graph": {"name": graph.name, "source": str(graph.source)},
-        "written_wall_ns": time.time_ns(),
         "chains": {
             c.name: {
                 "path": list(c.path),
@@ -145,6 +155,25 @@ def run_summary(graph: Any, runtime: Any, mode: str, trace: dict | None) -> dict
             }
             for e in graph.executors.values()
         },
+    }
+
+
+def run_summary(
+    graph: Any, runtime: Any, mode: str, trace: dict | None, interrupted: str | None = None
+) -> dict[str, Any]:
+    subs = [
+        SubscriptionStats(s.node.name, topic, s.depth, s.overwritten, s.delivered).__dict__
+        for topic, t in sorted(runtime.topics.items())
+        for s in t.subscriptions
+    ]
+    timers = [
+        TimerStats(t.node.name, t.name, t.period_ns, t.skipped).__dict__ for t in runtime.timers
+    ]
+    facts = run_facts(graph, mode)
+    return {
+        **{k: facts[k] for k in ("format", "mode", "graph")},
+        "written_wall_ns": time.time_ns(),
+        **{k: facts[k] for k in ("chains", "chain_samples", "nodes", "executors")},
         "topics": {
             name: {
                 "type": t.msgtype,
@@ -159,6 +188,9 @@ def run_summary(graph: Any, runtime: Any, mode: str, trace: dict | None) -> dict
         "counters": runtime.counters(),
         "errors": list(runtime.errors),
         "trace": trace,
+        "interrupted": interrupted is not None,
+        "signal": interrupted,
+        "cut_short": False,
     }
 
 
@@ -171,10 +203,13 @@ class RunDir:
             raise TraceError(f"{self.path}: not a run directory (no such directory)")
         run_file = self.path / RUN_FILE
         if not run_file.exists():
-            raise TraceError(
-                f"{run_file}: missing; the run did not finish writing its run directory "
-                "(write_run_dir is called at the end of `l4 launch` / `l4 replay`)"
-            )
+            if not self.has_trace:
+                raise TraceError(
+                    f"{run_file}: missing, and so is {TRACE_FILE}: nothing to report (the run "
+                    "did not start, or ran untraced and was killed before it wrote run.json)"
+                )
+            self.meta = meta_from_trace(self.trace, RUN_FORMAT, self.path)
+            return
         try:
             self.meta: dict[str, Any] = json.loads(run_file.read_text())
         except (OSError, json.JSONDecodeError) as exc:
@@ -189,6 +224,33 @@ class RunDir:
     @property
     def mode(self) -> str:
         return str(self.meta.get("mode", ""))
+
+    @property
+    def cut_short(self) -> bool:
+        """The run never wrote run.json (killed, or the disk filled): facts are from the trace."""
+        return bool(self.meta.get("cut_short", False))
+
+    @property
+    def interrupted(self) -> bool:
+        """A signal stopped the run before its input ended."""
+        return bool(self.meta.get("interrupted", False))
+
+    @property
+    def signal(self) -> str | None:
+        sig = self.meta.get("signal")
+        return str(sig) if sig else None
+
+    @property
+    def ended_early(self) -> str | None:
+        """One line on how the run ended early, None for a run that ran its course."""
+        if self.cut_short:
+            return (
+                f"the run was cut short: {RUN_FILE} is missing (killed, or the disk filled); "
+                f"figures are from {TRACE_FILE} alone"
+            )
+        if self.interrupted:
+            return f"the run was interrupted by {self.signal or 'a signal'} before its end"
+        return None
 
     @cached_property
     def chains(self) -> dict[str, ChainSpec]:

@@ -47,6 +47,9 @@ def trace_header() -> dict[str, Any]:
 class TraceWriter(Tracer):
     """Records go to ``run_dir/trace.l4t`` from a background thread; call ``close()`` at the end.
 
+    ``header`` adds facts to the trace header (``stack.trace.rundir.trace_writer`` puts the
+    run's static facts there, so that a run killed before writing run.json can be reported).
+
     ``l4 launch`` and ``l4 replay`` create one before building the Runtime and pass it as its
     tracer; ``Runtime.shutdown`` closes it. A write error (disk full) is logged once; records
     after it are counted in ``lost`` and the run goes on.
@@ -59,8 +62,10 @@ class TraceWriter(Tracer):
         chunk: int = DEFAULT_CHUNK,
         interval_s: float = DEFAULT_INTERVAL_S,
         enabled: bool = True,
+        header: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(enabled)
+        self._header = {**trace_header(), **(header or {})}  # builtins only (see fileformat)
         if chunk < 1:
             raise TraceError(f"TraceWriter chunk must be >= 1, got {chunk}")
         self.run_dir = Path(run_dir)
@@ -89,7 +94,7 @@ class TraceWriter(Tracer):
         except OSError as exc:
             raise TraceError(f"{self.path}: cannot create trace file: {exc.strerror}") from exc
         try:
-            write_header(f, trace_header())
+            write_header(f, self._header)
         except OSError as exc:
             f.close()
             raise TraceError(f"{self.path}: cannot write trace header: {exc.strerror}") from exc

@@ -57,6 +57,8 @@ def test_replay_lockstep_writes_the_run_directory(tmp_path: Path, module_bag: Pa
     facts = json.loads((run_dir / "replay.json").read_text())
     assert facts["mode"] == "lockstep" and facts["messages"] == sum(SMALL_COUNTS.values())
     assert not facts["interrupted"]
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["interrupted"] is False and run["signal"] is None
     assert (run_dir / "run.json").exists() and (
         run_dir / "launch.yaml"
     ).read_text() == SENSOR_LAUNCH
@@ -78,7 +80,7 @@ def test_replay_refusals_exit_2_naming_the_problem(
         ([str(tmp_path / "missing.mcap"), "--launch", str(good)], "missing.mcap: no such file"),
         (
             [str(truncated), "--launch", str(good)],
-            "cut.mcap: cannot read bag (truncated or corrupt",
+            "cut.mcap: no message could be recovered; the file is truncated or corrupt",
         ),
         ([str(module_bag), "--launch", str(unmatched)], "unmatched.yaml: no subscription matches"),
         ([str(module_bag), "--launch", str(good), "--remap", "/a=/b"], "expected FROM:=TO"),
@@ -113,9 +115,11 @@ def test_a_signal_stops_cleanly_with_a_valid_bag(tmp_path: Path, sig: signal.Sig
         out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
-    assert proc.returncode == 0, err.decode()
+    assert proc.returncode == 128 + sig, err.decode()  # 130 / 143, as a shell reports it
     facts = json.loads((run_dir / "replay.json").read_text())
     assert facts["interrupted"] and 0 < facts["injected"] < 440
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["interrupted"] is True and run["signal"] == sig.name and not run["cut_short"]
     recorded = _outputs(run_dir)
     assert recorded == {k: v for k, v in facts["recorded"].items() if v}
     assert 0 < sum(recorded.values()) <= facts["injected"]
