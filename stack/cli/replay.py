@@ -145,6 +145,7 @@ def _discard_trace(tracer: Any) -> None:
     path = getattr(tracer, "path", None)
     if path is not None and not len(tracer):
         path.unlink(missing_ok=True)
+        (path.parent / "launch.yaml").unlink(missing_ok=True)  # written beside the trace
         with contextlib.suppress(OSError):  # only if empty
             path.parent.rmdir()
 

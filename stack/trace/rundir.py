@@ -58,8 +58,15 @@ class TimerStats:
 
 def trace_writer(run_dir: str | Path, graph: Any, mode: str) -> TraceWriter:
     """The TraceWriter of a run of ``graph``: its header carries :func:`run_facts`, so that
-    the report can read a run killed before it wrote run.json."""
-    return TraceWriter(run_dir, header={"run": run_facts(graph, mode)})
+    the report can read a run killed before it wrote run.json. The launch file is written at
+    once too (and again at the end), so a killed run keeps it."""
+    writer = TraceWriter(run_dir, header={"run": run_facts(graph, mode)})
+    try:
+        (Path(run_dir) / LAUNCH_FILE).write_text(graph.text)
+    except OSError as exc:
+        writer.close()
+        raise TraceError(f"{run_dir}: cannot write {LAUNCH_FILE}: {exc}") from exc
+    return writer
 
 
 def write_run_dir(

@@ -139,6 +139,7 @@ def test_launch_killed_outright_is_reported_from_its_trace(
     finally:
         proc.kill()
     assert not (run_dir / RUN_FILE).exists()
+    assert "chains:" in (run_dir / "launch.yaml").read_text()  # written at start
     assert main(["report", str(run_dir), "--json", str(tmp_path / "r.json")]) == 0
     assert "cut short" in capsys.readouterr().out
     doc = json.loads((tmp_path / "r.json").read_text())
