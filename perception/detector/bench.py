@@ -27,10 +27,10 @@ class _BenchContext(CallContext):
         super().__init__(params, name="camera_detector")
 
     def engine(self, model: str, **options: Any) -> Any:
-        from stack.engine import load_engine
+        from stack.engine import EngineOptions, load_engine
 
         options.update(backend="onnxruntime", intra_op_threads=1)
-        return load_engine(model, **options)
+        return load_engine(model, EngineOptions.from_mapping(options))
 
     def event(self, kind: str, detail: str = "") -> None:
         self.events.append((kind, detail))

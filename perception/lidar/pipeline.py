@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from perception.config import parse_enum
 from perception.lidar.boxes import (
     SizeClasses,
     VehiclePriors,
@@ -21,6 +20,7 @@ from perception.lidar.boxes import (
 from perception.lidar.cluster import euclidean_clusters, grid_clusters
 from perception.lidar.preprocess import Box3, GroundConfig, segment_ground, voxel_downsample
 from perception.objects import ObjectArray
+from stack.params import parse_enum
 
 
 class ClusterMode(str, enum.Enum):

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perception.config import parse_enum
 from perception.geometry import dominated_by_footprint, wrap_angle
 from perception.objects import NUM_LABELS, ObjectArray
 from perception.tracking import kalman
 from perception.tracking.association import Assignment, gated_assignment
 from stack.errors import L4Error
+from stack.params import parse_enum
 
 # Object ids must be the same on every replay of a bag, so they are name-based, not random.
 _ID_NAMESPACE = uuid.UUID("6f1c3a52-44f5-4c55-8a57-1a2f0f7c9e01")

@@ -84,9 +84,10 @@ class RclpyContext:
         return msgs.new(msgtype, **fields)
 
     def engine(self, model: str | Path, **options: Any) -> Any:
-        from stack.engine import load_engine
+        from stack.engine import EngineOptions, load_engine
 
-        return load_engine(self.resolve_path(model), **options)
+        opts = EngineOptions.from_mapping(options, f"node {self.name}")
+        return load_engine(self.resolve_path(model), opts)
 
     def resolve_path(self, path: str | Path) -> Path:
         return resolve_path(self._source, path)

@@ -20,7 +20,7 @@ from perception.detector.node import (
 )
 from perception.objects import Label, objects_from_msg
 from stack import msgs
-from stack.engine import load_engine
+from stack.engine import EngineOptions, load_engine
 
 STAMP = 1_700_000_000_123_000_000
 
@@ -31,7 +31,7 @@ def make_ctx(fake):
         def engine(self, model, **options):
             options.pop("precision", None)
             options["backend"] = "onnxruntime"
-            return load_engine(model, intra_op_threads=1, **options)
+            return load_engine(model, EngineOptions.of(intra_op_threads=1, **options))
 
     def make(**params):
         return EngineContext(CameraDetectorParams(**params), name="camera_detector")
@@ -55,9 +55,15 @@ def _image(fake, width=640, height=384, encoding="bgr8", data=None):
     channels = 1 if encoding == "mono8" else 3
     if data is None:
         data = np.full(width * height * channels, 90, np.uint8)
-    return msgs.new("sensor_msgs/msg/Image", header=fake.header(STAMP, "camera_front"),
-                    width=width, height=height, encoding=encoding, step=width * channels,
-                    data=data)  # fmt: skip
+    return msgs.new(
+        "sensor_msgs/msg/Image",
+        header=fake.header(STAMP, "camera_front"),
+        width=width,
+        height=height,
+        encoding=encoding,
+        step=width * channels,
+        data=data,
+    )
 
 
 def _ready_node(make_ctx, fake, det, card_path, **params):
@@ -71,8 +77,10 @@ def _ready_node(make_ctx, fake, det, card_path, **params):
 def test_node_publishes_lifted_objects_with_the_image_stamp(make_ctx, fake, det, constant_detector):
     # A car peak at cell (row 14, col 20): image box (308, 220)-(348, 244); a bicycle at
     # (row 2, col 2) whose class the card does not publish.
-    card = constant_detector([(0, 14, 20, 0.9, (10.0, 6.0, 10.0, 6.0)), (3, 2, 2, 0.8, (4.0,) * 4)],
-                             {"labels": {"car": "CAR", "truck": "TRUCK", "pedestrian": "PEDESTRIAN"}})  # fmt: skip
+    card = constant_detector(
+        [(0, 14, 20, 0.9, (10.0, 6.0, 10.0, 6.0)), (3, 2, 2, 0.8, (4.0,) * 4)],
+        {"labels": {"car": "CAR", "truck": "TRUCK", "pedestrian": "PEDESTRIAN"}},
+    )
     _node, ctx = _ready_node(make_ctx, fake, det, card)
     ctx.deliver(IMAGE_TOPIC, _image(fake))
     (out,) = ctx.sent(OBJECTS_TOPIC)
@@ -127,8 +135,11 @@ def test_bad_images_are_counted_not_raised(make_ctx, fake, det, constant_detecto
 
 
 def test_model_not_matching_its_card_fails_at_load(make_ctx, tmp_path, det):
-    det.build_constant_onnx(tmp_path / "m.onnx", (1, 3, 192, 320),
-                            {"heatmap": np.zeros((1, 3, 24, 40)), "boxes": np.zeros((1, 4, 24, 40))})  # fmt: skip
+    det.build_constant_onnx(
+        tmp_path / "m.onnx",
+        (1, 3, 192, 320),
+        {"heatmap": np.zeros((1, 3, 24, 40)), "boxes": np.zeros((1, 4, 24, 40))},
+    )
     (tmp_path / "m.json").write_text(json.dumps(det.centernet_card(model="m.onnx")))
     with pytest.raises(
         CardError,
@@ -173,11 +184,17 @@ def test_fastestdet_runs_through_the_node(make_ctx, fake, det, shared_data, tmp_
         "input": {"width": 352, "height": 352, "resize": "stretch", "channel_order": "bgr"},
         "decoder": {"name": "fastestdet"},
         "classes": str(model_dir / "coco.names"),
-        "labels": {"person": "PEDESTRIAN", "bicycle": "BICYCLE", "car": "CAR", "motorbike": "MOTORCYCLE",
-                   "bus": "BUS", "truck": "TRUCK"},
+        "labels": {
+            "person": "PEDESTRIAN",
+            "bicycle": "BICYCLE",
+            "car": "CAR",
+            "motorbike": "MOTORCYCLE",
+            "bus": "BUS",
+            "truck": "TRUCK",
+        },
         "score_threshold": 0.65,
         "nms_threshold": 0.45,
-    }  # fmt: skip
+    }
     (tmp_path / "fastestdet.yaml").write_text(json.dumps(card))
     node, ctx = _ready_node(make_ctx, fake, det, tmp_path / "fastestdet.yaml")
     assert node.card.num_classes == 80 and node.detector.input.name == "input.1"
@@ -233,8 +250,13 @@ def test_shipped_model_detects_scenario_vehicles(make_ctx, fake, tmp_path):
             ctx.deliver(topic, msg)
     assert not ctx.events
     truth = [m for t, m in found if t == topics.GT_CAMERA_BOXES][-1]
-    gt_vehicles = [d for d in truth.detections if d.results[0].hypothesis.class_id in ("car", "truck")
-                   and d.bbox.size_y >= 30 and d.results[0].hypothesis.score > 0.9]  # fmt: skip
+    gt_vehicles = [
+        d
+        for d in truth.detections
+        if d.results[0].hypothesis.class_id in ("car", "truck")
+        and d.bbox.size_y >= 30
+        and d.results[0].hypothesis.score > 0.9
+    ]
     objs = objects_from_msg(ctx.sent(OBJECTS_TOPIC)[-1])
     assert (objs.label == Label.CAR).sum() >= 1
     assert np.all(objs.position[:, 0] > 1.9)  # everything lies ahead of the camera
