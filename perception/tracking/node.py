@@ -24,18 +24,14 @@ from perception.objects import (
 from perception.tf import frame_of, in_frame
 from perception.tracking.fusion import FusionConfig, fuse
 from perception.tracking.tracker import MultiObjectTracker, TrackerConfig, TrackerError
+from stack import topics
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
-
-LIDAR_TOPIC = "/perception/lidar/objects"
-CAMERA_TOPIC = "/perception/camera/objects"
-ODOMETRY_TOPIC = "/localization/odometry"
-OBJECTS_TOPIC = "/perception/objects"
 
 
 @dataclass
 class ObjectTrackerParams:
-    tracking_frame: str = "map"
+    tracking_frame: str = topics.FRAME_MAP
     lidar_position_std: float = 0.3  # used when a lidar object carries no covariance
     camera_position_std: float = 1.5  # used when a camera object carries no covariance
     camera_window_s: float = 0.15  # a camera message this close to a lidar stamp is fused
@@ -82,13 +78,15 @@ class ObjectTracker(Node):
         self.poses = PoseHistory()
         self.camera: deque[tuple[int, ObjectArray]] = deque(maxlen=8)
         self.last_lidar_ns: int | None = None
-        self.pub = ctx.publisher(OBJECTS_TOPIC, TRACKED_OBJECTS)
-        ctx.subscribe(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry", self.on_odometry, depth=50)
-        ctx.subscribe(CAMERA_TOPIC, DETECTED_OBJECTS, self.on_camera, depth=5)
-        ctx.subscribe(LIDAR_TOPIC, DETECTED_OBJECTS, self.on_lidar, depth=1)
+        self.pub = ctx.publisher(topics.TRACKED_OBJECTS, TRACKED_OBJECTS)
+        ctx.subscribe(
+            topics.LOCALIZATION_ODOMETRY, "nav_msgs/msg/Odometry", self.on_odometry, depth=50
+        )
+        ctx.subscribe(topics.CAMERA_OBJECTS, DETECTED_OBJECTS, self.on_camera, depth=5)
+        ctx.subscribe(topics.LIDAR_OBJECTS, DETECTED_OBJECTS, self.on_lidar, depth=1)
 
     def on_odometry(self, msg: Any) -> None:
-        if not in_frame(self.ctx, ODOMETRY_TOPIC, msg, self.params.tracking_frame):
+        if not in_frame(self.ctx, topics.LOCALIZATION_ODOMETRY, msg, self.params.tracking_frame):
             return
         self.poses.add(stamp_to_ns(msg.header.stamp), Pose2D.from_pose_msg(msg.pose.pose))
 
@@ -124,7 +122,7 @@ class ObjectTracker(Node):
         return best[1]
 
     def on_lidar(self, msg: Any) -> None:
-        lidar = self._to_tracking_frame(LIDAR_TOPIC, msg, self.params.lidar_position_std)
+        lidar = self._to_tracking_frame(topics.LIDAR_OBJECTS, msg, self.params.lidar_position_std)
         if lidar is None:
             return
         stamp = stamp_to_ns(msg.header.stamp)
@@ -133,7 +131,9 @@ class ObjectTracker(Node):
         self._step_and_publish(msg.header, fused.objects)
 
     def on_camera(self, msg: Any) -> None:
-        camera = self._to_tracking_frame(CAMERA_TOPIC, msg, self.params.camera_position_std)
+        camera = self._to_tracking_frame(
+            topics.CAMERA_OBJECTS, msg, self.params.camera_position_std
+        )
         if camera is None:
             return
         stamp = stamp_to_ns(msg.header.stamp)

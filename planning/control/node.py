@@ -15,18 +15,15 @@ from planning.control.controller import ControllerConfig, TrajectoryFollower
 from planning.control.safe_stop import ACKERMANN, drive_command
 from planning.trajectory import TRAJECTORY, TrajectoryArrays, TrajectoryError, trajectory_from_msg
 from planning.vehicle import odometry_state
+from stack import topics
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
-
-TRAJECTORY_TOPIC = "/planning/trajectory"
-ODOMETRY_TOPIC = "/localization/odometry"
-COMMAND_TOPIC = "/control/command"
 
 
 @dataclass
 class ControllerParams(ControllerConfig):
     on_odometry: bool = False
-    base_frame: str = "base_link"
+    base_frame: str = topics.FRAME_BASE
     max_dt_s: float = 0.2  # longer gaps between cycles do not feed the PID integral/derivative
 
 
@@ -43,14 +40,16 @@ class Controller(Node):
         self.ego: tuple[Pose2D, float] | None = None
         self.last_cycle_ns: int | None = None
         self.last_steering = 0.0
-        self.pub = ctx.publisher(COMMAND_TOPIC, ACKERMANN)
-        ctx.subscribe(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry", self.on_odometry, depth=1)
-        ctx.subscribe(TRAJECTORY_TOPIC, TRAJECTORY, self.on_trajectory, depth=1)
+        self.pub = ctx.publisher(topics.CONTROL_COMMAND, ACKERMANN)
+        ctx.subscribe(
+            topics.LOCALIZATION_ODOMETRY, "nav_msgs/msg/Odometry", self.on_odometry, depth=1
+        )
+        ctx.subscribe(topics.TRAJECTORY, TRAJECTORY, self.on_trajectory, depth=1)
 
     def on_odometry(self, msg: Any) -> None:
         state = odometry_state(msg)
         if state is None:
-            self.ctx.event("drop", f"{ODOMETRY_TOPIC}: non-finite pose or speed")
+            self.ctx.event("drop", f"{topics.LOCALIZATION_ODOMETRY}: non-finite pose or speed")
             return
         self.ego = state
         if self.params.on_odometry and self.trajectory is not None:
@@ -60,7 +59,7 @@ class Controller(Node):
         try:
             self.trajectory = trajectory_from_msg(msg)
         except TrajectoryError as exc:
-            self.ctx.event("drop", f"{TRAJECTORY_TOPIC}: {exc}")
+            self.ctx.event("drop", f"{topics.TRAJECTORY}: {exc}")
             return
         self._command(msg.header.stamp)
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import cv2
 
+from stack import topics
 from stack.msgs.image import ImageDecodeError, image_to_bgr
 from stack.node import Context, Node
 
@@ -25,7 +26,7 @@ class ImageFormat(str, enum.Enum):
 
 @dataclass
 class ImageCompressorParams:
-    input: str = "/sensing/camera/front/image_raw"
+    input: str = topics.CAMERA_IMAGE
     output: str = ""  # default: INPUT/compressed
     format: str = ImageFormat.PNG.value
     png_level: int = 3  # 0-9, zlib effort

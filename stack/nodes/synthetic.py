@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from stack import topics
 from stack.msgs import ns_to_stamp
 from stack.node import Context, Node
 
@@ -132,7 +133,7 @@ class Sink(Node):
 class HeartbeatParams:
     topic: str = "/heartbeat"
     rate_hz: float = 100.0
-    frame_id: str = "base_link"
+    frame_id: str = topics.FRAME_BASE
 
     def validate(self) -> None:
         if self.rate_hz <= 0:

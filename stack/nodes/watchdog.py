@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from stack import topics
 from stack.msgs import ns_to_stamp, stamp_to_ns
 from stack.node import Context, Node
 
@@ -24,13 +25,13 @@ OK, ERROR = "OK", "ERROR"  # DiagnosticStatus level constants, read from the mes
 
 @dataclass
 class WatchdogParams:
-    input: str = "/control/command"
-    output: str = "/control/safe_stop"
-    diagnostics: str = "/diagnostics"
+    input: str = topics.CONTROL_COMMAND
+    output: str = topics.SAFE_STOP
+    diagnostics: str = topics.DIAGNOSTICS
     deadline_ms: float = 200.0
     check_rate_hz: float = 50.0
     max_decel: float = 6.0  # m/s^2, commanded as a negative acceleration
-    frame_id: str = "base_link"
+    frame_id: str = topics.FRAME_BASE
     name: str = "l4/control_watchdog"
     hardware_id: str = "l4stack"
 
