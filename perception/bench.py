@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from stack import msgs
+from stack.events import EventKind
 
 LIDAR_P99_TARGET_MS = 20.0
 
@@ -50,7 +51,7 @@ class CallContext:
     def engine(self, model: str, **options: Any) -> Any:
         raise NotImplementedError
 
-    def event(self, kind: str, detail: str = "") -> None:
+    def event(self, kind: EventKind, detail: str = "") -> None:
         self.events.append((kind, detail))
 
 

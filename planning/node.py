@@ -19,6 +19,7 @@ from planning.planner import EgoState, Plan, Planner, PlannerConfig
 from planning.trajectory import TRAJECTORY, TrajectoryArrays, trajectory_msg
 from planning.vehicle import odometry_state
 from stack import topics
+from stack.events import EventKind
 from stack.msgs import ns_to_time, stamp_to_ns
 from stack.node import Context, Node
 
@@ -65,7 +66,9 @@ class PlannerNode(Node):
     def on_odometry(self, msg: Any) -> None:
         state = odometry_state(msg)
         if state is None:
-            self.ctx.event("drop", f"{topics.LOCALIZATION_ODOMETRY}: non-finite pose or speed")
+            self.ctx.event(
+                EventKind.DROP, f"{topics.LOCALIZATION_ODOMETRY}: non-finite pose or speed"
+            )
             return
         pose, v = state
         stamp = stamp_to_ns(msg.header.stamp)
@@ -89,7 +92,7 @@ class PlannerNode(Node):
         try:
             objs = objects_from_msg(msg)
         except ValueError as exc:
-            self.ctx.event("drop", f"{topics.TRACKED_OBJECTS}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{topics.TRACKED_OBJECTS}: {exc}")
             return
         self.objects = (msg.header, objs)
         self._plan(msg.header)
@@ -103,12 +106,12 @@ class PlannerNode(Node):
 
     def _plan(self, header: Any) -> None:
         if self.ego is None:
-            self.ctx.event("drop", "no ego odometry yet: cannot plan")
+            self.ctx.event(EventKind.DROP, "no ego odometry yet: cannot plan")
             return
         stamp_ns = stamp_to_ns(header.stamp)
         if stamp_ns - self.ego_stamp_ns > self.params.max_odometry_age_s * 1e9:
             self.ctx.event(
-                "drop",
+                EventKind.DROP,
                 "ego odometry is older than the objects by more than "
                 f"{self.params.max_odometry_age_s} s",
             )

@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from stack.events import EventKind
+
 
 @dataclass
 class NoParams:
@@ -72,8 +74,10 @@ class Context(Protocol):
         """A path from the node's parameters: relative ones mean beside the launch file."""
         ...
 
-    def event(self, kind: str, detail: str = "") -> None:
-        """Record a counted, traced event (e.g. a dropped bad input) on the running callback."""
+    def event(self, kind: EventKind, detail: str = "") -> None:
+        """Record a counted, traced event (e.g. ``EventKind.DROP`` for a bad input, the detail
+        naming the topic and why) on the running callback; a kind that is not an EventKind
+        is an error."""
         ...
 
 

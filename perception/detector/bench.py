@@ -16,6 +16,7 @@ import numpy as np
 
 from perception.bench import CallContext
 from stack import msgs
+from stack.events import EventKind
 
 P99_TARGET_MS = 30.0
 
@@ -32,7 +33,7 @@ class _BenchContext(CallContext):
         options.update(backend="onnxruntime", intra_op_threads=1)
         return load_engine(model, EngineOptions.from_mapping(options))
 
-    def event(self, kind: str, detail: str = "") -> None:
+    def event(self, kind: EventKind, detail: str = "") -> None:
         self.events.append((kind, detail))
 
 

@@ -7,7 +7,7 @@ autoware_perception_msgs/DetectedObjects stamped with the image's acquisition ti
 boxes also go out as vision_msgs/Detection2DArray when ``publish_2d`` is set.
 
 Bad input (an unsupported encoding, a truncated image, an image whose size differs from the
-camera_info) is counted with ``ctx.event("drop", why)``; a model that does not match its card
+camera_info) is counted with ``ctx.event(EventKind.DROP, why)``; a model that does not match its card
 fails when the node is constructed, naming the tensor.
 """
 
@@ -26,6 +26,7 @@ from perception.geometry import RigidTransform
 from perception.objects import DETECTED_OBJECTS, detected_objects_msg
 from perception.tf import StaticTransforms
 from stack import topics
+from stack.events import EventKind
 from stack.node import Context, Node
 
 IMAGE = "sensor_msgs/msg/Image"
@@ -108,13 +109,13 @@ class CameraDetector(Node):
     # ---- inputs that set up the geometry ----------------------------------------------------
     def on_tf_static(self, msg: Any) -> None:
         for problem in self.tf.add_message(msg):
-            self.ctx.event("drop", f"{topics.TF_STATIC}: {problem}")
+            self.ctx.event(EventKind.DROP, f"{topics.TF_STATIC}: {problem}")
 
     def on_camera_info(self, msg: Any) -> None:
         try:
             CameraGeometry.from_camera_info(msg, RigidTransform.identity())
         except DetectorError as exc:
-            self.ctx.event("drop", f"{topics.CAMERA_INFO}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{topics.CAMERA_INFO}: {exc}")
             return
         self.info = msg
 
@@ -146,7 +147,7 @@ class CameraDetector(Node):
         try:
             bgr = self._pixels(msg)
         except ImageError as exc:
-            self.ctx.event("drop", f"{topics.CAMERA_IMAGE}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{topics.CAMERA_IMAGE}: {exc}")
             return
         dets = self.detector.detect(bgr)
         self.last_detections = dets
@@ -157,7 +158,7 @@ class CameraDetector(Node):
         geom = self._geometry(msg.header.frame_id)
         if isinstance(geom, str):
             # Publishing "no objects" would tell the tracker the road is clear.
-            self.ctx.event("drop", f"{topics.CAMERA_IMAGE}: {geom}")
+            self.ctx.event(EventKind.DROP, f"{topics.CAMERA_IMAGE}: {geom}")
             return
         objs, _ = lift_boxes(geom, dets.boxes, dets.labels, dets.scores, self.lift_config)
         header = self.ctx.new(

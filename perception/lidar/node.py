@@ -15,6 +15,7 @@ from perception.lidar.pointcloud import POINTCLOUD2, PointCloudError, read_point
 from perception.objects import DETECTED_OBJECTS, detected_objects_msg
 from perception.tf import StaticTransforms, in_frame
 from stack import topics
+from stack.events import EventKind
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
 
@@ -102,7 +103,7 @@ class LidarObstacles(Node):
 
     def on_tf_static(self, msg: Any) -> None:
         for problem in self.tf.add_message(msg):
-            self.ctx.event("drop", f"tf_static: {problem}")
+            self.ctx.event(EventKind.DROP, f"tf_static: {problem}")
 
     def _extrinsic(self, frame: str) -> RigidTransform | None:
         found = self.tf.lookup(self.params.base_frame, frame or self.params.base_frame)
@@ -112,16 +113,16 @@ class LidarObstacles(Node):
         try:
             points = read_points(msg)
         except PointCloudError as exc:
-            self.ctx.event("drop", f"{topics.LIDAR_POINTS}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{topics.LIDAR_POINTS}: {exc}")
             return
         if len(points) == 0:
             # Publishing "no objects" here would make the tracker delete real obstacles.
-            self.ctx.event("drop", f"{topics.LIDAR_POINTS}: empty point cloud")
+            self.ctx.event(EventKind.DROP, f"{topics.LIDAR_POINTS}: empty point cloud")
             return
         extrinsic = self._extrinsic(msg.header.frame_id)
         if extrinsic is None:
             self.ctx.event(
-                "drop",
+                EventKind.DROP,
                 f"{topics.LIDAR_POINTS}: no tf_static from {msg.header.frame_id!r} to "
                 f"{self.params.base_frame!r}",
             )

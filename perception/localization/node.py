@@ -20,6 +20,7 @@ from perception.localization.geodesy import LocalTangentPlane
 from perception.tf import StaticTransforms
 from stack import topics
 from stack.errors import L4Error
+from stack.events import EventKind
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
 
@@ -123,7 +124,7 @@ class EkfLocalizer(Node):
 
     def on_tf_static(self, msg: Any) -> None:
         for problem in self.tf.add_message(msg):
-            self.ctx.event("drop", f"tf_static: {problem}")
+            self.ctx.event(EventKind.DROP, f"tf_static: {problem}")
 
     def on_initial_pose(self, msg: Any) -> None:
         pose = msg.pose.pose
@@ -146,7 +147,9 @@ class EkfLocalizer(Node):
         acc = msg.linear_acceleration
         vec = np.array([[rate.x, rate.y, rate.z], [acc.x, acc.y, acc.z]], float)
         if not np.all(np.isfinite(vec)):
-            self.ctx.event("drop", f"{topics.IMU}: non-finite angular velocity or acceleration")
+            self.ctx.event(
+                EventKind.DROP, f"{topics.IMU}: non-finite angular velocity or acceleration"
+            )
             return
         frame = msg.header.frame_id
         if frame and frame != self.params.base_frame:
@@ -156,14 +159,14 @@ class EkfLocalizer(Node):
         stamp = stamp_to_ns(msg.header.stamp)
         self._initialize_from_param(stamp)
         if self.ekf.set_imu(stamp, vec[0, 2], vec[1, 0]) is Update.STALE:
-            self.ctx.event("drop", f"{topics.IMU}: {Update.STALE.value}")
+            self.ctx.event(EventKind.DROP, f"{topics.IMU}: {Update.STALE.value}")
             return
         self._publish(msg.header.stamp)
 
     def on_wheel(self, msg: Any) -> None:
         speed = float(msg.twist.twist.linear.x)
         if not math.isfinite(speed):
-            self.ctx.event("drop", f"{topics.VEHICLE_ODOMETRY}: non-finite speed")
+            self.ctx.event(EventKind.DROP, f"{topics.VEHICLE_ODOMETRY}: non-finite speed")
             return
         self.wheel_speed = speed
         var = float(msg.twist.covariance[0])
@@ -173,13 +176,13 @@ class EkfLocalizer(Node):
         result = self.ekf.update_speed(stamp, speed, std)
         if result in (Update.OUTLIER, Update.STALE):
             self.ctx.event(
-                "drop", f"{topics.VEHICLE_ODOMETRY}: speed {speed:.2f} m/s {result.value}"
+                EventKind.DROP, f"{topics.VEHICLE_ODOMETRY}: speed {speed:.2f} m/s {result.value}"
             )
 
     def on_gnss(self, msg: Any) -> None:
         fix = np.array([msg.latitude, msg.longitude, msg.altitude], float)
         if msg.status.status <= _NO_FIX or not np.all(np.isfinite(fix[:2])):
-            self.ctx.event("drop", f"{topics.GNSS_FIX}: no fix")
+            self.ctx.event(EventKind.DROP, f"{topics.GNSS_FIX}: no fix")
             return
         alt = fix[2] if math.isfinite(fix[2]) else 0.0
         if self.plane is None:
@@ -195,7 +198,8 @@ class EkfLocalizer(Node):
         result = self.ekf.update_position(stamp, enu, cov, lever)
         if result is not Update.ACCEPTED:
             self.ctx.event(
-                "drop", f"{topics.GNSS_FIX}: fix at ({enu[0]:.1f}, {enu[1]:.1f}) m {result.value}"
+                EventKind.DROP,
+                f"{topics.GNSS_FIX}: fix at ({enu[0]:.1f}, {enu[1]:.1f}) m {result.value}",
             )
 
     def on_scan_pose(self, msg: Any) -> None:
@@ -205,7 +209,7 @@ class EkfLocalizer(Node):
         if not (
             np.all(np.isfinite(xyyaw)) and np.all(np.isfinite(cov)) and np.all(np.diag(cov) > 0)
         ):
-            self.ctx.event("drop", f"{topics.SCAN_POSE}: non-finite pose or covariance")
+            self.ctx.event(EventKind.DROP, f"{topics.SCAN_POSE}: non-finite pose or covariance")
             return
         stamp = stamp_to_ns(msg.header.stamp)
         result = self.ekf.update_pose(stamp, xyyaw, cov)
@@ -222,7 +226,7 @@ class EkfLocalizer(Node):
         else:
             self.scan_rejections = 0
         if result is not Update.ACCEPTED:
-            self.ctx.event("drop", f"{topics.SCAN_POSE}: {result.value}")
+            self.ctx.event(EventKind.DROP, f"{topics.SCAN_POSE}: {result.value}")
 
     def _lever_arm(self, frame: str) -> tuple[float, float]:
         """The GNSS antenna's (x, y) in base_link from tf_static; (0, 0) when unknown."""

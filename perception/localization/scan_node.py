@@ -16,6 +16,7 @@ from perception.lidar.pointcloud import POINTCLOUD2, PointCloudError, read_point
 from perception.localization.scan_matching import ScanMatchConfig, ScanMatcher, ScanMatchError
 from perception.tf import StaticTransforms
 from stack import topics
+from stack.events import EventKind
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
 
@@ -54,7 +55,7 @@ class ScanMatcherNode(Node):
 
     def on_tf_static(self, msg: Any) -> None:
         for problem in self.tf.add_message(msg):
-            self.ctx.event("drop", f"tf_static: {problem}")
+            self.ctx.event(EventKind.DROP, f"tf_static: {problem}")
 
     def on_odometry(self, msg: Any) -> None:
         self.poses.add(stamp_to_ns(msg.header.stamp), Pose2D.from_pose_msg(msg.pose.pose))
@@ -70,17 +71,17 @@ class ScanMatcherNode(Node):
         try:
             points = read_points(msg)
         except PointCloudError as exc:
-            self.ctx.event("drop", f"{topics.LIDAR_POINTS}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{topics.LIDAR_POINTS}: {exc}")
             return
         extrinsic = self._extrinsic(msg.header.frame_id)
         if extrinsic is None:
             self.ctx.event(
-                "drop", f"{topics.LIDAR_POINTS}: no tf_static for {msg.header.frame_id!r}"
+                EventKind.DROP, f"{topics.LIDAR_POINTS}: no tf_static for {msg.header.frame_id!r}"
             )
             return
         result = self.matcher.match(self.matcher.scan_points(extrinsic.apply(points)), guess)
         if isinstance(result, str):
-            self.ctx.event("drop", f"scan match failed: {result}")
+            self.ctx.event(EventKind.DROP, f"scan match failed: {result}")
             return
         self.pub.publish(self._pose_msg(msg.header.stamp, result.pose, result.covariance))
 

@@ -17,6 +17,7 @@ from perception.lidar.pointcloud import POINTCLOUD2, PointCloudError, make_point
 from perception.mapping.voxel_map import VoxelMap
 from perception.tf import StaticTransforms, in_frame
 from stack import topics
+from stack.events import EventKind
 from stack.node import Context, Node
 
 
@@ -49,7 +50,7 @@ class MapRecorder(Node):
 
     def on_tf_static(self, msg: Any) -> None:
         for problem in self.tf.add_message(msg):
-            self.ctx.event("drop", f"tf_static: {problem}")
+            self.ctx.event(EventKind.DROP, f"tf_static: {problem}")
 
     def on_odometry(self, msg: Any) -> None:
         if not in_frame(self.ctx, topics.LOCALIZATION_ODOMETRY, msg, self.params.map_frame):
@@ -58,17 +59,17 @@ class MapRecorder(Node):
 
     def on_points(self, msg: Any) -> None:
         if self.pose is None:
-            self.ctx.event("drop", f"{topics.LIDAR_POINTS}: no pose yet to place the sweep")
+            self.ctx.event(EventKind.DROP, f"{topics.LIDAR_POINTS}: no pose yet to place the sweep")
             return
         extrinsic = self.tf.lookup(self.params.base_frame, msg.header.frame_id or "")
         if extrinsic is None:
-            self.ctx.event("drop", f"{topics.LIDAR_POINTS}: no tf_static from {msg.header.frame_id!r} "
+            self.ctx.event(EventKind.DROP, f"{topics.LIDAR_POINTS}: no tf_static from {msg.header.frame_id!r} "
                            f"to {self.params.base_frame!r}")  # fmt: skip
             return
         try:
             points = extrinsic.apply(read_points(msg))
         except PointCloudError as exc:
-            self.ctx.event("drop", f"{topics.LIDAR_POINTS}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{topics.LIDAR_POINTS}: {exc}")
             return
         in_map = np.column_stack([self.pose.apply(points[:, :2]), points[:, 2]])
         new = self.map.insert(in_map, np.array([self.pose.x, self.pose.y]))

@@ -25,6 +25,7 @@ from perception.tf import frame_of, in_frame
 from perception.tracking.fusion import FusionConfig, fuse
 from perception.tracking.tracker import MultiObjectTracker, TrackerConfig, TrackerError
 from stack import topics
+from stack.events import EventKind
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
 
@@ -94,7 +95,7 @@ class ObjectTracker(Node):
         try:
             objs = objects_from_msg(msg, default_pos_std=std)
         except ValueError as exc:
-            self.ctx.event("drop", f"{topic}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{topic}: {exc}")
             return None
         if frame_of(msg) != self.params.tracking_frame:
             # Objects in the vehicle frame: place them with the ego pose at their stamp.
@@ -102,7 +103,7 @@ class ObjectTracker(Node):
             pose = self.poses.at(stamp_to_ns(msg.header.stamp), tolerance)
             if pose is None:
                 self.ctx.event(
-                    "drop",
+                    EventKind.DROP,
                     f"{topic}: no ego pose near the stamp to place objects in "
                     f"{self.params.tracking_frame!r}",
                 )
@@ -146,7 +147,7 @@ class ObjectTracker(Node):
         try:
             self.tracker.step(stamp_to_ns(header.stamp), detections)
         except TrackerError as exc:
-            self.ctx.event("drop", str(exc))
+            self.ctx.event(EventKind.DROP, str(exc))
             return
         objs, existence, vel_cov = self.tracker.confirmed_objects()
         out_header = self.ctx.new(

@@ -16,6 +16,7 @@ from planning.control.safe_stop import ACKERMANN, drive_command
 from planning.trajectory import TRAJECTORY, TrajectoryArrays, TrajectoryError, trajectory_from_msg
 from planning.vehicle import odometry_state
 from stack import topics
+from stack.events import EventKind
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
 
@@ -49,7 +50,9 @@ class Controller(Node):
     def on_odometry(self, msg: Any) -> None:
         state = odometry_state(msg)
         if state is None:
-            self.ctx.event("drop", f"{topics.LOCALIZATION_ODOMETRY}: non-finite pose or speed")
+            self.ctx.event(
+                EventKind.DROP, f"{topics.LOCALIZATION_ODOMETRY}: non-finite pose or speed"
+            )
             return
         self.ego = state
         if self.params.on_odometry and self.trajectory is not None:
@@ -59,13 +62,13 @@ class Controller(Node):
         try:
             self.trajectory = trajectory_from_msg(msg)
         except TrajectoryError as exc:
-            self.ctx.event("drop", f"{topics.TRAJECTORY}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{topics.TRAJECTORY}: {exc}")
             return
         self._command(msg.header.stamp)
 
     def _command(self, stamp: Any) -> None:
         if self.ego is None or self.trajectory is None:
-            self.ctx.event("drop", "no ego odometry yet: cannot control")
+            self.ctx.event(EventKind.DROP, "no ego odometry yet: cannot control")
             return
         now = stamp_to_ns(stamp)
         dt = 0.0 if self.last_cycle_ns is None else (now - self.last_cycle_ns) * 1e-9

@@ -12,6 +12,7 @@ from typing import Any
 import cv2
 
 from stack import topics
+from stack.events import EventKind
 from stack.msgs.image import ImageDecodeError, image_to_bgr
 from stack.node import Context, Node
 
@@ -62,11 +63,13 @@ class ImageCompressor(Node):
         try:
             bgr = image_to_bgr(msg, IMAGE)
         except ImageDecodeError as exc:
-            self.ctx.event("drop", f"{self.params.input}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{self.params.input}: {exc}")
             return
         ok, data = cv2.imencode(self.ext, bgr, self.flags)
         if not ok:
-            self.ctx.event("drop", f"{self.params.input}: {self.format_name} encoding failed")
+            self.ctx.event(
+                EventKind.DROP, f"{self.params.input}: {self.format_name} encoding failed"
+            )
             return
         # image_transport's format string: "<original encoding>; <codec> compressed bgr8"
         fmt = f"{msg.encoding}; {self.format_name} compressed bgr8"

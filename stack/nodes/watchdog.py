@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stack import topics
+from stack.events import EventKind
 from stack.msgs import ns_to_stamp, stamp_to_ns
 from stack.node import Context, Node
 
@@ -78,7 +79,9 @@ class ControlWatchdog(Node):
         if not self.tripped:
             self.tripped = True
             self.trips += 1
-            self.ctx.event("deadline_miss", f"no fresh {self.params.input} for {age / 1e6:.0f} ms")
+            self.ctx.event(
+                EventKind.DEADLINE_MISS, f"no fresh {self.params.input} for {age / 1e6:.0f} ms"
+            )
             self.log.error(
                 "no fresh control command for %.0f ms (deadline %g ms): commanding safe stop",
                 age / 1e6,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from stack import msgs
+from stack.events import EventKind, kind_value
 from stack.graph import NodeSpec, resolve_path, resolve_topic
 from stack.ros.messages import rosidl_class
 
@@ -92,8 +93,8 @@ class RclpyContext:
     def resolve_path(self, path: str | Path) -> Path:
         return resolve_path(self._source, path)
 
-    def event(self, kind: str, detail: str = "") -> None:
-        self.logger.warning(f"{kind}: {detail}")
+    def event(self, kind: EventKind, detail: str = "") -> None:
+        self.logger.warning(f"{kind_value(kind, self.name)}: {detail}")
 
     def set_variant(self, variant: str) -> None:
         self.variant = variant
