@@ -22,6 +22,7 @@ from stack import topics
 from stack.events import EventKind
 from stack.msgs import ns_to_time, stamp_to_ns
 from stack.node import Context, Node
+from stack.params import at_least, non_negative, positive
 
 
 @dataclass
@@ -35,6 +36,12 @@ class PlannerParams(PlannerConfig):
     map_frame: str = topics.FRAME_MAP
     replan_period_s: float = 0.0
     max_odometry_age_s: float = 0.5  # older ego state than the objects: do not plan
+
+    def validate(self) -> None:
+        at_least("lane_index", self.lane_index, 0)
+        for name in ("max_position_std", "localization_warmup_s", "replan_period_s"):
+            non_negative(name, getattr(self, name))
+        positive("max_odometry_age_s", self.max_odometry_age_s)
 
 
 class PlannerNode(Node):

@@ -23,6 +23,9 @@ from stack.errors import L4Error, ParamError
 
 E = TypeVar("E", bound=enum.Enum)
 
+#: How a 6-DoF extrinsic parameter is spelled in messages.
+EXTRINSIC = "[x, y, z, roll, pitch, yaw]"
+
 
 def fail(field: str, value: Any, what: str, error: type[L4Error] = ParamError) -> NoReturn:
     """Raise ``error`` saying ``field`` ``what`` and showing the value it got."""

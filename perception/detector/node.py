@@ -28,6 +28,7 @@ from perception.tf import StaticTransforms
 from stack import topics
 from stack.events import EventKind
 from stack.node import Context, Node
+from stack.params import EXTRINSIC, in_range, length, parse_enum, positive
 
 IMAGE = "sensor_msgs/msg/Image"
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
@@ -48,14 +49,15 @@ class CameraDetectorParams:
     max_distance: float = 120.0  # m
 
     def validate(self) -> None:
-        if self.fallback_extrinsic and len(self.fallback_extrinsic) != 6:
-            raise ValueError(
-                f"fallback_extrinsic must be [x, y, z, roll, pitch, yaw], got {self.fallback_extrinsic}"
-            )
-        if self.score_threshold is not None and not 0.0 <= self.score_threshold <= 1.0:
-            raise ValueError(f"score_threshold must be in [0, 1], got {self.score_threshold}")
-        if self.max_distance <= 0:
-            raise ValueError(f"max_distance must be > 0, got {self.max_distance}")
+        from stack.engine.base import Backend, Precision  # not at import: it loads the runtime
+
+        parse_enum(Backend, self.backend, "backend")
+        parse_enum(Precision, self.precision, "precision")
+        if self.fallback_extrinsic:
+            length("fallback_extrinsic", self.fallback_extrinsic, 6, EXTRINSIC)
+        if self.score_threshold is not None:
+            in_range("score_threshold", self.score_threshold, 0.0, 1.0)
+        positive("max_distance", self.max_distance)
 
 
 def resolve_card(ctx: Context, card: str) -> Path:

@@ -18,6 +18,7 @@ from stack import topics
 from stack.events import EventKind
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
+from stack.params import EXTRINSIC, at_least, length, non_negative, positive
 
 
 @dataclass
@@ -39,14 +40,12 @@ class LidarObstaclesParams(ObstacleConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.points_queue_depth < 1:
-            raise ValueError(f"points_queue_depth must be >= 1, got {self.points_queue_depth}")
-        if self.pose_tolerance_s < 0:
-            raise ValueError(f"pose_tolerance_s must be >= 0, got {self.pose_tolerance_s}")
-        if self.fallback_extrinsic and len(self.fallback_extrinsic) != 6:
-            raise ValueError(
-                f"fallback_extrinsic must be [x, y, z, roll, pitch, yaw], got {self.fallback_extrinsic}"
-            )
+        at_least("points_queue_depth", self.points_queue_depth, 1)
+        non_negative("pose_tolerance_s", self.pose_tolerance_s)
+        positive("map_cell", self.map_cell)
+        non_negative("map_z_margin", self.map_z_margin)
+        if self.fallback_extrinsic:
+            length("fallback_extrinsic", self.fallback_extrinsic, 6, EXTRINSIC)
 
 
 class LidarObstacles(Node):

@@ -23,6 +23,7 @@ from stack.errors import L4Error
 from stack.events import EventKind
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
+from stack.params import at_least, length, positive
 
 MAP_ORIGIN_KEYS = ("enu_origin_lat_lon_alt", "origin")  # tools/scenario writes the first
 _NO_FIX = -1
@@ -54,10 +55,12 @@ class EkfLocalizerParams:
     def __post_init__(self) -> None:
         if isinstance(self.ekf, dict):
             self.ekf = EkfConfig(**self.ekf)
-        if self.initial_pose and len(self.initial_pose) != 3:
-            raise LocalizationError(f"initial_pose must be [x, y, yaw], got {self.initial_pose}")
-        if self.gnss_std <= 0 or self.wheel_speed_std <= 0 or self.init_distance_m <= 0:
-            raise LocalizationError("gnss_std, wheel_speed_std and init_distance_m must be > 0")
+        if self.initial_pose:
+            length("initial_pose", self.initial_pose, 3, "[x, y, yaw]")
+        positive("gnss_std", self.gnss_std)
+        positive("wheel_speed_std", self.wheel_speed_std)
+        positive("init_distance_m", self.init_distance_m)
+        at_least("scan_reset_after", self.scan_reset_after, 1)
 
 
 def origin_from_map(path: str) -> tuple[float, float, float] | None:

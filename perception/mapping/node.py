@@ -19,6 +19,7 @@ from perception.tf import StaticTransforms, in_frame
 from stack import topics
 from stack.events import EventKind
 from stack.node import Context, Node
+from stack.params import positive
 
 
 @dataclass
@@ -29,7 +30,8 @@ class MapRecorderParams:
     base_frame: str = topics.FRAME_BASE
 
     def validate(self) -> None:
-        VoxelMap(self.voxel, self.radius)  # raises with the bad value named
+        positive("voxel", self.voxel)
+        positive("radius", self.radius)
 
 
 class MapRecorder(Node):

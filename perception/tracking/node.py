@@ -28,6 +28,7 @@ from stack import topics
 from stack.events import EventKind
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
+from stack.params import non_negative, positive
 
 
 @dataclass
@@ -53,8 +54,13 @@ class ObjectTrackerParams:
             self.tracker = TrackerConfig(**self.tracker)
         if isinstance(self.fusion, dict):
             self.fusion = FusionConfig(**self.fusion)
-        if min(self.camera_window_s, self.lidar_timeout_s, self.pose_tolerance_s) < 0:
-            raise ValueError("camera_window_s, lidar_timeout_s and pose_tolerance_s must be >= 0")
+        non_negative("camera_window_s", self.camera_window_s)
+        non_negative("lidar_timeout_s", self.lidar_timeout_s)
+        non_negative("pose_tolerance_s", self.pose_tolerance_s)
+        positive("lidar_position_std", self.lidar_position_std)
+        positive("camera_position_std", self.camera_position_std)
+        positive("roi_max_offset", self.roi_max_offset)
+        non_negative("static_radius", self.static_radius)  # 0 disables
 
 
 class ObjectTracker(Node):

@@ -19,6 +19,7 @@ from stack import topics
 from stack.events import EventKind
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
+from stack.params import non_negative, positive
 
 
 @dataclass
@@ -26,6 +27,10 @@ class ControllerParams(ControllerConfig):
     on_odometry: bool = False
     base_frame: str = topics.FRAME_BASE
     max_dt_s: float = 0.2  # longer gaps between cycles do not feed the PID integral/derivative
+
+    def validate(self) -> None:
+        positive("max_dt_s", self.max_dt_s)
+        non_negative("speed_preview_s", self.speed_preview_s)
 
 
 class Controller(Node):

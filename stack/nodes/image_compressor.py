@@ -15,6 +15,7 @@ from stack import topics
 from stack.events import EventKind
 from stack.msgs.image import ImageDecodeError, image_to_bgr
 from stack.node import Context, Node
+from stack.params import in_range, parse_enum
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
@@ -34,13 +35,9 @@ class ImageCompressorParams:
     jpeg_quality: int = 90  # 0-100
 
     def validate(self) -> None:
-        formats = [f.value for f in ImageFormat]
-        if self.format not in formats:
-            raise ValueError(f"format must be one of {formats}, got {self.format!r}")
-        if not 0 <= self.png_level <= 9:
-            raise ValueError(f"png_level must be 0..9, got {self.png_level}")
-        if not 0 <= self.jpeg_quality <= 100:
-            raise ValueError(f"jpeg_quality must be 0..100, got {self.jpeg_quality}")
+        parse_enum(ImageFormat, self.format, "format")
+        in_range("png_level", self.png_level, 0, 9)
+        in_range("jpeg_quality", self.jpeg_quality, 0, 100)
 
 
 class ImageCompressor(Node):

@@ -16,6 +16,7 @@ from stack import topics
 from stack.events import EventKind
 from stack.msgs import ns_to_stamp, stamp_to_ns
 from stack.node import Context, Node
+from stack.params import positive
 
 ACKERMANN = "ackermann_msgs/msg/AckermannDriveStamped"
 DIAGNOSTICS = "diagnostic_msgs/msg/DiagnosticArray"
@@ -37,12 +38,9 @@ class WatchdogParams:
     hardware_id: str = "l4stack"
 
     def validate(self) -> None:
-        if self.deadline_ms <= 0:
-            raise ValueError(f"deadline_ms must be > 0, got {self.deadline_ms}")
-        if self.check_rate_hz <= 0:
-            raise ValueError(f"check_rate_hz must be > 0, got {self.check_rate_hz}")
-        if self.max_decel <= 0:
-            raise ValueError(f"max_decel must be > 0 (a magnitude), got {self.max_decel}")
+        positive("deadline_ms", self.deadline_ms)
+        positive("check_rate_hz", self.check_rate_hz)
+        positive("max_decel", self.max_decel)  # a magnitude
 
 
 class ControlWatchdog(Node):

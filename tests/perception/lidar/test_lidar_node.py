@@ -77,5 +77,5 @@ def test_points_queue_depth_reaches_the_subscription_and_is_checked(fake):
     assert ctx.depths[topics.LIDAR_POINTS] == 1  # keep-latest unless the launch file asks for more
     _, ctx = fake.make_node(LidarObstacles, points_queue_depth=2)
     assert ctx.depths[topics.LIDAR_POINTS] == 2
-    with pytest.raises(ValueError, match="points_queue_depth must be >= 1, got 0"):
+    with pytest.raises(ValueError, match=r"points_queue_depth must be >= 1 \(got 0\)"):
         fake.make_node(LidarObstacles, points_queue_depth=0)

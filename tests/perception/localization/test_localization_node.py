@@ -9,6 +9,7 @@ from perception.geometry import quaternion_to_yaw, wrap_angle
 from perception.localization.geodesy import LocalTangentPlane
 from perception.localization.node import EkfLocalizer, LocalizationError
 from stack import msgs, topics
+from stack.errors import ParamError
 from tests.perception.localization import sim
 
 ORIGIN = (48.1351, 11.5820, 520.0)
@@ -146,5 +147,7 @@ def test_bad_map_and_params_are_named(fake, tmp_path):
         fake.make_node(EkfLocalizer, map_path=str(path))
     with pytest.raises(LocalizationError, match="cannot read map"):
         fake.make_node(EkfLocalizer, map_path=str(tmp_path / "missing.npz"))
-    with pytest.raises(LocalizationError, match="initial_pose"):
+    with pytest.raises(ParamError, match=r"initial_pose must be \[x, y, yaw\] \(got \[1.0\]\)"):
         fake.make_node(EkfLocalizer, initial_pose=[1.0])
+    with pytest.raises(ParamError, match=r"^gnss_std must be > 0 \(got -1.0\)$"):
+        fake.make_node(EkfLocalizer, gnss_std=-1.0)

@@ -109,7 +109,11 @@ def test_bad_tf_static_is_a_counted_drop(fake):
 
 @pytest.mark.parametrize(
     ("params", "message"),
-    [("voxel: 0", "voxel size must be > 0 m, got 0"), ("radius: -1", "radius must be > 0 m")],
+    [
+        ("voxel: 0", r"voxel must be > 0 \(got 0\)"),
+        ("radius: -1", r"radius must be > 0 \(got -1\)"),
+        ("radius: .nan", r"radius must be a finite number \(got nan\)"),
+    ],
 )
 def test_bad_parameters_are_rejected_naming_the_value(params, message):
     text = f"nodes:\n  rec: {{class: perception.mapping.node:MapRecorder, params: {{{params}}}}}\n"
