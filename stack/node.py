@@ -68,7 +68,11 @@ class Context(Protocol):
 
     def new(self, msgtype: str, **fields: Any) -> Any: ...
 
-    def engine(self, model: str, **options: Any) -> Any: ...
+    def engine(self, model: str, **options: Any) -> Any:
+        """An inference engine for ``model``; ``options`` are the flat names of
+        stack.engine.EngineOptions (backend, precision, intra_op_threads, ...), an unknown
+        one is refused by name."""
+        ...
 
     def resolve_path(self, path: str) -> Any:
         """A path from the node's parameters: relative ones mean beside the launch file."""
