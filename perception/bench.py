@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from stack import msgs
+from stack.events import EventKind
 
 LIDAR_P99_TARGET_MS = 20.0
 
@@ -50,7 +51,7 @@ class CallContext:
     def engine(self, model: str, **options: Any) -> Any:
         raise NotImplementedError
 
-    def event(self, kind: str, detail: str = "") -> None:
+    def event(self, kind: EventKind, detail: str = "") -> None:
         self.events.append((kind, detail))
 
 
@@ -108,15 +109,16 @@ def _tf_static() -> Any:
 
 
 def bench_lidar(quick: bool) -> dict[str, Any]:
-    from perception.lidar.node import POINTS_TOPIC, TF_STATIC_TOPIC, LidarObstacles
+    from perception.lidar.node import LidarObstacles
     from perception.lidar.pointcloud import make_pointcloud2
     from perception.lidar.synthetic import ray_cast_sweep, street_scene
+    from stack import topics
 
     scenes = [ray_cast_sweep(street_scene(seed), seed=seed) for seed in range(2 if quick else 5)]
     clouds = [make_pointcloud2(msgs.new, header(i, "lidar_top"), s) for i, s in enumerate(scenes)]
     node, ctx = make(LidarObstacles)
-    ctx.callbacks[TF_STATIC_TOPIC](_tf_static())
-    callback = ctx.callbacks[POINTS_TOPIC]
+    ctx.callbacks[topics.TF_STATIC](_tf_static())
+    callback = ctx.callbacks[topics.LIDAR_POINTS]
     timed(callback, clouds, 3)  # warm-up: imports, caches
     stages: dict[str, list[float]] = {}
     repeat = 20 if quick else 200
@@ -142,7 +144,8 @@ def bench_lidar(quick: bool) -> dict[str, Any]:
 
 def bench_tracking(quick: bool) -> dict[str, Any]:
     from perception.objects import Label, ObjectArray, detected_objects_msg
-    from perception.tracking.node import LIDAR_TOPIC, ObjectTracker
+    from perception.tracking.node import ObjectTracker
+    from stack import topics
 
     rng = np.random.default_rng(0)
     n, frames = 30, 50 if quick else 300
@@ -160,7 +163,7 @@ def bench_tracking(quick: bool) -> dict[str, Any]:
         )
         inputs.append(detected_objects_msg(msgs.new, header(k * 100_000_000, "map"), objs))
     _, ctx = make(ObjectTracker)
-    wall, cpu = timed(ctx.callbacks[LIDAR_TOPIC], inputs, frames)
+    wall, cpu = timed(ctx.callbacks[topics.LIDAR_OBJECTS], inputs, frames)
     out = summary(wall[10:], cpu[10:])  # once the tracks are confirmed
     out["objects"] = n
     return out
@@ -170,7 +173,8 @@ def bench_tracking(quick: bool) -> dict[str, Any]:
 
 
 def bench_localization(quick: bool) -> dict[str, Any]:
-    from perception.localization.node import IMU_TOPIC, EkfLocalizer
+    from perception.localization.node import EkfLocalizer
+    from stack import topics
 
     count = 500 if quick else 5000
     imus = [
@@ -183,7 +187,7 @@ def bench_localization(quick: bool) -> dict[str, Any]:
         for k in range(count)
     ]
     _, ctx = make(EkfLocalizer, initial_pose=[0.0, 0.0, 0.0])
-    return summary(*timed(ctx.callbacks[IMU_TOPIC], imus, count))
+    return summary(*timed(ctx.callbacks[topics.IMU], imus, count))
 
 
 def run(quick: bool = False) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from perception.errors import PerceptionError
+
 
 def wrap_angle(angle: np.ndarray | float) -> np.ndarray | float:
     """Wrap angles to [-pi, pi)."""
@@ -34,7 +36,7 @@ def quaternion_to_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
     """3x3 rotation matrix of a (not necessarily unit) quaternion."""
     norm = np.sqrt(x * x + y * y + z * z + w * w)
     if norm == 0.0 or not np.isfinite(norm):
-        raise ValueError(f"quaternion ({x}, {y}, {z}, {w}) has no rotation")
+        raise PerceptionError(f"quaternion ({x}, {y}, {z}, {w}) has no rotation")
     x, y, z, w = x / norm, y / norm, z / norm, w / norm
     return np.array(
         [

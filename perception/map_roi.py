@@ -11,24 +11,26 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
+from perception.errors import PerceptionError
+
 # The road centre line when the map has it (tools/scenario writes it), else the lane centres.
 POLYLINE_KEYS = ("centerline", "lane_centerlines")
 
 
 class RoadRoi:
     def __init__(self, polylines: list[np.ndarray], max_offset: float, spacing: float = 0.5):
-        if max_offset <= 0:
-            raise ValueError(f"max_offset must be > 0, got {max_offset}")
+        if not max_offset > 0:
+            raise PerceptionError(f"max_offset must be > 0 (got {max_offset!r})")
         samples = [_densify(np.asarray(p, float), spacing) for p in polylines if len(p) >= 2]
         if not samples:
-            raise ValueError("the region of interest needs at least one polyline of 2 points")
+            raise PerceptionError("the region of interest needs at least one polyline of 2 points")
         self.max_offset = max_offset
         self._tree = cKDTree(np.concatenate(samples))
 
     @classmethod
     def from_map(cls, path: str | Path, max_offset: float) -> RoadRoi:
         """From the first of the ``centerline`` / ``lane_centerlines`` keys the map has: the
-        offset is from the road centre when there is one. ValueError names file and key."""
+        offset is from the road centre when there is one. PerceptionError names file and key."""
         file = Path(path)
         try:
             with np.load(file) as data:
@@ -38,9 +40,9 @@ class RoadRoi:
                     arr = np.asarray(data[key], float)
                     lines.extend(arr if arr.ndim == 3 else [arr])
         except (OSError, ValueError) as exc:
-            raise ValueError(f"{file}: cannot read map: {exc}") from exc
+            raise PerceptionError(f"{file}: cannot read map: {exc}") from exc
         if not lines:
-            raise ValueError(f"{file}: no {' or '.join(map(repr, POLYLINE_KEYS))} key")
+            raise PerceptionError(f"{file}: no {' or '.join(map(repr, POLYLINE_KEYS))} key")
         return cls(lines, max_offset)
 
     def contains(self, xy: np.ndarray) -> np.ndarray:
@@ -72,8 +74,8 @@ class StaticStructure:
     """
 
     def __init__(self, points_xy: np.ndarray, radius: float) -> None:
-        if radius <= 0:
-            raise ValueError(f"static radius must be > 0, got {radius}")
+        if not radius > 0:
+            raise PerceptionError(f"radius must be > 0 (got {radius!r})")
         self.radius = radius
         self._tree = cKDTree(np.asarray(points_xy, float).reshape(-1, 2))
 
@@ -94,7 +96,7 @@ class StaticStructure:
 def load_static_points(path: str | Path) -> np.ndarray | None:
     """The (N, 3) points of a map .npz whose ``point_material`` is static structure (poles,
     signs, buildings, vegetation); None when the map has no such points (a lane-only map).
-    Raises ValueError naming the file when it cannot be read or its arrays do not match."""
+    Raises PerceptionError naming the file when it cannot be read or its arrays do not match."""
     file = Path(path)
     try:
         with np.load(file) as data:
@@ -103,9 +105,9 @@ def load_static_points(path: str | Path) -> np.ndarray | None:
             points = np.asarray(data["points"], float)
             material = np.asarray(data["point_material"])
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{file}: cannot read map: {exc}") from exc
+        raise PerceptionError(f"{file}: cannot read map: {exc}") from exc
     if points.ndim != 2 or points.shape[1] != 3 or len(points) != len(material):
-        raise ValueError(
+        raise PerceptionError(
             f"{file}: points must be (N, 3) with one point_material each, got "
             f"{points.shape} and {material.shape}"
         )

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from perception.errors import PerceptionError
 from perception.geometry import Pose2D, wrap_angle, yaw_to_quaternion
 
 MessageFactory = Callable[..., Any]
@@ -168,7 +169,7 @@ def _row(obj: Any) -> tuple:
 def objects_from_msg(msg: Any, default_pos_std: float = 0.5) -> ObjectArray:
     """Arrays from a DetectedObjects or TrackedObjects message.
 
-    A missing or unusable position covariance becomes ``default_pos_std``. Raises ValueError
+    A missing or unusable position covariance becomes ``default_pos_std``. Raises PerceptionError
     naming the object index when a pose or size is not finite.
     """
     objs = list(msg.objects)
@@ -180,7 +181,7 @@ def objects_from_msg(msg: Any, default_pos_std: float = 0.5) -> ObjectArray:
     yaw = np.arctan2(2.0 * (qw * qz + qx * qy), 1.0 - 2.0 * (qy * qy + qz * qz))
     bad = ~(np.isfinite(rows[:, :3]).all(1) & np.isfinite(rows[:, 7:10]).all(1) & np.isfinite(yaw))
     if bad.any():
-        raise ValueError(f"object {int(np.flatnonzero(bad)[0])} has a non-finite pose or size")
+        raise PerceptionError(f"object {int(np.flatnonzero(bad)[0])} has a non-finite pose or size")
     cov = rows[:, 14:18].reshape(n, 2, 2)
     usable = (rows[:, 18] > 0) & np.isfinite(cov).all(axis=(1, 2))
     usable &= (cov[:, 0, 0] > 0) & (cov[:, 1, 1] > 0)

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from perception.geometry import RigidTransform
+from stack.events import EventKind
 
 
 class StaticTransforms:
@@ -88,5 +89,5 @@ def in_frame(ctx: Any, topic: str, msg: Any, frame: str) -> bool:
     """Whether ``msg`` is in ``frame``; if not, its drop is traced naming both frames."""
     if frame_of(msg) == frame:
         return True
-    ctx.event("drop", f"{topic}: frame {msg.header.frame_id!r} is not {frame!r}")
+    ctx.event(EventKind.DROP, f"{topic}: frame {msg.header.frame_id!r} is not {frame!r}")
     return False

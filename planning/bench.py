@@ -44,8 +44,9 @@ def _write_map(path: Path) -> np.ndarray:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    from planning.control.node import TRAJECTORY_TOPIC, Controller
-    from planning.node import OBJECTS_TOPIC, ODOMETRY_TOPIC, PlannerNode
+    from planning.control.node import Controller
+    from planning.node import PlannerNode
+    from stack import topics
 
     rng = np.random.default_rng(0)
     n = 30
@@ -62,13 +63,17 @@ def run(quick: bool = False) -> dict[str, Any]:
         velocity=rng.normal(0.0, 5.0, (n, 2)),
     )
     inputs = [tracked_objects_msg(msgs.new, header(k * 100_000_000, "map"), objs) for k in range(5)]
-    pctx.callbacks[ODOMETRY_TOPIC](_odometry(0, float(road[5, 0]), float(road[5, 1]), 0.0, 12.0))
+    pctx.callbacks[topics.LOCALIZATION_ODOMETRY](
+        _odometry(0, float(road[5, 0]), float(road[5, 1]), 0.0, 12.0)
+    )
     repeat = 30 if quick else 300
-    plan_wall, plan_cpu = timed(pctx.callbacks[OBJECTS_TOPIC], inputs, repeat)
+    plan_wall, plan_cpu = timed(pctx.callbacks[topics.TRACKED_OBJECTS], inputs, repeat)
     trajectories = pctx.published["/planning/trajectory"][:5]
     _, cctx = make(Controller)
-    cctx.callbacks[ODOMETRY_TOPIC](_odometry(0, float(road[5, 0]), float(road[5, 1]), 0.0, 12.0))
-    control_wall, control_cpu = timed(cctx.callbacks[TRAJECTORY_TOPIC], trajectories, repeat)
+    cctx.callbacks[topics.LOCALIZATION_ODOMETRY](
+        _odometry(0, float(road[5, 0]), float(road[5, 1]), 0.0, 12.0)
+    )
+    control_wall, control_cpu = timed(cctx.callbacks[topics.TRAJECTORY], trajectories, repeat)
     return {
         "planner": {
             **summary(plan_wall, plan_cpu),

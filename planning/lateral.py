@@ -19,6 +19,7 @@ from perception.objects import Label, ObjectArray
 from planning.lane import Lane
 from planning.prediction import Prediction
 from planning.vehicle import VehicleShape
+from stack.params import non_negative, positive
 
 VULNERABLE = (Label.PEDESTRIAN, Label.BICYCLE)
 
@@ -36,11 +37,9 @@ class LateralConfig:
     crossing_speed: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.max_offset < 0 or self.ramp_length <= 0 or self.uncertainty_sigmas < 0:
-            raise ValueError(
-                f"max_offset ({self.max_offset}) and uncertainty_sigmas "
-                f"({self.uncertainty_sigmas}) must be >= 0, ramp_length ({self.ramp_length}) > 0"
-            )
+        non_negative("max_offset", self.max_offset)
+        non_negative("uncertainty_sigmas", self.uncertainty_sigmas)
+        positive("ramp_length", self.ramp_length)
 
 
 @dataclass(frozen=True)

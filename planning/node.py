@@ -18,12 +18,11 @@ from planning.lane import Lane, MapError, load_lane
 from planning.planner import EgoState, Plan, Planner, PlannerConfig
 from planning.trajectory import TRAJECTORY, TrajectoryArrays, trajectory_msg
 from planning.vehicle import odometry_state
+from stack import topics
+from stack.events import EventKind
 from stack.msgs import ns_to_time, stamp_to_ns
 from stack.node import Context, Node
-
-ODOMETRY_TOPIC = "/localization/odometry"
-OBJECTS_TOPIC = "/perception/objects"
-TRAJECTORY_TOPIC = "/planning/trajectory"
+from stack.params import at_least, non_negative, positive
 
 
 @dataclass
@@ -34,9 +33,15 @@ class PlannerParams(PlannerConfig):
     max_position_std: float = 0.0
     # ... and only once localization has run this long (s) since its first output; 0: off.
     localization_warmup_s: float = 0.0
-    map_frame: str = "map"
+    map_frame: str = topics.FRAME_MAP
     replan_period_s: float = 0.0
     max_odometry_age_s: float = 0.5  # older ego state than the objects: do not plan
+
+    def validate(self) -> None:
+        at_least("lane_index", self.lane_index, 0)
+        for name in ("max_position_std", "localization_warmup_s", "replan_period_s"):
+            non_negative(name, getattr(self, name))
+        positive("max_odometry_age_s", self.max_odometry_age_s)
 
 
 class PlannerNode(Node):
@@ -57,16 +62,20 @@ class PlannerNode(Node):
         self.ego_stamp_ns = 0
         self.objects: tuple[Any, ObjectArray] | None = None  # (header, objects in map)
         self.last_plan: Plan | None = None
-        self.pub = ctx.publisher(TRAJECTORY_TOPIC, TRAJECTORY)
-        ctx.subscribe(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry", self.on_odometry, depth=1)
-        ctx.subscribe(OBJECTS_TOPIC, TRACKED_OBJECTS, self.on_objects, depth=1)
+        self.pub = ctx.publisher(topics.TRAJECTORY, TRAJECTORY)
+        ctx.subscribe(
+            topics.LOCALIZATION_ODOMETRY, "nav_msgs/msg/Odometry", self.on_odometry, depth=1
+        )
+        ctx.subscribe(topics.TRACKED_OBJECTS, TRACKED_OBJECTS, self.on_objects, depth=1)
         if self.params.replan_period_s > 0:
             ctx.timer(self.params.replan_period_s, self.on_timer)
 
     def on_odometry(self, msg: Any) -> None:
         state = odometry_state(msg)
         if state is None:
-            self.ctx.event("drop", f"{ODOMETRY_TOPIC}: non-finite pose or speed")
+            self.ctx.event(
+                EventKind.DROP, f"{topics.LOCALIZATION_ODOMETRY}: non-finite pose or speed"
+            )
             return
         pose, v = state
         stamp = stamp_to_ns(msg.header.stamp)
@@ -85,12 +94,12 @@ class PlannerNode(Node):
         self.ego_stamp_ns = stamp
 
     def on_objects(self, msg: Any) -> None:
-        if not in_frame(self.ctx, OBJECTS_TOPIC, msg, self.params.map_frame):
+        if not in_frame(self.ctx, topics.TRACKED_OBJECTS, msg, self.params.map_frame):
             return
         try:
             objs = objects_from_msg(msg)
         except ValueError as exc:
-            self.ctx.event("drop", f"{OBJECTS_TOPIC}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{topics.TRACKED_OBJECTS}: {exc}")
             return
         self.objects = (msg.header, objs)
         self._plan(msg.header)
@@ -104,12 +113,12 @@ class PlannerNode(Node):
 
     def _plan(self, header: Any) -> None:
         if self.ego is None:
-            self.ctx.event("drop", "no ego odometry yet: cannot plan")
+            self.ctx.event(EventKind.DROP, "no ego odometry yet: cannot plan")
             return
         stamp_ns = stamp_to_ns(header.stamp)
         if stamp_ns - self.ego_stamp_ns > self.params.max_odometry_age_s * 1e9:
             self.ctx.event(
-                "drop",
+                EventKind.DROP,
                 "ego odometry is older than the objects by more than "
                 f"{self.params.max_odometry_age_s} s",
             )

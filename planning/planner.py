@@ -25,6 +25,7 @@ from planning.lateral import LateralConfig, Shift, VruClearance, shift_profile
 from planning.prediction import Prediction, PredictionConfig, predict_objects
 from planning.vehicle import VehicleShape
 from planning.velocity import LongitudinalConfig, Obstacle, Profile, rollout, speed_limit_profile
+from stack.params import at_least, non_negative, positive
 
 
 class Behavior(enum.Enum):
@@ -69,10 +70,11 @@ class PlannerConfig:
         ):
             if isinstance(getattr(self, name), dict):
                 setattr(self, name, cls(**getattr(self, name)))
-        if self.horizon_s <= 0 or self.time_step <= 0 or self.path_spacing <= 0:
-            raise ValueError("horizon_s, time_step and path_spacing must be > 0")
-        if self.speed_limit < 0:
-            raise ValueError(f"speed_limit must be >= 0, got {self.speed_limit}")
+        positive("horizon_s", self.horizon_s)
+        positive("time_step", self.time_step)
+        positive("path_spacing", self.path_spacing)
+        non_negative("speed_limit", self.speed_limit)
+        at_least("max_replans", self.max_replans, 0)
 
 
 @dataclass(frozen=True)

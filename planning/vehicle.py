@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from perception.geometry import Pose2D
+from stack.params import in_range, positive
 
 
 @dataclass(frozen=True)
@@ -19,10 +20,9 @@ class VehicleShape:
     max_steer: float = 0.6  # rad
 
     def __post_init__(self) -> None:
-        if min(self.wheelbase, self.length, self.width, self.max_steer) <= 0:
-            raise ValueError(f"vehicle dimensions must be > 0: {self}")
-        if not 0 <= self.rear_overhang < self.length:
-            raise ValueError(f"rear_overhang {self.rear_overhang} must lie in [0, length)")
+        for name in ("wheelbase", "length", "width", "max_steer"):
+            positive(name, getattr(self, name))
+        in_range("rear_overhang", self.rear_overhang, 0.0, self.length, high_open=True)
 
     @property
     def front(self) -> float:

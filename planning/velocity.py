@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stack.params import at_least, positive
+
 
 @dataclass
 class LongitudinalConfig:
@@ -35,12 +37,9 @@ class LongitudinalConfig:
     max_lateral_accel: float = 2.0  # m/s^2, for the curve speed limit
 
     def __post_init__(self) -> None:
-        if min(self.max_accel, self.comfort_decel, self.emergency_decel, self.max_jerk) <= 0:
-            raise ValueError("accelerations and jerk limits must be > 0")
-        if self.emergency_decel < self.comfort_decel:
-            raise ValueError(
-                f"emergency_decel {self.emergency_decel} < comfort_decel {self.comfort_decel}"
-            )
+        for name in ("max_accel", "comfort_decel", "emergency_decel", "max_jerk", "emergency_jerk"):
+            positive(name, getattr(self, name))
+        at_least("emergency_decel", self.emergency_decel, self.comfort_decel)
 
 
 @dataclass(frozen=True)

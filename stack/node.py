@@ -29,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from stack.events import EventKind
+
 
 @dataclass
 class NoParams:
@@ -66,14 +68,20 @@ class Context(Protocol):
 
     def new(self, msgtype: str, **fields: Any) -> Any: ...
 
-    def engine(self, model: str, **options: Any) -> Any: ...
+    def engine(self, model: str, **options: Any) -> Any:
+        """An inference engine for ``model``; ``options`` are the flat names of
+        stack.engine.EngineOptions (backend, precision, intra_op_threads, ...), an unknown
+        one is refused by name."""
+        ...
 
     def resolve_path(self, path: str) -> Any:
         """A path from the node's parameters: relative ones mean beside the launch file."""
         ...
 
-    def event(self, kind: str, detail: str = "") -> None:
-        """Record a counted, traced event (e.g. a dropped bad input) on the running callback."""
+    def event(self, kind: EventKind, detail: str = "") -> None:
+        """Record a counted, traced event (e.g. ``EventKind.DROP`` for a bad input, the detail
+        naming the topic and why) on the running callback; a kind that is not an EventKind
+        is an error."""
         ...
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from perception.bench import CallContext
 from stack import msgs
+from stack.events import EventKind
 
 P99_TARGET_MS = 30.0
 
@@ -27,12 +28,12 @@ class _BenchContext(CallContext):
         super().__init__(params, name="camera_detector")
 
     def engine(self, model: str, **options: Any) -> Any:
-        from stack.engine import load_engine
+        from stack.engine import EngineOptions, load_engine
 
         options.update(backend="onnxruntime", intra_op_threads=1)
-        return load_engine(model, **options)
+        return load_engine(model, EngineOptions.from_mapping(options))
 
-    def event(self, kind: str, detail: str = "") -> None:
+    def event(self, kind: EventKind, detail: str = "") -> None:
         self.events.append((kind, detail))
 
 

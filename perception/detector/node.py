@@ -7,7 +7,7 @@ autoware_perception_msgs/DetectedObjects stamped with the image's acquisition ti
 boxes also go out as vision_msgs/Detection2DArray when ``publish_2d`` is set.
 
 Bad input (an unsupported encoding, a truncated image, an image whose size differs from the
-camera_info) is counted with ``ctx.event("drop", why)``; a model that does not match its card
+camera_info) is counted with ``ctx.event(EventKind.DROP, why)``; a model that does not match its card
 fails when the node is constructed, naming the tensor.
 """
 
@@ -25,13 +25,11 @@ from perception.detector.preprocess import image_to_bgr
 from perception.geometry import RigidTransform
 from perception.objects import DETECTED_OBJECTS, detected_objects_msg
 from perception.tf import StaticTransforms
+from stack import topics
+from stack.events import EventKind
 from stack.node import Context, Node
+from stack.params import EXTRINSIC, in_range, length, parse_enum, positive
 
-IMAGE_TOPIC = "/sensing/camera/front/image_raw"
-CAMERA_INFO_TOPIC = "/sensing/camera/front/camera_info"
-TF_STATIC_TOPIC = "/tf_static"
-OBJECTS_TOPIC = "/perception/camera/objects"
-DETECTIONS_2D_TOPIC = "/perception/camera/detections2d"
 IMAGE = "sensor_msgs/msg/Image"
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
 DETECTION_2D_ARRAY = "vision_msgs/msg/Detection2DArray"
@@ -43,7 +41,7 @@ class CameraDetectorParams:
     backend: str = "auto"  # auto | onnxruntime | tensorrt
     precision: str = "fp32"
     score_threshold: float | None = None  # None: the card's
-    base_frame: str = "base_link"
+    base_frame: str = topics.FRAME_BASE
     # Used when /tf_static has no path from the image's frame: base_frame -> camera optical
     # frame as [x, y, z, roll, pitch, yaw].
     fallback_extrinsic: list[float] = field(default_factory=list)
@@ -51,14 +49,15 @@ class CameraDetectorParams:
     max_distance: float = 120.0  # m
 
     def validate(self) -> None:
-        if self.fallback_extrinsic and len(self.fallback_extrinsic) != 6:
-            raise ValueError(
-                f"fallback_extrinsic must be [x, y, z, roll, pitch, yaw], got {self.fallback_extrinsic}"
-            )
-        if self.score_threshold is not None and not 0.0 <= self.score_threshold <= 1.0:
-            raise ValueError(f"score_threshold must be in [0, 1], got {self.score_threshold}")
-        if self.max_distance <= 0:
-            raise ValueError(f"max_distance must be > 0, got {self.max_distance}")
+        from stack.engine.base import Backend, Precision  # not at import: it loads the runtime
+
+        parse_enum(Backend, self.backend, "backend")
+        parse_enum(Precision, self.precision, "precision")
+        if self.fallback_extrinsic:
+            length("fallback_extrinsic", self.fallback_extrinsic, 6, EXTRINSIC)
+        if self.score_threshold is not None:
+            in_range("score_threshold", self.score_threshold, 0.0, 1.0)
+        positive("max_distance", self.max_distance)
 
 
 def resolve_card(ctx: Context, card: str) -> Path:
@@ -99,33 +98,33 @@ class CameraDetector(Node):
         )
         self.info: Any = None
         self.last_detections = Detections2D.empty()
-        self.pub = ctx.publisher(OBJECTS_TOPIC, DETECTED_OBJECTS)
+        self.pub = ctx.publisher(topics.CAMERA_OBJECTS, DETECTED_OBJECTS)
         self.pub_2d = (
-            ctx.publisher(DETECTIONS_2D_TOPIC, DETECTION_2D_ARRAY)
+            ctx.publisher(topics.CAMERA_DETECTIONS_2D, DETECTION_2D_ARRAY)
             if self.params.publish_2d
             else None
         )
-        ctx.subscribe(TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
-        ctx.subscribe(CAMERA_INFO_TOPIC, CAMERA_INFO, self.on_camera_info, depth=1)
-        ctx.subscribe(IMAGE_TOPIC, IMAGE, self.on_image, depth=1)
+        ctx.subscribe(topics.TF_STATIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
+        ctx.subscribe(topics.CAMERA_INFO, CAMERA_INFO, self.on_camera_info, depth=1)
+        ctx.subscribe(topics.CAMERA_IMAGE, IMAGE, self.on_image, depth=1)
 
     # ---- inputs that set up the geometry ----------------------------------------------------
     def on_tf_static(self, msg: Any) -> None:
         for problem in self.tf.add_message(msg):
-            self.ctx.event("drop", f"{TF_STATIC_TOPIC}: {problem}")
+            self.ctx.event(EventKind.DROP, f"{topics.TF_STATIC}: {problem}")
 
     def on_camera_info(self, msg: Any) -> None:
         try:
             CameraGeometry.from_camera_info(msg, RigidTransform.identity())
         except DetectorError as exc:
-            self.ctx.event("drop", f"{CAMERA_INFO_TOPIC}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{topics.CAMERA_INFO}: {exc}")
             return
         self.info = msg
 
     def _geometry(self, frame: str) -> CameraGeometry | str:
         """The camera geometry for an image in ``frame``, or why there is none."""
         if self.info is None:
-            return f"no {CAMERA_INFO_TOPIC} received yet"
+            return f"no {topics.CAMERA_INFO} received yet"
         extrinsic = self.tf.lookup(self.params.base_frame, frame or self.params.base_frame)
         if extrinsic is None:
             extrinsic = self.fallback
@@ -150,7 +149,7 @@ class CameraDetector(Node):
         try:
             bgr = self._pixels(msg)
         except ImageError as exc:
-            self.ctx.event("drop", f"{IMAGE_TOPIC}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{topics.CAMERA_IMAGE}: {exc}")
             return
         dets = self.detector.detect(bgr)
         self.last_detections = dets
@@ -161,7 +160,7 @@ class CameraDetector(Node):
         geom = self._geometry(msg.header.frame_id)
         if isinstance(geom, str):
             # Publishing "no objects" would tell the tracker the road is clear.
-            self.ctx.event("drop", f"{IMAGE_TOPIC}: {geom}")
+            self.ctx.event(EventKind.DROP, f"{topics.CAMERA_IMAGE}: {geom}")
             return
         objs, _ = lift_boxes(geom, dets.boxes, dets.labels, dets.scores, self.lift_config)
         header = self.ctx.new(

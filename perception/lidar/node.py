@@ -14,18 +14,16 @@ from perception.lidar.pipeline import ObstacleConfig, PipelineStats, detect_obst
 from perception.lidar.pointcloud import POINTCLOUD2, PointCloudError, read_points
 from perception.objects import DETECTED_OBJECTS, detected_objects_msg
 from perception.tf import StaticTransforms, in_frame
+from stack import topics
+from stack.events import EventKind
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
-
-POINTS_TOPIC = "/sensing/lidar/top/points"
-TF_STATIC_TOPIC = "/tf_static"
-OBJECTS_TOPIC = "/perception/lidar/objects"
-ODOMETRY_TOPIC = "/localization/odometry"
+from stack.params import EXTRINSIC, at_least, length, non_negative, positive
 
 
 @dataclass
 class LidarObstaclesParams(ObstacleConfig):
-    base_frame: str = "base_link"
+    base_frame: str = topics.FRAME_BASE
     # Used when /tf_static has no path from the cloud's frame: [x, y, z, roll, pitch, yaw].
     fallback_extrinsic: list[float] = field(default_factory=list)
     # With a map holding static structure (poles, signs, walls), points on it are removed before
@@ -33,7 +31,7 @@ class LidarObstaclesParams(ObstacleConfig):
     map_path: str = ""
     map_cell: float = 0.2  # m, grid of the static map (a point within a cell of it is on it)
     map_z_margin: float = 0.2  # m, above and below the structure's height span
-    map_frame: str = "map"
+    map_frame: str = topics.FRAME_MAP
     pose_tolerance_s: float = 0.3  # how far an ego pose may be extrapolated to a cloud stamp
     # Sweeps kept waiting (keep-last). 1 loses a sweep whenever two arrive during one callback
     # of another node; with 2, the l4 policy still drops a sweep that can no longer make its
@@ -42,14 +40,12 @@ class LidarObstaclesParams(ObstacleConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.points_queue_depth < 1:
-            raise ValueError(f"points_queue_depth must be >= 1, got {self.points_queue_depth}")
-        if self.pose_tolerance_s < 0:
-            raise ValueError(f"pose_tolerance_s must be >= 0, got {self.pose_tolerance_s}")
-        if self.fallback_extrinsic and len(self.fallback_extrinsic) != 6:
-            raise ValueError(
-                f"fallback_extrinsic must be [x, y, z, roll, pitch, yaw], got {self.fallback_extrinsic}"
-            )
+        at_least("points_queue_depth", self.points_queue_depth, 1)
+        non_negative("pose_tolerance_s", self.pose_tolerance_s)
+        positive("map_cell", self.map_cell)
+        non_negative("map_z_margin", self.map_z_margin)
+        if self.fallback_extrinsic:
+            length("fallback_extrinsic", self.fallback_extrinsic, 6, EXTRINSIC)
 
 
 class LidarObstacles(Node):
@@ -76,16 +72,18 @@ class LidarObstacles(Node):
         )
         self.poses = PoseHistory()
         self.unfiltered_clouds = 0  # clouds clustered without map filtering (no pose yet)
-        self.pub = ctx.publisher(OBJECTS_TOPIC, DETECTED_OBJECTS)
-        ctx.subscribe(TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
+        self.pub = ctx.publisher(topics.LIDAR_OBJECTS, DETECTED_OBJECTS)
+        ctx.subscribe(topics.TF_STATIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
         if self.static_map is not None:
-            ctx.subscribe(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry", self.on_odometry, depth=50)
+            ctx.subscribe(
+                topics.LOCALIZATION_ODOMETRY, "nav_msgs/msg/Odometry", self.on_odometry, depth=50
+            )
         ctx.subscribe(
-            POINTS_TOPIC, POINTCLOUD2, self.on_points, depth=self.params.points_queue_depth
+            topics.LIDAR_POINTS, POINTCLOUD2, self.on_points, depth=self.params.points_queue_depth
         )
 
     def on_odometry(self, msg: Any) -> None:
-        if not in_frame(self.ctx, ODOMETRY_TOPIC, msg, self.params.map_frame):
+        if not in_frame(self.ctx, topics.LOCALIZATION_ODOMETRY, msg, self.params.map_frame):
             return
         self.poses.add(stamp_to_ns(msg.header.stamp), Pose2D.from_pose_msg(msg.pose.pose))
 
@@ -104,7 +102,7 @@ class LidarObstacles(Node):
 
     def on_tf_static(self, msg: Any) -> None:
         for problem in self.tf.add_message(msg):
-            self.ctx.event("drop", f"tf_static: {problem}")
+            self.ctx.event(EventKind.DROP, f"tf_static: {problem}")
 
     def _extrinsic(self, frame: str) -> RigidTransform | None:
         found = self.tf.lookup(self.params.base_frame, frame or self.params.base_frame)
@@ -114,17 +112,17 @@ class LidarObstacles(Node):
         try:
             points = read_points(msg)
         except PointCloudError as exc:
-            self.ctx.event("drop", f"{POINTS_TOPIC}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{topics.LIDAR_POINTS}: {exc}")
             return
         if len(points) == 0:
             # Publishing "no objects" here would make the tracker delete real obstacles.
-            self.ctx.event("drop", f"{POINTS_TOPIC}: empty point cloud")
+            self.ctx.event(EventKind.DROP, f"{topics.LIDAR_POINTS}: empty point cloud")
             return
         extrinsic = self._extrinsic(msg.header.frame_id)
         if extrinsic is None:
             self.ctx.event(
-                "drop",
-                f"{POINTS_TOPIC}: no tf_static from {msg.header.frame_id!r} to "
+                EventKind.DROP,
+                f"{topics.LIDAR_POINTS}: no tf_static from {msg.header.frame_id!r} to "
                 f"{self.params.base_frame!r}",
             )
             return

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from perception.config import parse_enum
 from perception.lidar.boxes import (
     SizeClasses,
     VehiclePriors,
@@ -21,6 +20,7 @@ from perception.lidar.boxes import (
 from perception.lidar.cluster import euclidean_clusters, grid_clusters
 from perception.lidar.preprocess import Box3, GroundConfig, segment_ground, voxel_downsample
 from perception.objects import ObjectArray
+from stack.params import at_least, interval, non_negative, parse_enum, positive
 
 
 class ClusterMode(str, enum.Enum):
@@ -52,15 +52,13 @@ class ObstacleConfig:
     sensor_xy: tuple[float, float] = (0.0, 0.0)  # where the lidar sits in base_link
 
     def __post_init__(self) -> None:
-        if self.voxel_size < 0 or self.cluster_tolerance <= 0:
-            raise ValueError(
-                f"voxel_size ({self.voxel_size}) must be >= 0 and cluster_tolerance "
-                f"({self.cluster_tolerance}) > 0"
-            )
+        non_negative("voxel_size", self.voxel_size)
+        positive("cluster_tolerance", self.cluster_tolerance)
+        at_least("min_cluster_points", self.min_cluster_points, 1)
+        at_least("max_cluster_points", self.max_cluster_points, self.min_cluster_points)
+        positive("max_box_length", self.max_box_length)
         for name in ("crop_x", "crop_y", "crop_z", "ego_x", "ego_y"):
-            lo, hi = getattr(self, name)
-            if lo >= hi:
-                raise ValueError(f"{name} must be (low, high) with low < high, got ({lo}, {hi})")
+            interval(name, getattr(self, name))
         self.cluster_mode = parse_enum(ClusterMode, self.cluster_mode, "cluster_mode")
         if isinstance(self.ground, dict):
             self.ground = GroundConfig(**self.ground)

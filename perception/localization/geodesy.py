@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from perception.errors import PerceptionError
+
 WGS84_A = 6378137.0
 WGS84_F = 1.0 / 298.257223563
 WGS84_E2 = WGS84_F * (2.0 - WGS84_F)
@@ -47,7 +49,10 @@ class LocalTangentPlane:
 
     def __init__(self, lat0_deg: float, lon0_deg: float, alt0_m: float = 0.0) -> None:
         if not (-90.0 < lat0_deg < 90.0) or not (-180.0 <= lon0_deg <= 180.0):
-            raise ValueError(f"origin latitude {lat0_deg} / longitude {lon0_deg} out of range")
+            raise PerceptionError(
+                f"origin latitude {lat0_deg} / longitude {lon0_deg} out of range "
+                "(latitude in (-90, 90), longitude in [-180, 180])"
+            )
         self.origin = (float(lat0_deg), float(lon0_deg), float(alt0_m))
         self._ecef0 = geodetic_to_ecef(lat0_deg, lon0_deg, alt0_m)
         lat, lon = np.deg2rad(lat0_deg), np.deg2rad(lon0_deg)

@@ -18,18 +18,13 @@ from perception.geometry import quaternion_to_yaw, yaw_to_quaternion
 from perception.localization.ekf import BIAS, YAW, EkfConfig, PoseEkf, Update, V, X, Y
 from perception.localization.geodesy import LocalTangentPlane
 from perception.tf import StaticTransforms
+from stack import topics
 from stack.errors import L4Error
+from stack.events import EventKind
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
+from stack.params import at_least, length, positive
 
-IMU_TOPIC = "/sensing/imu/data"
-WHEEL_TOPIC = "/vehicle/odometry"
-GNSS_TOPIC = "/sensing/gnss/fix"
-INITIAL_POSE_TOPIC = "/initialpose"
-TF_STATIC_TOPIC = "/tf_static"
-SCAN_POSE_TOPIC = "/localization/scan_pose"
-ODOMETRY_TOPIC = "/localization/odometry"
-TF_TOPIC = "/tf"
 MAP_ORIGIN_KEYS = ("enu_origin_lat_lon_alt", "origin")  # tools/scenario writes the first
 _NO_FIX = -1
 _COVARIANCE_UNKNOWN = 0
@@ -45,8 +40,8 @@ class EkfLocalizerParams:
     origin_lon: float = math.nan
     origin_alt: float = 0.0
     map_path: str = ""  # an .npz holding the map frame's [lat, lon(, alt)] (see MAP_ORIGIN_KEYS)
-    map_frame: str = "map"
-    base_frame: str = "base_link"
+    map_frame: str = topics.FRAME_MAP
+    base_frame: str = topics.FRAME_BASE
     gnss_std: float = 1.0  # m, when the fix carries no covariance
     wheel_speed_std: float = 0.1  # m/s, when the odometry carries no covariance
     initial_pose: list[float] = field(default_factory=list)  # [x, y, yaw] in the map frame
@@ -60,10 +55,12 @@ class EkfLocalizerParams:
     def __post_init__(self) -> None:
         if isinstance(self.ekf, dict):
             self.ekf = EkfConfig(**self.ekf)
-        if self.initial_pose and len(self.initial_pose) != 3:
-            raise LocalizationError(f"initial_pose must be [x, y, yaw], got {self.initial_pose}")
-        if self.gnss_std <= 0 or self.wheel_speed_std <= 0 or self.init_distance_m <= 0:
-            raise LocalizationError("gnss_std, wheel_speed_std and init_distance_m must be > 0")
+        if self.initial_pose:
+            length("initial_pose", self.initial_pose, 3, "[x, y, yaw]")
+        positive("gnss_std", self.gnss_std)
+        positive("wheel_speed_std", self.wheel_speed_std)
+        positive("init_distance_m", self.init_distance_m)
+        at_least("scan_reset_after", self.scan_reset_after, 1)
 
 
 def origin_from_map(path: str) -> tuple[float, float, float] | None:
@@ -96,24 +93,24 @@ class EkfLocalizer(Node):
         self.first_fix: np.ndarray | None = None
         self.wheel_speed = 0.0
         self.scan_rejections = 0
-        self.odom_pub = ctx.publisher(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry")
-        self.tf_pub = ctx.publisher(TF_TOPIC, "tf2_msgs/msg/TFMessage")
-        ctx.subscribe(TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
+        self.odom_pub = ctx.publisher(topics.LOCALIZATION_ODOMETRY, "nav_msgs/msg/Odometry")
+        self.tf_pub = ctx.publisher(topics.TF, "tf2_msgs/msg/TFMessage")
+        ctx.subscribe(topics.TF_STATIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
         ctx.subscribe(
-            INITIAL_POSE_TOPIC,
+            topics.INITIAL_POSE,
             "geometry_msgs/msg/PoseWithCovarianceStamped",
             self.on_initial_pose,
             depth=1,
         )
-        ctx.subscribe(GNSS_TOPIC, "sensor_msgs/msg/NavSatFix", self.on_gnss, depth=5)
+        ctx.subscribe(topics.GNSS_FIX, "sensor_msgs/msg/NavSatFix", self.on_gnss, depth=5)
         ctx.subscribe(
-            SCAN_POSE_TOPIC,
+            topics.SCAN_POSE,
             "geometry_msgs/msg/PoseWithCovarianceStamped",
             self.on_scan_pose,
             depth=5,
         )
-        ctx.subscribe(WHEEL_TOPIC, "nav_msgs/msg/Odometry", self.on_wheel, depth=10)
-        ctx.subscribe(IMU_TOPIC, "sensor_msgs/msg/Imu", self.on_imu, depth=10)
+        ctx.subscribe(topics.VEHICLE_ODOMETRY, "nav_msgs/msg/Odometry", self.on_wheel, depth=10)
+        ctx.subscribe(topics.IMU, "sensor_msgs/msg/Imu", self.on_imu, depth=10)
         self._pending_initial_pose = list(self.params.initial_pose)
 
     def _configured_plane(self) -> LocalTangentPlane | None:
@@ -130,7 +127,7 @@ class EkfLocalizer(Node):
 
     def on_tf_static(self, msg: Any) -> None:
         for problem in self.tf.add_message(msg):
-            self.ctx.event("drop", f"tf_static: {problem}")
+            self.ctx.event(EventKind.DROP, f"tf_static: {problem}")
 
     def on_initial_pose(self, msg: Any) -> None:
         pose = msg.pose.pose
@@ -153,7 +150,9 @@ class EkfLocalizer(Node):
         acc = msg.linear_acceleration
         vec = np.array([[rate.x, rate.y, rate.z], [acc.x, acc.y, acc.z]], float)
         if not np.all(np.isfinite(vec)):
-            self.ctx.event("drop", f"{IMU_TOPIC}: non-finite angular velocity or acceleration")
+            self.ctx.event(
+                EventKind.DROP, f"{topics.IMU}: non-finite angular velocity or acceleration"
+            )
             return
         frame = msg.header.frame_id
         if frame and frame != self.params.base_frame:
@@ -163,14 +162,14 @@ class EkfLocalizer(Node):
         stamp = stamp_to_ns(msg.header.stamp)
         self._initialize_from_param(stamp)
         if self.ekf.set_imu(stamp, vec[0, 2], vec[1, 0]) is Update.STALE:
-            self.ctx.event("drop", f"{IMU_TOPIC}: {Update.STALE.value}")
+            self.ctx.event(EventKind.DROP, f"{topics.IMU}: {Update.STALE.value}")
             return
         self._publish(msg.header.stamp)
 
     def on_wheel(self, msg: Any) -> None:
         speed = float(msg.twist.twist.linear.x)
         if not math.isfinite(speed):
-            self.ctx.event("drop", f"{WHEEL_TOPIC}: non-finite speed")
+            self.ctx.event(EventKind.DROP, f"{topics.VEHICLE_ODOMETRY}: non-finite speed")
             return
         self.wheel_speed = speed
         var = float(msg.twist.covariance[0])
@@ -179,12 +178,14 @@ class EkfLocalizer(Node):
         self._initialize_from_param(stamp)
         result = self.ekf.update_speed(stamp, speed, std)
         if result in (Update.OUTLIER, Update.STALE):
-            self.ctx.event("drop", f"{WHEEL_TOPIC}: speed {speed:.2f} m/s {result.value}")
+            self.ctx.event(
+                EventKind.DROP, f"{topics.VEHICLE_ODOMETRY}: speed {speed:.2f} m/s {result.value}"
+            )
 
     def on_gnss(self, msg: Any) -> None:
         fix = np.array([msg.latitude, msg.longitude, msg.altitude], float)
         if msg.status.status <= _NO_FIX or not np.all(np.isfinite(fix[:2])):
-            self.ctx.event("drop", f"{GNSS_TOPIC}: no fix")
+            self.ctx.event(EventKind.DROP, f"{topics.GNSS_FIX}: no fix")
             return
         alt = fix[2] if math.isfinite(fix[2]) else 0.0
         if self.plane is None:
@@ -200,7 +201,8 @@ class EkfLocalizer(Node):
         result = self.ekf.update_position(stamp, enu, cov, lever)
         if result is not Update.ACCEPTED:
             self.ctx.event(
-                "drop", f"{GNSS_TOPIC}: fix at ({enu[0]:.1f}, {enu[1]:.1f}) m {result.value}"
+                EventKind.DROP,
+                f"{topics.GNSS_FIX}: fix at ({enu[0]:.1f}, {enu[1]:.1f}) m {result.value}",
             )
 
     def on_scan_pose(self, msg: Any) -> None:
@@ -210,7 +212,7 @@ class EkfLocalizer(Node):
         if not (
             np.all(np.isfinite(xyyaw)) and np.all(np.isfinite(cov)) and np.all(np.diag(cov) > 0)
         ):
-            self.ctx.event("drop", f"{SCAN_POSE_TOPIC}: non-finite pose or covariance")
+            self.ctx.event(EventKind.DROP, f"{topics.SCAN_POSE}: non-finite pose or covariance")
             return
         stamp = stamp_to_ns(msg.header.stamp)
         result = self.ekf.update_pose(stamp, xyyaw, cov)
@@ -227,7 +229,7 @@ class EkfLocalizer(Node):
         else:
             self.scan_rejections = 0
         if result is not Update.ACCEPTED:
-            self.ctx.event("drop", f"{SCAN_POSE_TOPIC}: {result.value}")
+            self.ctx.event(EventKind.DROP, f"{topics.SCAN_POSE}: {result.value}")
 
     def _lever_arm(self, frame: str) -> tuple[float, float]:
         """The GNSS antenna's (x, y) in base_link from tf_static; (0, 0) when unknown."""

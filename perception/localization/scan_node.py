@@ -15,21 +15,19 @@ from perception.geometry import Pose2D, PoseHistory, RigidTransform, yaw_to_quat
 from perception.lidar.pointcloud import POINTCLOUD2, PointCloudError, read_points
 from perception.localization.scan_matching import ScanMatchConfig, ScanMatcher, ScanMatchError
 from perception.tf import StaticTransforms
+from stack import topics
+from stack.events import EventKind
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
 
-POINTS_TOPIC = "/sensing/lidar/top/points"
-TF_STATIC_TOPIC = "/tf_static"
-ODOMETRY_TOPIC = "/localization/odometry"
-SCAN_POSE_TOPIC = "/localization/scan_pose"
 POSE_WITH_COVARIANCE = "geometry_msgs/msg/PoseWithCovarianceStamped"
 
 
 @dataclass
 class ScanMatcherParams(ScanMatchConfig):
     map_path: str = ""  # .npz with `points` (and `point_material`), as tools/scenario writes
-    map_frame: str = "map"
-    base_frame: str = "base_link"
+    map_frame: str = topics.FRAME_MAP
+    base_frame: str = topics.FRAME_BASE
     pose_tolerance_s: float = 0.2
 
 
@@ -48,14 +46,16 @@ class ScanMatcherNode(Node):
         self.matcher = matcher
         self.tf = StaticTransforms()
         self.poses = PoseHistory()
-        self.pub = ctx.publisher(SCAN_POSE_TOPIC, POSE_WITH_COVARIANCE)
-        ctx.subscribe(TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
-        ctx.subscribe(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry", self.on_odometry, depth=50)
-        ctx.subscribe(POINTS_TOPIC, POINTCLOUD2, self.on_points, depth=1)
+        self.pub = ctx.publisher(topics.SCAN_POSE, POSE_WITH_COVARIANCE)
+        ctx.subscribe(topics.TF_STATIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
+        ctx.subscribe(
+            topics.LOCALIZATION_ODOMETRY, "nav_msgs/msg/Odometry", self.on_odometry, depth=50
+        )
+        ctx.subscribe(topics.LIDAR_POINTS, POINTCLOUD2, self.on_points, depth=1)
 
     def on_tf_static(self, msg: Any) -> None:
         for problem in self.tf.add_message(msg):
-            self.ctx.event("drop", f"tf_static: {problem}")
+            self.ctx.event(EventKind.DROP, f"tf_static: {problem}")
 
     def on_odometry(self, msg: Any) -> None:
         self.poses.add(stamp_to_ns(msg.header.stamp), Pose2D.from_pose_msg(msg.pose.pose))
@@ -71,15 +71,17 @@ class ScanMatcherNode(Node):
         try:
             points = read_points(msg)
         except PointCloudError as exc:
-            self.ctx.event("drop", f"{POINTS_TOPIC}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{topics.LIDAR_POINTS}: {exc}")
             return
         extrinsic = self._extrinsic(msg.header.frame_id)
         if extrinsic is None:
-            self.ctx.event("drop", f"{POINTS_TOPIC}: no tf_static for {msg.header.frame_id!r}")
+            self.ctx.event(
+                EventKind.DROP, f"{topics.LIDAR_POINTS}: no tf_static for {msg.header.frame_id!r}"
+            )
             return
         result = self.matcher.match(self.matcher.scan_points(extrinsic.apply(points)), guess)
         if isinstance(result, str):
-            self.ctx.event("drop", f"scan match failed: {result}")
+            self.ctx.event(EventKind.DROP, f"scan match failed: {result}")
             return
         self.pub.publish(self._pose_msg(msg.header.stamp, result.pose, result.covariance))
 

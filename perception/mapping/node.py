@@ -16,22 +16,22 @@ from perception.geometry import Pose2D
 from perception.lidar.pointcloud import POINTCLOUD2, PointCloudError, make_pointcloud2, read_points
 from perception.mapping.voxel_map import VoxelMap
 from perception.tf import StaticTransforms, in_frame
+from stack import topics
+from stack.events import EventKind
 from stack.node import Context, Node
-
-POINTS_TOPIC = "/sensing/lidar/top/points"
-ODOMETRY_TOPIC = "/localization/odometry"
-UPDATES_TOPIC = "/mapping/voxel_updates"
+from stack.params import positive
 
 
 @dataclass
 class MapRecorderParams:
     voxel: float = 0.4
     radius: float = 60.0
-    map_frame: str = "map"
-    base_frame: str = "base_link"
+    map_frame: str = topics.FRAME_MAP
+    base_frame: str = topics.FRAME_BASE
 
     def validate(self) -> None:
-        VoxelMap(self.voxel, self.radius)  # raises with the bad value named
+        positive("voxel", self.voxel)
+        positive("radius", self.radius)
 
 
 class MapRecorder(Node):
@@ -43,33 +43,35 @@ class MapRecorder(Node):
         self.map = VoxelMap(self.params.voxel, self.params.radius)
         self.tf = StaticTransforms()
         self.pose: Pose2D | None = None
-        self.pub = ctx.publisher(UPDATES_TOPIC, POINTCLOUD2)
-        ctx.subscribe("/tf_static", "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
-        ctx.subscribe(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry", self.on_odometry, depth=1)
-        ctx.subscribe(POINTS_TOPIC, POINTCLOUD2, self.on_points, depth=1)
+        self.pub = ctx.publisher(topics.VOXEL_UPDATES, POINTCLOUD2)
+        ctx.subscribe(topics.TF_STATIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
+        ctx.subscribe(
+            topics.LOCALIZATION_ODOMETRY, "nav_msgs/msg/Odometry", self.on_odometry, depth=1
+        )
+        ctx.subscribe(topics.LIDAR_POINTS, POINTCLOUD2, self.on_points, depth=1)
 
     def on_tf_static(self, msg: Any) -> None:
         for problem in self.tf.add_message(msg):
-            self.ctx.event("drop", f"tf_static: {problem}")
+            self.ctx.event(EventKind.DROP, f"tf_static: {problem}")
 
     def on_odometry(self, msg: Any) -> None:
-        if not in_frame(self.ctx, ODOMETRY_TOPIC, msg, self.params.map_frame):
+        if not in_frame(self.ctx, topics.LOCALIZATION_ODOMETRY, msg, self.params.map_frame):
             return
         self.pose = Pose2D.from_pose_msg(msg.pose.pose)
 
     def on_points(self, msg: Any) -> None:
         if self.pose is None:
-            self.ctx.event("drop", f"{POINTS_TOPIC}: no pose yet to place the sweep")
+            self.ctx.event(EventKind.DROP, f"{topics.LIDAR_POINTS}: no pose yet to place the sweep")
             return
         extrinsic = self.tf.lookup(self.params.base_frame, msg.header.frame_id or "")
         if extrinsic is None:
-            self.ctx.event("drop", f"{POINTS_TOPIC}: no tf_static from {msg.header.frame_id!r} "
+            self.ctx.event(EventKind.DROP, f"{topics.LIDAR_POINTS}: no tf_static from {msg.header.frame_id!r} "
                            f"to {self.params.base_frame!r}")  # fmt: skip
             return
         try:
             points = extrinsic.apply(read_points(msg))
         except PointCloudError as exc:
-            self.ctx.event("drop", f"{POINTS_TOPIC}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{topics.LIDAR_POINTS}: {exc}")
             return
         in_map = np.column_stack([self.pose.apply(points[:, :2]), points[:, 2]])
         new = self.map.insert(in_map, np.array([self.pose.x, self.pose.y]))

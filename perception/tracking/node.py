@@ -24,18 +24,16 @@ from perception.objects import (
 from perception.tf import frame_of, in_frame
 from perception.tracking.fusion import FusionConfig, fuse
 from perception.tracking.tracker import MultiObjectTracker, TrackerConfig, TrackerError
+from stack import topics
+from stack.events import EventKind
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
-
-LIDAR_TOPIC = "/perception/lidar/objects"
-CAMERA_TOPIC = "/perception/camera/objects"
-ODOMETRY_TOPIC = "/localization/odometry"
-OBJECTS_TOPIC = "/perception/objects"
+from stack.params import non_negative, positive
 
 
 @dataclass
 class ObjectTrackerParams:
-    tracking_frame: str = "map"
+    tracking_frame: str = topics.FRAME_MAP
     lidar_position_std: float = 0.3  # used when a lidar object carries no covariance
     camera_position_std: float = 1.5  # used when a camera object carries no covariance
     camera_window_s: float = 0.15  # a camera message this close to a lidar stamp is fused
@@ -56,8 +54,13 @@ class ObjectTrackerParams:
             self.tracker = TrackerConfig(**self.tracker)
         if isinstance(self.fusion, dict):
             self.fusion = FusionConfig(**self.fusion)
-        if min(self.camera_window_s, self.lidar_timeout_s, self.pose_tolerance_s) < 0:
-            raise ValueError("camera_window_s, lidar_timeout_s and pose_tolerance_s must be >= 0")
+        non_negative("camera_window_s", self.camera_window_s)
+        non_negative("lidar_timeout_s", self.lidar_timeout_s)
+        non_negative("pose_tolerance_s", self.pose_tolerance_s)
+        positive("lidar_position_std", self.lidar_position_std)
+        positive("camera_position_std", self.camera_position_std)
+        positive("roi_max_offset", self.roi_max_offset)
+        non_negative("static_radius", self.static_radius)  # 0 disables
 
 
 class ObjectTracker(Node):
@@ -82,13 +85,15 @@ class ObjectTracker(Node):
         self.poses = PoseHistory()
         self.camera: deque[tuple[int, ObjectArray]] = deque(maxlen=8)
         self.last_lidar_ns: int | None = None
-        self.pub = ctx.publisher(OBJECTS_TOPIC, TRACKED_OBJECTS)
-        ctx.subscribe(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry", self.on_odometry, depth=50)
-        ctx.subscribe(CAMERA_TOPIC, DETECTED_OBJECTS, self.on_camera, depth=5)
-        ctx.subscribe(LIDAR_TOPIC, DETECTED_OBJECTS, self.on_lidar, depth=1)
+        self.pub = ctx.publisher(topics.TRACKED_OBJECTS, TRACKED_OBJECTS)
+        ctx.subscribe(
+            topics.LOCALIZATION_ODOMETRY, "nav_msgs/msg/Odometry", self.on_odometry, depth=50
+        )
+        ctx.subscribe(topics.CAMERA_OBJECTS, DETECTED_OBJECTS, self.on_camera, depth=5)
+        ctx.subscribe(topics.LIDAR_OBJECTS, DETECTED_OBJECTS, self.on_lidar, depth=1)
 
     def on_odometry(self, msg: Any) -> None:
-        if not in_frame(self.ctx, ODOMETRY_TOPIC, msg, self.params.tracking_frame):
+        if not in_frame(self.ctx, topics.LOCALIZATION_ODOMETRY, msg, self.params.tracking_frame):
             return
         self.poses.add(stamp_to_ns(msg.header.stamp), Pose2D.from_pose_msg(msg.pose.pose))
 
@@ -96,7 +101,7 @@ class ObjectTracker(Node):
         try:
             objs = objects_from_msg(msg, default_pos_std=std)
         except ValueError as exc:
-            self.ctx.event("drop", f"{topic}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{topic}: {exc}")
             return None
         if frame_of(msg) != self.params.tracking_frame:
             # Objects in the vehicle frame: place them with the ego pose at their stamp.
@@ -104,7 +109,7 @@ class ObjectTracker(Node):
             pose = self.poses.at(stamp_to_ns(msg.header.stamp), tolerance)
             if pose is None:
                 self.ctx.event(
-                    "drop",
+                    EventKind.DROP,
                     f"{topic}: no ego pose near the stamp to place objects in "
                     f"{self.params.tracking_frame!r}",
                 )
@@ -124,7 +129,7 @@ class ObjectTracker(Node):
         return best[1]
 
     def on_lidar(self, msg: Any) -> None:
-        lidar = self._to_tracking_frame(LIDAR_TOPIC, msg, self.params.lidar_position_std)
+        lidar = self._to_tracking_frame(topics.LIDAR_OBJECTS, msg, self.params.lidar_position_std)
         if lidar is None:
             return
         stamp = stamp_to_ns(msg.header.stamp)
@@ -133,7 +138,9 @@ class ObjectTracker(Node):
         self._step_and_publish(msg.header, fused.objects)
 
     def on_camera(self, msg: Any) -> None:
-        camera = self._to_tracking_frame(CAMERA_TOPIC, msg, self.params.camera_position_std)
+        camera = self._to_tracking_frame(
+            topics.CAMERA_OBJECTS, msg, self.params.camera_position_std
+        )
         if camera is None:
             return
         stamp = stamp_to_ns(msg.header.stamp)
@@ -146,7 +153,7 @@ class ObjectTracker(Node):
         try:
             self.tracker.step(stamp_to_ns(header.stamp), detections)
         except TrackerError as exc:
-            self.ctx.event("drop", str(exc))
+            self.ctx.event(EventKind.DROP, str(exc))
             return
         objs, existence, vel_cov = self.tracker.confirmed_objects()
         out_header = self.ctx.new(

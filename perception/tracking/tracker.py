@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from perception.config import parse_enum
 from perception.geometry import dominated_by_footprint, wrap_angle
 from perception.objects import NUM_LABELS, ObjectArray
 from perception.tracking import kalman
 from perception.tracking.association import Assignment, gated_assignment
 from stack.errors import L4Error
+from stack.params import at_least, in_range, parse_enum, positive
 
 # Object ids must be the same on every replay of a bag, so they are name-based, not random.
 _ID_NAMESPACE = uuid.UUID("6f1c3a52-44f5-4c55-8a57-1a2f0f7c9e01")
@@ -64,11 +64,13 @@ class TrackerConfig:
 
     def __post_init__(self) -> None:
         self.motion_model = parse_enum(MotionModel, self.motion_model, "motion_model")
-        if self.min_hits < 1 or self.max_misses < 0 or self.tentative_max_misses < 0:
-            raise ValueError(
-                f"min_hits ({self.min_hits}) must be >= 1, max_misses ({self.max_misses}) and "
-                f"tentative_max_misses ({self.tentative_max_misses}) >= 0"
-            )
+        at_least("min_hits", self.min_hits, 1)
+        at_least("max_misses", self.max_misses, 0)
+        at_least("tentative_max_misses", self.tentative_max_misses, 0)
+        positive("gate_chi2", self.gate_chi2)
+        positive("max_distance", self.max_distance)
+        in_range("size_smoothing", self.size_smoothing, 0.0, 1.0)
+        in_range("class_decay", self.class_decay, 0.0, 1.0)
 
 
 @dataclass

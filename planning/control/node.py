@@ -15,19 +15,22 @@ from planning.control.controller import ControllerConfig, TrajectoryFollower
 from planning.control.safe_stop import ACKERMANN, drive_command
 from planning.trajectory import TRAJECTORY, TrajectoryArrays, TrajectoryError, trajectory_from_msg
 from planning.vehicle import odometry_state
+from stack import topics
+from stack.events import EventKind
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
-
-TRAJECTORY_TOPIC = "/planning/trajectory"
-ODOMETRY_TOPIC = "/localization/odometry"
-COMMAND_TOPIC = "/control/command"
+from stack.params import non_negative, positive
 
 
 @dataclass
 class ControllerParams(ControllerConfig):
     on_odometry: bool = False
-    base_frame: str = "base_link"
+    base_frame: str = topics.FRAME_BASE
     max_dt_s: float = 0.2  # longer gaps between cycles do not feed the PID integral/derivative
+
+    def validate(self) -> None:
+        positive("max_dt_s", self.max_dt_s)
+        non_negative("speed_preview_s", self.speed_preview_s)
 
 
 class Controller(Node):
@@ -43,14 +46,18 @@ class Controller(Node):
         self.ego: tuple[Pose2D, float] | None = None
         self.last_cycle_ns: int | None = None
         self.last_steering = 0.0
-        self.pub = ctx.publisher(COMMAND_TOPIC, ACKERMANN)
-        ctx.subscribe(ODOMETRY_TOPIC, "nav_msgs/msg/Odometry", self.on_odometry, depth=1)
-        ctx.subscribe(TRAJECTORY_TOPIC, TRAJECTORY, self.on_trajectory, depth=1)
+        self.pub = ctx.publisher(topics.CONTROL_COMMAND, ACKERMANN)
+        ctx.subscribe(
+            topics.LOCALIZATION_ODOMETRY, "nav_msgs/msg/Odometry", self.on_odometry, depth=1
+        )
+        ctx.subscribe(topics.TRAJECTORY, TRAJECTORY, self.on_trajectory, depth=1)
 
     def on_odometry(self, msg: Any) -> None:
         state = odometry_state(msg)
         if state is None:
-            self.ctx.event("drop", f"{ODOMETRY_TOPIC}: non-finite pose or speed")
+            self.ctx.event(
+                EventKind.DROP, f"{topics.LOCALIZATION_ODOMETRY}: non-finite pose or speed"
+            )
             return
         self.ego = state
         if self.params.on_odometry and self.trajectory is not None:
@@ -60,13 +67,13 @@ class Controller(Node):
         try:
             self.trajectory = trajectory_from_msg(msg)
         except TrajectoryError as exc:
-            self.ctx.event("drop", f"{TRAJECTORY_TOPIC}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{topics.TRAJECTORY}: {exc}")
             return
         self._command(msg.header.stamp)
 
     def _command(self, stamp: Any) -> None:
         if self.ego is None or self.trajectory is None:
-            self.ctx.event("drop", "no ego odometry yet: cannot control")
+            self.ctx.event(EventKind.DROP, "no ego odometry yet: cannot control")
             return
         now = stamp_to_ns(stamp)
         dt = 0.0 if self.last_cycle_ns is None else (now - self.last_cycle_ns) * 1e-9

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stack.params import at_least, non_negative, positive
+
 
 @dataclass
 class PurePursuitConfig:
@@ -16,11 +18,11 @@ class PurePursuitConfig:
     max_steer: float = 0.6  # rad
 
     def __post_init__(self) -> None:
-        if not 0 < self.min_lookahead <= self.max_lookahead:
-            raise ValueError(
-                f"need 0 < min_lookahead ({self.min_lookahead}) <= max_lookahead "
-                f"({self.max_lookahead})"
-            )
+        positive("wheelbase", self.wheelbase)
+        non_negative("lookahead_time", self.lookahead_time)
+        positive("min_lookahead", self.min_lookahead)
+        at_least("max_lookahead", self.max_lookahead, self.min_lookahead)
+        positive("max_steer", self.max_steer)
 
 
 @dataclass(frozen=True)

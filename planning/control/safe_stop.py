@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from stack.params import positive
+
 ACKERMANN = "ackermann_msgs/msg/AckermannDriveStamped"
 
 
@@ -26,8 +28,8 @@ def safe_stop(
 ) -> SafeStop:
     """Target speed 0 at ``max_decel`` m/s^2, keeping the last steering angle (a sudden steering
     change at speed is more dangerous than the path error it fixes)."""
-    if max_decel <= 0 or max_jerk <= 0:
-        raise ValueError(f"max_decel ({max_decel}) and max_jerk ({max_jerk}) must be > 0")
+    positive("max_decel", max_decel)
+    positive("max_jerk", max_jerk)
     return SafeStop(float(last_steering), 0.0, -float(max_decel), float(max_jerk))
 
 

@@ -74,10 +74,13 @@ def _emit(result: dict[str, Any], out: Path | None) -> None:
 
 
 def _load(model: Path, backend: str, args: argparse.Namespace, **extra: Any) -> Any:
-    from stack.engine import EngineError, load_engine
+    from stack.engine import EngineError, EngineOptions, load_engine
 
     try:
-        return load_engine(model, backend, args.precision, cache_dir=args.cache_dir, **extra)
+        options = EngineOptions.of(
+            backend=backend, precision=args.precision, cache_dir=args.cache_dir, **extra
+        )
+        return load_engine(model, options)
     except EngineError as exc:
         raise CliError(str(exc)) from None
 

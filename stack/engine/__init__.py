@@ -1,10 +1,10 @@
 """Inference engines: TensorRT and ONNX Runtime behind one interface, with an engine cache.
 
-    engine = load_engine("detector.onnx", backend="auto", precision="fp16", intra_op_threads=2)
+    engine = load_engine("detector.onnx", EngineOptions.of(precision="fp16", intra_op_threads=2))
     outputs = engine.run({"images": batch})     # dict name -> numpy array
 
-Every DNN node runs through here (``ctx.engine(model, **options)`` forwards to
-:func:`load_engine`); on the vehicle that is TensorRT, elsewhere ONNX Runtime, and the node
+Every DNN node runs through here (``ctx.engine(model, **options)`` turns its flat keywords into
+an :class:`EngineOptions` and calls :func:`load_engine`); on the vehicle that is TensorRT, elsewhere ONNX Runtime, and the node
 cannot tell which.
 """
 
@@ -35,6 +35,7 @@ from stack.engine.errors import (
 )
 from stack.engine.loader import load_engine, tensorrt_api
 from stack.engine.model import OnnxModel, read_model
+from stack.engine.options import CalibrationOptions, EngineOptions, OrtOptions, TensorRTOptions
 
 __all__ = [
     "Backend",
@@ -42,19 +43,23 @@ __all__ = [
     "CacheKey",
     "CalibrationError",
     "CalibrationFeeder",
+    "CalibrationOptions",
     "CalibrationSource",
     "ChannelOrder",
     "Engine",
     "EngineCache",
     "EngineError",
+    "EngineOptions",
     "FeedError",
     "Gate",
     "ModelError",
     "OnnxModel",
+    "OrtOptions",
     "Platform",
     "Precision",
     "Preprocess",
     "ShapeRange",
+    "TensorRTOptions",
     "TensorSpec",
     "check_feeds",
     "default_cache_dir",

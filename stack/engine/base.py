@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from stack.engine.errors import EngineError, FeedError
+from stack.engine.errors import FeedError
 
 # A gate is a context-manager factory entered around the inference call itself, e.g. a
 # priority-ordered GPU gate supplied by the scheduler; ``gate(priority)``.
@@ -39,15 +39,6 @@ class Precision(str, enum.Enum):
     FP32 = "fp32"
     FP16 = "fp16"
     INT8 = "int8"
-
-
-def parse_enum(kind: type[enum.Enum], value: Any, what: str) -> Any:
-    """``kind(value)`` with an error that names the option and the accepted values."""
-    try:
-        return kind(value)
-    except ValueError:
-        choices = ", ".join(repr(m.value) for m in kind)
-        raise EngineError(f"{what}={value!r} is not one of {choices}") from None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from stack.engine.base import Backend, Engine, Gate, Precision, parse_enum
+from stack.engine.base import Backend, Engine, Precision
 from stack.engine.build import (
     BuildOptions,
     EngineLabels,
@@ -27,11 +27,10 @@ from stack.engine.cache import CacheKey, EngineCache, atomic_write
 from stack.engine.calibration import CalibrationFeeder, CalibrationSource, Preprocess
 from stack.engine.errors import BackendUnavailable, CalibrationError, EngineError, ModelError
 from stack.engine.model import OnnxModel, read_model
-from stack.engine.ort import OrtEngine, OrtOptions
+from stack.engine.options import CalibrationArg, EngineOptions, OrtOptions
+from stack.engine.ort import OrtEngine
 
 log = logging.getLogger(__name__)
-
-CalibrationArg = str | Path | CalibrationSource | CalibrationFeeder | None
 
 
 def tensorrt_api() -> tuple[TrtApi | None, str]:
@@ -200,76 +199,56 @@ def _choose_backend(backend: Backend, model: OnnxModel) -> tuple[Backend, TrtApi
     return chosen, api
 
 
-def load_engine(
-    onnx_path: str | Path,
-    backend: str | Backend = "auto",
-    precision: str | Precision = "fp32",
-    dla_core: int | None = None,
-    sparse_weights: bool = False,
-    cache_dir: str | Path | None = None,
-    calibration: CalibrationArg = None,
-    *,
-    intra_op_threads: int | None = None,
-    cores: Sequence[int] | None = None,
-    providers: Sequence[str] | None = None,
-    io_binding: bool | None = None,
-    spin: bool | None = None,
-    max_batch: int = 1,
-    shapes: Mapping[str, Any] | None = None,
-    workspace_mb: int = 1024,
-    preprocess: Preprocess | None = None,
-    calibration_batch: int = 8,
-    calibration_images: int = 512,
-    variant: str | None = None,
-    gate: Gate | None = None,
-    priority: int = 0,
-    rebuild: bool = False,
-    trt_api: TrtApi | None = None,
-) -> Engine:
-    """Load ``onnx_path`` as an Engine; see the module and stack.engine docs for the options.
-
-    ``trt_api`` replaces the TensorRT module (tests); ``rebuild`` forces a TensorRT build.
-    """
-    backend = parse_enum(Backend, backend, "backend")
-    precision = parse_enum(Precision, precision, "precision")
-    model = read_model(onnx_path)
-    if trt_api is not None and backend is not Backend.ONNXRUNTIME:
-        chosen, api = Backend.TENSORRT, trt_api
-    else:
-        chosen, api = _choose_backend(backend, model)
-    cache = EngineCache(cache_dir)
-    feeder = make_feeder(calibration, model, preprocess, calibration_batch, calibration_images)
-    labels = EngineLabels(
-        name=model.name,
-        variant=variant or model.path.stem,
-        precision=precision,
-        dla_core=dla_core,
-        gate=gate,
-        priority=priority,
-    )
-    if chosen is Backend.ONNXRUNTIME:
-        ort_options = OrtOptions(
-            intra_op_threads=intra_op_threads,
-            cores=tuple(cores) if cores else None,
-            providers=tuple(providers) if providers else None,
-            io_binding=io_binding,
-            spin=spin,
-        )
-        return _load_onnxruntime(model, precision, feeder, cache, ort_options, labels)
-    assert api is not None  # _choose_backend returns an api with TENSORRT
-    platform = api.probe()
+def _build_options(
+    api: TrtApi, model: OnnxModel, options: EngineOptions, feeder: CalibrationFeeder | None
+) -> BuildOptions:
+    """The TensorRT build settings: precision, INT8 route, optimization profiles."""
+    trt = options.tensorrt
     route = None
-    if precision is Precision.INT8:
-        route = plan_int8(platform.trt_version, model.has_qdq, feeder is not None)
-    options = BuildOptions(
-        precision=precision,
-        dla_core=dla_core,
-        sparse_weights=sparse_weights,
-        workspace_mb=workspace_mb,
-        shapes=shape_ranges(model.inputs, max_batch, _shape_overrides(shapes)),
+    if options.precision is Precision.INT8:
+        route = plan_int8(api.probe().trt_version, model.has_qdq, feeder is not None)
+    return BuildOptions(
+        precision=options.precision,
+        dla_core=trt.dla_core,
+        sparse_weights=trt.sparse_weights,
+        workspace_mb=trt.workspace_mb,
+        shapes=shape_ranges(model.inputs, trt.max_batch, _shape_overrides(trt.shapes)),
         int8_route=route,
         calibration_id=feeder.identity()
         if feeder is not None and route is not Int8Route.QDQ
         else None,
     )
-    return load_tensorrt(api, model, options, feeder, cache, labels, rebuild)
+
+
+def load_engine(
+    onnx_path: str | Path,
+    options: EngineOptions | None = None,
+    *,
+    trt_api: TrtApi | None = None,
+) -> Engine:
+    """Load ``onnx_path`` as an Engine with ``options`` (defaults: auto backend, fp32).
+
+    ``trt_api`` replaces the TensorRT module (tests).
+    """
+    opts = options if options is not None else EngineOptions()
+    model = read_model(onnx_path)
+    if trt_api is not None and opts.backend is not Backend.ONNXRUNTIME:
+        chosen, api = Backend.TENSORRT, trt_api
+    else:
+        chosen, api = _choose_backend(opts.backend, model)
+    cache = EngineCache(opts.cache_dir)
+    cal = opts.calibration
+    feeder = make_feeder(cal.data, model, cal.preprocess, cal.batch, cal.images)
+    labels = EngineLabels(
+        name=model.name,
+        variant=opts.variant or model.path.stem,
+        precision=opts.precision,
+        dla_core=opts.tensorrt.dla_core,
+        gate=opts.gate,
+        priority=opts.priority,
+    )
+    if chosen is Backend.ONNXRUNTIME:
+        return _load_onnxruntime(model, opts.precision, feeder, cache, opts.ort, labels)
+    assert api is not None  # _choose_backend returns an api with TENSORRT
+    build = _build_options(api, model, opts, feeder)
+    return load_tensorrt(api, model, build, feeder, cache, labels, opts.tensorrt.rebuild)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from stack.engine.base import Backend, Engine, example_feeds
+from stack.engine.errors import EngineError
 
 # Our ONNX Runtime backend may trail a bare InferenceSession by 5 % or 50 us at p50.
 BASELINE_RATIO_TARGET = 1.05
@@ -107,7 +108,7 @@ def output_errors(
         a = np.asarray(got[name], np.float64)
         r64 = np.asarray(r, np.float64)
         if a.shape != r64.shape:
-            raise ValueError(f"output {name!r}: shape {a.shape} vs reference {r64.shape}")
+            raise EngineError(f"output {name!r}: shape {a.shape} vs reference {r64.shape}")
         diff = np.abs(a - r64)
         floor = max(1e-3 * float(np.abs(r64).max(initial=0.0)), 1e-12)
         rel = diff / np.maximum(np.abs(r64), floor)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import onnxruntime as ort
 from stack.engine.base import Backend, EngineBase, Gate, Precision, spec_from_dims
 from stack.engine.errors import BackendUnavailable, EngineError
 from stack.engine.model import OnnxModel
+from stack.engine.options import OrtOptions
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +39,6 @@ _ORT_DTYPES = {
     "tensor(uint64)": np.uint64,
     "tensor(bool)": np.bool_,
 }
-
-
-@dataclass(frozen=True)
-class OrtOptions:
-    intra_op_threads: int | None = None  # None: len(cores) if given, else ORT's default
-    cores: tuple[int, ...] | None = None  # the executor's cores; pins the intra-op pool
-    providers: tuple[str, ...] | None = None  # None: CUDA if present, else CPU
-    io_binding: bool | None = None  # None: on for device providers, where it saves copies
-    spin: bool | None = None  # intra-op threads busy-wait between ops; None: ORT default (on)
-
-    def threads(self) -> int | None:
-        if self.intra_op_threads is not None:
-            return self.intra_op_threads
-        return len(self.cores) if self.cores else None
 
 
 def choose_providers(available: Sequence[str], requested: Sequence[str] | None) -> list[str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stack import msgs
+from stack.events import EventKind, kind_value
 from stack.executor.entities import NodeState, Subscription, Timer
 from stack.executor.errors import ExecutorError
 from stack.graph import resolve_path, resolve_topic
@@ -73,9 +74,10 @@ class EmbeddedContext:
     def resolve_path(self, path: str | Path) -> Path:
         return resolve_path(self._runtime.graph.source, path)
 
-    def event(self, kind: str, detail: str = "") -> None:
-        self._state.events.append((kind, str(detail)))
-        self._state.count(kind)
+    def event(self, kind: EventKind, detail: str = "") -> None:
+        value = kind_value(kind, self.name)  # "drop" (a str) is refused, loudly
+        self._state.events.append((value, str(detail)))
+        self._state.count(value)
 
     def set_variant(self, variant: str) -> None:
         """Name the model variant the node now uses (shown in the trace and report)."""

@@ -223,12 +223,13 @@ class Runtime:
         return tuple((s.node.name, s.name) for s in subs if s.node.name in makers)
 
     def load_engine(self, node: NodeState, model: str | Path, **options: Any) -> Any:
-        from stack.engine import load_engine
+        from stack.engine import EngineOptions, load_engine
 
         path = resolve_path(self.graph.source, model)
         cores = self.graph.executors[node.spec.executor].cores
         options.setdefault("intra_op_threads", max(1, len(cores)))
-        return self.scheduler.gate_engine(node, load_engine(path, **options), options)
+        engine = load_engine(path, EngineOptions.from_mapping(options, f"node {node.name}"))
+        return self.scheduler.gate_engine(node, engine, options)
 
     # ---- publishing ---------------------------------------------------------------------
     def publisher_fn(self, node: NodeState, topic: str) -> Callable[[Any], None]:

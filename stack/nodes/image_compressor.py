@@ -11,8 +11,11 @@ from typing import Any
 
 import cv2
 
+from stack import topics
+from stack.events import EventKind
 from stack.msgs.image import ImageDecodeError, image_to_bgr
 from stack.node import Context, Node
+from stack.params import in_range, parse_enum
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"
@@ -25,20 +28,16 @@ class ImageFormat(str, enum.Enum):
 
 @dataclass
 class ImageCompressorParams:
-    input: str = "/sensing/camera/front/image_raw"
+    input: str = topics.CAMERA_IMAGE
     output: str = ""  # default: INPUT/compressed
     format: str = ImageFormat.PNG.value
     png_level: int = 3  # 0-9, zlib effort
     jpeg_quality: int = 90  # 0-100
 
     def validate(self) -> None:
-        formats = [f.value for f in ImageFormat]
-        if self.format not in formats:
-            raise ValueError(f"format must be one of {formats}, got {self.format!r}")
-        if not 0 <= self.png_level <= 9:
-            raise ValueError(f"png_level must be 0..9, got {self.png_level}")
-        if not 0 <= self.jpeg_quality <= 100:
-            raise ValueError(f"jpeg_quality must be 0..100, got {self.jpeg_quality}")
+        parse_enum(ImageFormat, self.format, "format")
+        in_range("png_level", self.png_level, 0, 9)
+        in_range("jpeg_quality", self.jpeg_quality, 0, 100)
 
 
 class ImageCompressor(Node):
@@ -61,11 +60,13 @@ class ImageCompressor(Node):
         try:
             bgr = image_to_bgr(msg, IMAGE)
         except ImageDecodeError as exc:
-            self.ctx.event("drop", f"{self.params.input}: {exc}")
+            self.ctx.event(EventKind.DROP, f"{self.params.input}: {exc}")
             return
         ok, data = cv2.imencode(self.ext, bgr, self.flags)
         if not ok:
-            self.ctx.event("drop", f"{self.params.input}: {self.format_name} encoding failed")
+            self.ctx.event(
+                EventKind.DROP, f"{self.params.input}: {self.format_name} encoding failed"
+            )
             return
         # image_transport's format string: "<original encoding>; <codec> compressed bgr8"
         fmt = f"{msg.encoding}; {self.format_name} compressed bgr8"

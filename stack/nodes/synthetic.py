@@ -8,8 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from stack import topics
 from stack.msgs import ns_to_stamp
 from stack.node import Context, Node
+from stack.params import at_least, non_negative, positive
 
 IMAGE = "sensor_msgs/msg/Image"
 
@@ -23,10 +25,9 @@ class SourceParams:
     frame_id: str = "camera"
 
     def validate(self) -> None:
-        if self.rate_hz <= 0:
-            raise ValueError(f"rate_hz must be > 0, got {self.rate_hz}")
-        if self.width < 1 or self.height < 1:
-            raise ValueError(f"image size must be >= 1x1, got {self.width}x{self.height}")
+        positive("rate_hz", self.rate_hz)
+        at_least("width", self.width, 1)
+        at_least("height", self.height, 1)
 
 
 class SyntheticCamera(Node):
@@ -70,10 +71,8 @@ class WorkParams:
     depth: int = 1
 
     def validate(self) -> None:
-        if self.work_ms < 0:
-            raise ValueError(f"work_ms must be >= 0, got {self.work_ms}")
-        if self.depth < 1:
-            raise ValueError(f"depth must be >= 1, got {self.depth}")
+        non_negative("work_ms", self.work_ms)
+        at_least("depth", self.depth, 1)
 
 
 def spin_for(ms: float) -> None:
@@ -132,11 +131,10 @@ class Sink(Node):
 class HeartbeatParams:
     topic: str = "/heartbeat"
     rate_hz: float = 100.0
-    frame_id: str = "base_link"
+    frame_id: str = topics.FRAME_BASE
 
     def validate(self) -> None:
-        if self.rate_hz <= 0:
-            raise ValueError(f"rate_hz must be > 0, got {self.rate_hz}")
+        positive("rate_hz", self.rate_hz)
 
 
 class Heartbeat(Node):

@@ -12,8 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from stack import topics
+from stack.events import EventKind
 from stack.msgs import ns_to_stamp, stamp_to_ns
 from stack.node import Context, Node
+from stack.params import positive
 
 ACKERMANN = "ackermann_msgs/msg/AckermannDriveStamped"
 DIAGNOSTICS = "diagnostic_msgs/msg/DiagnosticArray"
@@ -24,23 +27,20 @@ OK, ERROR = "OK", "ERROR"  # DiagnosticStatus level constants, read from the mes
 
 @dataclass
 class WatchdogParams:
-    input: str = "/control/command"
-    output: str = "/control/safe_stop"
-    diagnostics: str = "/diagnostics"
+    input: str = topics.CONTROL_COMMAND
+    output: str = topics.SAFE_STOP
+    diagnostics: str = topics.DIAGNOSTICS
     deadline_ms: float = 200.0
     check_rate_hz: float = 50.0
     max_decel: float = 6.0  # m/s^2, commanded as a negative acceleration
-    frame_id: str = "base_link"
+    frame_id: str = topics.FRAME_BASE
     name: str = "l4/control_watchdog"
     hardware_id: str = "l4stack"
 
     def validate(self) -> None:
-        if self.deadline_ms <= 0:
-            raise ValueError(f"deadline_ms must be > 0, got {self.deadline_ms}")
-        if self.check_rate_hz <= 0:
-            raise ValueError(f"check_rate_hz must be > 0, got {self.check_rate_hz}")
-        if self.max_decel <= 0:
-            raise ValueError(f"max_decel must be > 0 (a magnitude), got {self.max_decel}")
+        positive("deadline_ms", self.deadline_ms)
+        positive("check_rate_hz", self.check_rate_hz)
+        positive("max_decel", self.max_decel)  # a magnitude
 
 
 class ControlWatchdog(Node):
@@ -77,7 +77,9 @@ class ControlWatchdog(Node):
         if not self.tripped:
             self.tripped = True
             self.trips += 1
-            self.ctx.event("deadline_miss", f"no fresh {self.params.input} for {age / 1e6:.0f} ms")
+            self.ctx.event(
+                EventKind.DEADLINE_MISS, f"no fresh {self.params.input} for {age / 1e6:.0f} ms"
+            )
             self.log.error(
                 "no fresh control command for %.0f ms (deadline %g ms): commanding safe stop",
                 age / 1e6,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from stack import msgs
+from stack.events import EventKind, kind_value
 from stack.graph import NodeSpec, resolve_path, resolve_topic
 from stack.ros.messages import rosidl_class
 
@@ -84,15 +85,16 @@ class RclpyContext:
         return msgs.new(msgtype, **fields)
 
     def engine(self, model: str | Path, **options: Any) -> Any:
-        from stack.engine import load_engine
+        from stack.engine import EngineOptions, load_engine
 
-        return load_engine(self.resolve_path(model), **options)
+        opts = EngineOptions.from_mapping(options, f"node {self.name}")
+        return load_engine(self.resolve_path(model), opts)
 
     def resolve_path(self, path: str | Path) -> Path:
         return resolve_path(self._source, path)
 
-    def event(self, kind: str, detail: str = "") -> None:
-        self.logger.warning(f"{kind}: {detail}")
+    def event(self, kind: EventKind, detail: str = "") -> None:
+        self.logger.warning(f"{kind_value(kind, self.name)}: {detail}")
 
     def set_variant(self, variant: str) -> None:
         self.variant = variant

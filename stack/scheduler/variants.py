@@ -25,10 +25,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from stack.events import EventKind
 from stack.scheduler.errors import SchedulerError
-from stack.trace.records import EventKind
 
-SWITCH_EVENT = EventKind.SWITCH.value
 _EWMA = 0.2  # weight of the newest run in a variant's cost estimate
 
 
@@ -101,7 +100,7 @@ class VariantSet:
         self.index = index
         self.switches.append((old, new, reason))
         detail = f"{old} -> {new}" + (f": {reason}" if reason else "")
-        self.ctx.event(SWITCH_EVENT, detail)
+        self.ctx.event(EventKind.SWITCH, detail)
         _set_variant(self.ctx, new)
         self.ctx.logger.info("variant %s", detail)
 

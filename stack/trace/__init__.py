@@ -8,10 +8,11 @@ run = RunDir(run_dir)                    # read back: run.trace.records, run.cha
                                          # (from the trace alone if run.json is missing)
 """
 
+from stack.events import EventKind
 from stack.trace.errors import TraceError
 from stack.trace.fileformat import TraceFile, read_trace
 from stack.trace.lineage import ChainSamples, chain_samples
-from stack.trace.records import CallbackRecord, EventKind, Tracer
+from stack.trace.records import CallbackRecord, Tracer
 from stack.trace.rundir import RunDir, trace_writer, write_run_dir
 from stack.trace.writer import TraceWriter
 

@@ -29,7 +29,7 @@ PROTOCOL = 5
 _LEN = struct.Struct("<I")
 MAX_FRAME = 1 << 30
 # The only globals a trace may name: our event-kind enum, if a node put one in an event.
-_ALLOWED_GLOBALS = {("stack.trace.records", "EventKind")}
+_ALLOWED_GLOBALS = {("stack.trace.records", "EventKind"), ("stack.events", "EventKind")}
 
 
 def write_header(f: BinaryIO, header: dict[str, Any]) -> None:

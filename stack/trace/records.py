@@ -6,8 +6,9 @@ the GIL, no I/O); ``CallbackRecord`` names its fields for readers.
 
 from __future__ import annotations
 
-import enum
 from typing import Any, NamedTuple
+
+from stack.events import EventKind
 
 
 class CallbackRecord(NamedTuple):
@@ -23,17 +24,6 @@ class CallbackRecord(NamedTuple):
     )
     variant: str  # model variant in use, "" for none
     events: tuple  # ((kind, detail), ...): drop, overwrite, deadline_miss, exception, switch
-
-
-class EventKind(str, enum.Enum):
-    """Kinds of trace events; the trace stores their plain string values."""
-
-    DROP = "drop"  # an input dropped as stale by the scheduler
-    OVERWRITE = "overwrite"  # a queued input replaced by a newer one (queue depth reached)
-    DEADLINE_MISS = "deadline_miss"
-    EXCEPTION = "exception"
-    SWITCH = "switch"  # model variant switch
-    TIMER_SKIP = "timer_skip"
 
 
 #: Event kinds the report counts as lost inputs.

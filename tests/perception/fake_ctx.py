@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stack import msgs
+from stack.events import EventKind, kind_value
 
 
 @dataclass
@@ -83,9 +84,10 @@ class FakeContext:
     def engine(self, model: str, **options: Any) -> Any:
         raise NotImplementedError("no engines in the fake context")
 
-    def event(self, kind: str, detail: str = "") -> None:
-        self.events.append((kind, detail))
-        self.event_counts[kind] += 1
+    def event(self, kind: EventKind, detail: str = "") -> None:
+        value = kind_value(kind, self.name)  # a plain "drop" fails, as in the embedded context
+        self.events.append((value, detail))
+        self.event_counts[value] += 1
 
     # test helpers
     def deliver(self, topic: str, msg: Any) -> None:

@@ -5,9 +5,9 @@ import pytest
 
 from perception.objects import Label, ObjectArray, tracked_objects_msg
 from planning.lane import MapError
-from planning.node import OBJECTS_TOPIC, ODOMETRY_TOPIC, TRAJECTORY_TOPIC, PlannerNode
+from planning.node import PlannerNode
 from planning.trajectory import trajectory_from_msg
-from stack import msgs
+from stack import msgs, topics
 
 T0 = 1_700_000_000_000_000_000
 
@@ -31,9 +31,11 @@ def _objects(fake, stamp, objs, frame="map"):
 
 def test_plans_along_the_ego_lane_with_the_object_stamp(fake, map_path):
     node, ctx = fake.make_node(PlannerNode, map_path=map_path)
-    ctx.deliver(ODOMETRY_TOPIC, _odometry(fake, T0 + 20_000_000, 10.0, -5.0, 0.0, 10.0))
-    ctx.deliver(OBJECTS_TOPIC, _objects(fake, T0, ObjectArray.empty()))
-    (out,) = ctx.sent(TRAJECTORY_TOPIC)
+    ctx.deliver(
+        topics.LOCALIZATION_ODOMETRY, _odometry(fake, T0 + 20_000_000, 10.0, -5.0, 0.0, 10.0)
+    )
+    ctx.deliver(topics.TRACKED_OBJECTS, _objects(fake, T0, ObjectArray.empty()))
+    (out,) = ctx.sent(topics.TRAJECTORY)
     assert msgs.stamp_to_ns(out.header.stamp) == T0 and out.header.frame_id == "map"
     traj = trajectory_from_msg(msgs.deserialize(msgs.serialize(out), msgs.msgtype_of(out)))
     assert len(traj) >= 30
@@ -44,22 +46,24 @@ def test_plans_along_the_ego_lane_with_the_object_stamp(fake, map_path):
 
 def test_stops_for_a_car_standing_in_the_lane(fake, map_path):
     node, ctx = fake.make_node(PlannerNode, map_path=map_path)
-    ctx.deliver(ODOMETRY_TOPIC, _odometry(fake, T0, 10.0, -5.25, 0.0, 10.0))
+    ctx.deliver(topics.LOCALIZATION_ODOMETRY, _odometry(fake, T0, 10.0, -5.25, 0.0, 10.0))
     car = ObjectArray.create([[50.0, -5.25, 0.75]], [0.0], [[4.5, 1.8, 1.5]], [Label.CAR])
-    ctx.deliver(OBJECTS_TOPIC, _objects(fake, T0, car))
-    traj = trajectory_from_msg(ctx.sent(TRAJECTORY_TOPIC)[0])
+    ctx.deliver(topics.TRACKED_OBJECTS, _objects(fake, T0, car))
+    traj = trajectory_from_msg(ctx.sent(topics.TRAJECTORY)[0])
     assert node.last_plan.behavior.value == "stop"
     assert traj.v[-1] < 0.5 and traj.x[-1] + 3.7 < 50.0 - 2.25  # slows to a halt before it
 
 
 def test_bad_inputs_are_counted(fake, map_path):
     _, ctx = fake.make_node(PlannerNode, map_path=map_path)
-    ctx.deliver(OBJECTS_TOPIC, _objects(fake, T0, ObjectArray.empty()))  # no odometry yet
-    ctx.deliver(ODOMETRY_TOPIC, _odometry(fake, T0, float("nan"), 0.0, 0.0, 1.0))
-    ctx.deliver(ODOMETRY_TOPIC, _odometry(fake, T0, 0.0, -5.25, 0.0, 1.0))
-    ctx.deliver(OBJECTS_TOPIC, _objects(fake, T0, ObjectArray.empty(), frame="base_link"))
-    ctx.deliver(OBJECTS_TOPIC, _objects(fake, T0 + 2_000_000_000, ObjectArray.empty()))  # old ego
-    assert ctx.sent(TRAJECTORY_TOPIC) == []
+    ctx.deliver(topics.TRACKED_OBJECTS, _objects(fake, T0, ObjectArray.empty()))  # no odometry yet
+    ctx.deliver(topics.LOCALIZATION_ODOMETRY, _odometry(fake, T0, float("nan"), 0.0, 0.0, 1.0))
+    ctx.deliver(topics.LOCALIZATION_ODOMETRY, _odometry(fake, T0, 0.0, -5.25, 0.0, 1.0))
+    ctx.deliver(topics.TRACKED_OBJECTS, _objects(fake, T0, ObjectArray.empty(), frame="base_link"))
+    ctx.deliver(
+        topics.TRACKED_OBJECTS, _objects(fake, T0 + 2_000_000_000, ObjectArray.empty())
+    )  # old ego
+    assert ctx.sent(topics.TRAJECTORY) == []
     details = [d for _, d in ctx.events]
     assert len(details) == 4
     assert "no ego odometry" in details[0] and "non-finite" in details[1]
@@ -71,9 +75,9 @@ def test_timer_replans_with_the_last_objects(fake, map_path):
     ((period, callback),) = ctx.timers
     assert period == 0.1
     callback()  # no odometry: nothing to do
-    ctx.deliver(ODOMETRY_TOPIC, _odometry(fake, T0, 0.0, -5.25, 0.0, 5.0))
+    ctx.deliver(topics.LOCALIZATION_ODOMETRY, _odometry(fake, T0, 0.0, -5.25, 0.0, 5.0))
     callback()
-    (out,) = ctx.sent(TRAJECTORY_TOPIC)
+    (out,) = ctx.sent(topics.TRAJECTORY)
     assert msgs.stamp_to_ns(out.header.stamp) == T0
 
 
@@ -84,11 +88,15 @@ def test_map_is_required(fake):
 
 def test_no_plan_until_localization_has_settled(fake, map_path):
     _node, ctx = fake.make_node(PlannerNode, map_path=map_path, localization_warmup_s=2.0)
-    ctx.deliver(ODOMETRY_TOPIC, _odometry(fake, T0, 10.0, -5.0, 0.0, 10.0))
-    ctx.deliver(OBJECTS_TOPIC, _objects(fake, T0, ObjectArray.empty()))
-    ctx.deliver(ODOMETRY_TOPIC, _odometry(fake, T0 + 1_500_000_000, 25.0, -5.0, 0.0, 10.0))
-    ctx.deliver(OBJECTS_TOPIC, _objects(fake, T0 + 1_500_000_000, ObjectArray.empty()))
-    assert ctx.sent(TRAJECTORY_TOPIC) == []
-    ctx.deliver(ODOMETRY_TOPIC, _odometry(fake, T0 + 2_100_000_000, 31.0, -5.0, 0.0, 10.0))
-    ctx.deliver(OBJECTS_TOPIC, _objects(fake, T0 + 2_100_000_000, ObjectArray.empty()))
-    assert len(ctx.sent(TRAJECTORY_TOPIC)) == 1
+    ctx.deliver(topics.LOCALIZATION_ODOMETRY, _odometry(fake, T0, 10.0, -5.0, 0.0, 10.0))
+    ctx.deliver(topics.TRACKED_OBJECTS, _objects(fake, T0, ObjectArray.empty()))
+    ctx.deliver(
+        topics.LOCALIZATION_ODOMETRY, _odometry(fake, T0 + 1_500_000_000, 25.0, -5.0, 0.0, 10.0)
+    )
+    ctx.deliver(topics.TRACKED_OBJECTS, _objects(fake, T0 + 1_500_000_000, ObjectArray.empty()))
+    assert ctx.sent(topics.TRAJECTORY) == []
+    ctx.deliver(
+        topics.LOCALIZATION_ODOMETRY, _odometry(fake, T0 + 2_100_000_000, 31.0, -5.0, 0.0, 10.0)
+    )
+    ctx.deliver(topics.TRACKED_OBJECTS, _objects(fake, T0 + 2_100_000_000, ObjectArray.empty()))
+    assert len(ctx.sent(topics.TRAJECTORY)) == 1

@@ -19,13 +19,13 @@ def fastestdet_path() -> Path:
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    from stack.engine import load_engine
+    from stack.engine import EngineOptions, load_engine
     from stack.engine.measure import bench_engine
 
     model = fastestdet_path()
     if not model.exists():
         return {"ok": True, "skipped": f"{model} not present (set L4_SHARED_DATA)"}
-    engine = load_engine(model, "onnxruntime", intra_op_threads=THREADS)
+    engine = load_engine(model, EngineOptions.of(backend="onnxruntime", intra_op_threads=THREADS))
     result = bench_engine(engine, model, iters=60 if quick else 600, threads=THREADS)
     result["ok"] = result["within_target"]
     return result

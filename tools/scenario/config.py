@@ -10,6 +10,7 @@ import numpy as np
 from rosbags.rosbag2 import StoragePlugin
 from scipy.spatial.transform import Rotation
 
+from stack.params import parse_enum
 from tools.scenario import topics
 from tools.scenario.errors import ScenarioError
 
@@ -49,16 +50,6 @@ class Storage(str, Enum):
         return StoragePlugin.MCAP if self is Storage.MCAP else StoragePlugin.SQLITE3
 
 
-def _parse_enum(enum: type[Enum], value: object, key: str) -> Enum:
-    if isinstance(value, enum):
-        return value
-    try:
-        return enum(value)
-    except ValueError:
-        choices = ", ".join(m.value for m in enum)
-        raise ScenarioError(f"{key}={value!r} is not one of: {choices}") from None
-
-
 @dataclass(frozen=True)
 class ScenarioConfig:
     """What to generate; validated on construction."""
@@ -76,9 +67,15 @@ class ScenarioConfig:
         if not math.isfinite(seconds) or seconds < 0.1 or seconds > MAX_SECONDS:
             raise ScenarioError(f"seconds={self.seconds!r} must be in [0.1, {MAX_SECONDS:g}]")
         object.__setattr__(self, "seconds", seconds)
-        object.__setattr__(self, "storage", _parse_enum(Storage, self.storage, "storage"))
-        object.__setattr__(self, "weather", _parse_enum(Weather, self.weather, "weather"))
-        object.__setattr__(self, "traffic", _parse_enum(Traffic, self.traffic, "traffic"))
+        object.__setattr__(
+            self, "storage", parse_enum(Storage, self.storage, "storage", ScenarioError)
+        )
+        object.__setattr__(
+            self, "weather", parse_enum(Weather, self.weather, "weather", ScenarioError)
+        )
+        object.__setattr__(
+            self, "traffic", parse_enum(Traffic, self.traffic, "traffic", ScenarioError)
+        )
 
 
 @dataclass(frozen=True)

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-CAMERA_IMAGE = "/sensing/camera/front/image_raw"
-CAMERA_INFO = "/sensing/camera/front/camera_info"
-LIDAR_POINTS = "/sensing/lidar/top/points"
-IMU = "/sensing/imu/data"
-GNSS_FIX = "/sensing/gnss/fix"
-ODOMETRY = "/vehicle/odometry"
-TF_STATIC = "/tf_static"
+from stack import topics as std
+
+# The graph's inputs, under their standard names (stack.topics).
+CAMERA_IMAGE = std.CAMERA_IMAGE
+CAMERA_INFO = std.CAMERA_INFO
+LIDAR_POINTS = std.LIDAR_POINTS
+IMU = std.IMU
+GNSS_FIX = std.GNSS_FIX
+ODOMETRY = std.VEHICLE_ODOMETRY
+TF_STATIC = std.TF_STATIC
+# Ground truth, for tools only (eval, train): no node reads these.
 GT_OBJECTS = "/ground_truth/objects"
 GT_CAMERA_BOXES = "/ground_truth/camera_boxes"
 GT_EGO_POSE = "/ground_truth/ego_pose"
 
-FRAME_MAP = "map"
-FRAME_ODOM = "odom"
-FRAME_BASE = "base_link"
-FRAME_CAMERA = "camera_front"
-FRAME_LIDAR = "lidar_top"
-FRAME_IMU = "imu_link"
-FRAME_GNSS = "gnss_link"
+FRAME_MAP = std.FRAME_MAP
+FRAME_ODOM = std.FRAME_ODOM
+FRAME_BASE = std.FRAME_BASE
+FRAME_CAMERA = std.FRAME_CAMERA
+FRAME_LIDAR = std.FRAME_LIDAR
+FRAME_IMU = std.FRAME_IMU
+FRAME_GNSS = std.FRAME_GNSS
 
 # topic -> ROS message type, in the order connections are added to the bag.
 MSGTYPES: dict[str, str] = {

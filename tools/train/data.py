@@ -21,10 +21,9 @@ import numpy as np
 from perception.detector.preprocess import image_to_bgr
 from stack import msgs
 from stack.replay import Bag, ReplayError
+from tools.scenario import topics
 from tools.train.errors import TrainError
 
-IMAGE_TOPIC = "/sensing/camera/front/image_raw"
-BOXES_TOPIC = "/ground_truth/camera_boxes"
 CLASSES = ("car", "truck", "pedestrian", "bicycle")
 
 
@@ -86,13 +85,15 @@ def iter_frames(
     n = 0
     try:
         with Bag(bag_path) as bag:
-            missing = [t for t in (IMAGE_TOPIC, BOXES_TOPIC) if t not in bag.topics]
+            missing = [
+                t for t in (topics.CAMERA_IMAGE, topics.GT_CAMERA_BOXES) if t not in bag.topics
+            ]
             if missing:
                 raise TrainError(f"{bag_path}: no {missing[0]} topic; is it a scenario bag?")
-            for conn, _, raw in bag.messages([IMAGE_TOPIC, BOXES_TOPIC]):
+            for conn, _, raw in bag.messages([topics.CAMERA_IMAGE, topics.GT_CAMERA_BOXES]):
                 msg = msgs.deserialize(raw, conn.msgtype)
                 stamp = msgs.stamp_to_ns(msg.header.stamp)
-                (images if conn.topic == IMAGE_TOPIC else truths)[stamp] = msg
+                (images if conn.topic == topics.CAMERA_IMAGE else truths)[stamp] = msg
                 if stamp in images and stamp in truths:
                     image, truth = images.pop(stamp), truths.pop(stamp)
                     n += 1

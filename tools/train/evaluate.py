@@ -18,7 +18,7 @@ import numpy as np
 from perception.detector.card import load_card
 from perception.detector.metrics import APAccumulator, ClassAP
 from perception.detector.pipeline import Detector
-from stack.engine import load_engine
+from stack.engine import EngineOptions, load_engine
 from stack.engine.flops import count_flops
 from stack.engine.model import read_model
 from tools.train.data import CLASSES, BoxRules, iter_frames
@@ -52,7 +52,9 @@ def load_detector(
     card_path: str | Path, threads: int = 1, score_threshold: float | None = None
 ) -> Detector:
     card = load_card(card_path)
-    engine = load_engine(card.model_path(), backend="onnxruntime", intra_op_threads=threads)
+    engine = load_engine(
+        card.model_path(), EngineOptions.of(backend="onnxruntime", intra_op_threads=threads)
+    )
     detector = Detector(engine, card)
     if score_threshold is not None:
         detector.score_threshold = score_threshold

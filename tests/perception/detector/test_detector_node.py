@@ -9,18 +9,10 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from perception.detector import CardError, iou_matrix
-from perception.detector.node import (
-    CAMERA_INFO_TOPIC,
-    DETECTIONS_2D_TOPIC,
-    IMAGE_TOPIC,
-    OBJECTS_TOPIC,
-    TF_STATIC_TOPIC,
-    CameraDetector,
-    CameraDetectorParams,
-)
+from perception.detector.node import CameraDetector, CameraDetectorParams
 from perception.objects import Label, objects_from_msg
-from stack import msgs
-from stack.engine import load_engine
+from stack import msgs, topics
+from stack.engine import EngineOptions, load_engine
 
 STAMP = 1_700_000_000_123_000_000
 
@@ -31,7 +23,7 @@ def make_ctx(fake):
         def engine(self, model, **options):
             options.pop("precision", None)
             options["backend"] = "onnxruntime"
-            return load_engine(model, intra_op_threads=1, **options)
+            return load_engine(model, EngineOptions.of(intra_op_threads=1, **options))
 
     def make(**params):
         return EngineContext(CameraDetectorParams(**params), name="camera_detector")
@@ -55,27 +47,35 @@ def _image(fake, width=640, height=384, encoding="bgr8", data=None):
     channels = 1 if encoding == "mono8" else 3
     if data is None:
         data = np.full(width * height * channels, 90, np.uint8)
-    return msgs.new("sensor_msgs/msg/Image", header=fake.header(STAMP, "camera_front"),
-                    width=width, height=height, encoding=encoding, step=width * channels,
-                    data=data)  # fmt: skip
+    return msgs.new(
+        "sensor_msgs/msg/Image",
+        header=fake.header(STAMP, "camera_front"),
+        width=width,
+        height=height,
+        encoding=encoding,
+        step=width * channels,
+        data=data,
+    )
 
 
 def _ready_node(make_ctx, fake, det, card_path, **params):
     ctx = make_ctx(card=str(card_path), **params)
     node = CameraDetector(ctx)
-    ctx.deliver(TF_STATIC_TOPIC, _tf_static(fake, det))
-    ctx.deliver(CAMERA_INFO_TOPIC, _camera_info(det))
+    ctx.deliver(topics.TF_STATIC, _tf_static(fake, det))
+    ctx.deliver(topics.CAMERA_INFO, _camera_info(det))
     return node, ctx
 
 
 def test_node_publishes_lifted_objects_with_the_image_stamp(make_ctx, fake, det, constant_detector):
     # A car peak at cell (row 14, col 20): image box (308, 220)-(348, 244); a bicycle at
     # (row 2, col 2) whose class the card does not publish.
-    card = constant_detector([(0, 14, 20, 0.9, (10.0, 6.0, 10.0, 6.0)), (3, 2, 2, 0.8, (4.0,) * 4)],
-                             {"labels": {"car": "CAR", "truck": "TRUCK", "pedestrian": "PEDESTRIAN"}})  # fmt: skip
+    card = constant_detector(
+        [(0, 14, 20, 0.9, (10.0, 6.0, 10.0, 6.0)), (3, 2, 2, 0.8, (4.0,) * 4)],
+        {"labels": {"car": "CAR", "truck": "TRUCK", "pedestrian": "PEDESTRIAN"}},
+    )
     _node, ctx = _ready_node(make_ctx, fake, det, card)
-    ctx.deliver(IMAGE_TOPIC, _image(fake))
-    (out,) = ctx.sent(OBJECTS_TOPIC)
+    ctx.deliver(topics.CAMERA_IMAGE, _image(fake))
+    (out,) = ctx.sent(topics.CAMERA_OBJECTS)
     assert msgs.stamp_to_ns(out.header.stamp) == STAMP and out.header.frame_id == "base_link"
     objs = objects_from_msg(out)
     assert len(objs) == 1 and objs.label[0] == Label.CAR
@@ -84,7 +84,7 @@ def test_node_publishes_lifted_objects_with_the_image_stamp(make_ctx, fake, det,
     hit_x = 1.9 + 1.5 * det.FX / 52.0
     assert hit_x < objs.position[0, 0] < hit_x + 2.5
     assert abs(objs.position[0, 1]) < 0.3
-    (boxes,) = ctx.sent(DETECTIONS_2D_TOPIC)
+    (boxes,) = ctx.sent(topics.CAMERA_DETECTIONS_2D)
     (d,) = boxes.detections
     assert d.results[0].hypothesis.class_id == "car"
     assert (d.bbox.center.position.x, d.bbox.center.position.y) == pytest.approx(
@@ -98,37 +98,45 @@ def test_node_uses_fallback_extrinsic_without_tf(make_ctx, fake, det, constant_d
     card = constant_detector([(0, 14, 20, 0.9, (10.0, 6.0, 10.0, 6.0))])
     ctx = make_ctx(card=str(card), fallback_extrinsic=list(det.CAMERA_XYZRPY), publish_2d=False)
     CameraDetector(ctx)
-    ctx.deliver(IMAGE_TOPIC, _image(fake))  # no camera_info yet: counted, nothing published
+    ctx.deliver(topics.CAMERA_IMAGE, _image(fake))  # no camera_info yet: counted, nothing published
     assert (
         ctx.event_counts["drop"] == 1 and "no /sensing/camera/front/camera_info" in ctx.events[0][1]
     )
-    assert ctx.sent(OBJECTS_TOPIC) == []
-    ctx.deliver(CAMERA_INFO_TOPIC, _camera_info(det))
-    ctx.deliver(IMAGE_TOPIC, _image(fake))
-    assert len(ctx.sent(OBJECTS_TOPIC)[0].objects) == 1
-    assert DETECTIONS_2D_TOPIC not in ctx.publishers
+    assert ctx.sent(topics.CAMERA_OBJECTS) == []
+    ctx.deliver(topics.CAMERA_INFO, _camera_info(det))
+    ctx.deliver(topics.CAMERA_IMAGE, _image(fake))
+    assert len(ctx.sent(topics.CAMERA_OBJECTS)[0].objects) == 1
+    assert topics.CAMERA_DETECTIONS_2D not in ctx.publishers
 
 
 def test_bad_images_are_counted_not_raised(make_ctx, fake, det, constant_detector):
     _node, ctx = _ready_node(make_ctx, fake, det, constant_detector([]))
-    ctx.deliver(IMAGE_TOPIC, _image(fake, encoding="32FC1", data=np.zeros(640 * 384 * 3, np.uint8)))
-    ctx.deliver(IMAGE_TOPIC, _image(fake, data=np.zeros(100, np.uint8)))
-    ctx.deliver(IMAGE_TOPIC, _image(fake, width=320, height=192))
-    ctx.deliver(CAMERA_INFO_TOPIC, msgs.new("sensor_msgs/msg/CameraInfo"))  # K all zeros
+    ctx.deliver(
+        topics.CAMERA_IMAGE, _image(fake, encoding="32FC1", data=np.zeros(640 * 384 * 3, np.uint8))
+    )
+    ctx.deliver(topics.CAMERA_IMAGE, _image(fake, data=np.zeros(100, np.uint8)))
+    ctx.deliver(topics.CAMERA_IMAGE, _image(fake, width=320, height=192))
+    ctx.deliver(topics.CAMERA_INFO, msgs.new("sensor_msgs/msg/CameraInfo"))  # K all zeros
     reasons = [why for kind, why in ctx.events if kind == "drop"]
     assert len(reasons) == 4
     assert "encoding '32FC1' not supported" in reasons[0]
     assert "needs 737280 bytes, got 100" in reasons[1]
     assert "image 320x192 does not match camera_info 640x384" in reasons[2]
     assert "is not a pinhole matrix" in reasons[3]
-    assert ctx.sent(OBJECTS_TOPIC) == []
-    ctx.deliver(IMAGE_TOPIC, _image(fake, encoding="mono8"))  # still served after bad input
-    assert len(ctx.sent(OBJECTS_TOPIC)) == 1 and ctx.sent(OBJECTS_TOPIC)[0].objects == []
+    assert ctx.sent(topics.CAMERA_OBJECTS) == []
+    ctx.deliver(topics.CAMERA_IMAGE, _image(fake, encoding="mono8"))  # still served after bad input
+    assert (
+        len(ctx.sent(topics.CAMERA_OBJECTS)) == 1
+        and ctx.sent(topics.CAMERA_OBJECTS)[0].objects == []
+    )
 
 
 def test_model_not_matching_its_card_fails_at_load(make_ctx, tmp_path, det):
-    det.build_constant_onnx(tmp_path / "m.onnx", (1, 3, 192, 320),
-                            {"heatmap": np.zeros((1, 3, 24, 40)), "boxes": np.zeros((1, 4, 24, 40))})  # fmt: skip
+    det.build_constant_onnx(
+        tmp_path / "m.onnx",
+        (1, 3, 192, 320),
+        {"heatmap": np.zeros((1, 3, 24, 40)), "boxes": np.zeros((1, 4, 24, 40))},
+    )
     (tmp_path / "m.json").write_text(json.dumps(det.centernet_card(model="m.onnx")))
     with pytest.raises(
         CardError,
@@ -173,16 +181,22 @@ def test_fastestdet_runs_through_the_node(make_ctx, fake, det, shared_data, tmp_
         "input": {"width": 352, "height": 352, "resize": "stretch", "channel_order": "bgr"},
         "decoder": {"name": "fastestdet"},
         "classes": str(model_dir / "coco.names"),
-        "labels": {"person": "PEDESTRIAN", "bicycle": "BICYCLE", "car": "CAR", "motorbike": "MOTORCYCLE",
-                   "bus": "BUS", "truck": "TRUCK"},
+        "labels": {
+            "person": "PEDESTRIAN",
+            "bicycle": "BICYCLE",
+            "car": "CAR",
+            "motorbike": "MOTORCYCLE",
+            "bus": "BUS",
+            "truck": "TRUCK",
+        },
         "score_threshold": 0.65,
         "nms_threshold": 0.45,
-    }  # fmt: skip
+    }
     (tmp_path / "fastestdet.yaml").write_text(json.dumps(card))
     node, ctx = _ready_node(make_ctx, fake, det, tmp_path / "fastestdet.yaml")
     assert node.card.num_classes == 80 and node.detector.input.name == "input.1"
-    ctx.deliver(IMAGE_TOPIC, _image(fake))
-    assert len(ctx.sent(OBJECTS_TOPIC)) == 1 and not ctx.events
+    ctx.deliver(topics.CAMERA_IMAGE, _image(fake))
+    assert len(ctx.sent(topics.CAMERA_OBJECTS)) == 1 and not ctx.events
     bad = dict(card, classes=["person", "car"], labels={"car": "CAR"})
     (tmp_path / "bad.yaml").write_text(json.dumps(bad))
     with pytest.raises(
@@ -217,25 +231,36 @@ def test_shipped_model_detects_scenario_vehicles(make_ctx, fake, tmp_path):
     """The packaged demo detector (default card) on a generated scenario: real data end to end."""
     from perception.models import CAMERA_DETECTOR_CARD
     from stack.replay import Bag
-    from tools.scenario import make_scenario, topics
+    from tools.scenario import make_scenario
+    from tools.scenario import topics as bag_topics
 
     if not CAMERA_DETECTOR_CARD.exists():
         pytest.skip("the demo model is not trained yet")
     make_scenario(tmp_path / "bag", 0.5, 12, traffic="dense", progress=False)
-    wanted = (topics.TF_STATIC, topics.CAMERA_INFO, topics.CAMERA_IMAGE, topics.GT_CAMERA_BOXES)
+    wanted = (
+        bag_topics.TF_STATIC,
+        bag_topics.CAMERA_INFO,
+        bag_topics.CAMERA_IMAGE,
+        bag_topics.GT_CAMERA_BOXES,
+    )
     with Bag(tmp_path / "bag") as bag:
         found = [(c.topic, msgs.deserialize(raw, c.msgtype)) for c, _, raw in bag.messages(wanted)]
     node = CameraDetector(make_ctx())  # card "" = the shipped model
     assert node.card.decoder.name == "centernet"
     ctx = node.ctx
     for topic, msg in found:
-        if topic != topics.GT_CAMERA_BOXES:
+        if topic != bag_topics.GT_CAMERA_BOXES:
             ctx.deliver(topic, msg)
     assert not ctx.events
-    truth = [m for t, m in found if t == topics.GT_CAMERA_BOXES][-1]
-    gt_vehicles = [d for d in truth.detections if d.results[0].hypothesis.class_id in ("car", "truck")
-                   and d.bbox.size_y >= 30 and d.results[0].hypothesis.score > 0.9]  # fmt: skip
-    objs = objects_from_msg(ctx.sent(OBJECTS_TOPIC)[-1])
+    truth = [m for t, m in found if t == bag_topics.GT_CAMERA_BOXES][-1]
+    gt_vehicles = [
+        d
+        for d in truth.detections
+        if d.results[0].hypothesis.class_id in ("car", "truck")
+        and d.bbox.size_y >= 30
+        and d.results[0].hypothesis.score > 0.9
+    ]
+    objs = objects_from_msg(ctx.sent(topics.CAMERA_OBJECTS)[-1])
     assert (objs.label == Label.CAR).sum() >= 1
     assert np.all(objs.position[:, 0] > 1.9)  # everything lies ahead of the camera
     dets = node.last_detections

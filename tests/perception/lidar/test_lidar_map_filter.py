@@ -5,19 +5,13 @@ import pytest
 
 from perception.geometry import Pose2D
 from perception.lidar.map_filter import MapFilterError, StaticMapFilter
-from perception.lidar.node import (
-    OBJECTS_TOPIC,
-    ODOMETRY_TOPIC,
-    POINTS_TOPIC,
-    TF_STATIC_TOPIC,
-    LidarObstacles,
-)
+from perception.lidar.node import LidarObstacles
 from perception.lidar.pipeline import ObstacleConfig, detect_obstacles
 from perception.lidar.pointcloud import make_pointcloud2
 from perception.lidar.synthetic import SceneBox, box_surface_points, synthetic_sweep
 from perception.map_roi import STATIC_MATERIALS
 from perception.objects import Label, objects_from_msg
-from stack import msgs
+from stack import msgs, topics
 
 POLE_XY = (110.0, 50.0)  # map frame
 STAMP = 1_700_000_000_000_000_000
@@ -107,7 +101,7 @@ def test_node_filters_map_points_with_the_pose_at_the_cloud_stamp(fake, tmp_path
     post = box_surface_points(SceneBox(*POLE_XY, 0.0, 0.15, 0.15, 3.5), 300, rng)
     np.savez(path, points=post, point_material=np.full(len(post), STATIC_MATERIALS[0]))
     node, ctx = fake.make_node(LidarObstacles, map_path=str(path), cluster_tolerance=1.0)
-    ctx.deliver(TF_STATIC_TOPIC, fake.tf_static("lidar_top", (0.0, 0.0, 0.0)))
+    ctx.deliver(topics.TF_STATIC, fake.tf_static("lidar_top", (0.0, 0.0, 0.0)))
     # In base_link: a person at (12, -4) and the post at (12, -4.75); ego heading +x.
     ego_xy = (POLE_XY[0] - 12.0, POLE_XY[1] + 4.75)
     sweep = synthetic_sweep([SceneBox(12.0, -4.0, 0.0, 0.5, 0.5, 1.75)], 6000, 400, seed=4)
@@ -115,16 +109,16 @@ def test_node_filters_map_points_with_the_pose_at_the_cloud_stamp(fake, tmp_path
     cloud = np.concatenate([sweep, np.column_stack([base_post, np.ones(len(base_post))])])
     msg = make_pointcloud2(msgs.new, fake.header(STAMP, "lidar_top"), cloud)
 
-    ctx.deliver(POINTS_TOPIC, msg)  # no pose yet: clustered as is, nothing dropped
+    ctx.deliver(topics.LIDAR_POINTS, msg)  # no pose yet: clustered as is, nothing dropped
     assert node.unfiltered_clouds == 1
-    (first,) = ctx.sent(OBJECTS_TOPIC)
+    (first,) = ctx.sent(topics.LIDAR_OBJECTS)
     assert objects_from_msg(first).dims[0, 2] > 3.0
 
-    ctx.deliver(ODOMETRY_TOPIC, fake.odometry(STAMP - 10_000_000, *ego_xy))
-    ctx.deliver(POINTS_TOPIC, msg)
-    objs = objects_from_msg(ctx.sent(OBJECTS_TOPIC)[-1])
+    ctx.deliver(topics.LOCALIZATION_ODOMETRY, fake.odometry(STAMP - 10_000_000, *ego_xy))
+    ctx.deliver(topics.LIDAR_POINTS, msg)
+    objs = objects_from_msg(ctx.sent(topics.LIDAR_OBJECTS)[-1])
     assert len(objs) == 1 and objs.label[0] == Label.PEDESTRIAN
     assert node.unfiltered_clouds == 1
 
-    ctx.deliver(ODOMETRY_TOPIC, fake.odometry(STAMP, *ego_xy, frame_id="odom"))
+    ctx.deliver(topics.LOCALIZATION_ODOMETRY, fake.odometry(STAMP, *ego_xy, frame_id="odom"))
     assert ctx.event_counts["drop"] == 1 and "odom" in ctx.events[-1][1]

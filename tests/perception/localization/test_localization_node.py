@@ -7,17 +7,9 @@ import pytest
 
 from perception.geometry import quaternion_to_yaw, wrap_angle
 from perception.localization.geodesy import LocalTangentPlane
-from perception.localization.node import (
-    GNSS_TOPIC,
-    IMU_TOPIC,
-    INITIAL_POSE_TOPIC,
-    ODOMETRY_TOPIC,
-    TF_TOPIC,
-    WHEEL_TOPIC,
-    EkfLocalizer,
-    LocalizationError,
-)
-from stack import msgs
+from perception.localization.node import EkfLocalizer, LocalizationError
+from stack import msgs, topics
+from stack.errors import ParamError
 from tests.perception.localization import sim
 
 ORIGIN = (48.1351, 11.5820, 520.0)
@@ -65,13 +57,13 @@ def _drive(fake, ctx, seconds=20.0, jump_index=None, seed=0):
     for kind, i, stamp, value in sim.measurements(drive, np.random.default_rng(seed), sim.Noise()):
         stamp += T0
         if kind == "imu":
-            ctx.deliver(IMU_TOPIC, _imu(fake, stamp, *value))
+            ctx.deliver(topics.IMU, _imu(fake, stamp, *value))
         elif kind == "wheel":
-            ctx.deliver(WHEEL_TOPIC, _wheel(fake, stamp, value))
+            ctx.deliver(topics.VEHICLE_ODOMETRY, _wheel(fake, stamp, value))
         else:
             if i == jump_index:
                 value = value + np.array([0.0, 50.0])
-            ctx.deliver(GNSS_TOPIC, _fix(fake, stamp, plane, value))
+            ctx.deliver(topics.GNSS_FIX, _fix(fake, stamp, plane, value))
     return drive
 
 
@@ -80,7 +72,7 @@ def test_initialises_from_gnss_course_and_tracks_the_drive(fake):
         EkfLocalizer, origin_lat=ORIGIN[0], origin_lon=ORIGIN[1], origin_alt=ORIGIN[2]
     )
     drive = _drive(fake, ctx, seconds=20.0)
-    odom = ctx.sent(ODOMETRY_TOPIC)
+    odom = ctx.sent(topics.LOCALIZATION_ODOMETRY)
     assert 1500 < len(odom) < len(drive.t)  # nothing before the 8 m course initialisation
     last = odom[-1]
     assert msgs.stamp_to_ns(last.header.stamp) == T0 + round(drive.t[-1] * 1e9)
@@ -91,7 +83,7 @@ def test_initialises_from_gnss_course_and_tracks_the_drive(fake):
     assert last.twist.twist.linear.x == pytest.approx(drive.v[-1], abs=0.1)
     cov = np.asarray(last.pose.covariance).reshape(6, 6)
     assert 0 < cov[0, 0] < 1.0 and 0 < cov[5, 5] < 0.01
-    tf = ctx.sent(TF_TOPIC)[-1].transforms[0]
+    tf = ctx.sent(topics.TF)[-1].transforms[0]
     assert (tf.header.frame_id, tf.child_frame_id) == ("map", "base_link")
     assert tf.transform.translation.x == pytest.approx(pos.x)
     assert ctx.event_counts["drop"] <= 1  # at most a rare 99.9 % gate rejection
@@ -104,7 +96,7 @@ def test_gnss_jump_of_50m_is_gated_and_counted(fake):
     drive = _drive(fake, ctx, seconds=12.0, jump_index=1000)
     jumps = [d for _, d in ctx.events if "rejected as an outlier" in d]
     assert len(jumps) >= 1
-    pos = ctx.sent(ODOMETRY_TOPIC)[-1].pose.pose.position
+    pos = ctx.sent(topics.LOCALIZATION_ODOMETRY)[-1].pose.pose.position
     assert math.hypot(pos.x - drive.x[-1], pos.y - drive.y[-1]) < 1.0
 
 
@@ -112,18 +104,18 @@ def test_bad_inputs_are_counted_not_crashing(fake):
     _, ctx = fake.make_node(
         EkfLocalizer, initial_pose=[0.0, 0.0, 0.0], origin_lat=ORIGIN[0], origin_lon=ORIGIN[1]
     )
-    ctx.deliver(IMU_TOPIC, _imu(fake, T0, float("nan"), 0.0))
-    ctx.deliver(WHEEL_TOPIC, _wheel(fake, T0, float("inf")))
+    ctx.deliver(topics.IMU, _imu(fake, T0, float("nan"), 0.0))
+    ctx.deliver(topics.VEHICLE_ODOMETRY, _wheel(fake, T0, float("inf")))
     plane = LocalTangentPlane(ORIGIN[0], ORIGIN[1])
-    ctx.deliver(GNSS_TOPIC, _fix(fake, T0, plane, (0.0, 0.0), status=-1))
+    ctx.deliver(topics.GNSS_FIX, _fix(fake, T0, plane, (0.0, 0.0), status=-1))
     nan_fix = _fix(fake, T0, plane, (0.0, 0.0))
     nan_fix.latitude = float("nan")
-    ctx.deliver(GNSS_TOPIC, nan_fix)
+    ctx.deliver(topics.GNSS_FIX, nan_fix)
     assert ctx.event_counts["drop"] == 4
-    assert ctx.sent(ODOMETRY_TOPIC) == []
-    ctx.deliver(IMU_TOPIC, _imu(fake, T0 + 10_000_000, 0.0, 0.0))
-    assert len(ctx.sent(ODOMETRY_TOPIC)) == 1  # initial_pose param: publishes at once
-    ctx.deliver(IMU_TOPIC, _imu(fake, T0 - 1_000_000_000, 0.0, 0.0))  # a second in the past
+    assert ctx.sent(topics.LOCALIZATION_ODOMETRY) == []
+    ctx.deliver(topics.IMU, _imu(fake, T0 + 10_000_000, 0.0, 0.0))
+    assert len(ctx.sent(topics.LOCALIZATION_ODOMETRY)) == 1  # initial_pose param: publishes at once
+    ctx.deliver(topics.IMU, _imu(fake, T0 - 1_000_000_000, 0.0, 0.0))  # a second in the past
     assert "older than the filter" in ctx.events[-1][1]
 
 
@@ -134,9 +126,9 @@ def test_initial_pose_topic_initialises(fake):
         header=fake.header(T0, "map"),
         pose=msgs.new("geometry_msgs/msg/PoseWithCovariance", pose=fake.pose(5.0, -2.0, 1.0)),
     )
-    ctx.deliver(INITIAL_POSE_TOPIC, pose)
-    ctx.deliver(IMU_TOPIC, _imu(fake, T0 + 10_000_000, 0.0, 0.0))
-    out = ctx.sent(ODOMETRY_TOPIC)[-1].pose.pose
+    ctx.deliver(topics.INITIAL_POSE, pose)
+    ctx.deliver(topics.IMU, _imu(fake, T0 + 10_000_000, 0.0, 0.0))
+    out = ctx.sent(topics.LOCALIZATION_ODOMETRY)[-1].pose.pose
     assert (out.position.x, out.position.y) == (5.0, -2.0)
     assert quaternion_to_yaw(out.orientation) == pytest.approx(1.0)
 
@@ -155,5 +147,7 @@ def test_bad_map_and_params_are_named(fake, tmp_path):
         fake.make_node(EkfLocalizer, map_path=str(path))
     with pytest.raises(LocalizationError, match="cannot read map"):
         fake.make_node(EkfLocalizer, map_path=str(tmp_path / "missing.npz"))
-    with pytest.raises(LocalizationError, match="initial_pose"):
+    with pytest.raises(ParamError, match=r"initial_pose must be \[x, y, yaw\] \(got \[1.0\]\)"):
         fake.make_node(EkfLocalizer, initial_pose=[1.0])
+    with pytest.raises(ParamError, match=r"^gnss_std must be > 0 \(got -1.0\)$"):
+        fake.make_node(EkfLocalizer, gnss_std=-1.0)

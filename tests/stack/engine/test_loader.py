@@ -20,12 +20,14 @@ from stack.engine import (
     CalibrationError,
     EngineCache,
     EngineError,
+    EngineOptions,
     Platform,
     load_engine,
 )
 from stack.engine.build import BuildResult, EngineLabels, Int8Route, LayerPlacement
 from stack.engine.model import read_model
-from stack.engine.ort import OrtEngine, OrtOptions
+from stack.engine.options import OrtOptions
+from stack.engine.ort import OrtEngine
 from tests.stack.engine.test_calibration import image_dir
 
 MAGIC = b"FAKETRT:"
@@ -44,15 +46,20 @@ class FakeTrt:
     def build(self, model, options, timing_cache, calibration, calibration_cache) -> BuildResult:
         self.builds.append(
             {
-                "model": model, "options": options, "timing_cache": timing_cache,
-                "calibration": calibration, "calibration_cache": calibration_cache,
+                "model": model,
+                "options": options,
+                "timing_cache": timing_cache,
+                "calibration": calibration,
+                "calibration_cache": calibration_cache,
             }
-        )  # fmt: skip
+        )
         tag = MAGIC + self.platform.trt_version.encode() + b"\n"
         placement = ()
         if options.dla_core is not None:
-            placement = (LayerPlacement("conv", "CONVOLUTION", True),
-                         LayerPlacement("gemm", "FULLY_CONNECTED", False))  # fmt: skip
+            placement = (
+                LayerPlacement("conv", "CONVOLUTION", True),
+                LayerPlacement("gemm", "FULLY_CONNECTED", False),
+            )
         return BuildResult(
             engine=tag + model.data,
             timing_cache=b"timing-%d" % len(self.builds),
@@ -76,7 +83,11 @@ def cache_dir(tmp_path: Path) -> Path:
 
 
 def launch(model: Path, cache_dir: Path, fake: FakeTrt, **options):
-    return load_engine(model, "tensorrt", "fp16", cache_dir=cache_dir, trt_api=fake, **options)
+    return load_engine(
+        model,
+        EngineOptions.of(backend="tensorrt", precision="fp16", cache_dir=cache_dir, **options),
+        trt_api=fake,
+    )
 
 
 def test_auto_falls_back_to_onnxruntime(conv_onnx: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -88,14 +99,14 @@ def test_auto_falls_back_to_onnxruntime(conv_onnx: Path, caplog: pytest.LogCaptu
 
 def test_tensorrt_unavailable_says_why(conv_onnx: Path) -> None:
     with pytest.raises(BackendUnavailable, match=r"conv\.onnx: backend tensorrt unavailable: "):
-        load_engine(conv_onnx, "tensorrt")
+        load_engine(conv_onnx, EngineOptions.of(backend="tensorrt"))
 
 
 def test_bad_option_values(conv_onnx: Path) -> None:
     with pytest.raises(EngineError, match="backend='trt' is not one of 'auto', 'tensorrt'"):
-        load_engine(conv_onnx, "trt")
+        load_engine(conv_onnx, EngineOptions.of(backend="trt"))
     with pytest.raises(EngineError, match="precision='bf16'"):
-        load_engine(conv_onnx, precision="bf16")
+        load_engine(conv_onnx, EngineOptions.of(precision="bf16"))
 
 
 def test_cached_launch_never_rebuilds(
@@ -106,7 +117,7 @@ def test_cached_launch_never_rebuilds(
     engine = launch(conv_onnx, cache_dir, first)
     assert len(first.builds) == 1 and "building TensorRT engine (no cached engine)" in caplog.text
     x = np.random.default_rng(0).random((2, 3, 16, 16), np.float32)
-    reference = load_engine(conv_onnx, "onnxruntime").run({"images": x})
+    reference = load_engine(conv_onnx, EngineOptions.of(backend="onnxruntime")).run({"images": x})
     np.testing.assert_allclose(engine.run({"images": x})["logits"], reference["logits"], rtol=1e-6)
     for _ in range(2):  # later launches
         again = FakeTrt(tmp_path)
@@ -201,33 +212,68 @@ def test_dla_placement_is_logged(
     assert "DLA core 0: 1 of 2 layers on DLA, 1 fall back to GPU" in caplog.text
     assert "GPU  gemm (FULLY_CONNECTED)" in caplog.text
     with pytest.raises(EngineError, match="DLA has no FP32"):
-        load_engine(conv_onnx, "tensorrt", "fp32", dla_core=0, cache_dir=cache_dir,
-                    trt_api=FakeTrt(tmp_path))  # fmt: skip
+        load_engine(
+            conv_onnx,
+            EngineOptions.of(backend="tensorrt", precision="fp32", dla_core=0, cache_dir=cache_dir),
+            trt_api=FakeTrt(tmp_path),
+        )
 
 
 def test_int8_calibrator_route(tmp_path: Path, conv_onnx: Path, cache_dir: Path) -> None:
     images = image_dir(tmp_path, 4)
     fake = FakeTrt(tmp_path, "8.5.2.2")
-    load_engine(conv_onnx, "tensorrt", "int8", cache_dir=cache_dir, calibration=images,
-                calibration_batch=2, trt_api=fake)  # fmt: skip
+    load_engine(
+        conv_onnx,
+        EngineOptions.of(
+            backend="tensorrt",
+            precision="int8",
+            cache_dir=cache_dir,
+            calibration=images,
+            calibration_batch=2,
+        ),
+        trt_api=fake,
+    )
     build = fake.builds[0]
     assert build["options"].int8_route is Int8Route.CALIBRATOR
     assert build["calibration"].shape == (2, 3, 16, 16)
     assert list(cache_dir.glob("*.calib"))
-    load_engine(conv_onnx, "tensorrt", "int8", cache_dir=cache_dir, calibration=images,
-                calibration_batch=2, trt_api=fake, rebuild=True)  # fmt: skip
+    load_engine(
+        conv_onnx,
+        EngineOptions.of(
+            backend="tensorrt",
+            precision="int8",
+            cache_dir=cache_dir,
+            calibration=images,
+            calibration_batch=2,
+            rebuild=True,
+        ),
+        trt_api=fake,
+    )
     assert fake.builds[1]["calibration_cache"] == b"calib"
 
 
 def test_int8_without_data(tmp_path: Path, conv_onnx: Path, cache_dir: Path) -> None:
     with pytest.raises(CalibrationError, match="needs calibration data"):
-        load_engine(conv_onnx, "tensorrt", "int8", cache_dir=cache_dir, trt_api=FakeTrt(tmp_path))
+        load_engine(
+            conv_onnx,
+            EngineOptions.of(backend="tensorrt", precision="int8", cache_dir=cache_dir),
+            trt_api=FakeTrt(tmp_path),
+        )
 
 
 def test_int8_on_trt10_builds_a_qdq_model(tmp_path: Path, conv_onnx: Path, cache_dir: Path) -> None:
     fake = FakeTrt(tmp_path, "10.3.0")
-    load_engine(conv_onnx, "tensorrt", "int8", cache_dir=cache_dir,
-                calibration=image_dir(tmp_path, 4), calibration_batch=2, trt_api=fake)  # fmt: skip
+    load_engine(
+        conv_onnx,
+        EngineOptions.of(
+            backend="tensorrt",
+            precision="int8",
+            cache_dir=cache_dir,
+            calibration=image_dir(tmp_path, 4),
+            calibration_batch=2,
+        ),
+        trt_api=fake,
+    )
     build = fake.builds[0]
     assert build["options"].int8_route is Int8Route.QUANTIZE_QDQ
     assert build["model"].has_qdq and build["calibration"] is None

@@ -3,6 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from stack.engine import EngineError
 from stack.engine.measure import (
     baseline_verdict,
     interleaved,
@@ -42,5 +43,5 @@ def test_output_errors() -> None:
     (err,) = output_errors(got, ref)
     assert err.max_abs == pytest.approx(0.1, rel=1e-5)
     assert err.max_rel == pytest.approx(0.5, rel=1e-3)  # 0.001 / floor(1e-3 * 2)
-    with pytest.raises(ValueError, match="output 'y': shape"):
+    with pytest.raises(EngineError, match="output 'y': shape"):  # l4 catches L4Error
         output_errors({"y": np.zeros(2)}, ref)

@@ -8,7 +8,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from stack.engine import Backend, EngineError, FeedError, Precision, load_engine
+from stack.engine import Backend, EngineError, EngineOptions, FeedError, Precision, load_engine
 from stack.engine.ort import affinity_string, choose_providers
 
 
@@ -23,7 +23,7 @@ def images(batch: int, seed: int = 1) -> np.ndarray:
 
 
 def test_reports_tensors(conv_onnx: Path) -> None:
-    engine = load_engine(conv_onnx, backend="onnxruntime", intra_op_threads=1)
+    engine = load_engine(conv_onnx, EngineOptions.of(backend="onnxruntime", intra_op_threads=1))
     assert engine.backend is Backend.ONNXRUNTIME
     assert engine.precision is Precision.FP32
     assert engine.device == "CPUExecutionProvider"
@@ -40,7 +40,7 @@ def test_reports_tensors(conv_onnx: Path) -> None:
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize("io_binding", [False, True])
 def test_equals_plain_onnxruntime(conv_onnx: Path, batch: int, io_binding: bool) -> None:
-    engine = load_engine(conv_onnx, "onnxruntime", io_binding=io_binding)
+    engine = load_engine(conv_onnx, EngineOptions.of(backend="onnxruntime", io_binding=io_binding))
     x = images(batch)
     got = engine.run({"images": x})
     want = plain_run(conv_onnx, {"images": x})
@@ -51,7 +51,7 @@ def test_equals_plain_onnxruntime(conv_onnx: Path, batch: int, io_binding: bool)
 
 
 def test_mixed_dtypes_run(mixed_onnx: Path) -> None:
-    engine = load_engine(mixed_onnx, "onnxruntime")
+    engine = load_engine(mixed_onnx, EngineOptions.of(backend="onnxruntime"))
     assert [s.dtype for s in engine.outputs] == [np.float32, np.int64]
     x = np.ones((2, 3), np.float32)
     ids = np.arange(6, dtype=np.int64).reshape(2, 3)
@@ -62,7 +62,7 @@ def test_mixed_dtypes_run(mixed_onnx: Path) -> None:
 
 
 def test_fastestdet_equals_plain_onnxruntime(fastestdet: Path) -> None:
-    engine = load_engine(fastestdet, "onnxruntime", intra_op_threads=2)
+    engine = load_engine(fastestdet, EngineOptions.of(backend="onnxruntime", intra_op_threads=2))
     x = np.random.default_rng(0).random((1, 3, 352, 352), np.float32)
     got = engine.run({"input.1": x})
     want = plain_run(fastestdet, {"input.1": x})
@@ -92,13 +92,13 @@ def test_fastestdet_equals_plain_onnxruntime(fastestdet: Path) -> None:
     ],
 )
 def test_bad_feeds(conv_onnx: Path, feeds: dict, message: str) -> None:
-    engine = load_engine(conv_onnx, "onnxruntime")
+    engine = load_engine(conv_onnx, EngineOptions.of(backend="onnxruntime"))
     with pytest.raises(FeedError, match=message):
         engine.run(feeds)
 
 
 def test_non_contiguous_input(conv_onnx: Path) -> None:
-    engine = load_engine(conv_onnx, "onnxruntime")
+    engine = load_engine(conv_onnx, EngineOptions.of(backend="onnxruntime"))
     x = images(2)
     view = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)
     assert not view.flags.c_contiguous
@@ -115,7 +115,9 @@ def test_gate_wraps_each_run(conv_onnx: Path) -> None:
         entered.append(priority)
         yield
 
-    engine = load_engine(conv_onnx, "onnxruntime", gate=gate, priority=7, variant="dense")
+    engine = load_engine(
+        conv_onnx, EngineOptions.of(backend="onnxruntime", gate=gate, priority=7, variant="dense")
+    )
     assert (engine.priority, engine.variant) == (7, "dense")
     engine.warmup(iterations=2)
     engine.run({"images": images(1)})
@@ -130,14 +132,14 @@ def test_gate_not_entered_for_bad_feeds(conv_onnx: Path) -> None:
         entered.append(priority)
         yield
 
-    engine = load_engine(conv_onnx, "onnxruntime", gate=gate)
+    engine = load_engine(conv_onnx, EngineOptions.of(backend="onnxruntime", gate=gate))
     with pytest.raises(FeedError):
         engine.run({"images": np.zeros((1, 3, 8, 8), np.float32)})
     assert entered == []
 
 
 def test_pinned_threads(conv_onnx: Path) -> None:
-    engine = load_engine(conv_onnx, "onnxruntime", cores=[0, 1])
+    engine = load_engine(conv_onnx, EngineOptions.of(backend="onnxruntime", cores=[0, 1]))
     assert engine.threads == 2
     assert engine.run({"images": images(1)})["logits"].shape == (1, 5)
 
@@ -158,4 +160,4 @@ def test_providers() -> None:
 
 def test_bad_thread_count(conv_onnx: Path) -> None:
     with pytest.raises(EngineError, match="intra_op_threads=0 must be >= 1"):
-        load_engine(conv_onnx, "onnxruntime", intra_op_threads=0)
+        load_engine(conv_onnx, EngineOptions.of(backend="onnxruntime", intra_op_threads=0))

@@ -142,10 +142,10 @@ def test_drop_event_names_the_problem():
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ("format: webp", r"format must be one of \['png', 'jpeg'\], got 'webp'"),
-        ("png_level: 10", "png_level must be 0..9, got 10"),
-        ("png_level: -1", "png_level must be 0..9, got -1"),
-        ("jpeg_quality: 101", "jpeg_quality must be 0..100, got 101"),
+        ("format: webp", r"format='webp' is not one of 'png', 'jpeg'"),
+        ("png_level: 10", r"png_level must lie in \[0, 9\] \(got 10\)"),
+        ("png_level: -1", r"png_level must lie in \[0, 9\] \(got -1\)"),
+        ("jpeg_quality: 101", r"jpeg_quality must lie in \[0, 100\] \(got 101\)"),
         ("png_level: fast", r"png_level: expected int, got 'fast'"),
     ],
 )

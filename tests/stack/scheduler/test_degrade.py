@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from stack.events import EventKind, kind_value
 from stack.executor import ExecutorError, Runtime, SimClock
 from stack.graph import parse_graph
 from stack.msgs import new, ns_to_stamp
@@ -24,8 +25,8 @@ class FakeCtx:
         self.variant = ""
         self.logger = SimpleNamespace(info=lambda *a: None)
 
-    def event(self, kind: str, detail: str = "") -> None:
-        self.events.append((kind, detail))
+    def event(self, kind: EventKind, detail: str = "") -> None:
+        self.events.append((kind_value(kind, self.name), detail))
 
     def set_variant(self, name: str) -> None:
         self.variant = name
