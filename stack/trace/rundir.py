@@ -16,15 +16,18 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stack.graph import ChainSpec
+from stack.graph import ChainSpec, LaunchGraph
 from stack.trace.errors import TraceError
 from stack.trace.fileformat import TraceFile, read_trace, write_frame, write_header
 from stack.trace.records import Tracer
 from stack.trace.writer import TRACE_FILE, TraceWriter, trace_header
+
+if TYPE_CHECKING:  # the executor imports stack.trace's record format
+    from stack.executor.view import RunResults
 
 RUN_FILE = "run.json"
 LAUNCH_FILE = "launch.yaml"
@@ -50,7 +53,7 @@ class TimerStats:
     skipped: int
 
 
-def write_run_dir(run_dir: str | Path, graph: Any, runtime: Any, mode: str) -> Path:
+def write_run_dir(run_dir: str | Path, graph: LaunchGraph, runtime: RunResults, mode: str) -> Path:
     """Write the run directory of a finished run (closing its trace writer first)."""
     run_dir = Path(run_dir)
     try:
@@ -108,7 +111,9 @@ def _write_chain_latencies(path: Path, samples: dict[str, list[tuple[int, int]]]
     np.savez(path, **arrays)
 
 
-def run_summary(graph: Any, runtime: Any, mode: str, trace: dict | None) -> dict[str, Any]:
+def run_summary(
+    graph: LaunchGraph, runtime: RunResults, mode: str, trace: dict | None
+) -> dict[str, Any]:
     subs = [
         SubscriptionStats(s.node.name, topic, s.depth, s.overwritten, s.delivered).__dict__
         for topic, t in sorted(runtime.topics.items())
