@@ -76,7 +76,7 @@ class Runtime:
         self.clock = clock
         self.lockstep = lockstep
         self.policy = make_policy(policy, lockstep=lockstep) if isinstance(policy, str) else policy
-        self.tracer = tracer if tracer is not None else Tracer(enabled=False)
+        tracer = tracer if tracer is not None else Tracer(enabled=False)
         self.fail_fast = fail_fast
         self.nodes: dict[str, NodeState] = {}
         self.timers: list[Timer] = []
@@ -90,7 +90,7 @@ class Runtime:
         self.taps: list[Tap] = self._router.taps
         self.chain_latencies = self._router.chain_latencies
         self._dispatch = Dispatcher(
-            self.topics, self.scheduler, self.tracer, self._control, fail_fast=fail_fast
+            self.topics, self.scheduler, tracer, self._control, fail_fast=fail_fast
         )
         self.errors: list[str] = self._dispatch.errors
         self._lockstep = LockstepDriver(
@@ -109,6 +109,15 @@ class Runtime:
         typestore()  # load message definitions now, not inside the first callback
         self._build(frozenset(external_topics))
         self._start_processes()
+
+    @property
+    def tracer(self) -> Tracer:
+        """Where callback records go; may be swapped between runs (the trace benchmark does)."""
+        return self._dispatch.tracer
+
+    @tracer.setter
+    def tracer(self, tracer: Tracer) -> None:
+        self._dispatch.tracer = tracer
 
     # ---- construction -------------------------------------------------------------------
     def _make_queues(self) -> dict[str, ReadyQueue]:
