@@ -12,6 +12,8 @@ from stack.graph import NodeSpec
 from stack.scheduler.policy import ChainMembership
 from stack.trace.records import Origins
 
+Tap = Callable[[str, Any, int], None]  # sees every publish: (topic, msg, publish_ns)
+
 
 class Envelope:
     """A published message with its lineage: chain start topic -> Origin(stamp_ns, publish_ns)."""

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from stack.executor.entities import Envelope, Link, NodeState, Subscription, TopicState
+from stack.executor.entities import Envelope, Link, NodeState, Subscription, Tap, TopicState
 from stack.executor.errors import ExecutorError
 from stack.graph import LaunchGraph, Topology
 from stack.msgs import stamp_of
@@ -21,8 +21,6 @@ from stack.trace.records import Origin, Origins
 
 if TYPE_CHECKING:
     from stack.scheduler.hooks import SchedulerHooks
-
-Tap = Callable[[str, Any, int], None]  # (topic, msg, publish_ns)
 
 
 class Remote(Link, Protocol):

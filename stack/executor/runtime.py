@@ -24,13 +24,13 @@ from stack.executor.clock import RunClock
 from stack.executor.context import EmbeddedContext
 from stack.executor.control import RunControl
 from stack.executor.dispatch import Dispatcher
-from stack.executor.entities import NodeState, Subscription, Timer, TopicState
+from stack.executor.entities import NodeState, Subscription, Tap, Timer, TopicState
 from stack.executor.errors import ExecutorError
 from stack.executor.lockstep import LockstepDriver
 from stack.executor.pipe import Wire
 from stack.executor.process import RemoteExecutor
 from stack.executor.ready import ReadyQueue
-from stack.executor.routing import Router, Tap
+from stack.executor.routing import Router
 from stack.executor.stats import merge_stats
 from stack.executor.threaded import ThreadedDriver
 from stack.graph import LaunchGraph, Topology, check_topology, resolve_path

@@ -8,7 +8,8 @@ what it depends on:
 - ``HookedRuntime``: the scheduler's hooks (stack.scheduler.hooks);
 - ``ProcessParent`` / ``ProcessChild``: the two ends of a process executor (stack.executor.process);
 - ``RunResults``: the run directory (stack.trace.rundir) and a child's statistics;
-- ``BuiltGraph``: the schedulability simulator (tools.schedsim), which only builds the graph.
+- ``BuiltGraph``: the schedulability simulator (tools.schedsim), which only builds the graph;
+- ``BridgedRuntime``: the rclpy bridge (stack.ros.bridge): inputs in, outputs tapped.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from stack.executor.clock import RunClock
-from stack.executor.entities import NodeState, Subscription, Timer, TopicState
+from stack.executor.entities import NodeState, Subscription, Tap, Timer, TopicState
 from stack.executor.errors import ExecutorError
 from stack.graph import LaunchGraph
 from stack.scheduler.policy import Policy
@@ -53,6 +54,19 @@ class RunResults(BuiltGraph, Protocol):
     def errors(self) -> list[str]: ...
 
     def counters(self) -> dict[str, dict[str, int]]: ...
+
+
+class BridgedRuntime(Protocol):
+    """What a bridge to another middleware needs: the topics, a tap on every publish, and
+    injecting what comes in."""
+
+    @property
+    def topics(self) -> Mapping[str, TopicState]: ...
+
+    @property
+    def taps(self) -> list[Tap]: ...
+
+    def inject(self, topic: str, msg: Any) -> None: ...
 
 
 class NodeHost(Protocol):

@@ -78,6 +78,7 @@ VIEWS = [
     view.HookedRuntime,
     view.ProcessParent,
     view.ProcessChild,
+    view.BridgedRuntime,
 ]
 
 
