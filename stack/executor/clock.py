@@ -4,6 +4,25 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Protocol
+
+from stack.node import Clock
+
+
+class RunClock(Clock, Protocol):
+    """The run's clock as the executor reads it (a node sees only ``now_ns``)."""
+
+    simulated: bool
+
+    def wall_delay_s(self, sim_ns: int) -> float:
+        """Wall seconds until ``sim_ns`` of this clock's time have passed."""
+        ...
+
+
+class SteppedClock(RunClock, Protocol):
+    """A clock the lockstep driver moves (SimClock)."""
+
+    def set(self, t_ns: int) -> None: ...
 
 
 class WallClock:

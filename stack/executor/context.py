@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from stack import msgs
 from stack.events import EventKind, kind_value
 from stack.executor.entities import NodeState, Subscription, Timer
 from stack.executor.errors import ExecutorError
+from stack.executor.view import NodeHost
 from stack.graph import resolve_path, resolve_topic
-
-if TYPE_CHECKING:
-    from stack.executor.runtime import Runtime
 
 
 class EmbeddedPublisher:
@@ -21,7 +19,7 @@ class EmbeddedPublisher:
 
     __slots__ = ("msgtype", "node", "publish", "topic")
 
-    def __init__(self, runtime: Runtime, node: NodeState, topic: str, msgtype: str) -> None:
+    def __init__(self, runtime: NodeHost, node: NodeState, topic: str, msgtype: str) -> None:
         self.topic = topic
         self.msgtype = msgtype
         self.node = node
@@ -29,9 +27,9 @@ class EmbeddedPublisher:
 
 
 class EmbeddedContext:
-    """Implements stack.node.Context on top of the Runtime."""
+    """Implements stack.node.Context on top of the runtime (its NodeHost view)."""
 
-    def __init__(self, runtime: Runtime, state: NodeState) -> None:
+    def __init__(self, runtime: NodeHost, state: NodeState) -> None:
         self._runtime = runtime
         self._state = state
         self.name = state.name

@@ -1,4 +1,4 @@
-"""What the executor schedules: subscriptions, timers, and per-node runtime state."""
+"""What the executor schedules: subscriptions, timers, per-node and per-topic runtime state."""
 
 from __future__ import annotations
 
@@ -6,18 +6,21 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from stack.graph import NodeSpec
 from stack.scheduler.policy import ChainMembership
+from stack.trace.records import Origins
+
+Tap = Callable[[str, Any, int], None]  # sees every publish: (topic, msg, publish_ns)
 
 
 class Envelope:
-    """A published message with its lineage: chain start topic -> (stamp_ns, publish_ns)."""
+    """A published message with its lineage: chain start topic -> Origin(stamp_ns, publish_ns)."""
 
     __slots__ = ("msg", "origins", "publish_ns", "topic")
 
-    def __init__(self, topic: str, msg: Any, origins: dict, publish_ns: int) -> None:
+    def __init__(self, topic: str, msg: Any, origins: Origins, publish_ns: int) -> None:
         self.topic = topic
         self.msg = msg
         self.origins = origins
@@ -46,22 +49,22 @@ class NodeState:
     def count(self, key: str, n: int = 1) -> None:
         self.counters[key] = self.counters.get(key, 0) + n
 
-    def merged_origins(self) -> dict:
+    def merged_origins(self) -> Origins:
         """Lineage of what this node publishes now: the newest origin of each source."""
         return merge_origins(self.latest)
 
 
-def merge_origins(latest: dict) -> dict:
+def merge_origins(latest: dict[str, Origins]) -> Origins:
     """The newest origin of each chain start over a node's latest inputs (fan-in lineage)."""
     if len(latest) <= 1:
         for origins in latest.values():
             return origins
         return {}
-    merged: dict = {}
+    merged: Origins = {}
     for origins in latest.values():
         for src, val in origins.items():
             old = merged.get(src)
-            if old is None or val[1] > old[1]:
+            if old is None or val.publish_ns > old.publish_ns:
                 merged[src] = val
     return merged
 
@@ -84,7 +87,7 @@ class Subscription:
     # one tuple of (node, callback) per hop (the nodes that make the hop's output)
     ahead: dict[str, tuple[tuple[tuple[str, str], ...], ...]] = field(default_factory=dict)
 
-    def lineage(self, origins: dict) -> dict:
+    def lineage(self, origins: Origins) -> Origins:
         """What this input adds to its node's lineage. A side input does not speak for the
         chains it serves: an odometry message carries the lidar sweep its scan match used,
         often newer than the objects being planned on, and would credit the plan to it."""
@@ -95,7 +98,7 @@ class Subscription:
         return f"sub:{self.topic}"
 
 
-def without_chain_starts(origins: dict, chains: tuple[ChainMembership, ...]) -> dict:
+def without_chain_starts(origins: Origins, chains: tuple[ChainMembership, ...]) -> Origins:
     """``origins`` less the start topics of ``chains``."""
     starts = {m.start for m in chains}
     return {k: v for k, v in origins.items() if k not in starts}
@@ -114,3 +117,28 @@ class Timer:
     @property
     def name(self) -> str:
         return f"timer:{getattr(self.callback, '__name__', 'callback')}"
+
+
+@dataclass(eq=False)
+class TopicState:
+    """One topic of the graph: who publishes and subscribes it, and where a publish goes."""
+
+    name: str
+    msgtype: str
+    publishers: list[str] = field(default_factory=list)
+    subscriptions: list[Subscription] = field(default_factory=list)
+    chain_ends: list[str] = field(default_factory=list)  # chains ending here
+    chain_start: bool = False
+    published: int = 0
+    # Where a message published here goes: subscriptions run in this process, and the pipes of
+    # process executors (stack.executor.process) that subscribe it, or up to the parent.
+    local: list[Subscription] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+
+
+class Link(Protocol):
+    """The pipe to another process's executor: a message published here, handed over."""
+
+    def forward(
+        self, topic: str, msgtype: str, msg: Any, origins: Origins, publish_ns: int
+    ) -> None: ...

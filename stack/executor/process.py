@@ -29,47 +29,21 @@ import contextlib
 import dataclasses
 import logging
 import multiprocessing
-import pickle
 import threading
-from collections.abc import Iterable
 from typing import Any
 
 from stack.executor.errors import ExecutorError
+from stack.executor.pipe import PipeKind, Wire, message
+from stack.executor.stats import ChildStats, collect_stats
+from stack.executor.threads import configure_worker_thread
+from stack.executor.view import ChildFactory, ProcessChild, ProcessParent
 from stack.graph import ExecutorSpec, LaunchGraph
-from stack.msgs import deserialize, serialize
-from stack.trace.records import Tracer
+from stack.trace.records import Origins, Tracer
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 120.0  # a child imports its nodes' modules and builds them (maps, models)
 STOP_TIMEOUT_S = 10.0
 DRAIN_S = 1.0  # a child finishes what its last inputs started, as the parent's graph does
-_PICKLE = pickle.HIGHEST_PROTOCOL
-
-
-class Wire:
-    """One end of the pipe: pickled tuples, sent whole from any thread."""
-
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-        self._lock = threading.Lock()
-
-    def put(self, item: tuple) -> None:
-        data = pickle.dumps(item, _PICKLE)
-        with self._lock:
-            self.conn.send_bytes(data)
-
-    def get(self) -> tuple:
-        return pickle.loads(self.conn.recv_bytes())
-
-    def forward(self, topic: str, msgtype: str, msg: Any, origins: dict, publish_ns: int) -> None:
-        """A message for the other side, as a publish or an inject hands it over."""
-        self.put(("msg", topic, msgtype, serialize(msg, msgtype), origins, publish_ns))
-
-
-def _message(item: tuple) -> tuple[str, Any, dict, int]:
-    """(topic, message, lineage, publish time) of a ``forward``ed item."""
-    _, topic, msgtype, raw, origins, publish_ns = item
-    return topic, deserialize(raw, msgtype), origins, publish_ns
 
 
 def executor_part(graph: LaunchGraph, name: str) -> LaunchGraph:
@@ -79,22 +53,41 @@ def executor_part(graph: LaunchGraph, name: str) -> LaunchGraph:
     return dataclasses.replace(graph, executors={name: spec}, nodes=nodes, warnings=[])
 
 
+@dataclasses.dataclass(frozen=True)
+class ChildOptions:
+    """How the child builds its runtime: as the parent's, with ``factory`` (the Runtime class,
+    pickled by name: this module does not import the runtime that imports it)."""
+
+    factory: ChildFactory
+    policy: str
+    fail_fast: bool
+    trace: bool
+    clock: Any
+
+
 class RemoteExecutor:
     """The parent's side of a process executor: starts the child, forwards to it, relays back."""
 
-    def __init__(self, runtime: Any, spec: ExecutorSpec, ready_timeout_s: float = READY_TIMEOUT_S):
+    def __init__(
+        self,
+        runtime: ProcessParent,
+        spec: ExecutorSpec,
+        factory: ChildFactory,
+        ready_timeout_s: float = READY_TIMEOUT_S,
+    ) -> None:
         self.runtime = runtime
         self.spec = spec
         self.nodes = frozenset(n for n, s in runtime.graph.nodes.items() if s.executor == spec.name)
         ctx = multiprocessing.get_context("spawn")  # no fork of a process with threads running
         here, there = ctx.Pipe()
         self.wire = Wire(here)
-        options = {
-            "policy": runtime.policy.kind.value,
-            "fail_fast": runtime.fail_fast,
-            "trace": runtime.tracer.enabled,
-            "clock": runtime.clock,
-        }
+        options = ChildOptions(
+            factory=factory,
+            policy=runtime.policy.kind.value,
+            fail_fast=runtime.fail_fast,
+            trace=runtime.tracer.enabled,
+            clock=runtime.clock,
+        )
         self.process = ctx.Process(
             target=child_main,
             args=(there, executor_part(runtime.graph, spec.name), options),
@@ -103,7 +96,7 @@ class RemoteExecutor:
         )
         self.process.start()
         there.close()
-        self.stats: dict[str, Any] | None = None
+        self.stats: ChildStats | None = None
         self._receiver: threading.Thread | None = None
         self._await_ready(ready_timeout_s)
 
@@ -118,26 +111,25 @@ class RemoteExecutor:
                 f"executor {self.name}: its process did not build its nodes within {timeout_s} s"
             )
         try:
-            kind, detail = self.wire.get()
+            kind, detail = self.wire.receive()
         except EOFError:
             self.process.join(STOP_TIMEOUT_S)
             raise ExecutorError(
                 f"executor {self.name}: its process exited while starting "
                 f"(exit code {self.process.exitcode})"
             ) from None
-        if kind != "ready":
+        if kind is not PipeKind.READY:
             self.process.join(STOP_TIMEOUT_S)
             raise ExecutorError(str(detail))
 
-    def subscribes(self, topic_subs: Iterable[Any]) -> bool:
-        return any(s.node.name in self.nodes for s in topic_subs)
-
-    def forward(self, topic: str, msgtype: str, msg: Any, origins: dict, publish_ns: int) -> None:
+    def forward(
+        self, topic: str, msgtype: str, msg: Any, origins: Origins, publish_ns: int
+    ) -> None:
         with contextlib.suppress(OSError):  # the child is gone; the receiver says why
             self.wire.forward(topic, msgtype, msg, origins, publish_ns)
 
     def start(self) -> None:
-        self.wire.put(("start", self.runtime.clock))
+        self.wire.send(PipeKind.START, self.runtime.clock)
         self._receiver = threading.Thread(
             target=self._receive, name=f"{self.name}-relay", daemon=True
         )
@@ -147,7 +139,7 @@ class RemoteExecutor:
         runtime = self.runtime
         while True:
             try:
-                item = self.wire.get()
+                kind, body = self.wire.receive()
             except (EOFError, OSError):
                 self.process.join(STOP_TIMEOUT_S)
                 runtime.fail(
@@ -157,22 +149,22 @@ class RemoteExecutor:
                     )
                 )
                 return
-            kind = item[0]
-            if kind == "msg":
-                runtime.publish_from(self, *_message(item))
-            elif kind == "rec":
-                runtime.tracer.record(item[1])  # looked up each time: a drain rebinds it
-            elif kind == "fail":
-                runtime.fail(ExecutorError(item[1]))
-            elif kind == "done":
-                self.stats = item[1]
+            if kind is PipeKind.MSG:
+                m = message(body)
+                runtime.publish_from(self, m.topic, m.decode(), m.origins, m.publish_ns)
+            elif kind is PipeKind.REC:
+                runtime.tracer.record(body)  # looked up each time: a drain rebinds it
+            elif kind is PipeKind.FAIL:
+                runtime.fail(ExecutorError(body))
+            elif kind is PipeKind.DONE:
+                self.stats = body
                 return
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """Let the child finish its last inputs, then collect its counters."""
         if self.process.is_alive():
             with contextlib.suppress(OSError):
-                self.wire.put(("stop",))
+                self.wire.send(PipeKind.STOP)
         if self._receiver is not None:
             self._receiver.join(timeout_s)
         self.process.join(timeout_s)
@@ -187,55 +179,52 @@ class _PipeTracer(Tracer):
 
     def __init__(self, wire: Wire, enabled: bool) -> None:
         super().__init__(enabled)
-        self.record = lambda rec: wire.put(("rec", rec))
+        self.record = wire.record
 
 
-def child_main(conn: Any, graph: LaunchGraph, options: dict[str, Any]) -> None:
+def child_main(conn: Any, graph: LaunchGraph, options: ChildOptions) -> None:
     """The child process: build the executor's nodes, then serve the pipe until told to stop."""
-    from stack.executor.runtime import Runtime
-    from stack.executor.threads import configure_worker_thread
-
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     wire = Wire(conn)
     try:
-        runtime = Runtime(
+        runtime = options.factory(
             graph,
-            options["clock"],
-            policy=options["policy"],
-            tracer=_PipeTracer(wire, options["trace"]),
-            fail_fast=options["fail_fast"],
+            options.clock,
+            policy=options.policy,
+            tracer=_PipeTracer(wire, options.trace),
+            fail_fast=options.fail_fast,
             uplink=wire,
         )
     except Exception as exc:  # said in the parent, which raises it
-        wire.put(("error", str(exc)))
+        wire.send(PipeKind.ERROR, str(exc))
         return
-    wire.put(("ready", None))
+    wire.send(PipeKind.READY)
     spec = next(iter(graph.executors.values()))
     configure_worker_thread(spec.name, spec.cores, spec.priority, spec.nice)
     _serve(wire, runtime)
 
 
-def _serve(wire: Wire, runtime: Any) -> None:
+def _serve(wire: Wire, runtime: ProcessChild) -> None:
     deliver = runtime.deliver_external
     while True:
         if runtime.stopping:  # a callback failed under fail-fast
-            wire.put(("fail", str(runtime.failure)))
+            wire.send(PipeKind.FAIL, str(runtime.failure))
             _finish(wire, runtime)
             return
         if not wire.conn.poll(0.1):
             continue
         try:
-            item = wire.get()
+            kind, body = wire.receive()
         except (EOFError, OSError):  # the parent is gone
             runtime.request_stop()
             return
-        kind = item[0]
-        if kind == "msg":
-            deliver(*_message(item))
-        elif kind == "start":
-            _sync_clock(runtime.clock, item[1])
+        if kind is PipeKind.MSG:
+            m = message(body)
+            deliver(m.topic, m.decode(), m.origins, m.publish_ns)
+        elif kind is PipeKind.START:
+            _sync_clock(runtime.clock, body)
             runtime.start()
-        elif kind == "stop":
+        elif kind is PipeKind.STOP:
             runtime.wait_idle(DRAIN_S)
             _finish(wire, runtime)
             return
@@ -248,21 +237,7 @@ def _sync_clock(clock: Any, parent: Any) -> None:
         setstate(parent.__getstate__())
 
 
-def _finish(wire: Wire, runtime: Any) -> None:
-    with contextlib.suppress(ExecutorError):  # already said through "fail"
+def _finish(wire: Wire, runtime: ProcessChild) -> None:
+    with contextlib.suppress(ExecutorError):  # already said through FAIL
         runtime.shutdown()
-    wire.put(("done", runtime_stats(runtime)))
-
-
-def runtime_stats(runtime: Any) -> dict[str, Any]:
-    """What the parent's run directory needs from a child: counters and errors."""
-    return {
-        "counters": runtime.counters(),
-        "subscriptions": [
-            (s.node.name, topic, s.overwritten, s.delivered)
-            for topic, t in runtime.topics.items()
-            for s in t.subscriptions
-        ],
-        "timers": [(t.node.name, t.name, t.skipped) for t in runtime.timers],
-        "errors": list(runtime.errors),
-    }
+    wire.send(PipeKind.DONE, collect_stats(runtime))

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from stack.console import make_console
+from stack.executor.view import RunResults
 from stack.report.analysis import pct_ms
 
 
-def print_chain_summary(runtime: Any, console: Console | None = None) -> None:
+def print_chain_summary(runtime: RunResults, console: Console | None = None) -> None:
     console = console or make_console()
     table = Table(
         "chain",

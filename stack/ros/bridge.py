@@ -18,6 +18,7 @@ import threading
 from typing import Any
 
 from stack import msgs
+from stack.executor.view import BridgedRuntime
 from stack.ros.context import qos_for_depth
 from stack.ros.messages import rosidl_class
 
@@ -26,7 +27,7 @@ PUBLISH_DEPTH = 10
 
 
 class RosBridge:
-    def __init__(self, runtime: Any, ros_node: Any, rclpy_qos: Any) -> None:
+    def __init__(self, runtime: BridgedRuntime, ros_node: Any, rclpy_qos: Any) -> None:
         self.runtime = runtime
         self.node = ros_node
         self.publishers: dict[str, tuple[Any, str]] = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stack.msgs import stamp_of
 from stack.scheduler.config import SchedulerConfig, parse_scheduler
@@ -23,12 +23,17 @@ from stack.scheduler.policy import ChainMembership, PolicyKind
 from stack.scheduler.variants import VariantSet
 from stack.trace.records import EventKind
 
+if TYPE_CHECKING:  # stack.executor imports this module
+    from stack.executor.entities import Envelope, NodeState, Subscription
+    from stack.executor.ready import Admit
+    from stack.executor.view import HookedRuntime
+
 log = logging.getLogger(__name__)
 DROP_EVENT = EventKind.DROP.value  # the report counts it as a lost input of the chain
 
 
 class SchedulerHooks:
-    def __init__(self, runtime: Any) -> None:
+    def __init__(self, runtime: HookedRuntime) -> None:
         from stack.executor.threads import current_cpu  # stack.executor imports this module
 
         self.runtime = runtime
@@ -46,11 +51,11 @@ class SchedulerHooks:
         self.guard = BlockingGuard() if adaptive and self.config.blocking_guard else None
         self.gates = DeviceGates(self.config.gate_devices)
         self.controllers: dict[str, list[DegradeController]] = {}
-        self._engines: list[tuple[Any, Any]] = []  # (node state, engine) taking node priority
+        self._engines: list[tuple[NodeState, Any]] = []  # (node, engine) taking node priority
         self.stale_drops = 0
 
     # ---- stale inputs ---------------------------------------------------------------------
-    def drop_stale(self, sub: Any, env: Any) -> bool:
+    def drop_stale(self, sub: Subscription, env: Envelope) -> bool:
         """True if ``env`` is past its chains' budgets: count it, trace it, skip the callback."""
         if not self.stale_check or not sub.chains or sub.side_input:
             return False
@@ -80,14 +85,14 @@ class SchedulerHooks:
             )  # fmt: skip
         return True
 
-    def work_ahead(self, sub: Any) -> dict[str, int]:
+    def work_ahead(self, sub: Subscription) -> dict[str, int]:
         """BlockingGuard.work_ahead for the input just taken from ``sub`` (none without the
         guard, which keeps the callbacks' durations)."""
         guard = self.guard
         return {} if guard is None else guard.work_ahead(sub.ahead, bool(sub.queue))
 
     # ---- the blocking guard ---------------------------------------------------------------
-    def admit_for(self, executor: str) -> Any:
+    def admit_for(self, executor: str) -> Admit | None:
         """The ready queue's admission test for ``executor`` (None: start whatever is first)."""
         guard = self.guard
         watched = guard.executors.get(executor) if guard is not None else None
@@ -109,7 +114,7 @@ class SchedulerHooks:
         configure_worker_thread("timers", (), max((e.priority for e in execs), default=0))
 
     # ---- engines --------------------------------------------------------------------------
-    def gate_engine(self, node: Any, engine: Any, options: dict) -> Any:
+    def gate_engine(self, node: NodeState, engine: Any, options: dict) -> Any:
         """Put ``engine`` behind its device's priority gate, at its node's chain priority."""
         if "gate" not in options and hasattr(engine, "gate"):
             gate = self.gates.for_device(str(getattr(engine, "device", "")))
@@ -147,7 +152,7 @@ class SchedulerHooks:
                 for vset in _variant_sets(state.instance):
                     self._attach(name, vset, chains.get(name, []))
 
-    def _subscriptions_of(self, executor: str) -> list[Any]:
+    def _subscriptions_of(self, executor: str) -> list[Subscription]:
         return [
             sub
             for topic in self.runtime.topics.values()

@@ -20,7 +20,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from stack.trace.records import Origin, Origins
+
 NO_DEADLINE = 1 << 62
+_STAMP = Origin._fields.index("stamp_ns")
+_PUBLISH = Origin._fields.index("publish_ns")
 
 
 class PolicyKind(str, enum.Enum):
@@ -42,7 +46,7 @@ class Policy(Protocol):
     kind: PolicyKind
 
     def message_key(
-        self, chains: tuple[ChainMembership, ...], origins: dict
+        self, chains: tuple[ChainMembership, ...], origins: Origins
     ) -> tuple[int, int]: ...
 
     def timer_key(
@@ -52,7 +56,7 @@ class Policy(Protocol):
     def stale(
         self,
         chains: tuple[ChainMembership, ...],
-        origins: dict,
+        origins: Origins,
         now_ns: int,
         ahead_ns: Mapping[str, int] | None = None,
     ) -> tuple[ChainMembership, int] | None: ...
@@ -61,7 +65,7 @@ class Policy(Protocol):
 class FifoPolicy:
     kind = PolicyKind.FIFO
 
-    def message_key(self, chains: tuple[ChainMembership, ...], origins: dict) -> tuple[int, int]:
+    def message_key(self, chains: tuple[ChainMembership, ...], origins: Origins) -> tuple[int, int]:
         return (0, 0)
 
     def timer_key(self, chains: tuple[ChainMembership, ...], due_mono_ns: int) -> tuple[int, int]:
@@ -70,7 +74,7 @@ class FifoPolicy:
     def stale(
         self,
         chains: tuple[ChainMembership, ...],
-        origins: dict,
+        origins: Origins,
         now_ns: int,
         ahead_ns: Mapping[str, int] | None = None,
     ) -> tuple[ChainMembership, int] | None:
@@ -81,11 +85,12 @@ class ChainPolicy:
     kind = PolicyKind.CHAIN
 
     def __init__(self, stamp_deadlines: bool = False) -> None:
-        # Deadlines count from the chain start's publish time (index 1 of an origin). Lockstep
-        # runs count from its header stamp (index 0) so the order never depends on wall timing.
-        self.time_index = 0 if stamp_deadlines else 1
+        # Deadlines count from the chain start's publish time (Origin.publish_ns). Lockstep runs
+        # count from its header stamp (Origin.stamp_ns) so the order never depends on wall
+        # timing. The field's position, as indexing is the cheapest read on this path.
+        self.time_index = _STAMP if stamp_deadlines else _PUBLISH
 
-    def message_key(self, chains: tuple[ChainMembership, ...], origins: dict) -> tuple[int, int]:
+    def message_key(self, chains: tuple[ChainMembership, ...], origins: Origins) -> tuple[int, int]:
         best = (0, NO_DEADLINE)
         index = self.time_index
         for m in chains:
@@ -107,7 +112,7 @@ class ChainPolicy:
     def stale(
         self,
         chains: tuple[ChainMembership, ...],
-        origins: dict,
+        origins: Origins,
         now_ns: int,
         ahead_ns: Mapping[str, int] | None = None,
     ) -> tuple[ChainMembership, int] | None:
@@ -124,7 +129,7 @@ class ChainPolicy:
             origin = origins.get(m.start)
             if origin is None:
                 return None
-            age = now_ns - origin[1]
+            age = now_ns - origin.publish_ns
             if age + ahead.get(m.chain, 0) <= m.budget_ns:
                 return None
             if verdict is None or m.priority > verdict[0].priority:

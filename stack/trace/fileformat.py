@@ -28,8 +28,13 @@ FORMAT_VERSION = 1
 PROTOCOL = 5
 _LEN = struct.Struct("<I")
 MAX_FRAME = 1 << 30
-# The only globals a trace may name: our event-kind enum, if a node put one in an event.
-_ALLOWED_GLOBALS = {("stack.trace.records", "EventKind"), ("stack.events", "EventKind")}
+# The only globals a trace may name: our event-kind enum, if a node put one in an event, and
+# the lineage origin (a NamedTuple of two ints) the outputs carry.
+_ALLOWED_GLOBALS = {
+    ("stack.trace.records", "EventKind"),
+    ("stack.events", "EventKind"),
+    ("stack.trace.records", "Origin"),
+}
 
 
 def write_header(f: BinaryIO, header: dict[str, Any]) -> None:

@@ -1,9 +1,9 @@
 """Chain latency from message lineage in the trace.
 
-Every output in a record carries ``origins``: {chain start topic: (header stamp ns, time it was
-published on the start topic)}, merged newest-per-source across a node's inputs. So a chain's
-latency at each publish on its end topic is ``publish_ns - origins[start][1]``, whatever the path
-in between: a fusion node's output carries the origin of each of its sources (fan-in), and
+Every output in a record carries ``origins``: {chain start topic: Origin(header stamp ns, time
+it was published on the start topic)}, merged newest-per-source across a node's inputs. So a
+chain's latency at each publish on its end topic is ``publish_ns - origins[start].publish_ns``,
+whatever the path in between: a fusion node's output carries the origin of each of its sources (fan-in), and
 every branch of a fan-out carries the same origin.
 """
 
@@ -55,9 +55,10 @@ def chain_samples(
         for name, start in by_end[topic]:
             origin = origins.get(start)
             if origin is not None:
+                stamp_ns, start_ns = origin  # an Origin; a plain pair in older traces
                 pub[name].append(pub_ns)
-                t_start[name].append(origin[1])
-                stamp[name].append(origin[0])
+                t_start[name].append(start_ns)
+                stamp[name].append(stamp_ns)
     out = {}
     for name in chains:
         p = np.array(pub[name], np.int64)

@@ -19,11 +19,23 @@ class CallbackRecord(NamedTuple):
     start_ns: int  # time.perf_counter_ns at callback start
     end_ns: int
     inputs: tuple  # ((topic, stamp_ns), ...) consumed by this run
-    outputs: (
-        tuple  # ((topic, publish_ns, origins), ...); origins: {chain start topic: (stamp_ns, t_ns)}
-    )
+    outputs: tuple  # ((topic, publish_ns, origins), ...); origins: {chain start topic: Origin}
     variant: str  # model variant in use, "" for none
     events: tuple  # ((kind, detail), ...): drop, overwrite, deadline_miss, exception, switch
+
+
+class Origin(NamedTuple):
+    """Where a message's lineage starts on one chain: the value of ``origins[start topic]``.
+
+    Made once per input on a chain's start topic and shared, unchanged, by everything that
+    derives from it (a tuple: cheap to make, hashable, and pickled into the trace as is).
+    """
+
+    stamp_ns: int  # header stamp of the message on the start topic
+    publish_ns: int  # time.perf_counter_ns when it was published (or injected) there
+
+
+Origins = dict[str, Origin]  # a message's lineage: chain start topic -> Origin
 
 
 #: Event kinds the report counts as lost inputs.

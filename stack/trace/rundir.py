@@ -21,16 +21,19 @@ import time
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stack.graph import ChainSpec
+from stack.graph import ChainSpec, LaunchGraph
 from stack.trace.errors import TraceError
 from stack.trace.fileformat import TraceFile, read_trace, write_frame, write_header
 from stack.trace.partial import meta_from_trace
 from stack.trace.records import Tracer
 from stack.trace.writer import TRACE_FILE, TraceWriter, trace_header
+
+if TYPE_CHECKING:  # the executor imports stack.trace's record format
+    from stack.executor.view import RunResults
 
 RUN_FILE = "run.json"
 LAUNCH_FILE = "launch.yaml"
@@ -56,7 +59,7 @@ class TimerStats:
     skipped: int
 
 
-def trace_writer(run_dir: str | Path, graph: Any, mode: str) -> TraceWriter:
+def trace_writer(run_dir: str | Path, graph: LaunchGraph, mode: str) -> TraceWriter:
     """The TraceWriter of a run of ``graph``: its header carries :func:`run_facts`, so that
     the report can read a run killed before it wrote run.json. The launch file is written at
     once too (and again at the end), so a killed run keeps it."""
@@ -70,7 +73,11 @@ def trace_writer(run_dir: str | Path, graph: Any, mode: str) -> TraceWriter:
 
 
 def write_run_dir(
-    run_dir: str | Path, graph: Any, runtime: Any, mode: str, interrupted: str | None = None
+    run_dir: str | Path,
+    graph: LaunchGraph,
+    runtime: RunResults,
+    mode: str,
+    interrupted: str | None = None,
 ) -> Path:
     """Write the run directory of a finished run (closing its trace writer first).
 
@@ -133,7 +140,7 @@ def _write_chain_latencies(path: Path, samples: dict[str, list[tuple[int, int]]]
     np.savez(path, **arrays)
 
 
-def run_facts(graph: Any, mode: str) -> dict[str, Any]:
+def run_facts(graph: LaunchGraph, mode: str) -> dict[str, Any]:
     """What run.json says before the run starts: mode, graph, chains, nodes and executors."""
     return {
         "format": RUN_FORMAT,
@@ -166,7 +173,11 @@ def run_facts(graph: Any, mode: str) -> dict[str, Any]:
 
 
 def run_summary(
-    graph: Any, runtime: Any, mode: str, trace: dict | None, interrupted: str | None = None
+    graph: LaunchGraph,
+    runtime: RunResults,
+    mode: str,
+    trace: dict | None,
+    interrupted: str | None = None,
 ) -> dict[str, Any]:
     subs = [
         SubscriptionStats(s.node.name, topic, s.depth, s.overwritten, s.delivered).__dict__

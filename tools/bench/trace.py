@@ -27,6 +27,7 @@ from stack.graph import parse_graph
 from stack.msgs import new, ns_to_stamp
 from stack.nodes.synthetic import spin_for
 from stack.trace import Tracer, TraceWriter, chain_samples, read_trace
+from stack.trace.records import Origin
 
 TARGET_OVERHEAD_US = 3.0  # median per callback, against the same run untraced
 HOPS = 4
@@ -126,7 +127,7 @@ def _records_loop(tracer: Tracer, n: int, work_us: float, burst: int, idle_s: fl
         end = clock()
         if enabled:
             # The executor makes the origins dict and the output tuple whether or not it traces.
-            origins = {"/sensing/camera/image_raw": (i * 100_000_000, start - 5000)}
+            origins = {"/sensing/camera/image_raw": Origin(i * 100_000_000, start - 5000)}
             outputs = [("/perception/objects", end - 100, origins)]
             record(
                 (

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from stack.executor.view import BuiltGraph
 from stack.graph import LaunchGraph
 from stack.scheduler.config import parse_scheduler
 from stack.scheduler.errors import SchedulerError
@@ -59,7 +60,7 @@ class Prediction:
         }
 
 
-def build_runtime(graph: LaunchGraph, external: tuple[str, ...] = ()) -> Any:
+def build_runtime(graph: LaunchGraph, external: tuple[str, ...] = ()) -> BuiltGraph:
     """The graph's nodes constructed (lockstep, nothing runs) to learn their topics and timers."""
     from stack.executor import ExecutorError, Runtime, SimClock
     from stack.graph import GraphError
@@ -71,7 +72,7 @@ def build_runtime(graph: LaunchGraph, external: tuple[str, ...] = ()) -> Any:
 
 
 def sim_graph(
-    runtime: Any,
+    runtime: BuiltGraph,
     profile: Profile,
     *,
     rates_hz: Mapping[str, float] | None = None,
@@ -173,7 +174,7 @@ def _all(topics: list[str]) -> dict[str, float]:
 
 
 def _sources(
-    runtime: Any, profile: Profile, rates: Mapping[str, float], warnings: list[str]
+    runtime: BuiltGraph, profile: Profile, rates: Mapping[str, float], warnings: list[str]
 ) -> list[SimSource]:
     """External topics at their profiled schedule (period and phase), or at ``rates``."""
     out = []
@@ -236,7 +237,7 @@ def speed_scale(graph: LaunchGraph, speeds: Mapping[str, float]) -> dict[str, fl
 
 
 def predict(
-    runtime: Any,
+    runtime: BuiltGraph,
     profile: Profile,
     *,
     policy: str = "l4",

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
+from stack.executor.view import BuiltGraph
 from tools.schedsim.build import predict, unschedulable_chains
 from tools.schedsim.profile import load_profile
 
@@ -14,7 +14,7 @@ log = logging.getLogger("l4.sim")
 CHECK_SECONDS = 30.0
 
 
-def warn_unschedulable(runtime: Any, profile: str | Path, policy: str = "l4") -> list[str]:
+def warn_unschedulable(runtime: BuiltGraph, profile: str | Path, policy: str = "l4") -> list[str]:
     """Log (and return) one warning per chain the simulation says misses its budget.
 
     Raises SimError for an unreadable profile or a graph the profile cannot drive.

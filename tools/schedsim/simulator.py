@@ -37,6 +37,7 @@ from stack.executor.entities import merge_origins
 from stack.executor.ready import first_admitted
 from stack.scheduler.guard import BlockingGuard
 from stack.scheduler.policy import Policy, PolicyKind, make_policy
+from stack.trace.records import Origin, Origins
 from tools.schedsim.errors import SimError
 from tools.schedsim.model import SimCallback, SimGraph, SimSubscription, SimTimer
 
@@ -301,9 +302,9 @@ class Simulator:
     def _inject(self, t: int, i: int) -> None:
         src = self.graph.sources[i]
         self._at(t + src.period_ns, _SOURCE, i, tie=src.rank)
-        origins = {}
+        origins: Origins = {}
         if src.topic in self.chain_starts:
-            origins = {src.topic: (t, t)}
+            origins = {src.topic: Origin(t, t)}
             self._frame(src.topic, t)
         self._deliver_all(src.topic, origins, t)
 
@@ -313,7 +314,7 @@ class Simulator:
         heapq.heappush(ex.heap, (key[0], key[1], next(self._seq), entity))
         self._dispatch(ex, t, waking=True)
 
-    def _deliver_all(self, topic: str, origins: dict, t: int) -> None:
+    def _deliver_all(self, topic: str, origins: Origins, t: int) -> None:
         env = (origins, t)
         guard = self.guard
         for sub in self.by_topic.get(topic, ()):
@@ -505,14 +506,14 @@ class Simulator:
         origins = merge_origins(node.latest)
         if topic in self.chain_starts:
             origins = dict(origins)
-            origins[topic] = (t, t)
+            origins[topic] = Origin(t, t)
             self._frame(topic, t)
         for name in self.chain_ends.get(topic, ()):
             origin = origins.get(self.graph.chains[name].start)
             if origin is not None:
                 trace = self.traces[name]
-                trace.outputs.append((t, t - origin[1]))
-                trace.reached.add(origin[1])
+                trace.outputs.append((t, t - origin.publish_ns))
+                trace.reached.add(origin.publish_ns)
         self._deliver_all(topic, origins, t)
 
     def _frame(self, topic: str, t: int) -> None:

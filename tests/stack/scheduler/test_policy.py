@@ -10,6 +10,7 @@ from stack.scheduler.policy import (
     PolicyKind,
     make_policy,
 )
+from stack.trace.records import Origin
 
 MS = 1_000_000
 HIGH = ChainMembership("critical", 10, "/cam", 50 * MS)
@@ -37,7 +38,7 @@ def test_same_priority_orders_by_absolute_deadline():
 
 def test_callback_on_several_chains_takes_the_most_urgent():
     p = ChainPolicy()
-    origins = {"/cam": (0, 10 * MS), "/aux": (0, 0)}
+    origins = {"/cam": Origin(0, 10 * MS), "/aux": Origin(0, 0)}
     assert p.message_key((LOW, HIGH), origins) == (-10, 60 * MS)
     # Same priority: the earlier deadline of the two wins.
     both = p.message_key((TIGHT, LOOSE), {"/a": (0, 0), "/b": (0, 0)})
@@ -61,7 +62,7 @@ def test_fifo_gives_every_item_the_same_key():
 
 def test_stale_only_when_past_budget_on_every_chain():
     p = ChainPolicy()
-    origins = {"/cam": (0, 0), "/aux": (0, 0)}
+    origins = {"/cam": Origin(0, 0), "/aux": Origin(0, 0)}
     assert p.stale((HIGH,), origins, 50 * MS) is None  # exactly at budget: still useful
     chain, age = p.stale((HIGH,), origins, 51 * MS)
     assert (chain.chain, age) == ("critical", 51 * MS)
@@ -83,7 +84,7 @@ def test_make_policy_by_name_and_rejects_unknown():
 
 def test_work_still_ahead_counts_against_the_budget():
     p = ChainPolicy()
-    origins = {"/cam": (0, 0), "/aux": (0, 0)}
+    origins = {"/cam": Origin(0, 0), "/aux": Origin(0, 0)}
     assert p.stale((HIGH,), origins, 30 * MS, {"critical": 20 * MS}) is None  # 50: just fits
     chain, age = p.stale((HIGH,), origins, 30 * MS, {"critical": 21 * MS})
     assert (chain.chain, age) == ("critical", 30 * MS)  # the age alone, for the report
