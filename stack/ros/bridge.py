@@ -19,6 +19,8 @@ from typing import Any
 
 from stack import msgs
 from stack.executor.view import BridgedRuntime
+from stack.msgs.dedup import DuplicateFilter
+from stack.msgs.validate import size_check
 from stack.ros.context import qos_for_depth
 from stack.ros.messages import rosidl_class
 
@@ -32,7 +34,8 @@ class RosBridge:
         self.node = ros_node
         self.publishers: dict[str, tuple[Any, str]] = {}
         self.inputs: dict[str, int] = {}  # topic -> messages injected
-        self.bad_inputs: dict[str, int] = {}  # topic -> messages that did not deserialize
+        self.bad_inputs: dict[str, int] = {}  # topic -> malformed messages (type, sizes)
+        self.repeats = DuplicateFilter()  # inputs repeating the stamp before them, per topic
         for name, topic in sorted(runtime.topics.items()):
             if topic.publishers:
                 pub = ros_node.create_publisher(rosidl_class(topic.msgtype), name, PUBLISH_DEPTH)
@@ -50,10 +53,16 @@ class RosBridge:
     def _on_input(self, topic: str, msgtype: str, data: bytes) -> None:
         try:
             msg = msgs.deserialize(data, msgtype)
+            check = size_check(msgtype)
+            problem = check(msg) if check is not None else None
         except Exception as exc:  # a peer with another definition of the type: count, go on
+            problem = f"does not deserialize as {msgtype}: {exc}"
+        if problem is not None:
             count = self.bad_inputs[topic] = self.bad_inputs.get(topic, 0) + 1
             if count == 1:
-                log.warning("%s: message does not deserialize as %s: %s", topic, msgtype, exc)
+                log.warning("%s: message dropped (counted from now on): %s", topic, problem)
+            return
+        if self.repeats.repeated(topic, msg):
             return
         self.inputs[topic] += 1
         self.runtime.inject(topic, msg)

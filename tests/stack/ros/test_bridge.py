@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 import types
 
+import numpy as np
 import pytest
 
 from stack import msgs
@@ -124,3 +125,39 @@ def test_l4_ros_without_rclpy_says_what_to_source(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2
     assert "rclpy is not importable" in proc.stderr and "l4 launch" in proc.stderr
+
+
+def _image_bytes(sec: int, data_len: int = 12) -> bytes:
+    stamp = msgs.new("builtin_interfaces/msg/Time", sec=sec, nanosec=0)
+    header = msgs.new("std_msgs/msg/Header", stamp=stamp, frame_id="cam")
+    img = msgs.new(
+        "sensor_msgs/msg/Image", header=header, height=2, width=2, encoding="bgr8", step=6,
+        data=np.zeros(data_len, np.uint8),
+    )  # fmt: skip
+    return msgs.serialize(img, "sensor_msgs/msg/Image")
+
+
+def test_repeated_stamps_and_short_images_are_dropped_and_counted(monkeypatch):
+    sensor_msg = types.ModuleType("sensor_msgs.msg")
+    sensor_msg.Image = type("Image", (), {})
+    monkeypatch.setitem(sys.modules, "sensor_msgs", types.ModuleType("sensor_msgs"))
+    monkeypatch.setitem(sys.modules, "sensor_msgs.msg", sensor_msg)
+    from stack.ros.bridge import RosBridge
+    from stack.ros.messages import rosidl_class
+
+    rosidl_class.cache_clear()
+    graph = parse_graph(
+        "nodes:\n  sink: {class: 'stack.nodes.synthetic:Sink', params: {input: /cam}}\n", "v.yaml"
+    )
+    rt = Runtime(graph, SimClock(0), lockstep=True, external_topics=("/cam",))
+    node = RawNode()
+    bridge = RosBridge(rt, node, QOS)
+    callback = node.subs["/cam"][1]
+    for data in (_image_bytes(1), _image_bytes(1), _image_bytes(2, data_len=5), _image_bytes(3)):
+        callback(data)
+        rt.run_until_idle()
+    rosidl_class.cache_clear()
+    sink = rt.nodes["sink"].instance
+    assert sink.stamps == [1_000_000_000, 3_000_000_000]  # the repeat and the short image: gone
+    assert bridge.repeats.counts == {"/cam": 1} and bridge.bad_inputs == {"/cam": 1}
+    assert bridge.inputs == {"/cam": 2}
