@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
+from stack.errors import ParamError
 from stack.events import EventKind
 
 
@@ -102,5 +103,5 @@ class Node:
 def param_fields(params_cls: type) -> dict[str, dataclasses.Field]:
     """The declared parameters of a node's Params dataclass, by name."""
     if not dataclasses.is_dataclass(params_cls):
-        raise TypeError(f"{params_cls.__name__} is not a dataclass")
+        raise ParamError(f"{params_cls.__name__}: a node's Params must be a dataclass")
     return {f.name: f for f in dataclasses.fields(params_cls)}

@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Protocol
 
+from stack.errors import ParamError
 from stack.node import Clock
 
 
@@ -50,7 +51,7 @@ class SimClock:
 
     def set(self, t_ns: int) -> None:
         if t_ns < self._t:
-            raise ValueError(f"simulated time cannot go back: {t_ns} < {self._t}")
+            raise ParamError(f"simulated time cannot go back: {t_ns} < {self._t}")
         self._t = int(t_ns)
 
     def wall_delay_s(self, sim_ns: int) -> float:
@@ -64,7 +65,7 @@ class ScaledClock:
 
     def __init__(self, start_ns: int, rate: float = 1.0) -> None:
         if rate <= 0:
-            raise ValueError(f"rate must be > 0, got {rate}")
+            raise ParamError(f"rate must be > 0 (got {rate})")
         self.rate = rate
         self._start = int(start_ns)
         self._mono0 = time.perf_counter_ns()

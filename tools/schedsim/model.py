@@ -13,6 +13,7 @@ import numpy as np
 from stack.executor.entities import without_chain_starts
 from stack.graph import ChainSpec
 from stack.scheduler.policy import ChainMembership
+from tools.schedsim.errors import SimError
 
 ALIGN_SPREAD = 1  # an aligned draw takes one of the 2 * ALIGN_SPREAD + 1 samples nearest in time
 
@@ -31,7 +32,7 @@ class Service:
 
     def __post_init__(self) -> None:
         if self.at_ns and len(self.at_ns) != len(self.samples_ms):
-            raise ValueError(
+            raise SimError(
                 f"Service: {len(self.at_ns)} sample times for {len(self.samples_ms)} samples"
             )
 

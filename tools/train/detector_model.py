@@ -17,6 +17,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from tools.train.errors import TrainError
+
 
 def conv_bn(cin: int, cout: int, stride: int = 1, k: int = 3) -> nn.Sequential:
     return nn.Sequential(
@@ -45,7 +47,7 @@ class TinyCenterNet(nn.Module):
         self.fuse16 = conv_bn(neck, neck)
         self.fuse8 = conv_bn(neck, neck)
         if stride not in (4, 8):
-            raise ValueError(f"stride must be 4 or 8, got {stride}")
+            raise TrainError(f"stride must be 4 or 8 (got {stride})")
         if stride == 4:  # one more top-down step onto the stem's features, for small objects
             self.lat4 = conv_bn(w[1], w[1], k=1)
             self.reduce8 = conv_bn(neck, w[1], k=1)

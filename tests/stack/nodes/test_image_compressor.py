@@ -135,7 +135,10 @@ def test_drop_event_names_the_problem():
     ctx.deliver(INPUT, image(noise(4, 4), "bgr8", data=np.zeros(3)))
     ((kind, detail),) = ctx.events
     assert kind == "drop"
-    assert detail.startswith(f"{INPUT}: Image 4x4 bgr8") and "data has 3 bytes, expected step x height = 48" in detail
+    assert (
+        detail.startswith(f"{INPUT}: Image 4x4 bgr8")
+        and "data has 3 bytes, expected step x height = 48" in detail
+    )
     assert ctx.sent(f"{INPUT}/compressed") == []
 
 

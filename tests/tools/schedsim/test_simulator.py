@@ -206,7 +206,7 @@ def test_aligned_draw_takes_a_sample_measured_near_the_time():
     assert {svc.sample_ns(rng, at=-5 * MS) for _ in range(50)} == {2 * MS}
     plain = Service((2.0, 8.0))  # no times: either, whenever
     assert {plain.sample_ns(rng, at=30 * MS) for _ in range(50)} == {2 * MS, 8 * MS}
-    with pytest.raises(ValueError, match="1 sample times for 2 samples"):
+    with pytest.raises(SimError, match="1 sample times for 2 samples"):
         Service((2.0, 8.0), (0,))
 
 
