@@ -43,7 +43,7 @@ def test_describe_model(conv_onnx: Path) -> None:
 @pytest.mark.parametrize("batch", [1, 3])
 def test_flops_by_hand(conv_onnx: Path, batch: int) -> None:
     macs, other = conv_flops(batch)
-    count = count_flops(read_model(conv_onnx), dynamic=batch)
+    count = count_flops(read_model(conv_onnx), batch)
     assert (count.macs, count.other, count.unknown_nodes) == (macs, other, 0)
     assert count.flops == 2 * macs + other
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from perception.bench import CallContext
 from stack import msgs
+from tools.bench.nodectx import CallContext
 
 P99_TARGET_MS = 30.0
 
