@@ -50,14 +50,15 @@ def bounded_float(
     return parse
 
 
-def bounded_int(low: int | None = None, high: int | None = None) -> Callable[[str], int]:
-    """An integer in [low, high]."""
+def bounded_int(low: int, high: int) -> Callable[[str], int]:
+    """An integer in [low, high]. Every count has an upper bound: a mistyped huge one would
+    otherwise run (or allocate) until killed."""
 
     def parse(text: str) -> int:
         value = int(_number(text, int))
-        if low is not None and value < low:
+        if value < low:
             raise argparse.ArgumentTypeError(f"must be >= {low}, got {text!r}")
-        if high is not None and value > high:
+        if value > high:
             raise argparse.ArgumentTypeError(f"must be <= {high}, got {text!r}")
         return value
 
@@ -71,6 +72,4 @@ positive_float = bounded_float(0.0, low_open=True)
 duration = bounded_float(0.0, MAX_SECONDS, low_open=True, unit=" s")
 offset = bounded_float(0.0, MAX_SECONDS, unit=" s")
 rate = bounded_float(MIN_RATE, MAX_RATE)
-positive_int = bounded_int(1)
-non_negative_int = bounded_int(0)
 seed = bounded_int(0, MAX_SEED)

@@ -139,15 +139,15 @@ def model_info(
 def input_shape(text: str) -> tuple[str, tuple[int, ...]]:
     """``NAME:1x3x384x640`` -> (NAME, (1, 3, 384, 640)); argparse type of ``--shape``."""
     name, sep, dims = text.rpartition(":")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME:DxDx..., e.g. images:1x3x384x640, got {text!r}"
+        )
     parse_dim = argtypes.bounded_int(1, MAX_DIM)
     try:
         shape = tuple(parse_dim(d) for d in dims.replace(",", "x").split("x"))
     except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"{text!r}: a dimension {exc}") from None
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(
-            f"expected NAME:DxDx..., e.g. images:1x3x384x640, got {text!r}"
-        )
     return name, shape
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from stack.cli import argtypes
 
 DEFAULT_OUT = Path("perception/models")
+MAX_EPOCHS = 10_000
+MAX_EVERY = 1_000
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,11 +35,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(weather day|night|fog|rain, traffic dense|light; default: 1-9:day:dense,...)",
     )
     d.add_argument("--eval-seeds", default=None, help="held-out scenarios, same form")
-    seconds, count = argtypes.duration, argtypes.positive_int
+    seconds = argtypes.duration
     d.add_argument("--seconds", type=seconds, default=None, help="seconds per training scenario")
     d.add_argument("--eval-seconds", type=seconds, help="seconds per held-out scenario")
-    d.add_argument("--epochs", type=count, default=None, help="training epochs")
-    d.add_argument("--every", type=count, default=None, help="use every N-th camera frame")
+    d.add_argument(
+        "--epochs", type=argtypes.bounded_int(1, MAX_EPOCHS), default=None, help="training epochs"
+    )
+    d.add_argument(
+        "--every",
+        type=argtypes.bounded_int(1, MAX_EVERY),
+        default=None,
+        help="use every N-th camera frame",
+    )
     d.add_argument("--batch-size", type=argtypes.bounded_int(1, 65536), default=None)
     d.add_argument(
         "--threads", type=argtypes.bounded_int(1, 1024), default=None,
