@@ -8,10 +8,13 @@ prefix listed; a module matching none fails the test until it is placed here):
 ====  =====================================================================================
 rank  modules
 ====  =====================================================================================
-0     ``stack.errors`` (the error root), ``stack.console``, ``stack.platform``: leaves
-1     ``stack.msgs`` and the trace's data format (``stack.trace.records``, ``.fileformat``,
-      ``.errors``): what messages and callback records are, no behaviour
-2     ``stack.node``, ``stack.graph``: the node contract and the launch file model
+0     ``stack.errors`` (the error root), ``stack.params``, ``stack.console``,
+      ``stack.platform``: leaves
+1     ``stack.msgs``, ``stack.topics``, ``stack.events`` and the trace's data format
+      (``stack.trace.records``, ``.fileformat``, ``.errors``): what messages, names and
+      callback records are, no behaviour
+2     ``stack.node``, ``stack.graph`` (and its ``stack.graph_*`` parts): the node contract and
+      the launch file model
 3     ``stack.engine``, ``stack.scheduler``, ``stack.executor``, ``stack.trace.lineage``:
       the runtime (executor and scheduler use each other's types; lineage is the origins the
       executor carries)
@@ -39,12 +42,20 @@ RANKS: dict[str, int] = {
     "stack.errors": 0,
     "stack.console": 0,
     "stack.platform": 0,
+    "stack.params": 0,  # ParamError helpers and parse_enum
     "stack.msgs": 1,
+    "stack.topics": 1,  # the graph's standard topic and frame names
+    "stack.events": 1,  # event kinds of the trace
     "stack.trace.records": 1,
     "stack.trace.fileformat": 1,
     "stack.trace.errors": 1,
     "stack.node": 2,
     "stack.graph": 2,
+    "stack.graph_args": 2,  # the launch file model, split in parts
+    "stack.graph_errors": 2,
+    "stack.graph_params": 2,
+    "stack.graph_values": 2,
+    "stack.graph_yaml": 2,
     "stack.engine": 3,
     "stack.scheduler": 3,
     "stack.executor": 3,
