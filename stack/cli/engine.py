@@ -27,19 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("engine", help="inspect, build, benchmark and compare inference engines")
     cmds = p.add_subparsers(dest="engine_command", metavar="ACTION", required=True)
 
-    info = cmds.add_parser("info", help="inputs, outputs, opset, ops, parameters, FLOPs")
-    info.add_argument("model", type=Path)
-    info.add_argument(
-        "--batch", type=argtypes.bounded_int(1, MAX_INFO_BATCH), default=1,
-        help="a dynamic leading (batch) dimension, for FLOPs (default 1)",
-    )  # fmt: skip
-    info.add_argument(
-        "--shape", type=input_shape, action="append", default=[], metavar="NAME:DxDx...",
-        help="a whole input shape for FLOPs, e.g. images:1x3x384x640 (repeatable); other "
-        "dynamic dimensions than the batch leave the FLOPs unknown",
-    )  # fmt: skip
-    info.add_argument("--json", type=Path, metavar="OUT", help="also write the info as JSON")
-    info.set_defaults(func=run_info)
+    _add_info(cmds)
 
     build = cmds.add_parser("build", help="build (or find cached) a TensorRT engine")
     build.add_argument("model", type=Path)
@@ -87,6 +75,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     cmp.add_argument("--json", type=Path, metavar="OUT")
     cmp.set_defaults(func=run_compare)
+
+
+def _add_info(cmds: argparse._SubParsersAction) -> None:
+    info = cmds.add_parser("info", help="inputs, outputs, opset, ops, parameters, FLOPs")
+    info.add_argument("model", type=Path)
+    info.add_argument(
+        "--batch", type=argtypes.bounded_int(1, MAX_INFO_BATCH), default=1,
+        help="a dynamic leading (batch) dimension, for FLOPs (default 1)",
+    )  # fmt: skip
+    info.add_argument(
+        "--shape", type=input_shape, action="append", default=[], metavar="NAME:DxDx...",
+        help="a whole input shape for FLOPs, e.g. images:1x3x384x640 (repeatable); other "
+        "dynamic dimensions than the batch leave the FLOPs unknown",
+    )  # fmt: skip
+    info.add_argument("--json", type=Path, metavar="OUT", help="also write the info as JSON")
+    info.set_defaults(func=run_info)
 
 
 def _engine_options(p: argparse.ArgumentParser) -> None:
