@@ -29,13 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from stack.cli.errors import CliError
-    from stack.replay import ReplayError, bag_info
+    from stack.replay import bag_info
 
-    try:
-        info = bag_info(args.bag)
-    except ReplayError as exc:
-        raise CliError(str(exc)) from exc
+    info = bag_info(args.bag)
     if args.json:
         print(json.dumps(info.to_json(), indent=2))
     else:

@@ -14,12 +14,9 @@ from stack.cli.errors import CliError
 def load_launch(
     path: Path, args: list[str] | None = None, provided: dict[str, str] | None = None
 ):  # -> LaunchGraph
-    from stack.graph import GraphError, load_graph
+    from stack.graph import load_graph
 
-    try:
-        return load_graph(path, parse_launch_args(args or []), provided)
-    except GraphError as exc:
-        raise CliError(str(exc)) from exc
+    return load_graph(path, parse_launch_args(args or []), provided)
 
 
 def parse_launch_args(items: list[str]) -> dict[str, str]:

@@ -22,16 +22,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from stack.cli.common import load_launch
-    from stack.cli.errors import CliError
     from stack.console import make_console
-    from stack.executor import ExecutorError, Runtime, SimClock
-    from stack.graph import GraphError
+    from stack.executor import Runtime, SimClock
 
     graph = load_launch(args.file, args.launch_args)
-    try:
-        runtime = Runtime(graph, SimClock(), lockstep=True, external_topics=args.external)
-    except (GraphError, ExecutorError) as exc:
-        raise CliError(str(exc)) from exc
+    runtime = Runtime(graph, SimClock(), lockstep=True, external_topics=args.external)
     console = make_console()
     console.print(f"[bold]{graph.name}[/] ({graph.source})")
     nodes = Table("node", "class", "executor", "params", title="nodes")

@@ -7,6 +7,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from stack.cli import argtypes
+from stack.errors import L4Error
+
 log = logging.getLogger(__name__)
 
 
@@ -19,18 +22,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """Options of a live run on the embedded executor (`l4 launch`, `l4 ros`)."""
     p.add_argument("file", type=Path, help="launch file (YAML)")
-    p.add_argument("--duration", type=float, default=None, help="stop after S seconds")
+    p.add_argument(
+        "--duration", type=argtypes.duration, default=None, metavar="S",
+        help="stop after S seconds",
+    )  # fmt: skip
     p.add_argument("--run-dir", type=Path, default=None, help="write trace and run facts here")
     p.add_argument("--policy", choices=["l4", "fifo"], default="l4", help="ready-queue policy")
     p.add_argument("--fail-fast", action="store_true", help="stop on the first callback exception")
     p.add_argument("--no-trace", action="store_true", help="do not record callback spans")
-    p.add_argument(
-        "--profile", type=Path, default=None, metavar="REPORT_JSON",
-        help="warn at start-up when a simulation from this profile says a chain misses its budget",
-    )  # fmt: skip
     from stack.cli.common import add_launch_args_option
+    from stack.cli.plugins import launch_checks
 
     add_launch_args_option(p)
+    for check in launch_checks():  # e.g. --profile, from tools.schedsim
+        check.add_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,38 +48,33 @@ def run_graph(args: argparse.Namespace, graph: Any, attach: Any = None) -> int:
     """Run ``graph`` live; ``attach(runtime)`` (e.g. the rclpy bridge) is called before it
     starts and returns a function that detaches it after it stops."""
     from stack.cli.common import stop_on_signals
-    from stack.cli.errors import CliError
-    from stack.executor import ExecutorError, Runtime, WallClock
+    from stack.executor import Runtime, WallClock
     from stack.report.summary import print_chain_summary
-    from stack.trace import TraceError, Tracer
+    from stack.trace import Tracer
     from stack.trace.rundir import trace_writer
 
     # Records stream to the run directory from a background thread; without one there is
     # nowhere to put them, so tracing is off (the chain summary uses the executor's samples).
-    try:
-        tracing = args.run_dir is not None and not args.no_trace
-        tracer = trace_writer(args.run_dir, graph, "launch") if tracing else Tracer(enabled=False)
-    except TraceError as exc:
-        raise CliError(str(exc)) from exc
+    tracing = args.run_dir is not None and not args.no_trace
+    tracer = trace_writer(args.run_dir, graph, "launch") if tracing else Tracer(enabled=False)
     try:
         runtime = Runtime(
             graph, WallClock(), policy=args.policy, tracer=tracer, fail_fast=args.fail_fast
         )
-    except ExecutorError as exc:
+        _run_checks(runtime, args)
+    except L4Error:
         tracer.close()
-        raise CliError(str(exc)) from exc
-    if args.profile is not None:
-        _check_schedulable(runtime, args.profile, args.policy)
+        raise
     log.info("launching %s: %d nodes, %d chains", graph.name, len(graph.nodes), len(graph.chains))
     detach = attach(runtime) if attach is not None else None
     with stop_on_signals(runtime.request_stop) as caught:
         try:
             runtime.spin(args.duration)
-        except ExecutorError as exc:
+        except L4Error:
             print_chain_summary(runtime)
             # a failed run is worth a report too
             _write_run_dir(args.run_dir, graph, runtime, caught.name)
-            raise CliError(str(exc)) from exc
+            raise
         finally:
             if detach is not None:
                 detach()
@@ -91,23 +91,15 @@ def _write_run_dir(
     if run_dir is None:
         runtime.tracer.close()
         return
-    from stack.cli.errors import CliError
-    from stack.trace import TraceError, write_run_dir
+    from stack.trace import write_run_dir
 
-    try:
-        write_run_dir(run_dir, graph, runtime, mode="launch", interrupted=interrupted)
-    except TraceError as exc:
-        raise CliError(str(exc)) from exc
+    write_run_dir(run_dir, graph, runtime, mode="launch", interrupted=interrupted)
     log.info("run directory: %s (l4 report %s)", run_dir, run_dir)
 
 
-def _check_schedulable(runtime: Any, profile: Path, policy: str) -> None:
-    from stack.cli.errors import CliError
-    from tools.schedsim import SimError
-    from tools.schedsim.check import warn_unschedulable
+def _run_checks(runtime: Any, args: argparse.Namespace) -> None:
+    """The registered start-up checks (stack.cli.plugins.LAUNCH_CHECKS_GROUP)."""
+    from stack.cli.plugins import launch_checks
 
-    try:
-        warn_unschedulable(runtime, profile, policy)
-    except SimError as exc:
-        runtime.tracer.close()
-        raise CliError(f"--profile: {exc}") from exc
+    for check in launch_checks():
+        check.check(runtime, args)

@@ -9,6 +9,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from stack.cli import argtypes
+
 log = logging.getLogger(__name__)
 DEFAULT_LAUNCH = Path(__file__).resolve().parents[2] / "launch" / "replay.yaml"
 
@@ -36,12 +38,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     pace.add_argument(
         "--rate",
-        type=float,
+        type=argtypes.rate,
         default=None,
         help="pace against the wall clock (1.0 = real time, the default without --lockstep)",
     )
-    p.add_argument("--start", type=float, default=0.0, metavar="S", help="skip S s of the bag")
-    p.add_argument("--duration", type=float, default=None, metavar="S", help="replay S s")
+    p.add_argument(
+        "--start", type=argtypes.offset, default=0.0, metavar="S", help="skip S s of the bag"
+    )
+    p.add_argument(
+        "--duration", type=argtypes.duration, default=None, metavar="S", help="replay S s"
+    )
     p.add_argument("--topics", nargs="+", default=[], metavar="T", help="replay only these")
     p.add_argument("--remap", nargs="+", default=[], metavar="FROM:=TO", help="rename bag topics")
     p.add_argument("--run-dir", type=Path, required=True, help="write outputs, trace, facts here")
@@ -76,10 +82,10 @@ def parse_remaps(items: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     from stack.cli.common import load_launch, stop_on_signals
     from stack.cli.errors import CliError
-    from stack.executor import ExecutorError
-    from stack.replay import OUTPUTS, Bag, Player, ReplayError, ReplayOptions
+    from stack.errors import L4Error
+    from stack.replay import OUTPUTS, Bag, Player, ReplayOptions
     from stack.replay.progress import NoProgress, RichProgress
-    from stack.trace import TraceError, Tracer
+    from stack.trace import Tracer
     from stack.trace.rundir import trace_writer
 
     graph = load_launch(args.launch, args.launch_args, bag_dir_arg(args.bag))
@@ -108,9 +114,10 @@ def run(args: argparse.Namespace) -> int:
             player = Player(bag, graph, args.run_dir, options, progress=progress, tracer=tracer)
             with stop_on_signals(player.stop) as caught:
                 player.run()
-    except (ReplayError, ExecutorError, TraceError) as exc:
+    except L4Error:
+        # what ran is worth a report too
         _write_facts(args.run_dir, graph, player, caught.name if caught else None)
-        raise CliError(str(exc)) from exc
+        raise
     _write_facts(args.run_dir, graph, player, caught.name)
     _print_summary(player)
     if player.recorder is not None and player.recorder.failure:
@@ -127,13 +134,9 @@ def _write_facts(run_dir: Path, graph: Any, player: Any, interrupted: str | None
         if player is not None and player.tracer is not None:
             _discard_trace(player.tracer)
         return
-    from stack.cli.errors import CliError
-    from stack.trace import TraceError, write_run_dir
+    from stack.trace import write_run_dir
 
-    try:
-        write_run_dir(run_dir, graph, player.runtime, mode="replay", interrupted=interrupted)
-    except TraceError as exc:
-        raise CliError(str(exc)) from exc
+    write_run_dir(run_dir, graph, player.runtime, mode="replay", interrupted=interrupted)
     text = json.dumps(player.result.to_json(), indent=2)
     (run_dir / "replay.json").write_text(text + "\n")
     log.info("run directory: %s", run_dir)

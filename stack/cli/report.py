@@ -28,19 +28,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stack.cli.errors import EXIT_BUDGET_VIOLATED, EXIT_OK, CliError
+    from stack.cli.errors import EXIT_BUDGET_VIOLATED, EXIT_OK
     from stack.report.analysis import analyze
-    from stack.trace import RunDir, TraceError
+    from stack.trace import RunDir
 
-    try:
-        analysis = analyze(RunDir(args.run_dir))
-        baseline = analyze(RunDir(args.baseline)) if args.baseline else None
-    except TraceError as exc:
-        raise CliError(str(exc)) from exc
-    try:
-        _write_outputs(args, analysis, baseline)
-    except OSError as exc:
-        raise CliError(f"{exc.filename}: cannot write: {exc.strerror}") from exc
+    analysis = analyze(RunDir(args.run_dir))
+    baseline = analyze(RunDir(args.baseline)) if args.baseline else None
+    _write_outputs(args, analysis, baseline)  # an OSError names the file; `l4` reports it
     if not args.quiet:
         from stack.report.table import print_report
 

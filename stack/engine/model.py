@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -89,7 +90,7 @@ class OnnxModel:
 
     def parameter_count(self) -> int:
         """Elements in the initializers (the weights); Constant nodes are not parameters."""
-        return sum(int(np.prod(t.dims, dtype=np.int64)) for t in self.proto.graph.initializer)
+        return sum(math.prod(t.dims) for t in self.proto.graph.initializer)
 
     @property
     def has_qdq(self) -> bool:

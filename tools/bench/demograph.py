@@ -88,7 +88,7 @@ def run_folder(keep: Path | None, prefix: str) -> Iterator[Path]:
 
 def demo_bag(seconds: float) -> Path:
     """The demo scenario (seed, weather and traffic of `l4 demo`), made on first use."""
-    from stack.cli.demo import demo_scenario
+    from tools.demo.scenario import demo_scenario
 
     return demo_scenario(seconds=seconds)
 

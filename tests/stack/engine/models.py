@@ -22,8 +22,16 @@ def save_graph(graph: onnx.GraphProto, path: Path) -> Path:
     return path
 
 
-def conv_model(path: Path, batch: int | str = "batch", seed: int = 0) -> Path:
-    """images float32[batch,3,16,16] -> Conv3x3(4) -> Relu = features; -> GAP -> Gemm(5) = logits."""
+def conv_model(
+    path: Path,
+    batch: int | str = "batch",
+    seed: int = 0,
+    height: int | str = SIZE,
+    width: int | str = SIZE,
+) -> Path:
+    """images float32[batch,3,16,16] -> Conv3x3(4) -> Relu = features; -> GAP -> Gemm(5) = logits.
+
+    ``height`` / ``width`` as a string make those dimensions dynamic (named so)."""
     rng = np.random.default_rng(seed)
     w = numpy_helper.from_array(
         rng.normal(0, 0.3, (CONV_CHANNELS, 3, 3, 3)).astype(np.float32), "w"
@@ -43,10 +51,10 @@ def conv_model(path: Path, batch: int | str = "batch", seed: int = 0) -> Path:
     graph = helper.make_graph(
         nodes,
         "conv",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [batch, 3, SIZE, SIZE])],
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [batch, 3, height, width])],
         [
             helper.make_tensor_value_info(
-                "features", TensorProto.FLOAT, [batch, CONV_CHANNELS, SIZE, SIZE]
+                "features", TensorProto.FLOAT, [batch, CONV_CHANNELS, height, width]
             ),
             helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, CLASSES]),
         ],
@@ -79,10 +87,10 @@ def mixed_model(path: Path) -> Path:
     return save_graph(graph, path)
 
 
-def conv_flops(batch: int = 1) -> tuple[int, int]:
+def conv_flops(batch: int = 1, height: int = SIZE, width: int = SIZE) -> tuple[int, int]:
     """(MACs, other elements) of conv_model by hand."""
-    conv = batch * CONV_CHANNELS * SIZE * SIZE * 3 * 3 * 3
+    conv = batch * CONV_CHANNELS * height * width * 3 * 3 * 3
     gemm = batch * CLASSES * CONV_CHANNELS
-    relu = batch * CONV_CHANNELS * SIZE * SIZE
+    relu = batch * CONV_CHANNELS * height * width
     gap = batch * CONV_CHANNELS
     return conv + gemm, relu + gap

@@ -164,6 +164,6 @@ def test_bench_attempts_is_checked_before_anything_runs(tmp_path, capsys):
     from stack.cli.main import main
 
     assert main(["bench", "overload", "--attempts", "0"]) == 2
-    assert "--attempts 0: must be >= 1" in capsys.readouterr().err
+    assert "argument --attempts: must be >= 1" in capsys.readouterr().err
     assert main(["bench", "trace", "--quick", "--attempts", "2"]) == 2
     assert "this benchmark takes no tries" in capsys.readouterr().err

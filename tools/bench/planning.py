@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from perception.bench import header, make, summary, timed
 from perception.geometry import yaw_to_quaternion
 from perception.objects import Label, ObjectArray, tracked_objects_msg
 from stack import msgs
+from tools.bench.nodectx import header, make, summary, timed
 
 
 def _odometry(stamp: int, x: float, y: float, yaw: float, v: float) -> Any:

@@ -11,9 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
+from stack.cli import argtypes
 from stack.cli.errors import EXIT_BUDGET_VIOLATED, EXIT_OK, CliError
+
+# Bounds of what a simulation can take: the events it must go through grow with both.
+MAX_SIM_SECONDS = 86_400.0
+MAX_REPEATS = 1000
+MAX_FACTOR = 1e6  # a speed factor (relative to the profiled machine) or a topic rate in Hz
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -45,9 +52,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         "profiled drive meets them)",
     )  # fmt: skip
     p.add_argument("--policy", choices=["l4", "fifo"], default="l4", help="ready-queue policy")
-    p.add_argument("--duration", type=float, default=60.0, metavar="S", help="simulated seconds")
-    p.add_argument("--repeats", type=int, default=5, help="runs pooled (different seeds)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--duration", type=argtypes.bounded_float(0.0, MAX_SIM_SECONDS, low_open=True, unit=" s"),
+        default=60.0, metavar="S", help="simulated seconds",
+    )  # fmt: skip
+    p.add_argument(
+        "--repeats", type=argtypes.bounded_int(1, MAX_REPEATS), default=5,
+        help="runs pooled (different seeds)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=argtypes.seed, default=0)
     p.add_argument("--cpu-model", choices=["threads", "gil"], default="threads",
                    help="threads: callbacks of different threads overlap; gil: they serialize")  # fmt: skip
     p.add_argument("--json", type=Path, metavar="F", help="write the prediction as JSON here")
@@ -58,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def parse_pairs(items: list[str], what: str) -> dict[str, float]:
-    """["a=1.5", ...] -> {"a": 1.5}; errors name the bad item."""
+    """["a=1.5", ...] -> {"a": 1.5}, each a finite number > 0; errors name the bad item."""
     out: dict[str, float] = {}
     for item in items:
         key, sep, value = item.rpartition("=")
@@ -68,31 +81,30 @@ def parse_pairs(items: list[str], what: str) -> dict[str, float]:
             number = None
         if not sep or not key or number is None:
             raise CliError(f"{what} {item!r}: expected NAME=NUMBER")
+        if not (math.isfinite(number) and 0 < number <= MAX_FACTOR):
+            raise CliError(f"{what} {item!r}: the number must be > 0 and <= {MAX_FACTOR:g}")
         out[key] = number
     return out
 
 
 def run(args: argparse.Namespace) -> int:
     from stack.cli.common import load_launch
-    from tools.schedsim import SimError, build_runtime, load_profile, predict
+    from tools.schedsim import build_runtime, load_profile, predict
 
     graph = load_launch(args.file, args.launch_args)
     speeds = parse_pairs(args.speed, "--speed")
     rates = parse_pairs(args.rate, "--rate")
-    try:
-        profile = load_profile(args.profile)
-        solo = load_profile(args.solo) if args.solo else None
-        external = tuple(rates) + tuple(
-            cb.topic for cb in profile.callbacks.values() if cb.topic is not None
-        )
-        runtime = build_runtime(graph, external)
-        prediction = predict(
-            runtime, profile, policy=args.policy, duration_s=args.duration, speeds=speeds,
-            rates_hz=rates, seed=args.seed, repeats=args.repeats, cpu=args.cpu_model, solo=solo,
-            aligned=not args.iid,
-        )  # fmt: skip
-    except SimError as exc:
-        raise CliError(str(exc)) from exc
+    profile = load_profile(args.profile)
+    solo = load_profile(args.solo) if args.solo else None
+    external = tuple(rates) + tuple(
+        cb.topic for cb in profile.callbacks.values() if cb.topic is not None
+    )
+    runtime = build_runtime(graph, external)
+    prediction = predict(
+        runtime, profile, policy=args.policy, duration_s=args.duration, speeds=speeds,
+        rates_hz=rates, seed=args.seed, repeats=args.repeats, cpu=args.cpu_model, solo=solo,
+        aligned=not args.iid,
+    )  # fmt: skip
     print_prediction(prediction, graph.name)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

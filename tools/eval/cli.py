@@ -42,16 +42,12 @@ def scenario_bag(run_dir: Path, bag: Path | None) -> Path:
 def run(args: argparse.Namespace) -> int:
     from stack.cli.errors import CliError
     from stack.console import make_console
-    from tools.eval.groundtruth import EvalError
     from tools.eval.score import score_run, write_json
 
     outputs = args.run_dir / "outputs"
     if not outputs.exists():
         raise CliError(f"{args.run_dir}: no outputs/ bag; run `l4 replay BAG --run-dir DIR` first")
-    try:
-        result = score_run(outputs, scenario_bag(args.run_dir, args.bag))
-    except EvalError as exc:
-        raise CliError(str(exc)) from exc
+    result = score_run(outputs, scenario_bag(args.run_dir, args.bag))
     print_summary(result, make_console())
     if args.json:
         write_json(result, args.json)

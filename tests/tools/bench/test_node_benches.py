@@ -1,14 +1,20 @@
 from __future__ import annotations
 
-from perception import bench as perception_bench
-from planning import bench as planning_bench
 from tools.bench import BENCHMARKS, load_benchmark
+from tools.bench import detector as detector_bench
+from tools.bench import perception as perception_bench
+from tools.bench import planning as planning_bench
 
 
 def test_benchmarks_are_registered():
     assert load_benchmark("perception") is perception_bench.run
     assert load_benchmark("planning") is planning_bench.run
-    assert BENCHMARKS["perception"] == "perception.bench:run"
+    assert load_benchmark("detector") is detector_bench.run
+    assert BENCHMARKS["perception"] == "tools.bench.perception:run"
+
+
+def test_benchmarks_live_under_tools_bench():
+    assert all(target.startswith("tools.bench.") for target in BENCHMARKS.values())
 
 
 def test_perception_bench_quick_reports_latencies():

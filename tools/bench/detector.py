@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from perception.bench import CallContext
 from stack import msgs
-from stack.events import EventKind
+from tools.bench.nodectx import CallContext
 
 P99_TARGET_MS = 30.0
 
@@ -32,9 +31,6 @@ class _BenchContext(CallContext):
 
         options.update(backend="onnxruntime", intra_op_threads=1)
         return load_engine(model, EngineOptions.from_mapping(options))
-
-    def event(self, kind: EventKind, detail: str = "") -> None:
-        self.events.append((kind, detail))
 
 
 def _scenario_messages(seconds: float) -> dict[str, list[Any]]:

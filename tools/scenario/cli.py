@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from stack.cli import argtypes
+
 WEATHERS = ("day", "night", "fog", "rain")
 TRAFFIC = ("light", "dense")
 STORAGES = ("mcap", "sqlite3")
@@ -25,8 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     make.add_argument(
         "--out", type=Path, required=True, help="the bag directory to create (must not exist)"
     )
-    make.add_argument("--seconds", type=float, required=True, help="simulated duration")
-    make.add_argument("--seed", type=int, required=True, help="random seed (>= 0)")
+    make.add_argument("--seconds", type=argtypes.duration, required=True, help="simulated duration")
+    make.add_argument("--seed", type=argtypes.seed, required=True, help="random seed (>= 0)")
     make.add_argument(
         "--storage", choices=STORAGES, default="mcap", help="rosbag2 storage (default mcap)"
     )
@@ -40,21 +42,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_make(args: argparse.Namespace) -> int:
-    from stack.cli.errors import CliError
-    from tools.scenario import ScenarioError, make_scenario
+    from tools.scenario import make_scenario
 
-    try:
-        info = make_scenario(
-            args.out,
-            args.seconds,
-            args.seed,
-            storage=args.storage,
-            weather=args.weather,
-            traffic=args.traffic,
-            progress=not (args.no_progress or args.json),
-        )
-    except ScenarioError as exc:
-        raise CliError(str(exc)) from exc
+    info = make_scenario(
+        args.out,
+        args.seconds,
+        args.seed,
+        storage=args.storage,
+        weather=args.weather,
+        traffic=args.traffic,
+        progress=not (args.no_progress or args.json),
+    )
     summary = {
         "path": str(info.path),
         "seconds": info.duration,

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import sys
 from pathlib import Path
+
+from stack.cli import argtypes
+from stack.cli.errors import CliError
+from tools.bench import BENCHMARKS
+
+MAX_ATTEMPTS = 100
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from tools.bench import BENCHMARKS
 
     p = sub.add_parser("bench", help="run a benchmark and write its figures as JSON")
     p.add_argument("name", choices=sorted(BENCHMARKS), help="which benchmark")
@@ -26,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--attempts",
-        type=int,
+        type=argtypes.bounded_int(1, MAX_ATTEMPTS),
         metavar="N",
         help="tries of a benchmark's runs at most while the host reads disturbed (default 3)",
     )
@@ -40,26 +44,16 @@ def run(args: argparse.Namespace) -> int:
     options: dict = {"quick": args.quick}
     if args.keep is not None:
         if "keep" not in inspect.signature(bench).parameters:
-            print(f"l4 bench {args.name}: --keep: this benchmark keeps no runs", file=sys.stderr)
-            return 2
+            raise CliError(f"{args.name}: --keep: this benchmark keeps no runs")
         from tools.bench.demograph import keep_problem
 
         problem = keep_problem(args.keep)
         if problem:
-            print(f"l4 bench {args.name}: {problem}", file=sys.stderr)
-            return 2
+            raise CliError(f"{args.name}: {problem}")
         options["keep"] = args.keep
     if args.attempts is not None:
         if "attempts" not in inspect.signature(bench).parameters:
-            print(
-                f"l4 bench {args.name}: --attempts: this benchmark takes no tries", file=sys.stderr
-            )
-            return 2
-        if args.attempts < 1:
-            print(
-                f"l4 bench {args.name}: --attempts {args.attempts}: must be >= 1", file=sys.stderr
-            )
-            return 2
+            raise CliError(f"{args.name}: --attempts: this benchmark takes no tries")
         options["attempts"] = args.attempts
     result = bench(**options)
     text = json.dumps(result, indent=2, sort_keys=True)
