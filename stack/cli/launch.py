@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stack.cli import argtypes
 from stack.errors import L4Error
+
+if TYPE_CHECKING:
+    from stack.executor.view import BuiltGraph, RunResults
+    from stack.graph import LaunchGraph
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +90,7 @@ def run_graph(args: argparse.Namespace, graph: Any, attach: Any = None) -> int:
 
 
 def _write_run_dir(
-    run_dir: Path | None, graph: Any, runtime: Any, interrupted: str | None = None
+    run_dir: Path | None, graph: LaunchGraph, runtime: RunResults, interrupted: str | None = None
 ) -> None:
     if run_dir is None:
         runtime.tracer.close()
@@ -97,7 +101,7 @@ def _write_run_dir(
     log.info("run directory: %s (l4 report %s)", run_dir, run_dir)
 
 
-def _run_checks(runtime: Any, args: argparse.Namespace) -> None:
+def _run_checks(runtime: BuiltGraph, args: argparse.Namespace) -> None:
     """The registered start-up checks (stack.cli.plugins.LAUNCH_CHECKS_GROUP)."""
     from stack.cli.plugins import launch_checks
 

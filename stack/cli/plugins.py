@@ -21,7 +21,11 @@ import argparse
 import sys
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
+
+if TYPE_CHECKING:
+    from stack.executor.view import BuiltGraph
+
 
 COMMANDS_GROUP = "l4stack.commands"
 LAUNCH_CHECKS_GROUP = "l4stack.launch_checks"
@@ -32,7 +36,7 @@ class LaunchCheck(Protocol):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
 
-    def check(self, runtime: Any, args: argparse.Namespace) -> None: ...
+    def check(self, runtime: BuiltGraph, args: argparse.Namespace) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from stack.executor.view import BridgedRuntime
+
 
 EXECUTOR_MODES = ("l4", "rclpy")
 
@@ -52,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         rclpy.try_shutdown()
 
 
-def attach_bridge(rclpy: Any, runtime: Any) -> Any:
+def attach_bridge(rclpy: Any, runtime: BridgedRuntime) -> Callable[[], None]:
     """Put ``runtime`` on the ROS graph; returns the function that takes it off again."""
     import rclpy.executors
     import rclpy.node

@@ -44,7 +44,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tools.bench.demograph import (
     DEMO_LAUNCH,
@@ -57,6 +57,9 @@ from tools.bench.demograph import (
 from tools.bench.meter import METER_FILE, MeterReading
 from tools.bench.probe import ATTEMPTS, QUIET_WAIT_S, SteadyHost
 from tools.bench.spells import Spans, without_spans
+
+if TYPE_CHECKING:
+    from stack.executor.view import BuiltGraph
 
 TARGET_ERROR = 0.15
 POLICIES = ("l4", "fifo")
@@ -82,7 +85,7 @@ def demo_runtime(bag: Path) -> Any:
     return build_runtime(load_launch(DEMO_LAUNCH, [f"bag_dir:={bag}"]), external)
 
 
-def predict_p99(runtime: Any, profile: dict[str, Any], policy: str, seconds: float) -> dict:
+def predict_p99(runtime: BuiltGraph, profile: dict[str, Any], policy: str, seconds: float) -> dict:
     from tools.schedsim import parse_profile, predict
 
     prof = parse_profile(profile, "<profile run>")

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from stack.executor.view import BuiltGraph
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def check(runtime: Any, args: argparse.Namespace) -> None:
+def check(runtime: BuiltGraph, args: argparse.Namespace) -> None:
     """Warn about unschedulable chains; SimError (naming --profile) for an unusable profile."""
     if getattr(args, "profile", None) is None:
         return
