@@ -7,11 +7,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from stack.errors import L4Error
+from stack.msgs.errors import MessageError
 from stack.msgs.validate import image_problem
 
 
-class ImageDecodeError(L4Error, ValueError):
+class ImageDecodeError(MessageError, ValueError):
     """An image message whose encoding, size or data cannot be turned into pixels."""
 
 
