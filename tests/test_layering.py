@@ -43,6 +43,7 @@ RANKS: dict[str, int] = {
     "stack.console": 0,
     "stack.platform": 0,
     "stack.params": 0,  # ParamError helpers and parse_enum
+    "stack.lazy": 0,  # package exports loaded on first use
     "stack.msgs": 1,
     "stack.topics": 1,  # the graph's standard topic and frame names
     "stack.events": 1,  # event kinds of the trace

@@ -7,8 +7,9 @@ imports this package's command module, stays instant.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from stack.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from tools.scenario.config import Storage, Traffic, Weather
@@ -26,10 +27,4 @@ _EXPORTS = {
 __all__ = ["ScenarioError", "ScenarioInfo", "Storage", "Traffic", "Weather", "make_scenario"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -26,19 +26,21 @@ def noise_images(folder: Path, n: int) -> Path:
     return folder
 
 
+def _int8(cache: Path, images: Path) -> EngineOptions:
+    """ONNX Runtime INT8 calibrated on ``images`` (batches of 2), cached in ``cache``."""
+    return EngineOptions.of(
+        backend="onnxruntime",
+        precision="int8",
+        cache_dir=cache,
+        calibration=images,
+        calibration_batch=2,
+    )
+
+
 def test_int8_on_onnxruntime_uses_a_qdq_model(tmp_path: Path, conv_onnx: Path) -> None:
     images = noise_images(tmp_path / "images", 8)
     cache = tmp_path / "cache"
-    engine = load_engine(
-        conv_onnx,
-        EngineOptions.of(
-            backend="onnxruntime",
-            precision="int8",
-            cache_dir=cache,
-            calibration=images,
-            calibration_batch=2,
-        ),
-    )
+    engine = load_engine(conv_onnx, _int8(cache, images))
     assert engine.precision is Precision.INT8
     assert engine.name == "conv.onnx"
     (qdq,) = cache.glob("*.qdq.onnx")
@@ -51,44 +53,17 @@ def test_int8_on_onnxruntime_uses_a_qdq_model(tmp_path: Path, conv_onnx: Path) -
     assert 0 < err < 0.05 * np.abs(want["features"]).max()
     # Quantized once: a second load reuses the Q/DQ model.
     mtime = qdq.stat().st_mtime_ns
-    load_engine(
-        conv_onnx,
-        EngineOptions.of(
-            backend="onnxruntime",
-            precision="int8",
-            cache_dir=cache,
-            calibration=images,
-            calibration_batch=2,
-        ),
-    )
+    load_engine(conv_onnx, _int8(cache, images))
     assert qdq.stat().st_mtime_ns == mtime
 
 
 def test_damaged_qdq_model_is_remade(tmp_path: Path, conv_onnx: Path) -> None:
     images = noise_images(tmp_path / "images", 4)
     cache = tmp_path / "cache"
-    load_engine(
-        conv_onnx,
-        EngineOptions.of(
-            backend="onnxruntime",
-            precision="int8",
-            cache_dir=cache,
-            calibration=images,
-            calibration_batch=2,
-        ),
-    )
+    load_engine(conv_onnx, _int8(cache, images))
     (qdq,) = cache.glob("*.qdq.onnx")
     qdq.write_bytes(b"half a model")
-    engine = load_engine(
-        conv_onnx,
-        EngineOptions.of(
-            backend="onnxruntime",
-            precision="int8",
-            cache_dir=cache,
-            calibration=images,
-            calibration_batch=2,
-        ),
-    )
+    engine = load_engine(conv_onnx, _int8(cache, images))
     assert engine.precision is Precision.INT8
     assert read_model(qdq).has_qdq
     assert [p.name for p in cache.iterdir()] == [qdq.name]  # no partial files left
@@ -97,14 +72,5 @@ def test_damaged_qdq_model_is_remade(tmp_path: Path, conv_onnx: Path) -> None:
 def test_calibration_error_names_the_source(tmp_path: Path, conv_onnx: Path) -> None:
     images = noise_images(tmp_path / "images", 1)
     with pytest.raises(CalibrationError, match="1 images, fewer than one batch of 2"):
-        load_engine(
-            conv_onnx,
-            EngineOptions.of(
-                backend="onnxruntime",
-                precision="int8",
-                cache_dir=tmp_path / "c",
-                calibration=images,
-                calibration_batch=2,
-            ),
-        )
+        load_engine(conv_onnx, _int8(tmp_path / "c", images))
     assert not list((tmp_path / "c").glob("*.onnx"))
