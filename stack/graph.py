@@ -16,6 +16,7 @@ from typing import Any
 from stack.graph_args import launch_args, substitute
 from stack.graph_errors import GraphError
 from stack.graph_params import build_params
+from stack.graph_qos import QosOverride, parse_qos
 from stack.graph_values import expect_bool, expect_int, expect_number
 from stack.graph_yaml import check_size, load_strict
 from stack.node import Node
@@ -32,6 +33,7 @@ TOP_LEVEL_KEYS = {
     "chains",
     "allow_external_modules",
     "scheduler",
+    "qos",
 }
 NODE_KEYS = {"class", "params", "remap", "executor"}
 EXECUTOR_KEYS = {"cores", "threads", "priority", "nice", "process"}
@@ -93,6 +95,7 @@ class LaunchGraph:
     text: str = ""
     warnings: list[str] = field(default_factory=list)
     args: dict[str, str] = field(default_factory=dict)
+    qos: dict[str, QosOverride] = field(default_factory=dict)  # per-topic ROS 2 QoS (rclpy)
 
     def error(self, key: str, message: str) -> GraphError:
         return GraphError(f"{self.source}: {key}: {message}")
@@ -155,6 +158,7 @@ def parse_graph(
     name = str(doc.get("name") or Path(source).stem)
     graph = LaunchGraph(source, name, executors, nodes, chains, scheduler, text)
     graph.args = values
+    graph.qos = parse_qos(source, doc.get("qos"))
     return graph
 
 

@@ -55,6 +55,7 @@ RANKS: dict[str, int] = {
     "stack.graph_args": 2,  # the launch file model, split in parts
     "stack.graph_errors": 2,
     "stack.graph_params": 2,
+    "stack.graph_qos": 2,
     "stack.graph_values": 2,
     "stack.graph_yaml": 2,
     "stack.engine": 3,

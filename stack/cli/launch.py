@@ -48,9 +48,10 @@ def run(args: argparse.Namespace) -> int:
     return run_graph(args, load_launch(args.file, args.launch_args))
 
 
-def run_graph(args: argparse.Namespace, graph: Any, attach: Any = None) -> int:
+def run_graph(args: argparse.Namespace, graph: Any, attach: Any = None, clock: Any = None) -> int:
     """Run ``graph`` live; ``attach(runtime)`` (e.g. the rclpy bridge) is called before it
-    starts and returns a function that detaches it after it stops."""
+    starts and returns a function that detaches it after it stops. ``clock`` defaults to the
+    wall clock (`l4 ros` passes the ROS clock, which follows /clock under use_sim_time)."""
     from stack.cli.common import stop_on_signals
     from stack.executor import Runtime, WallClock
     from stack.report.summary import print_chain_summary
@@ -63,7 +64,11 @@ def run_graph(args: argparse.Namespace, graph: Any, attach: Any = None) -> int:
     tracer = trace_writer(args.run_dir, graph, "launch") if tracing else Tracer(enabled=False)
     try:
         runtime = Runtime(
-            graph, WallClock(), policy=args.policy, tracer=tracer, fail_fast=args.fail_fast
+            graph,
+            clock if clock is not None else WallClock(),
+            policy=args.policy,
+            tracer=tracer,
+            fail_fast=args.fail_fast,
         )
         _run_checks(runtime, args)
     except L4Error:

@@ -15,37 +15,51 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from stack import msgs
 from stack.executor.view import BridgedRuntime
+from stack.graph_qos import QosOverride, Role, topic_qos
 from stack.msgs.dedup import DuplicateFilter
 from stack.msgs.validate import size_check
-from stack.ros.context import qos_for_depth
+from stack.ros.guard import CallbackErrors, spin_until_stopped
 from stack.ros.messages import rosidl_class
+from stack.ros.qos import to_rclpy
 
 log = logging.getLogger(__name__)
-PUBLISH_DEPTH = 10
 
 
 class RosBridge:
-    def __init__(self, runtime: BridgedRuntime, ros_node: Any, rclpy_qos: Any) -> None:
+    def __init__(
+        self,
+        runtime: BridgedRuntime,
+        ros_node: Any,
+        rclpy_qos: Any,
+        qos: Mapping[str, QosOverride] | None = None,
+        errors: CallbackErrors | None = None,
+    ) -> None:
         self.runtime = runtime
         self.node = ros_node
+        self.errors = errors if errors is not None else CallbackErrors()
         self.publishers: dict[str, tuple[Any, str]] = {}
         self.inputs: dict[str, int] = {}  # topic -> messages injected
         self.bad_inputs: dict[str, int] = {}  # topic -> malformed messages (type, sizes)
         self.repeats = DuplicateFilter()  # inputs repeating the stamp before them, per topic
+        overrides = qos or {}
         for name, topic in sorted(runtime.topics.items()):
             if topic.publishers:
-                pub = ros_node.create_publisher(rosidl_class(topic.msgtype), name, PUBLISH_DEPTH)
+                profile = to_rclpy(rclpy_qos, topic_qos(overrides, name, Role.OUTPUT))
+                pub = ros_node.create_publisher(rosidl_class(topic.msgtype), name, profile)
                 self.publishers[name] = (pub, topic.msgtype)
             elif topic.subscriptions:
                 depth = max(s.depth for s in topic.subscriptions)
+                profile = to_rclpy(rclpy_qos, topic_qos(overrides, name, Role.INPUT, depth))
+                callback = functools.partial(self._on_input, name, topic.msgtype)
+                callback.__name__ = f"input {name}"  # type: ignore[attr-defined]
                 ros_node.create_subscription(
-                    rosidl_class(topic.msgtype), name,
-                    functools.partial(self._on_input, name, topic.msgtype),
-                    qos_for_depth(rclpy_qos, depth), raw=True,
+                    rosidl_class(topic.msgtype), name, self.errors.wrap("bridge", callback),
+                    profile, raw=True,
                 )  # fmt: skip
                 self.inputs[name] = 0
         runtime.taps.append(self._on_output)
@@ -74,9 +88,16 @@ class RosBridge:
             pub.publish(msgs.serialize(msg, msgtype))
 
 
-def spin_in_thread(executor: Any) -> threading.Thread:
-    """rclpy's executor on a thread of its own; its callbacks only inject (cheap)."""
-    thread = threading.Thread(target=executor.spin, name="rclpy-bridge", daemon=True)
+def spin_in_thread(
+    executor: Any, ok: Callable[[], bool], errors: CallbackErrors | None = None
+) -> threading.Thread:
+    """rclpy's executor on a thread of its own (its callbacks only inject, cheap), spinning
+    while ``ok()`` whatever a callback raises."""
+    errors = errors if errors is not None else CallbackErrors()
+    thread = threading.Thread(
+        target=spin_until_stopped, args=(executor, "bridge", ok, errors),
+        name="rclpy-bridge", daemon=True,
+    )  # fmt: skip
     thread.start()
     return thread
 

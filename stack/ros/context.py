@@ -10,38 +10,43 @@ from typing import Any
 from stack import msgs
 from stack.events import EventKind, kind_value
 from stack.graph import NodeSpec, resolve_path, resolve_topic
+from stack.graph_qos import QosOverride, Role, topic_qos
+from stack.ros.guard import CallbackErrors
+from stack.ros.logger import RosLogger
 from stack.ros.messages import rosidl_class
+from stack.ros.qos import to_rclpy
 
 
-class RclpyClock:
+class RosClock:
+    """The node's ROS clock: system time, or /clock when `use_sim_time` is set."""
+
+    simulated = False
+
     def __init__(self, node: Any) -> None:
         self._node = node
 
     def now_ns(self) -> int:
-        return self._node.get_clock().now().nanoseconds
+        return int(self._node.get_clock().now().nanoseconds)
+
+    def wall_delay_s(self, ros_ns: int) -> float:
+        return max(0.0, ros_ns / 1e9)
 
 
-def qos_for_depth(rclpy_qos: Any, depth: int) -> Any:
-    """Depth 1 is sensor data: keep last, best effort. Deeper queues are reliable."""
-    if depth == 1:
-        return rclpy_qos.qos_profile_sensor_data
-    return rclpy_qos.QoSProfile(
-        depth=depth,
-        history=rclpy_qos.HistoryPolicy.KEEP_LAST,
-        reliability=rclpy_qos.ReliabilityPolicy.RELIABLE,
-    )
+RclpyClock = RosClock  # the name this had before
 
 
-def declare_params(ros_node: Any, spec: NodeSpec) -> Any:
-    """Declare every field of the node's Params as a ROS parameter and read back overrides."""
+def declare_params(ros_node: Any, spec: NodeSpec, prefix: str = "") -> Any:
+    """Declare every field of the node's Params as a ROS parameter (``prefix`` + field name)
+    and read back overrides (``--ros-args -p NAME:=VALUE``, a params file)."""
     values = {}
     for field in dataclasses.fields(spec.params):
         default = getattr(spec.params, field.name)
         if isinstance(default, (bool, int, float, str)) or (
             isinstance(default, list) and default and isinstance(default[0], (int, float, str))
         ):
-            ros_node.declare_parameter(field.name, default)
-            values[field.name] = ros_node.get_parameter(field.name).value
+            name = prefix + field.name
+            ros_node.declare_parameter(name, default)
+            values[field.name] = ros_node.get_parameter(name).value
         else:  # nested structures stay as given in the launch file
             values[field.name] = default
     return dataclasses.replace(spec.params, **values)
@@ -50,15 +55,25 @@ def declare_params(ros_node: Any, spec: NodeSpec) -> Any:
 class RclpyContext:
     """stack.node.Context over rclpy: publishers, subscriptions and timers of one rclpy Node."""
 
-    def __init__(self, ros_node: Any, spec: NodeSpec, rclpy_qos: Any, source: str) -> None:
+    def __init__(
+        self,
+        ros_node: Any,
+        spec: NodeSpec,
+        rclpy_qos: Any,
+        source: str,
+        qos: dict[str, QosOverride] | None = None,
+        errors: CallbackErrors | None = None,
+    ) -> None:
         self._node = ros_node
         self._spec = spec
         self._qos = rclpy_qos
+        self._overrides = qos or {}
         self._source = source
+        self.errors = errors if errors is not None else CallbackErrors()
         self.name = spec.name
         self.params = declare_params(ros_node, spec)
-        self.logger = ros_node.get_logger()
-        self.clock = RclpyClock(ros_node)
+        self.logger = RosLogger(ros_node.get_logger())
+        self.clock = RosClock(ros_node)
         self.variant = ""
 
     def _topic(self, name: str) -> str:
@@ -66,20 +81,23 @@ class RclpyContext:
         return self._spec.remap.get(topic, topic)
 
     def publisher(self, topic: str, msgtype: str) -> Any:
-        pub = self._node.create_publisher(rosidl_class(msgtype), self._topic(topic), 10)
-        pub.topic = self._topic(topic)
+        name = self._topic(topic)
+        qos = to_rclpy(self._qos, topic_qos(self._overrides, name, Role.OUTPUT))
+        pub = self._node.create_publisher(rosidl_class(msgtype), name, qos)
+        pub.topic = name
         pub.msgtype = msgtype
         return pub
 
     def subscribe(
         self, topic: str, msgtype: str, callback: Callable[[Any], None], depth: int = 1
     ) -> None:
-        self._node.create_subscription(
-            rosidl_class(msgtype), self._topic(topic), callback, qos_for_depth(self._qos, depth)
-        )
+        name = self._topic(topic)
+        qos = to_rclpy(self._qos, topic_qos(self._overrides, name, Role.INPUT, depth))
+        guarded = self.errors.wrap(self.name, callback, self.logger)
+        self._node.create_subscription(rosidl_class(msgtype), name, guarded, qos)
 
     def timer(self, period_s: float, callback: Callable[[], None]) -> None:
-        self._node.create_timer(period_s, callback)
+        self._node.create_timer(period_s, self.errors.wrap(self.name, callback, self.logger))
 
     def new(self, msgtype: str, **fields: Any) -> Any:
         return msgs.new(msgtype, **fields)
@@ -98,3 +116,12 @@ class RclpyContext:
 
     def set_variant(self, variant: str) -> None:
         self.variant = variant
+
+
+def override_graph_params(graph: Any, ros_node: Any) -> Any:
+    """Declare each launch node's parameters on ``ros_node`` as ``NODE.FIELD`` and take the
+    values ROS gives back (``--ros-args -p planner.max_speed:=5.0``, ``--params-file``)."""
+    for name, spec in list(graph.nodes.items()):
+        params = declare_params(ros_node, spec, prefix=f"{name}.")
+        graph.nodes[name] = dataclasses.replace(spec, params=params)
+    return graph

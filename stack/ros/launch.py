@@ -1,34 +1,41 @@
-"""Run a launch YAML as rclpy nodes: `l4 ros FILE` (on the vehicle, inside a sourced ROS 2 install).
+"""Run a launch YAML as rclpy nodes: `l4 ros FILE --executors rclpy` (on the vehicle, inside a
+sourced ROS 2 install).
 
 Each executor of the launch file becomes an rclpy executor spun on its own thread, pinned to the
-executor's cores with its SCHED_FIFO priority where permitted.
+executor's cores with its SCHED_FIFO priority where permitted. Callbacks are guarded and the
+spin loop outlives what escapes them (stack.ros.guard): one failing node never stops the rest.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from stack import msgs
 from stack.executor.threads import configure_worker_thread
 from stack.graph import LaunchGraph
 from stack.ros.context import RclpyContext
+from stack.ros.guard import CallbackErrors, spin_until_stopped
 from stack.ros.messages import new_rosidl
 
 log = logging.getLogger(__name__)
 
 
-def build_nodes(graph: LaunchGraph, rclpy: Any) -> dict[str, tuple[Any, Any]]:
+def build_nodes(
+    graph: LaunchGraph, rclpy: Any, errors: CallbackErrors | None = None
+) -> dict[str, tuple[Any, Any]]:
     """Create one rclpy Node per launch node and construct our Node class on it."""
     import rclpy.node
     import rclpy.qos
 
     msgs.factory.set_backend(new_rosidl)
+    errors = errors if errors is not None else CallbackErrors()
     built = {}
     for spec in graph.nodes.values():
         ros_node = rclpy.node.Node(spec.name)
-        ctx = RclpyContext(ros_node, spec, rclpy.qos, graph.source)
+        ctx = RclpyContext(ros_node, spec, rclpy.qos, graph.source, graph.qos, errors)
         built[spec.name] = (ros_node, spec.node_class(ctx))
     return built
 
@@ -50,24 +57,31 @@ def make_executors(graph: LaunchGraph, built: dict, rclpy: Any) -> dict[str, Any
     return executors
 
 
-def run(graph: LaunchGraph) -> int:
+def start_spinning(
+    graph: LaunchGraph, executors: dict[str, Any], rclpy: Any, errors: CallbackErrors
+) -> list[threading.Thread]:
+    threads = []
+    for name, ex in executors.items():
+        spec = graph.executors[name]
+
+        def spin(ex: Any = ex, spec: Any = spec) -> None:
+            configure_worker_thread(spec.name, spec.cores, spec.priority, spec.nice)
+            spin_until_stopped(ex, spec.name, rclpy.ok, errors)
+
+        t = threading.Thread(target=spin, name=f"rclpy-{name}", daemon=True)
+        t.start()
+        threads.append(t)
+    return threads
+
+
+def run(graph: LaunchGraph, ros_args: Sequence[str] = ()) -> int:
     import rclpy
 
-    rclpy.init()
+    rclpy.init(args=["l4", "--ros-args", *ros_args] if ros_args else None)
+    errors = CallbackErrors()
     try:
-        built = build_nodes(graph, rclpy)
-        executors = make_executors(graph, built, rclpy)
-        threads = []
-        for name, ex in executors.items():
-            spec = graph.executors[name]
-
-            def spin(ex: Any = ex, spec: Any = spec) -> None:
-                configure_worker_thread(spec.name, spec.cores, spec.priority, spec.nice)
-                ex.spin()
-
-            t = threading.Thread(target=spin, name=f"rclpy-{name}", daemon=True)
-            t.start()
-            threads.append(t)
+        built = build_nodes(graph, rclpy, errors)
+        threads = start_spinning(graph, make_executors(graph, built, rclpy), rclpy, errors)
         for t in threads:
             t.join()
     except KeyboardInterrupt:
@@ -75,4 +89,5 @@ def run(graph: LaunchGraph) -> int:
     finally:
         msgs.factory.set_backend(None)
         rclpy.try_shutdown()
+        log.info("%s", errors.summary())
     return 0

@@ -12,6 +12,7 @@ import pytest
 from stack import msgs
 from stack.executor import Runtime, SimClock
 from stack.graph import parse_graph
+from tests.stack.ros import standin
 
 REC = "tests.stack.executor.nodes:Recorder"
 GRAPH = f"""
@@ -57,10 +58,10 @@ def fake_msg_modules(monkeypatch):
 
 
 QOS = types.SimpleNamespace(
-    qos_profile_sensor_data="sensor_data",
-    QoSProfile=lambda **kw: ("profile", kw["depth"]),
-    HistoryPolicy=types.SimpleNamespace(KEEP_LAST="keep_last"),
-    ReliabilityPolicy=types.SimpleNamespace(RELIABLE="reliable"),
+    QoSProfile=standin.QoSProfile,
+    HistoryPolicy=standin.HistoryPolicy,
+    ReliabilityPolicy=standin.ReliabilityPolicy,
+    DurabilityPolicy=standin.DurabilityPolicy,
 )
 
 
@@ -82,7 +83,7 @@ def test_boundary_topics_cross_rclpy_and_inner_hops_stay_in_process(fake_msg_mod
     # Only /in comes from outside; /mid and /out are the graph's own and go out to ROS.
     assert set(node.subs) == {"/in"}
     _cls, callback, qos, raw = node.subs["/in"]
-    assert raw is True and qos == "sensor_data"
+    assert raw is True and qos.reliability == standin.ReliabilityPolicy.BEST_EFFORT
     assert set(node.sent) == {"/mid", "/out"}
     for frame in ("f1", "f2"):
         callback(header_bytes(frame))
@@ -161,3 +162,49 @@ def test_repeated_stamps_and_short_images_are_dropped_and_counted(monkeypatch):
     assert sink.stamps == [1_000_000_000, 3_000_000_000]  # the repeat and the short image: gone
     assert bridge.repeats.counts == {"/cam": 1} and bridge.bad_inputs == {"/cam": 1}
     assert bridge.inputs == {"/cam": 2}
+
+
+def test_an_input_that_raises_in_the_graph_is_counted_not_raised(fake_msg_modules):
+    rt, node, bridge = bridged()
+
+    def broken(topic, msg):
+        raise RuntimeError("inject failed")
+
+    rt.inject = broken
+    node.subs["/in"][1](header_bytes("x"))  # would end the bridge's spin thread unguarded
+    assert bridge.errors.total == 1 and "bridge.input /in: 1" in bridge.errors.summary()
+
+
+def test_l4_ros_passes_ros_args_and_runs_on_ros_time(monkeypatch, tmp_path):
+    """Item 5: --ros-args reach rclpy (remaps, -p overrides, use_sim_time) and the bridge
+    mode's runtime runs on the ROS clock, not the wall clock."""
+    rclpy = standin.install(monkeypatch)
+    import stack.cli.launch
+    from stack.cli.main import build_parser
+    from stack.cli.ros import run
+
+    launch = tmp_path / "g.yaml"
+    launch.write_text(GRAPH)
+    argv = ["ros", str(launch), "--duration", "0.1", "--ros-args", "-r", "/in:=/vehicle/in",
+            "-p", "use_sim_time:=true", "-p", "b.depth:=3"]  # fmt: skip
+    args = build_parser().parse_args(argv)
+    assert args.ros_args == [
+        "-r",
+        "/in:=/vehicle/in",
+        "-p",
+        "use_sim_time:=true",
+        "-p",
+        "b.depth:=3",
+    ]
+    seen = {}
+
+    def fake_run_graph(args, graph, attach=None, clock=None):
+        seen.update(graph=graph, clock=clock)
+        return 0
+
+    monkeypatch.setattr(stack.cli.launch, "run_graph", fake_run_graph)
+    assert run(args) == 0
+    assert rclpy.state["args"] == ["l4", "--ros-args", *args.ros_args]
+    assert seen["graph"].nodes["b"].params.depth == 3  # the -p override, by NODE.FIELD
+    standin.bus().clock_ns = 7_000_000_123
+    assert seen["clock"].now_ns() == 7_000_000_123  # /clock time under use_sim_time
