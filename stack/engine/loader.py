@@ -37,8 +37,8 @@ def tensorrt_api() -> tuple[TrtApi | None, str]:
     """The TensorRT backend module where TensorRT imports and a CUDA device exists, else why not."""
     try:
         api: Any = importlib.import_module("stack.engine.tensorrt")
-    except ImportError as exc:
-        return None, f"TensorRT not importable: {exc}"
+    except Exception as exc:  # ImportError, and whatever a partial TensorRT raises at import
+        return None, f"TensorRT not importable: {type(exc).__name__}: {exc}"
     try:
         api.probe()
     except Exception as exc:  # pycuda / driver errors of every kind: just not usable here
@@ -250,5 +250,11 @@ def load_engine(
     if chosen is Backend.ONNXRUNTIME:
         return _load_onnxruntime(model, opts.precision, feeder, cache, opts.ort, labels)
     assert api is not None  # _choose_backend returns an api with TENSORRT
-    build = _build_options(api, model, opts, feeder)
-    return load_tensorrt(api, model, build, feeder, cache, labels, opts.tensorrt.rebuild)
+    try:
+        build = _build_options(api, model, opts, feeder)
+        return load_tensorrt(api, model, build, feeder, cache, labels, opts.tensorrt.rebuild)
+    except EngineError as exc:  # CalibrationError and BackendUnavailable too
+        if opts.backend is not Backend.AUTO:
+            raise
+        log.warning("%s: TensorRT failed, falling back to ONNX Runtime: %s", model.name, exc)
+        return _load_onnxruntime(model, opts.precision, feeder, cache, opts.ort, labels)

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pycuda.driver as cuda
@@ -68,37 +69,62 @@ def probe() -> Platform:
         return Platform(trt.__version__, dev.name(), f"{major}.{minor}")
 
 
-class _EntropyCalibrator(trt.IInt8EntropyCalibrator2):
-    def __init__(self, feeder: CalibrationFeeder, cache: bytes | None) -> None:
-        trt.IInt8EntropyCalibrator2.__init__(self)
-        self.cache = cache
-        self.error: Exception | None = None
-        self._feeder = feeder
-        self._batches = feeder.batches()
-        self._host = cuda.pagelocked_empty(feeder.shape, feeder.spec.dtype)
-        self._device = cuda.mem_alloc(self._host.nbytes)
+def _entropy_calibrator(feeder: CalibrationFeeder, cache: bytes | None) -> Any:
+    """An IInt8EntropyCalibrator2 over ``feeder``. The class is made on first use, not at import:
+    a TensorRT without the (deprecated) calibrator classes must still load FP16/FP32 and Q/DQ
+    engines instead of failing this whole module with AttributeError."""
+    base = getattr(trt, "IInt8EntropyCalibrator2", None)
+    if base is None:
+        raise CalibrationError(
+            f"TensorRT {trt.__version__} has no IInt8EntropyCalibrator2: build INT8 from a "
+            "Q/DQ model instead (l4 engine build --precision int8 quantizes one from the same data)"
+        )
 
-    def get_batch_size(self) -> int:
-        return self._feeder.batch_size
+    class EntropyCalibrator(base):  # type: ignore[valid-type, misc]
+        def __init__(self) -> None:
+            base.__init__(self)
+            self.cache = cache
+            self.error: Exception | None = None
+            self._batches = feeder.batches()
+            self._host = cuda.pagelocked_empty(feeder.shape, feeder.spec.dtype)
+            self._device = cuda.mem_alloc(self._host.nbytes)
 
-    def get_batch(self, names: list[str]) -> list[int] | None:
-        # An exception must not cross into TensorRT: keep it and end calibration.
-        try:
-            batch = next(self._batches, None)
-        except Exception as exc:
-            self.error = exc
-            return None
-        if batch is None:
-            return None
-        self._host[...] = batch
-        cuda.memcpy_htod(self._device, self._host)
-        return [int(self._device)]
+        def get_batch_size(self) -> int:
+            return feeder.batch_size
 
-    def read_calibration_cache(self) -> bytes | None:
-        return self.cache
+        def get_batch(self, names: list[str]) -> list[int] | None:
+            # An exception must not cross into TensorRT: keep it and end calibration.
+            try:
+                batch = next(self._batches, None)
+            except Exception as exc:
+                self.error = exc
+                return None
+            if batch is None:
+                return None
+            self._host[...] = batch
+            cuda.memcpy_htod(self._device, self._host)
+            return [int(self._device)]
 
-    def write_calibration_cache(self, cache: object) -> None:
-        self.cache = bytes(cache)  # type: ignore[call-overload]
+        def read_calibration_cache(self) -> bytes | None:
+            return self.cache
+
+        def write_calibration_cache(self, cache: object) -> None:
+            self.cache = bytes(cache)  # type: ignore[call-overload]
+
+    return EntropyCalibrator()
+
+
+def numpy_dtype(engine_name: str, tensor: str, trt_dtype: Any) -> np.dtype:
+    """The numpy dtype of a tensor; TensorRT's ``nptype`` raises TypeError for types numpy has
+    none of (BF16, FP8, INT4), which becomes an EngineError naming the tensor."""
+    try:
+        return np.dtype(trt.nptype(trt_dtype))
+    except TypeError as exc:
+        raise EngineError(
+            f"{engine_name}: tensor {tensor!r} has TensorRT type "
+            f"{getattr(trt_dtype, 'name', trt_dtype)}, which numpy cannot "
+            "hold; rebuild with FP32/FP16 I/O"
+        ) from exc
 
 
 def _parse(builder: trt.Builder, model: OnnxModel) -> tuple[trt.INetworkDefinition, trt.OnnxParser]:
@@ -120,6 +146,18 @@ def _timing_cache(config: trt.IBuilderConfig, data: bytes | None) -> trt.ITiming
         except Exception as exc:  # a stale or damaged timing cache only costs build time
             log.warning("TensorRT: ignoring unusable timing cache: %s", exc)
     return config.create_timing_cache(b"")
+
+
+def _set_timing_cache(config: trt.IBuilderConfig, data: bytes | None) -> None:
+    """``set_timing_cache`` returns False when TensorRT refuses the cache (another TensorRT or
+    device wrote it): then build with a fresh one rather than silently with none."""
+    if config.set_timing_cache(_timing_cache(config, data), False):
+        return
+    log.warning(
+        "TensorRT: timing cache refused (%d bytes); building with a fresh one", len(data or b"")
+    )
+    if not config.set_timing_cache(config.create_timing_cache(b""), False):
+        log.warning("TensorRT: a fresh timing cache was refused too; building without one")
 
 
 def _profile(builder: trt.Builder, shapes: dict[str, ShapeRange]) -> trt.IOptimizationProfile:
@@ -156,7 +194,7 @@ def build(
         network, _parser = _parse(builder, model)
         config = builder.create_builder_config()
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, options.workspace_mb << 20)
-        config.set_timing_cache(_timing_cache(config, timing_cache), False)
+        _set_timing_cache(config, timing_cache)
         if options.precision in (Precision.FP16, Precision.INT8):
             config.set_flag(trt.BuilderFlag.FP16)  # INT8 engines keep FP16 for the rest
         if options.precision is Precision.INT8:
@@ -167,7 +205,7 @@ def build(
             config.add_optimization_profile(_profile(builder, dict(options.shapes)))
         calibrator = None
         if options.int8_route is Int8Route.CALIBRATOR and calibration is not None:
-            calibrator = _EntropyCalibrator(calibration, calibration_cache)
+            calibrator = _entropy_calibrator(calibration, calibration_cache)
             config.int8_calibrator = calibrator
             if options.shapes:
                 batch = tuple(calibration.shape)
@@ -216,7 +254,7 @@ class TrtEngine(EngineBase):
             inputs, outputs, self._ranges = [], [], {}
             for i in range(engine.num_io_tensors):
                 name = engine.get_tensor_name(i)
-                dtype = trt.nptype(engine.get_tensor_dtype(name))
+                dtype = numpy_dtype(labels.name, name, engine.get_tensor_dtype(name))
                 spec = spec_from_dims(name, tuple(engine.get_tensor_shape(name)), dtype)
                 if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
                     inputs.append(spec)
