@@ -40,6 +40,9 @@ class CameraDetectorParams:
     card: str = ""  # model card (YAML / JSON); "" = the shipped demo detector
     backend: str = "auto"  # auto | onnxruntime | tensorrt
     precision: str = "fp32"
+    engine_cache: str = (
+        ""  # TensorRT engine cache folder; "" = L4_ENGINE_CACHE or ~/.cache/l4stack/engines
+    )
     score_threshold: float | None = None  # None: the card's
     base_frame: str = topics.FRAME_BASE
     # Used when /tf_static has no path from the image's frame: base_frame -> camera optical
@@ -85,6 +88,7 @@ class CameraDetector(Node):
             str(self.card.model_path()),
             backend=self.params.backend,
             precision=self.params.precision,
+            **({"cache_dir": self.params.engine_cache} if self.params.engine_cache else {}),
         )
         self.detector = Detector(engine, self.card)
         if self.params.score_threshold is not None:

@@ -13,7 +13,11 @@ from rosbags.typesys.store import Typestore
 
 from stack.msgs.errors import MessageError
 
-DEFS_DIR = Path(__file__).parent / "defs"
+# Definitions of released upstream packages the rosbags Humble typestore lacks (vision_msgs,
+# ackermann_msgs, autoware_perception_msgs, autoware_planning_msgs): registered for replay and
+# CDR only. On the vehicle the released Humble packages provide them; they are never built.
+UPSTREAM_DIR = Path(__file__).parent / "upstream"
+DEFS_DIR = UPSTREAM_DIR  # the name this had before
 
 _NUMPY_DTYPES = {
     "bool": np.bool_,
