@@ -42,6 +42,7 @@ RANKS: dict[str, int] = {
     "stack.errors": 0,
     "stack.console": 0,
     "stack.platform": 0,
+    "stack.telemetry": 0,  # Jetson telemetry: tegrastats parsing and sampling
     "stack.params": 0,  # ParamError helpers and parse_enum
     "stack.lazy": 0,  # package exports loaded on first use
     "stack.msgs": 1,

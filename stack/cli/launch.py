@@ -34,6 +34,11 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policy", choices=["l4", "fifo"], default="l4", help="ready-queue policy")
     p.add_argument("--fail-fast", action="store_true", help="stop on the first callback exception")
     p.add_argument("--no-trace", action="store_true", help="do not record callback spans")
+    p.add_argument(
+        "--telemetry", action="store_true",
+        help="record Jetson telemetry (tegrastats, nvpmodel, jetson_clocks) into the run "
+        "directory; off a Jetson it says so and runs on",
+    )  # fmt: skip
     from stack.cli.common import add_launch_args_option
     from stack.cli.plugins import launch_checks
 
@@ -60,6 +65,10 @@ def run_graph(args: argparse.Namespace, graph: Any, attach: Any = None, clock: A
 
     # Records stream to the run directory from a background thread; without one there is
     # nowhere to put them, so tracing is off (the chain summary uses the executor's samples).
+    if getattr(args, "telemetry", False) and args.run_dir is None:
+        from stack.cli.errors import CliError
+
+        raise CliError("--telemetry needs --run-dir (the telemetry is written there)")
     tracing = args.run_dir is not None and not args.no_trace
     tracer = trace_writer(args.run_dir, graph, "launch") if tracing else Tracer(enabled=False)
     try:
@@ -76,6 +85,7 @@ def run_graph(args: argparse.Namespace, graph: Any, attach: Any = None, clock: A
         raise
     log.info("launching %s: %d nodes, %d chains", graph.name, len(graph.nodes), len(graph.chains))
     detach = attach(runtime) if attach is not None else None
+    sampler = _start_telemetry(args)
     with stop_on_signals(runtime.request_stop) as caught:
         try:
             runtime.spin(args.duration)
@@ -85,6 +95,8 @@ def run_graph(args: argparse.Namespace, graph: Any, attach: Any = None, clock: A
             _write_run_dir(args.run_dir, graph, runtime, caught.name)
             raise
         finally:
+            if sampler is not None:
+                sampler.stop()
             if detach is not None:
                 detach()
     print_chain_summary(runtime)
@@ -92,6 +104,16 @@ def run_graph(args: argparse.Namespace, graph: Any, attach: Any = None, clock: A
     if caught.signal is not None:
         log.info("stopped by %s", caught.name)
     return caught.exit_status  # 130 / 143 when SIGINT / SIGTERM stopped it
+
+
+def _start_telemetry(args: argparse.Namespace) -> Any:
+    """The tegrastats sampler of `--telemetry` (stack.telemetry.sampler), started."""
+    if not getattr(args, "telemetry", False):
+        return None
+    from stack.telemetry.sampler import TegrastatsSampler
+
+    sampler = TegrastatsSampler(args.run_dir)
+    return sampler if sampler.start() else None
 
 
 def _write_run_dir(

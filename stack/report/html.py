@@ -199,11 +199,27 @@ def render_html(a: RunAnalysis, baseline: RunAnalysis | None = None) -> str:
         "<h3>Drops, misses and model variant switches</h3>",
         _events_section(a),
     ]
+    parts += _telemetry_section(a)
     if a.run.errors:
         items = "".join(f"<li>{_e(err)}</li>" for err in a.run.errors[:50])
         parts.append(f"<h2>Callback errors ({len(a.run.errors)})</h2><ul>{items}</ul>")
     parts += [f"<h2>Launch file</h2><pre>{_e(a.run.launch_text)}</pre>", "</body></html>"]
     return "\n".join(parts)
+
+
+def _telemetry_section(a: RunAnalysis) -> list[str]:
+    """GPU and CPU load, temperatures and power beside the chain latencies (Jetson runs)."""
+    from stack.report.telemetry import load_telemetry, summary_rows, telemetry_figure
+
+    tel = load_telemetry(a.run.path)
+    if tel is None or not tel.samples:
+        return []
+    series = {n: (c.samples.publish_ns, c.latency_ms) for n, c in a.chains.items()}
+    return [
+        "<h2 id='telemetry'>Jetson telemetry</h2>",
+        _table(["what", "value"], [[_td(k), _td(v)] for k, v in summary_rows(tel)]),
+        _img(telemetry_figure(tel, a.t0_ns, series), "GPU and CPU load, temperatures, power"),
+    ]
 
 
 def write_html(a: RunAnalysis, path: Path, baseline: RunAnalysis | None = None) -> None:

@@ -106,6 +106,16 @@ def print_report(
         console.print("[yellow]warning:[/] the trace was cut off; its last frame is lost")
     console.print(chain_table(a, baseline))
     console.print(node_table(a))
+    from stack.report.telemetry import load_telemetry, summary_rows
+
+    tel = load_telemetry(a.run.path)
+    if tel is not None:
+        table = Table(title="Jetson telemetry", title_justify="left")
+        table.add_column("what")
+        table.add_column("value")
+        for row in summary_rows(tel):
+            table.add_row(*row)
+        console.print(table)
     for err in a.run.errors[:5]:
         console.print(f"[red]callback error:[/] {err}")
     verdict = "[green]all chains within budget[/]" if a.ok else "[bold red]budget violated[/]"
