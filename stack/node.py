@@ -24,7 +24,6 @@ the same class runs under the embedded executor, in replay and as an rclpy node.
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -44,6 +43,22 @@ class Clock(Protocol):
     def now_ns(self) -> int: ...
 
 
+class NodeLogger(Protocol):
+    """What node code logs through (``self.log``): ``logging.Logger``'s calling convention,
+    %-style arguments included; under rclpy a facade gives rclpy's logger one string
+    (stack.ros.logger)."""
+
+    def debug(self, msg: object, *args: Any, exc_info: Any = ...) -> None: ...
+
+    def info(self, msg: object, *args: Any, exc_info: Any = ...) -> None: ...
+
+    def warning(self, msg: object, *args: Any, exc_info: Any = ...) -> None: ...
+
+    def error(self, msg: object, *args: Any, exc_info: Any = ...) -> None: ...
+
+    def exception(self, msg: object, *args: Any, exc_info: Any = ...) -> None: ...
+
+
 class Publisher(Protocol):
     topic: str
     msgtype: str
@@ -56,7 +71,7 @@ class Context(Protocol):
 
     name: str
     params: Any
-    logger: logging.Logger
+    logger: NodeLogger
     clock: Clock
 
     def publisher(self, topic: str, msgtype: str) -> Publisher: ...

@@ -82,7 +82,7 @@ def _entropy_calibrator(feeder: CalibrationFeeder, cache: bytes | None) -> Any:
 
     class EntropyCalibrator(base):  # type: ignore[valid-type, misc]
         def __init__(self) -> None:
-            base.__init__(self)
+            super().__init__()
             self.cache = cache
             self.error: Exception | None = None
             self._batches = feeder.batches()
@@ -112,6 +112,12 @@ def _entropy_calibrator(feeder: CalibrationFeeder, cache: bytes | None) -> Any:
             self.cache = bytes(cache)  # type: ignore[call-overload]
 
     return EntropyCalibrator()
+
+
+def _shape(dims: trt.Dims) -> tuple[int, ...]:
+    """A TensorRT Dims as a tuple (by index: Dims is a sequence in every version, iterable by
+    protocol only)."""
+    return tuple(int(dims[i]) for i in range(len(dims)))
 
 
 def numpy_dtype(engine_name: str, tensor: str, trt_dtype: Any) -> np.dtype:
@@ -163,7 +169,9 @@ def _set_timing_cache(config: trt.IBuilderConfig, data: bytes | None) -> None:
 def _profile(builder: trt.Builder, shapes: dict[str, ShapeRange]) -> trt.IOptimizationProfile:
     profile = builder.create_optimization_profile()
     for name, rng in shapes.items():
-        profile.set_shape(name, rng.min, rng.opt, rng.max)
+        profile.set_shape(
+            name, trt.Dims(list(rng.min)), trt.Dims(list(rng.opt)), trt.Dims(list(rng.max))
+        )
     return profile
 
 
@@ -211,7 +219,7 @@ def build(
                 batch = tuple(calibration.shape)
                 fixed = {calibration.spec.name: ShapeRange(batch, batch, batch)}
                 config.set_calibration_profile(_profile(builder, fixed))
-        placement = ()
+        placement: tuple[LayerPlacement, ...] = ()
         if options.dla_core is not None:
             placement = _use_dla(builder, config, network, options.dla_core)
         serialized = builder.build_serialized_network(network, config)
@@ -255,18 +263,18 @@ class TrtEngine(EngineBase):
             for i in range(engine.num_io_tensors):
                 name = engine.get_tensor_name(i)
                 dtype = numpy_dtype(labels.name, name, engine.get_tensor_dtype(name))
-                spec = spec_from_dims(name, tuple(engine.get_tensor_shape(name)), dtype)
+                spec = spec_from_dims(name, _shape(engine.get_tensor_shape(name)), dtype)
                 if engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
                     inputs.append(spec)
                     if spec.is_dynamic:
                         lo, opt, hi = engine.get_tensor_profile_shape(name, 0)
-                        self._ranges[name] = ShapeRange(tuple(lo), tuple(opt), tuple(hi))
-                        self._context.set_input_shape(name, tuple(hi))
+                        self._ranges[name] = ShapeRange(_shape(lo), _shape(opt), _shape(hi))
+                        self._context.set_input_shape(name, hi)
                 else:
                     outputs.append(spec)
             self._host, self._device = {}, {}
             for spec in [*inputs, *outputs]:
-                biggest = tuple(self._context.get_tensor_shape(spec.name))
+                biggest = _shape(self._context.get_tensor_shape(spec.name))
                 if any(d < 0 for d in biggest):
                     raise EngineError(
                         f"{labels.name}: output {spec.name!r} has a data-dependent shape"
@@ -304,7 +312,7 @@ class TrtEngine(EngineBase):
                 raise EngineError(f"{self.name}: TensorRT execute_async_v3 failed")
             results = {}
             for spec in self.outputs:
-                shape = tuple(self._context.get_tensor_shape(spec.name))
+                shape = _shape(self._context.get_tensor_shape(spec.name))
                 host = self._host[spec.name][: int(np.prod(shape))].reshape(shape)
                 cuda.memcpy_dtoh_async(host, self._device[spec.name], self._stream)
                 results[spec.name] = host

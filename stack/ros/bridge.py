@@ -16,7 +16,7 @@ import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stack import msgs
 from stack.executor.view import BridgedRuntime
@@ -27,6 +27,10 @@ from stack.ros.guard import CallbackErrors, spin_until_stopped
 from stack.ros.messages import rosidl_class
 from stack.ros.qos import to_rclpy
 
+if TYPE_CHECKING:
+    from rclpy.executors import Executor
+    from rclpy.node import Node as RosNode
+
 log = logging.getLogger(__name__)
 
 
@@ -34,7 +38,7 @@ class RosBridge:
     def __init__(
         self,
         runtime: BridgedRuntime,
-        ros_node: Any,
+        ros_node: RosNode,
         rclpy_qos: Any,
         qos: Mapping[str, QosOverride] | None = None,
         errors: CallbackErrors | None = None,
@@ -89,7 +93,7 @@ class RosBridge:
 
 
 def spin_in_thread(
-    executor: Any, ok: Callable[[], bool], errors: CallbackErrors | None = None
+    executor: Executor, ok: Callable[[], bool], errors: CallbackErrors | None = None
 ) -> threading.Thread:
     """rclpy's executor on a thread of its own (its callbacks only inject, cheap), spinning
     while ``ok()`` whatever a callback raises."""

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stack import msgs
 from stack.events import EventKind, kind_value
 from stack.graph import NodeSpec, resolve_path, resolve_topic
 from stack.graph_qos import QosOverride, Role, topic_qos
+from stack.node import Clock, NodeLogger
 from stack.ros.guard import CallbackErrors
 from stack.ros.logger import RosLogger
 from stack.ros.messages import rosidl_class
 from stack.ros.qos import to_rclpy
+
+if TYPE_CHECKING:
+    from rclpy.node import Node as RosNode
 
 
 class RosClock:
@@ -22,7 +27,7 @@ class RosClock:
 
     simulated = False
 
-    def __init__(self, node: Any) -> None:
+    def __init__(self, node: RosNode) -> None:
         self._node = node
 
     def now_ns(self) -> int:
@@ -35,7 +40,19 @@ class RosClock:
 RclpyClock = RosClock  # the name this had before
 
 
-def declare_params(ros_node: Any, spec: NodeSpec, prefix: str = "") -> Any:
+@dataclass
+class RosPublisher:
+    """stack.node.Publisher over an rclpy publisher."""
+
+    topic: str
+    msgtype: str
+    pub: Any  # rclpy.publisher.Publisher
+
+    def publish(self, msg: Any) -> None:
+        self.pub.publish(msg)
+
+
+def declare_params(ros_node: RosNode, spec: NodeSpec, prefix: str = "") -> Any:
     """Declare every field of the node's Params as a ROS parameter (``prefix`` + field name)
     and read back overrides (``--ros-args -p NAME:=VALUE``, a params file)."""
     values = {}
@@ -57,7 +74,7 @@ class RclpyContext:
 
     def __init__(
         self,
-        ros_node: Any,
+        ros_node: RosNode,
         spec: NodeSpec,
         rclpy_qos: Any,
         source: str,
@@ -72,21 +89,19 @@ class RclpyContext:
         self.errors = errors if errors is not None else CallbackErrors()
         self.name = spec.name
         self.params = declare_params(ros_node, spec)
-        self.logger = RosLogger(ros_node.get_logger())
-        self.clock = RosClock(ros_node)
+        self.logger: NodeLogger = RosLogger(ros_node.get_logger())
+        self.clock: Clock = RosClock(ros_node)
         self.variant = ""
 
     def _topic(self, name: str) -> str:
         topic = resolve_topic(name)
         return self._spec.remap.get(topic, topic)
 
-    def publisher(self, topic: str, msgtype: str) -> Any:
+    def publisher(self, topic: str, msgtype: str) -> RosPublisher:
         name = self._topic(topic)
         qos = to_rclpy(self._qos, topic_qos(self._overrides, name, Role.OUTPUT))
         pub = self._node.create_publisher(rosidl_class(msgtype), name, qos)
-        pub.topic = name
-        pub.msgtype = msgtype
-        return pub
+        return RosPublisher(name, msgtype, pub)
 
     def subscribe(
         self, topic: str, msgtype: str, callback: Callable[[Any], None], depth: int = 1
@@ -118,7 +133,7 @@ class RclpyContext:
         self.variant = variant
 
 
-def override_graph_params(graph: Any, ros_node: Any) -> Any:
+def override_graph_params(graph: Any, ros_node: RosNode) -> Any:
     """Declare each launch node's parameters on ``ros_node`` as ``NODE.FIELD`` and take the
     values ROS gives back (``--ros-args -p planner.max_speed:=5.0``, ``--params-file``)."""
     for name, spec in list(graph.nodes.items()):

@@ -16,7 +16,10 @@ import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rclpy.executors import Executor
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,11 @@ class CallbackErrors:
 
 
 def spin_until_stopped(
-    executor: Any, name: str, ok: Callable[[], bool], errors: CallbackErrors, timeout_s: float = 0.1
+    executor: Executor,
+    name: str,
+    ok: Callable[[], bool],
+    errors: CallbackErrors,
+    timeout_s: float = 0.1,
 ) -> None:
     """``executor.spin()`` that outlives an exception out of ``spin_once``."""
     shutdown = _shutdown_exceptions()

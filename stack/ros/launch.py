@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stack import msgs
 from stack.executor.threads import configure_worker_thread
@@ -19,6 +19,9 @@ from stack.graph import LaunchGraph
 from stack.ros.context import RclpyContext
 from stack.ros.guard import CallbackErrors, spin_until_stopped
 from stack.ros.messages import new_rosidl
+
+if TYPE_CHECKING:
+    from rclpy.executors import Executor
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +43,12 @@ def build_nodes(
     return built
 
 
-def make_executors(graph: LaunchGraph, built: dict, rclpy: Any) -> dict[str, Any]:
+def make_executors(graph: LaunchGraph, built: dict, rclpy: Any) -> dict[str, Executor]:
     from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 
-    executors = {}
+    executors: dict[str, Executor] = {}
     for spec in graph.executors.values():
-        ex = (
+        ex: Executor = (
             SingleThreadedExecutor()
             if spec.threads == 1
             else MultiThreadedExecutor(num_threads=spec.threads)
@@ -58,7 +61,7 @@ def make_executors(graph: LaunchGraph, built: dict, rclpy: Any) -> dict[str, Any
 
 
 def start_spinning(
-    graph: LaunchGraph, executors: dict[str, Any], rclpy: Any, errors: CallbackErrors
+    graph: LaunchGraph, executors: dict[str, Executor], rclpy: Any, errors: CallbackErrors
 ) -> list[threading.Thread]:
     threads = []
     for name, ex in executors.items():
