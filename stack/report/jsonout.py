@@ -107,7 +107,7 @@ def report_json(a: RunAnalysis, baseline: RunAnalysis | None = None) -> dict[str
 
     tel = load_telemetry(a.run.path)
     if tel is not None:  # Jetson telemetry (l4 launch/ros --telemetry)
-        doc["telemetry"] = telemetry_json(tel)
+        doc["telemetry"] = telemetry_json(tel, a.t0_ns)
     if baseline is not None:
         doc["baseline"] = {
             "path": str(baseline.run.path),

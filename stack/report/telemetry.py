@@ -58,10 +58,10 @@ def load_telemetry(run_dir: str | Path) -> Telemetry | None:
         return None
     samples, bad = [], 0
     for line in log_file.read_text(encoding="utf-8", errors="replace").splitlines():
-        stamp, _, text = line.partition("\t")
+        fields = line.split("\t", 2)  # monotonic ns, wall ns, the tegrastats line
         try:
-            samples.append(parse_line(text, int(stamp)))
-        except (TelemetryError, ValueError):
+            samples.append(parse_line(fields[-1], int(fields[0])))
+        except (TelemetryError, ValueError, IndexError):
             bad += 1  # a torn last line of a killed run, or a foreign line
     state_file = folder / POWER_STATE
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
@@ -76,9 +76,16 @@ def _stats(x: np.ndarray) -> dict[str, float | None]:
             (("mean", x.mean()), ("p95", np.percentile(x, 95)), ("max", x.max()))}  # fmt: skip
 
 
-def telemetry_json(tel: Telemetry) -> dict[str, Any]:
+def telemetry_json(tel: Telemetry, t0_ns: int | None = None) -> dict[str, Any]:
+    """Summary statistics; with ``t0_ns`` (the run's start on the trace's clock) also when the
+    samples start and end on the run's time axis."""
+    span = None
+    if t0_ns is not None and tel.samples:
+        span = [round((tel.samples[0].t_ns - t0_ns) / 1e9, 3),
+                round((tel.samples[-1].t_ns - t0_ns) / 1e9, 3)]  # fmt: skip
     return {
         "samples": len(tel.samples),
+        "span_s": span,
         "bad_lines": tel.bad_lines,
         "power_state": tel.power_state,
         "gpu_load_pct": _stats(tel.series("gpu_load")),

@@ -1,7 +1,9 @@
 """Record Jetson telemetry into a run directory while a graph runs.
 
-``telemetry/tegrastats.log``: one tegrastats line per sample, prefixed with the wall-clock time
-it was read (epoch ns, tab-separated), written as it comes (a killed run keeps what it had).
+``telemetry/tegrastats.log``: one tegrastats line per sample, prefixed with when it was read on
+the host's monotonic clock (``perf_counter_ns``, the clock of the trace, so the report puts both
+on one time axis) and on the wall clock (epoch ns), tab-separated, written as it comes (a
+killed run keeps what it had).
 ``telemetry/power_state.json``: the nvpmodel power mode and whether jetson_clocks pinned the
 clocks, with the raw output of ``nvpmodel -q`` and ``jetson_clocks --show`` beside it.
 Off a Jetson (no tegrastats) nothing is written and the run says so once.
@@ -106,7 +108,7 @@ class TegrastatsSampler:
     def _pump(self, src: IO[str] | None, out: IO[str]) -> None:
         with out:
             for line in src or ():
-                out.write(f"{time.time_ns()}\t{line.rstrip()}\n")
+                out.write(f"{time.perf_counter_ns()}\t{time.time_ns()}\t{line.rstrip()}\n")
                 out.flush()
                 self.lines += 1
 

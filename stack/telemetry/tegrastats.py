@@ -40,7 +40,7 @@ _ABSENT_C = -256.0  # what tegrastats prints for a sensor that is not there
 
 @dataclass(frozen=True)
 class TegraSample:
-    t_ns: int  # when the line was read (wall clock, epoch ns)
+    t_ns: int  # when the line was read (the host's monotonic clock: the trace's)
     ram_used_mb: int
     ram_total_mb: int
     swap_used_mb: int | None = None

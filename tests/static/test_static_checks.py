@@ -75,7 +75,7 @@ def test_the_stubs_are_really_read(mypy_config: Path, tmp_path: Path) -> None:
     assert status == 1
     assert 'canary.py:4: error: Too many arguments for "info"' in out
     assert '"Builder" has no attribute "build_engine"' in out
-    assert 'canary.py:6: error' in out
+    assert "canary.py:6: error" in out
 
 
 def test_stub_repairs_touch_only_the_syntax_errors() -> None:

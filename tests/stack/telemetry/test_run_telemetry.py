@@ -42,7 +42,8 @@ def test_launch_records_telemetry_and_the_report_shows_it(
                "--run-dir", str(run), "--telemetry"])  # fmt: skip
     assert rc == 0
     log_lines = (run / "telemetry" / "tegrastats.log").read_text().splitlines()
-    assert len(log_lines) >= 4 and log_lines[0].split("\t")[1].startswith("RAM ")
+    perf_ns, wall_ns, first = log_lines[0].split("\t")
+    assert len(log_lines) >= 4 and first.startswith("RAM ") and int(wall_ns) > int(perf_ns)
     state = json.loads((run / "telemetry" / "power_state.json").read_text())
     assert state["nvpmodel_mode"] == "MAXN" and state["clocks_pinned"] is True
     capsys.readouterr()
@@ -53,6 +54,8 @@ def test_launch_records_telemetry_and_the_report_shows_it(
     assert "GPU load" in text and "hottest (PMIC)" in text and "power SYS5V" in text
     tel = json.loads(out_json.read_text())["telemetry"]
     assert tel["samples"] == len(log_lines) and tel["bad_lines"] == 0
+    first_s, last_s = tel["span_s"]  # on the run's time axis: the chains' clock
+    assert -2.0 < first_s < 0.5 and 0.5 < last_s < 3.0
     assert tel["gpu_load_pct"]["max"] == 87.0 and tel["temps_c"]["GPU"]["max"] == 47.0
     assert tel["power_mw"]["GPU"]["max"] == 9284
     html = out_html.read_text()
@@ -78,7 +81,7 @@ def test_a_torn_last_line_is_counted(tmp_path: Path) -> None:
     folder = tmp_path / "telemetry"
     folder.mkdir()
     (folder / "tegrastats.log").write_text(
-        f"1000\t{samples.ORIN_JP6}\n2000\t{samples.ORIN_JP6}\n3000\tRAM 47"
+        f"1000\t9\t{samples.ORIN_JP6}\n2000\t9\t{samples.ORIN_JP6}\n3000\t9\tRAM 47"
     )
     tel = load_telemetry(tmp_path)
     assert len(tel.samples) == 2 and tel.bad_lines == 1
