@@ -253,8 +253,12 @@ def load_engine(
     try:
         build = _build_options(api, model, opts, feeder)
         return load_tensorrt(api, model, build, feeder, cache, labels, opts.tensorrt.rebuild)
-    except EngineError as exc:  # CalibrationError and BackendUnavailable too
+    except Exception as exc:  # EngineError, and whatever TensorRT or pycuda raise
         if opts.backend is not Backend.AUTO:
-            raise
+            if isinstance(exc, EngineError):
+                raise
+            raise EngineError(
+                f"{model.path}: TensorRT failed: {type(exc).__name__}: {exc}"
+            ) from exc
         log.warning("%s: TensorRT failed, falling back to ONNX Runtime: %s", model.name, exc)
         return _load_onnxruntime(model, opts.precision, feeder, cache, opts.ort, labels)

@@ -165,5 +165,8 @@ def install(monkeypatch: Any, version: str = "10.13.0", calibrators: bool = True
     pycuda.driver = cuda
     for name, mod in {"tensorrt": trt, "pycuda": pycuda, "pycuda.driver": cuda}.items():
         monkeypatch.setitem(sys.modules, name, mod)
-    monkeypatch.delitem(sys.modules, "stack.engine.tensorrt", raising=False)
+    # Import stack.engine.tensorrt afresh over the stand-in, and forget it after the test
+    # (monkeypatch restores the key's absence, whatever was imported meanwhile).
+    monkeypatch.setitem(sys.modules, "stack.engine.tensorrt", types.ModuleType("placeholder"))
+    del sys.modules["stack.engine.tensorrt"]
     return trt
