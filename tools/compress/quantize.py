@@ -70,6 +70,7 @@ class Calibration:
         from tools.scenario import make_scenario
 
         out = []
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         for seed in self.seeds:
             path = self.data_dir / f"calib-{seed}-{self.seconds:g}s"
             if not (path / "metadata.yaml").exists():
