@@ -97,7 +97,9 @@ class Resize:
         return out
 
 
-def _resized(bgr: np.ndarray, spec: InputSpec, plan: Resize, dtype: type = np.float32) -> np.ndarray:
+def _resized(
+    bgr: np.ndarray, spec: InputSpec, plan: Resize, dtype: type = np.float32
+) -> np.ndarray:
     h, w = bgr.shape[:2]
     new_w, new_h = round(w * plan.sx), round(h * plan.sy)
     interp = cv2.INTER_AREA if new_w < w else cv2.INTER_LINEAR

@@ -42,7 +42,12 @@ def run_fuse_report(args: argparse.Namespace) -> int:
     console.print(
         f"kernels {report.nodes_before} -> {report.nodes_after}; intermediates not written: "
         f"{report.saved_bytes / 1024:.1f} KiB; {len(report.candidates)} yellow edges left to "
-        "profiling" + (f"; {len(report.unknown_shapes)} tensors without a static shape" if report.unknown_shapes else "")
+        "profiling"
+        + (
+            f"; {len(report.unknown_shapes)} tensors without a static shape"
+            if report.unknown_shapes
+            else ""
+        )
     )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

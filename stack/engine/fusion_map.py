@@ -16,7 +16,8 @@ Groups are grown greedily from each many-to-many seed in topological order (the 
 from the operators with the most compute), over green edges only, along tensors with one
 consumer that are not graph outputs (a tensor read outside the group must still be written).
 Every tensor inside a group is an intermediate that need not reach memory: its bytes are what
-the fusion saves. Yellow edges are listed as candidates for profiling, not fused.
+the fusion saves. Edges between groups (or lone operators) whose fused types meet on a yellow
+cell are listed as candidates for profiling, not fused.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ Celu Clip Concat Cos Cosh DequantizeLinear Div Elu Equal Erf Exp Floor Gelu Grea
 HardSigmoid HardSwish Identity IsInf IsNaN LeakyRelu Less LessOrEqual Log Max Mean Min Mish Mod Mul
 Neg Not Or Pow PRelu QuantizeLinear Reciprocal Relu Round Selu Shrink Sigmoid Sign Sin Sinh
 Softplus Softsign Sqrt Sub Sum Tan Tanh ThresholdedRelu Where Xor"""
-_ONE_TO_MANY = "Expand Gather GatherElements GatherND Pad Resize Tile Upsample ConstantOfShape Range"
+_ONE_TO_MANY = (
+    "Expand Gather GatherElements GatherND Pad Resize Tile Upsample ConstantOfShape Range"
+)
 _MANY_TO_MANY = """ArgMax ArgMin AveragePool Conv ConvInteger ConvTranspose CumSum Einsum Gemm
 GlobalAveragePool GlobalMaxPool GroupNormalization InstanceNormalization LayerNormalization LRN
 LpNormalization MatMul MatMulInteger MaxPool NonMaxSuppression QLinearConv QLinearMatMul
@@ -90,7 +93,9 @@ def verdict(first: Mapping, second: Mapping) -> tuple[Verdict, Mapping]:
         return Verdict.GREEN, Mapping.SHUFFLE if shuffle else Mapping.REORGANIZE
     if first is Mapping.MANY_TO_MANY and second is Mapping.MANY_TO_MANY:
         return Verdict.RED, first
-    heavier = Mapping.MANY_TO_MANY if Mapping.MANY_TO_MANY in (first, second) else Mapping.ONE_TO_MANY
+    heavier = (
+        Mapping.MANY_TO_MANY if Mapping.MANY_TO_MANY in (first, second) else Mapping.ONE_TO_MANY
+    )
     return Verdict.YELLOW, heavier
 
 
@@ -195,7 +200,9 @@ class _Graph:
                 yield self.producer[t], r
 
 
-def _grow(gr: _Graph, seed: int, owner: list[int], gid: int) -> tuple[list[int], Mapping, list[str]]:
+def _grow(
+    gr: _Graph, seed: int, owner: list[int], gid: int
+) -> tuple[list[int], Mapping, list[str]]:
     members, kind, internal = [seed], gr.kinds[seed], []
     owner[seed] = gid
     # forward: the seed's single consumer, while green
@@ -241,10 +248,16 @@ def analyse(model: onnx.ModelProto, name: str = "<model>") -> FusionReport:
             groups.append(Group(members, kind, internal, sum(sizes.get(t, 0) for t in internal)))
         else:
             owner[seed] = -2  # alone
+    owner = [o if o >= 0 else -1 - i for i, o in enumerate(owner)]  # singletons: own negative ids
     unknown = sorted({t for g in groups for t in g.internal if t not in sizes})
+    unit_kind = list(gr.kinds)  # each node's unit: its group's fused type, or its own
+    for gid, g in enumerate(groups):
+        for i in g.nodes:
+            unit_kind[i], owner[i] = g.mapping, gid
     candidates = [
-        (a, b) for a, b in gr.edges()
-        if verdict(gr.kinds[a], gr.kinds[b])[0] is Verdict.YELLOW
+        (a, b) for a, b in sorted(gr.edges())
+        if owner[a] != owner[b]
+        and verdict(unit_kind[a], unit_kind[b])[0] is Verdict.YELLOW
     ]  # fmt: skip
     ops = [(n.name or n.output[0], n.op_type, k) for n, k in zip(gr.nodes, gr.kinds)]
     return FusionReport(name, ops, groups, candidates, unknown)

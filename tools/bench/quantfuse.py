@@ -37,7 +37,9 @@ def _frames(bags: list[Path], every: int) -> list[Any]:
     return [f for bag in bags for f in iter_frames(bag, every)]
 
 
-def _model_latency(cards: dict[str, Path], images: list[np.ndarray], rounds: int) -> dict[str, float]:
+def _model_latency(
+    cards: dict[str, Path], images: list[np.ndarray], rounds: int
+) -> dict[str, float]:
     import onnxruntime as ort
 
     from perception.detector.card import load_card
@@ -71,7 +73,14 @@ def _node(card: Path) -> tuple[Any, Any]:
     return CameraDetector(ctx), ctx
 
 
+def _canonical(d: Any) -> Any:
+    """Detections in a fixed order (equal scores, as INT8 gives, may come out in any order)."""
+    order = np.lexsort((d.boxes[:, 1], d.boxes[:, 0], d.classes)) if len(d) else np.zeros(0, int)
+    return type(d)(d.boxes[order], d.scores[order], d.classes[order], d.labels[order])
+
+
 def _same(a: Any, b: Any) -> bool:
+    a, b = _canonical(a), _canonical(b)
     if len(a) != len(b) or not (a.classes == b.classes).all():
         return False
     return bool(len(a) == 0 or np.abs(a.boxes - b.boxes).max() <= BOX_TOLERANCE_PX)
@@ -111,7 +120,9 @@ def _callbacks(pairs: dict[str, tuple[Path, Path]], bag: Path, rounds: int) -> d
 def _accuracy(cards: dict[str, Path], bags: list[Path]) -> dict[str, float]:
     from tools.train.evaluate import evaluate, load_detector
 
-    return {n: round(evaluate(load_detector(c), bags).ap["vehicle"].ap, 4) for n, c in cards.items()}
+    return {
+        n: round(evaluate(load_detector(c), bags).ap["vehicle"].ap, 4) for n, c in cards.items()
+    }
 
 
 def run(quick: bool = False) -> dict[str, Any]:
@@ -124,7 +135,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="l4-bench-int8fuse-") as tmp:
         work = Path(tmp)
         cal = Calibration(seeds=CALIBRATION_SEEDS, seconds=2.0 if quick else 4.0, data_dir=work)
-        made = make_variants(model_file("camera_detector.onnx"), CAMERA_DETECTOR_CARD, work / "variants", cal)
+        made = make_variants(
+            model_file("camera_detector.onnx"), CAMERA_DETECTOR_CARD, work / "variants", cal
+        )
         cards = {"fp32": CAMERA_DETECTOR_CARD, **{k: v.card for k, v in made.items()}}
         seeds = HELD_OUT_SEEDS[:1] if quick else HELD_OUT_SEEDS
         specs = parse_scenarios(",".join(f"{s}:day:dense" for s in seeds))

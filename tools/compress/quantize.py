@@ -20,6 +20,7 @@ import enum
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,9 @@ class QuantTarget(str, enum.Enum):
 
     @property
     def activations(self) -> ActivationType:
-        return ActivationType.INT8_SYMMETRIC if self is QuantTarget.TENSORRT else ActivationType.UINT8
+        return (
+            ActivationType.INT8_SYMMETRIC if self is QuantTarget.TENSORRT else ActivationType.UINT8
+        )
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,12 @@ class Calibration:
         for seed in self.seeds:
             path = self.data_dir / f"calib-{seed}-{self.seconds:g}s"
             if not (path / "metadata.yaml").exists():
-                log.info("calibration: generating scenario seed %d (%g s) -> %s", seed, self.seconds, path)
+                log.info(
+                    "calibration: generating scenario seed %d (%g s) -> %s",
+                    seed,
+                    self.seconds,
+                    path,
+                )
                 make_scenario(path, self.seconds, seed, traffic="dense", progress=False)
             out.append(path)
         return out
@@ -132,14 +140,17 @@ def quantize_int8(
     src, out = Path(onnx_in), Path(onnx_out)
     card = card if isinstance(card, ModelCard) else load_card(card)
     frames = calibration.frames() if isinstance(calibration, Calibration) else iter(calibration)
-    count = [0]
-    quantize_feeds(src, out, _feeds(frames, card, _input_name(src), count), target.activations)
-    if count[0] == 0:
-        out.unlink(missing_ok=True)
+    first = next(frames, None)
+    if first is None:
         raise QuantizeError(f"{src}: no calibration frames")
+    count = [0]
+    feeds = _feeds(chain([first], frames), card, _input_name(src), count)
+    quantize_feeds(src, out, feeds, target.activations)
     bad = int32_dequantize_inputs(onnx.load(out))
     if bad:
-        raise QuantizeError(f"{out}: DequantizeLinear with INT32 input (TensorRT refuses): {bad[:3]}")
+        raise QuantizeError(
+            f"{out}: DequantizeLinear with INT32 input (TensorRT refuses): {bad[:3]}"
+        )
     card_path = None
     if write_model_card:
         text = (f"{card.name or Path(card.model).stem}: INT8 Q/DQ for {target.value} (tools.compress."
@@ -157,7 +168,9 @@ def _calibration(doc: Mapping[str, Any], base: Path) -> Calibration:
         raise QuantizeError(f"recipe: calibration.{unknown[0]}: unknown key")
     seeds = cal.get("seeds", [])
     if not isinstance(seeds, Sequence) or not all(isinstance(s, int) for s in seeds):
-        raise QuantizeError(f"recipe: calibration.seeds: expected a list of integers, got {seeds!r}")
+        raise QuantizeError(
+            f"recipe: calibration.seeds: expected a list of integers, got {seeds!r}"
+        )
     return Calibration(
         bag=Path(cal["bag"]) if cal.get("bag") else None,
         topic=str(cal.get("topic", topics.CAMERA_IMAGE)),
@@ -186,7 +199,16 @@ def run_method(recipe: Mapping[str, Any], out_dir: str | Path) -> QuantResult:
                             f"{[t.value for t in QuantTarget]}") from None  # fmt: skip
     out_dir = Path(out_dir)
     name = str(recipe.get("name", f"{model.stem}_int8"))
-    return quantize_int8(model, out_dir / f"{name}.onnx", _calibration(recipe, out_dir), card, target)
+    return quantize_int8(
+        model, out_dir / f"{name}.onnx", _calibration(recipe, out_dir), card, target
+    )
 
 
-__all__ = ["Calibration", "QuantResult", "QuantTarget", "QuantizeError", "quantize_int8", "run_method"]
+__all__ = [
+    "Calibration",
+    "QuantResult",
+    "QuantTarget",
+    "QuantizeError",
+    "quantize_int8",
+    "run_method",
+]

@@ -53,8 +53,17 @@ def cleanup(model: onnx.ModelProto, work: Path, source: str = "<model>") -> onnx
     try:
         onnx.save(slim(model, source), slimmed)
         ort_basic(slimmed, basic)
-        out = onnx.load(basic)
+        out = _used_opsets_only(onnx.load(basic))
     finally:
         slimmed.unlink(missing_ok=True)
         basic.unlink(missing_ok=True)
     return out
+
+
+def _used_opsets_only(model: onnx.ModelProto) -> onnx.ModelProto:
+    """ONNX Runtime lists every domain it knows in a saved model; keep the ones nodes use."""
+    used = {n.domain or "" for n in model.graph.node} | {""}
+    keep = [op for op in model.opset_import if (op.domain or "") in used or op.domain == "ai.onnx"]
+    del model.opset_import[:]
+    model.opset_import.extend(keep)
+    return model

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,26 @@ class FuseResult:
 
 def fused_card(card: ModelCard, model_name: str, k: int, opts: FuseOptions) -> ModelCard:
     inp = replace(card.input, fused=True, tensor=None) if opts.preprocess else card.input
-    dec = DecoderSpec("topk", (OUT_BOXES, OUT_SCORES, OUT_CLASSES), {"k": k}) if opts.postprocess else card.decoder
-    steps = [s for s, on in (("cleanup", opts.cleanup), ("preprocess", opts.preprocess), ("postprocess", opts.postprocess)) if on]
-    text = f"{card.name or Path(card.model).stem} fused ({', '.join(steps)}) by tools.compress.fusion"
-    return replace(card, model=model_name, input=inp, decoder=dec, name=Path(model_name).stem, description=text)
+    dec = (
+        DecoderSpec("topk", (OUT_BOXES, OUT_SCORES, OUT_CLASSES), {"k": k})
+        if opts.postprocess
+        else card.decoder
+    )
+    steps = [
+        s
+        for s, on in (
+            ("cleanup", opts.cleanup),
+            ("preprocess", opts.preprocess),
+            ("postprocess", opts.postprocess),
+        )
+        if on
+    ]
+    text = (
+        f"{card.name or Path(card.model).stem} fused ({', '.join(steps)}) by tools.compress.fusion"
+    )
+    return replace(
+        card, model=model_name, input=inp, decoder=dec, name=Path(model_name).stem, description=text
+    )
 
 
 def fuse(
@@ -77,17 +94,21 @@ def fuse(
     steps: list[dict[str, Any]] = []
     k = opts.top_k
     with tempfile.TemporaryDirectory(prefix="l4fuse") as tmp:
+
         def step(name: str, fn) -> None:
             nonlocal model
             before = len(model.graph.node)
             model = fn(model) or model
-            steps.append({"name": name, "nodes_before": before, "nodes_after": len(model.graph.node)})
+            steps.append(
+                {"name": name, "nodes_before": before, "nodes_after": len(model.graph.node)}
+            )
 
         if opts.cleanup:
             step("cleanup", lambda m: cleanup(m, Path(tmp), str(src)))
         if opts.preprocess:
             step("preprocess", lambda m: (fold_preprocessing(m, card.input, str(src)), m)[1])
         if opts.postprocess:
+
             def head(m: onnx.ModelProto) -> onnx.ModelProto:
                 nonlocal k
                 k = add_head(m, card, opts.top_k, str(src))
@@ -103,3 +124,36 @@ def fuse(
     os.replace(partial, out)
     card_path = write_card(fused_card(card, out.name, k, opts), out.with_suffix(".yaml"))
     return FuseResult(out, card_path, first, len(model.graph.node), steps)
+
+
+_RECIPE_KEYS = frozenset(
+    {"method", "model", "card", "name", "cleanup", "preprocess", "postprocess", "top_k"}
+)
+
+
+def run_method(recipe: Mapping[str, Any], out_dir: str | Path) -> FuseResult:
+    """``method: fuse`` of a recipe: ``model``, ``card`` (default: beside the model), ``name``
+    (output stem), switches ``cleanup`` / ``preprocess`` / ``postprocess`` and ``top_k``;
+    writes ``out_dir/NAME.onnx`` + card."""
+    from perception.detector.card import card_beside
+
+    unknown = sorted(set(recipe) - _RECIPE_KEYS)
+    if unknown:
+        raise FusionError(
+            f"recipe: {unknown[0]}: unknown key of method fuse; keys: {sorted(_RECIPE_KEYS)}"
+        )
+    if "model" not in recipe:
+        raise FusionError("recipe: model: required key missing")
+    flags = {}
+    for key in ("cleanup", "preprocess", "postprocess"):
+        value = recipe.get(key, True)
+        if not isinstance(value, bool):
+            raise FusionError(f"recipe: {key}: expected true or false, got {value!r}")
+        flags[key] = value
+    top_k = recipe.get("top_k", 100)
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise FusionError(f"recipe: top_k: expected an integer >= 1, got {top_k!r}")
+    model = Path(recipe["model"])
+    card = Path(recipe["card"]) if recipe.get("card") else card_beside(model)
+    name = str(recipe.get("name", f"{model.stem}_fused"))
+    return fuse(model, Path(out_dir) / f"{name}.onnx", card, FuseOptions(top_k=top_k, **flags))

@@ -100,7 +100,9 @@ class GraphEditor:
         while pending:
             ready = [n for n in pending if all(i in known for i in n.input)]
             if not ready:
-                raise FusionError(f"{self.source}: the rewritten graph has a cycle or a dangling input")
+                raise FusionError(
+                    f"{self.source}: the rewritten graph has a cycle or a dangling input"
+                )
             for n in ready:
                 known.update(n.output)
                 ordered.append(n)

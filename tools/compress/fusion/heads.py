@@ -37,7 +37,9 @@ def _i64(x) -> np.ndarray:
 
 def _topk(ed: GraphEditor, scores: str, n: int, k: int) -> tuple[str, str]:
     """scores [n] -> (values [k], indices [k])."""
-    values, idx = ed.node("TopK", [scores, ed.const(_i64([k]), "k")], 2, axis=0, largest=1, sorted=1)
+    values, idx = ed.node(
+        "TopK", [scores, ed.const(_i64([k]), "k")], 2, axis=0, largest=1, sorted=1
+    )
     return values, idx
 
 
@@ -63,9 +65,16 @@ def _centernet(ed: GraphEditor, card: ModelCard, outs: list[str], k: int) -> tup
     wconst = ed.const(_i64(w), "w")
     ys = ed.op("Cast", ed.op("Div", pos, wconst), to=TensorProto.FLOAT)
     xs = ed.op("Cast", ed.op("Mod", pos, wconst), to=TensorProto.FLOAT)
-    centre = [ed.op("Unsqueeze", v, ed.const(_i64([1]), "ax")) if ed.opset >= 13 else ed.op("Unsqueeze", v, axes=[1]) for v in (xs, ys)]
+    centre = [
+        ed.op("Unsqueeze", v, ed.const(_i64([1]), "ax"))
+        if ed.opset >= 13
+        else ed.op("Unsqueeze", v, axes=[1])
+        for v in (xs, ys)
+    ]
     cxy = ed.op("Concat", centre[0], centre[1], centre[0], centre[1], axis=1)  # [k, 4]
-    cxy = ed.op("Mul", ed.op("Add", cxy, ed.const(_f32(0.5), "half")), ed.const(_f32(stride), "stride"))
+    cxy = ed.op(
+        "Mul", ed.op("Add", cxy, ed.const(_f32(0.5), "half")), ed.const(_f32(stride), "stride")
+    )
     d = ed.op("Reshape", dist, ed.const(_i64([4, h * w]), "shape"))
     d = ed.op("Transpose", ed.op("Gather", d, pos, axis=1), perm=[1, 0])  # [k, 4] l t r b
     boxes = ed.op("Add", cxy, ed.op("Mul", d, ed.const(_f32([-1, -1, 1, 1]), "sign")))
@@ -84,13 +93,21 @@ def _rows(ed: GraphEditor, pred: str, transpose: bool) -> tuple[str, int, int]:
 
 
 def _slice(ed: GraphEditor, x: str, start: int, end: int, axis: int = 1) -> str:
-    return ed.op("Slice", x, ed.const(_i64([start]), "s"), ed.const(_i64([end]), "e"), ed.const(_i64([axis]), "a"))
+    return ed.op(
+        "Slice",
+        x,
+        ed.const(_i64([start]), "s"),
+        ed.const(_i64([end]), "e"),
+        ed.const(_i64([axis]), "a"),
+    )
 
 
 def _yolo(ed: GraphEditor, card: ModelCard, outs: list[str], k: int) -> tuple[str, str, str]:
     name = card.decoder.name
     if name == "yolox" and not card.decoder.options.get("decoded", False):
-        raise FusionError(f"{card.source}: decoder yolox: the head needs an export with decoded boxes (decoder.decoded: true)")
+        raise FusionError(
+            f"{card.source}: decoder yolox: the head needs an export with decoded boxes (decoder.decoded: true)"
+        )
     shape = static_shape(ed.model, outs[0])
     transpose = name == "yolov8" and shape[1] == 4 + card.num_classes
     rows, n, width = _rows(ed, outs[0], transpose)
@@ -108,11 +125,19 @@ def _yolo(ed: GraphEditor, card: ModelCard, outs: list[str], k: int) -> tuple[st
 def _fastestdet(ed: GraphEditor, card: ModelCard, outs: list[str], k: int) -> tuple[str, str, str]:
     _, ch, gh, gw = static_shape(ed.model, outs[0])
     opts = {"obj_power": 0.6, "cls_power": 0.4, **card.decoder.options}
-    cells = ed.op("Transpose", ed.op("Reshape", outs[0], ed.const(_i64([ch, gh * gw]), "shape")), perm=[1, 0])
+    cells = ed.op(
+        "Transpose", ed.op("Reshape", outs[0], ed.const(_i64([ch, gh * gw]), "shape")), perm=[1, 0]
+    )
     cls_scores = _slice(ed, cells, 5, ch)
     best = ed.op("Relu", ed.reduce_max(cls_scores, 1))
-    obj = ed.op("Relu", ed.op("Reshape", _slice(ed, cells, 0, 1), ed.const(_i64([gh * gw]), "shape")))
-    score = ed.op("Mul", ed.op("Pow", obj, ed.const(_f32(opts["obj_power"]), "p")), ed.op("Pow", best, ed.const(_f32(opts["cls_power"]), "p")))
+    obj = ed.op(
+        "Relu", ed.op("Reshape", _slice(ed, cells, 0, 1), ed.const(_i64([gh * gw]), "shape"))
+    )
+    score = ed.op(
+        "Mul",
+        ed.op("Pow", obj, ed.const(_f32(opts["obj_power"]), "p")),
+        ed.op("Pow", best, ed.const(_f32(opts["cls_power"]), "p")),
+    )
     cls = ed.op("ArgMax", cls_scores, axis=1, keepdims=0)
     scores, idx = _topk(ed, score, gh * gw, min(k, gh * gw))
     picked = ed.op("Gather", _slice(ed, cells, 1, 5), idx, axis=0)  # [k, 4] raw tx ty tw th
@@ -120,8 +145,16 @@ def _fastestdet(ed: GraphEditor, card: ModelCard, outs: list[str], k: int) -> tu
     cell_xy = ed.op("Gather", ed.const(_f32(grid), "grid"), idx, axis=0)  # [k, 2] x y
     xy = ed.op("Add", cell_xy, ed.op("Tanh", _slice(ed, picked, 0, 2)))
     xy = ed.op("Mul", xy, ed.const(_f32([card.input.width / gw, card.input.height / gh]), "cellpx"))
-    wh = ed.op("Mul", ed.op("Sigmoid", _slice(ed, picked, 2, 4)), ed.const(_f32([card.input.width, card.input.height]), "imgpx"))
-    return _xyxy_from_cxcywh(ed, ed.op("Concat", xy, wh, axis=1)), scores, ed.op("Gather", cls, idx, axis=0)
+    wh = ed.op(
+        "Mul",
+        ed.op("Sigmoid", _slice(ed, picked, 2, 4)),
+        ed.const(_f32([card.input.width, card.input.height]), "imgpx"),
+    )
+    return (
+        _xyxy_from_cxcywh(ed, ed.op("Concat", xy, wh, axis=1)),
+        scores,
+        ed.op("Gather", cls, idx, axis=0),
+    )
 
 
 HEADS: dict[str, Callable[[GraphEditor, ModelCard, list[str], int], tuple[str, str, str]]] = {
@@ -137,18 +170,37 @@ def add_head(model: onnx.ModelProto, card: ModelCard, k: int, source: str = "<mo
     """Replace the model's outputs by the top-``k`` head of the card's decoder; returns K."""
     head = HEADS.get(card.decoder.name)
     if head is None:
-        raise FusionError(f"{card.source}: decoder {card.decoder.name!r} has no in-model head; heads: {sorted(HEADS)}")
+        raise FusionError(
+            f"{card.source}: decoder {card.decoder.name!r} has no in-model head; heads: {sorted(HEADS)}"
+        )
     ed = GraphEditor(model, source)
     names = list(card.decoder.outputs) or [o.name for o in model.graph.output]
     missing = [n for n in names if n not in {o.name for o in model.graph.output}]
     if missing:
-        raise FusionError(f"{card.source}: decoder.outputs: {missing[0]!r} is not an output of {source}")
+        raise FusionError(
+            f"{card.source}: decoder.outputs: {missing[0]!r} is not an output of {source}"
+        )
     boxes, scores, cls = head(ed, card, names, k)
     kk = int(min(k, _candidates(ed, card, names)))
     final = [
-        (ed.op("Reshape", boxes, ed.const(_i64([1, kk, 4]), "shape")), OUT_BOXES, TensorProto.FLOAT, [1, kk, 4]),
-        (ed.op("Reshape", scores, ed.const(_i64([1, kk]), "shape")), OUT_SCORES, TensorProto.FLOAT, [1, kk]),
-        (ed.op("Reshape", cls, ed.const(_i64([1, kk]), "shape")), OUT_CLASSES, TensorProto.INT64, [1, kk]),
+        (
+            ed.op("Reshape", boxes, ed.const(_i64([1, kk, 4]), "shape")),
+            OUT_BOXES,
+            TensorProto.FLOAT,
+            [1, kk, 4],
+        ),
+        (
+            ed.op("Reshape", scores, ed.const(_i64([1, kk]), "shape")),
+            OUT_SCORES,
+            TensorProto.FLOAT,
+            [1, kk],
+        ),
+        (
+            ed.op("Reshape", cls, ed.const(_i64([1, kk]), "shape")),
+            OUT_CLASSES,
+            TensorProto.INT64,
+            [1, kk],
+        ),
     ]
     del model.graph.output[:]
     for tensor, name, dtype, shape in final:

@@ -6,6 +6,8 @@ to float, moves channels first, swaps BGR to RGB where the network wants RGB and
 convolution with constant weights, the channel swap and the per-channel affine map are folded into
 those weights (the mean into the bias only when the convolution has no padding, since padding
 with zeros differs before and after the shift), so the frame costs one Cast and one Transpose.
+In a Q/DQ model the channel swap goes into the first convolutions' INT8 weights and the scale
+stays one Mul (when the mean is 0 and std 1), so the quantized input is bit for bit the node's.
 """
 
 from __future__ import annotations
@@ -51,7 +53,10 @@ def _foldable(ed: GraphEditor, tensor: str, mean_zero: bool) -> list[onnx.NodePr
             return None
         if int(attrs.get("group", 1)) != 1:
             return None
-        if not mean_zero and (any(attrs.get("pads", [0])) or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID")):
+        if not mean_zero and (
+            any(attrs.get("pads", [0]))
+            or attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET", b"VALID", "VALID")
+        ):
             return None
     return consumers
 
@@ -79,29 +84,97 @@ def _fold_into_conv(ed: GraphEditor, conv: onnx.NodeProto, spec: InputSpec) -> N
                 conv.input[2] = name
 
 
-def fold_preprocessing(model: onnx.ModelProto, spec: InputSpec, source: str = "<model>") -> PreprocessFold:
+def _foldable_qdq(ed: GraphEditor, tensor: str, spec: InputSpec) -> list[onnx.NodeProto] | None:
+    """A Q/DQ model's input read only by per-tensor QuantizeLinear nodes whose DequantizeLinear
+    feeds only convolutions with DQ'd per-output-channel INT8 weights: the gain (equal on all
+    channels, mean 0) goes into the Q scale, the channel swap into the INT8 weights."""
+    if any(spec.mean) or any(s != 1.0 for s in spec.std):
+        return None
+    qs = ed.consumers(tensor)
+    if not qs or any(q.op_type != "QuantizeLinear" or q.input[0] != tensor for q in qs):
+        return None
+    for q in qs:
+        scale = ed.initializer(q.input[1])
+        if scale is None or scale.size != 1:
+            return None
+        for dq in ed.consumers(q.output[0]):
+            if dq.op_type != "DequantizeLinear":
+                return None
+            for conv in ed.consumers(dq.output[0]):
+                if conv.op_type != "Conv" or conv.input[0] != dq.output[0]:
+                    return None
+                wdq = ed.producer(conv.input[1])
+                if wdq is None or wdq.op_type != "DequantizeLinear":
+                    return None
+                w = ed.initializer(wdq.input[0])
+                axis = next(
+                    (helper.get_attribute_value(a) for a in wdq.attribute if a.name == "axis"), 1
+                )
+                if (
+                    w is None
+                    or w.ndim != 4
+                    or w.shape[1] != 3
+                    or (ed.initializer(wdq.input[1]).size > 1 and axis != 0)
+                ):
+                    return None
+    return qs
+
+
+def _fold_into_qdq(ed: GraphEditor, qs: list[onnx.NodeProto], spec: InputSpec) -> int:
+    perm = _channel_perm(spec)
+    convs = 0
+    for q in qs:
+        for dq in ed.consumers(q.output[0]):
+            for conv in ed.consumers(dq.output[0]):
+                wdq = ed.producer(conv.input[1])
+                w = ed.initializer(wdq.input[0])
+                swapped = np.empty_like(w)
+                swapped[:, perm] = w
+                ed.set_initializer(wdq.input[0], swapped)
+                convs += 1
+    return convs
+
+
+def fold_preprocessing(
+    model: onnx.ModelProto, spec: InputSpec, source: str = "<model>"
+) -> PreprocessFold:
     """Rewrite ``model`` in place: its float NCHW image input becomes uint8 [1, H, W, 3] BGR."""
     ed = GraphEditor(model, source)
-    inputs = [i for i in model.graph.input if i.name not in {x.name for x in model.graph.initializer}]
-    image = next((i for i in inputs if i.name == spec.tensor), None) if spec.tensor else (
-        inputs[0] if len(inputs) == 1 else None
+    inputs = [
+        i for i in model.graph.input if i.name not in {x.name for x in model.graph.initializer}
+    ]
+    image = (
+        next((i for i in inputs if i.name == spec.tensor), None)
+        if spec.tensor
+        else (inputs[0] if len(inputs) == 1 else None)
     )
     if image is None:
         raise FusionError(f"{source}: cannot tell the image input among {[i.name for i in inputs]}")
-    dims = [d.dim_value if d.HasField("dim_value") else None for d in image.type.tensor_type.shape.dim]
+    dims = [
+        d.dim_value if d.HasField("dim_value") else None for d in image.type.tensor_type.shape.dim
+    ]
     if dims[1:] != [3, spec.height, spec.width] or dims[0] not in (None, 1):
         raise FusionError(
             f"{source}: input {image.name!r} is {dims}; folding needs [1, 3, {spec.height}, {spec.width}]"
         )
     old = image.name
-    x = ed.op("Cast", FUSED_INPUT, to=TensorProto.FLOAT)
-    x = ed.op("Transpose", x, perm=[0, 3, 1, 2])
+    x = ed.op("Transpose", FUSED_INPUT, perm=[0, 3, 1, 2])  # on uint8: a quarter of the bytes
+    x = ed.op("Cast", x, to=TensorProto.FLOAT)
     mean_zero = not any(spec.mean)
     convs = _foldable(ed, old, mean_zero)
+    qs = _foldable_qdq(ed, old, spec) if convs is None else None
     explicit: list[str] = []
+    folded = 0
     if convs is not None:
         for conv in convs:
             _fold_into_conv(ed, conv, spec)
+        folded = len(convs)
+    elif qs is not None:
+        # The scale stays a Mul, as the node computes it (pixel * float32(scale)): folded into
+        # the Q scale it would round some pixels to the next INT8 step, moving boxes by a step.
+        x = ed.op("Mul", x, ed.const(np.float32(spec.scale), "scale"))
+        explicit.append("Mul")
+        folded = _fold_into_qdq(ed, qs, spec)
     else:
         if spec.channel_order is ChannelOrder.RGB:
             x = ed.op("Gather", x, ed.const(np.array([2, 1, 0], np.int64), "rgb"), axis=1)
@@ -114,9 +187,11 @@ def fold_preprocessing(model: onnx.ModelProto, spec: InputSpec, source: str = "<
             x = ed.op("Sub", x, ed.const(shift.reshape(1, 3, 1, 1), "shift"))
             explicit.append("Sub")
     ed.rename_input(old, x)
-    new_input = helper.make_tensor_value_info(FUSED_INPUT, TensorProto.UINT8, [1, spec.height, spec.width, 3])
+    new_input = helper.make_tensor_value_info(
+        FUSED_INPUT, TensorProto.UINT8, [1, spec.height, spec.width, 3]
+    )
     index = list(model.graph.input).index(image)
     model.graph.input.remove(image)
     model.graph.input.insert(index, new_input)
     ed.topo_sort()
-    return PreprocessFold(FUSED_INPUT, 0 if convs is None else len(convs), tuple(explicit))
+    return PreprocessFold(FUSED_INPUT, folded, tuple(explicit))

@@ -1,0 +1,106 @@
+"""INT8 Q/DQ: float biases (no INT32 DequantizeLinear), both activation types, calibration errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+from perception.detector.card import load_card
+from perception.detector.preprocess import preprocess
+from perception.models import CAMERA_DETECTOR_CARD, model_file
+from stack.engine.quantize import int32_dequantize_inputs
+from tools.compress.quantize import (
+    Calibration,
+    QuantizeError,
+    QuantTarget,
+    quantize_int8,
+    run_method,
+)
+
+
+def _qdq_params(model: onnx.ModelProto) -> tuple[set[int], set[int]]:
+    """(activation zero-point dtypes, weight dtypes) of the Q/DQ nodes."""
+    inits = {i.name: i for i in model.graph.initializer}
+    zp_types = {inits[n.input[2]].data_type for n in model.graph.node
+                if n.op_type == "QuantizeLinear" and len(n.input) > 2}  # fmt: skip
+    zeros = [onnx.numpy_helper.to_array(inits[n.input[2]]) for n in model.graph.node
+             if n.op_type == "QuantizeLinear" and len(n.input) > 2]  # fmt: skip
+    nonzero = {int(np.any(z != 0)) for z in zeros}
+    return zp_types, nonzero
+
+
+@pytest.mark.parametrize("target", list(QuantTarget))
+def test_int8_leaves_biases_float_and_runs(tmp_path, camera_frames, target):
+    out = tmp_path / f"det_{target.value}.onnx"
+    result = quantize_int8(
+        model_file("camera_detector.onnx"), out, camera_frames[:4], CAMERA_DETECTOR_CARD, target
+    )
+    model = onnx.load(out)
+    assert result.int32_dequantize == [] and int32_dequantize_inputs(model) == []
+    assert result.frames == 4
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    inits = {i.name for i in model.graph.initializer}
+    assert convs and all(len(c.input) < 3 or c.input[2] in inits for c in convs)  # float bias
+    zp_types, nonzero = _qdq_params(model)
+    if target is QuantTarget.TENSORRT:  # what TensorRT takes: INT8, zero point 0
+        assert zp_types == {onnx.TensorProto.INT8} and nonzero == {0}
+    else:
+        assert zp_types == {onnx.TensorProto.UINT8}
+    card = load_card(result.card)
+    assert card.model == out.name and target.value in card.description
+    x = preprocess(camera_frames[5], card.input)[0]
+    got = ort.InferenceSession(str(out)).run(None, {"images": x})
+    want = ort.InferenceSession(str(model_file("camera_detector.onnx"))).run(None, {"images": x})
+    heat_err = np.abs(got[0] - want[0]).max()
+    assert 0 < heat_err < 0.15  # quantized, and still close on the heatmap
+
+
+def test_int32_check_finds_what_the_default_quantizer_makes(tmp_path, camera_frames):
+    """ONNX Runtime's default (QuantizeBias on) gives INT32 bias inputs: the check must see them."""
+    card = load_card(CAMERA_DETECTOR_CARD)
+    feeds = iter([{"images": preprocess(f, card.input)[0]} for f in camera_frames[:2]])
+
+    class Reader(CalibrationDataReader):
+        def get_next(self):
+            return next(feeds, None)
+
+    quantize_static(str(model_file("camera_detector.onnx")), str(tmp_path / "q.onnx"), Reader(),
+                    quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
+                    weight_type=QuantType.QInt8, per_channel=True)  # fmt: skip
+    assert len(int32_dequantize_inputs(onnx.load(tmp_path / "q.onnx"))) == 20  # one per Conv
+
+
+def test_calibration_from_a_bag_topic_and_its_errors(tmp_path, scenario_bag):
+    frames = list(Calibration(bag=scenario_bag, every=3, max_frames=3).frames())
+    assert len(frames) == 3 and frames[0].shape == (384, 640, 3) and frames[0].dtype == np.uint8
+    with pytest.raises(QuantizeError, match="give a bag"):
+        list(Calibration().frames())
+    with pytest.raises(Exception, match="no topic '/nope'"):
+        list(Calibration(bag=scenario_bag, topic="/nope").frames())
+    with pytest.raises(QuantizeError, match="no calibration frames"):
+        quantize_int8(
+            model_file("camera_detector.onnx"), tmp_path / "x.onnx", [], CAMERA_DETECTOR_CARD
+        )
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_run_method_checks_the_recipe(tmp_path, scenario_bag):
+    base = {"model": str(model_file("camera_detector.onnx"))}
+    with pytest.raises(
+        QuantizeError, match=r"target: 'gpu' is not one of \['tensorrt', 'onnxruntime'\]"
+    ):
+        run_method({**base, "target": "gpu"}, tmp_path)
+    with pytest.raises(QuantizeError, match="calibration.bags: unknown key"):
+        run_method({**base, "calibration": {"bags": "x"}}, tmp_path)
+    with pytest.raises(QuantizeError, match="model: required key missing"):
+        run_method({}, tmp_path)
+    result = run_method(
+        {**base, "name": "d8", "calibration": {"bag": str(scenario_bag), "max_frames": 2}}, tmp_path
+    )
+    assert result.model == Path(tmp_path / "d8.onnx") and result.frames == 2
+    assert result.target is QuantTarget.TENSORRT
