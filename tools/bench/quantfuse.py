@@ -94,7 +94,7 @@ def _callbacks(pairs: dict[str, tuple[Path, Path]], bag: Path, rounds: int) -> d
     out: dict[str, Any] = {}
     for name, (plain_card, fused_card) in pairs.items():
         nodes = [_node(plain_card), _node(fused_card)]
-        for node, ctx in nodes:
+        for _, ctx in nodes:
             for topic in ("/tf_static", "/sensing/camera/front/camera_info"):
                 ctx.callbacks[topic](data[topic][0])
         for msg in data["/sensing/camera/front/image_raw"][:3]:  # warm-up
@@ -104,7 +104,7 @@ def _callbacks(pairs: dict[str, tuple[Path, Path]], bag: Path, rounds: int) -> d
         same = frames = 0
         for r in range(rounds):
             for msg in data["/sensing/camera/front/image_raw"]:
-                for i, (node, ctx) in enumerate(nodes):
+                for i, (_, ctx) in enumerate(nodes):
                     t0 = time.thread_time_ns()
                     ctx.callbacks["/sensing/camera/front/image_raw"](msg)
                     cpu[i].append((time.thread_time_ns() - t0) / 1e6)

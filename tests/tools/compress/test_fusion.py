@@ -232,7 +232,7 @@ def test_heads_refuse_what_they_cannot_decode(tmp_path):
 
 def test_fuse_names_an_unreadable_model(tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"not onnx")
-    with pytest.raises(FusionError, match="bad.onnx: cannot read ONNX model"):
+    with pytest.raises(FusionError, match=r"bad\.onnx: cannot read ONNX model"):
         fuse(tmp_path / "bad.onnx", tmp_path / "out.onnx", CAMERA_DETECTOR_CARD)
 
 

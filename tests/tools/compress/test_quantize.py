@@ -95,7 +95,7 @@ def test_run_method_checks_the_recipe(tmp_path, scenario_bag):
         QuantizeError, match=r"target: 'gpu' is not one of \['tensorrt', 'onnxruntime'\]"
     ):
         run_method({**base, "target": "gpu"}, tmp_path)
-    with pytest.raises(QuantizeError, match="calibration.bags: unknown key"):
+    with pytest.raises(QuantizeError, match=r"calibration\.bags: unknown key"):
         run_method({**base, "calibration": {"bags": "x"}}, tmp_path)
     with pytest.raises(QuantizeError, match="model: required key missing"):
         run_method({}, tmp_path)
