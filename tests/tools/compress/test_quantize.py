@@ -104,3 +104,27 @@ def test_run_method_checks_the_recipe(tmp_path, scenario_bag):
     )
     assert result.model == Path(tmp_path / "d8.onnx") and result.frames == 2
     assert result.target is QuantTarget.TENSORRT
+
+
+def test_calibration_from_scenario_seeds_generates_once(tmp_path):
+    cal = Calibration(seeds=(5,), seconds=0.3, data_dir=tmp_path / "scen", every=1, max_frames=2)
+    assert len(list(cal.frames())) == 2
+    (bag,) = cal.bags()
+    stamp = (bag / "metadata.yaml").stat().st_mtime_ns
+    assert len(list(cal.frames())) == 2 and (bag / "metadata.yaml").stat().st_mtime_ns == stamp
+
+
+def test_int8fuse_bench_is_registered():
+    from perception.detector.pipeline import Detections2D
+    from tools.bench import BENCHMARKS, load_benchmark
+    from tools.bench.quantfuse import _same
+
+    assert BENCHMARKS["int8fuse"] == "tools.bench.quantfuse:run" and callable(
+        load_benchmark("int8fuse")
+    )
+    a = Detections2D(np.array([[0, 0, 4, 4], [1, 1, 5, 5]], np.float32), np.array([0.5, 0.5], np.float32),
+                     np.array([0, 1]), np.array([1, 2], np.uint8))  # fmt: skip
+    swapped = Detections2D(a.boxes[::-1].copy(), a.scores[::-1], a.classes[::-1], a.labels[::-1])
+    assert _same(a, swapped)  # order of equal scores does not matter
+    moved = Detections2D(a.boxes + np.float32(0.6), a.scores, a.classes, a.labels)
+    assert not _same(a, moved)  # 0.6 px is over the tolerance
