@@ -90,3 +90,20 @@ def test_node_runs_a_fused_variant_like_its_unfused_model(ctx_factory, tmp_path,
     assert seen > 0 and not any(n.ctx.events for n in nodes)
     sent = [n.ctx.sent(topics.CAMERA_OBJECTS) for n in nodes]
     assert len(sent[0]) == len(sent[1]) > 0
+
+
+def test_fused_preprocess_hands_over_the_uint8_frame():
+    from perception.detector.errors import ImageError
+    from perception.detector.preprocess import preprocess
+
+    bgr = np.random.default_rng(1).integers(0, 256, (40, 128, 3), np.uint8)
+    x, plan = preprocess(bgr, _card(fused=True, resize="letterbox", pad_value=114).input)
+    assert x.dtype == np.uint8 and x.shape == (1, 32, 64, 3)
+    assert plan.pad_y > 0 and (x[0, : int(plan.pad_y)] == 114).all()
+    # the same pixels as the float path before its cast and normalisation
+    want, _ = preprocess(
+        bgr, _card(resize="letterbox", pad_value=114, channel_order="bgr", scale=1.0).input
+    )
+    np.testing.assert_array_equal(x[0].transpose(2, 0, 1).astype(np.float32), want[0])
+    with pytest.raises(ImageError, match="pad_value 114.5 is not a uint8 value"):
+        preprocess(bgr, _card(fused=True, resize="letterbox", pad_value=114.5).input)
