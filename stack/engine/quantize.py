@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnx.version_converter
 from onnxruntime.quantization import (
     CalibrationDataReader,
     CalibrationMethod,
@@ -104,7 +105,9 @@ def quantize_feeds(
     symmetric = activations is ActivationType.INT8_SYMMETRIC
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    upgraded = out.with_name(f".{out.name}.{os.getpid()}.opset13.onnx")
     try:
+        model = _at_least_opset13(model, upgraded)
         with _quiet_root():
             quantize_static(
                 str(model),
@@ -128,4 +131,22 @@ def quantize_feeds(
         raise CalibrationError(f"{model}: Q/DQ quantization failed: {exc}") from None
     finally:
         partial.unlink(missing_ok=True)
+        upgraded.unlink(missing_ok=True)
     return out
+
+
+def _at_least_opset13(model: Path, scratch: Path) -> Path:
+    """Per-channel DequantizeLinear (its ``axis``) needs opset 13: an older model is converted
+    (onnx.version_converter) into ``scratch`` first, else the quantizer writes an invalid file."""
+    proto = onnx.load(model)
+    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 13)
+    if opset >= 13:
+        return model
+    try:
+        converted = onnx.version_converter.convert_version(proto, 13)
+    except Exception as exc:  # the converter raises its own errors per op
+        raise CalibrationError(
+            f"{model}: opset {opset} -> 13 for per-channel Q/DQ failed: {exc}"
+        ) from None
+    onnx.save(converted, scratch)
+    return scratch

@@ -105,5 +105,5 @@ def test_fused_preprocess_hands_over_the_uint8_frame():
         bgr, _card(resize="letterbox", pad_value=114, channel_order="bgr", scale=1.0).input
     )
     np.testing.assert_array_equal(x[0].transpose(2, 0, 1).astype(np.float32), want[0])
-    with pytest.raises(ImageError, match="pad_value 114.5 is not a uint8 value"):
+    with pytest.raises(ImageError, match=r"pad_value 114\.5 is not a uint8 value"):
         preprocess(bgr, _card(fused=True, resize="letterbox", pad_value=114.5).input)

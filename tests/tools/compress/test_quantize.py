@@ -128,3 +128,23 @@ def test_int8fuse_bench_is_registered():
     assert _same(a, swapped)  # order of equal scores does not matter
     moved = Detections2D(a.boxes + np.float32(0.6), a.scores, a.classes, a.labels)
     assert not _same(a, moved)  # 0.6 px is over the tolerance
+
+
+def test_an_opset_11_model_is_upgraded_for_per_channel_qdq(tmp_path, shared_data, camera_frames):
+    """FastestDet is opset 11, where DequantizeLinear has no axis: the file must still be valid."""
+    import json
+
+    model = shared_data / "onnx" / "fastestdet" / "FastestDet.onnx"
+    if not model.exists():
+        pytest.skip("FastestDet.onnx not in the shared data")
+    card = {"model": str(model), "input": {"width": 352, "height": 352, "channel_order": "bgr"},
+            "decoder": "fastestdet", "classes": str(model.parent / "coco.names"),
+            "labels": {"car": "CAR"}}  # fmt: skip
+    (tmp_path / "fd.json").write_text(json.dumps(card))
+    out = tmp_path / "fd_int8.onnx"
+    quantize_int8(model, out, camera_frames[:2], tmp_path / "fd.json", write_model_card=False)
+    q = onnx.load(out)
+    onnx.checker.check_model(q, full_check=True)
+    assert [o.version for o in q.opset_import if o.domain in ("", "ai.onnx")] == [13]
+    assert int32_dequantize_inputs(q) == []
+    assert not list(tmp_path.glob(".*opset13*"))  # the scratch copy is gone
