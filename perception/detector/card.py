@@ -14,8 +14,9 @@ camera detector node without code changes::
       scale: 0.00392156862745098       # x = (pixel * scale - mean) / std
       mean: [0.0, 0.0, 0.0]
       std: [1.0, 1.0, 1.0]
+      fused: false                     # true: uint8 BGR [1, H, W, 3] in, the model normalises
     decoder:
-      name: centernet                  # centernet | yolox | yolov5 | yolov8 | fastestdet
+      name: centernet                  # centernet | yolox | yolov5 | yolov8 | fastestdet | topk
       outputs: [heatmap, boxes]        # tensor names in the decoder's order (default: model order)
     classes: [car, truck, pedestrian, bicycle]     # or a file name, one class a line
     labels: {car: CAR, truck: TRUCK, pedestrian: PEDESTRIAN, bicycle: BICYCLE}
@@ -53,7 +54,7 @@ TOP_KEYS = frozenset(
 )  # fmt: skip
 INPUT_KEYS = frozenset(
     {"tensor", "width", "height", "resize", "pad_value", "pad_position", "channel_order",
-     "scale", "mean", "std"}
+     "scale", "mean", "std", "fused"}
 )  # fmt: skip
 
 
@@ -79,6 +80,10 @@ class InputSpec:
     mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
     std: tuple[float, float, float] = (1.0, 1.0, 1.0)
     tensor: str | None = None  # None: the model's only input
+    # True: the model takes the resized uint8 BGR frame [1, height, width, 3] and does the cast,
+    # channel order, scale/mean/std and layout itself (tools.compress.fusion); the fields above
+    # then record what it does inside.
+    fused: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class ModelCard:
     class_agnostic_nms: bool = False
     name: str = ""
     source: str = "<dict>"  # the card file, for messages
+    description: str = ""
 
     @property
     def num_classes(self) -> int:
@@ -140,6 +146,10 @@ class ModelCard:
         }
         if inp.tensor:
             out["input"]["tensor"] = inp.tensor
+        if inp.fused:
+            out["input"]["fused"] = True
+        if self.description:
+            out["description"] = self.description
         if self.decoder.outputs:
             out["decoder"]["outputs"] = list(self.decoder.outputs)
         return out
@@ -229,6 +239,9 @@ def _input_spec(source: str, doc: Any) -> InputSpec:
     tensor = r.raw("tensor", None)
     if tensor is not None and not isinstance(tensor, str):
         raise r.error("tensor", f"expected a tensor name, got {tensor!r}")
+    fused = r.raw("fused", False)
+    if not isinstance(fused, bool):
+        raise r.error("fused", f"expected true or false, got {fused!r}")
     return InputSpec(
         width=r.integer("width"),
         height=r.integer("height"),
@@ -240,6 +253,7 @@ def _input_spec(source: str, doc: Any) -> InputSpec:
         mean=r.triple("mean", (0.0, 0.0, 0.0)),
         std=std,
         tensor=tensor,
+        fused=fused,
     )
 
 
@@ -311,6 +325,7 @@ def card_from_dict(doc: Any, source: str = "<dict>") -> ModelCard:
         class_agnostic_nms=agnostic,
         name=str(r.raw("name", "")),
         source=source,
+        description=str(r.raw("description", "")),
     )
 
 

@@ -14,6 +14,8 @@ One decoder per common export layout, chosen by the card's ``decoder.name``:
   (true when the export decoded boxes already: then it reads like yolov5).
 - ``fastestdet``: [1, 5 + C, H, W]: obj (sigmoid), tanh cell offset of the centre, sigmoid
   w, h as image fractions, class scores (softmax); score = obj^0.6 * cls^0.4.
+- ``topk``: a fused model whose head did the decoding (tools.compress.fusion.heads):
+  boxes [1, K, 4] x1 y1 x2 y2 (input pixels), scores [1, K], classes [1, K]; option ``k``.
 
 Each decoder checks the model's outputs against the card at load time (:meth:`Decoder.check`)
 so a mismatched model fails once with the tensor named, never on every frame.
@@ -253,10 +255,30 @@ class FastestDetDecoder(Decoder):
         return Candidates.make(boxes, score[idx], cls[idx])
 
 
+class TopKDecoder(Decoder):
+    name = "topk"
+    roles = ("boxes [1, K, 4]", "scores [1, K]", "classes [1, K]")
+    defaults = {"k": None}
+
+    def expected(self) -> list[Dims]:
+        k = self.options["k"]
+        return [(1, k, 4), (1, k), (1, k)]
+
+    def decode(self, outputs: Sequence[np.ndarray], threshold: float) -> Candidates:
+        scores = outputs[1][0]
+        keep = scores >= threshold  # sorted best first: a prefix
+        cls = outputs[2][0][keep]
+        ok = (cls >= 0) & (cls < self.num_classes)
+        return Candidates.make(outputs[0][0][keep][ok], scores[keep][ok], cls[ok])
+
+
 DECODERS: dict[str, type[Decoder]] = {
     d.name: d
-    for d in (CenterNetDecoder, YoloV5Decoder, YoloV8Decoder, YoloXDecoder, FastestDetDecoder)
-}
+    for d in (
+        CenterNetDecoder, YoloV5Decoder, YoloV8Decoder, YoloXDecoder, FastestDetDecoder,
+        TopKDecoder,
+    )
+}  # fmt: skip
 
 
 def make_decoder(card: ModelCard) -> Decoder:

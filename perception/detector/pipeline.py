@@ -59,13 +59,19 @@ def _find_input(card: ModelCard, inputs: Sequence[TensorSpec]) -> TensorSpec:
 
 
 def check_input(card: ModelCard, spec: TensorSpec) -> None:
-    """The image input must be float [1, 3, height, width] as the card says."""
-    want = (1, 3, card.input.height, card.input.width)
-    fits = len(spec.shape) == 4 and all(d is None or d == w for d, w in zip(spec.shape, want))
-    if not fits or np.dtype(spec.dtype) not in _FLOAT_INPUTS:
+    """The image input must be float [1, 3, height, width] as the card says (uint8
+    [1, height, width, 3] for a fused model)."""
+    h, w = card.input.height, card.input.width
+    want, dtypes, text = (
+        ((1, h, w, 3), (np.dtype(np.uint8),), f"uint8[1,{h},{w},3] (input.fused)")
+        if card.input.fused
+        else ((1, 3, h, w), _FLOAT_INPUTS, f"float32[1,3,{h},{w}]")
+    )
+    fits = len(spec.shape) == 4 and all(d is None or d == x for d, x in zip(spec.shape, want))
+    if not fits or np.dtype(spec.dtype) not in dtypes:
         raise CardError(
-            f"{card.source}: input {spec.name!r}: the card expects float32"
-            f"[1,3,{card.input.height},{card.input.width}], the model has {spec.describe()}"
+            f"{card.source}: input {spec.name!r}: the card expects {text}, "
+            f"the model has {spec.describe()}"
         )
 
 
@@ -105,7 +111,7 @@ class Detector:
         if np.dtype(self.input.dtype) != tensor.dtype:
             tensor = tensor.astype(self.input.dtype)
         result = self.engine.run({self.input.name: tensor})
-        return [np.asarray(result[n], np.float32) for n in self.output_names], plan
+        return [_as_float(np.asarray(result[n])) for n in self.output_names], plan
 
     def postprocess(self, outputs: list[np.ndarray], plan: Any) -> Detections2D:
         cands = self.decoder.decode(outputs, self.score_threshold)
@@ -133,6 +139,11 @@ class Detector:
     def detect(self, bgr: np.ndarray) -> Detections2D:
         outputs, plan = self.infer(bgr)
         return self.postprocess(outputs, plan)
+
+
+def _as_float(x: np.ndarray) -> np.ndarray:
+    """Float outputs as float32 (an FP16 engine's too); integer outputs (class ids) as they are."""
+    return x if x.dtype.kind in "iu" else x.astype(np.float32, copy=False)
 
 
 def _finite(cands: Candidates) -> Candidates:

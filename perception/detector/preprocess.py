@@ -97,22 +97,31 @@ class Resize:
         return out
 
 
-def _resized(bgr: np.ndarray, spec: InputSpec, plan: Resize) -> np.ndarray:
+def _resized(
+    bgr: np.ndarray, spec: InputSpec, plan: Resize, dtype: type = np.float32
+) -> np.ndarray:
     h, w = bgr.shape[:2]
     new_w, new_h = round(w * plan.sx), round(h * plan.sy)
     interp = cv2.INTER_AREA if new_w < w else cv2.INTER_LINEAR
     img = cv2.resize(bgr, (new_w, new_h), interpolation=interp) if (new_w, new_h) != (w, h) else bgr
     if spec.resize is ResizeMode.STRETCH:
         return img
-    canvas = np.full((spec.height, spec.width, 3), spec.pad_value, np.float32)
+    canvas = np.full((spec.height, spec.width, 3), spec.pad_value, dtype)
     x0, y0 = int(plan.pad_x), int(plan.pad_y)
     canvas[y0 : y0 + new_h, x0 : x0 + new_w] = img
     return canvas
 
 
 def preprocess(bgr: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Resize]:
-    """A BGR uint8 image -> float32 [1, 3, H, W] network input and the mapping used."""
+    """A BGR uint8 image -> float32 [1, 3, H, W] network input and the mapping used; for a
+    fused model (``spec.fused``) the resized uint8 BGR frame [1, H, W, 3] as it is."""
     plan = Resize.plan(spec, bgr.shape[1], bgr.shape[0])
+    if spec.fused:
+        pad = int(np.clip(round(spec.pad_value), 0, 255))
+        if spec.resize is ResizeMode.LETTERBOX and pad != spec.pad_value:
+            raise ImageError(f"fused input: pad_value {spec.pad_value} is not a uint8 value")
+        img = _resized(bgr, spec, plan, np.uint8)
+        return np.ascontiguousarray(img)[None], plan
     img = _resized(bgr, spec, plan)
     if spec.channel_order is ChannelOrder.RGB:
         img = img[..., ::-1]

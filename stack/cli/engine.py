@@ -1,4 +1,4 @@
-"""`l4 engine info|build|bench|compare MODEL`: inspect ONNX models, build cached TensorRT
+"""`l4 engine info|fuse-report|build|bench|compare MODEL`: inspect ONNX models, build cached TensorRT
 engines, time a backend against a bare ONNX Runtime session, and compare two backends."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from stack.cli import argtypes
+from stack.cli import argtypes, engine_fusion
 from stack.cli.errors import CliError
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime")
@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmds = p.add_subparsers(dest="engine_command", metavar="ACTION", required=True)
 
     _add_info(cmds)
+    engine_fusion.add_parser(cmds)
 
     build = cmds.add_parser("build", help="build (or find cached) a TensorRT engine")
     build.add_argument("model", type=Path)

@@ -85,9 +85,11 @@ def _shape_overrides(shapes: Mapping[str, Any] | None) -> dict[str, ShapeRange]:
 
 def _qdq_model(model: OnnxModel, feeder: CalibrationFeeder, cache: EngineCache) -> OnnxModel:
     """The model quantized with Q/DQ nodes from the calibration data, made once and kept."""
-    from stack.engine.quantize import quantize_qdq
+    from stack.engine.quantize import QDQ_RECIPE, quantize_qdq
 
-    path = cache.derived_path(model.name, model.sha256, feeder.identity(), ".qdq.onnx")
+    path = cache.derived_path(
+        model.name, model.sha256, f"{feeder.identity()}|{QDQ_RECIPE}", ".qdq.onnx"
+    )
     if path.exists():
         try:
             return read_model(path)

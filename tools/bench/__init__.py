@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "scenario": "tools.bench.scenario:run",
     "overload": "tools.bench.overload:run",
     "sim": "tools.bench.sim:run",
+    "int8fuse": "tools.bench.quantfuse:run",
 }
 
 

@@ -33,19 +33,26 @@ class _BenchContext(CallContext):
         return load_engine(model, EngineOptions.from_mapping(options))
 
 
-def _scenario_messages(seconds: float) -> dict[str, list[Any]]:
+def _messages_of(bag_path: Path) -> dict[str, list[Any]]:
+    """The tf_static, camera_info and image messages of a scenario bag."""
     from stack.replay import Bag
-    from tools.scenario import make_scenario, topics
+    from tools.scenario import topics
 
     wanted = (topics.TF_STATIC, topics.CAMERA_INFO, topics.CAMERA_IMAGE)
     out: dict[str, list[Any]] = {t: [] for t in wanted}
+    with Bag(bag_path) as bag:
+        for conn, _, raw in bag.messages(wanted):
+            out[conn.topic].append(msgs.deserialize(raw, conn.msgtype))
+    return out
+
+
+def _scenario_messages(seconds: float) -> dict[str, list[Any]]:
+    from tools.scenario import make_scenario
+
     with tempfile.TemporaryDirectory(prefix="l4-bench-detector-") as tmp:
         bag_path = Path(tmp) / "bag"
         make_scenario(bag_path, seconds, 3, traffic="dense", progress=False)
-        with Bag(bag_path) as bag:
-            for conn, _, raw in bag.messages(wanted):
-                out[conn.topic].append(msgs.deserialize(raw, conn.msgtype))
-    return out
+        return _messages_of(bag_path)
 
 
 def run(quick: bool = False) -> dict[str, Any]:

@@ -1,0 +1,109 @@
+"""Fused models (uint8 frame in, top-K head out) through the card, the pipeline and the node."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from perception.detector import CardError
+from perception.detector.card import card_from_dict
+from perception.detector.decoders import make_decoder
+from perception.detector.node import CameraDetector, CameraDetectorParams
+from perception.models import MODELS_DIR
+from stack import msgs, topics
+from stack.engine import EngineOptions, TensorSpec, load_engine
+
+
+def _card(**input_overrides):
+    return card_from_dict({
+        "model": "m.onnx", "classes": ["car", "truck"], "labels": {"car": "CAR", "truck": "TRUCK"},
+        "input": {"width": 64, "height": 32, **input_overrides},
+        "decoder": {"name": "topk", "k": 5},
+    }, "card.yaml")  # fmt: skip
+
+
+def test_card_fused_flag_round_trips_and_is_checked():
+    card = _card(fused=True)
+    assert card.input.fused and card.to_dict()["input"]["fused"] is True
+    assert "fused" not in _card().to_dict()["input"]
+    with pytest.raises(
+        CardError, match=r"card.yaml: input.fused: expected true or false, got 'yes'"
+    ):
+        _card(fused="yes")
+
+
+def test_topk_decoder_reads_the_kept_prefix_and_checks_shapes():
+    dec = make_decoder(_card(fused=True))
+    boxes = np.arange(20, dtype=np.float32).reshape(1, 5, 4)
+    scores = np.array([[0.9, 0.5, 0.31, 0.2, -1.0]], np.float32)
+    classes = np.array([[1, 0, 7, 0, 0]], np.int64)  # 7: not a class of the card, dropped
+    c = dec.decode([boxes, scores, classes], 0.3)
+    assert c.scores.tolist() == pytest.approx([0.9, 0.5]) and c.classes.tolist() == [1, 0]
+    np.testing.assert_array_equal(c.boxes, boxes[0, :2])
+    spec = TensorSpec("det_scores", (1, 7), np.dtype(np.float32))
+    with pytest.raises(
+        CardError, match=r"output 'det_scores' \(scores \[1, K\]\): expected shape \[1,5\]"
+    ):
+        dec.check([TensorSpec("b", (1, 5, 4), np.dtype(np.float32)), spec, spec])
+
+
+def _canonical(d):
+    """Detections in a fixed order (equal scores, as INT8 gives, may come out in any order)."""
+    order = np.lexsort((d.boxes[:, 1], d.boxes[:, 0], d.classes)) if len(d) else np.zeros(0, int)
+    return type(d)(d.boxes[order], d.scores[order], d.classes[order], d.labels[order])
+
+
+@pytest.fixture
+def ctx_factory(fake):
+    class EngineContext(fake.FakeContext):
+        def engine(self, model, **options):
+            options.pop("precision", None)
+            options["backend"] = "onnxruntime"
+            return load_engine(model, EngineOptions.of(intra_op_threads=1, **options))
+
+    return lambda **p: EngineContext(CameraDetectorParams(**p), name="camera_detector")
+
+
+@pytest.mark.parametrize("variant", ["camera_detector_fused", "camera_detector_int8_fused"])
+def test_node_runs_a_fused_variant_like_its_unfused_model(ctx_factory, tmp_path, variant):
+    from stack.replay import Bag
+    from tools.scenario import make_scenario
+    from tools.scenario import topics as bag_topics
+
+    fused_card = MODELS_DIR / f"{variant}.yaml"
+    plain_card = MODELS_DIR / f"{variant.replace('_fused', '')}.yaml"
+    make_scenario(tmp_path / "bag", 0.3, 12, traffic="dense", progress=False)
+    wanted = (bag_topics.TF_STATIC, bag_topics.CAMERA_INFO, bag_topics.CAMERA_IMAGE)
+    with Bag(tmp_path / "bag") as bag:
+        found = [(c.topic, msgs.deserialize(raw, c.msgtype)) for c, _, raw in bag.messages(wanted)]
+    nodes = [CameraDetector(ctx_factory(card=str(c))) for c in (plain_card, fused_card)]
+    assert nodes[1].card.input.fused and nodes[1].detector.input.dtype == np.uint8
+    seen = 0
+    for topic, msg in found:
+        for node in nodes:
+            node.ctx.deliver(topic, msg)
+        if topic == bag_topics.CAMERA_IMAGE:
+            a, b = (_canonical(n.last_detections) for n in nodes)
+            assert len(a) == len(b) and (a.classes == b.classes).all()
+            assert len(a) == 0 or np.abs(a.boxes - b.boxes).max() <= 0.5
+            seen += len(a)
+    assert seen > 0 and not any(n.ctx.events for n in nodes)
+    sent = [n.ctx.sent(topics.CAMERA_OBJECTS) for n in nodes]
+    assert len(sent[0]) == len(sent[1]) > 0
+
+
+def test_fused_preprocess_hands_over_the_uint8_frame():
+    from perception.detector.errors import ImageError
+    from perception.detector.preprocess import preprocess
+
+    bgr = np.random.default_rng(1).integers(0, 256, (40, 128, 3), np.uint8)
+    x, plan = preprocess(bgr, _card(fused=True, resize="letterbox", pad_value=114).input)
+    assert x.dtype == np.uint8 and x.shape == (1, 32, 64, 3)
+    assert plan.pad_y > 0 and (x[0, : int(plan.pad_y)] == 114).all()
+    # the same pixels as the float path before its cast and normalisation
+    want, _ = preprocess(
+        bgr, _card(resize="letterbox", pad_value=114, channel_order="bgr", scale=1.0).input
+    )
+    np.testing.assert_array_equal(x[0].transpose(2, 0, 1).astype(np.float32), want[0])
+    with pytest.raises(ImageError, match=r"pad_value 114\.5 is not a uint8 value"):
+        preprocess(bgr, _card(fused=True, resize="letterbox", pad_value=114.5).input)

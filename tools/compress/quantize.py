@@ -1,0 +1,214 @@
+"""INT8 post-training static quantization of a detector to Q/DQ (``l4 compress`` method ``int8``).
+
+Built on ONNX Runtime's quantizer through :func:`stack.engine.quantize.quantize_feeds`:
+per-channel symmetric INT8 weights, biases left in float (no INT32 ``DequantizeLinear``, which
+TensorRT >= 10.1 refuses; checked after writing), activations calibrated (min/max) on camera
+frames from a bag topic or from generated scenario seeds, pre-processed exactly as the node does
+it (so a fused model is calibrated on uint8 frames).
+
+Two activation types, because no one file is fast on both runtimes here:
+- ``target: tensorrt`` (default): INT8 symmetric activations, the only kind TensorRT's explicit
+  quantization takes. ONNX Runtime runs it, but slower than FP32 on x86 (ReLU outputs stay float
+  between Q/DQ pairs and half the convolutions are not fused).
+- ``target: onnxruntime``: UINT8 asymmetric activations (ONNX Runtime's U8S8 kernels, ReLU
+  absorbed); about 1.6x faster than FP32 here, not accepted by TensorRT.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from itertools import chain
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from perception.detector.card import ModelCard, load_card, write_card
+from perception.detector.preprocess import preprocess
+from stack import topics
+from stack.engine.calibration import CalibrationSource
+from stack.engine.quantize import ActivationType, int32_dequantize_inputs, quantize_feeds
+from stack.errors import L4Error
+
+log = logging.getLogger(__name__)
+
+
+class QuantizeError(L4Error):
+    """INT8 quantization cannot run (calibration data, model, recipe) or wrote a bad file."""
+
+
+class QuantTarget(str, enum.Enum):
+    TENSORRT = "tensorrt"
+    ONNXRUNTIME = "onnxruntime"
+
+    @property
+    def activations(self) -> ActivationType:
+        return (
+            ActivationType.INT8_SYMMETRIC if self is QuantTarget.TENSORRT else ActivationType.UINT8
+        )
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Calibration frames: ``bag`` + ``topic`` (sensor_msgs Image/CompressedImage), or scenario
+    ``seeds`` generated (once) into ``data_dir``; every ``every``-th frame, at most ``max_frames``."""
+
+    bag: Path | None = None
+    topic: str = topics.CAMERA_IMAGE
+    seeds: tuple[int, ...] = ()
+    seconds: float = 4.0
+    data_dir: Path = Path("data/scenarios")
+    every: int = 2
+    max_frames: int = 64
+
+    def bags(self) -> list[Path]:
+        if self.bag is not None:
+            return [self.bag]
+        if not self.seeds:
+            raise QuantizeError("calibration: give a bag (with its topic) or scenario seeds")
+        from tools.scenario import make_scenario
+
+        out = []
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        for seed in self.seeds:
+            path = self.data_dir / f"calib-{seed}-{self.seconds:g}s"
+            if not (path / "metadata.yaml").exists():
+                log.info(
+                    "calibration: generating scenario seed %d (%g s) -> %s",
+                    seed,
+                    self.seconds,
+                    path,
+                )
+                make_scenario(path, self.seconds, seed, traffic="dense", progress=False)
+            out.append(path)
+        return out
+
+    def frames(self) -> Iterator[np.ndarray]:
+        """BGR uint8 frames."""
+        n = 0
+        for bag in self.bags():
+            for i, img in enumerate(CalibrationSource(bag, self.topic).images()):
+                if i % self.every == 0:
+                    yield img
+                    n += 1
+                    if n == self.max_frames:
+                        return
+
+
+@dataclass
+class QuantResult:
+    model: Path
+    card: Path | None
+    target: QuantTarget
+    frames: int
+    int32_dequantize: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": str(self.model), "card": str(self.card) if self.card else None,
+                "target": self.target.value, "calibration_frames": self.frames,
+                "int32_dequantize_inputs": self.int32_dequantize}  # fmt: skip
+
+
+def _feeds(frames: Iterable[np.ndarray], card: ModelCard, input_name: str, count: list[int]):
+    for bgr in frames:
+        count[0] += 1
+        yield {input_name: preprocess(bgr, card.input)[0]}
+
+
+def _input_name(onnx_in: Path) -> str:
+    graph = onnx.load(onnx_in, load_external_data=False).graph
+    inits = {i.name for i in graph.initializer}
+    inputs = [i.name for i in graph.input if i.name not in inits]
+    if len(inputs) != 1:
+        raise QuantizeError(f"{onnx_in}: expected one image input, the model has {inputs}")
+    return inputs[0]
+
+
+def quantize_int8(
+    onnx_in: str | Path,
+    onnx_out: str | Path,
+    calibration: Calibration | Iterable[np.ndarray],
+    card: ModelCard | str | Path,
+    target: QuantTarget = QuantTarget.TENSORRT,
+    write_model_card: bool = True,
+) -> QuantResult:
+    """Quantize ``onnx_in`` (described by ``card``) to a Q/DQ ``onnx_out`` with its card."""
+    src, out = Path(onnx_in), Path(onnx_out)
+    card = card if isinstance(card, ModelCard) else load_card(card)
+    frames = calibration.frames() if isinstance(calibration, Calibration) else iter(calibration)
+    first = next(frames, None)
+    if first is None:
+        raise QuantizeError(f"{src}: no calibration frames")
+    count = [0]
+    feeds = _feeds(chain([first], frames), card, _input_name(src), count)
+    quantize_feeds(src, out, feeds, target.activations)
+    bad = int32_dequantize_inputs(onnx.load(out))
+    if bad:
+        raise QuantizeError(
+            f"{out}: DequantizeLinear with INT32 input (TensorRT refuses): {bad[:3]}"
+        )
+    card_path = None
+    if write_model_card:
+        text = (f"{card.name or Path(card.model).stem}: INT8 Q/DQ for {target.value} (tools.compress."
+                f"quantize: per-channel symmetric weights, float biases, {target.activations.value} "
+                f"activations, min/max on {count[0]} frames)")  # fmt: skip
+        new = replace(card, model=out.name, name=out.stem, description=text)
+        card_path = write_card(new, out.with_suffix(".yaml"))
+    return QuantResult(out, card_path, target, count[0], bad)
+
+
+def _calibration(doc: Mapping[str, Any], base: Path) -> Calibration:
+    cal = dict(doc.get("calibration") or {})
+    unknown = sorted(set(cal) - {"bag", "topic", "seeds", "seconds", "every", "max_frames"})
+    if unknown:
+        raise QuantizeError(f"recipe: calibration.{unknown[0]}: unknown key")
+    seeds = cal.get("seeds", [])
+    if not isinstance(seeds, Sequence) or not all(isinstance(s, int) for s in seeds):
+        raise QuantizeError(
+            f"recipe: calibration.seeds: expected a list of integers, got {seeds!r}"
+        )
+    return Calibration(
+        bag=Path(cal["bag"]) if cal.get("bag") else None,
+        topic=str(cal.get("topic", topics.CAMERA_IMAGE)),
+        seeds=tuple(seeds),
+        seconds=float(cal.get("seconds", 4.0)),
+        data_dir=base / "scenarios",
+        every=int(cal.get("every", 2)),
+        max_frames=int(cal.get("max_frames", 64)),
+    )
+
+
+def run_method(recipe: Mapping[str, Any], out_dir: str | Path) -> QuantResult:
+    """``method: int8`` of a recipe: ``model`` (ONNX), ``card`` (default: beside the model),
+    ``target`` (tensorrt | onnxruntime), ``calibration`` {bag, topic | seeds, seconds, every,
+    max_frames}, ``name`` (output stem); writes ``out_dir/NAME.onnx`` + card."""
+    from perception.detector.card import card_beside
+
+    if "model" not in recipe:
+        raise QuantizeError("recipe: model: required key missing")
+    model = Path(recipe["model"])
+    card = Path(recipe["card"]) if recipe.get("card") else card_beside(model)
+    try:
+        target = QuantTarget(recipe.get("target", QuantTarget.TENSORRT.value))
+    except ValueError:
+        raise QuantizeError(f"recipe: target: {recipe.get('target')!r} is not one of "
+                            f"{[t.value for t in QuantTarget]}") from None  # fmt: skip
+    out_dir = Path(out_dir)
+    name = str(recipe.get("name", f"{model.stem}_int8"))
+    return quantize_int8(
+        model, out_dir / f"{name}.onnx", _calibration(recipe, out_dir), card, target
+    )
+
+
+__all__ = [
+    "Calibration",
+    "QuantResult",
+    "QuantTarget",
+    "QuantizeError",
+    "quantize_int8",
+    "run_method",
+]
