@@ -1,8 +1,10 @@
 """Planar pose EKF: state (x, y, yaw, v, gyro bias) in the map frame.
 
 IMU yaw rate and longitudinal acceleration drive the prediction (as inputs, held between IMU
-messages); wheel speed and GNSS position are measurements, each gated by its Mahalanobis
-distance so that a GNSS multipath jump or a wheel slip is rejected instead of dragging the pose.
+messages); wheel speed, GNSS position, an AHRS heading and a scan-matched pose are measurements,
+each gated by its Mahalanobis distance so that a GNSS multipath jump or a wheel slip is rejected
+instead of dragging the pose. The gyro bias is a state: GNSS course, AHRS heading and scan
+matching make it observable.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class EkfConfig:
     gnss_gate_chi2: float = 13.8  # 99.9 % of a 2-dof chi-square
     pose_gate_chi2: float = 16.3  # 99.9 % of a 3-dof chi-square
     speed_gate_chi2: float = 10.8  # 99.9 % of a 1-dof chi-square
+    yaw_gate_chi2: float = 10.8  # 99.9 % of a 1-dof chi-square
     max_delay_s: float = 0.3  # measurements older than the filter by more are dropped
     max_dt_s: float = 0.5  # longer prediction gaps are split into steps of this size
 
@@ -178,6 +181,17 @@ class PoseEkf:
         h[0, V] = 1.0
         resid = np.array([speed - self.x[V]])
         return self._correct(resid, h, np.array([[std**2]]), self.cfg.speed_gate_chi2)
+
+    def update_yaw(self, stamp_ns: int, yaw: float, var: float) -> Update:
+        """An absolute heading (an AHRS-type IMU's orientation, in the map frame) in rad."""
+        lag = self._lag(stamp_ns)
+        if isinstance(lag, Update):
+            return lag
+        h = np.zeros((1, NUM_STATES))
+        h[0, YAW], h[0, BIAS] = 1.0, lag
+        predicted = self.x[YAW] - (self.yaw_rate - self.x[BIAS]) * lag
+        resid = np.array([wrap_angle(yaw - predicted)])
+        return self._correct(resid, h, np.array([[var]]), self.cfg.yaw_gate_chi2)
 
     def update_position(
         self,
