@@ -87,8 +87,8 @@ def test_align_rejects_outlier_fixes_and_recovers_rotation():
 @pytest.mark.parametrize(
     "name, bad",
     [
-        ("first fix 30 m off", lambda k, xy: xy + [30.0, 0.0] if k == 0 else xy),
-        ("first three 500 m off", lambda k, xy: xy + [0.0, 500.0] if k < 3 else xy),
+        ("first fix 30 m off", lambda k, xy: [*xy, 30.0, 0.0] if k == 0 else xy),
+        ("first three 500 m off", lambda k, xy: [*xy, 0.0, 500.0] if k < 3 else xy),
     ],
 )
 def test_bad_first_fixes_do_not_poison_the_initial_pose(fake, name, bad):
@@ -106,7 +106,7 @@ def test_poisoned_heading_is_reinitialised_from_agreeing_fixes(fake):
     node, ctx = fake.make_node(
         EkfLocalizer, initial_pose=[0.0, 0.0, 1.2 + math.pi / 2], **PLANE_PARAMS
     )
-    drive, errors = _run(fake, ctx, 20.0)
+    _drive, errors = _run(fake, ctx, 20.0)
     assert node.resets == 1
     assert _recovered_by(errors) <= 10.0
     assert errors[-1, 1] < 1.0
@@ -114,7 +114,7 @@ def test_poisoned_heading_is_reinitialised_from_agreeing_fixes(fake):
 
 def test_imu_mounting_from_tf_static_is_applied(fake):
     mount = Rotation.from_euler("xyz", [90.0, 0.0, -90.0], degrees=True)
-    node, ctx = fake.make_node(EkfLocalizer, **PLANE_PARAMS)
+    _node, ctx = fake.make_node(EkfLocalizer, **PLANE_PARAMS)
     q = mount.as_quat()
     tf = msgs.new(
         "tf2_msgs/msg/TFMessage",
@@ -140,7 +140,7 @@ def test_imu_mounting_from_tf_static_is_applied(fake):
 
 def test_imu_without_transform_warns_once_counts_once_and_levels(fake, caplog):
     mount = Rotation.from_euler("xyz", [90.0, 0.0, -90.0], degrees=True)
-    node, ctx = fake.make_node(EkfLocalizer, **PLANE_PARAMS)
+    _node, ctx = fake.make_node(EkfLocalizer, **PLANE_PARAMS)
     with caplog.at_level("WARNING"):
         _, errors = _run(fake, ctx, 20.0, mount=mount, frame="imu_link")
     assert ctx.event_counts["missing_transform"] == 1
@@ -165,7 +165,7 @@ def test_ahrs_heading_is_fused_where_its_covariance_is_valid(fake):
     _run(fake, ctx, 5.0, ahrs=True)
     assert node.yaw_disagreements == 0
     yaw_var = np.asarray(ctx.sent(topics.LOCALIZATION_ODOMETRY)[-1].pose.covariance)[35]
-    node2, ctx2 = fake.make_node(EkfLocalizer, initial_pose=[0.0, 0.0, 1.2])
+    _node2, ctx2 = fake.make_node(EkfLocalizer, initial_pose=[0.0, 0.0, 1.2])
     _run(fake, ctx2, 5.0, ahrs=False)
     yaw_var2 = np.asarray(ctx2.sent(topics.LOCALIZATION_ODOMETRY)[-1].pose.covariance)[35]
     assert yaw_var < 0.2 * yaw_var2  # the heading is held by the AHRS, not only integrated
