@@ -87,8 +87,8 @@ def test_align_rejects_outlier_fixes_and_recovers_rotation():
 @pytest.mark.parametrize(
     "name, bad",
     [
-        ("first fix 30 m off", lambda k, xy: [*xy, 30.0, 0.0] if k == 0 else xy),
-        ("first three 500 m off", lambda k, xy: [*xy, 0.0, 500.0] if k < 3 else xy),
+        ("first fix 30 m off", lambda k, xy: np.add(xy, [30.0, 0.0]) if k == 0 else xy),
+        ("first three 500 m off", lambda k, xy: np.add(xy, [0.0, 500.0]) if k < 3 else xy),
     ],
 )
 def test_bad_first_fixes_do_not_poison_the_initial_pose(fake, name, bad):
