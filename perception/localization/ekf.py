@@ -182,6 +182,13 @@ class PoseEkf:
         resid = np.array([speed - self.x[V]])
         return self._correct(resid, h, np.array([[std**2]]), self.cfg.speed_gate_chi2)
 
+    def reset_speed(self, speed: float, std: float) -> None:
+        """Take ``speed`` as the speed, uncorrelated with the rest (after persistent rejections)."""
+        self.x[V] = speed
+        self.p[V, :] = 0.0
+        self.p[:, V] = 0.0
+        self.p[V, V] = std * std
+
     def update_yaw(self, stamp_ns: int, yaw: float, var: float) -> Update:
         """An absolute heading (an AHRS-type IMU's orientation, in the map frame) in rad."""
         lag = self._lag(stamp_ns)

@@ -68,6 +68,7 @@ class EkfLocalizer(Node):
         self.first_imu_ns: int | None = None
         self.gnss_seen = False
         self.scan_rejections = 0
+        self.speed_rejections = 0
         self.resets = 0  # re-initialisations after the filter diverged (GNSS or scan matching)
         self.odom_pub = ctx.publisher(topics.LOCALIZATION_ODOMETRY, "nav_msgs/msg/Odometry")
         self.tf_pub = ctx.publisher(topics.TF, "tf2_msgs/msg/TFMessage")
@@ -214,6 +215,11 @@ class EkfLocalizer(Node):
             return
         self.anchor.dr.wheel(stamp, speed, std)
         result = self.ekf.update_speed(stamp, speed, std)
+        self.speed_rejections = self.speed_rejections + 1 if result is Update.OUTLIER else 0
+        if self.speed_rejections >= self.params.speed_reset_after:
+            self.ekf.reset_speed(speed, std)
+            self.speed_rejections = 0
+            self.log.warning("wheel speed rejected persistently: speed reset to %.2f m/s", speed)
         if result in (Update.OUTLIER, Update.STALE):
             self.ctx.event(
                 EventKind.DROP, f"{topics.VEHICLE_ODOMETRY}: speed {speed:.2f} m/s {result.value}"

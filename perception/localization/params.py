@@ -53,6 +53,9 @@ class EkfLocalizerParams:
     # A scan-matched pose rejected by the gate this many times in a row re-initialises the
     # filter there: the matcher is precise, so a persistent disagreement means the EKF drifted.
     scan_reset_after: int = 10
+    # Wheel speeds rejected this many times in a row reset the speed state to the wheel's (a
+    # speed diverged on a biased accelerometer would otherwise lock every later one out).
+    speed_reset_after: int = 10
     # robot_localization's [x y z roll pitch yaw vx vy vz vroll vpitch vyaw ax ay az]: the IMU's
     # yaw (orientation, where its covariance is valid), vyaw and ax; the odometry's vx and vyaw.
     imu_config: list[bool] = field(default_factory=lambda: default_config("yaw", "vyaw", "ax"))
@@ -63,7 +66,7 @@ class EkfLocalizerParams:
     imu_tf_wait_s: float = 0.5  # IMU time allowed for /tf_static to arrive before the warning
     # Skid-steer and slipping wheels: the wheel speed's std grows by this much per rad/s that
     # the odometry's yaw rate disagrees with the IMU's.
-    slip_speed_std_per_rad_s: float = 1.0
+    slip_speed_std_per_rad_s: float = 0.2
     publish_tf: bool = True
     ekf: EkfConfig = field(default_factory=EkfConfig)
 
@@ -81,6 +84,7 @@ class EkfLocalizerParams:
         non_negative("gnss_reset_s", self.gnss_reset_s)
         non_negative("no_gnss_start_s", self.no_gnss_start_s)
         at_least("scan_reset_after", self.scan_reset_after, 1)
+        at_least("speed_reset_after", self.speed_reset_after, 1)
         positive("imu_yaw_max_var", self.imu_yaw_max_var)
         non_negative("imu_tf_wait_s", self.imu_tf_wait_s)
         non_negative("slip_speed_std_per_rad_s", self.slip_speed_std_per_rad_s)

@@ -25,6 +25,7 @@ from perception.geometry import quaternion_to_matrix
 from perception.tf import StaticTransforms
 from stack.errors import ParamError
 
+GRAVITY = 9.80665
 STATE_NAMES = (
     "x", "y", "z", "roll", "pitch", "yaw", "vx", "vy", "vz",
     "vroll", "vpitch", "vyaw", "ax", "ay", "az",
@@ -103,21 +104,32 @@ class ImuFrames:
             norm = float(np.linalg.norm(self.up_sum))
             up = self.up_sum / norm if norm > 0 else np.array([0.0, 0.0, 1.0])
             return ImuReading(float(gyro @ up), 0.0, None, 0.0, levelled=True)
+        world_imu = self._orientation(msg)
+        if world_imu is not None:  # an AHRS: remove gravity along its own vertical
+            acc = acc - world_imu.T @ np.array([0.0, 0.0, GRAVITY])
         gyro, acc = rot @ gyro, rot @ acc
-        yaw, var = self._yaw(msg, rot)
+        yaw, var = self._yaw(msg, rot, world_imu)
         return ImuReading(float(gyro[2]), float(acc[0]), yaw, var)
 
-    def _yaw(self, msg: Any, rot: np.ndarray) -> tuple[float | None, float]:
-        """The vehicle's yaw from the IMU orientation where its covariance says it is valid
-        (REP 145: orientation_covariance[0] == -1 means no orientation)."""
+    @staticmethod
+    def _orientation(msg: Any) -> np.ndarray | None:
+        """world <- imu rotation of an IMU that reports its orientation (REP 145:
+        orientation_covariance[0] == -1 means it does not)."""
         cov = np.asarray(msg.orientation_covariance, float)
-        var = float(cov[8]) if cov.size == 9 else -1.0
         q = msg.orientation
         quat = np.array([q.x, q.y, q.z, q.w], float)
-        if cov.size != 9 or cov[0] < 0 or not (0 < var <= self.max_yaw_var):
-            return None, 0.0
         norm = float(np.linalg.norm(quat))
-        if not np.isfinite(norm) or norm < 0.5:
+        if cov.size != 9 or cov[0] < 0 or not np.isfinite(norm) or abs(norm - 1.0) > 0.1:
+            return None
+        return quaternion_to_matrix(*(quat / norm))
+
+    def _yaw(
+        self, msg: Any, rot: np.ndarray, world_imu: np.ndarray | None
+    ) -> tuple[float | None, float]:
+        """The vehicle's yaw from the IMU orientation where its yaw variance says it is valid."""
+        cov = np.asarray(msg.orientation_covariance, float)
+        var = float(cov[8]) if cov.size == 9 else -1.0
+        if world_imu is None or not (0 < var <= self.max_yaw_var):
             return None, 0.0
-        world_base = quaternion_to_matrix(*(quat / norm)) @ rot.T
+        world_base = world_imu @ rot.T
         return float(np.arctan2(world_base[1, 0], world_base[0, 0])), var
