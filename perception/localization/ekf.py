@@ -31,6 +31,7 @@ class Update(enum.Enum):
 class EkfConfig:
     gyro_noise: float = 0.001  # rad/s/sqrt(Hz): yaw random walk from gyro noise
     accel_noise: float = 0.1  # m/s^2/sqrt(Hz): speed random walk from accelerometer noise
+    unknown_accel_noise: float = 1.5  # m/s^2/sqrt(Hz): the same without a forward acceleration
     bias_walk: float = 2e-5  # rad/s/sqrt(s): gyro bias drift
     position_noise: float = 0.01  # m/sqrt(s): model error (slip, bumps)
     initial_bias_std: float = 0.01  # rad/s
@@ -53,6 +54,7 @@ class PoseEkf:
         self.time_ns: int | None = None
         self.yaw_rate = 0.0  # last measured (biased) IMU yaw rate, rad/s
         self.accel = 0.0  # last measured longitudinal acceleration, m/s^2
+        self.accel_known = True  # False: no forward axis (a levelled IMU): speed noise grows
 
     @property
     def initialized(self) -> bool:
@@ -100,7 +102,7 @@ class PoseEkf:
                     c.position_noise**2,
                     c.position_noise**2,
                     c.gyro_noise**2,
-                    c.accel_noise**2,
+                    (c.accel_noise if self.accel_known else c.unknown_accel_noise) ** 2,
                     c.bias_walk**2,
                 ]
             )
@@ -118,12 +120,16 @@ class PoseEkf:
             self._predict_step(dt / steps)
         self.time_ns = stamp_ns
 
-    def set_imu(self, stamp_ns: int, yaw_rate: float, accel: float) -> Update:
-        """Predict to the IMU stamp with the previous inputs, then hold the new ones."""
+    def set_imu(
+        self, stamp_ns: int, yaw_rate: float, accel: float, accel_known: bool = True
+    ) -> Update:
+        """Predict to the IMU stamp with the previous inputs, then hold the new ones.
+        ``accel_known`` False: no forward acceleration (0 is held, the speed noise grows)."""
         if self.time_ns is not None and stamp_ns < self.time_ns - self.cfg.max_delay_s * 1e9:
             return Update.STALE
         self.predict_to(stamp_ns)
         self.yaw_rate, self.accel = float(yaw_rate), float(accel)
+        self.accel_known = accel_known
         return Update.ACCEPTED
 
     # ------------------------------------------------------------ updates

@@ -59,9 +59,9 @@ class DeadReckoning:
             self.ekf.initialize(stamp, 0.0, 0.0, 0.0, 0.0, 1e-3, 1e-3)
             self.ekf.p[V, V] = UNKNOWN_SPEED_STD**2  # the first wheel speed sets it
 
-    def imu(self, stamp: int, yaw_rate: float, accel: float) -> None:
+    def imu(self, stamp: int, yaw_rate: float, accel: float, accel_known: bool = True) -> None:
         self._start(stamp)
-        self.ekf.set_imu(stamp, yaw_rate, accel)
+        self.ekf.set_imu(stamp, yaw_rate, accel, accel_known)
 
     def wheel(self, stamp: int, speed: float, std: float) -> None:
         self._start(stamp)

@@ -129,10 +129,11 @@ class EkfLocalizer(Node):
             return
         self._initialize_from_param(stamp)
         yaw_rate = reading.yaw_rate if "vyaw" in self.imu_use else self.ekf.yaw_rate
-        accel = reading.accel if "ax" in self.imu_use else 0.0
+        known = "ax" in self.imu_use and not reading.levelled
+        accel = reading.accel if known else 0.0
         self.imu_yaw_rate = yaw_rate
-        self.anchor.dr.imu(stamp, yaw_rate, accel)
-        if self.ekf.set_imu(stamp, yaw_rate, accel) is Update.STALE:
+        self.anchor.dr.imu(stamp, yaw_rate, accel, known)
+        if self.ekf.set_imu(stamp, yaw_rate, accel, known) is Update.STALE:
             self.ctx.event(EventKind.DROP, f"{topics.IMU}: {Update.STALE.value}")
             return
         if not self.ekf.initialized:

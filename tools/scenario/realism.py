@@ -6,7 +6,7 @@ Each knob models one thing seen on real logs:
 - ``imu_mount_rpy_deg``: the IMU mounted rotated (its axes are not base_link's); ``imu_on_tf``
   False leaves its transform out of /tf_static, as many real logs do;
 - ``gyro_bias_rad_s``: an extra constant gyro bias per axis (cheap MEMS parts, warm-up);
-- ``gnss_first_fix_offset_m`` on the first ``gnss_bad_first_fixes`` fixes: a bad first fix (30 m)
+- ``gnss_first_fix_offset_m`` on the first ``gnss_bad_first_fixes`` fixes written: a bad first fix (30 m)
   or a cold-start jump (500 m on three fixes);
 - ``gnss_jumps``: multipath jumps, each ``[start_s, duration_s, east_m, north_m]``;
 - ``gnss_dropouts``: ``[start_s, duration_s]`` windows without any fix (tunnels, trees);
@@ -148,8 +148,11 @@ class Realism:
         """Offsets, jumps and dropouts; a fix not to be written has NaN latitude."""
         n = len(samples.steps)
         t = samples.steps / SIM_HZ
+        keep = np.arange(n) % self.gnss_decimate == 0
+        for start, duration in self.gnss_dropouts:
+            keep &= ~((t >= start) & (t < start + duration))
         offset = np.zeros((n, 2))
-        offset[: self.gnss_bad_first_fixes] += self.gnss_first_fix_offset_m
+        offset[np.flatnonzero(keep)[: self.gnss_bad_first_fixes]] += self.gnss_first_fix_offset_m
         for start, duration, east, north in self.gnss_jumps:
             inside = (t >= start) & (t < start + duration)
             offset[inside] += (east, north)
@@ -160,9 +163,6 @@ class Realism:
             lla = np.column_stack(
                 pymap3d.enu2geodetic(e + offset[:, 0], nn + offset[:, 1], u, *ENU_ORIGIN)
             )
-        keep = np.arange(n) % self.gnss_decimate == 0
-        for start, duration in self.gnss_dropouts:
-            keep &= ~((t >= start) & (t < start + duration))
         lla[~keep, 0] = np.nan
         return GnssSamples(samples.steps, lla, samples.sigma)
 

@@ -56,7 +56,7 @@ def test_knobs_change_what_they_say(real_messages, mcap_messages):
     lat = np.array([m.latitude for _, m in fixes])
     plain_lat = {t: m.latitude for t, m in plain}
     north_m = (lat - np.array([plain_lat[t] for t in stamps])) * 111_200.0
-    assert np.allclose(north_m[:2], 500.0, atol=5.0) and np.all(np.abs(north_m[2:]) < 1.0)
+    assert np.allclose(north_m[:3], 500.0, atol=5.0) and np.all(np.abs(north_m[3:]) < 1.0)
     assert "realism:" in (path / "scenario.yaml").read_text()
 
 
