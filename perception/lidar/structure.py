@@ -68,16 +68,15 @@ def above_ceiling(points: np.ndarray, cfg: StructureConfig) -> np.ndarray:
 
 def _returns_above(fit: BoxFit, above_xy: np.ndarray, margin: float) -> np.ndarray:
     """Per box, how many above-ceiling returns fall inside its footprint (+ margin)."""
-    counts = np.zeros(len(fit.yaw), int)
-    if len(above_xy) == 0:
-        return counts
-    for i in range(len(fit.yaw)):
-        c, s = np.cos(fit.yaw[i]), np.sin(fit.yaw[i])
-        d = above_xy - fit.center[i, :2]
-        along, across = d[:, 0] * c + d[:, 1] * s, -d[:, 0] * s + d[:, 1] * c
-        half_l, half_w = fit.dims[i, 0] / 2 + margin, fit.dims[i, 1] / 2 + margin
-        counts[i] = int(np.count_nonzero((np.abs(along) <= half_l) & (np.abs(across) <= half_w)))
-    return counts
+    if len(above_xy) == 0 or len(fit.yaw) == 0:
+        return np.zeros(len(fit.yaw), int)
+    c, s = np.cos(fit.yaw)[:, None], np.sin(fit.yaw)[:, None]
+    dx = above_xy[None, :, 0] - fit.center[:, None, 0]  # (K, M)
+    dy = above_xy[None, :, 1] - fit.center[:, None, 1]
+    half_l = fit.dims[:, 0:1] / 2 + margin
+    half_w = fit.dims[:, 1:2] / 2 + margin
+    inside = (np.abs(dx * c + dy * s) <= half_l) & (np.abs(dy * c - dx * s) <= half_w)
+    return inside.sum(1)
 
 
 def structure_mask(fit: BoxFit, above_xy: np.ndarray, cfg: StructureConfig) -> np.ndarray:

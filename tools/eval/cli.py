@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from stack.cli import argtypes
+
 # (key, label, format, target, higher is better); targets are issue 6's acceptance figures.
 SUMMARY = (
     ("camera_ap50", "camera AP@0.5 (vehicles)", "{:.3f}", 0.8, True),
@@ -42,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--align-first",
-        type=float,
+        type=argtypes.non_negative_float,
         default=0.0,
         metavar="S",
         help="--gnss on a run replayed without the fixes: align the track on the first S s of "

@@ -199,3 +199,13 @@ def test_sensor_configs_are_checked_and_named(fake):
     rl_imu = [False] * 3 + [True] * 3 + [False] * 3 + [True] * 6
     node, _ = fake.make_node(EkfLocalizer, imu_config=rl_imu)
     assert node.imu_use == {"yaw", "vyaw", "ax"}
+
+
+def test_a_500m_jump_of_2s_mid_drive_is_gated_not_followed(fake):
+    node, ctx = fake.make_node(EkfLocalizer, **PLANE_PARAMS)
+    _, errors = _run(
+        fake, ctx, 20.0, bad=lambda k, xy: np.add(xy, [0.0, 500.0]) if 100 <= k < 120 else xy
+    )
+    assert node.resets == 0  # 2 s of agreeing bad fixes: shorter than gnss_reset_s
+    assert sum("rejected as an outlier" in d for _, d in ctx.events) >= 20
+    assert errors[errors[:, 0] > 10.0, 1].max() < 1.0
