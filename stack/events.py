@@ -21,6 +21,9 @@ class EventKind(str, enum.Enum):
     EXCEPTION = "exception"
     SWITCH = "switch"  # model variant switch
     TIMER_SKIP = "timer_skip"
+    # a frame a node needs has no transform on /tf_static (e.g. an IMU mounted rotated): the
+    # node says once what it does instead of silently reading the sensor's axes as base_link's
+    MISSING_TRANSFORM = "missing_transform"
 
 
 class EventKindError(L4Error, TypeError):

@@ -8,6 +8,7 @@ camera detector node without code changes::
       width: 320
       height: 192
       resize: stretch                  # stretch | letterbox
+      interpolation: linear            # linear | area | nearest | cubic (default: per decoder)
       pad_value: 114                   # letterbox border value (pixel units, before scaling)
       pad_position: center             # center | top_left (YOLOX pads bottom-right)
       channel_order: rgb               # rgb | bgr
@@ -53,14 +54,35 @@ TOP_KEYS = frozenset(
     }
 )  # fmt: skip
 INPUT_KEYS = frozenset(
-    {"tensor", "width", "height", "resize", "pad_value", "pad_position", "channel_order",
-     "scale", "mean", "std", "fused"}
+    {"tensor", "width", "height", "resize", "interpolation", "pad_value", "pad_position",
+     "channel_order", "scale", "mean", "std", "fused"}
 )  # fmt: skip
 
 
 class ResizeMode(str, Enum):
     STRETCH = "stretch"  # resize to the input size, aspect ratio not kept
     LETTERBOX = "letterbox"  # keep the aspect ratio, pad the rest with pad_value
+
+
+class Interpolation(str, Enum):
+    """The resize filter the model was trained with (a model's scores depend on it)."""
+
+    LINEAR = "linear"  # cv2.INTER_LINEAR: cv2.resize's default, YOLOX/YOLOv5/v8/FastestDet
+    AREA = "area"  # cv2.INTER_AREA when shrinking, INTER_LINEAR when enlarging
+    NEAREST = "nearest"
+    CUBIC = "cubic"
+
+
+# What each decoder family's reference pre-processing resizes with, when a card does not say:
+# YOLOX (preproc), YOLOv5 / v8 (letterbox) and FastestDet's demo all call cv2.resize with
+# INTER_LINEAR; this project's centernet is trained on INTER_AREA-shrunk frames (tools/train).
+DEFAULT_INTERPOLATION = {
+    "yolox": Interpolation.LINEAR,
+    "yolov5": Interpolation.LINEAR,
+    "yolov8": Interpolation.LINEAR,
+    "fastestdet": Interpolation.LINEAR,
+    "centernet": Interpolation.AREA,
+}
 
 
 class PadPosition(str, Enum):
@@ -73,6 +95,7 @@ class InputSpec:
     width: int
     height: int
     resize: ResizeMode = ResizeMode.STRETCH
+    interpolation: Interpolation = Interpolation.AREA
     pad_value: float = 114.0
     pad_position: PadPosition = PadPosition.CENTER
     channel_order: ChannelOrder = ChannelOrder.RGB
@@ -129,6 +152,7 @@ class ModelCard:
                 "width": inp.width,
                 "height": inp.height,
                 "resize": inp.resize.value,
+                "interpolation": inp.interpolation.value,
                 "pad_value": inp.pad_value,
                 "pad_position": inp.pad_position.value,
                 "channel_order": inp.channel_order.value,
@@ -231,8 +255,9 @@ class _Reader:
         return value
 
 
-def _input_spec(source: str, doc: Any) -> InputSpec:
+def _input_spec(source: str, doc: Any, decoder: str) -> InputSpec:
     r = _Reader(source, "input.", doc, INPUT_KEYS)
+    default = DEFAULT_INTERPOLATION.get(decoder, Interpolation.LINEAR)
     std = r.triple("std", (1.0, 1.0, 1.0))
     if any(s == 0 for s in std):
         raise r.error("std", f"must not contain 0, got {list(std)}")
@@ -246,6 +271,7 @@ def _input_spec(source: str, doc: Any) -> InputSpec:
         width=r.integer("width"),
         height=r.integer("height"),
         resize=r.choice("resize", ResizeMode, ResizeMode.STRETCH.value),
+        interpolation=r.choice("interpolation", Interpolation, default.value),
         pad_value=r.number("pad_value", 114.0),
         pad_position=r.choice("pad_position", PadPosition, PadPosition.CENTER.value),
         channel_order=r.choice("channel_order", ChannelOrder, ChannelOrder.RGB.value),
@@ -313,10 +339,11 @@ def card_from_dict(doc: Any, source: str = "<dict>") -> ModelCard:
     agnostic = r.raw("class_agnostic_nms", False)
     if not isinstance(agnostic, bool):
         raise r.error("class_agnostic_nms", f"expected true or false, got {agnostic!r}")
+    decoder = _decoder_spec(source, r.raw("decoder"))
     return ModelCard(
         model=r.text("model"),
-        input=_input_spec(source, r.raw("input")),
-        decoder=_decoder_spec(source, r.raw("decoder")),
+        input=_input_spec(source, r.raw("input"), decoder.name),
+        decoder=decoder,
         classes=classes,
         labels=labels,
         score_threshold=r.number("score_threshold", 0.3, 0.0, 1.0),

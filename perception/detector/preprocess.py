@@ -12,7 +12,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from perception.detector.card import InputSpec, PadPosition, ResizeMode
+from perception.detector.card import InputSpec, Interpolation, PadPosition, ResizeMode
 from perception.detector.errors import ImageError
 from stack.engine import ChannelOrder
 
@@ -27,6 +27,11 @@ _ENCODINGS: dict[str, tuple[int, int | None]] = {
     "8UC1": (1, cv2.COLOR_GRAY2BGR),
 }
 SUPPORTED_ENCODINGS = tuple(_ENCODINGS)
+_CV2_INTERPOLATION = {
+    Interpolation.LINEAR: cv2.INTER_LINEAR,
+    Interpolation.NEAREST: cv2.INTER_NEAREST,
+    Interpolation.CUBIC: cv2.INTER_CUBIC,
+}
 
 
 def image_to_bgr(msg: Any) -> np.ndarray:
@@ -102,7 +107,10 @@ def _resized(
 ) -> np.ndarray:
     h, w = bgr.shape[:2]
     new_w, new_h = round(w * plan.sx), round(h * plan.sy)
-    interp = cv2.INTER_AREA if new_w < w else cv2.INTER_LINEAR
+    if spec.interpolation is Interpolation.AREA:
+        interp = cv2.INTER_AREA if new_w < w else cv2.INTER_LINEAR
+    else:
+        interp = _CV2_INTERPOLATION[spec.interpolation]
     img = cv2.resize(bgr, (new_w, new_h), interpolation=interp) if (new_w, new_h) != (w, h) else bgr
     if spec.resize is ResizeMode.STRETCH:
         return img

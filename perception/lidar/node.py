@@ -132,6 +132,7 @@ class LidarObstacles(Node):
             self.params,
             stats,
             self._map_exclusion(stamp_to_ns(msg.header.stamp)),
+            have_map=self.static_map is not None,
         )
         self.last_stats = stats
         header = self.ctx.new(

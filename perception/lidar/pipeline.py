@@ -19,6 +19,13 @@ from perception.lidar.boxes import (
 )
 from perception.lidar.cluster import euclidean_clusters, grid_clusters
 from perception.lidar.preprocess import Box3, GroundConfig, segment_ground, voxel_downsample
+from perception.lidar.structure import (
+    StructureConfig,
+    StructureMode,
+    above_ceiling,
+    as_unknown,
+    structure_mask,
+)  # fmt: skip
 from perception.objects import ObjectArray
 from stack.params import at_least, interval, non_negative, parse_enum, positive
 
@@ -50,6 +57,9 @@ class ObstacleConfig:
     # Grow boxes of vehicles seen by one face only to a prior footprint (None: off).
     vehicle_priors: VehiclePriors | None = field(default_factory=VehiclePriors)
     sensor_xy: tuple[float, float] = (0.0, 0.0)  # where the lidar sits in base_link
+    # Static structure told by shape (perception/lidar/structure.py): auto drops it when no
+    # static map is given.
+    structure: StructureConfig = field(default_factory=StructureConfig)
 
     def __post_init__(self) -> None:
         non_negative("voxel_size", self.voxel_size)
@@ -66,6 +76,8 @@ class ObstacleConfig:
             self.sizes = SizeClasses(**self.sizes)
         if isinstance(self.vehicle_priors, dict):
             self.vehicle_priors = VehiclePriors(**self.vehicle_priors)
+        if isinstance(self.structure, dict):
+            self.structure = StructureConfig(**self.structure)
 
 
 @dataclass
@@ -93,16 +105,22 @@ def detect_obstacles(
     cfg: ObstacleConfig,
     stats: PipelineStats | None = None,
     exclude: Callable[[np.ndarray], np.ndarray] | None = None,
+    have_map: bool = False,
 ) -> ObjectArray:
     """Obstacle boxes from (N, 3) float points already in base_link.
 
     ``exclude`` maps the non-ground points to a mask of points that are no obstacle (those on
-    the static map); they are removed before clustering.
+    the static map); they are removed before clustering. ``have_map``: a static map is
+    configured (cfg.structure's ``auto`` then leaves structure to it).
     """
     stats = stats if stats is not None else PipelineStats()
     watch = _Stopwatch(stats)
     crop = Box3(*cfg.crop_x, *cfg.crop_y, *cfg.crop_z)
     ego = Box3(*cfg.ego_x, *cfg.ego_y, -np.inf, np.inf)
+    structure = cfg.structure.active(have_map)
+    if structure is not StructureMode.OFF:
+        columns = Box3(*cfg.crop_x, *cfg.crop_y, -np.inf, np.inf)
+        above = above_ceiling(points[columns.contains(points)], cfg.structure)
     pts = points[crop.contains(points) & ~ego.contains(points)]
     watch.lap("crop", len(pts))
     pts = voxel_downsample(pts, cfg.voxel_size)
@@ -127,9 +145,18 @@ def detect_obstacles(
         )
     watch.lap("cluster", int(labels.max()) + 1 if len(labels) else 0)
     fit = fit_boxes(pts, labels, plane)
+    structure_fit = None
+    if structure is not StructureMode.OFF:
+        watch.lap("fit", len(fit.yaw))  # with the cues on, fitting is timed apart from "boxes"
+        mask = structure_mask(fit, above, cfg.structure)
+        structure_fit, fit = fit.select(mask), fit.select(~mask)
+        watch.lap("structure", int(mask.sum()))
     if cfg.vehicle_priors is not None:
         fit = suppress_contained(complete_vehicle_faces(fit, cfg.sensor_xy, cfg.vehicle_priors))
     objs = boxes_to_objects(fit, cfg.sizes, cfg.position_std)
     objs = objs.select(objs.dims[:, 0] <= cfg.max_box_length)
+    if structure is StructureMode.UNKNOWN and structure_fit is not None:
+        unknown = boxes_to_objects(structure_fit, cfg.sizes, cfg.position_std)
+        objs = ObjectArray.concat([objs, as_unknown(unknown)])
     watch.lap("boxes", len(objs))
     return objs

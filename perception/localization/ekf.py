@@ -1,8 +1,10 @@
 """Planar pose EKF: state (x, y, yaw, v, gyro bias) in the map frame.
 
 IMU yaw rate and longitudinal acceleration drive the prediction (as inputs, held between IMU
-messages); wheel speed and GNSS position are measurements, each gated by its Mahalanobis
-distance so that a GNSS multipath jump or a wheel slip is rejected instead of dragging the pose.
+messages); wheel speed, GNSS position, an AHRS heading and a scan-matched pose are measurements,
+each gated by its Mahalanobis distance so that a GNSS multipath jump or a wheel slip is rejected
+instead of dragging the pose. The gyro bias is a state: GNSS course, AHRS heading and scan
+matching make it observable.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class Update(enum.Enum):
 class EkfConfig:
     gyro_noise: float = 0.001  # rad/s/sqrt(Hz): yaw random walk from gyro noise
     accel_noise: float = 0.1  # m/s^2/sqrt(Hz): speed random walk from accelerometer noise
+    unknown_accel_noise: float = 1.5  # m/s^2/sqrt(Hz): the same without a forward acceleration
     bias_walk: float = 2e-5  # rad/s/sqrt(s): gyro bias drift
     position_noise: float = 0.01  # m/sqrt(s): model error (slip, bumps)
     initial_bias_std: float = 0.01  # rad/s
@@ -36,6 +39,7 @@ class EkfConfig:
     gnss_gate_chi2: float = 13.8  # 99.9 % of a 2-dof chi-square
     pose_gate_chi2: float = 16.3  # 99.9 % of a 3-dof chi-square
     speed_gate_chi2: float = 10.8  # 99.9 % of a 1-dof chi-square
+    yaw_gate_chi2: float = 10.8  # 99.9 % of a 1-dof chi-square
     max_delay_s: float = 0.3  # measurements older than the filter by more are dropped
     max_dt_s: float = 0.5  # longer prediction gaps are split into steps of this size
 
@@ -50,6 +54,7 @@ class PoseEkf:
         self.time_ns: int | None = None
         self.yaw_rate = 0.0  # last measured (biased) IMU yaw rate, rad/s
         self.accel = 0.0  # last measured longitudinal acceleration, m/s^2
+        self.accel_known = True  # False: no forward axis (a levelled IMU): speed noise grows
 
     @property
     def initialized(self) -> bool:
@@ -97,7 +102,7 @@ class PoseEkf:
                     c.position_noise**2,
                     c.position_noise**2,
                     c.gyro_noise**2,
-                    c.accel_noise**2,
+                    (c.accel_noise if self.accel_known else c.unknown_accel_noise) ** 2,
                     c.bias_walk**2,
                 ]
             )
@@ -115,12 +120,16 @@ class PoseEkf:
             self._predict_step(dt / steps)
         self.time_ns = stamp_ns
 
-    def set_imu(self, stamp_ns: int, yaw_rate: float, accel: float) -> Update:
-        """Predict to the IMU stamp with the previous inputs, then hold the new ones."""
+    def set_imu(
+        self, stamp_ns: int, yaw_rate: float, accel: float, accel_known: bool = True
+    ) -> Update:
+        """Predict to the IMU stamp with the previous inputs, then hold the new ones.
+        ``accel_known`` False: no forward acceleration (0 is held, the speed noise grows)."""
         if self.time_ns is not None and stamp_ns < self.time_ns - self.cfg.max_delay_s * 1e9:
             return Update.STALE
         self.predict_to(stamp_ns)
         self.yaw_rate, self.accel = float(yaw_rate), float(accel)
+        self.accel_known = accel_known
         return Update.ACCEPTED
 
     # ------------------------------------------------------------ updates
@@ -178,6 +187,24 @@ class PoseEkf:
         h[0, V] = 1.0
         resid = np.array([speed - self.x[V]])
         return self._correct(resid, h, np.array([[std**2]]), self.cfg.speed_gate_chi2)
+
+    def reset_speed(self, speed: float, std: float) -> None:
+        """Take ``speed`` as the speed, uncorrelated with the rest (after persistent rejections)."""
+        self.x[V] = speed
+        self.p[V, :] = 0.0
+        self.p[:, V] = 0.0
+        self.p[V, V] = std * std
+
+    def update_yaw(self, stamp_ns: int, yaw: float, var: float) -> Update:
+        """An absolute heading (an AHRS-type IMU's orientation, in the map frame) in rad."""
+        lag = self._lag(stamp_ns)
+        if isinstance(lag, Update):
+            return lag
+        h = np.zeros((1, NUM_STATES))
+        h[0, YAW], h[0, BIAS] = 1.0, lag
+        predicted = self.x[YAW] - (self.yaw_rate - self.x[BIAS]) * lag
+        resid = np.array([wrap_angle(yaw - predicted)])
+        return self._correct(resid, h, np.array([[var]]), self.cfg.yaw_gate_chi2)
 
     def update_position(
         self,

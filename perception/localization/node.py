@@ -1,82 +1,45 @@
 """EkfLocalizer node: IMU + wheel odometry + GNSS -> /localization/odometry and map->base_link /tf.
 
 Initialisation, in order of preference: the ``initial_pose`` parameter, a message on
-/initialpose, or GNSS alone once the vehicle has driven ``init_distance_m`` (heading from the
-course between the first and the current fix). Nothing is published before that.
+/initialpose, or GNSS once a run of fixes spanning ``init_distance_m`` of dead-reckoned path
+agrees on where that path lies (gnss_anchor: a bad first fix or a 500 m jump among them is an
+outlier, not the anchor). Nothing is published before that. When GNSS is rejected persistently
+while the fixes agree among themselves, or scan matching is, the filter re-initialises there.
+Sensor use follows robot_localization's 15-boolean ``imu_config`` / ``odom_config`` (sensors.py).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from perception.geometry import quaternion_to_yaw, yaw_to_quaternion
-from perception.localization.ekf import BIAS, YAW, EkfConfig, PoseEkf, Update, V, X, Y
+from perception.geometry import quaternion_to_yaw
+from perception.localization import outputs
+from perception.localization.ekf import PoseEkf, Update, V
 from perception.localization.geodesy import LocalTangentPlane
+from perception.localization.gnss_anchor import Anchor, DeadReckoning, GnssAnchor
+from perception.localization.params import EkfLocalizerParams, LocalizationError, origin_from_map
+from perception.localization.sensors import (
+    IMU_USED,
+    ODOM_USED,
+    ImuFrames,
+    ImuReading,
+    MissingTransform,
+    parse_config,
+)  # fmt: skip
 from perception.tf import StaticTransforms
 from stack import topics
-from stack.errors import L4Error
 from stack.events import EventKind
 from stack.msgs import stamp_to_ns
 from stack.node import Context, Node
-from stack.params import at_least, length, positive
+from stack.params import parse_enum
 
-MAP_ORIGIN_KEYS = ("enu_origin_lat_lon_alt", "origin")  # tools/scenario writes the first
 _NO_FIX = -1
 _COVARIANCE_UNKNOWN = 0
-
-
-class LocalizationError(L4Error, ValueError):
-    """Bad localization configuration (origin, map file, initial pose)."""
-
-
-@dataclass
-class EkfLocalizerParams:
-    origin_lat: float = math.nan  # GNSS datum of the map frame; NaN: read map_path or first fix
-    origin_lon: float = math.nan
-    origin_alt: float = 0.0
-    map_path: str = ""  # an .npz holding the map frame's [lat, lon(, alt)] (see MAP_ORIGIN_KEYS)
-    map_frame: str = topics.FRAME_MAP
-    base_frame: str = topics.FRAME_BASE
-    gnss_std: float = 1.0  # m, when the fix carries no covariance
-    wheel_speed_std: float = 0.1  # m/s, when the odometry carries no covariance
-    initial_pose: list[float] = field(default_factory=list)  # [x, y, yaw] in the map frame
-    init_distance_m: float = 8.0
-    # A scan-matched pose rejected by the gate this many times in a row re-initialises the
-    # filter there: the matcher is precise, so a persistent disagreement means the EKF drifted.
-    scan_reset_after: int = 10
-    publish_tf: bool = True
-    ekf: EkfConfig = field(default_factory=EkfConfig)
-
-    def __post_init__(self) -> None:
-        if isinstance(self.ekf, dict):
-            self.ekf = EkfConfig(**self.ekf)
-        if self.initial_pose:
-            length("initial_pose", self.initial_pose, 3, "[x, y, yaw]")
-        positive("gnss_std", self.gnss_std)
-        positive("wheel_speed_std", self.wheel_speed_std)
-        positive("init_distance_m", self.init_distance_m)
-        at_least("scan_reset_after", self.scan_reset_after, 1)
-
-
-def origin_from_map(path: str) -> tuple[float, float, float] | None:
-    """The geodetic origin of the map frame stored in a map .npz, if any."""
-    file = Path(path)
-    try:
-        with np.load(file) as data:
-            key = next((k for k in MAP_ORIGIN_KEYS if k in data), None)
-            if key is None:
-                return None
-            origin = np.asarray(data[key], float).ravel()
-    except (OSError, ValueError) as exc:
-        raise LocalizationError(f"{file}: cannot read map: {exc}") from exc
-    if len(origin) not in (2, 3) or not np.all(np.isfinite(origin)):
-        raise LocalizationError(f"{file}: key {key!r} must be [lat, lon(, alt)], got {origin}")
-    return float(origin[0]), float(origin[1]), float(origin[2]) if len(origin) == 3 else 0.0
+_YAW_DISAGREE_LIMIT = 50  # consecutive rejected AHRS headings before they are no longer used
+__all__ = ["EkfLocalizer", "EkfLocalizerParams", "LocalizationError", "origin_from_map"]
 
 
 class EkfLocalizer(Node):
@@ -86,13 +49,27 @@ class EkfLocalizer(Node):
 
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
-        self.params: EkfLocalizerParams
-        self.ekf = PoseEkf(self.params.ekf)
+        p: EkfLocalizerParams = self.params
+        self.ekf = PoseEkf(p.ekf)
         self.plane = self._configured_plane()
         self.tf = StaticTransforms()
-        self.first_fix: np.ndarray | None = None
+        self.imu_use, ignored_imu = parse_config("imu_config", p.imu_config, IMU_USED)
+        self.odom_use, ignored_odom = parse_config("odom_config", p.odom_config, ODOM_USED)
+        for name, ignored in (("imu_config", ignored_imu), ("odom_config", ignored_odom)):
+            if ignored:
+                self.log.info("%s: %s not estimated by this planar filter, ignored", name, ignored)
+        missing = parse_enum(MissingTransform, p.imu_without_transform, "imu_without_transform")
+        self.imu_frames = ImuFrames(p.base_frame, self.tf, missing, p.imu_yaw_max_var)
+        self.imu_warned = False
+        self.yaw_disagreements = 0
+        self.anchor = GnssAnchor(p.anchor_config(), DeadReckoning(p.ekf))
         self.wheel_speed = 0.0
+        self.imu_yaw_rate: float | None = None
+        self.first_imu_ns: int | None = None
+        self.gnss_seen = False
         self.scan_rejections = 0
+        self.speed_rejections = 0
+        self.resets = 0  # re-initialisations after the filter diverged (GNSS or scan matching)
         self.odom_pub = ctx.publisher(topics.LOCALIZATION_ODOMETRY, "nav_msgs/msg/Odometry")
         self.tf_pub = ctx.publisher(topics.TF, "tf2_msgs/msg/TFMessage")
         ctx.subscribe(topics.TF_STATIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
@@ -111,7 +88,7 @@ class EkfLocalizer(Node):
         )
         ctx.subscribe(topics.VEHICLE_ODOMETRY, "nav_msgs/msg/Odometry", self.on_wheel, depth=10)
         ctx.subscribe(topics.IMU, "sensor_msgs/msg/Imu", self.on_imu, depth=10)
-        self._pending_initial_pose = list(self.params.initial_pose)
+        self._pending_initial_pose = list(p.initial_pose)
 
     def _configured_plane(self) -> LocalTangentPlane | None:
         p = self.params
@@ -135,52 +112,130 @@ class EkfLocalizer(Node):
         cov = np.asarray(msg.pose.covariance, float).reshape(6, 6)
         std_xy = math.sqrt(cov[0, 0]) if cov[0, 0] > 0 else 1.0
         std_yaw = math.sqrt(cov[5, 5]) if cov[5, 5] > 0 else 0.2
-        self.ekf.initialize(
-            stamp_to_ns(msg.header.stamp),
-            pose.position.x,
-            pose.position.y,
-            yaw,
-            self.wheel_speed,
-            std_xy,
-            std_yaw,
-        )
+        stamp = stamp_to_ns(msg.header.stamp)
+        x, y = pose.position.x, pose.position.y
+        self.ekf.initialize(stamp, x, y, yaw, self.wheel_speed, std_xy, std_yaw)
 
     def on_imu(self, msg: Any) -> None:
-        rate = msg.angular_velocity
-        acc = msg.linear_acceleration
-        vec = np.array([[rate.x, rate.y, rate.z], [acc.x, acc.y, acc.z]], float)
-        if not np.all(np.isfinite(vec)):
+        rate, acc = msg.angular_velocity, msg.linear_acceleration
+        if not np.all(np.isfinite([rate.x, rate.y, rate.z, acc.x, acc.y, acc.z])):
             self.ctx.event(
                 EventKind.DROP, f"{topics.IMU}: non-finite angular velocity or acceleration"
             )
             return
-        frame = msg.header.frame_id
-        if frame and frame != self.params.base_frame:
-            link = self.tf.lookup(self.params.base_frame, frame)
-            if link is not None:
-                vec = vec @ link.rotation.T  # a mounted IMU: rotate into base_link
         stamp = stamp_to_ns(msg.header.stamp)
+        reading = self._imu_reading(msg, stamp)
+        if reading is None:
+            return
         self._initialize_from_param(stamp)
-        if self.ekf.set_imu(stamp, vec[0, 2], vec[1, 0]) is Update.STALE:
+        yaw_rate = reading.yaw_rate if "vyaw" in self.imu_use else self.ekf.yaw_rate
+        known = "ax" in self.imu_use and not reading.levelled
+        accel = reading.accel if known else 0.0
+        self.imu_yaw_rate = yaw_rate
+        self.anchor.dr.imu(stamp, yaw_rate, accel, known)
+        if self.ekf.set_imu(stamp, yaw_rate, accel, known) is Update.STALE:
             self.ctx.event(EventKind.DROP, f"{topics.IMU}: {Update.STALE.value}")
             return
+        if not self.ekf.initialized:
+            self._start_without_gnss(stamp, reading)
+        elif reading.yaw is not None and "yaw" in self.imu_use:
+            self._imu_heading(stamp, reading)
         self._publish(msg.header.stamp)
 
+    def _imu_reading(self, msg: Any, stamp: int) -> ImuReading | None:
+        frame = msg.header.frame_id
+        rot = self.imu_frames.rotation(frame)
+        if rot is None:
+            waited = self.imu_frames.missing_for_ns(stamp)
+            if waited >= self.params.imu_tf_wait_s * 1e9 and not self.imu_warned:
+                self.imu_warned = True
+                how = self.imu_frames.missing.value
+                detail = (
+                    f"{topics.IMU}: no transform {self.params.base_frame} <- {frame!r} on "
+                    f"{topics.TF_STATIC}; IMU handled as imu_without_transform={how!r} "
+                    "(give the mounting, e.g. with stack.nodes.static_tf:StaticTransformPublisher)"
+                )
+                self.log.warning(detail)
+                self.ctx.event(EventKind.MISSING_TRANSFORM, detail)
+        reading = self.imu_frames.read(msg, rot)
+        if reading is None:
+            self.ctx.event(EventKind.DROP, f"{topics.IMU}: no transform for frame {frame!r}")
+        return reading
+
+    def _start_without_gnss(self, stamp: int, reading: ImuReading) -> None:
+        """no_gnss_start_s: the dead-reckoned path so far, anchored at (0, 0)."""
+        if self.first_imu_ns is None:
+            self.first_imu_ns = stamp
+        wait = self.params.no_gnss_start_s
+        if wait <= 0 or self.gnss_seen or stamp - self.first_imu_ns < wait * 1e9:
+            return
+        x, y, dr_yaw = self.anchor.dr.ekf.x[:3]
+        yaw = dr_yaw
+        if reading.yaw is not None and "yaw" in self.imu_use:
+            yaw = reading.yaw + self.params.imu_yaw_offset
+        c, s = math.cos(yaw - dr_yaw), math.sin(yaw - dr_yaw)
+        self.ekf.initialize(stamp, c * x - s * y, s * x + c * y, yaw, self.wheel_speed, 0.1, 0.05)
+        self.log.warning(
+            "no GNSS fix nor initial pose in %.1f s: started at the first IMU message's place, "
+            "(0, 0) in %s", wait, self.params.map_frame,
+        )  # fmt: skip
+
+    def _imu_heading(self, stamp: int, reading: ImuReading) -> None:
+        if self.yaw_disagreements >= _YAW_DISAGREE_LIMIT:
+            return
+        assert reading.yaw is not None
+        yaw = reading.yaw + self.params.imu_yaw_offset
+        result = self.ekf.update_yaw(stamp, yaw, reading.yaw_var)
+        if result is Update.OUTLIER:
+            self.yaw_disagreements += 1
+            if self.yaw_disagreements == _YAW_DISAGREE_LIMIT:
+                detail = (
+                    f"{topics.IMU}: orientation yaw {yaw:.2f} rad disagrees with the filter's "
+                    f"{self.ekf.x[2]:.2f} rad {_YAW_DISAGREE_LIMIT} times in a row; no longer "
+                    "used (set imu_yaw_offset, or imu_config[5] false)"
+                )
+                self.log.warning(detail)
+                self.ctx.event(EventKind.DROP, detail)
+        elif result is Update.ACCEPTED:
+            self.yaw_disagreements = 0
+
     def on_wheel(self, msg: Any) -> None:
-        speed = float(msg.twist.twist.linear.x)
+        twist = msg.twist.twist
+        speed = float(twist.linear.x)
         if not math.isfinite(speed):
             self.ctx.event(EventKind.DROP, f"{topics.VEHICLE_ODOMETRY}: non-finite speed")
             return
-        self.wheel_speed = speed
-        var = float(msg.twist.covariance[0])
-        std = math.sqrt(var) if math.isfinite(var) and var > 0 else self.params.wheel_speed_std
         stamp = stamp_to_ns(msg.header.stamp)
+        self.wheel_speed = speed
+        std = self._wheel_std(msg)
         self._initialize_from_param(stamp)
+        if "vyaw" not in self.imu_use and "vyaw" in self.odom_use:
+            self.ekf.set_imu(stamp, float(twist.angular.z), self.ekf.accel)
+            self.anchor.dr.imu(stamp, float(twist.angular.z), self.ekf.accel)
+        if "vx" not in self.odom_use:
+            return
+        self.anchor.dr.wheel(stamp, speed, std)
         result = self.ekf.update_speed(stamp, speed, std)
+        self.speed_rejections = self.speed_rejections + 1 if result is Update.OUTLIER else 0
+        if self.speed_rejections >= self.params.speed_reset_after:
+            self.ekf.reset_speed(speed, std)
+            self.speed_rejections = 0
+            self.log.warning("wheel speed rejected persistently: speed reset to %.2f m/s", speed)
         if result in (Update.OUTLIER, Update.STALE):
             self.ctx.event(
                 EventKind.DROP, f"{topics.VEHICLE_ODOMETRY}: speed {speed:.2f} m/s {result.value}"
             )
+
+    def _wheel_std(self, msg: Any) -> float:
+        """The speed's std: the message's covariance (or wheel_speed_std), grown with the slip
+        that the odometry's and the IMU's yaw rates disagree by (skid-steer turns)."""
+        var = float(msg.twist.covariance[0])
+        std = math.sqrt(var) if math.isfinite(var) and var > 0 else self.params.wheel_speed_std
+        wheel_rate = float(msg.twist.twist.angular.z)
+        if "vyaw" in self.odom_use and self.imu_yaw_rate is not None and math.isfinite(wheel_rate):
+            slip = abs(wheel_rate - (self.imu_yaw_rate - float(self.ekf.x[4])))
+            std = math.hypot(std, self.params.slip_speed_std_per_rad_s * slip)
+        return std
 
     def on_gnss(self, msg: Any) -> None:
         fix = np.array([msg.latitude, msg.longitude, msg.altitude], float)
@@ -192,18 +247,43 @@ class EkfLocalizer(Node):
             self.plane = LocalTangentPlane(fix[0], fix[1], alt)
             self.log.warning("no GNSS origin configured: the first fix %s is the map origin", fix)
         enu = self.plane.to_enu(fix[0], fix[1], alt)[:2]
+        self.gnss_seen = True
         cov = self._gnss_covariance(msg)
         stamp = stamp_to_ns(msg.header.stamp)
         lever = self._lever_arm(msg.header.frame_id)
         if not self.ekf.initialized:
-            self._initialize_from_gnss(stamp, enu, cov, lever)
+            self._reinitialize(stamp, self.anchor.initial_fix(stamp, enu, lever), cov, "")
             return
         result = self.ekf.update_position(stamp, enu, cov, lever)
-        if result is not Update.ACCEPTED:
-            self.ctx.event(
-                EventKind.DROP,
-                f"{topics.GNSS_FIX}: fix at ({enu[0]:.1f}, {enu[1]:.1f}) m {result.value}",
-            )
+        if result is Update.ACCEPTED:
+            self.anchor.accepted_fix()
+            return
+        self.ctx.event(
+            EventKind.DROP,
+            f"{topics.GNSS_FIX}: fix at ({enu[0]:.1f}, {enu[1]:.1f}) m {result.value}",
+        )
+        if result is Update.OUTLIER:
+            found = self.anchor.rejected_fix(stamp, enu, lever)
+            self._reinitialize(stamp, found, cov, "GNSS rejected persistently")
+
+    def _reinitialize(self, stamp: int, found: Anchor | None, cov: np.ndarray, why: str) -> None:
+        if found is None:
+            return
+        std_xy = max(math.sqrt(max(cov[0, 0], cov[1, 1])), found.alignment.rms_m)
+        std_yaw = 2.0 * std_xy / found.alignment.span_m
+        self.ekf.initialize(stamp, found.x, found.y, found.yaw, self.wheel_speed, std_xy, std_yaw)
+        self.anchor.reset()
+        if why:
+            self.resets += 1
+            self.log.warning(
+                "%s: re-initialised on %d agreeing fixes at x=%.1f y=%.1f yaw=%.2f",
+                why, found.fixes, found.x, found.y, found.yaw,
+            )  # fmt: skip
+        else:
+            self.log.info(
+                "initialised from %d agreeing GNSS fixes: x=%.1f y=%.1f yaw=%.2f",
+                found.fixes, found.x, found.y, found.yaw,
+            )  # fmt: skip
 
     def on_scan_pose(self, msg: Any) -> None:
         pose = msg.pose.pose
@@ -224,6 +304,7 @@ class EkfLocalizer(Node):
                     stamp, *xyyaw, float(self.ekf.x[V]), float(max(std[:2])), float(std[2])
                 )
                 self.scan_rejections = 0
+                self.resets += 1
                 self.log.warning("re-initialised at the scan-matched pose %s", xyyaw)
                 return
         else:
@@ -247,87 +328,18 @@ class EkfLocalizer(Node):
             return cov
         return np.eye(2) * self.params.gnss_std**2
 
-    # ------------------------------------------------------------ initialisation
-
     def _initialize_from_param(self, stamp: int) -> None:
         if self._pending_initial_pose and not self.ekf.initialized:
             x, y, yaw = self._pending_initial_pose
             self.ekf.initialize(stamp, x, y, yaw, self.wheel_speed, 0.5, 0.05)
             self._pending_initial_pose = []
 
-    def _initialize_from_gnss(
-        self, stamp: int, enu: np.ndarray, cov: np.ndarray, lever: tuple[float, float]
-    ) -> None:
-        if self.first_fix is None:
-            self.first_fix = enu
-            return
-        course = enu - self.first_fix
-        distance = float(np.hypot(*course))
-        if distance < self.params.init_distance_m:
-            return
-        std_xy = math.sqrt(max(cov[0, 0], cov[1, 1]))
-        yaw = math.atan2(course[1], course[0])
-        c, s = math.cos(yaw), math.sin(yaw)
-        x, y = enu[0] - c * lever[0] + s * lever[1], enu[1] - s * lever[0] - c * lever[1]
-        self.ekf.initialize(stamp, x, y, yaw, self.wheel_speed, std_xy, 2.0 * std_xy / distance)
-        self.log.info("initialised from GNSS course: x=%.1f y=%.1f yaw=%.2f", x, y, yaw)
-
     # ------------------------------------------------------------ outputs
 
     def _publish(self, stamp: Any) -> None:
         if not self.ekf.initialized:
             return
-        self.odom_pub.publish(self._odometry_msg(stamp))
+        frames = (self.params.map_frame, self.params.base_frame)
+        self.odom_pub.publish(outputs.odometry_msg(self.ctx.new, self.ekf, stamp, frames))
         if self.params.publish_tf:
-            self.tf_pub.publish(self._tf_msg(stamp))
-
-    def _pose_parts(self, stamp: Any) -> tuple[Any, Any, Any]:
-        """Fresh (header, position, orientation) messages of the current state."""
-        new, state = self.ctx.new, self.ekf.x
-        qx, qy, qz, qw = yaw_to_quaternion(state[YAW])
-        return (
-            new("std_msgs/msg/Header", stamp=stamp, frame_id=self.params.map_frame),
-            new("geometry_msgs/msg/Point", x=float(state[X]), y=float(state[Y]), z=0.0),
-            new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw),
-        )
-
-    def _odometry_msg(self, stamp: Any) -> Any:
-        new, cov5 = self.ctx.new, self.ekf.p
-        header, position, orientation = self._pose_parts(stamp)
-        pose_cov = np.zeros((6, 6))
-        pose_cov[np.ix_([0, 1, 5], [0, 1, 5])] = cov5[np.ix_([X, Y, YAW], [X, Y, YAW])]
-        twist_cov = np.zeros((6, 6))
-        twist_cov[0, 0] = cov5[V, V]
-        twist_cov[5, 5] = cov5[BIAS, BIAS] + self.params.ekf.gyro_noise**2
-        twist = new(
-            "geometry_msgs/msg/Twist",
-            linear=new("geometry_msgs/msg/Vector3", x=float(self.ekf.x[V])),
-            angular=new("geometry_msgs/msg/Vector3", z=self.ekf.body_yaw_rate),
-        )
-        return new(
-            "nav_msgs/msg/Odometry",
-            header=header,
-            child_frame_id=self.params.base_frame,
-            pose=new(
-                "geometry_msgs/msg/PoseWithCovariance",
-                pose=new("geometry_msgs/msg/Pose", position=position, orientation=orientation),
-                covariance=pose_cov.ravel(),
-            ),
-            twist=new(
-                "geometry_msgs/msg/TwistWithCovariance", twist=twist, covariance=twist_cov.ravel()
-            ),
-        )
-
-    def _tf_msg(self, stamp: Any) -> Any:
-        new = self.ctx.new
-        header, position, orientation = self._pose_parts(stamp)
-        translation = new("geometry_msgs/msg/Vector3", x=position.x, y=position.y, z=0.0)
-        transform = new(
-            "geometry_msgs/msg/TransformStamped",
-            header=header,
-            child_frame_id=self.params.base_frame,
-            transform=new(
-                "geometry_msgs/msg/Transform", translation=translation, rotation=orientation
-            ),
-        )
-        return new("tf2_msgs/msg/TFMessage", transforms=[transform])
+            self.tf_pub.publish(outputs.tf_msg(self.ctx.new, self.ekf, stamp, frames))

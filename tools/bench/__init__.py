@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "overload": "tools.bench.overload:run",
     "sim": "tools.bench.sim:run",
     "int8fuse": "tools.bench.quantfuse:run",
+    "lidar_structure": "tools.bench.lidar_structure:run",
 }
 
 

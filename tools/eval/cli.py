@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from stack.cli import argtypes
+
 # (key, label, format, target, higher is better); targets are issue 6's acceptance figures.
 SUMMARY = (
     ("camera_ap50", "camera AP@0.5 (vehicles)", "{:.3f}", 0.8, True),
@@ -25,6 +27,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--bag", type=Path, default=None, help="scenario bag (default: the replayed one)"
     )
     p.add_argument("--json", type=Path, default=None, metavar="F", help="write the scores here")
+    p.add_argument(
+        "--gnss",
+        action="store_true",
+        help="no ground truth (a third-party log): score the localization against the log's "
+        "GNSS fixes (distance p50/p95/max, share of fixes rejected)",
+    )
+    p.add_argument(
+        "--gnss-topic", default="/sensing/gnss/fix", help="the log's NavSatFix topic (--gnss)"
+    )
+    p.add_argument(
+        "--map",
+        type=Path,
+        default=None,
+        help="--gnss: the map .npz whose origin the EKF used (its map_path); default: first fix",
+    )
+    p.add_argument(
+        "--align-first",
+        type=argtypes.non_negative_float,
+        default=0.0,
+        metavar="S",
+        help="--gnss on a run replayed without the fixes: align the track on the first S s of "
+        "fixes, then report the drift against the later ones",
+    )
     p.set_defaults(func=run)
 
 
@@ -47,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     outputs = args.run_dir / "outputs"
     if not outputs.exists():
         raise CliError(f"{args.run_dir}: no outputs/ bag; run `l4 replay BAG --run-dir DIR` first")
+    if args.gnss:
+        return run_gnss(args)
     result = score_run(outputs, scenario_bag(args.run_dir, args.bag))
     print_summary(result, make_console())
     if args.json:
@@ -69,3 +96,29 @@ def print_summary(result: dict, console) -> None:
         sign = ">=" if higher else "<="
         table.add_row(label, shown, f"{sign} {target:g}", "[green]ok[/]" if ok else "[red]MISS[/]")
     console.print(table)
+
+
+def run_gnss(args: argparse.Namespace) -> int:
+    from stack.console import make_console
+    from tools.eval.gnss import score_against_gnss
+
+    bag = scenario_bag(args.run_dir, args.bag)
+    result = score_against_gnss(args.run_dir, bag, args.gnss_topic, args.align_first, args.map)
+    console = make_console()
+    if "drift" in result:
+        d = result["drift"]
+        console.print(
+            f"drift after aligning on the first {args.align_first:g} s: p50 {d['p50_m']:.2f} m, "
+            f"p95 {d['p95_m']:.2f} m, max {d['max_m']:.2f} m, final {d['final_m']:.2f} m over "
+            f"{result['driven_m']:.0f} m driven ({100 * result['final_drift_share']:.2f} %)"
+        )
+    else:
+        d = result["distance_to_fixes"]
+        console.print(
+            f"distance to the GNSS fixes: p50 {d['p50_m']:.2f} m, p95 {d['p95_m']:.2f} m, max "
+            f"{d['max_m']:.2f} m; rejected {result['rejected']} of {result['fixes']} fixes "
+            f"({100 * result['rejected_share']:.1f} %)"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return 0

@@ -36,6 +36,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--weather", choices=WEATHERS, default="day", help="camera and lidar conditions"
     )
     make.add_argument("--traffic", choices=TRAFFIC, default="light", help="how many actors")
+    make.add_argument(
+        "--realism",
+        type=Path,
+        metavar="YAML",
+        help="realism knobs (tools/scenario/realism.py): IMU mounting and gyro bias, GNSS bad "
+        "first fixes, jumps, dropouts and rate, skid-steer slip, sensor time offsets",
+    )
     make.add_argument("--json", action="store_true", help="print the summary as JSON")
     make.add_argument("--no-progress", action="store_true", help="no progress bar")
     make.set_defaults(func=run_make)
@@ -43,7 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_make(args: argparse.Namespace) -> int:
     from tools.scenario import make_scenario
+    from tools.scenario.realism import Realism
 
+    realism = Realism.from_file(args.realism) if args.realism else None
     info = make_scenario(
         args.out,
         args.seconds,
@@ -52,6 +61,7 @@ def run_make(args: argparse.Namespace) -> int:
         weather=args.weather,
         traffic=args.traffic,
         progress=not (args.no_progress or args.json),
+        realism=realism,
     )
     summary = {
         "path": str(info.path),

@@ -39,6 +39,7 @@ from tools.scenario.motion_sensors import (
     imu,
     odometry,
 )  # fmt: skip
+from tools.scenario.realism import Realism, realism_rng
 from tools.scenario.traffic import EGO_START_S, Trajectories, simulate
 from tools.scenario.world import World, make_world, save_map
 from tools.scenario.writer import BagWriter
@@ -88,6 +89,24 @@ class _Motion:
     odom: OdomSamples
 
 
+def _realistic_motion(
+    traj: Trajectories, rig: Rig, streams: _Streams, realism: Realism, seed: int
+) -> _Motion:
+    """The motion sensors' samples (drawn in the original order), then the realism knobs."""
+    samples = _Motion(
+        imu(traj, streams.motion), gnss(traj, rig, streams.motion), odometry(traj, streams.motion)
+    )
+    if not realism.active:
+        return samples
+    rng = realism_rng(seed)
+    true_rate = traj.ego_yaw_rate[samples.odom.steps]
+    return _Motion(
+        realism.imu(samples.imu, rig),
+        realism.gnss(samples.gnss, rng),
+        realism.odometry(samples.odom, true_rate, rng),
+    )
+
+
 def _prepare_output(out: Path) -> Path:
     out = Path(out)
     if out.exists():
@@ -124,8 +143,10 @@ class _FrameWriter:
         cfg: ScenarioConfig,
         streams: _Streams,
         rig: Rig,
+        realism: Realism,
     ) -> None:
         self.bag, self.traj, self.motion, self.rig = bag, traj, motion, rig
+        self.imu_dt, self.gnss_dt, self.odom_dt = realism.offsets_ns()
         self.camera = CameraRenderer(rig.camera, cfg.weather, world, streams.camera)
         self.lidar = LidarSimulator(rig.lidar, cfg.weather, world, streams.lidar)
 
@@ -143,21 +164,29 @@ class _FrameWriter:
             self.bag.write(
                 topics.IMU,
                 ns,
-                msg.imu(m.imu.gyro[k], m.imu.accel[k], ns, GYRO_NOISE**2, ACCEL_NOISE**2),
+                msg.imu(
+                    m.imu.gyro[k], m.imu.accel[k], ns + self.imu_dt, GYRO_NOISE**2, ACCEL_NOISE**2
+                ),
             )
         if step % (SIM_HZ // ODOM_HZ) == 0:
             k = step // (SIM_HZ // ODOM_HZ)
             self.bag.write(
                 topics.ODOMETRY,
                 ns,
-                msg.odometry(m.odom.pose[k], m.odom.speed[k], m.odom.yaw_rate[k], ns),
+                msg.odometry(
+                    m.odom.pose[k], m.odom.speed[k], m.odom.yaw_rate[k], ns + self.odom_dt
+                ),
             )
         if step % (SIM_HZ // EGO_POSE_HZ) == 0:
             x, y = traj.ego_xy[step]
             self.bag.write(topics.GT_EGO_POSE, ns, msg.ego_pose(x, y, traj.ego_yaw[step], ns))
         if step % (SIM_HZ // GNSS_HZ) == 0:
             k = step // (SIM_HZ // GNSS_HZ)
-            self.bag.write(topics.GNSS_FIX, ns, msg.navsat(m.gnss.lat_lon_alt[k], m.gnss.sigma, ns))
+            fix = m.gnss.lat_lon_alt[k]
+            if np.isfinite(fix[0]):  # NaN: dropped by a realism knob
+                self.bag.write(
+                    topics.GNSS_FIX, ns, msg.navsat(fix, m.gnss.sigma, ns + self.gnss_dt)
+                )
 
     def _perception(self, step: int, ns: int) -> None:
         traj = self.traj
@@ -185,7 +214,9 @@ class _FrameWriter:
         self.bag.write(topics.GT_OBJECTS, ns, objects)
 
 
-def _write_yaml(path: Path, cfg: ScenarioConfig, traj: Trajectories, rig: Rig) -> None:
+def _write_yaml(
+    path: Path, cfg: ScenarioConfig, traj: Trajectories, rig: Rig, realism: Realism
+) -> None:
     doc = {
         "seed": cfg.seed,
         "seconds": cfg.seconds,
@@ -210,6 +241,8 @@ def _write_yaml(path: Path, cfg: ScenarioConfig, traj: Trajectories, rig: Rig) -
         },
         "actors": traj.actor_list(),
     }
+    if realism.active:
+        doc["realism"] = realism.as_dict()
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
 
 
@@ -221,36 +254,39 @@ def make_scenario(
     weather: str = "day",
     traffic: str = "light",
     progress: bool = True,
+    realism: Realism | None = None,
 ) -> ScenarioInfo:
     """Generate a synthetic drive with ground truth as a rosbag2 directory at ``out``.
 
-    Raises ScenarioError for a bad option or an existing output path.
+    ``realism`` turns on what real logs do to localization (tools.scenario.realism); without it
+    a seed gives the same bytes as before the knobs existed. Raises ScenarioError for a bad
+    option or an existing output path.
     """
+    realism = realism or Realism()
     cfg = ScenarioConfig(
         seconds=seconds, seed=seed, storage=storage, weather=weather, traffic=traffic
     )
     out = _prepare_output(out)
     started = time.perf_counter()
-    rig = Rig()
+    rig = realism.rig(Rig())
     streams = _Streams.from_seed(cfg.seed)
     world = make_world(streams.world, EGO_START_S + 16.0 * cfg.seconds + 350.0)
     traj = simulate(world.road, cfg, streams.traffic)
-    motion = _Motion(
-        imu(traj, streams.motion), gnss(traj, rig, streams.motion), odometry(traj, streams.motion)
-    )
+    motion = _realistic_motion(traj, rig, streams, realism, cfg.seed)
     per_frame = SIM_HZ // CAMERA_HZ
     frames = (traj.steps + per_frame - 1) // per_frame
     with BagWriter(out, cfg.storage) as bag, _progress(progress) as bar:
         task = bar.add_task(str(out), total=frames) if bar else None
-        bag.write(topics.TF_STATIC, START_NS, msg.tf_static(rig, START_NS))
-        writer = _FrameWriter(bag, world, traj, motion, cfg, streams, rig)
+        tf = msg.tf_static(rig, START_NS, realism.tf_mounts(rig))
+        bag.write(topics.TF_STATIC, START_NS, tf)
+        writer = _FrameWriter(bag, world, traj, motion, cfg, streams, rig, realism)
         for f in range(frames):
             writer.frame(f * per_frame, (f + 1) * per_frame)
             if bar:
                 bar.advance(task)
     map_path, scenario_path = out / MAP_FILE, out / SCENARIO_FILE
     save_map(world, map_path)
-    _write_yaml(scenario_path, cfg, traj, rig)
+    _write_yaml(scenario_path, cfg, traj, rig, realism)
     return ScenarioInfo(
         path=out,
         duration=(traj.steps - 1) / SIM_HZ,

@@ -13,7 +13,7 @@ from stack.msgs import MessageError, new, typestore
 from stack.msgs.stamps import ns_to_time
 from tools.scenario import topics
 from tools.scenario.camera import CameraBox
-from tools.scenario.config import CameraModel, Rig
+from tools.scenario.config import CameraModel, Mount, Rig
 
 _UUID_NAMESPACE = uuid.UUID("5b0c5a3e-6c1a-4a8e-9e4b-4c34a7d1f0a1")
 FLOAT32 = 7
@@ -70,9 +70,10 @@ def _diag(values: list[float], size: int) -> np.ndarray:
     return out
 
 
-def tf_static(rig: Rig, ns: int) -> Any:
+def tf_static(rig: Rig, ns: int, mounts: tuple[Mount, ...] | None = None) -> Any:
+    """The rig's extrinsics (or only ``mounts``) as one TFMessage."""
     transforms = []
-    for mount in rig.mounts():
+    for mount in rig.mounts() if mounts is None else mounts:
         q = mount.quaternion_xyzw
         transforms.append(
             _new(

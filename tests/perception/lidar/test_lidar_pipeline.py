@@ -86,7 +86,7 @@ def test_pipeline_finds_the_obstacles_of_a_sweep():
         i = int(np.argmin(dist))
         assert dist[i] < 0.15 and objs.label[i] == label
     assert stats.counts["ground"] < stats.counts["voxel"] / 5  # the road went away
-    assert set(stats.ms) == {"crop", "voxel", "ground", "cluster", "boxes"}
+    assert set(stats.ms) == {"crop", "voxel", "ground", "cluster", "fit", "structure", "boxes"}
 
 
 def test_pipeline_ignores_the_ego_body_and_far_points():

@@ -65,7 +65,7 @@ def drive(tmp_path_factory) -> Path:
     from tools.scenario import make_scenario
 
     out = tmp_path_factory.mktemp("vehicle") / "drive"
-    make_scenario(out, 3.0, seed=11, storage="sqlite3", progress=False)
+    make_scenario(out, 4.0, seed=11, storage="sqlite3", progress=False)
     return out
 
 
@@ -110,7 +110,8 @@ def test_vehicle_graph_dry_run_through_the_bridge(drive: Path, monkeypatch) -> N
     msgs.factory.set_backend(None)
     assert bridge.errors.total == 0 and bridge.bad_inputs == {}
     assert bridge.inputs["/ouster/points"] >= 29 and bridge.inputs["/camera/image_raw"] >= 29
-    # Planning starts after its 2 s localization warm-up; until then the watchdog holds the
+    # The EKF starts once 5 GNSS fixes agree with dead reckoning, planning 2 s after that (its
+    # localization warm-up: hence a 4 s drive); until then the watchdog holds the
     # car with safe stops, and the first command releases it.
     assert len(commands.waiting) >= 2
     watchdog = rt.nodes["watchdog"].instance

@@ -22,7 +22,15 @@ def test_perception_bench_quick_reports_latencies():
     lidar = result["lidar"]
     assert lidar["points"] > 25_000 and lidar["objects"] > 5
     assert 0 < lidar["p50_ms"] <= lidar["p99_ms"] <= lidar["max_ms"]
-    assert set(lidar["stage_p50_ms"]) == {"crop", "voxel", "ground", "cluster", "boxes"}
+    assert set(lidar["stage_p50_ms"]) == {
+        "crop",
+        "voxel",
+        "ground",
+        "cluster",
+        "fit",
+        "structure",
+        "boxes",
+    }
     assert 0 < lidar["cpu_p50_ms"] <= lidar["cpu_p99_ms"]
     assert result["ok"] == (lidar["cpu_p99_ms"] < lidar["target_p99_ms"])
     assert result["tracking"]["calls"] > 0 and result["localization_imu"]["p50_ms"] > 0
