@@ -16,6 +16,9 @@ One decoder per common export layout, chosen by the card's ``decoder.name``:
   w, h as image fractions, class scores (softmax); score = obj^0.6 * cls^0.4.
 - ``topk``: a fused model whose head did the decoding (tools.compress.fusion.heads):
   boxes [1, K, 4] x1 y1 x2 y2 (input pixels), scores [1, K], classes [1, K]; option ``k``.
+  Options ``nms_iou`` / ``nms_class_agnostic``: the head ran this NMS already (suppressed rows
+  score -1), so the node does not; they must equal the card's ``nms_threshold`` /
+  ``class_agnostic_nms``, which a model cannot change after it was built.
 
 Each decoder checks the model's outputs against the card at load time (:meth:`Decoder.check`)
 so a mismatched model fails once with the tensor named, never on every frame.
@@ -105,6 +108,11 @@ class Decoder(ABC):
 
     def describe(self, index: int) -> str:
         return self.roles[index]
+
+    @property
+    def suppressed(self) -> bool:
+        """The model ran the card's NMS already (its candidates come best first)."""
+        return False
 
     def check(self, specs: Sequence[TensorSpec]) -> None:
         """Raise CardError naming the tensor whose shape does not fit the card."""
@@ -258,7 +266,28 @@ class FastestDetDecoder(Decoder):
 class TopKDecoder(Decoder):
     name = "topk"
     roles = ("boxes [1, K, 4]", "scores [1, K]", "classes [1, K]")
-    defaults = {"k": None}
+    defaults = {"k": None, "nms_iou": None, "nms_class_agnostic": False}
+
+    def __init__(self, card: ModelCard) -> None:
+        super().__init__(card)
+        iou, agnostic = self.options["nms_iou"], self.options["nms_class_agnostic"]
+        if iou is not None and (isinstance(iou, bool) or not isinstance(iou, (int, float))):
+            raise CardError(f"{card.source}: decoder.nms_iou: expected a number, got {iou!r}")
+        if iou is not None and float(iou) != card.nms_threshold:
+            raise CardError(
+                f"{card.source}: decoder.nms_iou: the model's NMS uses IoU {iou}, the card's "
+                f"nms_threshold is {card.nms_threshold}; fuse the model again to change it"
+            )
+        if iou is not None and bool(agnostic) != card.class_agnostic_nms:
+            raise CardError(
+                f"{card.source}: decoder.nms_class_agnostic: the model's NMS is "
+                f"{'class-agnostic' if agnostic else 'per class'}, the card's class_agnostic_nms "
+                f"is {card.class_agnostic_nms}; fuse the model again to change it"
+            )
+
+    @property
+    def suppressed(self) -> bool:
+        return self.options["nms_iou"] is not None
 
     def expected(self) -> list[Dims]:
         k = self.options["k"]

@@ -119,13 +119,16 @@ class Detector:
         if len(cands) == 0:
             return Detections2D.empty()
         cands = _finite(cands)
-        keep = nms(
-            cands.boxes,
-            cands.scores,
-            self.card.nms_threshold,
-            None if self.card.class_agnostic_nms else cands.classes,
-            self.card.max_detections,
-        )
+        if self.decoder.suppressed:  # a fused head ran the NMS; rows come best first
+            keep = np.arange(min(len(cands), self.card.max_detections))
+        else:
+            keep = nms(
+                cands.boxes,
+                cands.scores,
+                self.card.nms_threshold,
+                None if self.card.class_agnostic_nms else cands.classes,
+                self.card.max_detections,
+            )
         cands = cands.select(keep)
         boxes = plan.to_image(cands.boxes)
         valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])

@@ -65,11 +65,22 @@ def test_fused_shipped_detector_gives_the_same_detections(tmp_path, camera_frame
     # Only standard ONNX operators: nothing EXTENDED/ALL would leave (FusedConv, NCHWc).
     assert {op.domain for op in model.opset_import} <= {"", "ai.onnx"}
     assert all(n.domain in ("", "ai.onnx") for n in model.graph.node)
-    # The affine map and channel swap went into the first convolution: no Mul/Gather up front.
-    assert _path_from_input(model, 3) == ["Transpose", "Cast", "Conv"]
-    assert [s["name"] for s in result.steps] == ["cleanup", "preprocess", "postprocess", "cleanup"]
+    # The affine map and channel swap went into the first convolution, which reads the frame
+    # as it lies (HWC viewed as one channel): no Transpose, Mul or Gather up front.
+    assert _path_from_input(model, 3) == ["Cast", "Reshape", "Conv"]
+    assert [s["name"] for s in result.steps] == [
+        "cleanup", "siblings", "preprocess", "postprocess", "cleanup"
+    ]  # fmt: skip
+    ops = [n.op_type for n in model.graph.node]
+    assert ops.count("NonMaxSuppression") == 1 and "Split" not in ops
+    # The heads' two 3x3 convolutions became one; Clip/Exp/Mul run on the K gathered rows.
+    assert ops.count("Conv") == 20 - 1
+    clip = next(n for n in model.graph.node if n.op_type == "Clip")
+    assert next(n for n in model.graph.node if clip.input[0] in n.output).op_type == "Gather"
     card = load_card(result.card)
     assert card.input.fused and card.decoder.name == "topk"
+    assert card.decoder.options["nms_iou"] == card.nms_threshold
+    assert _detector(result.card).decoder.suppressed
     n = _assert_same(_detector(CAMERA_DETECTOR_CARD), _detector(result.card), camera_frames)
     assert n >= 10  # the frames really have detections to compare
 
@@ -204,7 +215,7 @@ def test_yolo_heads_give_the_decoders_candidates(tmp_path, layout):
         src,
         tmp_path / "yolo_fused.onnx",
         tmp_path / "yolo.json",
-        FuseOptions(cleanup=False, preprocess=False, top_k=20),
+        FuseOptions(cleanup=False, preprocess=False, top_k=20, nms=False),
     )
     plain, fused = _detector(tmp_path / "yolo.json"), _detector(result.card)
     image = np.zeros((64, 64, 3), np.uint8)
@@ -245,7 +256,10 @@ def test_fused_int8_detector_gives_the_int8_detections(tmp_path, camera_frames):
     result = fuse(q.model, tmp_path / "qf.onnx", q.card)
     assert [s["name"] for s in result.steps] == ["preprocess", "postprocess"]  # no cleanup on Q/DQ
     model = onnx.load(result.model)
-    assert _path_from_input(model, 4) == ["Transpose", "Cast", "Mul", "QuantizeLinear"]  # no Gather
+    assert _path_from_input(model, 4) == ["Cast", "Mul", "Reshape", "QuantizeLinear"]  # no Gather
+    # ORT would run a MaxPool that reads a DequantizeLinear on uint8; -(-x) keeps it float.
+    pool = next(n for n in model.graph.node if n.op_type == "MaxPool")
+    assert next(n for n in model.graph.node if pool.input[0] in n.output).op_type == "Neg"
     n = _assert_same(_detector(q.card), _detector(result.card), camera_frames)
     assert n >= 10
 

@@ -1,9 +1,11 @@
 """``fuse(onnx_in, onnx_out, card)``: the fusion pass of ``l4 compress`` (method ``fuse``).
 
 Steps, each optional, each counted (nodes before and after) in the :class:`FuseResult`:
-``cleanup`` (onnxslim + ORT BASIC, :mod:`.cleanup`), ``preprocess`` (uint8 HWC BGR in,
-:mod:`.preprocess`), ``postprocess`` (top-K head, :mod:`.heads`), then ``cleanup`` again on the
-new parts. The card written beside the output says ``input.fused: true`` and ``decoder: topk``.
+``cleanup`` (onnxslim + ORT BASIC, :mod:`.cleanup`), ``siblings`` (convolutions reading one
+tensor merged, :mod:`.siblings`), ``preprocess`` (uint8 HWC BGR in, :mod:`.preprocess`),
+``postprocess`` (top-K head, :mod:`.heads`, with the card's NMS, :mod:`.nms`), then ``cleanup``
+again on the new parts. The card written beside the output says ``input.fused: true`` and
+``decoder: topk`` (with ``nms_iou`` when the model runs the NMS).
 
 A Q/DQ (INT8) model is fused without cleanup: constant folding would dequantize its weights.
 Its pre-processing stays explicit (Cast, Transpose, Gather, Mul before the first Q), since a
@@ -26,6 +28,7 @@ from tools.compress.fusion.cleanup import cleanup
 from tools.compress.fusion.errors import FusionError
 from tools.compress.fusion.heads import OUT_BOXES, OUT_CLASSES, OUT_SCORES, add_head
 from tools.compress.fusion.preprocess import fold_preprocessing
+from tools.compress.fusion.siblings import merge_siblings
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class FuseOptions:
     preprocess: bool = True
     postprocess: bool = True
     top_k: int = 100
+    nms: bool = True  # the card's NMS in the model (postprocess only)
+    siblings: bool = True  # merge convolutions that read the same tensor
 
 
 @dataclass
@@ -50,10 +55,17 @@ class FuseResult:
         return d
 
 
-def fused_card(card: ModelCard, model_name: str, k: int, opts: FuseOptions) -> ModelCard:
+def fused_card(
+    card: ModelCard, model_name: str, k: int, opts: FuseOptions, nms: bool = False
+) -> ModelCard:
     inp = replace(card.input, fused=True, tensor=None) if opts.preprocess else card.input
+    nms_opts = (
+        {"nms_iou": card.nms_threshold, "nms_class_agnostic": card.class_agnostic_nms}
+        if nms
+        else {}
+    )
     dec = (
-        DecoderSpec("topk", (OUT_BOXES, OUT_SCORES, OUT_CLASSES), {"k": k})
+        DecoderSpec("topk", (OUT_BOXES, OUT_SCORES, OUT_CLASSES), {"k": k, **nms_opts})
         if opts.postprocess
         else card.decoder
     )
@@ -61,8 +73,10 @@ def fused_card(card: ModelCard, model_name: str, k: int, opts: FuseOptions) -> M
         s
         for s, on in (
             ("cleanup", opts.cleanup),
+            ("siblings", opts.siblings),
             ("preprocess", opts.preprocess),
             ("postprocess", opts.postprocess),
+            ("nms", nms),
         )
         if on
     ]
@@ -90,9 +104,9 @@ def fuse(
         raise FusionError(f"{src}: cannot read ONNX model: {exc}") from None
     first = len(model.graph.node)
     if any(n.op_type in ("QuantizeLinear", "DequantizeLinear") for n in model.graph.node):
-        opts = replace(opts, cleanup=False)
+        opts = replace(opts, cleanup=False, siblings=False)  # weights behind DequantizeLinear
     steps: list[dict[str, Any]] = []
-    k = opts.top_k
+    k, nms = opts.top_k, False
     with tempfile.TemporaryDirectory(prefix="l4fuse") as tmp:
 
         def step(name: str, fn) -> None:
@@ -105,13 +119,16 @@ def fuse(
 
         if opts.cleanup:
             step("cleanup", lambda m: cleanup(m, Path(tmp), str(src)))
+        if opts.siblings:
+            step("siblings", lambda m: (merge_siblings(m, str(src)), m)[1])
         if opts.preprocess:
             step("preprocess", lambda m: (fold_preprocessing(m, card.input, str(src)), m)[1])
         if opts.postprocess:
 
             def head(m: onnx.ModelProto) -> onnx.ModelProto:
-                nonlocal k
-                k = add_head(m, card, opts.top_k, str(src))
+                nonlocal k, nms
+                head = add_head(m, card, opts.top_k, str(src), nms=opts.nms)
+                k, nms = head.k, head.nms
                 return m
 
             step("postprocess", head)
@@ -122,18 +139,30 @@ def fuse(
     partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
     onnx.save(model, partial)
     os.replace(partial, out)
-    card_path = write_card(fused_card(card, out.name, k, opts), out.with_suffix(".yaml"))
+    card_path = write_card(fused_card(card, out.name, k, opts, nms), out.with_suffix(".yaml"))
     return FuseResult(out, card_path, first, len(model.graph.node), steps)
 
 
 _RECIPE_KEYS = frozenset(
-    {"method", "model", "card", "name", "cleanup", "preprocess", "postprocess", "top_k"}
+    {
+        "method",
+        "model",
+        "card",
+        "name",
+        "cleanup",
+        "preprocess",
+        "postprocess",
+        "top_k",
+        "nms",
+        "siblings",
+    }
 )
 
 
 def run_method(recipe: Mapping[str, Any], out_dir: str | Path) -> FuseResult:
     """``method: fuse`` of a recipe: ``model``, ``card`` (default: beside the model), ``name``
-    (output stem), switches ``cleanup`` / ``preprocess`` / ``postprocess`` and ``top_k``;
+    (output stem), switches ``cleanup`` / ``siblings`` / ``preprocess`` / ``postprocess`` /
+    ``nms`` and ``top_k``;
     writes ``out_dir/NAME.onnx`` + card."""
     from perception.detector.card import card_beside
 
@@ -145,7 +174,7 @@ def run_method(recipe: Mapping[str, Any], out_dir: str | Path) -> FuseResult:
     if "model" not in recipe:
         raise FusionError("recipe: model: required key missing")
     flags = {}
-    for key in ("cleanup", "preprocess", "postprocess"):
+    for key in ("cleanup", "siblings", "preprocess", "postprocess", "nms"):
         value = recipe.get(key, True)
         if not isinstance(value, bool):
             raise FusionError(f"recipe: {key}: expected true or false, got {value!r}")

@@ -2,11 +2,14 @@
 
 Every head ends in the same three outputs, read by the ``topk`` decoder of the camera detector:
 ``det_boxes`` [1, K, 4] x1 y1 x2 y2 in network-input pixels, ``det_scores`` [1, K] (best first)
-and ``det_classes`` [1, K] int64. The node keeps the rows scoring at least its threshold and
-runs NMS on them, as it does on the unfused decoders' candidates.
+and ``det_classes`` [1, K] int64. The node keeps the rows scoring at least its threshold; with
+``nms`` the head also runs the card's NMS (:mod:`.nms`: suppressed rows score -1) and the node
+skips its own, else the node runs NMS on the rows as it does on the unfused decoders' candidates.
 
 - ``centernet``: MaxPool (the decoder's 3x3 dilation) + Equal keeps the local maxima, TopK over
-  classes x cells, cell -> centre, distances gathered at the peaks.
+  classes x cells, cell -> centre, distances gathered at the peaks. Element-wise ops that end the
+  box branch (the shipped model's Clip, Exp, Mul) run on the K gathered rows instead of on every
+  cell: the same ops on the same values, on 4 x K numbers instead of 4 x H x W.
 - ``yolov5`` / ``yolox`` (decoded): score = objectness x best class; ``yolov8``: best class.
 - ``fastestdet``: score = obj^0.6 * cls^0.4, box decoded from the cell (tanh offset, sigmoid size).
 """
@@ -14,6 +17,7 @@ runs NMS on them, as it does on the unfused decoders' candidates.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import onnx
@@ -22,6 +26,7 @@ from onnx import TensorProto, helper
 from perception.detector.card import ModelCard
 from tools.compress.fusion.errors import FusionError
 from tools.compress.fusion.graph import GraphEditor, static_shape
+from tools.compress.fusion.nms import add_nms, nms_applies
 
 OUT_BOXES, OUT_SCORES, OUT_CLASSES = "det_boxes", "det_scores", "det_classes"
 NOT_A_PEAK = -1.0  # below any threshold, so masked cells never pass
@@ -54,7 +59,13 @@ def _centernet(ed: GraphEditor, card: ModelCard, outs: list[str], k: int) -> tup
     _, c, h, w = static_shape(ed.model, heat)
     opts = {"stride": 8, "peak_kernel": 3, **card.decoder.options}
     kern, stride = int(opts["peak_kernel"]), float(opts["stride"])
-    pooled = ed.op("MaxPool", heat, kernel_shape=[kern, kern], pads=[kern // 2] * 4, strides=[1, 1])
+    src = heat
+    producer = ed.producer(heat)
+    if producer is not None and producer.op_type == "DequantizeLinear":
+        # ONNX Runtime would move the Q/DQ across a MaxPool that reads a DequantizeLinear and
+        # run it on uint8 (~15x slower than its float kernel here); -(-x) is x and stops that.
+        src = ed.op("Neg", ed.op("Neg", heat))
+    pooled = ed.op("MaxPool", src, kernel_shape=[kern, kern], pads=[kern // 2] * 4, strides=[1, 1])
     peak = ed.op("Equal", heat, pooled)
     masked = ed.op("Where", peak, heat, ed.const(_f32(NOT_A_PEAK), "nopeak"))
     flat = ed.op("Reshape", masked, ed.const(_i64([c * h * w]), "shape"))
@@ -75,10 +86,45 @@ def _centernet(ed: GraphEditor, card: ModelCard, outs: list[str], k: int) -> tup
     cxy = ed.op(
         "Mul", ed.op("Add", cxy, ed.const(_f32(0.5), "half")), ed.const(_f32(stride), "stride")
     )
-    d = ed.op("Reshape", dist, ed.const(_i64([4, h * w]), "shape"))
-    d = ed.op("Transpose", ed.op("Gather", d, pos, axis=1), perm=[1, 0])  # [k, 4] l t r b
+    raw, tail = _elementwise_tail(ed, dist)
+    d = ed.op("Reshape", raw, ed.const(_i64([4, h * w]), "shape"))
+    d = _replay(ed, ed.op("Gather", d, pos, axis=1), tail)  # [4, k]
+    d = ed.op("Transpose", d, perm=[1, 0])  # [k, 4] l t r b
     boxes = ed.op("Add", cxy, ed.op("Mul", d, ed.const(_f32([-1, -1, 1, 1]), "sign")))
     return boxes, scores, cls
+
+
+_SINKABLE = frozenset({"Clip", "Exp", "Mul", "Add", "Sub", "Div", "Relu", "Sigmoid", "Tanh"})
+
+
+def _elementwise_tail(ed: GraphEditor, tensor: str) -> tuple[str, list[onnx.NodeProto]]:
+    """The element-wise ops with constant scalar operands that end in ``tensor`` (each read only
+    by the next), and the tensor they start from; they commute with a Gather of elements."""
+    tail: list[onnx.NodeProto] = []
+    while True:
+        node = ed.producer(tensor)
+        if node is None or node.op_type not in _SINKABLE:
+            break
+        data = [i for i in node.input if i and ed.initializer(i) is None]
+        consts = [ed.initializer(i) for i in node.input if i and i not in data]
+        if len(data) != 1 or any(c.size != 1 for c in consts):
+            break
+        if node.op_type in ("Sub", "Div") and node.input[0] != data[0]:
+            break  # c - x and c / x stay exact too, but keep the operand order simple
+        if len(ed.consumers(data[0])) != 1:
+            break
+        tail.insert(0, node)
+        tensor = data[0]
+    return tensor, tail
+
+
+def _replay(ed: GraphEditor, x: str, tail: list[onnx.NodeProto]) -> str:
+    """Apply ``tail``'s ops to ``x`` (same op types, attributes and constants)."""
+    for node in tail:
+        inputs = [x if i and ed.initializer(i) is None else i for i in node.input]
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        x = ed.node(node.op_type, inputs, 1, **attrs)[0]
+    return x
 
 
 def _rows(ed: GraphEditor, pred: str, transpose: bool) -> tuple[str, int, int]:
@@ -166,8 +212,17 @@ HEADS: dict[str, Callable[[GraphEditor, ModelCard, list[str], int], tuple[str, s
 }
 
 
-def add_head(model: onnx.ModelProto, card: ModelCard, k: int, source: str = "<model>") -> int:
-    """Replace the model's outputs by the top-``k`` head of the card's decoder; returns K."""
+@dataclass(frozen=True)
+class Head:
+    k: int  # rows of each output
+    nms: bool  # the head runs the card's NMS (the node must not run it again)
+
+
+def add_head(
+    model: onnx.ModelProto, card: ModelCard, k: int, source: str = "<model>", nms: bool = False
+) -> Head:
+    """Replace the model's outputs by the top-``k`` head of the card's decoder, with the card's
+    NMS in the model when ``nms`` and :func:`.nms.nms_applies`."""
     head = HEADS.get(card.decoder.name)
     if head is None:
         raise FusionError(
@@ -182,6 +237,9 @@ def add_head(model: onnx.ModelProto, card: ModelCard, k: int, source: str = "<mo
         )
     boxes, scores, cls = head(ed, card, names, k)
     kk = int(min(k, _candidates(ed, card, names)))
+    nms = nms and nms_applies(card, ed.opset)
+    if nms:
+        scores = add_nms(ed, boxes, scores, cls, kk, card)
     final = [
         (
             ed.op("Reshape", boxes, ed.const(_i64([1, kk, 4]), "shape")),
@@ -207,7 +265,7 @@ def add_head(model: onnx.ModelProto, card: ModelCard, k: int, source: str = "<mo
         model.graph.node.append(helper.make_node("Identity", [tensor], [name], ed.name("out")))
         model.graph.output.append(helper.make_tensor_value_info(name, dtype, shape))
     _prune_dead(model)
-    return kk
+    return Head(kk, nms)
 
 
 def _candidates(ed: GraphEditor, card: ModelCard, names: list[str]) -> int:

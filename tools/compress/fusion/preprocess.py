@@ -5,9 +5,14 @@ to float, moves channels first, swaps BGR to RGB where the network wants RGB and
 ``(pixel * scale - mean) / std``. Where every consumer of the network input is a plain
 convolution with constant weights, the channel swap and the per-channel affine map are folded into
 those weights (the mean into the bias only when the convolution has no padding, since padding
-with zeros differs before and after the shift), so the frame costs one Cast and one Transpose.
-In a Q/DQ model the channel swap goes into the first convolutions' INT8 weights and the scale
-stays one Mul (when the mean is 0 and std 1), so the quantized input is bit for bit the node's.
+with zeros differs before and after the shift). Those convolutions then read the frame as it
+lies in memory, without a Transpose: the uint8 [1, H, W, 3] frame is viewed as one channel
+[1, 1, H, W*3] (a Reshape, no copy) and a k x k convolution with stride s over three channels
+becomes a k x 3k convolution with stride (s, 3s) over that one channel, its weights laid out pixel
+by pixel, channel by channel (the same products and sums), so the frame costs one Cast.
+In a Q/DQ model the channel swap goes into the first convolutions' INT8 weights (laid out the
+same way) and the scale stays one Mul (when the mean is 0 and std 1), so the quantized input is
+bit for bit the node's. Convolutions with dilation or auto_pad keep the Transpose.
 """
 
 from __future__ import annotations
@@ -84,6 +89,41 @@ def _fold_into_conv(ed: GraphEditor, conv: onnx.NodeProto, spec: InputSpec) -> N
                 conv.input[2] = name
 
 
+def _flattenable(conv: onnx.NodeProto) -> bool:
+    attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+    return (
+        set(attrs.get("dilations", [1, 1])) == {1}
+        and attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
+        and len(attrs.get("strides", [1, 1])) == 2
+    )
+
+
+def _flatten_conv(ed: GraphEditor, conv: onnx.NodeProto, weight: str) -> None:
+    """``conv`` (3 input channels, weights in initializer ``weight``) reads [1, 1, H, W*3]."""
+    w = ed.initializer(weight)
+    co, _, kh, kw = w.shape
+    ed.set_initializer(
+        weight, np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(co, 1, kh, kw * 3)
+    )
+    attrs = {a.name: helper.get_attribute_value(a) for a in conv.attribute}
+    sh, sw = attrs.get("strides", [1, 1])
+    top, left, bottom, right = attrs.get("pads", [0, 0, 0, 0])
+    del conv.attribute[:]
+    conv.attribute.extend(
+        [
+            helper.make_attribute("kernel_shape", [kh, kw * 3]),
+            helper.make_attribute("strides", [sh, sw * 3]),
+            helper.make_attribute("pads", [top, left * 3, bottom, right * 3]),
+        ]
+    )
+
+
+def _qdq_convs(ed: GraphEditor, qs: list[onnx.NodeProto]) -> list[onnx.NodeProto]:
+    return [
+        conv for q in qs for dq in ed.consumers(q.output[0]) for conv in ed.consumers(dq.output[0])
+    ]
+
+
 def _foldable_qdq(ed: GraphEditor, tensor: str, spec: InputSpec) -> list[onnx.NodeProto] | None:
     """A Q/DQ model's input read only by per-tensor QuantizeLinear nodes whose DequantizeLinear
     feeds only convolutions with DQ'd per-output-channel INT8 weights: the gain (equal on all
@@ -158,11 +198,16 @@ def fold_preprocessing(
             f"{source}: input {image.name!r} is {dims}; folding needs [1, 3, {spec.height}, {spec.width}]"
         )
     old = image.name
-    x = ed.op("Transpose", FUSED_INPUT, perm=[0, 3, 1, 2])  # on uint8: a quarter of the bytes
-    x = ed.op("Cast", x, to=TensorProto.FLOAT)
     mean_zero = not any(spec.mean)
     convs = _foldable(ed, old, mean_zero)
     qs = _foldable_qdq(ed, old, spec) if convs is None else None
+    first = convs if convs is not None else (_qdq_convs(ed, qs) if qs is not None else [])
+    flat = bool(first) and all(_flattenable(c) for c in first)
+    if flat:
+        x = ed.op("Cast", FUSED_INPUT, to=TensorProto.FLOAT)
+    else:
+        x = ed.op("Transpose", FUSED_INPUT, perm=[0, 3, 1, 2])  # on uint8: a quarter of the bytes
+        x = ed.op("Cast", x, to=TensorProto.FLOAT)
     explicit: list[str] = []
     folded = 0
     if convs is not None:
@@ -186,6 +231,12 @@ def fold_preprocessing(
             shift = np.asarray(spec.mean, np.float32) / np.asarray(spec.std, np.float32)
             x = ed.op("Sub", x, ed.const(shift.reshape(1, 3, 1, 1), "shift"))
             explicit.append("Sub")
+    if flat:
+        hwc = np.array([1, 1, spec.height, spec.width * 3], np.int64)
+        x = ed.op("Reshape", x, ed.const(hwc, "hwc"))
+        for conv in first:
+            weight = conv.input[1] if convs is not None else ed.producer(conv.input[1]).input[0]
+            _flatten_conv(ed, conv, weight)
     ed.rename_input(old, x)
     new_input = helper.make_tensor_value_info(
         FUSED_INPUT, TensorProto.UINT8, [1, spec.height, spec.width, 3]
