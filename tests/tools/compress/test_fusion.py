@@ -123,12 +123,12 @@ def test_fused_fastestdet_gives_the_same_detections(tmp_path, shared_data, camer
     assert n >= 5
 
 
-def _conv_model(path: Path, pads: int) -> Path:
+def _conv_model(path: Path, pads: int, stride: int = 1) -> Path:
     """A real 3->4 channel 3x3 convolution with padding ``pads``, input [1, 3, 8, 12]."""
     rng = np.random.default_rng(3)
     w = numpy_helper.from_array(rng.normal(size=(4, 3, 3, 3)).astype(np.float32), "w")
     b = numpy_helper.from_array(rng.normal(size=4).astype(np.float32), "b")
-    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[pads] * 4)
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[pads] * 4, strides=[stride] * 2)
     graph = helper.make_graph(
         [node], "conv", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 12])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w, b],
@@ -140,13 +140,14 @@ def _conv_model(path: Path, pads: int) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("pads", "mean", "folded"),
-    [(1, (0.0, 0.0, 0.0), True), (0, (0.4, 0.5, 0.6), True), (1, (0.4, 0.5, 0.6), False)],
-)
-def test_preprocessing_fold_matches_numpy(tmp_path, pads, mean, folded):
+    ("pads", "mean", "folded", "stride"),
+    [(1, (0.0, 0.0, 0.0), True, 1), (1, (0.0, 0.0, 0.0), True, 2), (0, (0.4, 0.5, 0.6), True, 2),
+     (1, (0.4, 0.5, 0.6), False, 1)],
+)  # fmt: skip
+def test_preprocessing_fold_matches_numpy(tmp_path, pads, mean, folded, stride):
     from tools.compress.fusion.preprocess import fold_preprocessing
 
-    src = _conv_model(tmp_path / "conv.onnx", pads)
+    src = _conv_model(tmp_path / "conv.onnx", pads, stride)
     spec = card_from_dict({
         "model": "conv.onnx", "decoder": "centernet", "classes": ["car"], "labels": {"car": "CAR"},
         "input": {"width": 12, "height": 8, "channel_order": "rgb", "mean": list(mean), "std": [0.2, 0.25, 0.5]},
@@ -155,6 +156,8 @@ def test_preprocessing_fold_matches_numpy(tmp_path, pads, mean, folded):
     fold = fold_preprocessing(model, spec, "conv.onnx")
     assert (fold.folded_convs == 1) is folded
     assert ("Sub" in fold.explicit_ops) is (not folded)
+    # Folded: the convolution reads the HWC frame as one channel (no Transpose).
+    assert ("Transpose" in [n.op_type for n in model.graph.node]) is (not folded)
     onnx.save(model, tmp_path / "fused.onnx")
     bgr = np.random.default_rng(0).integers(0, 256, (8, 12, 3), np.uint8)
     want = ort.InferenceSession(str(src)).run(None, {"x": preprocess(bgr, spec)[0]})[0]
