@@ -19,6 +19,7 @@ from stack.engine.base import Backend, EngineBase, Gate, Precision, spec_from_di
 from stack.engine.errors import BackendUnavailable, EngineError
 from stack.engine.model import OnnxModel
 from stack.engine.options import OrtOptions
+from stack.engine.qdq_relu import fold_symmetric_relus
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +107,15 @@ class OrtEngine(EngineBase):
         priority: int = 0,
     ) -> None:
         providers = choose_providers(ort.get_available_providers(), options.providers)
+        source: str | bytes = str(model.path)
+        if model.has_qdq and providers == [CPU]:
+            proto, folded = fold_symmetric_relus(model.proto)
+            if folded:
+                log.info("%s: %d symmetric INT8 ReLU chains folded for ORT CPU", model.name, folded)
+                source = proto.SerializeToString()
         try:
             self._session = ort.InferenceSession(
-                str(model.path), session_options(options), providers=providers
+                source, session_options(options), providers=providers
             )
         except Exception as exc:  # ORT raises its own Fail / InvalidGraph / RuntimeError
             raise EngineError(f"{model.path}: ONNX Runtime cannot load it: {exc}") from None

@@ -2,7 +2,9 @@
 
 Everything is measured in one run, interleaved, on ONNX Runtime with one intra-op thread:
 - ``model``: the network alone (bare ``InferenceSession.run`` on pre-processed held-out frames),
-  median per variant and its speed-up over FP32. Target: INT8 >= 1.5x.
+  median per variant and its speed-up over FP32. Target: INT8 >= 1.5x. The TensorRT file is
+  run as the ORT backend runs it, with its symmetric ReLU chains folded at load
+  (:mod:`stack.engine.qdq_relu`).
 - ``accuracy``: vehicle AP@0.5 on held-out scenario seeds through the node's code path
   (:func:`tools.train.evaluate.evaluate`). Target: INT8 loses <= 1 point.
 - ``callback``: CPU time (``time.thread_time``) of the CameraDetector node's image callback, the
@@ -40,17 +42,22 @@ def _frames(bags: list[Path], every: int) -> list[Any]:
 def _model_latency(
     cards: dict[str, Path], images: list[np.ndarray], rounds: int
 ) -> dict[str, float]:
+    import onnx
     import onnxruntime as ort
 
     from perception.detector.card import load_card
     from perception.detector.preprocess import preprocess
+    from stack.engine.qdq_relu import fold_symmetric_relus
 
     runs = {}
     for name, path in cards.items():
         card = load_card(path)
         so = ort.SessionOptions()
         so.intra_op_num_threads = 1
-        sess = ort.InferenceSession(str(card.model_path()), so, providers=["CPUExecutionProvider"])
+        folded, _ = fold_symmetric_relus(onnx.load(card.model_path()))  # as the backend does
+        sess = ort.InferenceSession(
+            folded.SerializeToString(), so, providers=["CPUExecutionProvider"]
+        )
         feeds = [{sess.get_inputs()[0].name: preprocess(im, card.input)[0]} for im in images]
         runs[name] = (sess, feeds)
     times: dict[str, list[float]] = {n: [] for n in runs}

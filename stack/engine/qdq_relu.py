@@ -1,0 +1,103 @@
+"""TensorRT's INT8 Q/DQ layout made fast on ONNX Runtime's CPU provider, when a session is made.
+
+TensorRT takes only symmetric INT8 activations (zero point 0). ONNX Runtime's quantizer then
+keeps every ReLU (``QDQRemovableActivation`` removes it only for asymmetric activations) between
+two Q/DQ pairs: ``Conv -> Q -> DQ -> Relu -> Q -> DQ``. ONNX Runtime's CPU fusions can fold a
+ReLU into the QLinearConv before it only when the Q after the ReLU clamps at 0 by itself (zero
+point = the type's minimum: uint8 0 or int8 -128), which zero point 0 on INT8 is not; so the
+ReLU stays a float op, many convolutions stay float Conv with dequantized weights, and the
+TensorRT file runs slower than FP32 there.
+
+:func:`fold_symmetric_relus` rewrites each such chain, in memory, into ``Conv -> Q -> DQ`` with
+the ReLU output's scale and a **uint8** zero point 0: ``clamp(round(x / s), 0, 255)``, where the
+file computes ``clamp(round(x / s), 0, 127)`` (the two Qs share the scale: the chain is
+rewritten only then). Every value up to 127 steps is the same number; only values above the
+calibrated range, which the file saturates at 127 steps, keep more of their size. ONNX Runtime
+then fuses all convolutions into QLinearConv (u8 activations, s8 weights) as it does for its own
+asymmetric file. The file on disk is unchanged, so the one Q/DQ file builds in TensorRT and runs
+at INT8 speed in ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+
+
+class _Graph:
+    def __init__(self, graph: onnx.GraphProto) -> None:
+        self.graph = graph
+        self.init = {i.name: i for i in graph.initializer}
+        self.producer = {o: n for n in graph.node for o in n.output}
+        self.readers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
+        for n in graph.node:
+            for i in n.input:
+                self.readers[i].append(n)
+        self.outputs = {o.name for o in graph.output}
+
+    def array(self, name: str) -> np.ndarray | None:
+        t = self.init.get(name)
+        return None if t is None else numpy_helper.to_array(t)
+
+    def only_reader(self, tensor: str) -> onnx.NodeProto | None:
+        r = self.readers.get(tensor, [])
+        return r[0] if len(r) == 1 and tensor not in self.outputs else None
+
+
+def _int8_zero(g: _Graph, node: onnx.NodeProto) -> np.ndarray | None:
+    """The scale of a Q/DQ with an INT8 zero point of 0 (a scalar), else None."""
+    if len(node.input) < 3:
+        return None
+    scale, zp = g.array(node.input[1]), g.array(node.input[2])
+    if scale is None or zp is None or zp.dtype != np.int8 or zp.size != 1 or zp.any():
+        return None
+    return scale if scale.size == 1 else None
+
+
+def _chain(g: _Graph, relu: onnx.NodeProto) -> tuple[onnx.NodeProto, ...] | None:
+    """(Q_a, DQ_a, Q_b) around ``relu`` when the chain can be rewritten."""
+    dq_a = g.producer.get(relu.input[0])
+    q_a = g.producer.get(dq_a.input[0]) if dq_a is not None else None
+    q_b = g.only_reader(relu.output[0])
+    if q_a is None or q_b is None or dq_a.op_type != "DequantizeLinear":
+        return None
+    if q_a.op_type != "QuantizeLinear" or q_b.op_type != "QuantizeLinear":
+        return None
+    if g.only_reader(q_a.output[0]) is not dq_a or g.only_reader(dq_a.output[0]) is not relu:
+        return None
+    scales = [_int8_zero(g, n) for n in (q_a, dq_a, q_b)]
+    if any(s is None for s in scales) or len({float(s) for s in scales}) != 1:
+        return None
+    dqs = g.readers.get(q_b.output[0], [])
+    if not dqs or any(d.op_type != "DequantizeLinear" or _int8_zero(g, d) is None for d in dqs):
+        return None
+    return q_a, dq_a, q_b
+
+
+def fold_symmetric_relus(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
+    """A copy of ``model`` with every foldable ``Q -> DQ -> Relu -> Q`` chain rewritten (see
+    the module docstring), and how many; the model itself when there is none."""
+    first = _Graph(model.graph)
+    if not any(_chain(first, n) for n in model.graph.node if n.op_type == "Relu"):
+        return model, 0
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    g = _Graph(out.graph)
+    removed: list[onnx.NodeProto] = []
+    for relu in [n for n in out.graph.node if n.op_type == "Relu"]:
+        chain = _chain(g, relu)
+        if chain is None:
+            continue
+        q_a, dq_a, q_b = chain
+        zero = f"{q_b.output[0]}/uint8_zero_point"
+        out.graph.initializer.append(numpy_helper.from_array(np.zeros((), np.uint8), zero))
+        q_b.input[0], q_b.input[2] = q_a.input[0], zero
+        for dq in g.readers[q_b.output[0]]:
+            dq.input[2] = zero
+        removed += [q_a, dq_a, relu]
+    for node in removed:
+        out.graph.node.remove(node)
+    return out, len(removed) // 3
