@@ -5,7 +5,7 @@
 | file | what | runs on |
 |---|---|---|
 | ``STEM_int8.onnx`` | Q/DQ, UINT8 activations | ONNX Runtime (fast U8S8 kernels) |
-| ``STEM_int8_trt.onnx`` | Q/DQ, INT8 symmetric activations, float biases | TensorRT >= 8.5 (and ORT, slowly) |
+| ``STEM_int8_trt.onnx`` | Q/DQ, INT8 symmetric activations, float biases | TensorRT >= 8.5, and ORT (ReLU chains folded at load) |
 | ``STEM_fused.onnx`` | cleanup + pre-processing + top-K head | any |
 | ``STEM_int8_fused.onnx`` | ``STEM_int8`` quantized first, then fused | ONNX Runtime |
 

@@ -7,9 +7,9 @@ tensor merged, :mod:`.siblings`), ``preprocess`` (uint8 HWC BGR in, :mod:`.prepr
 again on the new parts. The card written beside the output says ``input.fused: true`` and
 ``decoder: topk`` (with ``nms_iou`` when the model runs the NMS).
 
-A Q/DQ (INT8) model is fused without cleanup: constant folding would dequantize its weights.
-Its pre-processing stays explicit (Cast, Transpose, Gather, Mul before the first Q), since a
-scale cannot be folded into INT8 weights; quantize first, then fuse.
+A Q/DQ (INT8) model is fused without cleanup (constant folding would dequantize its weights) and
+without the sibling merge (its weights sit behind DequantizeLinear); the channel swap goes into
+the INT8 weights and the scale stays one Mul before the first Q; quantize first, then fuse.
 """
 
 from __future__ import annotations
