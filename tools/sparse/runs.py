@@ -43,7 +43,7 @@ def _save(out: Path | None, learner: Learner, where: dict[str, Any], tracker, ro
         return
     out.mkdir(parents=True, exist_ok=True)
     state = {
-        "where": where, "rows": rows, "model": learner.model.state_dict(),
+        "run": _identity(learner), "where": where, "rows": rows, "model": learner.model.state_dict(),
         "opt": learner.opt.state_dict(), "sched": learner.sched.state_dict(),
         "mest": learner.mest.state() if learner.mest else None,
         "buffer": learner.buffer.state() if learner.buffer else None,
@@ -68,6 +68,11 @@ def _load(out: Path | None, learner: Learner) -> dict[str, Any] | None:
         learner.sched.load_state_dict(state["sched"])
     except (OSError, RuntimeError, KeyError, ValueError) as exc:
         raise SparseError(f"{path}: not a usable checkpoint of this run: {exc}") from exc
+    if state.get("run") != _identity(learner):
+        raise SparseError(
+            f"{path}: checkpoint of another run ({state.get('run')}); this run is "
+            f"{_identity(learner)}: use the same options or a new --out"
+        )
     if learner.mest and state["mest"]:
         learner.mest.load_state(state["mest"])
     if learner.buffer and state["buffer"]:
@@ -78,6 +83,11 @@ def _load(out: Path | None, learner: Learner) -> dict[str, Any] | None:
     learner.flops.total, learner.seconds = c["flops"], c["seconds"]
     learner.steps, learner.examples = c["steps"], c["examples"]
     return state
+
+
+def _identity(learner: Learner) -> str:
+    """What must match for a checkpoint to resume this run (options and epochs)."""
+    return f"{learner.cfg!r} epochs={learner.total_epochs}"
 
 
 def _tracker(state: dict | None, n: int) -> ForgettingTracker | None:

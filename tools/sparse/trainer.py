@@ -62,6 +62,7 @@ class Learner:
         torch.manual_seed(t.seed)
         torch.set_num_threads(t.threads)
         self.cfg = cfg
+        self.total_epochs = total_epochs
         self.rng = np.random.default_rng(t.seed)
         self.model = TinyCenterNet(len(CLASSES), t.widths, t.stride).to(
             memory_format=torch.channels_last
