@@ -41,3 +41,10 @@ class GradientMask:
             if g is not None and m.name in self.current:
                 g.mul_(self.current[m.name])
         self.step += 1
+
+    def state(self) -> dict:
+        return {"current": self.current, "step": self.step}
+
+    def load_state(self, state: dict) -> None:
+        self.current = {k: v.clone() for k, v in state["current"].items()}
+        self.step = int(state["step"])

@@ -123,9 +123,10 @@ class MEST:
 
     def state(self) -> dict:
         return {"masks": self.masks.state(), "gen": self.gen.get_state(),
-                "history": [vars(h) for h in self.history]}  # fmt: skip
+                "history": [vars(h) for h in self.history], "grads": self.grads}  # fmt: skip
 
     def load_state(self, state: dict) -> None:
         self.masks.load_state(state["masks"])
         self.gen.set_state(state["gen"])
         self.history = [Mutation(**h) for h in state["history"]]
+        self.grads = {k: v.clone() for k, v in state["grads"].items()}

@@ -46,7 +46,8 @@ def _save(out: Path | None, learner: Learner, where: dict[str, Any], tracker, ro
         "run": _identity(learner), "where": where, "rows": rows, "model": learner.model.state_dict(),
         "opt": learner.opt.state_dict(), "sched": learner.sched.state_dict(),
         "mest": learner.mest.state() if learner.mest else None,
-        "buffer": learner.buffer.state() if learner.buffer else None,
+        "buffer": learner.buffer.state() if learner.buffer is not None else None,
+        "gradmask": learner.gradmask.state() if learner.gradmask else None,
         "tracker": tracker.state() if tracker else None,
         "rng": learner.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
         "counters": {"flops": learner.flops.total, "seconds": learner.seconds,
@@ -75,7 +76,9 @@ def _load(out: Path | None, learner: Learner) -> dict[str, Any] | None:
         )
     if learner.mest and state["mest"]:
         learner.mest.load_state(state["mest"])
-    if learner.buffer and state["buffer"]:
+    if learner.gradmask and state["gradmask"]:
+        learner.gradmask.load_state(state["gradmask"])
+    if learner.buffer is not None and state["buffer"]:
         learner.buffer.load_state(state["buffer"])
     learner.rng.bit_generator.state = state["rng"]
     torch.set_rng_state(state["torch_rng"])

@@ -150,7 +150,10 @@ class Learner:
         """Train ``epochs`` epochs on ``frames`` (from ``start_epoch`` when resuming)."""
         tracker = tracker or ForgettingTracker(len(frames))
         bs = self.cfg.train.batch_size
-        removal = {max(1, round(f * epochs)): r for f, r in self.cfg.removal}
+        schedule = self.cfg.removal
+        if not schedule and self.mest and self.mest.cfg.remove_fraction > 0:  # MEST: once
+            schedule = ((self.mest.cfg.remove_at, self.mest.cfg.remove_fraction),)
+        removal = {max(1, round(f * epochs)): r for f, r in schedule}
         if start_epoch == 0:
             self.new_optimizer(epochs, max(1, len(frames) // bs))
         self.model.train()
