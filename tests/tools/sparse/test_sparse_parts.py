@@ -188,3 +188,14 @@ def test_channel_masks_slim_into_a_smaller_model_with_the_same_output():
     un = MaskSet.for_model(model, Scheme.UNSTRUCTURED)
     with pytest.raises(SparseError, match="channel"):
         slim_channels(model, un, x[:1])
+
+
+def test_matrix_plot_is_written(tmp_path):
+    from tools.bench import BENCHMARKS
+    from tools.sparse.plot import plot_matrices
+
+    res = {"domains": ["day", "night"], "matrix": [[0.5, 0.1], [0.4, 0.6]], "average_ap": 0.5,
+           "forgetting": 0.1}  # fmt: skip
+    path = plot_matrices({"derpp": res, "sparcl": res}, tmp_path / "m.png")
+    assert path.read_bytes()[:4] == b"\x89PNG"
+    assert BENCHMARKS["sparse"] == "tools.bench.sparse:run"
