@@ -32,7 +32,7 @@ def _setup(quick: bool):
     from tools.sparse.trainer import LearnerConfig
 
     if quick:
-        spec, epochs, mest_epochs = DataSpec(train_seeds=3, eval_seeds=2, seconds=4.0), 8, 16
+        spec, epochs, mest_epochs = DataSpec(train_seeds=3, eval_seeds=2, seconds=4.0), 15, 30
     else:
         spec, epochs, mest_epochs = DataSpec(train_seeds=8, eval_seeds=3, seconds=6.0), 20, 40
     return spec, epochs, mest_epochs, LearnerConfig()

@@ -48,7 +48,8 @@ def _common(p: argparse.ArgumentParser, default_domains: str) -> None:
                    help="held-out drives per domain")  # fmt: skip
     p.add_argument("--seconds", type=argtypes.duration, default=4.0, help="seconds per drive")
     p.add_argument("--data", type=Path, default=None, help="keep / reuse scenario bags here")
-    p.add_argument("--threads", type=argtypes.bounded_int(1, 1024), default=2)
+    p.add_argument("--threads", type=argtypes.bounded_int(1, 1024), default=1,
+                   help="torch threads (default 1: on a shared 2-core host 2 threads ran 7x slower)")  # fmt: skip
     p.add_argument("--seed", type=argtypes.bounded_int(0, argtypes.MAX_SEED), default=0)
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

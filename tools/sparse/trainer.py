@@ -33,7 +33,8 @@ CORRECT_SCORE = 0.3  # the card's operating point: a centre at or above it is "f
 @dataclass(frozen=True)
 class LearnerConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(
-        input_width=160, input_height=96, batch_size=16, lr=3e-3, widths=(8, 16, 24, 32, 48)))  # fmt: skip
+        input_width=160, input_height=96, batch_size=16, lr=3e-3, widths=(8, 16, 24, 32, 48),
+        threads=1))  # fmt: skip
     strategy: Strategy = Strategy.FINETUNE
     mest: MESTConfig | None = None  # None: dense
     buffer: int = 120
