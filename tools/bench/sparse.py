@@ -4,7 +4,7 @@ One run, the same scenario seeds and the same training seed for every method:
 
 - MEST: dense, 80 % and 90 % sparse (unstructured) on day drives; vehicle AP@0.5 on held-out
   day drives. Target: 80 % within 1 point of dense.
-- Continual, day -> night -> fog -> rain: dense fine-tuning, dense ER, dense DER++ and SparCL
+- Continual, day -> night -> fog -> rain (the methods interleaved task by task): dense fine-tuning, dense ER, dense DER++ and SparCL
   (DER++ with MEST masks at 90 % sparsity, 30 % data removal, 20 % gradients kept); accuracy
   matrix, average AP, forgetting, backward transfer, training FLOPs (analytic) and wall clock
   (measured). Targets: SparCL >= 10x fewer FLOPs than DER++ at no lower average AP and no
@@ -55,8 +55,12 @@ def _mest(spec, base, data, epochs) -> dict[str, Any]:
 
 
 def _continual(spec, base, data, epochs, keep: Path | None) -> dict[str, Any]:
+    """The four methods interleaved task by task, so each sees the same host load."""
+    import numpy as np
+
     from tools.sparse.config import Strategy
-    from tools.sparse.runs import RunConfig, run_continual, sparcl_config
+    from tools.sparse.metrics import summary
+    from tools.sparse.runs import RunConfig, continual_tasks, sparcl_config
 
     configs = {
         "finetune": base,
@@ -64,12 +68,19 @@ def _continual(spec, base, data, epochs, keep: Path | None) -> dict[str, Any]:
         "derpp": dataclasses.replace(base, strategy=Strategy.DERPP),
         "sparcl": sparcl_config(base, 0.1),
     }
-    out = {}
-    for name, lc in configs.items():
-        ck = keep / f"continual_{name}" if keep else None
-        r = run_continual(RunConfig(lc, spec.domains, epochs, ck), data)
+    runs = {
+        name: continual_tasks(
+            RunConfig(lc, spec.domains, epochs, keep / f"continual_{name}" if keep else None), data
+        )
+        for name, lc in configs.items()
+    }
+    out: dict[str, Any] = {}
+    for _ in spec.domains:
+        for name, tasks in runs.items():
+            out[name] = next(tasks)
+    for r in out.values():
         r.pop("learner")
-        out[name] = r
+        r.update(summary(np.array(r["matrix"])))
     return out
 
 

@@ -75,7 +75,8 @@ def test_interrupted_run_resumes_to_the_same_result(data, tmp_path):
 def test_resume_refuses_a_missing_or_foreign_checkpoint(data, tmp_path):
     with pytest.raises(SparseError, match="no checkpoint"):
         _run(BASE, data, tmp_path / "none", resume=True)
-    _run(BASE, data, tmp_path)
+    done = _run(BASE, data, tmp_path)
+    assert _run(BASE, data, tmp_path, resume=True)["matrix"] == done["matrix"]  # finished run
     with pytest.raises(SparseError, match="another run"):
         _run(dataclasses.replace(BASE, strategy=Strategy.ER), data, tmp_path, resume=True)
 
