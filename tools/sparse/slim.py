@@ -11,6 +11,7 @@ are masked too), so the slim model computes what the masked one did.
 from __future__ import annotations
 
 import copy
+import time
 
 import torch
 from torch import nn
@@ -60,3 +61,22 @@ def slim_channels(model: nn.Module, masks: MaskSet, example: torch.Tensor) -> nn
 
 def param_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def step_time_ratio(dense: nn.Module, slim: nn.Module, x: torch.Tensor, repeats: int = 15) -> float:
+    """Median training-step time (forward + backward) of ``dense`` over ``slim``, the two
+    interleaved step by step so they see the same host load."""
+    times: dict[int, list[float]] = {0: [], 1: []}
+    models = (dense, slim)
+    for rep in range(repeats + 1):
+        for k, m in enumerate(models):
+            m.train()
+            t0 = time.perf_counter()
+            a, b = m(x)
+            (a.sum() + b.sum()).backward()
+            if rep:  # the first round warms up
+                times[k].append(time.perf_counter() - t0)
+    for m in models:
+        m.zero_grad(set_to_none=True)
+    med = [sorted(v)[len(v) // 2] for v in times.values()]
+    return med[0] / med[1]

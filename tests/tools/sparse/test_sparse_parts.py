@@ -17,7 +17,7 @@ from tools.sparse.masks import MaskSet
 from tools.sparse.mest import MEST
 from tools.sparse.metrics import average_ap, backward_transfer, forgetting, summary
 from tools.sparse.replay import Batch, ReservoirBuffer
-from tools.sparse.slim import coupled_convs, param_count, slim_channels
+from tools.sparse.slim import coupled_convs, param_count, slim_channels, step_time_ratio
 from tools.train.detector_model import TinyCenterNet
 
 WIDTHS = (8, 8, 16, 16, 16)
@@ -185,6 +185,7 @@ def test_channel_masks_slim_into_a_smaller_model_with_the_same_output():
     assert param_count(slim) < 0.75 * param_count(model)
     for a, b in zip(model(x), slim(x)):
         assert torch.allclose(a, b, atol=1e-4)
+    assert step_time_ratio(model, slim, x, repeats=2) > 0
     un = MaskSet.for_model(model, Scheme.UNSTRUCTURED)
     with pytest.raises(SparseError, match="channel"):
         slim_channels(model, un, x[:1])
