@@ -24,6 +24,7 @@ TOOL_COMMANDS = {
     "eval": "tools.eval",
     "scenario": "tools.scenario",
     "sim": "tools.schedsim",
+    "sparse": "tools.sparse",
     "train": "tools.train",
 }
 LAUNCH = """

@@ -1,0 +1,132 @@
+"""Training runs on tiny synthetic data: methods, data removal, checkpoints and resume, CLI."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+import pytest
+import torch
+
+from tests.tools.sparse.conftest import make_frames
+from tools.sparse import cli
+from tools.sparse.config import MESTConfig, Scheme, Strategy
+from tools.sparse.data import DataSpec, DomainData, load_domains
+from tools.sparse.errors import SparseError
+from tools.sparse.runs import RunConfig, run_continual, sparcl_config, train_mest
+from tools.sparse.trainer import Learner, LearnerConfig
+from tools.train.train import TrainConfig
+
+TINY = TrainConfig(
+    input_width=96, input_height=64, batch_size=4, lr=3e-3, widths=(8, 8, 16, 16, 16), threads=1
+)
+BASE = LearnerConfig(train=TINY, buffer=8, replay_batch=2)
+DOMAINS = ("day", "night")
+
+
+@pytest.fixture
+def data() -> DomainData:
+    d = DomainData()
+    for k, name in enumerate(DOMAINS):
+        d.train[name] = make_frames(12, k, shade=40 * k)
+        d.heldout[name] = make_frames(4, 10 + k, shade=40 * k)
+    return d
+
+
+def _run(lc, data, out=None, resume=False, progress=None, keep=False):
+    r = run_continual(RunConfig(lc, DOMAINS, 3, out, resume), data, progress)
+    learner = r.pop("learner")
+    if keep:
+        r["weights"] = learner.model.state_dict()
+    return r
+
+
+def test_sparcl_removes_data_keeps_density_and_costs_far_fewer_flops(data):
+    derpp = _run(dataclasses.replace(BASE, strategy=Strategy.DERPP), data)
+    sparcl = _run(sparcl_config(BASE, 0.1), data)
+    assert len(derpp["matrix"]) == 2 and len(derpp["matrix"][0]) == 2
+    assert sparcl["density"] == pytest.approx(0.1, abs=0.02)
+    assert sparcl["examples"] < 0.85 * derpp["examples"]  # DDR removed data in steps
+    assert sparcl["train_gflops"] * 4 < derpp["train_gflops"]
+    finetune = _run(BASE, data)
+    assert finetune["train_gflops"] < derpp["train_gflops"]  # no replayed examples
+
+
+def test_interrupted_run_resumes_to_the_same_result(data, tmp_path):
+    lc = sparcl_config(BASE, 0.2)
+    whole = _run(lc, data, keep=True)
+    steps = {"n": 0}
+
+    def crash():
+        steps["n"] += 1
+        if steps["n"] == 11:  # mid-way through the second task
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(lc, data, tmp_path, progress=crash)
+    resumed = _run(lc, data, tmp_path, resume=True, keep=True)
+    for name, value in whole.pop("weights").items():
+        assert torch.equal(resumed["weights"][name], value), name
+    assert resumed["matrix"] == whole["matrix"]
+    assert resumed["train_gflops"] == pytest.approx(whole["train_gflops"])
+    assert resumed["examples"] == whole["examples"]
+
+
+def test_resume_refuses_a_missing_or_foreign_checkpoint(data, tmp_path):
+    with pytest.raises(SparseError, match="no checkpoint"):
+        _run(BASE, data, tmp_path / "none", resume=True)
+    done = _run(BASE, data, tmp_path)
+    assert _run(BASE, data, tmp_path, resume=True)["matrix"] == done["matrix"]  # finished run
+    with pytest.raises(SparseError, match="another run"):
+        _run(dataclasses.replace(BASE, strategy=Strategy.ER), data, tmp_path, resume=True)
+
+
+@pytest.mark.parametrize("scheme", list(Scheme))
+def test_mest_train_every_scheme_at_budget_with_mid_training_removal(data, scheme):
+    lc = dataclasses.replace(
+        BASE, mest=MESTConfig(0.3, scheme, mutate_every=1, remove_fraction=0.25)
+    )
+    r = train_mest(RunConfig(lc, ("day",), 4), data)
+    learner: Learner = r["learner"]
+    assert r["density"] == pytest.approx(0.3, abs=0.05)
+    assert learner.mest.history  # mutated
+    # 12 frames in batches of 4: 3 steps in epochs 1-2; 3 removed after epoch 2; 2 steps after
+    assert r["examples"] == 2 * 3 * 4 + 2 * 2 * 4
+    assert set(r["heldout"]) == set(DOMAINS)
+
+
+def test_empty_data_split_is_refused_naming_it(tmp_path):
+    with pytest.raises(SparseError, match="empty data split: 0 training"):
+        load_domains(DataSpec(train_seeds=0), tmp_path)
+    with pytest.raises(SparseError, match="'mud'"):
+        load_domains(DataSpec(domains=("mud",)), tmp_path)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="l4")
+    cli.register(p.add_subparsers())
+    return p
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["sparse", "train", "--out", "x", "--density", "0"],
+            "density must lie in (0, 1], got '0'",
+        ),
+        (["sparse", "train", "--out", "x", "--density", "1.01"], "got '1.01'"),
+        (["sparse", "continual", "--out", "x", "--domains", "day,snow"], "unknown domain 'snow'"),
+        (["sparse", "continual", "--out", "x", "--method", "ewc"], "invalid choice: 'ewc'"),
+    ],
+)
+def test_cli_refuses_bad_input_naming_the_value(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        _parser().parse_args(argv)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_defaults():
+    args = _parser().parse_args(["sparse", "continual", "--out", "x"])
+    assert args.domains == ("day", "night", "fog", "rain") and args.method == "sparcl"

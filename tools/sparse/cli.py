@@ -1,0 +1,193 @@
+"""`l4 sparse train` (MEST) and `l4 sparse continual` (SparCL, DER++, ER, fine-tuning).
+
+Torch is imported only when a command runs (the ``[train]`` extra). Each run writes
+``summary.json``, ``model.pt`` (state dict) and, per epoch, ``checkpoint.pt`` into ``--out``;
+``--resume`` continues from the checkpoint there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from stack.cli import argtypes
+from tools.sparse.config import DOMAINS, Scheme, Strategy
+
+MAX_EPOCHS = 10_000
+MAX_SEEDS = 1_000
+
+
+def density(text: str) -> float:
+    value = float(argtypes.finite_float(text))
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"density must lie in (0, 1], got {text!r}")
+    return value
+
+
+def domains(text: str) -> tuple[str, ...]:
+    from tools.sparse.config import check_domains
+    from tools.sparse.errors import SparseError
+
+    try:
+        return check_domains(tuple(p.strip() for p in text.split(",") if p.strip()))
+    except SparseError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _common(p: argparse.ArgumentParser, default_domains: str) -> None:
+    p.add_argument("--out", type=Path, required=True, help="output and checkpoint folder")
+    p.add_argument("--domains", type=domains, default=domains(default_domains),
+                   help=f"comma list of {','.join(DOMAINS)} (default: {default_domains})")  # fmt: skip
+    p.add_argument("--density", type=density, default=None, help="weight density in (0, 1]")
+    p.add_argument("--scheme", choices=[s.value for s in Scheme], default=Scheme.UNSTRUCTURED.value)
+    p.add_argument("--epochs", type=argtypes.bounded_int(1, MAX_EPOCHS), default=12)
+    p.add_argument("--train-seeds", type=argtypes.bounded_int(1, MAX_SEEDS), default=6,
+                   help="training drives per domain")  # fmt: skip
+    p.add_argument("--eval-seeds", type=argtypes.bounded_int(1, MAX_SEEDS), default=2,
+                   help="held-out drives per domain")  # fmt: skip
+    p.add_argument("--seconds", type=argtypes.duration, default=4.0, help="seconds per drive")
+    p.add_argument("--data", type=Path, default=None, help="keep / reuse scenario bags here")
+    p.add_argument("--threads", type=argtypes.bounded_int(1, 1024), default=1,
+                   help="torch threads (default 1: on a shared 2-core host 2 threads ran 7x slower)")  # fmt: skip
+    p.add_argument("--seed", type=argtypes.bounded_int(0, argtypes.MAX_SEED), default=0)
+    p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sparse", help="sparse (MEST) and continual (SparCL) training, torch on CPU")
+    cmds = p.add_subparsers(dest="sparse_cmd", metavar="CMD")
+    t = cmds.add_parser("train", help="MEST: sparse from scratch at a fixed density budget")
+    _common(t, "day")
+    t.add_argument("--soft-bound", type=argtypes.bounded_float(0.0, 1.0), default=0.0,
+                   help="train this much denser, prune back at each mutation and at the end")  # fmt: skip
+    t.add_argument("--mutate-every", type=argtypes.bounded_int(1, MAX_EPOCHS), default=2)
+    t.add_argument("--mutation-ratio", type=argtypes.bounded_float(0.0, 0.99), default=0.1)
+    t.add_argument("--grad-weight", type=argtypes.non_negative_float, default=1.0,
+                   help="lambda in the mutation score |w| + lambda |grad|")  # fmt: skip
+    t.add_argument("--remove", type=argtypes.bounded_float(0.0, 0.9), default=0.0,
+                   help="fraction of least-forgotten examples removed once, mid-training")  # fmt: skip
+    t.set_defaults(func=run_train)
+    c = cmds.add_parser("continual", help="a domain sequence: SparCL, DER++, ER or fine-tuning")
+    _common(c, ",".join(DOMAINS))
+    c.add_argument("--method", choices=[s.value for s in Strategy], default=Strategy.SPARCL.value)
+    c.add_argument("--removal", type=argtypes.bounded_float(0.0, 0.9), default=0.3,
+                   help="SparCL DDR: fraction of each task's data removed (in two steps)")  # fmt: skip
+    c.add_argument("--grad-keep", type=density, default=0.2, help="SparCL DGM: gradients kept")
+    c.add_argument("--buffer", type=argtypes.bounded_int(1, 100_000), default=120)
+    c.set_defaults(func=run_continual)
+    p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
+
+
+def _setup(args: argparse.Namespace):
+    import dataclasses
+
+    from stack.cli.errors import CliError
+
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise CliError("sparse training needs torch: pip install 'l4stack[train]'") from None
+    from tools.sparse.data import DataSpec, load_domains
+    from tools.sparse.trainer import LearnerConfig
+
+    spec = DataSpec(domains=args.domains, train_seeds=args.train_seeds,
+                    eval_seeds=args.eval_seeds, seconds=args.seconds)  # fmt: skip
+    data_dir = args.data or args.out / "data"
+    data = load_domains(spec, data_dir)
+    base = LearnerConfig()
+    base = dataclasses.replace(
+        base, train=dataclasses.replace(base.train, threads=args.threads, seed=args.seed)
+    )
+    return spec, data, base
+
+
+def _finish(args: argparse.Namespace, result: dict) -> int:
+    import torch
+
+    learner = result.pop("learner")
+    args.out.mkdir(parents=True, exist_ok=True)
+    torch.save(learner.model.state_dict(), args.out / "model.pt")
+    if learner.mest and learner.mest.cfg.scheme is Scheme.CHANNEL:
+        from tools.sparse.slim import param_count, slim_channels
+
+        t = learner.cfg.train
+        slim = slim_channels(learner.model, learner.mest.masks,
+                             torch.zeros(1, 3, t.input_height, t.input_width))  # fmt: skip
+        torch.save(slim, args.out / "model_slim.pt")
+        result["slim"] = {
+            "params_dense": param_count(learner.model),
+            "params_slim": param_count(slim),
+        }
+    text = json.dumps(result, indent=2)
+    (args.out / "summary.json").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+def _progress(args: argparse.Namespace, total: int):
+    from contextlib import nullcontext
+
+    if args.no_progress:
+        return nullcontext(None)
+    from rich.progress import Progress
+
+    from stack.console import make_console
+
+    return Progress(console=make_console(stderr=True), transient=True)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from tools.sparse.config import MESTConfig
+    from tools.sparse.runs import RunConfig, train_mest
+
+    spec, data, base = _setup(args)
+    mest = None
+    if args.density is not None and args.density < 1:
+        mest = MESTConfig(density=args.density, scheme=Scheme(args.scheme), soft_bound=args.soft_bound,
+                          mutate_every=args.mutate_every, mutation_ratio=args.mutation_ratio,
+                          grad_weight=args.grad_weight, remove_fraction=args.remove)  # fmt: skip
+    lc = dataclasses.replace(base, mest=mest)
+    steps = args.epochs * max(
+        1, sum(len(data.train[d]) for d in spec.domains) // lc.train.batch_size
+    )
+    with _progress(args, steps) as bar:
+        tick = _ticker(bar, "MEST" if mest else "dense", steps)
+        result = train_mest(
+            RunConfig(lc, spec.domains, args.epochs, args.out, args.resume), data, tick
+        )
+    return _finish(args, result)
+
+
+def run_continual(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from tools.sparse.runs import RunConfig, sparcl_config
+    from tools.sparse.runs import run_continual as run
+
+    spec, data, base = _setup(args)
+    method = Strategy(args.method)
+    base = dataclasses.replace(base, buffer=args.buffer)
+    if method is Strategy.SPARCL:
+        lc = sparcl_config(
+            base, args.density or 0.1, Scheme(args.scheme), args.removal, args.grad_keep
+        )
+    else:
+        lc = dataclasses.replace(base, strategy=method)
+    steps = args.epochs * sum(
+        max(1, len(data.train[d]) // lc.train.batch_size) for d in spec.domains
+    )
+    with _progress(args, steps) as bar:
+        tick = _ticker(bar, method.value, steps)
+        result = run(RunConfig(lc, spec.domains, args.epochs, args.out, args.resume), data, tick)
+    return _finish(args, result)
+
+
+def _ticker(bar, label: str, total: int):
+    if bar is None:
+        return None
+    task = bar.add_task(label, total=total)
+    return lambda: bar.advance(task)

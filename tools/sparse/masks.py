@@ -1,0 +1,189 @@
+"""Weight masks of a model's convolutions in three schemes (torch).
+
+A :class:`LayerMask` holds one boolean per *unit*: a weight (unstructured), a block of
+``block`` output channels x one input channel x the kernel (block), or an output channel
+(channel; its BatchNorm scale and shift are masked along, so a masked channel outputs exact
+zeros and removing it changes nothing). Every layer keeps the same density (MEST's uniform
+distribution). Masked layers: convolutions followed by a BatchNorm whose input is not the
+image (the first convolution and the heads' output convolutions stay dense, as in MEST).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from tools.sparse.config import Scheme, check_density
+from tools.sparse.errors import SparseError
+
+
+@dataclass
+class LayerMask:
+    name: str
+    conv: nn.Conv2d
+    bn: nn.BatchNorm2d | None
+    units: torch.Tensor  # bool: weight shape, (ceil(Cout / block), Cin) or (Cout,)
+    scheme: Scheme
+    block: int = 4
+
+    @property
+    def size(self) -> int:
+        return self.units.numel()
+
+    def expand(self) -> torch.Tensor:
+        """The unit mask as a float mask of the convolution's weight shape."""
+        w = self.conv.weight
+        u = self.units.to(w.dtype)
+        if self.scheme is Scheme.UNSTRUCTURED:
+            return u
+        if self.scheme is Scheme.CHANNEL:
+            return u[:, None, None, None].expand_as(w)
+        rows = u.repeat_interleave(self.block, dim=0)[: w.shape[0]]
+        return rows[:, :, None, None].expand_as(w)
+
+    def reduce(self, scores: torch.Tensor) -> torch.Tensor:
+        """Per-unit means of a weight-shaped score."""
+        if self.scheme is Scheme.UNSTRUCTURED:
+            return scores
+        if self.scheme is Scheme.CHANNEL:
+            return scores.flatten(1).mean(1)
+        cout, cin = scores.shape[:2]
+        pad = (-cout) % self.block
+        per = scores.flatten(2).mean(2)  # (Cout, Cin)
+        if pad:
+            per = torch.cat([per, per[-1:].expand(pad, cin)])
+        return per.view(-1, self.block, cin).mean(1)
+
+    def keep(self, density: float) -> int:
+        return max(1, round(density * self.size))
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        self.conv.weight.mul_(self.expand())
+        if self.scheme is Scheme.CHANNEL and self.bn is not None:
+            self.bn.weight.mul_(self.units)
+            self.bn.bias.mul_(self.units)
+
+    @torch.no_grad()
+    def mask_grads(self) -> None:
+        if self.conv.weight.grad is not None:
+            self.conv.weight.grad.mul_(self.expand())
+        if self.scheme is Scheme.CHANNEL and self.bn is not None:
+            for p in (self.bn.weight, self.bn.bias):
+                if p.grad is not None:
+                    p.grad.mul_(self.units)
+
+
+def _conv_bn_pairs(model: nn.Module) -> Iterable[tuple[str, nn.Conv2d, nn.BatchNorm2d]]:
+    for prefix, module in model.named_modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        kids = list(module.named_children())
+        for (name, a), (_, b) in itertools.pairwise(kids):
+            if isinstance(a, nn.Conv2d) and isinstance(b, nn.BatchNorm2d) and a.in_channels > 3:
+                yield (f"{prefix}.{name}" if prefix else name), a, b
+
+
+class MaskSet:
+    """The masks of every masked layer of a model, kept at one density per layer."""
+
+    def __init__(self, layers: list[LayerMask]) -> None:
+        if not layers:
+            raise SparseError("the model has no maskable convolution (conv + BatchNorm)")
+        self.layers = layers
+
+    @classmethod
+    def for_model(
+        cls, model: nn.Module, scheme: Scheme, block: int = 4, exclude: Iterable[str] = ()
+    ) -> MaskSet:
+        skip = set(exclude)
+        layers = []
+        for name, conv, bn in _conv_bn_pairs(model):
+            if name in skip:
+                continue
+            w = conv.weight
+            if scheme is Scheme.UNSTRUCTURED:
+                shape: tuple[int, ...] = tuple(w.shape)
+            elif scheme is Scheme.BLOCK:
+                shape = (-(-w.shape[0] // block), w.shape[1])
+            else:
+                shape = (w.shape[0],)
+            units = torch.ones(shape, dtype=torch.bool)
+            layers.append(LayerMask(name, conv, bn, units, scheme, block))
+        return cls(layers)
+
+    def weights(self) -> int:
+        return sum(m.conv.weight.numel() for m in self.layers)
+
+    def density(self) -> float:
+        """Active fraction of the masked layers' weights."""
+        active = sum(float(m.expand().sum()) for m in self.layers)
+        return active / self.weights()
+
+    def layer_density(self) -> dict[str, float]:
+        return {m.name: float(m.units.float().mean()) for m in self.layers}
+
+    def apply(self) -> None:
+        for m in self.layers:
+            m.apply()
+
+    def mask_grads(self) -> None:
+        for m in self.layers:
+            m.mask_grads()
+
+    @torch.no_grad()
+    def init_random(self, density: float, gen: torch.Generator) -> None:
+        """Random masks at ``density`` (MEST starts sparse from a random mask)."""
+        check_density("density", density)
+        for m in self.layers:
+            order = torch.randperm(m.size, generator=gen)[: m.keep(density)]
+            flat = torch.zeros(m.size, dtype=torch.bool)
+            flat[order] = True
+            m.units = flat.view_as(m.units)
+        self.apply()
+
+    @torch.no_grad()
+    def prune_to(self, density: float, scores: dict[str, torch.Tensor]) -> int:
+        """Keep the ``density`` best-scored active units of each layer; returns units pruned."""
+        pruned = 0
+        for m in self.layers:
+            s = m.reduce(scores[m.name]).flatten().clone()
+            active = m.units.flatten()
+            k = min(m.keep(density), int(active.sum()))
+            s[~active] = -torch.inf
+            flat = torch.zeros_like(active)
+            flat[torch.topk(s, k).indices] = True
+            pruned += int(active.sum()) - k
+            m.units = flat.view_as(m.units)
+        self.apply()
+        return pruned
+
+    @torch.no_grad()
+    def regrow_to(self, density: float, gen: torch.Generator) -> list[torch.Tensor]:
+        """Activate random inactive units up to ``density`` per layer (their weights start at
+        zero); returns each layer's newly grown units."""
+        grown = []
+        for m in self.layers:
+            flat = m.units.flatten().clone()
+            free = torch.nonzero(~flat).flatten()
+            need = max(0, m.keep(density) - int(flat.sum()))
+            pick = free[torch.randperm(len(free), generator=gen)[:need]]
+            new = torch.zeros_like(flat)
+            new[pick] = True
+            m.units = (flat | new).view_as(m.units)
+            grown.append(new.view_as(m.units))
+        return grown
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {m.name: m.units.clone() for m in self.layers}
+
+    def load_state(self, state: dict[str, torch.Tensor]) -> None:
+        for m in self.layers:
+            if m.name not in state or state[m.name].shape != m.units.shape:
+                raise SparseError(f"checkpoint masks do not fit layer {m.name!r}")
+            m.units = state[m.name].clone()
+        self.apply()

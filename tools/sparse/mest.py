@@ -1,0 +1,132 @@
+"""The MEST engine (arXiv 2110.14032): sparse from step 0, elastic mutation, soft memory bound.
+
+Hooks into a training loop: :meth:`MEST.after_backward` (keeps |grad| of the masked layers
+*before* the masked entries are zeroed, then zeros them), :meth:`MEST.after_step` (re-applies
+the masks after the optimiser's step), :meth:`MEST.end_epoch` (mutates on schedule) and
+:meth:`MEST.finish` (prunes a soft-bound model back to its budget).
+
+Mutation score: |w| / mean|w| + lambda |g| / mean|g| per layer (each term normalised over the
+layer's active weights so lambda weighs two comparable quantities).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from tools.sparse.config import MESTConfig
+from tools.sparse.masks import MaskSet
+
+
+@dataclass(frozen=True)
+class Mutation:
+    epoch: int
+    ratio: float
+    pruned: int
+    grown: int
+    density: float
+
+
+class MEST:
+    def __init__(
+        self,
+        model: nn.Module,
+        cfg: MESTConfig,
+        total_epochs: int,
+        seed: int = 0,
+        exclude: Iterable[str] = (),
+    ) -> None:
+        cfg.validate()
+        self.cfg = cfg
+        self.total_epochs = total_epochs
+        self.gen = torch.Generator().manual_seed(seed)
+        self.masks = MaskSet.for_model(model, cfg.scheme, cfg.block, exclude)
+        self.masks.init_random(self.train_density, self.gen)
+        self.grads: dict[str, torch.Tensor] = {
+            m.name: torch.zeros_like(m.conv.weight) for m in self.masks.layers
+        }
+        self.history: list[Mutation] = []
+
+    def restart(self, total_epochs: int) -> None:
+        """A new task (SparCL's TDM): keep the masks, start the mutation schedule again."""
+        self.total_epochs = total_epochs
+
+    @property
+    def train_density(self) -> float:
+        return self.cfg.density + self.cfg.soft_bound
+
+    def after_backward(self) -> None:
+        for m in self.masks.layers:
+            g = m.conv.weight.grad
+            if g is not None:
+                self.grads[m.name] = g.detach().abs().clone()
+        self.masks.mask_grads()
+
+    def after_step(self) -> None:
+        self.masks.apply()
+
+    def ratio(self, epoch: int) -> float:
+        """The mutation ratio after ``epoch`` (1-based): r, r/2, r/4 by thirds; 0 past the
+        stop fraction or off the ``mutate_every`` beat."""
+        frac = epoch / self.total_epochs
+        if (
+            epoch % self.cfg.mutate_every
+            or frac > self.cfg.stop_fraction
+            or epoch >= self.total_epochs
+        ):
+            return 0.0
+        phase = min(2, int(3 * (epoch - 1) / self.total_epochs))
+        return self.cfg.mutation_ratio / (2**phase)
+
+    def scores(self) -> dict[str, torch.Tensor]:
+        out = {}
+        for m in self.masks.layers:
+            w = m.conv.weight.detach().abs()
+            g = self.grads[m.name]
+            active = m.expand() > 0
+            wn = w / w[active].mean().clamp(min=1e-12)
+            gn = g / g[active].mean().clamp(min=1e-12)
+            out[m.name] = wn + self.cfg.grad_weight * gn
+        return out
+
+    def end_epoch(
+        self, epoch: int, optimizer: torch.optim.Optimizer | None = None
+    ) -> Mutation | None:
+        r = self.ratio(epoch)
+        if r <= 0:
+            return None
+        pruned = self.masks.prune_to(self.cfg.density * (1 - r), self.scores())
+        grown = self.masks.regrow_to(self.train_density, self.gen)
+        if optimizer is not None:
+            self._reset_state(optimizer)
+        self.masks.apply()
+        event = Mutation(epoch, r, pruned, sum(int(g.sum()) for g in grown), self.masks.density())
+        self.history.append(event)
+        return event
+
+    def _reset_state(self, optimizer: torch.optim.Optimizer) -> None:
+        """Zero the optimiser's moments of masked weights: grown ones start afresh."""
+        for m in self.masks.layers:
+            state = optimizer.state.get(m.conv.weight, {})
+            mask = m.expand()
+            for key in ("exp_avg", "exp_avg_sq", "momentum_buffer"):
+                if key in state and state[key] is not None:
+                    state[key].mul_(mask)
+
+    def finish(self) -> None:
+        """Prune a soft-bound model back to the budget by the same score."""
+        if self.cfg.soft_bound > 0:
+            self.masks.prune_to(self.cfg.density, self.scores())
+
+    def state(self) -> dict:
+        return {"masks": self.masks.state(), "gen": self.gen.get_state(),
+                "history": [vars(h) for h in self.history], "grads": self.grads}  # fmt: skip
+
+    def load_state(self, state: dict) -> None:
+        self.masks.load_state(state["masks"])
+        self.gen.set_state(state["gen"])
+        self.history = [Mutation(**h) for h in state["history"]]
+        self.grads = {k: v.clone() for k, v in state["grads"].items()}

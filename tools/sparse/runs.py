@@ -1,0 +1,192 @@
+"""The two runs: ``l4 sparse train`` (MEST on some domains) and ``l4 sparse continual``
+(a domain sequence, one method), with per-epoch checkpoints and ``resume``.
+
+A checkpoint (``checkpoint.pt`` in the output folder, written atomically after every epoch)
+holds the model, optimiser, masks, buffer, forgetting counts, random states, counters and the
+accuracy rows so far; a resumed run continues at the epoch after it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tools.sparse.config import Scheme, Strategy, check_domains
+from tools.sparse.data import DomainData
+from tools.sparse.errors import SparseError
+from tools.sparse.evaluate import evaluate_ap
+from tools.sparse.forgetting import ForgettingTracker
+from tools.sparse.metrics import summary
+from tools.sparse.trainer import Learner, LearnerConfig
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    learner: LearnerConfig
+    domains: tuple[str, ...]
+    epochs: int  # per task (continual) or in all (train)
+    out: Path | None = None  # checkpoints go here; None: none
+    resume: bool = False
+
+
+def _save(out: Path | None, learner: Learner, where: dict[str, Any], tracker, rows) -> None:
+    if out is None:
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    state = {
+        "run": _identity(learner), "where": where, "rows": rows, "model": learner.model.state_dict(),
+        "opt": learner.opt.state_dict(), "sched": learner.sched.state_dict(),
+        "mest": learner.mest.state() if learner.mest else None,
+        "buffer": learner.buffer.state() if learner.buffer is not None else None,
+        "gradmask": learner.gradmask.state() if learner.gradmask else None,
+        "tracker": tracker.state() if tracker else None,
+        "rng": learner.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+        "counters": {"flops": learner.flops.total, "seconds": learner.seconds,
+                     "steps": learner.steps, "examples": learner.examples},
+    }  # fmt: skip
+    tmp = out / (CHECKPOINT + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, out / CHECKPOINT)
+
+
+def _load(out: Path | None, learner: Learner) -> dict[str, Any] | None:
+    path = None if out is None else out / CHECKPOINT
+    if path is None or not path.exists():
+        raise SparseError(f"--resume: no checkpoint at {path}")
+    try:
+        state = torch.load(path, weights_only=False)
+        learner.model.load_state_dict(state["model"])
+        learner.opt.load_state_dict(state["opt"])
+        learner.sched.load_state_dict(state["sched"])
+    except (OSError, RuntimeError, KeyError, ValueError) as exc:
+        raise SparseError(f"{path}: not a usable checkpoint of this run: {exc}") from exc
+    if state.get("run") != _identity(learner):
+        raise SparseError(
+            f"{path}: checkpoint of another run ({state.get('run')}); this run is "
+            f"{_identity(learner)}: use the same options or a new --out"
+        )
+    if learner.mest and state["mest"]:
+        learner.mest.load_state(state["mest"])
+    if learner.gradmask and state["gradmask"]:
+        learner.gradmask.load_state(state["gradmask"])
+    if learner.buffer is not None and state["buffer"]:
+        learner.buffer.load_state(state["buffer"])
+    learner.rng.bit_generator.state = state["rng"]
+    torch.set_rng_state(state["torch_rng"])
+    c = state["counters"]
+    learner.flops.total, learner.seconds = c["flops"], c["seconds"]
+    learner.steps, learner.examples = c["steps"], c["examples"]
+    return state
+
+
+def _identity(learner: Learner) -> str:
+    """What must match for a checkpoint to resume this run (options and epochs)."""
+    return f"{learner.cfg!r} epochs={learner.total_epochs}"
+
+
+def _tracker(state: dict | None, n: int) -> ForgettingTracker | None:
+    if not state or state["tracker"] is None:
+        return None
+    t = ForgettingTracker(n)
+    t.load_state(state["tracker"])
+    return t
+
+
+def _counters(learner: Learner) -> dict[str, Any]:
+    return {"train_gflops": round(learner.flops.total / 1e9, 3), "wall_seconds": round(learner.seconds, 2),
+            "steps": learner.steps, "examples": learner.examples,
+            "density": round(learner.mest.masks.density(), 4) if learner.mest else 1.0}  # fmt: skip
+
+
+def _start(cfg: RunConfig, total_epochs: int, progress: Callable | None):
+    check_domains(cfg.domains)
+    if cfg.epochs < 1:
+        raise SparseError(f"epochs must be >= 1, got {cfg.epochs}")
+    learner = Learner(cfg.learner, total_epochs, progress)
+    state = _load(cfg.out, learner) if cfg.resume else None
+    return learner, state
+
+
+def train_mest(
+    cfg: RunConfig, data: DomainData, progress: Callable | None = None
+) -> dict[str, Any]:
+    """MEST (or dense, without ``learner.mest``) on the pooled frames of ``cfg.domains``."""
+    learner, state = _start(cfg, cfg.epochs, progress)
+    frames = [f for d in cfg.domains for f in data.train[d]]
+    start = state["where"]["epoch"] if state else 0
+    learner.run_task(frames, cfg.epochs, start, _tracker(state, len(frames)),
+                     lambda e, t: _save(cfg.out, learner, {"epoch": e}, t, []))  # fmt: skip
+    if learner.mest:
+        learner.mest.finish()
+    heldout = {d: evaluate_ap(learner.model, data.heldout[d]) for d in data.heldout}
+    return {"heldout": heldout, **_counters(learner), "learner": learner}
+
+
+def continual_tasks(
+    cfg: RunConfig, data: DomainData, progress: Callable | None = None
+) -> Iterator[dict[str, Any]]:
+    """Train the domains in order; after each task, AP@0.5 (vehicle) on every domain. Yields
+    the result so far after each task (a benchmark interleaves methods task by task)."""
+    learner, state = _start(cfg, cfg.epochs, progress)
+    rows: list[list[float]] = state["rows"] if state else []
+    where = state["where"] if state else {"task": 0, "epoch": 0}
+    if where["task"] >= len(cfg.domains):  # resumed after the last task: the stored result
+        yield {
+            "domains": list(cfg.domains),
+            "matrix": rows,
+            **_counters(learner),
+            "learner": learner,
+        }
+    for ti in range(where["task"], len(cfg.domains)):
+        frames = data.train[cfg.domains[ti]]
+        first = ti == where["task"]
+        start = where["epoch"] if first else 0
+        if learner.mest and ti > 0 and start == 0:
+            learner.mest.restart(cfg.epochs)  # TDM: the mask schedule starts again per task
+        tracker = _tracker(state, len(frames)) if first else None
+
+        def save(epoch: int, t: ForgettingTracker, ti: int = ti) -> None:
+            _save(cfg.out, learner, {"task": ti, "epoch": epoch}, t, rows)
+
+        learner.run_task(frames, cfg.epochs, start, tracker, save)
+        rows.append([round(evaluate_ap(learner.model, data.heldout[d])["vehicle"], 4)
+                     for d in cfg.domains])  # fmt: skip
+        _save(cfg.out, learner, {"task": ti + 1, "epoch": 0}, None, rows)
+        yield {
+            "domains": list(cfg.domains),
+            "matrix": rows,
+            **_counters(learner),
+            "learner": learner,
+        }
+
+
+def run_continual(
+    cfg: RunConfig, data: DomainData, progress: Callable | None = None
+) -> dict[str, Any]:
+    """The whole sequence: the accuracy matrix and its metrics (average AP, forgetting,
+    backward transfer), FLOPs and wall clock."""
+    result: dict[str, Any] = {}
+    for partial in continual_tasks(cfg, data, progress):
+        result = partial
+    return {**result, **summary(np.array(result["matrix"]))}
+
+
+def sparcl_config(base: LearnerConfig, density: float, scheme: Scheme = Scheme.UNSTRUCTURED,
+                  removal: float = 0.3, grad_keep: float = 0.2) -> LearnerConfig:  # fmt: skip
+    """SparCL on DER++: MEST masks (restarted per task), DDR removing ``removal`` of each
+    task's data in two steps (half at a third of the task, all at two thirds) and DGM."""
+    from tools.sparse.config import MESTConfig
+
+    return dataclasses.replace(
+        base, strategy=Strategy.SPARCL, mest=MESTConfig(density=density, scheme=scheme),
+        removal=((1 / 3, removal / 2), (2 / 3, removal)), grad_keep=grad_keep,
+    )  # fmt: skip
