@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "sim": "tools.bench.sim:run",
     "int8fuse": "tools.bench.quantfuse:run",
     "lidar_structure": "tools.bench.lidar_structure:run",
+    "vit": "tools.bench.vit:run",
 }
 
 
