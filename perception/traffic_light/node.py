@@ -134,7 +134,8 @@ class TrafficLightRecognizer(Node):
         if proj.outside:
             self.skipped += proj.outside
             self.ctx.event(EventKind.ROI_SKIPPED, f"{proj.outside} head(s) outside the image")
-        states = self._classify(bgr, proj.rois)
+        states = {g: (LightState.UNKNOWN, 0.0) for g in proj.skipped_groups}
+        states.update(self._classify(bgr, proj.rois))
         self.pub.publish(self._message(msg.header.stamp, states))
 
     def _classify(self, bgr: np.ndarray, rois: list) -> dict[int, tuple[LightState, float]]:

@@ -39,6 +39,7 @@ class Projection:
     rois: list[Roi]
     outside: int  # heads in range and facing the camera whose centre is outside the image
     in_range: int  # heads in range facing the camera
+    skipped_groups: tuple[int, ...] = ()  # the groups of the heads outside the image
 
 
 def camera_in_map(ego: Pose2D, extrinsic: RigidTransform) -> RigidTransform:
@@ -67,21 +68,21 @@ def project_heads(
     pc = (lights.head_xyz[cand] - pos) @ camera.rotation  # into the optical frame
     w, h = size
     f = float(k[0, 0])
-    rois, outside = [], 0
+    rois, skipped = [], []
     for i, p in zip(cand.tolist(), pc):
         if p[2] < cfg.near:
-            outside += 1
+            skipped.append(int(lights.head_group[i]))
             continue
         u = f * p[0] / p[2] + k[0, 2]
         v = float(k[1, 1]) * p[1] / p[2] + k[1, 2]
         if not (0.0 <= u < w and 0.0 <= v < h):
-            outside += 1
+            skipped.append(int(lights.head_group[i]))
             continue
         extent = max(lights.head_size[i, 1:].max() / 2 + cfg.margin, 0.0)
         half = max(f * extent / p[2], cfg.min_size / 2)
         box = (int(u - half), int(v - half), int(np.ceil(u + half)), int(np.ceil(v + half)))
         rois.append(Roi(i, int(lights.head_group[i]), box, float(dist[i])))
-    return Projection(rois, outside, len(cand))
+    return Projection(rois, len(skipped), len(cand), tuple(skipped))
 
 
 def crop(image: np.ndarray, box: tuple[int, int, int, int], side: int) -> np.ndarray:

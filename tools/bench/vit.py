@@ -43,7 +43,7 @@ def _latency(cards, images: np.ndarray, threads: int, batch: int, rounds: int) -
     sessions = _sessions(cards, threads)
     feeds = [images[i : i + batch] for i in range(0, len(images) - batch + 1, batch)][:50]
     times: dict[str, list[float]] = {n: [] for n in sessions}
-    for name, sess in sessions.items():  # warm-up
+    for sess in sessions.values():  # warm-up
         for f in feeds[:10]:
             sess.run(None, {"crops": f})
     for _ in range(rounds):
