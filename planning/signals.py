@@ -7,7 +7,9 @@ For each head of the light map that controls the planned lane and whose stop lin
   seen; that decision holds for the amber phase (no flip-flop as the line nears);
 - GREEN: go;
 - UNKNOWN, or no state newer than ``state_timeout_s`` (occluded, out of view, recognizer
-  silent), within ``unknown_range`` of the line: treated as red.
+  silent): the last known colour holds for ``hold_s`` (a far-side head leaves the top of the
+  image as the ego reaches the line, and a cycle never skips amber); after that timeout, within
+  ``unknown_range`` of the line, it is treated as red.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ class SignalConfig:
     state_timeout_s: float = 1.0  # a state older than this counts as UNKNOWN
     unknown_range: float = 60.0  # m before a line where UNKNOWN means stop
     stop_gap: float = 1.0  # m from the front bumper to the line when stopped
+    hold_s: float = 2.0  # the last known colour holds this long once the head reads UNKNOWN
 
     def __post_init__(self) -> None:
+        non_negative("hold_s", self.hold_s)
         for name in ("comfort_decel", "max_stop_decel", "state_timeout_s", "unknown_range"):
             positive(name, getattr(self, name))
         non_negative("stop_gap", self.stop_gap)
@@ -57,17 +61,24 @@ class SignalRules:
         self.group = lights.head_group[heads].astype(int)
         self.line_s = np.asarray(s, float)
         self.states: dict[int, tuple[LightState, int]] = {}  # group -> (state, stamp ns)
+        self.known: dict[int, tuple[LightState, int]] = {}  # last colour that was not UNKNOWN
         self.amber_stop: dict[int, bool] = {}  # group -> decision taken when amber began
 
     def update(self, group: int, state: LightState, stamp_ns: int) -> None:
         self.states[group] = (state, stamp_ns)
+        if state is not LightState.UNKNOWN:
+            self.known[group] = (state, stamp_ns)
         if state is not LightState.AMBER:
             self.amber_stop.pop(group, None)
 
     def state(self, group: int, now_ns: int) -> LightState:
         state, stamp = self.states.get(group, (LightState.UNKNOWN, -(2**62)))
         if now_ns - stamp > self.cfg.state_timeout_s * 1e9:
-            return LightState.UNKNOWN
+            state = LightState.UNKNOWN
+        if state is LightState.UNKNOWN:
+            known, seen = self.known.get(group, (LightState.UNKNOWN, -(2**62)))
+            if now_ns - seen <= self.cfg.hold_s * 1e9:
+                return known
         return state
 
     def stops(self, s_front: float, v: float, now_ns: int) -> list[StopLine]:

@@ -66,7 +66,7 @@ def test_a_stale_state_times_out_to_unknown():
     rules = _rules()
     rules.update(7, LightState.GREEN, 0)
     assert rules.stops(60.0, 10.0, S // 2) == []
-    assert rules.stops(60.0, 10.0, 2 * S)  # no news for 2 s: UNKNOWN -> stop
+    assert rules.stops(60.0, 10.0, 3 * S)  # no news for 3 s (> hold_s): UNKNOWN -> stop
 
 
 def test_red_too_close_to_stop_is_crossed_and_passed_lines_are_ignored():
@@ -90,3 +90,12 @@ def test_planner_stops_before_a_red_line():
     assert plan.behavior is Behavior.STOP and plan.reason == "traffic light"
     free = planner.plan(EgoState(40.0, 0.0, 0.0, 10.0), ObjectArray.empty())
     assert free.profile.s[-1] + front > 100.0
+
+
+def test_the_last_colour_holds_for_hold_s_once_the_head_reads_unknown():
+    rules = _rules()
+    rules.update(7, LightState.GREEN, 0)
+    rules.update(7, LightState.UNKNOWN, S)  # the head left the top of the image
+    assert rules.stops(95.0, 2.0, S) == []  # green still holds
+    rules.update(7, LightState.UNKNOWN, 3 * S)
+    assert rules.stops(95.0, 2.0, 3 * S)  # 3 s after the last green: treated as red

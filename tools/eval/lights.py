@@ -97,6 +97,9 @@ def plan_signal_scores(
         if len(pts) < 2:
             continue
         bumper = pts + front * np.column_stack([np.cos(yaw), np.sin(yaw)])
+        # Points past where the plan stops (v = 0) only give steering a target: not driven.
+        halt = np.flatnonzero(speeds < 0.1)
+        driven = bumper[: halt[0] + 1] if len(halt) else bumper
         ego = ego_at(stamp)
         ego_front = ego[:2] + front * np.array([np.cos(ego[2]), np.sin(ego[2])])
         moving = (
@@ -110,7 +113,7 @@ def plan_signal_scores(
             if dist < 0 or dist > 120:
                 continue
             state = gt_states[k].get(int(lights.head_group[h]), 0)
-            if state == LightState.RED and _crossings(bumper, line):
+            if state == LightState.RED and len(driven) > 1 and _crossings(driven, line):
                 v = speeds[0]
                 if v * v / (2 * max(dist, 0.05)) <= max_stop_decel:
                     violations += 1

@@ -32,12 +32,38 @@ def _tensor(images: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
 
 
+# BGR colours of distractors: brake lights, red and green cars, signs, amber paint.
+_DISTRACTORS = torch.tensor(
+    [[0.1, 0.1, 0.9], [0.15, 0.8, 0.3], [0.1, 0.7, 0.95], [0.2, 0.2, 0.7], [0.6, 0.3, 0.1]]
+)
+
+
 def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Brightness and contrast jitter per crop (colour hue kept: it is the signal)."""
-    b = x.shape[0]
+    """Brightness and contrast jitter per crop (colour hue kept: it is the signal), and on half
+    the crops a lamp-coloured patch in the crop's outer band, where a car or a sign beside the
+    head shows: the state is the housing's lamp, never any red in view."""
+    b, _, h, w = x.shape
     gain = 0.75 + 0.5 * torch.rand(b, 1, 1, 1, generator=gen)
     bias = 0.08 * (torch.rand(b, 1, 1, 1, generator=gen) - 0.5)
-    return (x * gain + bias).clamp(0, 1)
+    x = (x * gain + bias).clamp(0, 1)
+    for i in torch.nonzero(torch.rand(b, generator=gen) < 0.5).flatten().tolist():
+        size = int(torch.randint(4, 11, (1,), generator=gen))
+        side = int(torch.randint(0, 3, (1,), generator=gen))  # left, right, bottom band
+        along = int(torch.randint(0, w - size, (1,), generator=gen))
+        across = (
+            int(torch.randint(0, w // 4 - size // 2, (1,), generator=gen))
+            if w // 4 > size // 2
+            else 0
+        )
+        colour = _DISTRACTORS[int(torch.randint(0, len(_DISTRACTORS), (1,), generator=gen))]
+        if side == 0:
+            y0, x0 = along, across
+        elif side == 1:
+            y0, x0 = along, w - size - across
+        else:
+            y0, x0 = h - size - across, along
+        x[i, :, y0 : y0 + size, x0 : x0 + size] = colour[:, None, None]
+    return x
 
 
 def _batches(n: int, size: int, gen: torch.Generator):
