@@ -7,9 +7,10 @@
 - ``red_light_violations``: plans published while the ego's head is RED (ground truth) that
   cross its stop line with the front bumper within the plan horizon, although a stop needing at
   most ``max_stop_decel`` was still possible; counted per plan and per (group, red phase).
-- ``needless_stops``: plans while the ego's head is GREEN that come to a standstill within
-  ``stop_window`` metres before its line while the recorded drive (which obeys lights and
-  traffic) is still moving there.
+- ``needless_stops``: plans while the ego's head is GREEN, within ``stop_window`` metres of its
+  line, whose front bumper comes to a standstill in the last ``line_band`` metres before the
+  line (where a light stop puts it; a stop behind a vehicle queued at the line ends further
+  back) while the recorded drive (which obeys lights and traffic) is still moving there.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def plan_signal_scores(
     lane_index: int = 0,
     max_stop_decel: float = 6.0,
     stop_window: float = 15.0,
+    line_band: float = 2.5,
 ) -> dict[str, Any]:
     lights = load_light_map(map_path) if map_path.exists() else None
     if lights is None or not gt_signals:
@@ -119,9 +121,10 @@ def plan_signal_scores(
                     violations += 1
                     phases.add((int(lights.head_group[h]), int(gt_t[k] // 10**9 // 30)))
             if state == LightState.GREEN and dist <= stop_window and moving > 1.0:
-                stop_at = np.flatnonzero(speeds < 0.1)
-                if len(stop_at) and float((bumper[stop_at[0]] - ego_front) @ heading) <= dist:
-                    needless += 1
+                if len(halt):
+                    ahead = float((bumper[halt[0]] - ego_front) @ heading)
+                    if dist - line_band <= ahead <= dist:
+                        needless += 1
     return {
         "red_light_violations": violations,
         "red_light_violation_phases": len(phases),
