@@ -120,11 +120,10 @@ def plan_signal_scores(
                 if v * v / (2 * max(dist, 0.05)) <= max_stop_decel:
                     violations += 1
                     phases.add((int(lights.head_group[h]), int(gt_t[k] // 10**9 // 30)))
-            if state == LightState.GREEN and dist <= stop_window and moving > 1.0:
-                if len(halt):
-                    ahead = float((bumper[halt[0]] - ego_front) @ heading)
-                    if dist - line_band <= ahead <= dist:
-                        needless += 1
+            if state == LightState.GREEN and dist <= stop_window and moving > 1.0 and len(halt):
+                ahead = float((bumper[halt[0]] - ego_front) @ heading)
+                if dist - line_band <= ahead <= dist:
+                    needless += 1
     return {
         "red_light_violations": violations,
         "red_light_violation_phases": len(phases),

@@ -25,6 +25,7 @@ TOOL_COMMANDS = {
     "scenario": "tools.scenario",
     "sim": "tools.schedsim",
     "train": "tools.train",
+    "vit": "tools.vit",
 }
 LAUNCH = """
 name: tiny
