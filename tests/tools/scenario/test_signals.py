@@ -77,7 +77,7 @@ def test_ego_holds_at_a_red_line_and_goes_on_green():
     assert EGO_ID == 0
 
 
-def test_lights_off_keeps_the_bag_a_seed_gave_before(tmp_path):
+def test_lights_off_leaves_out_the_light_topics_and_light_map(tmp_path):
     with_lights = make_scenario(tmp_path / "a", 1.0, 7, progress=False)
     without = make_scenario(tmp_path / "b", 1.0, 7, progress=False, lights=False)
     assert "/ground_truth/traffic_signals" in with_lights.message_counts

@@ -42,7 +42,7 @@ def test_static_path_keeps_exactly_the_counts():
     assert seen == [66, 34, 18]
 
 
-def test_pruned_training_is_finite_and_learns_to_keep_about_rho():
+def test_pruned_training_is_finite_with_hard_binary_masks():
     torch.manual_seed(0)
     dense = TokenPrunedViT(TINY).eval()
     cfg = TrainConfig(prune_epochs=2, batch=8, lr=1e-3)
