@@ -7,15 +7,17 @@ odometry stamp. With ``replan_period_s`` > 0 it also replans on a timer with the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from perception.objects import TRACKED_OBJECTS, ObjectArray, objects_from_msg
 from perception.tf import in_frame
+from perception.traffic_light.lightmap import LightState, load_light_map
 from planning.lane import Lane, MapError, load_lane
 from planning.planner import EgoState, Plan, Planner, PlannerConfig
+from planning.signals import SignalConfig, SignalRules
 from planning.trajectory import TRAJECTORY, TrajectoryArrays, trajectory_msg
 from planning.vehicle import odometry_state
 from stack import topics
@@ -36,8 +38,13 @@ class PlannerParams(PlannerConfig):
     map_frame: str = topics.FRAME_MAP
     replan_period_s: float = 0.0
     max_odometry_age_s: float = 0.5  # older ego state than the objects: do not plan
+    # Obey the light map's signals (map_path) from /perception/traffic_light_recognition.
+    traffic_lights: bool = True
+    signals: SignalConfig = field(default_factory=SignalConfig)
 
     def validate(self) -> None:
+        if isinstance(self.signals, dict):
+            self.signals = SignalConfig(**self.signals)
         at_least("lane_index", self.lane_index, 0)
         for name in ("max_position_std", "localization_warmup_s", "replan_period_s"):
             non_negative(name, getattr(self, name))
@@ -57,6 +64,20 @@ class PlannerNode(Node):
                 raise MapError("planner parameter map_path is empty: a lane map is required")
             lane = load_lane(self.params.map_path, self.params.lane_index)
         self.planner = Planner(lane, self.params)
+        self.signals: SignalRules | None = None
+        lights = (
+            load_light_map(self.params.map_path)
+            if self.params.traffic_lights and self.params.map_path
+            else None
+        )
+        if lights is not None and len(lights):
+            self.signals = SignalRules(lights, lane, self.params.lane_index, self.params.signals)
+            ctx.subscribe(
+                topics.TRAFFIC_SIGNALS,
+                "autoware_perception_msgs/msg/TrafficLightGroupArray",
+                self.on_signals,
+                depth=1,
+            )
         self.ego: EgoState | None = None
         self.first_odometry_ns: int | None = None
         self.ego_stamp_ns = 0
@@ -104,6 +125,23 @@ class PlannerNode(Node):
         self.objects = (msg.header, objs)
         self._plan(msg.header)
 
+    def on_signals(self, msg: Any) -> None:
+        stamp = stamp_to_ns(msg.stamp)
+        for group in msg.traffic_light_groups:
+            colors = [e.color for e in group.elements]
+            try:
+                state = LightState(colors[0]) if len(colors) == 1 else LightState.UNKNOWN
+            except ValueError:  # WHITE or an unknown colour: not a vehicle signal we read
+                state = LightState.UNKNOWN
+            self.signals.update(int(group.traffic_light_group_id), state, stamp)
+
+    def _stop_lines(self) -> tuple[float, ...]:
+        if self.signals is None or self.ego is None:
+            return ()
+        front = self.planner.ego_s(self.ego) + self.params.vehicle.front
+        stops = self.signals.stops(front, self.ego.v, self.ego_stamp_ns)
+        return tuple(s.s for s in stops)
+
     def on_timer(self) -> None:
         if self.ego is None:
             return
@@ -130,7 +168,7 @@ class PlannerNode(Node):
             if lead != 0.0 and len(objs):
                 objs = objs.select(np.arange(len(objs)))
                 objs.position[:, :2] += objs.velocity * lead
-        plan = self.planner.plan(self.ego, objs)
+        plan = self.planner.plan(self.ego, objs, self._stop_lines(), self.params.signals.stop_gap)
         self.last_plan = plan
         if plan.collision is not None:
             self.log.debug("plan %s: %s", plan.behavior.value, plan.reason)

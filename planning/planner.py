@@ -27,6 +27,8 @@ from planning.vehicle import VehicleShape
 from planning.velocity import LongitudinalConfig, Obstacle, Profile, rollout, speed_limit_profile
 from stack.params import at_least, non_negative, positive
 
+SIGNAL_ROW = -2  # Plan.target of a stop for a traffic light
+
 
 class Behavior(enum.Enum):
     CRUISE = "cruise"
@@ -187,11 +189,27 @@ class Planner:
 
     # ------------------------------------------------------------ plan
 
-    def plan(self, ego: EgoState, objs: ObjectArray) -> Plan:
+    def ego_s(self, ego: EgoState) -> float:
+        """The ego's (base_link) arc length on the lane."""
+        return float(self.lane.project(np.array([[ego.x, ego.y]]))[0][0])
+
+    def plan(
+        self,
+        ego: EgoState,
+        objs: ObjectArray,
+        stop_lines: tuple[float, ...] = (),
+        stop_gap: float = 1.0,
+    ) -> Plan:
+        """``stop_lines``: lane arc lengths of lines to stop at (red lights), ``stop_gap``
+        metres before them."""
         cfg = self.cfg
         s_ego, d_ego = (float(v[0]) for v in self.lane.project(np.array([[ego.x, ego.y]])))
         pred = predict_objects(objs, self.lane, self.times, cfg.prediction)
         obstacles, rows = self._corridor_obstacles(objs, pred, s_ego)
+        for line in stop_lines:
+            limit = cfg.longitudinal.limit_time_gap
+            obstacles.append(Obstacle(float(line), 0.0, stop_gap, time_gap=limit))
+            rows.append(SIGNAL_ROW)
         # The end of the lane is a stop point.
         obstacles.append(Obstacle(self.lane.length, 0.0, cfg.longitudinal.stop_margin))
         rows.append(-1)
@@ -274,7 +292,9 @@ class Planner:
             return Behavior.CRUISE, "free lane", -1
         if obstacles[i].v > 0.0:
             return Behavior.FOLLOW, "lead vehicle", rows[i]
-        reason = "end of lane" if rows[i] == -1 else "obstacle or crossing object"
+        reason = {-1: "end of lane", SIGNAL_ROW: "traffic light"}.get(
+            rows[i], "obstacle or crossing object"
+        )
         return Behavior.STOP, reason, rows[i]
 
     def _path(self, profile: Profile, s_ego: float, d_ego: float, shifts: list[Shift]) -> Path:

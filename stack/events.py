@@ -24,6 +24,9 @@ class EventKind(str, enum.Enum):
     # a frame a node needs has no transform on /tf_static (e.g. an IMU mounted rotated): the
     # node says once what it does instead of silently reading the sensor's axes as base_link's
     MISSING_TRANSFORM = "missing_transform"
+    # a map-based region of interest (a traffic-light head in range) falls outside the image
+    # or behind the camera: skipped, its state published as UNKNOWN
+    ROI_SKIPPED = "roi_skipped"
 
 
 class EventKindError(L4Error, TypeError):

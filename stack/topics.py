@@ -31,6 +31,8 @@ CAMERA_DETECTIONS_2D: Final = "/perception/camera/detections2d"
 LIDAR_OBJECTS: Final = "/perception/lidar/objects"
 TRACKED_OBJECTS: Final = "/perception/objects"
 VOXEL_UPDATES: Final = "/mapping/voxel_updates"
+# autoware_perception_msgs/TrafficLightGroupArray, as Autoware's traffic_light_recognition
+TRAFFIC_SIGNALS: Final = "/perception/traffic_light_recognition/traffic_signals"
 
 # ---- planning and control ----------------------------------------------------------------------
 TRAJECTORY: Final = "/planning/trajectory"

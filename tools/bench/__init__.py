@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "int8fuse": "tools.bench.quantfuse:run",
     "lidar_structure": "tools.bench.lidar_structure:run",
     "sparse": "tools.bench.sparse:run",
+    "vit": "tools.bench.vit:run",
 }
 
 

@@ -25,7 +25,7 @@ def demo_scenario(
     """The cached demo scenario, generated on first use."""
     from tools.scenario import make_scenario
 
-    name = f"demo-s{seed}-{seconds:g}s-{weather}-{traffic}"
+    name = f"demo-s{seed}-{seconds:g}s-{weather}-{traffic}-lights"
     path = cache_dir() / name
     if (path / "scenario.yaml").exists() and (path / "map.npz").exists():
         log.info("reusing scenario %s", path)

@@ -17,6 +17,10 @@ SUMMARY = (
     ("loc_rmse_m", "localization RMSE (m)", "{:.3f}", 0.3, False),
     ("min_clearance_m", "min clearance of plans (m)", "{:.2f}", 1.0, True),
     ("control_error_m", "control cross-track at 1 s (m)", "{:.3f}", None, False),
+    # issue 23: heads visible within 60 m; plans that cross a red line; plans stopping at green
+    ("light_accuracy", "light-state accuracy (<= 60 m)", "{:.4f}", 0.99, True),
+    ("red_light_violations", "red-light violations (plans)", "{:d}", 0, False),
+    ("needless_stops", "needless stops at green (plans)", "{:d}", None, False),
 )
 
 

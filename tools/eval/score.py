@@ -31,6 +31,7 @@ import numpy as np
 
 from perception.geometry import quaternion_to_yaw
 from perception.lidar.pointcloud import PointCloudError, read_points
+from tools.eval import lights
 from tools.eval.groundtruth import (
     EvalError,
     GroundTruth,
@@ -348,7 +349,8 @@ def score_run(
 ) -> dict[str, Any]:
     topics = topics or Topics()
     gt_topics = [topics.gt_objects, topics.gt_ego, topics.gt_boxes]
-    sensors = read_topics(scenario_bag, [*gt_topics, topics.lidar, topics.tf_static])
+    light_gt = [lights.GT_SIGNALS, lights.GT_ROIS]
+    sensors = read_topics(scenario_bag, [*gt_topics, topics.lidar, topics.tf_static, *light_gt])
     gt = load_ground_truth(scenario_bag, *gt_topics, data=sensors)
     out = read_topics(
         outputs_bag,
@@ -359,6 +361,7 @@ def score_run(
             topics.odometry,
             topics.trajectory,
             topics.command,
+            lights.SIGNALS,
         ],
     )
     skipped: list[SkippedCloud] = []
@@ -392,6 +395,13 @@ def score_run(
         "min_clearance_m": min(clearance.values(), default=float("nan")),
         "min_clearance_by_horizon_m": {f"{k}-{k + 1}s": v for k, v in sorted(clearance.items())},
         "control_error_m": control_error(gt, out[topics.command], out[topics.trajectory]),
+        **lights.light_accuracy(sensors[lights.GT_ROIS], out[lights.SIGNALS]),
+        **lights.plan_signal_scores(
+            Path(scenario_bag) / "map.npz",
+            sensors[lights.GT_SIGNALS],
+            out[topics.trajectory],
+            gt.ego_at,
+        ),
         "messages": {k: len(v) for k, v in out.items()},
         "skipped_clouds": {
             "count": len(skipped),

@@ -17,6 +17,7 @@ from tools.scenario.actors import ActorShape, Kind, posed_parts
 from tools.scenario.boxes import FACE_NORMALS, FACES, Boxes
 from tools.scenario.config import CameraModel, Weather
 from tools.scenario.looks import LOOKS, Look
+from tools.scenario.signals import LAMP_BGR, LAMP_RADIUS, LAMP_Z, SIGNAL_OWNER
 from tools.scenario.world import World
 
 NEAR = 0.5  # near clipping plane, metres
@@ -44,6 +45,17 @@ class CameraBox:
     size: tuple[float, float]
     visible_fraction: float
     position: tuple[float, float, float]  # actor centre in the camera frame
+
+
+@dataclass(frozen=True)
+class HeadView:
+    """A signal head as the camera sees it: its lit lamp's pixel and how much of it shows."""
+
+    head: int
+    visible_fraction: float  # of the housing's silhouette in the image
+    lamp_visible: bool  # the lit lamp's centre is in the image and unoccluded
+    box: tuple[float, float, float, float]  # u0, v0, u1, v1 of the housing, clipped
+    distance: float  # camera to housing centre, metres
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,9 @@ class CameraRenderer:
         self._background = self._make_background()
         self._noise = self._noise_bank(rng)
         self._streaks = self._streak_bank(rng) if self.look.rain else None
+        signals = world.signals
+        self._heads = signals.head_boxes(world.road) if signals is not None else None
+        self.head_views: list[HeadView] = []  # of the last render with light states
 
     # -- per-weather constants ------------------------------------------------------------
 
@@ -168,20 +183,80 @@ class CameraRenderer:
         return r_wb @ self.r_bc, np.array([ego.x, ego.y, 0.0]) + r_wb @ self.t_bc
 
     def render(
-        self, ego: Pose2D, ids: np.ndarray, shapes: list[ActorShape], poses: np.ndarray
+        self,
+        ego: Pose2D,
+        ids: np.ndarray,
+        shapes: list[ActorShape],
+        poses: np.ndarray,
+        lights: np.ndarray | None = None,
     ) -> tuple[np.ndarray, list[CameraBox]]:
-        """The BGR image and the camera boxes of the given actors (poses: (N,3) x, y, yaw)."""
+        """The BGR image and the camera boxes of the given actors (poses: (N,3) x, y, yaw).
+
+        ``lights``: the LightState of every signal head (world.signals); their views go to
+        ``self.head_views``."""
         rot, pos = self.camera_pose(ego)
         img = self._background.copy()
         ids_img = np.zeros(img.shape[:2], np.uint16)
         self._draw_ground(img, rot, pos)
         actors = posed_parts(shapes, ids, poses)
         layers = np.concatenate([s.layers for s in shapes]) if shapes else np.zeros(0, int)
+        if self._heads is not None and lights is not None:
+            actors = Boxes.concat([actors, self._heads])
+            layers = np.concatenate([layers, np.zeros(len(self._heads), int)])
         drawn = self._draw_boxes(img, ids_img, rot, pos, actors, layers)
+        heads = {k: v for k, v in drawn.items() if k >= SIGNAL_OWNER}
+        drawn = {k: v for k, v in drawn.items() if k < SIGNAL_OWNER}
         boxes = self._camera_boxes(ids_img, drawn, ids, shapes, poses, rot, pos)
         if self.look.headlights:
             self._draw_lamps(img, ids_img, drawn, ids, shapes, poses, rot, pos)
+        if self._heads is not None and lights is not None:
+            self.head_views = self._signal_lamps(img, ids_img, heads, lights, rot, pos)
         return self._finish(img), boxes
+
+    def _signal_lamps(self, img, ids_img, drawn, lights, rot, pos) -> list[HeadView]:
+        """Light each drawn head's lit lamp where its centre shows; the views of the heads."""
+        views = []
+        w, h = self.size
+        heads = self._heads
+        for owner, polys in sorted(drawn.items()):
+            k = owner - SIGNAL_OWNER
+            verts = np.concatenate(polys).astype(np.float64) / (1 << SHIFT)
+            u0, v0 = np.maximum(verts.min(axis=0), 0.0)
+            u1, v1 = np.minimum(verts.max(axis=0), (w, h))
+            if u1 - u0 < 1 or v1 - v0 < 1:
+                continue
+            visible = int(np.count_nonzero(ids_img == owner + 1))
+            alone = self._silhouette_pixels(polys, u0, v0, u1, v1)
+            yaw = heads.yaw[k]
+            facing = np.array([np.cos(yaw), np.sin(yaw), 0.0])
+            front = heads.center[k] + facing * heads.size[k, 0] / 2
+            lamp_ok = False
+            state = int(lights[k])
+            if state in LAMP_Z and float((pos - front) @ facing) > 0:
+                pc = self._to_camera(front + np.array([0, 0, LAMP_Z[state]]), rot, pos)
+                if pc[2] >= NEAR:
+                    u, v = self._project(pc)
+                    if 0 <= u < w and 0 <= v < h and ids_img[int(v), int(u)] == owner + 1:
+                        lamp_ok = True
+                        radius = max(0.7, self.k[0, 0] * LAMP_RADIUS / pc[2])
+                        center = (int(u * 16), int(v * 16))
+                        glow = [c * 0.4 for c in LAMP_BGR[state]]
+                        cv2.circle(
+                            img, center, int(radius * 1.8 * 16), glow, -1, cv2.LINE_AA, SHIFT
+                        )
+                        cv2.circle(
+                            img, center, int(radius * 16), LAMP_BGR[state], -1, cv2.LINE_AA, SHIFT
+                        )
+            views.append(
+                HeadView(
+                    head=k,
+                    visible_fraction=min(1.0, visible / max(alone, 1)),
+                    lamp_visible=lamp_ok,
+                    box=(float(u0), float(v0), float(u1), float(v1)),
+                    distance=float(np.linalg.norm(heads.center[k] - pos)),
+                )
+            )
+        return views
 
     def _to_camera(self, pts: np.ndarray, rot: np.ndarray, pos: np.ndarray) -> np.ndarray:
         return (pts - pos) @ rot
@@ -216,10 +291,24 @@ class CameraRenderer:
             if len(clipped) >= 3:
                 polys[surface[q]].append(self._fixed(self._project(clipped)))
         # One fill per surface, in Surface order: markings land on the asphalt.
+        if self.world.signals is not None:
+            self._signal_markings(polys, rot, pos, s_cam)
         for rgb, group in zip(self._surface_colors(), polys):
             if group:
                 cv2.fillPoly(img, group, rgb, cv2.LINE_AA, SHIFT)
         self._ground_light(img)
+
+    def _signal_markings(self, polys, rot, pos, s_cam: float) -> None:
+        """Stop lines and zebra stripes of the crossings ahead, as white ground quads."""
+        quads = self.world.signals.ground_quads(self.world.road, s_cam, s_cam + FAR)
+        if not len(quads):
+            return
+        quads = np.concatenate([quads, np.zeros((*quads.shape[:2], 1))], axis=2)
+        pc = self._to_camera(quads.reshape(-1, 3), rot, pos).reshape(-1, 4, 3)
+        for quad in pc:
+            clipped = quad if quad[:, 2].min() >= NEAR else clip_near(quad)
+            if len(clipped) >= 3:
+                polys[rd.Surface.WHITE].append(self._fixed(self._project(clipped)))
 
     # -- boxes --------------------------------------------------------------------------------
 

@@ -43,6 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="realism knobs (tools/scenario/realism.py): IMU mounting and gyro bias, GNSS bad "
         "first fixes, jumps, dropouts and rate, skid-steer slip, sensor time offsets",
     )
+    make.add_argument(
+        "--no-lights",
+        action="store_true",
+        help="no signalised crossings: a seed gives the bag it gave before they existed",
+    )
     make.add_argument("--json", action="store_true", help="print the summary as JSON")
     make.add_argument("--no-progress", action="store_true", help="no progress bar")
     make.set_defaults(func=run_make)
@@ -62,6 +67,7 @@ def run_make(args: argparse.Namespace) -> int:
         traffic=args.traffic,
         progress=not (args.no_progress or args.json),
         realism=realism,
+        lights=not args.no_lights,
     )
     summary = {
         "path": str(info.path),

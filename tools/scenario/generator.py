@@ -40,11 +40,13 @@ from tools.scenario.motion_sensors import (
     odometry,
 )  # fmt: skip
 from tools.scenario.realism import Realism, realism_rng
+from tools.scenario.signals import Signals, make_signals
 from tools.scenario.traffic import EGO_START_S, Trajectories, simulate
-from tools.scenario.world import World, make_world, save_map
+from tools.scenario.world import World, make_world, save_map, with_signals
 from tools.scenario.writer import BagWriter
 
 NS_PER_STEP = 1_000_000_000 // SIM_HZ
+LIGHT_TOPICS = frozenset({topics.GT_TRAFFIC_SIGNALS, topics.GT_TRAFFIC_LIGHT_ROIS})
 MAP_FILE = "map.npz"
 SCENARIO_FILE = "scenario.yaml"
 
@@ -75,10 +77,11 @@ class _Streams:
     camera: np.random.Generator
     lidar: np.random.Generator
     motion: np.random.Generator
+    signals: np.random.Generator  # a sixth child: the first five draw as they did before
 
     @classmethod
     def from_seed(cls, seed: int) -> _Streams:
-        children = np.random.SeedSequence(seed).spawn(5)
+        children = np.random.SeedSequence(seed).spawn(6)
         return cls(*(np.random.default_rng(c) for c in children))
 
 
@@ -146,6 +149,7 @@ class _FrameWriter:
         realism: Realism,
     ) -> None:
         self.bag, self.traj, self.motion, self.rig = bag, traj, motion, rig
+        self.world = world
         self.imu_dt, self.gnss_dt, self.odom_dt = realism.offsets_ns()
         self.camera = CameraRenderer(rig.camera, cfg.weather, world, streams.camera)
         self.lidar = LidarSimulator(rig.lidar, cfg.weather, world, streams.lidar)
@@ -194,10 +198,19 @@ class _FrameWriter:
         ids, poses = traj.actor_id[sl], traj.actor_pose[sl]
         shapes = [traj.shapes[int(i)] for i in ids]
         ego = Pose2D(*traj.ego_xy[step], traj.ego_yaw[step])
-        img, boxes = self.camera.render(ego, ids, shapes, poses)
+        signals = self.world.signals
+        lights = signals.states(step / SIM_HZ) if signals is not None else None
+        img, boxes = self.camera.render(ego, ids, shapes, poses, lights)
         self.bag.write(topics.CAMERA_INFO, ns, msg.camera_info(self.rig.camera, ns))
         self.bag.write(topics.CAMERA_IMAGE, ns, msg.image(img, ns))
         self.bag.write(topics.GT_CAMERA_BOXES, ns, msg.camera_boxes(boxes, ns))
+        if signals is not None:
+            groups = signals.group_id
+            self.bag.write(topics.GT_TRAFFIC_SIGNALS, ns, msg.traffic_signals(groups, lights, ns))
+            views = self.camera.head_views
+            self.bag.write(
+                topics.GT_TRAFFIC_LIGHT_ROIS, ns, msg.traffic_light_rois(views, groups, lights, ns)
+            )
         mount_x = self.rig.lidar.mount.xyz[0]
         lidar_xy = traj.ego_xy[step] + mount_x * np.array([np.cos(ego.yaw), np.sin(ego.yaw)])
         scan = self.lidar.scan(lidar_xy, ego.yaw, posed_parts(shapes, ids, poses))
@@ -215,7 +228,12 @@ class _FrameWriter:
 
 
 def _write_yaml(
-    path: Path, cfg: ScenarioConfig, traj: Trajectories, rig: Rig, realism: Realism
+    path: Path,
+    cfg: ScenarioConfig,
+    traj: Trajectories,
+    rig: Rig,
+    realism: Realism,
+    signals: Signals | None,
 ) -> None:
     doc = {
         "seed": cfg.seed,
@@ -230,7 +248,7 @@ def _write_yaml(
             "altitude": ENU_ORIGIN[2],
         },
         "map": MAP_FILE,
-        "topics": dict(topics.MSGTYPES),
+        "topics": {t: m for t, m in topics.MSGTYPES.items() if signals or t not in LIGHT_TOPICS},
         "extrinsics": {
             m.frame: {
                 "parent": topics.FRAME_BASE,
@@ -241,6 +259,8 @@ def _write_yaml(
         },
         "actors": traj.actor_list(),
     }
+    if signals is not None:
+        doc["signals"] = signals.as_dict()
     if realism.active:
         doc["realism"] = realism.as_dict()
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
@@ -255,11 +275,14 @@ def make_scenario(
     traffic: str = "light",
     progress: bool = True,
     realism: Realism | None = None,
+    lights: bool = True,
 ) -> ScenarioInfo:
     """Generate a synthetic drive with ground truth as a rosbag2 directory at ``out``.
 
     ``realism`` turns on what real logs do to localization (tools.scenario.realism); without it
-    a seed gives the same bytes as before the knobs existed. Raises ScenarioError for a bad
+    a seed gives the same bytes as before the knobs existed. ``lights=False`` leaves out the
+    signalised crossings (tools.scenario.signals): a seed then gives the bag it gave before
+    they existed. Raises ScenarioError for a bad
     option or an existing output path.
     """
     realism = realism or Realism()
@@ -271,11 +294,14 @@ def make_scenario(
     rig = realism.rig(Rig())
     streams = _Streams.from_seed(cfg.seed)
     world = make_world(streams.world, EGO_START_S + 16.0 * cfg.seconds + 350.0)
-    traj = simulate(world.road, cfg, streams.traffic)
+    if lights:
+        world = with_signals(world, make_signals(streams.signals, EGO_START_S, world.road.length))
+    traj = simulate(world.road, cfg, streams.traffic, world.signals)
     motion = _realistic_motion(traj, rig, streams, realism, cfg.seed)
     per_frame = SIM_HZ // CAMERA_HZ
     frames = (traj.steps + per_frame - 1) // per_frame
-    with BagWriter(out, cfg.storage) as bag, _progress(progress) as bar:
+    skip = frozenset() if lights else LIGHT_TOPICS
+    with BagWriter(out, cfg.storage, skip) as bag, _progress(progress) as bar:
         task = bar.add_task(str(out), total=frames) if bar else None
         tf = msg.tf_static(rig, START_NS, realism.tf_mounts(rig))
         bag.write(topics.TF_STATIC, START_NS, tf)
@@ -286,7 +312,7 @@ def make_scenario(
                 bar.advance(task)
     map_path, scenario_path = out / MAP_FILE, out / SCENARIO_FILE
     save_map(world, map_path)
-    _write_yaml(scenario_path, cfg, traj, rig, realism)
+    _write_yaml(scenario_path, cfg, traj, rig, realism, world.signals)
     return ScenarioInfo(
         path=out,
         duration=(traj.steps - 1) / SIM_HZ,

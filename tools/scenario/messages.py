@@ -300,3 +300,75 @@ def camera_boxes(boxes: list[CameraBox], ns: int) -> Any:
             )
         )
     return _new("vision_msgs/msg/Detection2DArray", header=head, detections=detections)
+
+
+def traffic_signals(group_ids: np.ndarray, states: np.ndarray, ns: int) -> Any:
+    """autoware_perception_msgs/TrafficLightGroupArray: one solid circle per group, as the
+    true state (confidence 1)."""
+    sec, nanosec = ns_to_time(ns)
+    groups = [
+        _new(
+            "autoware_perception_msgs/msg/TrafficLightGroup",
+            traffic_light_group_id=int(g),
+            elements=[
+                _new(
+                    "autoware_perception_msgs/msg/TrafficLightElement",
+                    color=int(state),
+                    shape=1,  # CIRCLE
+                    status=2,  # SOLID_ON
+                    confidence=1.0,
+                )
+            ],
+        )
+        for g, state in zip(group_ids.tolist(), states.tolist())
+    ]
+    return _new(
+        "autoware_perception_msgs/msg/TrafficLightGroupArray",
+        stamp=_new("builtin_interfaces/msg/Time", sec=sec, nanosec=nanosec),
+        traffic_light_groups=groups,
+    )
+
+
+def traffic_light_rois(views: list, group_ids: np.ndarray, states: np.ndarray, ns: int) -> Any:
+    """vision_msgs/Detection2DArray of the heads the camera sees: id = group id, class_id =
+    the state's name, score = the housing's visible share, pose z = distance (m); a head whose
+    lit lamp is hidden gets class_id UNKNOWN."""
+    from perception.traffic_light.lightmap import LightState
+
+    head = header(ns, topics.FRAME_CAMERA)
+    detections = []
+    for v in views:
+        state = LightState(int(states[v.head])) if v.lamp_visible else LightState.UNKNOWN
+        u0, v0, u1, v1 = v.box
+        hypothesis = _new(
+            "vision_msgs/msg/ObjectHypothesisWithPose",
+            hypothesis=_new(
+                "vision_msgs/msg/ObjectHypothesis", class_id=state.name, score=v.visible_fraction
+            ),
+            pose=_new(
+                "geometry_msgs/msg/PoseWithCovariance",
+                pose=_new(
+                    "geometry_msgs/msg/Pose",
+                    position=_new("geometry_msgs/msg/Point", z=float(v.distance)),
+                ),
+            ),
+        )
+        bbox = _new(
+            "vision_msgs/msg/BoundingBox2D",
+            center=_new(
+                "vision_msgs/msg/Pose2D",
+                position=_new("vision_msgs/msg/Point2D", x=(u0 + u1) / 2, y=(v0 + v1) / 2),
+            ),
+            size_x=u1 - u0,
+            size_y=v1 - v0,
+        )
+        detections.append(
+            _new(
+                "vision_msgs/msg/Detection2D",
+                header=head,
+                results=[hypothesis],
+                bbox=bbox,
+                id=str(int(group_ids[v.head])),
+            )
+        )
+    return _new("vision_msgs/msg/Detection2DArray", header=head, detections=detections)

@@ -16,6 +16,10 @@ TF_STATIC = std.TF_STATIC
 GT_OBJECTS = "/ground_truth/objects"
 GT_CAMERA_BOXES = "/ground_truth/camera_boxes"
 GT_EGO_POSE = "/ground_truth/ego_pose"
+# Every signal group's state (TrafficLightGroupArray, as Autoware's traffic_signals) and each
+# head's camera view (Detection2DArray: id = group id, class_id = state, score = visible share).
+GT_TRAFFIC_SIGNALS = "/ground_truth/traffic_signals"
+GT_TRAFFIC_LIGHT_ROIS = "/ground_truth/traffic_light_rois"
 
 FRAME_MAP = std.FRAME_MAP
 FRAME_ODOM = std.FRAME_ODOM
@@ -37,4 +41,6 @@ MSGTYPES: dict[str, str] = {
     GT_OBJECTS: "autoware_perception_msgs/msg/TrackedObjects",
     GT_CAMERA_BOXES: "vision_msgs/msg/Detection2DArray",
     GT_EGO_POSE: "geometry_msgs/msg/PoseStamped",
+    GT_TRAFFIC_SIGNALS: "autoware_perception_msgs/msg/TrafficLightGroupArray",
+    GT_TRAFFIC_LIGHT_ROIS: "vision_msgs/msg/Detection2DArray",
 }

@@ -13,9 +13,11 @@ from enum import IntEnum
 
 import numpy as np
 
+from perception.traffic_light.lightmap import LightState
 from tools.scenario import road as rd
 from tools.scenario.actors import ActorShape, Kind, make_shape
 from tools.scenario.config import SIM_HZ, ScenarioConfig, Traffic
+from tools.scenario.signals import COMFORT_DECEL, Signals
 
 DT = 1.0 / SIM_HZ
 EGO_ID = 0
@@ -145,8 +147,14 @@ class Trajectories:
 
 
 class _Simulation:
-    def __init__(self, road: rd.Road, cfg: ScenarioConfig, rng: np.random.Generator) -> None:
-        self.road, self.rng, self.cfg = road, rng, cfg
+    def __init__(
+        self,
+        road: rd.Road,
+        cfg: ScenarioConfig,
+        rng: np.random.Generator,
+        signals: Signals | None = None,
+    ) -> None:
+        self.road, self.rng, self.cfg, self.signals = road, rng, cfg, signals
         self.profile = PROFILES[cfg.traffic]
         self.a = _Agents()
         self.shapes: dict[int, ActorShape] = {}
@@ -391,7 +399,39 @@ class _Simulation:
         j = np.argmin(gap, axis=1)
         rows = np.arange(len(ids))
         best = gap[rows, j]
-        return np.where(np.isfinite(best), veh[j], -1), best, speed[rows, j]
+        leader, lead_v = np.where(np.isfinite(best), veh[j], -1), speed[rows, j]
+        stop = self._stop_line_gaps(ids)
+        closer = stop < best
+        return (
+            np.where(closer, -1, leader),
+            np.where(closer, stop, best),
+            np.where(closer, 0.0, lead_v),
+        )
+
+    def _stop_line_gaps(self, ids: np.ndarray) -> np.ndarray:
+        """Gap of each vehicle to the stop line it must hold at (red, or amber where a
+        comfortable stop is possible), as a standing obstacle for the IDM; inf where none."""
+        out = np.full(len(ids), np.inf)
+        if self.signals is None or not len(self.signals.crossing_s):
+            return out
+        a, sig = self.a, self.signals
+        states = sig.states(self.t)
+        hold = (states == LightState.RED) | (states == LightState.AMBER)
+        if not hold.any():
+            return out
+        heads = np.flatnonzero(hold)
+        stop_s, dirn = sig.stop_s()[heads], sig.head_dirn[heads]
+        same = a.dirn[ids][:, None] == dirn[None]
+        front = (stop_s[None] - a.s[ids][:, None]) * dirn[None] - a.length[ids][:, None] / 2
+        v = a.v[ids][:, None]
+        need = v**2 / (2.0 * np.maximum(front, 0.05))
+        amber = (states[heads] == LightState.AMBER)[None]
+        # On amber only where a comfortable stop is possible; on red unless already too close
+        # to stop at all (then it clears the line, as a driver committed on amber does).
+        able = np.where(amber, need <= COMFORT_DECEL, need <= 6.0)
+        ok = same & (front > -0.5) & able & (front < 120.0)
+        gap = np.where(ok, front + a.s0[ids][:, None] - 1.0, np.inf)
+        return gap.min(axis=1)
 
     def _desired_speed(self, ids: np.ndarray) -> np.ndarray:
         a = self.a
@@ -530,8 +570,10 @@ def _group_gradient(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return (after + before) / count
 
 
-def simulate(road: rd.Road, cfg: ScenarioConfig, rng: np.random.Generator) -> Trajectories:
-    sim = _Simulation(road, cfg, rng)
+def simulate(
+    road: rd.Road, cfg: ScenarioConfig, rng: np.random.Generator, signals: Signals | None = None
+) -> Trajectories:
+    sim = _Simulation(road, cfg, rng, signals)
     steps = round(cfg.seconds * SIM_HZ) + 1
     for _ in range(steps):
         sim.step()

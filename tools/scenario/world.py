@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +10,7 @@ import numpy as np
 from tools.scenario import road as rd
 from tools.scenario.boxes import Boxes, Material
 from tools.scenario.config import ENU_ORIGIN
+from tools.scenario.signals import Signals, light_map_arrays
 
 KERB_SEGMENT = 5.0
 MAP_SPACING = 0.5  # metres between map points on structure faces
@@ -22,6 +23,7 @@ class World:
     static: Boxes
     map_points: np.ndarray  # (N,3) float32 in map
     map_material: np.ndarray  # (N,) uint8 Material
+    signals: Signals | None = None  # signalised crossings (None: a road without lights)
 
 
 def _boxes_along(road: rd.Road, s, d, z, size, yaw_offset, color, material) -> Boxes:
@@ -163,12 +165,27 @@ def make_world(rng: np.random.Generator, length: float) -> World:
     return World(road=road, static=static, map_points=points, map_material=mats)
 
 
+def with_signals(world: World, signals: Signals) -> World:
+    """The world with signalised crossings: their poles join the static boxes and the map."""
+    poles = signals.pole_boxes(world.road)
+    points, mats = _box_surface_points(poles)  # heads: camera only (too small for the lidar)
+    return replace(
+        world,
+        static=Boxes.concat([world.static, poles]),
+        map_points=np.concatenate([world.map_points, points.astype(np.float32)]),
+        map_material=np.concatenate([world.map_material, mats]),
+        signals=signals,
+    )
+
+
 def save_map(world: World, path: Path) -> None:
     """The localization map: static points, lane centre polylines, ENU origin, static boxes."""
     road = world.road
     # Uncompressed: compressing a long road's map costs more than its disk space is worth.
+    lights = light_map_arrays(world.signals, road) if world.signals is not None else {}
     np.savez(
         path,
+        **lights,
         points=world.map_points,
         point_material=world.map_material,
         centerline=road.xy.astype(np.float32),

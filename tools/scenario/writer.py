@@ -49,9 +49,10 @@ class BagWriter:
     """Context manager: opens the bag with one connection per scenario topic, writes messages
     with bag time = header stamp, and counts them per topic."""
 
-    def __init__(self, path: Path, storage: Storage) -> None:
+    def __init__(self, path: Path, storage: Storage, skip: frozenset[str] = frozenset()) -> None:
         self.path = Path(path)
         self.storage = storage
+        self.skip = skip  # topics this bag does not carry (no connection)
         self.counts: Counter[str] = Counter()
         self._writer: Writer | None = None
         self._connections: dict[str, Any] = {}
@@ -66,6 +67,8 @@ class BagWriter:
             raise ScenarioError(f"cannot create bag {self.path}: {exc}") from exc
         store = typestore()
         for topic, msgtype in topics.MSGTYPES.items():
+            if topic in self.skip:
+                continue
             qos = _LATCHED if topic == topics.TF_STATIC else _SENSOR
             self._connections[topic] = self._writer.add_connection(
                 topic, msgtype, typestore=store, offered_qos_profiles=[qos]

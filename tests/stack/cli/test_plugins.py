@@ -26,6 +26,7 @@ TOOL_COMMANDS = {
     "sim": "tools.schedsim",
     "sparse": "tools.sparse",
     "train": "tools.train",
+    "vit": "tools.vit",
 }
 LAUNCH = """
 name: tiny

@@ -1,0 +1,118 @@
+"""`l4 bench vit`: the dense traffic-light ViT against each token-pruned variant, in one run.
+
+For every shipped variant (perception/models/traffic_light_vit*.yaml): ONNX Runtime CPU with 1
+and 2 intra-op threads, sessions interleaved round by round on the same held-out crops (batch 1,
+one head, as the node mostly runs, and batch 4), median latency and speed-up over the dense
+model; accuracy on held-out crops (scenario seeds 1001-1005, every weather, heads within 60 m;
+rendered by tools.vit.crops, never used in training) through the ONNX model itself; FLOPs per
+crop from the graph (stack.engine.flops). Target: some variant >= 2x faster than dense with at
+most 1 point of accuracy lost (1 thread, batch 1).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SPEEDUP_TARGET = 2.0
+ACCURACY_LOSS_TARGET = 0.01
+HELD_OUT_SEEDS = (1001, 1002, 1003, 1004, 1005)
+BATCHES = (1, 4)
+THREADS = (1, 2)
+
+
+def _sessions(cards: list[Any], threads: int) -> dict[str, Any]:
+    import onnxruntime as ort
+
+    out = {}
+    for card in cards:
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        out[card.name] = ort.InferenceSession(
+            str(card.model_path()), so, providers=["CPUExecutionProvider"]
+        )
+    return out
+
+
+def _latency(cards, images: np.ndarray, threads: int, batch: int, rounds: int) -> dict:
+    sessions = _sessions(cards, threads)
+    feeds = [images[i : i + batch] for i in range(0, len(images) - batch + 1, batch)][:50]
+    times: dict[str, list[float]] = {n: [] for n in sessions}
+    for sess in sessions.values():  # warm-up
+        for f in feeds[:10]:
+            sess.run(None, {"crops": f})
+    for _ in range(rounds):
+        for name, sess in sessions.items():  # interleaved: every variant sees the same load
+            start = time.perf_counter()
+            for f in feeds:
+                sess.run(None, {"crops": f})
+            times[name].append((time.perf_counter() - start) / len(feeds) * 1e3)
+    med = {n: statistics.median(t) for n, t in times.items()}
+    dense = med[cards[0].name]
+    return {n: {"median_ms": round(m, 4), "speedup": round(dense / m, 3)} for n, m in med.items()}
+
+
+def _accuracy(cards, crops) -> dict:
+    import onnxruntime as ort
+
+    from tools.vit.pipeline import accuracy
+
+    out = {}
+    for card in cards:
+        sess = ort.InferenceSession(str(card.model_path()), providers=["CPUExecutionProvider"])
+        probs = np.concatenate(
+            [
+                sess.run(None, {"crops": crops.images[i : i + 256]})[0]
+                for i in range(0, len(crops), 256)
+            ]
+        )
+        out[card.name] = accuracy(probs.argmax(1), crops)
+    return out
+
+
+def run(quick: bool = False, cache: Path | None = None) -> dict[str, Any]:
+    import yaml
+
+    from perception.models import MODELS_DIR
+    from perception.traffic_light.card import load_light_card
+    from perception.traffic_light.node import SHIPPED
+    from tools.vit.dataset import WEATHERS, crop_set
+
+    cards = [load_light_card(MODELS_DIR / name) for name in SHIPPED]
+    cache = cache or Path("runs/vit-crops")
+    seeds = HELD_OUT_SEEDS[:2] if quick else HELD_OUT_SEEDS
+    crops = crop_set(cache, seeds, WEATHERS, 40.0, 1, lambda _: None)
+    rounds = 5 if quick else 15
+    latency = {
+        f"threads{t}_batch{b}": _latency(cards, crops.images, t, b, rounds)
+        for t in THREADS
+        for b in BATCHES
+    }
+    acc = _accuracy(cards, crops)
+    flops = {c.name: yaml.safe_load(c.path.read_text()).get("flops") for c in cards}
+    dense = cards[0].name
+    verdicts = {}
+    for card in cards[1:]:
+        speed = latency["threads1_batch1"][card.name]["speedup"]
+        lost = acc[dense]["all"] - acc[card.name]["all"]
+        verdicts[card.name] = {
+            "keep_ratio": card.keep_ratio,
+            "speedup_1thread_batch1": speed,
+            "accuracy_lost": round(lost, 4),
+            "ok": speed >= SPEEDUP_TARGET and lost <= ACCURACY_LOSS_TARGET,
+        }
+    return {
+        "held_out_crops": len(crops),
+        "held_out_seeds": list(seeds),
+        "latency": latency,
+        "accuracy": acc,
+        "flops": flops,
+        "variants": verdicts,
+        "target": f">= {SPEEDUP_TARGET}x faster (ORT 1 thread, batch 1), <= 1 point accuracy lost",
+        "ok": any(v["ok"] for v in verdicts.values()),
+    }

@@ -1,0 +1,101 @@
+"""`l4 vit train`: crops -> dense ViT -> token-pruned variants -> ONNX + cards + report."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from perception.traffic_light.lightmap import CLASS_STATES
+from tools.vit.crops import Crops
+from tools.vit.dataset import WEATHERS, crop_set
+from tools.vit.export import export_onnx, write_card
+from tools.vit.model import TokenPrunedViT, VitConfig
+from tools.vit.train import TrainConfig, predict, train_dense, train_pruned
+
+NAME = "traffic_light_vit"
+NEAR = 60.0  # m: the accuracy target's range
+
+
+@dataclass(frozen=True)
+class VitJob:
+    out: Path
+    cache: Path
+    train_seeds: tuple[int, ...] = (3001, 3002, 3003, 3004)
+    eval_seeds: tuple[int, ...] = (1001, 1002, 1003, 1004, 1005)
+    seconds: float = 40.0
+    rhos: tuple[float, ...] = (0.7, 0.5)
+    reuse_dense: bool = False  # the dense ViT saved in the cache by an earlier run
+    max_crops: int = 4000  # a random subset of the training crops (near frames repeat)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def accuracy(pred: np.ndarray, data: Crops) -> dict:
+    """Accuracy overall, per weather, per true state, on crops within NEAR metres."""
+    near = data.distance <= NEAR
+    ok = pred == data.labels
+    out = {"all": _share(ok[near]), "n": int(near.sum())}
+    out["weather"] = {w: _share(ok[near & (data.weather == w)]) for w in WEATHERS}
+    out["state"] = {
+        s.name: _share(ok[near & (data.labels == i)]) for i, s in enumerate(CLASS_STATES)
+    }
+    return out
+
+
+def _share(ok: np.ndarray) -> float | None:
+    return round(float(ok.mean()), 4) if len(ok) else None
+
+
+def variant_name(rho: float | None) -> str:
+    return NAME if rho is None else f"{NAME}_r{round(rho * 100):02d}"
+
+
+def run(job: VitJob, log: Callable[[str], None]) -> dict:
+    started = time.perf_counter()
+    train = crop_set(job.cache, job.train_seeds, WEATHERS, job.seconds, 2, log)
+    if len(train) > job.max_crops:
+        pick = np.sort(np.random.default_rng(0).choice(len(train), job.max_crops, replace=False))
+        train = Crops(*(getattr(train, f)[pick] for f in Crops.__dataclass_fields__))
+    held = crop_set(job.cache, job.eval_seeds, WEATHERS, job.seconds, 1, log)
+    log(f"{len(train)} training crops, {len(held)} held-out crops")
+    dense_path = job.cache / "dense.pt"
+    if job.reuse_dense and dense_path.exists():
+        dense = TokenPrunedViT(VitConfig())
+        dense.load_state_dict(torch.load(dense_path))
+        dense.eval()
+        log(f"dense ViT reused from {dense_path}")
+    else:
+        dense = train_dense(train, VitConfig(), job.train, log)
+        torch.save(dense.state_dict(), dense_path)
+    models = {None: dense}
+    for rho in job.rhos:
+        models[rho] = train_pruned(dense, train, rho, job.train, log)
+    job.out.mkdir(parents=True, exist_ok=True)
+    report = {"train_crops": len(train), "held_out_crops": len(held), "variants": {}}
+    dense_acc = None
+    for rho, model in models.items():
+        acc = accuracy(predict(model, held.images, rho), held)
+        dense_acc = acc["all"] if rho is None else dense_acc
+        name = variant_name(rho)
+        onnx_path = export_onnx(model, rho, job.out / f"{name}.onnx")
+        provenance = {
+            "training": {
+                "scenario_seeds": list(job.train_seeds),
+                "weathers": list(WEATHERS),
+                "seconds": job.seconds,
+                "crops": len(train),
+                **asdict(job.train),
+            },
+            "accuracy_held_out": {"seeds": list(job.eval_seeds), "within_m": NEAR, **acc},
+        }
+        write_card(job.out / f"{name}.yaml", onnx_path, model, rho, provenance)
+        report["variants"][name] = {"keep_ratio": rho, "accuracy": acc}
+        log(f"{name}: held-out accuracy <= {NEAR:g} m {acc['all']} ({acc['weather']})")
+    report["wall_s"] = round(time.perf_counter() - started, 1)
+    (job.out / f"{NAME}.train.json").write_text(json.dumps(report, indent=2))
+    return report

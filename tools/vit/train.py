@@ -1,0 +1,161 @@
+"""Training: the dense ViT, then each token-pruned variant distilled from it (SPViT's
+computation-aware training: cross-entropy + keep-ratio loss + KL distillation from the dense
+model), all on CPU with torch; evaluation with the static (TopK + Gather) path the ONNX runs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tools.vit.crops import Crops
+from tools.vit.model import TokenPrunedViT, VitConfig, keep_counts
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 5
+    prune_epochs: int = 3
+    batch: int = 128
+    lr: float = 2e-3
+    ratio_weight: float = 4.0
+    distill_weight: float = 1.0
+    threads: int = 1
+    seed: int = 0
+
+
+def _tensor(images: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
+
+
+# BGR colours of distractors: brake lights, red and green cars, signs, amber paint.
+_DISTRACTORS = torch.tensor(
+    [[0.1, 0.1, 0.9], [0.15, 0.8, 0.3], [0.1, 0.7, 0.95], [0.2, 0.2, 0.7], [0.6, 0.3, 0.1]]
+)
+
+
+def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Brightness and contrast jitter per crop (colour hue kept: it is the signal), and on half
+    the crops a lamp-coloured patch in the crop's outer band, where a car or a sign beside the
+    head shows: the state is the housing's lamp, never any red in view."""
+    b, _, h, w = x.shape
+    gain = 0.75 + 0.5 * torch.rand(b, 1, 1, 1, generator=gen)
+    bias = 0.08 * (torch.rand(b, 1, 1, 1, generator=gen) - 0.5)
+    x = (x * gain + bias).clamp(0, 1)
+    for i in torch.nonzero(torch.rand(b, generator=gen) < 0.5).flatten().tolist():
+        size = int(torch.randint(4, 11, (1,), generator=gen))
+        side = int(torch.randint(0, 3, (1,), generator=gen))  # left, right, bottom band
+        along = int(torch.randint(0, w - size, (1,), generator=gen))
+        across = (
+            int(torch.randint(0, w // 4 - size // 2, (1,), generator=gen))
+            if w // 4 > size // 2
+            else 0
+        )
+        colour = _DISTRACTORS[int(torch.randint(0, len(_DISTRACTORS), (1,), generator=gen))]
+        if side == 0:
+            y0, x0 = along, across
+        elif side == 1:
+            y0, x0 = along, w - size - across
+        else:
+            y0, x0 = h - size - across, along
+        x[i, :, y0 : y0 + size, x0 : x0 + size] = colour[:, None, None]
+    return x
+
+
+def _batches(n: int, size: int, gen: torch.Generator):
+    order = torch.randperm(n, generator=gen)
+    for i in range(0, n, size):
+        yield order[i : i + size]
+
+
+def _fit(
+    model: TokenPrunedViT,
+    data: Crops,
+    epochs: int,
+    cfg: TrainConfig,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    params,
+    log: Callable[[str], None],
+    what: str,
+) -> None:
+    x_all, y_all = _tensor(data.images), torch.from_numpy(data.labels)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.05)
+    steps = epochs * ((len(data) + cfg.batch - 1) // cfg.batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=steps, pct_start=0.15)
+    for epoch in range(epochs):
+        started, total, count = time.perf_counter(), 0.0, 0
+        model.train()
+        for idx in _batches(len(data), cfg.batch, gen):
+            loss = loss_fn(_augment(x_all[idx], gen), y_all[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(idx)
+            count += len(idx)
+        log(
+            f"{what} epoch {epoch + 1}/{epochs}: loss {total / count:.4f} ({time.perf_counter() - started:.1f} s)"
+        )
+
+
+def train_dense(data: Crops, vcfg: VitConfig, cfg: TrainConfig, log) -> TokenPrunedViT:
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    model = TokenPrunedViT(vcfg)
+    weights = _class_weights(data)
+
+    def loss(x, y):
+        return F.cross_entropy(model.forward_dense(x), y, weight=weights)
+
+    params = [p for n, p in model.named_parameters() if not n.startswith("selectors")]
+    _fit(model, data, cfg.epochs, cfg, loss, params, log, "dense")
+    return model.eval()
+
+
+def train_pruned(
+    dense: TokenPrunedViT, data: Crops, rho: float, cfg: TrainConfig, log
+) -> TokenPrunedViT:
+    """A copy of the dense model with trained selectors, fine-tuned to keep rho, rho^2, rho^3."""
+    torch.manual_seed(cfg.seed)
+    model = TokenPrunedViT(dense.cfg)
+    model.load_state_dict(dense.state_dict())
+    targets = [rho ** (i + 1) for i in range(len(dense.cfg.stages))]
+    weights = _class_weights(data)
+
+    def loss(x, y):
+        logits, masks = model(x)
+        with torch.no_grad():
+            teacher = dense.forward_dense(x)
+        ce = F.cross_entropy(logits, y, weight=weights)
+        ratio = sum(((m.mean(1) - t) ** 2).mean() for m, t in zip(masks, targets))
+        kd = F.kl_div(
+            logits.log_softmax(-1), teacher.log_softmax(-1), reduction="batchmean", log_target=True
+        )
+        return ce + cfg.ratio_weight * ratio + cfg.distill_weight * kd
+
+    _fit(model, data, cfg.prune_epochs, cfg, loss, model.parameters(), log, f"rho {rho:g}")
+    return model.eval()
+
+
+def _class_weights(data: Crops) -> torch.Tensor:
+    counts = np.bincount(data.labels, minlength=4).astype(np.float64)
+    w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / 4.0, 0.0)
+    return torch.tensor(np.clip(w, 0.0, 5.0), dtype=torch.float32)
+
+
+@torch.no_grad()
+def predict(model: TokenPrunedViT, images: np.ndarray, rho: float | None) -> np.ndarray:
+    """Class indices by the inference path: dense, or static keep counts for rho."""
+    model.eval()
+    counts = None if rho is None else keep_counts(model.cfg, rho)
+    out = []
+    for i in range(0, len(images), 512):
+        x = _tensor(images[i : i + 512])
+        logits = model.forward_dense(x) if counts is None else model.forward_static(x, counts)
+        out.append(logits.argmax(-1).numpy())
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
