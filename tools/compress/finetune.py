@@ -9,6 +9,7 @@ Deterministic: the same seed and thread count give the same weights.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from tools.compress.recipe import FinetuneSpec
 from tools.train.data import Frame
 from tools.train.detector_model import focal_loss, giou_loss
 from tools.train.train import TrainConfig, make_batch
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -117,6 +120,8 @@ def finetune(
                     break
             history.append({"epoch": epoch + 1, "loss": round(float(np.mean(losses)), 4),
                             "seconds": round(time.perf_counter() - start, 1)})  # fmt: skip
+            log.info("%s: epoch %d/%d loss %.4f (%.0f s)", label, epoch + 1, epochs,
+                     history[-1]["loss"], history[-1]["seconds"])  # fmt: skip
             if spec.max_seconds is not None and time.perf_counter() - start > spec.max_seconds:
                 break
     student.eval()
