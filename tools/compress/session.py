@@ -17,7 +17,7 @@ import torch
 
 from tools.compress.errors import CompressError
 from tools.compress.recipe import Recipe
-from tools.compress.teacher import load_dense, verify
+from tools.compress.teacher import calibrate_bn, load_dense, verify
 from tools.compress.variant import EvalSet, eval_set
 from tools.train.data import Frame, read_frames
 from tools.train.scenarios import ensure_bags, format_scenarios
@@ -66,6 +66,19 @@ class Session:
 _LAST: list[Session] = []
 
 
+def calibration_batches(
+    frames: list[Frame], seed: int, n: int = 128, batch: int = 16
+) -> list[torch.Tensor]:
+    """Up to ``n`` training images (seeded choice, no augmentation) as RGB/255 batches."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    pick = rng.permutation(len(frames))[:n]
+    images = [frames[int(i)].image[..., ::-1].transpose(2, 0, 1) for i in pick]
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(images))).float().div_(255.0)
+    return list(x.split(batch))
+
+
 def open_session(recipe: Recipe) -> Session:
     """The session of ``recipe`` (bags generated into ``recipe.data.dir``, which must be set)."""
     if _LAST and _LAST[0].recipe is recipe:
@@ -84,6 +97,8 @@ def open_session(recipe: Recipe) -> Session:
     train_bags = ensure_bags(data.train, data.seconds, data.dir)
     eval_bags = ensure_bags(data.eval, data.eval_seconds, data.dir)
     frames = read_frames(train_bags, data.every, (inp.width, inp.height))
+    n = calibrate_bn(dense.model, calibration_batches(frames, recipe.seed))
+    log.info("%d BatchNorms calibrated on the training frames (max |diff| %.2g)", n, verify(dense))
     session = Session(recipe, dense.model, frames, eval_set(data.eval, eval_bags),
                       (inp.width, inp.height), cfg)  # fmt: skip
     _LAST[:] = [session]

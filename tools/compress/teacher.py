@@ -10,6 +10,7 @@ fine-tunes like the original, BN included.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +98,58 @@ def load_dense(card_path: str | Path) -> DenseModel:
     _load(model, convs)
     model.eval()
     return DenseModel(model, card, card_path, onnx_path)
+
+
+@torch.no_grad()
+def calibrate_bn(model: nn.Module, batches: list[torch.Tensor]) -> int:
+    """Give the identity BatchNorms of an imported model real statistics, same function.
+
+    In train mode a BatchNorm normalises by the batch's statistics, so an identity BN (running
+    mean 0, var 1) would change what the network computes as soon as fine-tuning starts. With
+    the conv outputs' measured per-channel mean mu and variance var on ``batches``, the BN gets
+    running (mu, var), scale sqrt(var + eps) and shift (bias + mu): identical in eval mode, and
+    close to it under batch statistics. Returns the number of BatchNorms calibrated."""
+    pairs = _conv_bn_pairs(model)
+    sums: dict[nn.Module, list[torch.Tensor]] = {}
+
+    def hook(module: nn.Module, _inp: tuple, out: torch.Tensor) -> None:
+        flat = out.transpose(0, 1).reshape(out.shape[1], -1).double()
+        s = sums.setdefault(module, [torch.zeros(out.shape[1], dtype=torch.float64)] * 2 + [0])
+        sums[module] = [s[0] + flat.sum(1), s[1] + (flat * flat).sum(1), s[2] + flat.shape[1]]
+
+    hooks = [conv.register_forward_hook(hook) for conv, _bn in pairs]
+    was_training = model.training
+    model.eval()
+    try:
+        for x in batches:
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    for conv, bn in pairs:
+        total, squares, n = sums[conv]
+        mean = total / n
+        var = (squares / n - mean * mean).clamp(min=1e-6)
+        # Keep y = a * z + c: a = gamma / sqrt(rv + eps), c = beta - a * rm.
+        a = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)
+        c = bn.bias.double() - a * bn.running_mean.double()
+        bn.running_mean.copy_(mean.float())
+        bn.running_var.copy_(var.float())
+        bn.weight.copy_((a * torch.sqrt(var + bn.eps)).float())
+        bn.bias.copy_((c + a * mean).float())
+    return len(pairs)
+
+
+def _conv_bn_pairs(model: nn.Module) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
+    pairs = []
+    for module in model.modules():
+        if isinstance(module, nn.Sequential):
+            items = list(module)
+            for a, b in itertools.pairwise(items):
+                if isinstance(a, nn.Conv2d) and isinstance(b, nn.BatchNorm2d) and a.bias is None:
+                    pairs.append((a, b))
+    return pairs
 
 
 def verify(dense: DenseModel, atol: float = 1e-3) -> float:

@@ -252,3 +252,22 @@ def test_card_provenance_round_trips(tmp_path):
     path.write_text(path.read_text().split("provenance:")[0] + "provenance: 3\n")
     with pytest.raises(CardError, match="provenance: expected a mapping"):
         load_card(path)
+
+
+def test_bn_calibration_keeps_the_function_and_sets_batch_statistics():
+    from tools.compress.teacher import calibrate_bn
+
+    dense = load_dense(SHIPPED)
+    x = torch.rand(4, 3, 192, 320, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        before = dense.model(x)[0]
+    assert calibrate_bn(dense.model, [x]) == 18  # every conv + BN pair (not the 2 output convs)
+    assert verify(dense) < 1e-3
+    bn = dense.model.s8[1][1]
+    assert bn.running_var.min() < 0.99 or bn.running_var.max() > 1.01  # real statistics now
+    dense.model.train()
+    with torch.no_grad():
+        in_train_mode = dense.model(x)[0]
+    dense.model.eval()
+    # Under the batch's own statistics the network now computes (almost) the same function.
+    assert torch.allclose(in_train_mode, before, atol=1e-2)
