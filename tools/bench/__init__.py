@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "scenario": "tools.bench.scenario:run",
     "overload": "tools.bench.overload:run",
     "sim": "tools.bench.sim:run",
+    "compress": "tools.bench.compress:run",
 }
 
 
