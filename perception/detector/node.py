@@ -68,13 +68,21 @@ class CameraDetectorParams:
             fail("cards", self.cards, "must not repeat a card")
 
 
+SHIPPED_PREFIX = "models:"
+
+
 def resolve_card(ctx: Context, card: str) -> Path:
-    """The card file: the shipped one by default; a relative path through the context's
-    resolver where it has one (the launch file's folder), else the working directory."""
+    """The card file: the shipped one by default; ``models:NAME.yaml`` another shipped one
+    (perception/models); a relative path through the context's resolver where it has one (the
+    launch file's folder), else the working directory."""
     if not card:
         from perception.models import CAMERA_DETECTOR_CARD
 
         return CAMERA_DETECTOR_CARD
+    if card.startswith(SHIPPED_PREFIX):  # a model shipped in perception/models
+        from perception.models import model_file
+
+        return model_file(card[len(SHIPPED_PREFIX) :])
     resolver = getattr(ctx, "resolve_path", None)
     path = Path(resolver(card)) if callable(resolver) else Path(card)
     return path.resolve()

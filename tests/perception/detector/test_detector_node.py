@@ -308,3 +308,11 @@ def test_cards_params_are_checked():
         match=r"cards and card are exclusive: list the card first in cards \(got \['b'\]\)",
     ):
         CameraDetectorParams(card="a", cards=["b"]).validate()
+
+
+def test_shipped_cards_by_name():
+    from perception.detector.node import resolve_card
+    from perception.models import CAMERA_DETECTOR_CARD
+
+    assert resolve_card(object(), "models:camera_detector.yaml") == CAMERA_DETECTOR_CARD
+    assert resolve_card(object(), "") == CAMERA_DETECTOR_CARD
