@@ -126,6 +126,24 @@ def _verdict(dense: str, figures: dict[str, Any], accuracy: dict[str, Any]) -> d
     return best or {"ok": False, "reason": "no compressed variant shipped"}
 
 
+def _block_rewrite(dense_card: Path, rounds: int) -> dict[str, Any]:
+    """Each conv of the dense model block-pruned to half its input columns and rewritten to
+    dense sub-convolutions (tools.compress.blocksparse), timed alone before and after: blocks
+    of 8 filters, and one block holding every filter (= input-channel pruning)."""
+    import onnx
+
+    from perception.detector.card import load_card
+    from tools.compress.blocksparse import layer_speedups
+
+    model = onnx.load(str(load_card(dense_card).model_path()))
+    out: dict[str, Any] = {}
+    for label, block in (("block_8", 8), ("block_all", 1 << 16)):
+        rows = layer_speedups(model, block=block, keep=0.5, rounds=rounds)
+        out[label] = {"layers_meeting_target": sum(bool(r["ok"]) for r in rows),
+                      "layers": len(rows), "rows": rows}  # fmt: skip
+    return out
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     cards = _cards()
     dense = cards[0].stem
@@ -139,6 +157,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         }
     accuracy = _accuracy(cards)
     best = _verdict(dense, figures, accuracy)
+    blocks = _block_rewrite(cards[0], 30 if quick else 100)
     return {
         "dense": dense,
         "variants": [c.stem for c in cards[1:]],
@@ -162,5 +181,6 @@ def run(quick: bool = False) -> dict[str, Any]:
             "callback_speedup": CALLBACK_TARGET,
             "max_vehicle_ap50_lost_points": MAX_AP_LOSS_POINTS,
         },
+        "block_rewrite": blocks,
         "ok": bool(best.get("ok")),
     }

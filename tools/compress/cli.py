@@ -17,6 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("recipe", type=Path, help="recipe YAML")
     p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument(
+        "--data", type=Path, default=None, metavar="DIR",
+        help="keep / reuse the scenario bags here (overrides the recipe's data.dir)",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -34,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
     from tools.compress.run import compress
 
     recipe = load_recipe(args.recipe)
+    if args.data is not None:
+        import dataclasses
+
+        recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, dir=args.data))
     report = compress(recipe, args.out)
     print(json.dumps({"out": str(args.out), "summary": report["summary"],
                       "wall_seconds": report["wall_seconds"]}, indent=2))  # fmt: skip

@@ -64,7 +64,9 @@ def _load(model: nn.Module, convs: dict[str, tuple[np.ndarray, np.ndarray | None
         bn = modules.get(name.rsplit(".", 1)[0] + "." + str(int(name.rsplit(".", 1)[1]) + 1))
         if conv.bias is not None:
             conv.bias.data.copy_(
-                torch.from_numpy(np.array(bias) if bias is not None else np.zeros(len(weight), np.float32))
+                torch.from_numpy(
+                    np.array(bias) if bias is not None else np.zeros(len(weight), np.float32)
+                )
             )
         elif isinstance(bn, nn.BatchNorm2d):
             bn.weight.data.fill_(1.0)
