@@ -271,3 +271,18 @@ def test_bn_calibration_keeps_the_function_and_sets_batch_statistics():
     dense.model.eval()
     # Under the batch's own statistics the network now computes (almost) the same function.
     assert torch.allclose(in_train_mode, before, atol=1e-2)
+
+
+def test_cli_parses_and_refuses_a_bad_recipe_before_any_work(tmp_path):
+    import argparse
+
+    from tools.compress.cli import register, run
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    bad = tmp_path / "r.yaml"
+    bad.write_text(f"model: {SHIPPED}\nmethod: prune\ndata: {{train: '1', eval: '9'}}\nseed: x\n")
+    args = parser.parse_args(["compress", str(bad), "--out", str(tmp_path / "out")])
+    with pytest.raises(RecipeError, match=r"seed must be an integer \(got 'x'\)"):
+        run(args)
+    assert not (tmp_path / "out").exists()
