@@ -141,6 +141,13 @@ def _block_rewrite(dense_card: Path, rounds: int) -> dict[str, Any]:
         rows = layer_speedups(model, block=block, keep=0.5, rounds=rounds)
         out[label] = {"layers_meeting_target": sum(bool(r["ok"]) for r in rows),
                       "layers": len(rows), "rows": rows}  # fmt: skip
+    from tools.compress.schemes import Scheme, search_based
+
+    table = {Scheme.BLOCK: out["block_8"]["rows"], Scheme.CHANNEL: out["block_all"]["rows"]}
+    out["mapper"] = [
+        {"layer": c.layer, "scheme": c.scheme.value, "speedup": c.speedup, "reason": c.reason}
+        for c in search_based(table)
+    ]
     return out
 
 
