@@ -49,7 +49,7 @@ COMMON = frozenset(
     {"importance", "scope", "round_to", "iterative_steps", "max_layer_ratio", "ignore"}
 )
 OPTIONS = COMMON | {"variants"}
-VARIANT = COMMON | {"name", "ratio", "layer_ratios"}
+VARIANT = COMMON | {"name", "ratio", "layer_ratios", "epochs"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ class PruneTarget:
     name: str
     spec: PruneSpec
     steps: int
+    epochs: int | None = None  # fine-tuning epochs of this variant (None: the recipe's)
 
 
 def _common(s: Section, base: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,7 +96,8 @@ def _target(s: Section, defaults: Mapping[str, Any]) -> PruneTarget:
     steps = common.pop("iterative_steps")
     spec = PruneSpec(ratio=s.number("ratio", high=0.95, open_low=True), layer_ratios=dict(ratios),
                      **common)  # fmt: skip
-    return PruneTarget(name, spec, steps)
+    epochs = None if s.raw("epochs", None) is None else s.integer("epochs", low=0, high=10_000)
+    return PruneTarget(name, spec, steps, epochs)
 
 
 def parse_options(recipe: Recipe) -> list[PruneTarget]:
@@ -127,18 +129,22 @@ def prune_variant(session: Session, target: PruneTarget) -> torch.nn.Module:
         idx = source.epoch(recipe.finetune.batch_size)[0]
         return student_loss(student, None, source.batch(idx), session.train_cfg, 0.0)
 
-    epochs = recipe.finetune.epochs
+    epochs = recipe.finetune.epochs if target.epochs is None else target.epochs
     per_step = [
         epochs // target.steps + (1 if i < epochs % target.steps else 0)
         for i in range(target.steps)
     ]
+    history: list[dict[str, float]] = []
     for step, n in enumerate(per_step):
         student.train()  # Taylor gradients with batch statistics, as in training
         prune_step(pruner, target.spec, taylor_loss)
         student.eval()
         if n:
-            finetune(student, teacher, source, recipe.finetune,
-                     f"{target.name}: step {step + 1}/{target.steps} fine-tune", epochs=n)  # fmt: skip
+            result = finetune(student, teacher, source, recipe.finetune,
+                              f"{target.name}: step {step + 1}/{target.steps} fine-tune", epochs=n)  # fmt: skip
+            history += [{"prune_step": step + 1, **h} for h in result.history]
+            history[-1]["steps"] = result.steps
+    student.finetune_history = history  # type: ignore[attr-defined]  -- for the card
     return student
 
 
@@ -159,6 +165,8 @@ def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
                            "iterative_steps": target.steps, "layer_ratios": dict(spec.layer_ratios),
                            "max_layer_ratio": spec.max_layer_ratio, "ignore": list(spec.ignore)},
             "sparsity": layer_sparsity(dense_shapes, conv_shapes(student)),
+            "finetune_epochs": target.epochs if target.epochs is not None else recipe.finetune.epochs,
+            "finetune_history": getattr(student, "finetune_history", []),
             "speedup_runtime": "any (dense convs with fewer channels: ONNX Runtime, TensorRT)",
         }  # fmt: skip
         name = f"{recipe.name}_{target.name}"

@@ -154,8 +154,9 @@ def _conv_bn_pairs(model: nn.Module) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
     return pairs
 
 
-def verify(dense: DenseModel, atol: float = 1e-3) -> float:
-    """Largest difference between the torch model and its ONNX on one input (CompressError over atol)."""
+def verify(dense: DenseModel, tol: float = 1e-4) -> float:
+    """Largest difference (relative to each output's scale) between the torch model and its
+    ONNX on one input; CompressError over ``tol``."""
     import onnxruntime as ort
 
     inp = dense.card.input
@@ -168,8 +169,12 @@ def verify(dense: DenseModel, atol: float = 1e-3) -> float:
             got = [t.numpy() for t in dense.model(x)]
     finally:
         dense.model.export_mode = False
-    diff = max(float(np.abs(a - b).max()) for a, b in zip(ref, got))
-    if diff > atol:
+    # Relative to each output's scale: box distances reach hundreds of pixels, where float32
+    # kernels that sum in another order differ by ~1e-3 absolute.
+    diff = max(
+        float(np.abs(a - b).max() / max(1.0, float(np.abs(a).max()))) for a, b in zip(ref, got)
+    )
+    if diff > tol:
         raise CompressError(
             f"{dense.onnx_path}: imported weights differ from the ONNX by {diff:.3g}"
         )
