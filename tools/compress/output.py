@@ -32,6 +32,9 @@ def atomic_folder(out_dir: Path, name: str) -> Iterator[Path]:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=out_dir))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp's 0700 would make a shipped variant private
     except OSError as exc:
         raise CompressError(f"{out_dir}: cannot create the output folder: {exc.strerror}") from None
     try:
