@@ -78,6 +78,8 @@ def write_report(
         "dense": dense.to_dict(),
         "variants": [v.to_dict() for v in variants],
         "summary": summary(dense, variants),
+        "summary_note": "latencies measured one model after another during the run; "
+        "`l4 bench compress` measures them interleaved (ratios that hold on a shared host)",
         "wall_seconds": round(seconds, 1),
         "plot": "pareto.png",
     }
