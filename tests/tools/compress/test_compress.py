@@ -286,3 +286,30 @@ def test_cli_parses_and_refuses_a_bad_recipe_before_any_work(tmp_path):
     with pytest.raises(RecipeError, match=r"seed must be an integer \(got 'x'\)"):
         run(args)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow  # generates two short scenarios and fine-tunes the shipped-size model
+def test_compress_end_to_end_writes_variants_cards_and_report(tmp_path):
+    """One tiny run through the registry: bags, teacher, prune, fine-tune, cards, report."""
+    import json
+
+    from tools.compress.run import compress
+
+    doc = _doc(
+        data={"train": "7", "eval": "1000:night", "seconds": 0.6, "eval_seconds": 0.6, "every": 2},
+        finetune={"epochs": 1, "batch_size": 2, "threads": 1},
+        options={"variants": [{"name": "p50", "ratio": 0.5}]},
+    )
+    recipe = dataclasses.replace(recipe_from_dict(doc, "r.yaml"), data=dataclasses.replace(
+        recipe_from_dict(doc, "r.yaml").data, dir=tmp_path / "bags"))  # fmt: skip
+    report = compress(recipe, tmp_path / "out")
+    card = load_card(tmp_path / "out" / "camera_detector_p50" / "camera_detector_p50.yaml")
+    prov = card.provenance
+    assert prov["method"] == "prune" and prov["parameters"]["ratio"] == 0.5
+    assert set(prov["accuracy_ap50"]) == {"night"} and prov["latency"]["model_ms"] > 0
+    dense_ch, kept = prov["sparsity"]["fuse4.0"]["out_channels"]
+    assert dense_ch == 32 and kept < 32 and kept % 8 == 0 and prov["gflops"] < 0.3
+    assert card.model_path().stat().st_size < 0.5 * SHIPPED.with_suffix(".onnx").stat().st_size
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert saved["summary"] == report["summary"] and saved["summary"][0]["model_speedup"] > 1
+    assert (tmp_path / "out" / "pareto.png").read_bytes()[:4] == b"\x89PNG"
