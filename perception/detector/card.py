@@ -24,6 +24,7 @@ camera detector node without code changes::
     score_threshold: 0.3
     nms_threshold: 0.5
     max_detections: 100
+    provenance: {...}                  # optional: training data, compression, FLOPs, accuracy
 
 Classes without an entry in ``labels`` are detected but not published; map a class to
 ``UNKNOWN`` to publish it as an unknown object. Decoder-specific keys (``strides`` for YOLOX,
@@ -50,7 +51,7 @@ CARD_SUFFIXES = (".yaml", ".yml", ".json")
 TOP_KEYS = frozenset(
     {
         "name", "model", "input", "decoder", "classes", "labels", "score_threshold",
-        "nms_threshold", "max_detections", "class_agnostic_nms", "description",
+        "nms_threshold", "max_detections", "class_agnostic_nms", "description", "provenance",
     }
 )  # fmt: skip
 INPUT_KEYS = frozenset(
@@ -130,6 +131,10 @@ class ModelCard:
     name: str = ""
     source: str = "<dict>"  # the card file, for messages
     description: str = ""
+    # Where the model comes from and what it costs (training data, compression method and
+    # parameters, FLOPs, params, sparsity, held-out accuracy, measured latency): plain data,
+    # written by tools (tools.compress) and read back as-is; nothing here changes inference.
+    provenance: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -176,6 +181,8 @@ class ModelCard:
             out["description"] = self.description
         if self.decoder.outputs:
             out["decoder"]["outputs"] = list(self.decoder.outputs)
+        if self.provenance:
+            out["provenance"] = dict(self.provenance)
         return out
 
 
@@ -353,7 +360,14 @@ def card_from_dict(doc: Any, source: str = "<dict>") -> ModelCard:
         name=str(r.raw("name", "")),
         source=source,
         description=str(r.raw("description", "")),
+        provenance=_provenance(source, r.raw("provenance", {})),
     )
+
+
+def _provenance(source: str, doc: Any) -> Mapping[str, Any]:
+    if not isinstance(doc, Mapping):
+        raise CardError(f"{source}: provenance: expected a mapping, got {type(doc).__name__}")
+    return dict(doc)
 
 
 def load_card(path: str | Path) -> ModelCard:

@@ -28,7 +28,8 @@ from perception.tf import StaticTransforms
 from stack import topics
 from stack.events import EventKind
 from stack.node import Context, Node
-from stack.params import EXTRINSIC, in_range, length, parse_enum, positive
+from stack.params import EXTRINSIC, fail, in_range, length, parse_enum, positive
+from stack.scheduler.variants import VariantSet
 
 IMAGE = "sensor_msgs/msg/Image"
 CAMERA_INFO = "sensor_msgs/msg/CameraInfo"
@@ -38,6 +39,9 @@ DETECTION_2D_ARRAY = "vision_msgs/msg/Detection2DArray"
 @dataclass
 class CameraDetectorParams:
     card: str = ""  # model card (YAML / JSON); "" = the shipped demo detector
+    # Model variants, most accurate first (cards; "" = the shipped one): the node holds them in
+    # a VariantSet the scheduler's degrade controller switches. Empty: just ``card``.
+    cards: list[str] = field(default_factory=list)
     backend: str = "auto"  # auto | onnxruntime | tensorrt
     precision: str = "fp32"
     engine_cache: str = (
@@ -61,15 +65,27 @@ class CameraDetectorParams:
         if self.score_threshold is not None:
             in_range("score_threshold", self.score_threshold, 0.0, 1.0)
         positive("max_distance", self.max_distance)
+        if self.cards and self.card:
+            fail("cards", self.cards, "and card are exclusive: list the card first in cards")
+        if len(set(self.cards)) != len(self.cards):
+            fail("cards", self.cards, "must not repeat a card")
+
+
+SHIPPED_PREFIX = "models:"
 
 
 def resolve_card(ctx: Context, card: str) -> Path:
-    """The card file: the shipped one by default; a relative path through the context's
-    resolver where it has one (the launch file's folder), else the working directory."""
+    """The card file: the shipped one by default; ``models:NAME.yaml`` another shipped one
+    (perception/models); a relative path through the context's resolver where it has one (the
+    launch file's folder), else the working directory."""
     if not card:
         from perception.models import CAMERA_DETECTOR_CARD
 
         return CAMERA_DETECTOR_CARD
+    if card.startswith(SHIPPED_PREFIX):  # a model shipped in perception/models
+        from perception.models import model_file
+
+        return model_file(card[len(SHIPPED_PREFIX) :])
     resolver = getattr(ctx, "resolve_path", None)
     path = Path(resolver(card)) if callable(resolver) else Path(card)
     return path.resolve()
@@ -83,16 +99,21 @@ class CameraDetector(Node):
     def __init__(self, ctx: Context) -> None:
         super().__init__(ctx)
         self.params: CameraDetectorParams
-        self.card: ModelCard = load_card(resolve_card(ctx, self.params.card))
-        engine = ctx.engine(
-            str(self.card.model_path()),
+        cards = [load_card(resolve_card(ctx, c)) for c in (self.params.cards or [self.params.card])]
+        names = [c.name or Path(c.model).stem for c in cards]
+        self.models = VariantSet(
+            ctx,
+            {n: str(c.model_path()) for n, c in zip(names, cards)},
             backend=self.params.backend,
             precision=self.params.precision,
             **({"cache_dir": self.params.engine_cache} if self.params.engine_cache else {}),
         )
-        self.detector = Detector(engine, self.card)
-        if self.params.score_threshold is not None:
-            self.detector.score_threshold = self.params.score_threshold
+        self.detectors = [
+            Detector(_VariantEngine(self.models, i), card) for i, card in enumerate(cards)
+        ]
+        for detector in self.detectors:
+            if self.params.score_threshold is not None:
+                detector.score_threshold = self.params.score_threshold
         self.lift_config = LiftConfig(max_distance=self.params.max_distance)
         self.tf = StaticTransforms()
         self.fallback = (
@@ -111,6 +132,15 @@ class CameraDetector(Node):
         ctx.subscribe(topics.TF_STATIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
         ctx.subscribe(topics.CAMERA_INFO, CAMERA_INFO, self.on_camera_info, depth=1)
         ctx.subscribe(topics.CAMERA_IMAGE, IMAGE, self.on_image, depth=1)
+
+    @property
+    def detector(self) -> Detector:
+        """The detector of the variant in use."""
+        return self.detectors[self.models.index]
+
+    @property
+    def card(self) -> ModelCard:
+        return self.detector.card
 
     # ---- inputs that set up the geometry ----------------------------------------------------
     def on_tf_static(self, msg: Any) -> None:
@@ -155,11 +185,13 @@ class CameraDetector(Node):
         except ImageError as exc:
             self.ctx.event(EventKind.DROP, f"{topics.CAMERA_IMAGE}: {exc}")
             return
-        dets = self.detector.detect(bgr)
+        self.models.current  # noqa: B018 -- a switch the degrade controller asked for, now
+        detector = self.detectors[self.models.index]
+        dets = detector.detect(bgr)
         self.last_detections = dets
         if self.pub_2d is not None:
             self.pub_2d.publish(
-                detections_2d_msg(self.ctx.new, msg.header, dets, self.card.classes)
+                detections_2d_msg(self.ctx.new, msg.header, dets, detector.card.classes)
             )
         geom = self._geometry(msg.header.frame_id)
         if isinstance(geom, str):
@@ -171,6 +203,21 @@ class CameraDetector(Node):
             "std_msgs/msg/Header", stamp=msg.header.stamp, frame_id=self.params.base_frame
         )
         self.pub.publish(detected_objects_msg(self.ctx.new, header, objs))
+
+
+class _VariantEngine:
+    """Variant ``index`` of a VariantSet as an Engine: runs timed through the set."""
+
+    def __init__(self, models: VariantSet, index: int) -> None:
+        self.models, self.index = models, index
+        engine = models.engines[index]
+        self.inputs, self.outputs = engine.inputs, engine.outputs
+
+    def run(self, feeds: Any) -> Any:
+        return self.models.run_variant(self.index, feeds)
+
+    def __getattr__(self, name: str) -> Any:  # info, backend, ... of the real engine
+        return getattr(self.models.engines[self.index], name)
 
 
 def detections_2d_msg(new: Any, header: Any, dets: Detections2D, classes: tuple[str, ...]) -> Any:

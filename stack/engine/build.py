@@ -206,3 +206,23 @@ class TrtApi(Protocol):
     def load(self, data: bytes, labels: EngineLabels) -> Engine | None:
         """The engine, or None when TensorRT rejects the bytes (corrupt, foreign, stale)."""
         ...
+
+
+#: Sparse tensor cores (2:4 structured sparsity, TensorRT's SPARSE_WEIGHTS) arrived with Ampere.
+SPARSE_MIN_CC = (8, 0)
+
+
+def sparse_weights_supported(compute_capability: str) -> tuple[bool, str]:
+    """Whether a GPU of ``compute_capability`` ("8.7") runs 2:4 sparse weights faster, and why
+    not when it does not (Jetson AGX Xavier is sm_72: no sparse tensor cores)."""
+    try:
+        major, minor = (int(p) for p in compute_capability.split(".")[:2])
+    except ValueError:
+        return False, f"unknown compute capability {compute_capability!r}"
+    if (major, minor) >= SPARSE_MIN_CC:
+        return True, ""
+    name = " (Jetson AGX Xavier)" if (major, minor) == (7, 2) else ""
+    return False, (
+        f"sm_{major}{minor}{name} has no sparse tensor cores (they need sm_80 or newer: Ampere, "
+        "Orin): 2:4 sparse weights run as dense ones, SPARSE_WEIGHTS is not set"
+    )

@@ -22,6 +22,7 @@ from stack.engine.build import (
     placement_report,
     plan_int8,
     shape_ranges,
+    sparse_weights_supported,
 )
 from stack.engine.cache import CacheKey, EngineCache, atomic_write
 from stack.engine.calibration import CalibrationFeeder, CalibrationSource, Preprocess
@@ -209,10 +210,15 @@ def _build_options(
     route = None
     if options.precision is Precision.INT8:
         route = plan_int8(api.probe().trt_version, model.has_qdq, feeder is not None)
+    sparse = trt.sparse_weights
+    if sparse:
+        sparse, why = sparse_weights_supported(api.probe().compute_capability)
+        if not sparse:
+            log.warning("%s: %s", model.path.name, why)
     return BuildOptions(
         precision=options.precision,
         dla_core=trt.dla_core,
-        sparse_weights=trt.sparse_weights,
+        sparse_weights=sparse,
         workspace_mb=trt.workspace_mb,
         shapes=shape_ranges(model.inputs, trt.max_batch, _shape_overrides(trt.shapes)),
         int8_route=route,

@@ -149,6 +149,8 @@ class NodeResult:
     counters: dict[str, int] = field(default_factory=dict)
     variants: list[str] = field(default_factory=list)
     switches: int = 0
+    # (t_ns, variant) where the node's current variant changed, the first run included
+    variant_timeline: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -402,6 +404,7 @@ def _variants(
             continue
         last[node] = variant
         result = nodes.setdefault(node, NodeResult(node))
+        result.variant_timeline.append((int(r[4]), variant))
         if variant not in result.variants:
             result.variants.append(variant)
         if prev is not None and node not in recorded:

@@ -122,6 +122,24 @@ def _node_rows(a: RunAnalysis) -> list[list[str]]:
     return rows
 
 
+def _variant_timeline(a: RunAnalysis) -> str:
+    """The current model variant of each node that switched, as time segments."""
+    rows = []
+    for n in a.nodes.values():
+        if len(n.variant_timeline) < 2:
+            continue
+        marks = n.variant_timeline
+        for (t, v), end in zip(marks, [m[0] for m in marks[1:]] + [None]):
+            until = "end" if end is None else f"{(end - a.t0_ns) / 1e9:.2f} s"
+            rows.append(
+                [_td(n.name), _td(v), _td(f"{(t - a.t0_ns) / 1e9:.2f} s", True), _td(until, True)]
+            )
+    if not rows:
+        return ""
+    head = ["node", "variant", "from", "until"]
+    return "<h3>Model variant per node over time</h3>" + _table(head, rows, "variant-timeline")
+
+
 def _events_section(a: RunAnalysis) -> str:
     png = plots.events_timeline(a)
     if png is None:
@@ -198,6 +216,7 @@ def render_html(a: RunAnalysis, baseline: RunAnalysis | None = None) -> str:
         _img(plots.callback_distribution(a), "callback times"),
         "<h3>Drops, misses and model variant switches</h3>",
         _events_section(a),
+        _variant_timeline(a),
     ]
     parts += _telemetry_section(a)
     if a.run.errors:

@@ -56,7 +56,7 @@ def callback_json(cb: CallbackResult) -> dict[str, Any]:
     }
 
 
-def node_json(n: NodeResult) -> dict[str, Any]:
+def node_json(n: NodeResult, t0_ns: int = 0) -> dict[str, Any]:
     return {
         "count": n.count,
         "rate_hz": _num(n.rate_hz, 3),
@@ -67,6 +67,10 @@ def node_json(n: NodeResult) -> dict[str, Any]:
         "deadline_misses": n.deadline_misses,
         "variants": list(n.variants),
         "switches": n.switches,
+        # the current variant over the run: from t_s on (seconds since the run's start)
+        "variant_timeline": [
+            {"t_s": round((t - t0_ns) / 1e9, 4), "variant": v} for t, v in n.variant_timeline
+        ],
         "counters": dict(n.counters),
         "callbacks": {name: callback_json(cb) for name, cb in n.callbacks.items()},
     }
@@ -89,7 +93,7 @@ def report_json(a: RunAnalysis, baseline: RunAnalysis | None = None) -> dict[str
             "platform": a.run.platform,
         },
         "chains": {name: chain_json(c) for name, c in a.chains.items()},
-        "nodes": {name: node_json(n) for name, n in a.nodes.items()},
+        "nodes": {name: node_json(n, a.t0_ns) for name, n in a.nodes.items()},
         # for the simulator: callback samples_ms are from the steady state, after warmup_s
         "warmup_s": round((a.warm_ns - a.t0_ns) / 1e9, 3),
         "sources": {

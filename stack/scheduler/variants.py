@@ -79,8 +79,16 @@ class VariantSet:
 
     def run(self, feeds: Mapping[str, Any]) -> Any:
         """Run the current variant and fold its run time into that variant's cost estimate."""
-        engine = self.current
-        index = self.index
+        self.current  # noqa: B018 -- applies a switch the controller asked for
+        return self.run_variant(self.index, feeds)
+
+    def run_variant(self, index: int, feeds: Mapping[str, Any]) -> Any:
+        """Run variant ``index`` (the one a callback chose at its start), timed like ``run``.
+
+        A node whose variants need different pre- or post-processing (a detector per model
+        card) reads ``current`` once per callback and runs that variant, so a switch the
+        controller asks for mid-callback waits for the next one."""
+        engine = self.engines[index]
         start = time.perf_counter_ns()
         out = engine.run(feeds)
         took = (time.perf_counter_ns() - start) / 1e6

@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "scenario": "tools.bench.scenario:run",
     "overload": "tools.bench.overload:run",
     "sim": "tools.bench.sim:run",
+    "compress": "tools.bench.compress:run",
     "int8fuse": "tools.bench.quantfuse:run",
     "lidar_structure": "tools.bench.lidar_structure:run",
     "sparse": "tools.bench.sparse:run",

@@ -78,11 +78,32 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"{args.run_dir}: no outputs/ bag; run `l4 replay BAG --run-dir DIR` first")
     if args.gnss:
         return run_gnss(args)
-    result = score_run(outputs, scenario_bag(args.run_dir, args.bag))
-    print_summary(result, make_console())
+    from tools.eval.variants import run_image_variants
+
+    bag = scenario_bag(args.run_dir, args.bag)
+    result = score_run(outputs, bag, variants=run_image_variants(args.run_dir))
+    console = make_console()
+    print_summary(result, console)
+    print_variants(result, console)
     if args.json:
         write_json(result, args.json)
     return 0
+
+
+def print_variants(result: dict, console) -> None:
+    """Camera AP per model variant, when the camera detector ran more than one."""
+    from rich.table import Table
+
+    by_variant = result.get("camera_ap50_by_variant") or {}
+    if len(by_variant) < 2:
+        return
+    table = Table("variant", "frames", "camera AP@0.5 (vehicles)", "recall",
+                  title="camera accuracy per model variant")  # fmt: skip
+    for name, r in by_variant.items():
+        ap = "n/a" if r["ap50"] is None else f"{r['ap50']:.3f}"
+        rec = "n/a" if r["recall"] is None else f"{r['recall']:.3f}"
+        table.add_row(name, str(r["frames"]), ap, rec)
+    console.print(table)
 
 
 def print_summary(result: dict, console) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from tools.eval.metrics import (
     rectangle,
     rmse,
 )
+from tools.eval.variants import split_by_variant
 
 
 @dataclass(frozen=True)
@@ -345,8 +347,13 @@ def control_error(
 
 
 def score_run(
-    outputs_bag: Path, scenario_bag: Path, topics: Topics | None = None
+    outputs_bag: Path,
+    scenario_bag: Path,
+    topics: Topics | None = None,
+    variants: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
+    """Scores of a run's outputs; ``variants`` (image stamp -> model variant, from the trace)
+    adds the camera AP per variant."""
     topics = topics or Topics()
     gt_topics = [topics.gt_objects, topics.gt_ego, topics.gt_boxes]
     light_gt = [lights.GT_SIGNALS, lights.GT_ROIS]
@@ -375,6 +382,10 @@ def score_run(
             scenario_bag, len(skipped), first.topic, first.stamp_ns, first.reason,
         )  # fmt: skip
     ap, cam_recall, cam_frames = camera_ap(gt, out[topics.camera_2d])
+    by_variant = {
+        name: _finite_or_none(dict(zip(("ap50", "recall", "frames"), camera_ap(gt, dets))))
+        for name, dets in split_by_variant(out[topics.camera_2d], variants or {}).items()
+    }
     recall, lidar_gt = lidar_recall(gt, out[topics.lidar_objects], visible)
     mot = tracking(gt, out[topics.tracked], visible)
     clearance = min_clearance(gt, out[topics.trajectory])
@@ -382,6 +393,7 @@ def score_run(
         "camera_ap50": ap,
         "camera_recall": cam_recall,
         "camera_frames": cam_frames,
+        "camera_ap50_by_variant": by_variant,
         "lidar_recall": recall,
         "lidar_gt_objects": lidar_gt,
         "mota": mot.mota,
@@ -413,6 +425,12 @@ def score_run(
     }
     return {
         k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in result.items()
+    }
+
+
+def _finite_or_none(values: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: None if isinstance(v, float) and not np.isfinite(v) else v for k, v in values.items()
     }
 
 

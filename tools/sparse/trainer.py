@@ -24,8 +24,7 @@ from tools.sparse.replay import Batch, ReservoirBuffer
 from tools.sparse.slim import coupled_convs
 from tools.train.data import CLASSES, Frame
 from tools.train.detector_model import TinyCenterNet, focal_loss, giou_loss
-from tools.train.train import TrainConfig
-from tools.train.train import _batch as make_batch
+from tools.train.train import TrainConfig, make_batch
 
 CORRECT_SCORE = 0.3  # the card's operating point: a centre at or above it is "found"
 

@@ -57,7 +57,7 @@ class TrainResult:
     history: list[dict[str, float]]
 
 
-def _batch(
+def make_batch(
     frames: Sequence[Frame], idx: np.ndarray, cfg: TrainConfig, rng: np.random.Generator
 ) -> tuple[torch.Tensor, ...]:
     images, heat, boxes, weight, neg = [], [], [], [], []
@@ -110,7 +110,7 @@ def train(frames: Sequence[Frame], cfg: TrainConfig) -> TrainResult:
         order = rng.permutation(len(frames))
         sums = np.zeros(2)
         for b in range(steps_per_epoch):
-            x, heat, boxes, weight, neg = _batch(
+            x, heat, boxes, weight, neg = make_batch(
                 frames, order[b * cfg.batch_size : (b + 1) * cfg.batch_size], cfg, rng
             )
             logits, dist = model(x)

@@ -270,3 +270,49 @@ def test_shipped_model_detects_scenario_vehicles(make_ctx, fake, tmp_path):
         c, sx, sy = gt.bbox.center.position, gt.bbox.size_x, gt.bbox.size_y
         box = np.array([[c.x - sx / 2, c.y - sy / 2, c.x + sx / 2, c.y + sy / 2]])
         assert iou_matrix(box, vehicle_boxes).max() >= 0.5
+
+
+def test_node_holds_its_cards_as_variants_and_switches_between_them(
+    make_ctx, fake, det, constant_detector
+):
+    dense = constant_detector([(0, 14, 20, 0.9, (10.0, 6.0, 10.0, 6.0))], name="dense")
+    pruned = constant_detector([(1, 14, 20, 0.9, (10.0, 6.0, 10.0, 6.0))], name="pruned")
+    ctx = make_ctx(cards=[str(dense), str(pruned)])
+    node = CameraDetector(ctx)
+    assert node.models.names == ("dense", "pruned") and node.models.name == "dense"
+    ctx.deliver(topics.TF_STATIC, _tf_static(fake, det))
+    ctx.deliver(topics.CAMERA_INFO, _camera_info(det))
+    ctx.deliver(topics.CAMERA_IMAGE, _image(fake))
+    assert (
+        ctx.sent(topics.CAMERA_DETECTIONS_2D)[-1].detections[0].results[0].hypothesis.class_id
+        == "car"
+    )
+    assert node.models.cost_ms[0] is not None and node.models.cost_ms[1] is None
+    node.models.switch(1, "low slack")
+    ctx.deliver(topics.CAMERA_IMAGE, _image(fake))
+    assert (
+        ctx.sent(topics.CAMERA_DETECTIONS_2D)[-1].detections[0].results[0].hypothesis.class_id
+        == "truck"
+    )
+    assert node.models.cost_ms[1] is not None and node.card.model == "pruned.onnx"
+    assert ctx.events == [
+        ("switch", f"{node.models.names[0]} -> {node.models.names[1]}: low slack")
+    ]
+
+
+def test_cards_params_are_checked():
+    with pytest.raises(ValueError, match=r"cards must not repeat a card \(got \['a', 'a'\]\)"):
+        CameraDetectorParams(cards=["a", "a"]).validate()
+    with pytest.raises(
+        ValueError,
+        match=r"cards and card are exclusive: list the card first in cards \(got \['b'\]\)",
+    ):
+        CameraDetectorParams(card="a", cards=["b"]).validate()
+
+
+def test_shipped_cards_by_name():
+    from perception.detector.node import resolve_card
+    from perception.models import CAMERA_DETECTOR_CARD
+
+    assert resolve_card(object(), "models:camera_detector.yaml") == CAMERA_DETECTOR_CARD
+    assert resolve_card(object(), "") == CAMERA_DETECTOR_CARD

@@ -20,6 +20,7 @@ from stack.errors import L4Error
 RUNTIME_COMMANDS = {"bag", "engine", "graph", "launch", "replay", "report", "ros"}
 TOOL_COMMANDS = {
     "bench": "tools.bench",
+    "compress": "tools.compress",
     "demo": "tools.demo",
     "eval": "tools.eval",
     "scenario": "tools.scenario",

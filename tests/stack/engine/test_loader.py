@@ -194,12 +194,19 @@ def test_rebuild_reuses_timing_cache(tmp_path: Path, conv_onnx: Path, cache_dir:
     assert list(cache_dir.glob("timing-*.cache"))
 
 
-def test_options_reach_the_build(tmp_path: Path, conv_onnx: Path, cache_dir: Path) -> None:
-    fake = FakeTrt(tmp_path)
+def test_options_reach_the_build(
+    tmp_path: Path, conv_onnx: Path, cache_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = FakeTrt(tmp_path)  # a Xavier: sm_72, no sparse tensor cores
     launch(conv_onnx, cache_dir, fake, max_batch=8, sparse_weights=True, workspace_mb=256)
     options = fake.builds[0]["options"]
     assert options.shapes["images"].max == (8, 3, 16, 16)
-    assert options.sparse_weights and options.workspace_mb == 256
+    assert not options.sparse_weights and options.workspace_mb == 256
+    assert "sm_72 (Jetson AGX Xavier) has no sparse tensor cores" in caplog.text
+    orin = FakeTrt(tmp_path, gpu="Orin")
+    orin.platform = Platform("8.5.2.2", "Orin", "8.7")
+    launch(conv_onnx, tmp_path / "orin-cache", orin, sparse_weights=True)
+    assert orin.builds[0]["options"].sparse_weights
     launch(conv_onnx, cache_dir, fake, max_batch=4)  # another profile: another engine
     assert len(fake.builds) == 2
 

@@ -37,6 +37,13 @@ def test_variant_switch_is_found(mixed_run):
     assert a.nodes["a"].switches == 1
     switch = [e for e in a.events if e.kind == "switch"]
     assert len(switch) == 1 and switch[0].detail == "dense -> pruned"
+    timeline = a.nodes["a"].variant_timeline
+    assert [v for _, v in timeline] == ["dense", "pruned"] and timeline[1][0] == switch[0].t_ns
+    doc = report_json(a)["nodes"]["a"]["variant_timeline"]
+    assert [d["variant"] for d in doc] == ["dense", "pruned"] and 0 <= doc[0]["t_s"] < doc[1]["t_s"]
+    from stack.report.html import render_html
+
+    assert "Model variant per node over time" in render_html(a)
 
 
 def test_callback_statistics(ok_run):

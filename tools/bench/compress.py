@@ -1,0 +1,193 @@
+"""`l4 bench compress`: the dense camera detector against every shipped compressed variant.
+
+All models are measured interleaved in one run (round robin, one run of each per round), so the
+ratios hold on a shared host: ONNX Runtime on CPU with 1 and 2 intra-op threads,
+
+- the model alone (``session.run`` on a fixed input), and
+- the whole node callback (perception.detector.node.CameraDetector.on_image: decode,
+  preprocess, inference, decode, NMS, 3D lift, both messages) over the camera frames of a
+  short generated scenario.
+
+Accuracy per condition (held-out seeds, day/night/fog/rain) is what ``l4 compress`` measured
+with tools.train.evaluate and wrote into each card's provenance.
+Targets (issue 21): a variant at least 3x faster than the dense model alone (1 thread) with at
+most 1 point of vehicle AP@0.5 lost on the day seeds, and at least 2x for the node callback.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tools.bench.detector import _scenario_messages
+from tools.bench.nodectx import CallContext
+
+MODEL_TARGET = 3.0
+CALLBACK_TARGET = 2.0
+MAX_AP_LOSS_POINTS = 1.0
+THREADS = (1, 2)
+
+
+class _Context(CallContext):
+    def __init__(self, params: Any, threads: int) -> None:
+        super().__init__(params, name="camera_detector")
+        self.threads = threads
+
+    def engine(self, model: str, **options: Any) -> Any:
+        from stack.engine import EngineOptions, load_engine
+
+        options.update(backend="onnxruntime", intra_op_threads=self.threads)
+        options.pop("precision", None)
+        return load_engine(model, EngineOptions.from_mapping(options))
+
+
+def _cards() -> list[Path]:
+    from perception.models import CAMERA_DETECTOR_VARIANTS
+
+    return list(CAMERA_DETECTOR_VARIANTS)
+
+
+def _model_alone(cards: list[Path], threads: int, rounds: int) -> dict[str, float]:
+    import onnxruntime as ort
+
+    from perception.detector.card import load_card
+
+    sessions = {}
+    for path in cards:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        card = load_card(path)
+        sessions[path.stem] = ort.InferenceSession(
+            str(card.model_path()), opts, providers=["CPUExecutionProvider"]
+        )
+    feed = {"images": np.random.default_rng(0).random((1, 3, 192, 320), np.float32)}
+    times: dict[str, list[float]] = {k: [] for k in sessions}
+    for r in range(rounds + 5):
+        for name, sess in sessions.items():
+            t0 = time.perf_counter_ns()
+            sess.run(None, feed)
+            if r >= 5:  # warm-up rounds
+                times[name].append((time.perf_counter_ns() - t0) / 1e6)
+    return {k: round(float(np.median(v)), 3) for k, v in times.items()}
+
+
+def _callbacks(cards: list[Path], threads: int, data: dict, repeats: int) -> dict[str, float]:
+    from perception.detector.node import CameraDetector, CameraDetectorParams
+
+    nodes = {}
+    for path in cards:
+        ctx = _Context(CameraDetectorParams(card=str(path)), threads)
+        CameraDetector(ctx)
+        for topic in ("/tf_static", "/sensing/camera/front/camera_info"):
+            ctx.callbacks[topic](data[topic][0])
+        nodes[path.stem] = ctx.callbacks["/sensing/camera/front/image_raw"]
+    images = data["/sensing/camera/front/image_raw"]
+    times: dict[str, list[float]] = {k: [] for k in nodes}
+    for rep in range(repeats):
+        for i, msg in enumerate(images):
+            for name, on_image in nodes.items():
+                t0 = time.perf_counter_ns()
+                on_image(msg)
+                if rep or i >= 3:  # warm-up frames
+                    times[name].append((time.perf_counter_ns() - t0) / 1e6)
+    return {k: round(float(np.median(v)), 3) for k, v in times.items()}
+
+
+def _accuracy(cards: list[Path]) -> dict[str, Any]:
+    from perception.detector.card import load_card
+
+    out = {}
+    for path in cards:
+        prov = load_card(path).provenance
+        out[path.stem] = prov.get("accuracy_ap50")
+    return out
+
+
+def _verdict(dense: str, figures: dict[str, Any], accuracy: dict[str, Any]) -> dict[str, Any]:
+    model, cb = figures["1"]["model_ms"], figures["1"]["callback_ms"]
+    base = (accuracy.get(dense) or {}).get("day", {}).get("vehicle")
+    best = None
+    for name in model:
+        if name == dense:
+            continue
+        vehicle = (accuracy.get(name) or {}).get("day", {}).get("vehicle")
+        lost = None if vehicle is None or base is None else round(100 * (base - vehicle), 2)
+        row = {"name": name, "model_speedup": round(model[dense] / model[name], 2),
+               "callback_speedup": round(cb[dense] / cb[name], 2), "vehicle_ap50_lost_points": lost}  # fmt: skip
+        row["ok"] = (
+            row["model_speedup"] >= MODEL_TARGET and row["callback_speedup"] >= CALLBACK_TARGET
+            and lost is not None and lost <= MAX_AP_LOSS_POINTS
+        )  # fmt: skip
+        if best is None or (row["ok"], row["model_speedup"]) > (best["ok"], best["model_speedup"]):
+            best = row
+    return best or {"ok": False, "reason": "no compressed variant shipped"}
+
+
+def _block_rewrite(dense_card: Path, rounds: int) -> dict[str, Any]:
+    """Each conv of the dense model block-pruned to half its input columns and rewritten to
+    dense sub-convolutions (tools.compress.blocksparse), timed alone before and after: blocks
+    of 8 filters, and one block holding every filter (= input-channel pruning)."""
+    import onnx
+
+    from perception.detector.card import load_card
+    from tools.compress.blocksparse import layer_speedups
+
+    model = onnx.load(str(load_card(dense_card).model_path()))
+    out: dict[str, Any] = {}
+    for label, block in (("block_8", 8), ("block_all", 1 << 16)):
+        rows = layer_speedups(model, block=block, keep=0.5, rounds=rounds)
+        out[label] = {"layers_meeting_target": sum(bool(r["ok"]) for r in rows),
+                      "layers": len(rows), "rows": rows}  # fmt: skip
+    from tools.compress.schemes import Scheme, search_based
+
+    table = {Scheme.BLOCK: out["block_8"]["rows"], Scheme.CHANNEL: out["block_all"]["rows"]}
+    out["mapper"] = [
+        {"layer": c.layer, "scheme": c.scheme.value, "speedup": c.speedup, "reason": c.reason}
+        for c in search_based(table)
+    ]
+    return out
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    cards = _cards()
+    dense = cards[0].stem
+    data = _scenario_messages(1.0 if quick else 3.0)
+    rounds, repeats = (30, 1) if quick else (200, 3)
+    figures = {}
+    for threads in THREADS:
+        figures[str(threads)] = {
+            "model_ms": _model_alone(cards, threads, rounds),
+            "callback_ms": _callbacks(cards, threads, data, repeats),
+        }
+    accuracy = _accuracy(cards)
+    best = _verdict(dense, figures, accuracy)
+    blocks = _block_rewrite(cards[0], 30 if quick else 100)
+    return {
+        "dense": dense,
+        "variants": [c.stem for c in cards[1:]],
+        "runtime": "onnxruntime CPUExecutionProvider",
+        "interleaved": "round robin over the models, medians",
+        "threads": figures,
+        "speedup": {
+            t: {
+                name: {
+                    "model": round(f["model_ms"][dense] / f["model_ms"][name], 2),
+                    "callback": round(f["callback_ms"][dense] / f["callback_ms"][name], 2),
+                }
+                for name in f["model_ms"]
+            }
+            for t, f in figures.items()
+        },
+        "accuracy_ap50": accuracy,
+        "best": best,
+        "targets": {
+            "model_speedup": MODEL_TARGET,
+            "callback_speedup": CALLBACK_TARGET,
+            "max_vehicle_ap50_lost_points": MAX_AP_LOSS_POINTS,
+        },
+        "block_rewrite": blocks,
+        "ok": bool(best.get("ok")),
+    }

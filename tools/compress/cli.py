@@ -1,0 +1,48 @@
+"""`l4 compress RECIPE.yaml --out DIR`: compress a model into variants (torch: the [train] extra)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compress",
+        help="compress a model by a recipe: variants (ONNX + card) and a Pareto report",
+        description="Run a compression recipe (tools/compress/recipe.py): each variant is written "
+        "as OUT/NAME/NAME.onnx + NAME.yaml (model card with FLOPs, sparsity, held-out AP, "
+        "latency); OUT/report.json and OUT/pareto.png compare them with the dense model.",
+    )
+    p.add_argument("recipe", type=Path, help="recipe YAML")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument(
+        "--data", type=Path, default=None, metavar="DIR",
+        help="keep / reuse the scenario bags here (overrides the recipe's data.dir)",
+    )  # fmt: skip
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stack.cli.errors import CliError
+
+    try:
+        import torch  # noqa: F401
+        import torch_pruning  # noqa: F401
+    except ImportError as exc:
+        raise CliError(
+            f"compression needs the [train] extra ({exc.name}): pip install 'l4stack[train]'"
+        ) from None
+    from tools.compress.recipe import load_recipe
+    from tools.compress.run import compress
+
+    recipe = load_recipe(args.recipe)
+    if args.data is not None:
+        import dataclasses
+
+        recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, dir=args.data))
+    report = compress(recipe, args.out)
+    print(json.dumps({"out": str(args.out), "summary": report["summary"],
+                      "wall_seconds": report["wall_seconds"]}, indent=2))  # fmt: skip
+    return 0

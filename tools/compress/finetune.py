@@ -1,0 +1,128 @@
+"""Fine-tuning a compressed detector with knowledge distillation from the dense teacher (torch).
+
+Loss = the detector's own training loss on the ground truth (focal heatmap + GIoU boxes, as
+tools.train) + ``distill`` x the teacher's soft targets: the squared difference of the two
+heatmaps (after sigmoid) normalised like the focal loss (per ground-truth peak), and an L1 on
+the log box distances where the teacher sees an object (heat > 0.3).
+Deterministic: the same seed and thread count give the same weights.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from tools.compress.recipe import FinetuneSpec
+from tools.train.data import Frame
+from tools.train.detector_model import focal_loss, giou_loss
+from tools.train.train import TrainConfig, make_batch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FinetuneResult:
+    steps: int
+    seconds: float
+    history: list[dict[str, float]]
+
+
+def distill_loss(
+    s_logits: torch.Tensor, s_dist: torch.Tensor, t_logits: torch.Tensor, t_dist: torch.Tensor,
+    num_pos: torch.Tensor,
+) -> torch.Tensor:  # fmt: skip
+    t_heat = torch.sigmoid(t_logits)
+    heat = ((torch.sigmoid(s_logits) - t_heat) ** 2).sum() / num_pos
+    mask = (t_heat.amax(dim=1, keepdim=True) > 0.3).float()
+    box = (torch.abs(torch.log(s_dist + 1e-3) - torch.log(t_dist + 1e-3)) * mask).sum()
+    return heat + box / mask.sum().clamp(min=1.0) / 4.0
+
+
+class BatchSource:
+    """Seeded batches of augmented training frames (the tools.train pipeline)."""
+
+    def __init__(self, frames: Sequence[Frame], cfg: TrainConfig, seed: int) -> None:
+        self.frames, self.cfg = frames, cfg
+        self.rng = np.random.default_rng(seed)
+
+    def epoch(self, batch_size: int) -> list[tuple[torch.Tensor, ...]]:
+        order = self.rng.permutation(len(self.frames))
+        n = max(1, len(self.frames) // batch_size)
+        return [order[b * batch_size : (b + 1) * batch_size] for b in range(n)]
+
+    def batch(self, idx: np.ndarray) -> tuple[torch.Tensor, ...]:
+        return make_batch(self.frames, idx, self.cfg, self.rng)
+
+
+def student_loss(
+    student: torch.nn.Module, teacher: torch.nn.Module | None, batch: tuple[torch.Tensor, ...],
+    cfg: TrainConfig, distill: float,
+) -> torch.Tensor:  # fmt: skip
+    x, heat, boxes, weight, neg = batch
+    logits, dist = student(x)
+    loss = focal_loss(logits, heat, neg) + cfg.box_weight * giou_loss(
+        dist, boxes, weight, cfg.stride
+    )
+    if teacher is not None and distill > 0:
+        with torch.no_grad():
+            t_logits, t_dist = teacher(x)
+        num_pos = heat.eq(1.0).float().sum().clamp(min=1.0)
+        loss = loss + distill * distill_loss(logits, dist, t_logits, t_dist, num_pos)
+    return loss
+
+
+def finetune(
+    student: torch.nn.Module,
+    teacher: torch.nn.Module | None,
+    source: BatchSource,
+    spec: FinetuneSpec,
+    label: str = "fine-tune",
+    epochs: int | None = None,
+    on_step: Callable[[torch.nn.Module], None] | None = None,
+) -> FinetuneResult:
+    """Fine-tune ``student`` in place (AdamW, cosine decay); returns it in eval mode."""
+    epochs = spec.epochs if epochs is None else epochs
+    torch.set_num_threads(spec.threads)
+    cfg = source.cfg
+    if teacher is not None:
+        teacher.eval()
+    plan = [source.epoch(spec.batch_size) for _ in range(epochs)]
+    total = sum(len(p) for p in plan)
+    opt = torch.optim.AdamW(student.parameters(), lr=spec.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total))
+    start, steps, history = time.perf_counter(), 0, []
+    student.train()
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+               TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, transient=True) as bar:
+        task = bar.add_task(label, total=total, loss=0.0)
+        for epoch, batches in enumerate(plan):
+            losses = []
+            for idx in batches:
+                loss = student_loss(student, teacher, source.batch(idx), cfg, spec.distill)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(student.parameters(), 10.0)
+                opt.step()
+                sched.step()
+                if on_step is not None:
+                    on_step(student)
+                steps += 1
+                losses.append(loss.item())
+                bar.update(task, advance=1, loss=float(np.mean(losses)))
+                if spec.max_seconds is not None and time.perf_counter() - start > spec.max_seconds:
+                    break
+            history.append({"epoch": epoch + 1, "loss": round(float(np.mean(losses)), 4),
+                            "seconds": round(time.perf_counter() - start, 1)})  # fmt: skip
+            log.info("%s: epoch %d/%d loss %.4f (%.0f s)", label, epoch + 1, epochs,
+                     history[-1]["loss"], history[-1]["seconds"])  # fmt: skip
+            if spec.max_seconds is not None and time.perf_counter() - start > spec.max_seconds:
+                break
+    student.eval()
+    return FinetuneResult(steps, time.perf_counter() - start, history)
