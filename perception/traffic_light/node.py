@@ -78,6 +78,9 @@ class TrafficLightRecognizer(Node):
                 "no light map in %r: traffic-light recognition idle", p.map_path or "(map_path)"
             )
             self.lights = None
+            # Still on the graph (a bag or vehicle without signals keeps the launch file's light
+            # chain): each frame gets an empty state array, which planning reads as "no signal".
+            ctx.subscribe(topics.CAMERA_IMAGE, "sensor_msgs/msg/Image", self.on_image_idle, depth=1)
             return
         self.cards: list[LightCard] = [load_light_card(c) for c in _card_paths(ctx, p.cards)]
         self.models = VariantSet(
@@ -94,6 +97,9 @@ class TrafficLightRecognizer(Node):
             topics.LOCALIZATION_ODOMETRY, "nav_msgs/msg/Odometry", self.on_odometry, depth=50
         )
         ctx.subscribe(topics.CAMERA_IMAGE, "sensor_msgs/msg/Image", self.on_image, depth=1)
+
+    def on_image_idle(self, msg: Any) -> None:
+        self.pub.publish(self._message(msg.header.stamp, {}))
 
     def on_tf_static(self, msg: Any) -> None:
         for problem in self.tf.add_message(msg):

@@ -37,7 +37,14 @@ def test_no_light_map_idles_with_one_warning(tmp_path, caplog):
         node, ctx = _node(map_path=str(plain))
     assert node.lights is None
     assert [r for r in caplog.records if "idle" in r.getMessage()]
-    assert topics.CAMERA_IMAGE not in ctx.callbacks  # nothing to do on images
+    # Still on the graph, so a launch file's light chain holds on a bag without signals: each
+    # frame gets an empty state array (planning reads it as "no signal"), with the frame's stamp.
+    stamp = {"sec": 1_700_000_000, "nanosec": 5}
+    img = ctx.new("sensor_msgs/msg/Image", header=ctx.new("std_msgs/msg/Header", stamp=ctx.new(
+        "builtin_interfaces/msg/Time", **stamp)))  # fmt: skip
+    ctx.deliver(topics.CAMERA_IMAGE, img)
+    (out,) = ctx.sent(topics.TRAFFIC_SIGNALS)
+    assert out.traffic_light_groups == [] and out.stamp.nanosec == 5
 
 
 @pytest.fixture(scope="module")
