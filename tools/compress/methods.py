@@ -7,7 +7,7 @@ own options from ``recipe.options`` (the recipe's ``options:`` mapping) and chec
 raising :class:`~tools.compress.errors.RecipeError` naming ``options.KEY``. Imports are lazy, so
 a method's heavy dependencies (torch, Torch-Pruning) load only when it runs.
 
-Another package adds a method by adding an entry here (``int8``, ``fuse``: issue 22).
+Another package adds a method by adding an entry here.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 METHODS: dict[str, str] = {
     "prune": "tools.compress.prune_method:run",  # structured channel pruning (Torch-Pruning)
+    "int8": "tools.compress.posttrain:int8",  # post-training INT8 Q/DQ (onnxruntime.quantization)
+    "fuse": "tools.compress.posttrain:fuse",  # pre/post-processing folded, cleanup (onnxslim)
 }
 
 

@@ -62,7 +62,8 @@ def model_latency(onnx_path: Path, threads: int = 1, runs: int = 50) -> float:
     opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
     sess = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
     inp = sess.get_inputs()[0]
-    feed = {inp.name: np.zeros([int(d) for d in inp.shape], np.float32)}
+    dtype = np.uint8 if inp.type == "tensor(uint8)" else np.float32  # fused: the camera frame
+    feed = {inp.name: np.zeros([int(d) for d in inp.shape], dtype)}
     for _ in range(3):
         sess.run(None, feed)
     times = []

@@ -56,8 +56,9 @@ def test_recipe_defaults_and_method_registry():
     r = recipe_from_dict(_doc(), "r.yaml")
     assert r.method == "prune" and r.finetune == FinetuneSpec() and r.seed == 0
     assert [s.seed for s in r.data.train] == [1, 2] and r.data.eval[0].weather == "night"
-    assert "prune" in METHODS and callable(load_method("prune"))
-    with pytest.raises(RecipeError, match=r"method='nope' is not one of 'prune'"):
+    assert {"prune", "int8", "fuse"} <= set(METHODS) and callable(load_method("prune"))
+    assert callable(load_method("int8")) and callable(load_method("fuse"))
+    with pytest.raises(RecipeError, match=r"method='nope' is not one of 'fuse', 'int8', 'prune'"):
         load_method("nope")
 
 
@@ -313,3 +314,37 @@ def test_compress_end_to_end_writes_variants_cards_and_report(tmp_path):
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     assert saved["summary"] == report["summary"] and saved["summary"][0]["model_speedup"] > 1
     assert (tmp_path / "out" / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_post_training_methods_refuse_options_the_recipe_sets(tmp_path):
+    from tools.compress.posttrain import fuse
+
+    doc = _doc(method="fuse", options={"model": "other.onnx"})
+    with pytest.raises(RecipeError, match=r"r.yaml: options.model: set by the recipe itself"):
+        fuse(recipe_from_dict(doc, "r.yaml"), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow  # generates two short scenarios and measures the variant
+def test_compress_fuse_writes_a_measured_variant_into_the_report(tmp_path):
+    """method: fuse through the registry: the fused variant gets its folder, card provenance
+    (the rewrite's node counts, accuracy, latency) and a row in the report."""
+    from tools.compress.run import compress
+
+    doc = _doc(
+        method="fuse",
+        data={"train": "7", "eval": "1000:night", "seconds": 0.6, "eval_seconds": 0.6, "every": 2},
+        options={"top_k": 50},
+    )
+    recipe = recipe_from_dict(doc, "r.yaml")
+    recipe = dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, dir=tmp_path / "b"))
+    report = compress(recipe, tmp_path / "out")
+    folder = tmp_path / "out" / "camera_detector_fused"
+    card = load_card(folder / "camera_detector_fused.yaml")
+    assert card.input.fused and card.model_path().parent == folder
+    prov = card.provenance
+    assert prov["method"] == "fuse" and prov["options"] == {"top_k": 50}
+    steps = [step["name"] for step in prov["rewrite"]["steps"]]
+    assert steps and prov["rewrite"]["nodes_before"] > 0  # pre/post-processing moved in: more nodes
+    assert set(prov["accuracy_ap50"]) == {"night"} and prov["latency"]["model_ms"] > 0
+    assert [row["name"] for row in report["summary"]][-1] == "camera_detector_fused"

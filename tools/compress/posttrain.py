@@ -1,0 +1,72 @@
+"""``method: int8`` and ``method: fuse`` of ``l4 compress``: the post-training rewrites of
+:mod:`tools.compress.quantize` and :mod:`tools.compress.fusion` run on the recipe's model, each
+result written atomically into its own variant folder and measured as every variant is
+(accuracy per condition on the recipe's held-out scenarios, ONNX Runtime latency), so it joins
+the run's report and Pareto plot.
+
+The recipe's ``options:`` are the method's keys (``target``, ``calibration`` for int8; ``cleanup``,
+``siblings``, ``preprocess``, ``postprocess``, ``nms``, ``top_k`` for fuse); ``model`` and ``card``
+come from the recipe's ``model`` (the dense card), ``name`` from the recipe's ``name``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from perception.detector.card import load_card, write_card
+from tools.compress.errors import RecipeError
+from tools.compress.output import atomic_folder
+from tools.compress.recipe import Recipe
+from tools.compress.variant import VariantResult, accuracy, measure
+
+RESERVED = frozenset({"model", "card", "name"})  # set from the recipe, not from options
+
+
+def _doc(recipe: Recipe, suffix: str) -> tuple[str, dict[str, Any]]:
+    clash = sorted(RESERVED & set(recipe.options))
+    if clash:
+        raise RecipeError(f"{recipe.source}: options.{clash[0]}: set by the recipe itself")
+    card = load_card(recipe.model)
+    name = f"{recipe.name}_{suffix}"
+    return name, {**recipe.options, "model": str(card.model_path()), "card": str(recipe.model),
+                  "name": name}  # fmt: skip
+
+
+def _variant(
+    recipe: Recipe, out_dir: Path, suffix: str, rewrite: Callable[[dict[str, Any], Path], Any]
+) -> list[VariantResult]:
+    from tools.compress.session import open_session
+    from tools.train.evaluate import model_stats
+
+    name, doc = _doc(recipe, suffix)
+    evals = open_session(recipe).evals
+    with atomic_folder(out_dir, name) as tmp:
+        result = rewrite(doc, tmp)
+        onnx_path, card_path = Path(result.model), Path(result.card)
+        stats = model_stats(onnx_path)
+        acc = accuracy(card_path, evals)
+        lat = measure(card_path, evals, recipe.latency_threads)
+        prov = {"method": recipe.method, "options": dict(recipe.options),
+                "rewrite": result.to_dict(), "accuracy_ap50": acc, "latency": lat,
+                "speedup_runtime": "onnxruntime CPUExecutionProvider"}  # fmt: skip
+        write_card(dataclasses.replace(load_card(card_path), provenance=prov), card_path)
+    final = out_dir / name
+    return [VariantResult(name, final / card_path.name, final / onnx_path.name, stats, acc, lat,
+                          prov)]  # fmt: skip
+
+
+def int8(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
+    """Post-training INT8 Q/DQ (float biases) of the recipe's model."""
+    from tools.compress.quantize import run_method
+
+    return _variant(recipe, out_dir, "int8", run_method)
+
+
+def fuse(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
+    """Pre-processing folded in, top-K (+ NMS) head, cleanup: the fused variant."""
+    from tools.compress.fusion.fuse import run_method
+
+    return _variant(recipe, out_dir, "fused", run_method)
