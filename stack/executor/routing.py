@@ -170,20 +170,17 @@ class Router:
 
     def _deliver(self, sub: Subscription, env: Envelope, policy: Policy) -> None:
         queue = sub.queue
-        if len(queue) >= sub.depth:
+        full = len(queue) >= sub.depth
+        if full:
             queue.popleft()
             sub.overwritten += 1
             sub.node.count("overwrite")
-            queue.append(env)
-            guard = self.scheduler.guard
-            if guard is not None:
-                guard.arrived(sub, env.publish_ns)
-            return  # the ready item already queued for this subscription takes the newest
         queue.append(env)
         guard = self.scheduler.guard
         if guard is not None:
             guard.arrived(sub, env.publish_ns)
-        sub.node.queue.push(policy.message_key(sub.chains, env.origins), sub)
+        if not full:  # else the ready item already queued for this subscription takes the newest
+            sub.node.queue.push(policy.message_key(sub.chains, env.origins), sub)
 
     # ---- results ------------------------------------------------------------------------
     def dropped(self) -> int:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from stack.report.profile import (
 from stack.trace.lineage import ChainSamples, chain_nodes, chain_samples
 from stack.trace.records import DROP_KINDS, EventKind, event_count
 from stack.trace.rundir import RunDir
+
+if TYPE_CHECKING:
+    from stack.report.telemetry import Telemetry
 
 MAX_PROFILE_SAMPLES = 2000
 
@@ -221,6 +225,13 @@ class RunAnalysis:
     @property
     def name(self) -> str:
         return self.run.name
+
+    @cached_property
+    def telemetry(self) -> Telemetry | None:
+        """The run's Jetson telemetry (None without it), read once for every output."""
+        from stack.report.telemetry import load_telemetry
+
+        return load_telemetry(self.run.path)
 
 
 @dataclass(frozen=True)

@@ -228,9 +228,9 @@ def render_html(a: RunAnalysis, baseline: RunAnalysis | None = None) -> str:
 
 def _telemetry_section(a: RunAnalysis) -> list[str]:
     """GPU and CPU load, temperatures and power beside the chain latencies (Jetson runs)."""
-    from stack.report.telemetry import load_telemetry, summary_rows, telemetry_figure
+    from stack.report.telemetry import summary_rows, telemetry_figure
 
-    tel = load_telemetry(a.run.path)
+    tel = a.telemetry
     if tel is None or not tel.samples:
         return []
     series = {n: (c.samples.publish_ns, c.latency_ms) for n, c in a.chains.items()}

@@ -107,9 +107,9 @@ def report_json(a: RunAnalysis, baseline: RunAnalysis | None = None) -> dict[str
         # executor -> how long an idle worker took to start on a new input
         "wakeups": {ex: {"samples_ms": samples_ms(d)} for ex, d in a.wakeups_ns.items()},
     }
-    from stack.report.telemetry import load_telemetry, telemetry_json
+    from stack.report.telemetry import telemetry_json
 
-    tel = load_telemetry(a.run.path)
+    tel = a.telemetry
     if tel is not None:  # Jetson telemetry (l4 launch/ros --telemetry)
         doc["telemetry"] = telemetry_json(tel, a.t0_ns)
     if baseline is not None:

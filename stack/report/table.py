@@ -106,9 +106,9 @@ def print_report(
         console.print("[yellow]warning:[/] the trace was cut off; its last frame is lost")
     console.print(chain_table(a, baseline))
     console.print(node_table(a))
-    from stack.report.telemetry import load_telemetry, summary_rows
+    from stack.report.telemetry import summary_rows
 
-    tel = load_telemetry(a.run.path)
+    tel = a.telemetry
     if tel is not None:
         table = Table(title="Jetson telemetry", title_justify="left")
         table.add_column("what")

@@ -13,8 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from stack.events import EventKind
 from stack.trace.fileformat import TraceFile
-from stack.trace.records import EventKind, event_count
+from stack.trace.records import event_count
 
 _OVERWRITE = EventKind.OVERWRITE.value
 _DROP = EventKind.DROP.value
