@@ -207,12 +207,13 @@ def _build_options(
 ) -> BuildOptions:
     """The TensorRT build settings: precision, INT8 route, optimization profiles."""
     trt = options.tensorrt
+    platform = api.probe()
     route = None
     if options.precision is Precision.INT8:
-        route = plan_int8(api.probe().trt_version, model.has_qdq, feeder is not None)
+        route = plan_int8(platform.trt_version, model.has_qdq, feeder is not None)
     sparse = trt.sparse_weights
     if sparse:
-        sparse, why = sparse_weights_supported(api.probe().compute_capability)
+        sparse, why = sparse_weights_supported(platform.compute_capability)
         if not sparse:
             log.warning("%s: %s", model.path.name, why)
     return BuildOptions(

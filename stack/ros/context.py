@@ -37,9 +37,6 @@ class RosClock:
         return max(0.0, ros_ns / 1e9)
 
 
-RclpyClock = RosClock  # the name this had before
-
-
 @dataclass
 class RosPublisher:
     """stack.node.Publisher over an rclpy publisher."""

@@ -87,10 +87,9 @@ def parse_line(line: str, t_ns: int = 0) -> TegraSample:
     if ram is None:
         raise TelemetryError(f"not a tegrastats line (no RAM field): {line.strip()[:80]!r}")
     try:
-        sample = _parse(text, ram, t_ns)
+        return _parse(text, ram, t_ns)
     except ValueError as exc:
         raise TelemetryError(f"tegrastats line: {exc}: {line.strip()[:80]!r}") from None
-    return sample
 
 
 def _parse(text: str, ram: re.Match, t_ns: int) -> TegraSample:

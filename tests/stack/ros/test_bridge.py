@@ -44,15 +44,22 @@ class RawNode:
         return Pub()
 
 
-@pytest.fixture
-def fake_msg_modules(monkeypatch):
-    std_msg = types.ModuleType("std_msgs.msg")
-    std_msg.Header = type("Header", (), {})
-    monkeypatch.setitem(sys.modules, "std_msgs", types.ModuleType("std_msgs"))
-    monkeypatch.setitem(sys.modules, "std_msgs.msg", std_msg)
+def fake_msg_package(monkeypatch, pkg: str, cls: str) -> None:
+    """``PKG.msg.CLS`` as an empty class in sys.modules, rosidl_class's cache cleared."""
+    mod = types.ModuleType(f"{pkg}.msg")
+    setattr(mod, cls, type(cls, (), {}))
+    monkeypatch.setitem(sys.modules, pkg, types.ModuleType(pkg))
+    monkeypatch.setitem(sys.modules, f"{pkg}.msg", mod)
     from stack.ros.messages import rosidl_class
 
     rosidl_class.cache_clear()
+
+
+@pytest.fixture
+def fake_msg_modules(monkeypatch):
+    from stack.ros.messages import rosidl_class
+
+    fake_msg_package(monkeypatch, "std_msgs", "Header")
     yield
     rosidl_class.cache_clear()
 
@@ -139,14 +146,10 @@ def _image_bytes(sec: int, data_len: int = 12) -> bytes:
 
 
 def test_repeated_stamps_and_short_images_are_dropped_and_counted(monkeypatch):
-    sensor_msg = types.ModuleType("sensor_msgs.msg")
-    sensor_msg.Image = type("Image", (), {})
-    monkeypatch.setitem(sys.modules, "sensor_msgs", types.ModuleType("sensor_msgs"))
-    monkeypatch.setitem(sys.modules, "sensor_msgs.msg", sensor_msg)
+    fake_msg_package(monkeypatch, "sensor_msgs", "Image")
     from stack.ros.bridge import RosBridge
     from stack.ros.messages import rosidl_class
 
-    rosidl_class.cache_clear()
     graph = parse_graph(
         "nodes:\n  sink: {class: 'stack.nodes.synthetic:Sink', params: {input: /cam}}\n", "v.yaml"
     )
