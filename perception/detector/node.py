@@ -111,8 +111,8 @@ class CameraDetector(Node):
         self.detectors = [
             Detector(_VariantEngine(self.models, i), card) for i, card in enumerate(cards)
         ]
-        for detector in self.detectors:
-            if self.params.score_threshold is not None:
+        if self.params.score_threshold is not None:
+            for detector in self.detectors:
                 detector.score_threshold = self.params.score_threshold
         self.lift_config = LiftConfig(max_distance=self.params.max_distance)
         self.tf = StaticTransforms()
@@ -186,7 +186,7 @@ class CameraDetector(Node):
             self.ctx.event(EventKind.DROP, f"{topics.CAMERA_IMAGE}: {exc}")
             return
         self.models.current  # noqa: B018 -- a switch the degrade controller asked for, now
-        detector = self.detectors[self.models.index]
+        detector = self.detector
         dets = detector.detect(bgr)
         self.last_detections = dets
         if self.pub_2d is not None:

@@ -148,9 +148,13 @@ class TrafficLightRecognizer(Node):
         """group id -> (state, confidence) of the heads with a region."""
         if not rois:
             return {}
-        card = self.cards[self.models.index]
+        self.models.current  # noqa: B018 -- applies a switch the controller asked for, now
+        index = self.models.index  # the card and the model run are the same variant
+        card = self.cards[index]
         batch = np.stack([crop(bgr, r.box, card.size) for r in rois])
-        probs = np.asarray(self.models.run({card.input_name: batch})[card.output_name])
+        probs = np.asarray(
+            self.models.run_variant(index, {card.input_name: batch})[card.output_name]
+        )
         out = {}
         for roi, row in zip(rois, probs):
             best = int(np.argmax(row))

@@ -37,9 +37,13 @@ class Roi:
 @dataclass(frozen=True)
 class Projection:
     rois: list[Roi]
-    outside: int  # heads in range and facing the camera whose centre is outside the image
     in_range: int  # heads in range facing the camera
     skipped_groups: tuple[int, ...] = ()  # the groups of the heads outside the image
+
+    @property
+    def outside(self) -> int:
+        """Heads in range and facing the camera whose centre is outside the image."""
+        return len(self.skipped_groups)
 
 
 def camera_in_map(ego: Pose2D, extrinsic: RigidTransform) -> RigidTransform:
@@ -82,7 +86,7 @@ def project_heads(
         half = max(f * extent / p[2], cfg.min_size / 2)
         box = (int(u - half), int(v - half), int(np.ceil(u + half)), int(np.ceil(v + half)))
         rois.append(Roi(i, int(lights.head_group[i]), box, float(dist[i])))
-    return Projection(rois, len(skipped), len(cand), tuple(skipped))
+    return Projection(rois, len(cand), tuple(skipped))
 
 
 def crop(image: np.ndarray, box: tuple[int, int, int, int], side: int) -> np.ndarray:

@@ -11,7 +11,9 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from perception.detector.lift import CameraGeometry
+from perception.detector.node import CameraDetectorParams
 from perception.geometry import RigidTransform
+from stack.engine import EngineOptions, load_engine
 
 # The scenario rig's front camera: 640x384, 70 deg HFOV, at (1.9, 0, 1.5) in base_link.
 WIDTH, HEIGHT = 640, 384
@@ -113,3 +115,19 @@ def det():
     import types
 
     return types.SimpleNamespace(**globals())
+
+
+@pytest.fixture
+def make_ctx(fake):
+    """A fake context for a CameraDetector whose engines are onnxruntime, one thread."""
+
+    class EngineContext(fake.FakeContext):
+        def engine(self, model, **options):
+            options.pop("precision", None)
+            options["backend"] = "onnxruntime"
+            return load_engine(model, EngineOptions.of(intra_op_threads=1, **options))
+
+    def make(**params):
+        return EngineContext(CameraDetectorParams(**params), name="camera_detector")
+
+    return make

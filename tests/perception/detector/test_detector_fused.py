@@ -8,10 +8,10 @@ import pytest
 from perception.detector import CardError
 from perception.detector.card import card_from_dict
 from perception.detector.decoders import make_decoder
-from perception.detector.node import CameraDetector, CameraDetectorParams
+from perception.detector.node import CameraDetector
 from perception.models import MODELS_DIR
 from stack import msgs, topics
-from stack.engine import EngineOptions, TensorSpec, load_engine
+from stack.engine import TensorSpec
 
 
 def _card(**input_overrides):
@@ -53,19 +53,8 @@ def _canonical(d):
     return type(d)(d.boxes[order], d.scores[order], d.classes[order], d.labels[order])
 
 
-@pytest.fixture
-def ctx_factory(fake):
-    class EngineContext(fake.FakeContext):
-        def engine(self, model, **options):
-            options.pop("precision", None)
-            options["backend"] = "onnxruntime"
-            return load_engine(model, EngineOptions.of(intra_op_threads=1, **options))
-
-    return lambda **p: EngineContext(CameraDetectorParams(**p), name="camera_detector")
-
-
 @pytest.mark.parametrize("variant", ["camera_detector_fused", "camera_detector_int8_fused"])
-def test_node_runs_a_fused_variant_like_its_unfused_model(ctx_factory, tmp_path, variant):
+def test_node_runs_a_fused_variant_like_its_unfused_model(make_ctx, tmp_path, variant):
     from stack.replay import Bag
     from tools.scenario import make_scenario
     from tools.scenario import topics as bag_topics
@@ -76,7 +65,7 @@ def test_node_runs_a_fused_variant_like_its_unfused_model(ctx_factory, tmp_path,
     wanted = (bag_topics.TF_STATIC, bag_topics.CAMERA_INFO, bag_topics.CAMERA_IMAGE)
     with Bag(tmp_path / "bag") as bag:
         found = [(c.topic, msgs.deserialize(raw, c.msgtype)) for c, _, raw in bag.messages(wanted)]
-    nodes = [CameraDetector(ctx_factory(card=str(c))) for c in (plain_card, fused_card)]
+    nodes = [CameraDetector(make_ctx(card=str(c))) for c in (plain_card, fused_card)]
     assert nodes[1].card.input.fused and nodes[1].detector.input.dtype == np.uint8
     seen = 0
     for topic, msg in found:

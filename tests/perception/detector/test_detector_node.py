@@ -12,23 +12,8 @@ from perception.detector import CardError, iou_matrix
 from perception.detector.node import CameraDetector, CameraDetectorParams
 from perception.objects import Label, objects_from_msg
 from stack import msgs, topics
-from stack.engine import EngineOptions, load_engine
 
 STAMP = 1_700_000_000_123_000_000
-
-
-@pytest.fixture
-def make_ctx(fake):
-    class EngineContext(fake.FakeContext):
-        def engine(self, model, **options):
-            options.pop("precision", None)
-            options["backend"] = "onnxruntime"
-            return load_engine(model, EngineOptions.of(intra_op_threads=1, **options))
-
-    def make(**params):
-        return EngineContext(CameraDetectorParams(**params), name="camera_detector")
-
-    return make
 
 
 def _tf_static(fake, det):
