@@ -13,7 +13,7 @@ import typing
 from typing import Any
 
 from stack.graph_errors import GraphError
-from stack.graph_values import describe, expect_bool
+from stack.graph_values import describe, expect_bool, is_int, is_number
 from stack.node import Node
 
 
@@ -40,9 +40,8 @@ def _build_dataclass(source: str, keypath: str, params_cls: type, raw: Any, owne
                 f"parameters: {sorted(fields)}"
             )
         hint = hints.get(key, Any)
-        if isinstance(value, dict) and _dataclass_of(hint) is not None:
-            # A nested group of parameters (e.g. a tracker's Kalman settings).
-            nested = _dataclass_of(hint)
+        nested = _dataclass_of(hint) if isinstance(value, dict) else None
+        if nested is not None:  # a nested group of parameters (e.g. a tracker's Kalman settings)
             values[key] = _build_dataclass(
                 source, f"{keypath}.{key}", nested, value, nested.__name__
             )
@@ -90,9 +89,9 @@ def _type_ok(value: Any, hint: Any) -> bool:
     if hint is type(None):
         return value is None
     if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return is_number(value)
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return is_int(value)
     if origin in (list, tuple):
         return isinstance(value, (list, tuple))
     if origin is dict:

@@ -30,6 +30,7 @@ from rosbags.rosbag2.storage_mcap import McapReader
 from rosbags.rosbag2.storage_sqlite3 import Sqlite3Reader
 
 from stack.replay.errors import ReplayError
+from stack.replay.mcapformat import MAGIC as MAGIC_MCAP
 from stack.replay.recover import RecoveredMcapReader, is_finished
 
 if sys.version_info >= (3, 14):  # the zstd rosbags itself uses for compressed rosbag2
@@ -40,7 +41,6 @@ else:
 log = logging.getLogger(__name__)
 
 MAGIC_ROS1 = b"#ROSBAG V2.0"
-MAGIC_MCAP = b"\x89MCAP0\r\n"
 MAGIC_SQLITE = b"SQLite format 3\x00"
 STORAGE_SUFFIXES = (".mcap", ".db3")
 
@@ -222,11 +222,12 @@ class Bag:
             reader = part.reader
             if isinstance(reader, RecoveredMcapReader) and reader.scan is not None:
                 self.unfinished = True
-                self._recovered.append(reader.scan.describe())
+                found = reader.scan.describe()
+                self._recovered.append(found)
                 bag = self.path if self.path.is_dir() else reader.path
                 self._warn(
                     f"{reader.path}: unfinished recording (no summary: its writer was killed "
-                    f"or the disk filled); {reader.scan.describe()}; "
+                    f"or the disk filled); {found}; "
                     f"`l4 bag reindex {bag}` completes it"
                 )
 

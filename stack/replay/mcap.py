@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import queue
-import struct
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +27,14 @@ from stack.replay.errors import ReplayError
 from stack.replay.mcapformat import (
     CHANNEL,
     CHUNK,
+    CHUNK_HEAD,
     HEADER,
     LIBRARY,
     MAGIC,
     MESSAGE,
     MSG_HEAD,
     PROFILE,
+    RECORD_HEAD,
     SCHEMA,
     U16,
     U64,
@@ -217,12 +218,12 @@ class Rosbag2McapWriter:
         if not chunk.buffers:
             return
         self._chunk = _Chunk()
-        head = struct.pack("<QQQI", chunk.start, chunk.end, chunk.size, 0) + string("")
+        head = CHUNK_HEAD.pack(chunk.start, chunk.end, chunk.size, 0) + string("")
         head += U64.pack(chunk.size)
         chunk_start = self._pos
-        chunk_len = 9 + len(head) + chunk.size
+        chunk_len = RECORD_HEAD.size + len(head) + chunk.size
         indexes, offsets = message_index_records(chunk.index, chunk_start + chunk_len)
-        self._emit([bytes([CHUNK]), U64.pack(len(head) + chunk.size), head])
+        self._emit([RECORD_HEAD.pack(CHUNK, len(head) + chunk.size), head])
         self._emit(chunk.buffers)
         self._emit(indexes)
         self._summary.add_chunk(

@@ -25,6 +25,8 @@ MESSAGE_INDEX, CHUNK_INDEX, STATISTICS, METADATA = 0x07, 0x08, 0x0B, 0x0C
 METADATA_INDEX, SUMMARY_OFFSET, DATA_END = 0x0D, 0x0E, 0x0F
 MAX_OPCODE = 0x0F
 
+RECORD_HEAD = struct.Struct("<BQ")  # opcode, record length
+CHUNK_HEAD = struct.Struct("<QQQI")  # chunk start, end, uncompressed size, crc
 MSG_HEAD = struct.Struct("<BQHIQQ")  # opcode, length, channel, sequence, log_time, publish_time
 U16, U32, U64 = struct.Struct("<H"), struct.Struct("<I"), struct.Struct("<Q")
 
@@ -40,7 +42,7 @@ def map_(items: Sequence[tuple[bytes, bytes]]) -> bytes:
 
 
 def record(opcode: int, body: bytes) -> bytes:
-    return struct.pack("<BQ", opcode, len(body)) + body
+    return RECORD_HEAD.pack(opcode, len(body)) + body
 
 
 @dataclass

@@ -26,20 +26,20 @@ from stack.replay.errors import ReplayError
 from stack.replay.mcapformat import (
     CHANNEL,
     CHUNK,
+    CHUNK_HEAD,
     DATA_END,
     FOOTER,
     MAGIC,
     MAX_OPCODE,
     MESSAGE,
     MESSAGE_INDEX,
+    RECORD_HEAD,
     SCHEMA,
     U16,
     U32,
     U64,
 )
 
-_HEAD = struct.Struct("<BQ")  # opcode, record length
-_CHUNK_HEAD = struct.Struct("<QQQI")  # start, end, uncompressed size, crc
 _FOOTER_SIZE = 9 + 20  # footer record; the magic follows it
 _ENTRY = struct.Struct("<QQ")  # MessageIndex entry: log time, offset
 
@@ -169,17 +169,17 @@ class _Scanner:
         out, pos = self.out, self.out.end
         while True:
             self.f.seek(pos)
-            head = self.f.read(_HEAD.size)
-            if len(head) < _HEAD.size:
+            head = self.f.read(RECORD_HEAD.size)
+            if len(head) < RECORD_HEAD.size:
                 if head:
                     out.stopped = f"a record head at byte {pos} is cut off"
                 break
-            op, length = _HEAD.unpack(head)
+            op, length = RECORD_HEAD.unpack(head)
             if not 0 < op <= MAX_OPCODE:
                 out.stopped = f"no valid record at byte {pos} (opcode 0x{op:02x})"
                 break
-            if pos + _HEAD.size + length > out.size:
-                have = out.size - pos - _HEAD.size
+            if pos + RECORD_HEAD.size + length > out.size:
+                have = out.size - pos - RECORD_HEAD.size
                 out.stopped = f"the record at byte {pos} is cut off ({have} of {length} bytes)"
                 break
             if op == DATA_END:
@@ -188,7 +188,7 @@ class _Scanner:
                 self._finish(by_content=False)
                 return
             self._record(op, pos, length)
-            pos += _HEAD.size + length
+            pos += RECORD_HEAD.size + length
             out.end = pos
         self._finish(by_content=True)
 
@@ -203,7 +203,7 @@ class _Scanner:
             (n,) = U32.unpack_from(body, 2)
             self.pending.index[cid] = [_ENTRY.unpack_from(body, 6 + i) for i in range(0, n, 16)]
             self.pending.index_offsets.append((cid, pos))
-            self.pending.index_end = pos + _HEAD.size + length
+            self.pending.index_end = pos + RECORD_HEAD.size + length
         elif op in (SCHEMA, CHANNEL):
             _definition(self.out, op, self.f.read(length))
         elif op == MESSAGE:
@@ -211,12 +211,12 @@ class _Scanner:
 
     def _chunk(self, pos: int, length: int) -> ScannedChunk:
         body = self.f.read(min(length, 4096))
-        start, end, usize, crc = _CHUNK_HEAD.unpack_from(body)
+        start, end, usize, crc = CHUNK_HEAD.unpack_from(body)
         (n,) = U32.unpack_from(body, 28)
         compression = body[32 : 32 + n].decode()
         (csize,) = U64.unpack_from(body, 32 + n)
-        data_at = pos + _HEAD.size + 40 + n
-        length += _HEAD.size
+        data_at = pos + RECORD_HEAD.size + 40 + n
+        length += RECORD_HEAD.size
         chunk = ScannedChunk(pos, length, start, end, compression, csize, usize, crc, data_at)
         chunk.index_end = chunk.end
         return chunk
@@ -233,7 +233,7 @@ class _Scanner:
 
 def _definition(out: McapScan, op: int, body: bytes) -> None:
     """A Schema or Channel record (in the data section or inside a chunk)."""
-    raw = _HEAD.pack(op, len(body)) + body
+    raw = RECORD_HEAD.pack(op, len(body)) + body
     (key,) = U16.unpack_from(body)
     if op == SCHEMA:
         name, at = _string_at(body, 2)
@@ -269,16 +269,16 @@ def _index_records(out: McapScan, data: bytes) -> dict[int, list[tuple[int, int]
     """Channel -> (log time, offset) of each message in a chunk's records."""
     index: dict[int, list[tuple[int, int]]] = {}
     pos = 0
-    while pos + _HEAD.size <= len(data):
-        op, length = _HEAD.unpack_from(data, pos)
-        if pos + _HEAD.size + length > len(data):
+    while pos + RECORD_HEAD.size <= len(data):
+        op, length = RECORD_HEAD.unpack_from(data, pos)
+        if pos + RECORD_HEAD.size + length > len(data):
             break
         if op == MESSAGE and length >= 22:
-            cid, _seq, t = struct.unpack_from("<HIQ", data, pos + _HEAD.size)
+            cid, _seq, t = struct.unpack_from("<HIQ", data, pos + RECORD_HEAD.size)
             index.setdefault(cid, []).append((t, pos))
         elif op in (SCHEMA, CHANNEL):
-            _definition(out, op, data[pos + _HEAD.size : pos + _HEAD.size + length])
-        pos += _HEAD.size + length
+            _definition(out, op, data[pos + RECORD_HEAD.size : pos + RECORD_HEAD.size + length])
+        pos += RECORD_HEAD.size + length
     return index
 
 
@@ -358,4 +358,4 @@ class RecoveredMcapReader:
         data = read_chunk(self._file, chunk, self.path)
         for t, off, cid in entries:
             (length,) = U64.unpack_from(data, off + 1)
-            yield (t, k, off, cmap[cid], data[off + 31 : off + _HEAD.size + length])
+            yield (t, k, off, cmap[cid], data[off + 31 : off + RECORD_HEAD.size + length])
