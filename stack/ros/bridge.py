@@ -22,7 +22,7 @@ from stack import msgs
 from stack.executor.view import BridgedRuntime
 from stack.graph_qos import QosOverride, Role, topic_qos
 from stack.msgs.dedup import DuplicateFilter
-from stack.msgs.validate import size_check
+from stack.msgs.validate import SizeCheck, size_check
 from stack.ros.guard import CallbackErrors, spin_until_stopped
 from stack.ros.messages import rosidl_class
 from stack.ros.qos import to_rclpy
@@ -59,7 +59,9 @@ class RosBridge:
             elif topic.subscriptions:
                 depth = max(s.depth for s in topic.subscriptions)
                 profile = to_rclpy(rclpy_qos, topic_qos(overrides, name, Role.INPUT, depth))
-                callback = functools.partial(self._on_input, name, topic.msgtype)
+                callback = functools.partial(
+                    self._on_input, name, topic.msgtype, size_check(topic.msgtype)
+                )  # the size check looked up once per topic, not per message
                 callback.__name__ = f"input {name}"  # type: ignore[attr-defined]
                 ros_node.create_subscription(
                     rosidl_class(topic.msgtype), name, self.errors.wrap("bridge", callback),
@@ -68,10 +70,9 @@ class RosBridge:
                 self.inputs[name] = 0
         runtime.taps.append(self._on_output)
 
-    def _on_input(self, topic: str, msgtype: str, data: bytes) -> None:
+    def _on_input(self, topic: str, msgtype: str, check: SizeCheck | None, data: bytes) -> None:
         try:
             msg = msgs.deserialize(data, msgtype)
-            check = size_check(msgtype)
             problem = check(msg) if check is not None else None
         except Exception as exc:  # a peer with another definition of the type: count, go on
             problem = f"does not deserialize as {msgtype}: {exc}"
