@@ -22,8 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tools.bench.detector import _scenario_messages
-from tools.bench.nodectx import CallContext
+from tools.bench.detector import _BenchContext, _scenario_messages
 
 MODEL_TARGET = 3.0
 CALLBACK_TARGET = 2.0
@@ -31,17 +30,12 @@ MAX_AP_LOSS_POINTS = 1.0
 THREADS = (1, 2)
 
 
-class _Context(CallContext):
-    def __init__(self, params: Any, threads: int) -> None:
-        super().__init__(params, name="camera_detector")
-        self.threads = threads
+class _Context(_BenchContext):
+    """The detector bench's context, without the node's precision option."""
 
     def engine(self, model: str, **options: Any) -> Any:
-        from stack.engine import EngineOptions, load_engine
-
-        options.update(backend="onnxruntime", intra_op_threads=self.threads)
         options.pop("precision", None)
-        return load_engine(model, EngineOptions.from_mapping(options))
+        return super().engine(model, **options)
 
 
 def _cards() -> list[Path]:

@@ -21,15 +21,16 @@ P99_TARGET_MS = 30.0
 
 
 class _BenchContext(CallContext):
-    """Calls back directly and loads engines on ONNX Runtime with one thread."""
+    """Calls back directly and loads engines on ONNX Runtime with ``threads`` (one) threads."""
 
-    def __init__(self, params: Any) -> None:
+    def __init__(self, params: Any, threads: int = 1) -> None:
         super().__init__(params, name="camera_detector")
+        self.threads = threads
 
     def engine(self, model: str, **options: Any) -> Any:
         from stack.engine import EngineOptions, load_engine
 
-        options.update(backend="onnxruntime", intra_op_threads=1)
+        options.update(backend="onnxruntime", intra_op_threads=self.threads)
         return load_engine(model, EngineOptions.from_mapping(options))
 
 

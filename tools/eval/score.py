@@ -153,13 +153,13 @@ def visible_actors(
     gt: GroundTruth,
     clouds: list[tuple[int, Any]],
     tf_msgs: list,
-    skipped: list[SkippedCloud] | None = None,
-    topic: str = Topics.lidar,
+    skipped: list[SkippedCloud],
+    topic: str,
 ) -> dict[int, set[int]]:
     """Per lidar stamp: ids of actors within range with >= MIN_POINTS lidar returns.
 
     A cloud that cannot be read is left out (no stamp, so it scores nothing) and appended to
-    ``skipped`` when given, else its PointCloudError propagates.
+    ``skipped``.
     """
     rot, trans = _lidar_extrinsic(tf_msgs)
     out: dict[int, set[int]] = {}
@@ -167,8 +167,6 @@ def visible_actors(
         try:
             xyz = _cloud_xyz(msg)
         except PointCloudError as exc:
-            if skipped is None:
-                raise
             skipped.append(SkippedCloud(topic, stamp, str(exc)))
             continue
         base = xyz @ rot.T + trans
@@ -423,9 +421,7 @@ def score_run(
         .split('Conventions (stated in the JSON under "conventions"):')[-1]
         .strip(),
     }
-    return {
-        k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in result.items()
-    }
+    return _finite_or_none(result)
 
 
 def _finite_or_none(values: dict[str, Any]) -> dict[str, Any]:

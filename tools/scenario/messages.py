@@ -257,46 +257,53 @@ def tracked_objects(
     )
 
 
+def _detection(
+    head: Any,
+    class_id: str,
+    score: float,
+    position: dict[str, float],
+    center: tuple[float, float],
+    size: tuple[float, float],
+    det_id: int,
+) -> Any:
+    """vision_msgs/Detection2D with one hypothesis (class, score, 3D position) and a 2D box."""
+    hypothesis = _new(
+        "vision_msgs/msg/ObjectHypothesisWithPose",
+        hypothesis=_new("vision_msgs/msg/ObjectHypothesis", class_id=class_id, score=score),
+        pose=_new(
+            "geometry_msgs/msg/PoseWithCovariance",
+            pose=_new(
+                "geometry_msgs/msg/Pose", position=_new("geometry_msgs/msg/Point", **position)
+            ),
+        ),
+    )
+    bbox = _new(
+        "vision_msgs/msg/BoundingBox2D",
+        center=_new(
+            "vision_msgs/msg/Pose2D",
+            position=_new("vision_msgs/msg/Point2D", x=center[0], y=center[1]),
+            theta=0.0,
+        ),
+        size_x=size[0],
+        size_y=size[1],
+    )
+    return _new(
+        "vision_msgs/msg/Detection2D", header=head, results=[hypothesis], bbox=bbox, id=str(det_id)
+    )
+
+
 def camera_boxes(boxes: list[CameraBox], ns: int) -> Any:
     head = header(ns, topics.FRAME_CAMERA)
     detections = []
     for b in boxes:
-        hypothesis = _new(
-            "vision_msgs/msg/ObjectHypothesisWithPose",
-            hypothesis=_new(
-                "vision_msgs/msg/ObjectHypothesis",
-                class_id=b.kind.class_name,
-                score=b.visible_fraction,
-            ),
-            pose=_new(
-                "geometry_msgs/msg/PoseWithCovariance",
-                pose=_new(
-                    "geometry_msgs/msg/Pose",
-                    position=_new(
-                        "geometry_msgs/msg/Point", x=b.position[0], y=b.position[1], z=b.position[2]
-                    ),
-                ),
-            ),
-        )
-        bbox = _new(
-            "vision_msgs/msg/BoundingBox2D",
-            center=_new(
-                "vision_msgs/msg/Pose2D",
-                position=_new(
-                    "vision_msgs/msg/Point2D", x=float(b.center[0]), y=float(b.center[1])
-                ),
-                theta=0.0,
-            ),
-            size_x=float(b.size[0]),
-            size_y=float(b.size[1]),
+        position = {"x": b.position[0], "y": b.position[1], "z": b.position[2]}
+        center, size = (
+            (float(b.center[0]), float(b.center[1])),
+            (float(b.size[0]), float(b.size[1])),
         )
         detections.append(
-            _new(
-                "vision_msgs/msg/Detection2D",
-                header=head,
-                results=[hypothesis],
-                bbox=bbox,
-                id=str(b.actor_id),
+            _detection(
+                head, b.kind.class_name, b.visible_fraction, position, center, size, b.actor_id
             )
         )
     return _new("vision_msgs/msg/Detection2DArray", header=head, detections=detections)
@@ -340,35 +347,10 @@ def traffic_light_rois(views: list, group_ids: np.ndarray, states: np.ndarray, n
     for v in views:
         state = LightState(int(states[v.head])) if v.lamp_visible else LightState.UNKNOWN
         u0, v0, u1, v1 = v.box
-        hypothesis = _new(
-            "vision_msgs/msg/ObjectHypothesisWithPose",
-            hypothesis=_new(
-                "vision_msgs/msg/ObjectHypothesis", class_id=state.name, score=v.visible_fraction
-            ),
-            pose=_new(
-                "geometry_msgs/msg/PoseWithCovariance",
-                pose=_new(
-                    "geometry_msgs/msg/Pose",
-                    position=_new("geometry_msgs/msg/Point", z=float(v.distance)),
-                ),
-            ),
-        )
-        bbox = _new(
-            "vision_msgs/msg/BoundingBox2D",
-            center=_new(
-                "vision_msgs/msg/Pose2D",
-                position=_new("vision_msgs/msg/Point2D", x=(u0 + u1) / 2, y=(v0 + v1) / 2),
-            ),
-            size_x=u1 - u0,
-            size_y=v1 - v0,
-        )
+        center, size = ((u0 + u1) / 2, (v0 + v1) / 2), (u1 - u0, v1 - v0)
+        position = {"z": float(v.distance)}
+        group = int(group_ids[v.head])
         detections.append(
-            _new(
-                "vision_msgs/msg/Detection2D",
-                header=head,
-                results=[hypothesis],
-                bbox=bbox,
-                id=str(int(group_ids[v.head])),
-            )
+            _detection(head, state.name, v.visible_fraction, position, center, size, group)
         )
     return _new("vision_msgs/msg/Detection2DArray", header=head, detections=detections)
