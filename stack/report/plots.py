@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import inspect
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from stack.report.analysis import RunAnalysis
 from stack.trace.records import event_count
+
+if TYPE_CHECKING:
+    from stack.report.analysis import RunAnalysis
 
 MAX_POINTS = 20000  # per series; more only slows drawing
 # Matplotlib 3.10 replaced boxplot(vert=False) with orientation="horizontal".
