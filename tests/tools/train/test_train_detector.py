@@ -138,3 +138,22 @@ def test_format_scenarios_round_trips():
     text = format_scenarios(specs)
     assert text == "1-3:day:dense,4-5:night:dense,7:day:dense,8:day:light"
     assert parse_scenarios(text) == specs
+
+
+def test_ensure_bags_regenerates_a_scenario_cut_off_before_its_ground_truth(tmp_path, caplog):
+    from tools.train.scenarios import ensure_bags, is_complete
+
+    spec = ScenarioSpec(seed=5, weather="day", traffic="light")
+    (bag,) = ensure_bags([spec], 0.3, tmp_path)
+    assert is_complete(bag)
+    first = (bag / "scenario.yaml").read_bytes()
+    (bag / "scenario.yaml").unlink()  # as if killed after the bag closed, before the last file
+    assert (bag / "metadata.yaml").exists() and not is_complete(bag)
+    with caplog.at_level("WARNING", logger="tools.train.scenarios"):
+        (again,) = ensure_bags([spec], 0.3, tmp_path)
+    assert again == bag and is_complete(bag)
+    assert (bag / "scenario.yaml").read_bytes() == first
+    assert any("incomplete" in r.getMessage() for r in caplog.records)
+    mtime = (bag / "scenario.yaml").stat().st_mtime_ns
+    ensure_bags([spec], 0.3, tmp_path)  # a complete folder is reused as it is
+    assert (bag / "scenario.yaml").stat().st_mtime_ns == mtime
