@@ -51,12 +51,18 @@ def _variant(
         stats = model_stats(onnx_path)
         acc = accuracy(card_path, evals)
         lat = measure(card_path, evals, recipe.latency_threads)
+        final = out_dir / name
+        rewrite_doc = {
+            **result.to_dict(),
+            "model": str(final / onnx_path.name),
+            "card": str(final / card_path.name),
+        }  # the folder's name once renamed
         prov = {"method": recipe.method, "start": str(recipe.start_card),
-                "options": dict(recipe.options),
-                "rewrite": result.to_dict(), "accuracy_ap50": acc, "latency": lat,
+                "options": dict(recipe.options), "rewrite": rewrite_doc,
+                "gflops": stats["gflops"], "params": stats["params"], "onnx_bytes": stats["bytes"],
+                "accuracy_ap50": acc, "latency": lat,
                 "speedup_runtime": "onnxruntime CPUExecutionProvider"}  # fmt: skip
         write_card(dataclasses.replace(load_card(card_path), provenance=prov), card_path)
-    final = out_dir / name
     return [VariantResult(name, final / card_path.name, final / onnx_path.name, stats, acc, lat,
                           prov)]  # fmt: skip
 

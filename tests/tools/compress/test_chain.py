@@ -124,6 +124,8 @@ def test_compress_int8_then_fuse_end_to_end_on_a_tiny_model(tmp_path):
     assert prov["method"] == "int8" and prov["start"] == str(card_path)
     assert prov["rewrite"]["target"] == "tensorrt" and prov["rewrite"]["calibration_frames"] > 0
     assert set(prov["accuracy_ap50"]) == {"night"} and prov["latency"]["model_ms"] > 0
+    assert prov["rewrite"]["model"] == str(out / "tiny_int8" / "tiny_int8.onnx")  # not the temp
+    assert prov["gflops"] > 0 and prov["onnx_bytes"] == q_card.model_path().stat().st_size
 
     f_card = load_card(out / "tiny_int8_fused" / "tiny_int8_fused.yaml")
     assert (
