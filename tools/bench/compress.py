@@ -1,4 +1,6 @@
-"""`l4 bench compress`: the dense camera detector against every shipped compressed variant.
+"""`l4 bench compress`: the dense camera detector against every shipped compressed variant
+(pruned, INT8, fused, pruned + INT8 + fused: perception.models' CAMERA_DETECTOR_VARIANTS and
+CAMERA_DETECTOR_REWRITES).
 
 All models are measured interleaved in one run (round robin, one run of each per round), so the
 ratios hold on a shared host: ONNX Runtime on CPU with 1 and 2 intra-op threads,
@@ -39,9 +41,19 @@ class _Context(_BenchContext):
 
 
 def _cards() -> list[Path]:
-    from perception.models import CAMERA_DETECTOR_VARIANTS
+    """The dense card first, then every variant once (degrade order, then the rewrites)."""
+    from perception.models import CAMERA_DETECTOR_REWRITES, CAMERA_DETECTOR_VARIANTS
 
-    return list(CAMERA_DETECTOR_VARIANTS)
+    return list(dict.fromkeys((*CAMERA_DETECTOR_VARIANTS, *CAMERA_DETECTOR_REWRITES)))
+
+
+def _feed(sess: Any, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A random input of the session's one input: the uint8 camera frame for a fused model."""
+    inp = sess.get_inputs()[0]
+    shape = [int(d) for d in inp.shape]
+    if inp.type == "tensor(uint8)":
+        return {inp.name: rng.integers(0, 256, shape, dtype=np.uint8)}
+    return {inp.name: rng.random(shape, np.float32)}
 
 
 def _model_alone(cards: list[Path], threads: int, rounds: int) -> dict[str, float]:
@@ -57,12 +69,13 @@ def _model_alone(cards: list[Path], threads: int, rounds: int) -> dict[str, floa
         sessions[path.stem] = ort.InferenceSession(
             str(card.model_path()), opts, providers=["CPUExecutionProvider"]
         )
-    feed = {"images": np.random.default_rng(0).random((1, 3, 192, 320), np.float32)}
+    rng = np.random.default_rng(0)
+    feeds = {name: _feed(sess, rng) for name, sess in sessions.items()}
     times: dict[str, list[float]] = {k: [] for k in sessions}
     for r in range(rounds + 5):
         for name, sess in sessions.items():
             t0 = time.perf_counter_ns()
-            sess.run(None, feed)
+            sess.run(None, feeds[name])
             if r >= 5:  # warm-up rounds
                 times[name].append((time.perf_counter_ns() - t0) / 1e6)
     return {k: round(float(np.median(v)), 3) for k, v in times.items()}
