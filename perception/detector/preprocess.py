@@ -102,23 +102,13 @@ class Resize:
         return out
 
 
-def _halving(bgr: np.ndarray, new_w: int, new_h: int) -> bool:
-    """Exactly half size in both axes, 8-bit: there OpenCV's INTER_LINEAR computes what
-    INTER_AREA does, the 2x2 mean rounded half up (the same bytes; tested), in about a third
-    of the time (640x384 -> 320x192: 0.08 vs 0.24 ms here)."""
-    h, w = bgr.shape[:2]
-    return bgr.dtype == np.uint8 and 2 * new_w == w and 2 * new_h == h
-
-
 def _resized(
     bgr: np.ndarray, spec: InputSpec, plan: Resize, dtype: type = np.float32
 ) -> np.ndarray:
     h, w = bgr.shape[:2]
     new_w, new_h = round(w * plan.sx), round(h * plan.sy)
     if spec.interpolation is Interpolation.AREA:
-        interp = (
-            cv2.INTER_AREA if new_w < w and not _halving(bgr, new_w, new_h) else cv2.INTER_LINEAR
-        )
+        interp = cv2.INTER_AREA if new_w < w else cv2.INTER_LINEAR
     else:
         interp = _CV2_INTERPOLATION[spec.interpolation]
     img = cv2.resize(bgr, (new_w, new_h), interpolation=interp) if (new_w, new_h) != (w, h) else bgr

@@ -71,34 +71,6 @@ def test_each_interpolation_is_the_cv2_filter(interp):
     assert np.array_equal(x[0].transpose(1, 2, 0), ref.astype(np.float32))
 
 
-@pytest.mark.parametrize(("h", "w", "c"), [(384, 640, 3), (2, 2, 3), (6, 1000, 3), (10, 14, 1)])
-def test_area_halving_takes_the_linear_path_with_the_same_bytes(h, w, c):
-    """At exactly half size the node resizes with INTER_LINEAR (3x cheaper): the same bytes as
-    INTER_AREA, the 2x2 mean rounded half up, on noise, black/white edges and a ramp."""
-    from perception.detector.preprocess import _halving
-
-    rng = np.random.default_rng(h * w)
-    images = [rng.integers(0, 256, (h, w, c), np.uint8),
-              (rng.integers(0, 2, (h, w, c)) * 255).astype(np.uint8),
-              (np.arange(h * w * c) % 256).astype(np.uint8).reshape(h, w, c)]  # fmt: skip
-    for img in images:
-        img = img[..., 0] if c == 1 else img
-        area = cv2.resize(img, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-        x = img.astype(np.int32)
-        mean = (x[0::2, 0::2] + x[1::2, 0::2] + x[0::2, 1::2] + x[1::2, 1::2] + 2) >> 2
-        assert np.array_equal(area, mean.astype(np.uint8))
-        assert np.array_equal(
-            cv2.resize(img, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR), area
-        )
-    assert _halving(images[0], w // 2, h // 2) and not _halving(images[0], w // 2 + 1, h // 2)
-    assert not _halving(images[0].astype(np.float32), w // 2, h // 2)
-    card = _card("centernet", interpolation="area", scale=1.0, width=w // 2, height=h // 2)
-    if c == 3:
-        x, _ = preprocess(images[0], card.input)
-        ref = cv2.resize(images[0], (w // 2, h // 2), interpolation=cv2.INTER_AREA)[..., ::-1]
-        assert np.array_equal(x[0].transpose(1, 2, 0), ref.astype(np.float32))
-
-
 def test_fastestdet_parity_with_its_documented_recipe_on_a_real_photo(shared_data):
     ort = pytest.importorskip("onnxruntime")
     model = shared_data / "onnx" / "fastestdet" / "FastestDet.onnx"
