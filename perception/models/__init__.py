@@ -17,17 +17,18 @@ def _compressed(name: str, run: str = "") -> Path:
 # The camera detector's family in launch/replay.yaml's degrade order: most accurate first
 # (held-out vehicle AP@0.5, day), cheaper node callback first among equals (within a point);
 # README "Degrade order". Pruned: `l4 compress tools/compress/recipes/camera_detector_prune.yaml`;
-# pruned + INT8 + fused: `.../camera_detector_p50_int8_fused.yaml`, `..._p60_int8_fused.yaml`;
-# INT8 / fused of the dense model: tools.compress.variants.make_variants.
+# pruned + INT8 + fused: `.../camera_detector_p50_int8_fused.yaml`; pruned + fused:
+# `.../camera_detector_p60_fused.yaml`; INT8 / fused of the dense model:
+# tools.compress.variants.make_variants.
 CAMERA_DETECTOR_VARIANTS = (
     CAMERA_DETECTOR_CARD,
     MODELS_DIR / "camera_detector_int8_fused.yaml",
     _compressed("camera_detector_p50"),
     _compressed("camera_detector_p50_int8_fused", "p50_int8_fused"),
-    _compressed("camera_detector_p60_int8_fused", "p60_int8_fused"),
+    _compressed("camera_detector_p60_fused", "p60_fused"),
 )
 # Shipped variants outside the degrade order, each matched by one in it with the same AP and a
-# cheaper callback (int8 and fused by int8_fused, p60 by p60_int8_fused); `l4 bench compress`.
+# cheaper callback (int8 and fused by int8_fused, p60 by p60_fused); `l4 bench compress`.
 CAMERA_DETECTOR_REWRITES = (
     MODELS_DIR / "camera_detector_int8.yaml",
     MODELS_DIR / "camera_detector_fused.yaml",

@@ -290,11 +290,13 @@ def test_fuse_run_method_checks_the_recipe(tmp_path):
         ("camera_detector_int8.yaml", "camera_detector_int8_fused.yaml"),
         ("compressed/p50_int8_fused/camera_detector_p50_int8/camera_detector_p50_int8.yaml",
          "compressed/p50_int8_fused/camera_detector_p50_int8_fused/camera_detector_p50_int8_fused.yaml"),
+        ("compressed/camera_detector_p60/camera_detector_p60.yaml",
+         "compressed/p60_fused/camera_detector_p60_fused/camera_detector_p60_fused.yaml"),
     ],
 )  # fmt: skip
 def test_shipped_fused_variants_give_their_unfused_parents_detections(plain, fused, camera_frames):
-    """The shipped INT8 + fused files (dense and pruned p50, both in launch/replay.yaml's degrade
-    order) against the INT8 files they were fused from, through the node's pipeline."""
+    """The shipped fused files of launch/replay.yaml's degrade order (dense INT8, p50 INT8, p60)
+    against the files they were fused from, through the node's pipeline."""
     models = CAMERA_DETECTOR_CARD.parent
     card = load_card(models / fused)
     assert card.input.fused and card.decoder.options["nms_iou"] == card.nms_threshold
