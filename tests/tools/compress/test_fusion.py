@@ -322,3 +322,30 @@ def test_degrade_order_in_the_replay_graph_is_the_shipped_family():
     ]
     assert all(b <= a + 0.01 for a, b in itertools.pairwise(ap)), ap
     assert cards[0] == "models:camera_detector.yaml"  # FP32 first: lockstep outputs unchanged
+
+
+def test_the_degrade_family_runs_in_the_node_one_step_at_a_time(scenario_bag):
+    """The detector node with replay.yaml's cards: every switch down the family (fused and
+    unfused, FP32 and INT8, dense and pruned) detects on a real frame and publishes both
+    outputs; fused steps get the uint8 frame."""
+    from perception.detector.node import CameraDetector, CameraDetectorParams
+    from perception.models import CAMERA_DETECTOR_VARIANTS
+    from stack import topics
+    from tools.bench.detector import _BenchContext, _messages_of
+
+    data = _messages_of(scenario_bag)
+    ctx = _BenchContext(CameraDetectorParams(cards=[str(c) for c in CAMERA_DETECTOR_VARIANTS]))
+    node = CameraDetector(ctx)
+    for topic in (topics.TF_STATIC, topics.CAMERA_INFO):
+        ctx.callbacks[topic](data[topic][0])
+    image = data[topics.CAMERA_IMAGE][5]
+    fused = []
+    for i, card in enumerate(CAMERA_DETECTOR_VARIANTS):
+        node.models.switch(i, "test")
+        ctx.callbacks[topics.CAMERA_IMAGE](image)
+        assert node.card.name == Path(card).stem and len(node.last_detections) > 0, card
+        assert len(ctx.published[topics.CAMERA_OBJECTS]) == i + 1
+        assert len(ctx.published[topics.CAMERA_DETECTIONS_2D][-1].detections) > 0
+        fused.append(node.card.input.fused)
+    assert fused == [False, True, False, True, True]
+    assert [kind for kind, _ in ctx.events] == ["switch"] * 4  # no drops, no errors
