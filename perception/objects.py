@@ -208,12 +208,31 @@ def objects_from_msg(msg: Any, default_pos_std: float = 0.5) -> ObjectArray:
 # ---------------------------------------------------------------- arrays -> messages
 
 
-def _pose_with_covariance(new: MessageFactory, objs: ObjectArray, i: int) -> Any:
-    qx, qy, qz, qw = yaw_to_quaternion(objs.yaw[i])
-    px, py, pz = (float(v) for v in objs.position[i])
-    cov = np.zeros(36)
-    cov[[0, 1, 6, 7]] = objs.cov_xy[i].ravel()
-    cov[35] = 0.1
+@dataclass(frozen=True)
+class _Rows:
+    """An ObjectArray's per-object values as Python numbers, converted once per message rather
+    than one numpy scalar at a time (the same values: ``tolist`` and ``float`` agree)."""
+
+    position: list[list[float]]
+    quaternion: list[tuple[float, float, float, float]]
+    covariance: np.ndarray  # (N, 36), row i is object i's pose covariance
+    dims: list[list[float]]
+    label: list[int]
+    score: list[float]
+
+    @classmethod
+    def of(cls, objs: ObjectArray) -> _Rows:
+        n = len(objs)
+        cov = np.zeros((n, 36))
+        cov[:, [0, 1, 6, 7]] = objs.cov_xy.reshape(n, 4)
+        cov[:, 35] = 0.1
+        return cls(objs.position.tolist(), [yaw_to_quaternion(y) for y in objs.yaw.tolist()],
+                   cov, objs.dims.tolist(), objs.label.tolist(), objs.score.tolist())  # fmt: skip
+
+
+def _pose_with_covariance(new: MessageFactory, rows: _Rows, i: int) -> Any:
+    px, py, pz = rows.position[i]
+    qx, qy, qz, qw = rows.quaternion[i]
     return new(
         "geometry_msgs/msg/PoseWithCovariance",
         pose=new(
@@ -221,12 +240,12 @@ def _pose_with_covariance(new: MessageFactory, objs: ObjectArray, i: int) -> Any
             position=new("geometry_msgs/msg/Point", x=px, y=py, z=pz),
             orientation=new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw),
         ),
-        covariance=cov,
+        covariance=rows.covariance[i],
     )
 
 
-def _shape(new: MessageFactory, objs: ObjectArray, i: int) -> Any:
-    length, width, height = (float(v) for v in objs.dims[i])
+def _shape(new: MessageFactory, rows: _Rows, i: int) -> Any:
+    length, width, height = rows.dims[i]
     return new(
         "autoware_perception_msgs/msg/Shape",
         type=0,
@@ -234,12 +253,12 @@ def _shape(new: MessageFactory, objs: ObjectArray, i: int) -> Any:
     )
 
 
-def _classification(new: MessageFactory, objs: ObjectArray, i: int) -> list[Any]:
+def _classification(new: MessageFactory, rows: _Rows, i: int) -> list[Any]:
     return [
         new(
             "autoware_perception_msgs/msg/ObjectClassification",
-            label=int(objs.label[i]),
-            probability=float(objs.score[i]),
+            label=rows.label[i],
+            probability=rows.score[i],
         )
     ]
 
@@ -249,20 +268,21 @@ def detected_objects_msg(
 ) -> Any:
     """A DetectedObjects message with ``header`` (keep the sensor stamp)."""
     items = []
+    rows = _Rows.of(objs)
     for i in range(len(objs)):
         kin = new(
             "autoware_perception_msgs/msg/DetectedObjectKinematics",
-            pose_with_covariance=_pose_with_covariance(new, objs, i),
+            pose_with_covariance=_pose_with_covariance(new, rows, i),
             has_position_covariance=True,
             orientation_availability=_SIGN_UNKNOWN,
         )
         items.append(
             new(
                 "autoware_perception_msgs/msg/DetectedObject",
-                existence_probability=float(existence or objs.score[i]),
-                classification=_classification(new, objs, i),
+                existence_probability=float(existence or rows.score[i]),
+                classification=_classification(new, rows, i),
                 kinematics=kin,
-                shape=_shape(new, objs, i),
+                shape=_shape(new, rows, i),
             )
         )
     return new(DETECTED_OBJECTS, header=header, objects=items)
@@ -301,10 +321,11 @@ def tracked_objects_msg(
     """A TrackedObjects message; ``objs.uuid`` carries the stable object ids."""
     items = []
     speed = np.hypot(objs.velocity[:, 0], objs.velocity[:, 1])
+    rows = _Rows.of(objs)
     for i in range(len(objs)):
         kin = new(
             "autoware_perception_msgs/msg/TrackedObjectKinematics",
-            pose_with_covariance=_pose_with_covariance(new, objs, i),
+            pose_with_covariance=_pose_with_covariance(new, rows, i),
             twist_with_covariance=_twist_in_object_frame(new, objs, i, vel_cov),
             orientation_availability=_AVAILABLE if speed[i] > stationary_speed else _SIGN_UNKNOWN,
             is_stationary=bool(speed[i] <= stationary_speed),
@@ -313,10 +334,10 @@ def tracked_objects_msg(
             new(
                 "autoware_perception_msgs/msg/TrackedObject",
                 object_id=new("unique_identifier_msgs/msg/UUID", uuid=objs.uuid[i].copy()),
-                existence_probability=float(objs.score[i] if existence is None else existence[i]),
-                classification=_classification(new, objs, i),
+                existence_probability=float(rows.score[i] if existence is None else existence[i]),
+                classification=_classification(new, rows, i),
                 kinematics=kin,
-                shape=_shape(new, objs, i),
+                shape=_shape(new, rows, i),
             )
         )
     return new(TRACKED_OBJECTS, header=header, objects=items)

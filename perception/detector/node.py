@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from perception.detector.card import ModelCard, load_card
 from perception.detector.errors import DetectorError, ImageError
 from perception.detector.lift import CameraGeometry, LiftConfig, lift_boxes
@@ -223,15 +225,15 @@ class _VariantEngine:
 def detections_2d_msg(new: Any, header: Any, dets: Detections2D, classes: tuple[str, ...]) -> Any:
     """vision_msgs/Detection2DArray of image-pixel boxes; class_id is the card's class name."""
     items = []
-    for i in range(len(dets)):
-        x1, y1, x2, y2 = (float(v) for v in dets.boxes[i])
+    # Python numbers converted once per array (tolist gives what float()/int() of each gives).
+    for (x1, y1, x2, y2), cls, score in zip(
+        dets.boxes.tolist(),
+        dets.classes.astype(np.int64, copy=False).tolist(),
+        dets.scores.tolist(),
+    ):
         hyp = new(
             "vision_msgs/msg/ObjectHypothesisWithPose",
-            hypothesis=new(
-                "vision_msgs/msg/ObjectHypothesis",
-                class_id=classes[int(dets.classes[i])],
-                score=float(dets.scores[i]),
-            ),
+            hypothesis=new("vision_msgs/msg/ObjectHypothesis", class_id=classes[cls], score=score),
         )
         bbox = new(
             "vision_msgs/msg/BoundingBox2D",

@@ -6,12 +6,33 @@ from pathlib import Path
 
 MODELS_DIR = Path(__file__).resolve().parent
 CAMERA_DETECTOR_CARD = MODELS_DIR / "camera_detector.yaml"
-# The camera detector's family, most accurate first: the dense model, then the variants of
-# `l4 compress tools/compress/recipes/camera_detector_prune.yaml --out perception/models/compressed`.
+_COMPRESSED = MODELS_DIR / "compressed"
+
+
+def _compressed(name: str, run: str = "") -> Path:
+    """The card of variant ``name`` of ``l4 compress`` run into compressed/``run``."""
+    return _COMPRESSED / run / name / f"{name}.yaml"
+
+
+# The camera detector's family in launch/replay.yaml's degrade order: most accurate first
+# (held-out vehicle AP@0.5, day), cheaper node callback first among equals (within a point);
+# README "Degrade order". Pruned: `l4 compress tools/compress/recipes/camera_detector_prune.yaml`;
+# pruned + INT8 + fused: `.../camera_detector_p50_int8_fused.yaml`; pruned + fused:
+# `.../camera_detector_p60_fused.yaml`; INT8 / fused of the dense model:
+# tools.compress.variants.make_variants.
 CAMERA_DETECTOR_VARIANTS = (
     CAMERA_DETECTOR_CARD,
-    MODELS_DIR / "compressed" / "camera_detector_p50" / "camera_detector_p50.yaml",
-    MODELS_DIR / "compressed" / "camera_detector_p60" / "camera_detector_p60.yaml",
+    MODELS_DIR / "camera_detector_int8_fused.yaml",
+    _compressed("camera_detector_p50"),
+    _compressed("camera_detector_p50_int8_fused", "p50_int8_fused"),
+    _compressed("camera_detector_p60_fused", "p60_fused"),
+)
+# Shipped variants outside the degrade order, each matched by one in it with the same AP and a
+# cheaper callback (int8 and fused by int8_fused, p60 by p60_fused); `l4 bench compress`.
+CAMERA_DETECTOR_REWRITES = (
+    MODELS_DIR / "camera_detector_int8.yaml",
+    MODELS_DIR / "camera_detector_fused.yaml",
+    _compressed("camera_detector_p60"),
 )
 
 

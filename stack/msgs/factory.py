@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -130,21 +131,50 @@ def set_backend(factory: Callable[..., Any] | None) -> None:
     _backend = factory
 
 
-_FRESH = object()  # a default that must be built anew for each message (it is mutable)
+def _fresh(desc: tuple) -> Callable[[], Any]:
+    """A zero-argument callable building a new default of a mutable field (message, array)."""
+    kind, rest = desc
+    if kind == _NAME:
+        return _builder(rest)
+    sub, count = rest
+    if sub[0] == _BASE and sub[1][0] in _NUMPY_DTYPES:
+        return functools.partial(
+            np.zeros, count if kind == _ARRAY else 0, dtype=_NUMPY_DTYPES[sub[1][0]]
+        )
+    if kind == _ARRAY:
+        return lambda: [_default(sub) for _ in range(count)]
+    return list
+
+
+_MISSING = object()
 
 
 @cache
-def _recipe(typename: str) -> tuple[Any, frozenset[str], tuple[tuple[str, tuple, Any], ...]]:
-    """(class, field names, (name, desc, default or _FRESH) per field) of a type, worked out
-    once: nodes build thousands of messages a second, and most fields keep their default."""
+def _builder(typename: str) -> Callable[..., Any]:
+    """A constructor for ``typename`` made once: keyword-only parameters with the ROS defaults
+    (immutable ones bound, mutable ones built anew per message), so building a message is one
+    call. Nodes build thousands of messages a second (the camera detector ~190 per frame);
+    this is about half the time of filling a dict field by field (``new`` before)."""
     cls = _store().types.get(typename)
     if cls is None:
         raise MessageError(f"unknown message type {typename!r}")
     known = _fields(typename)
-    recipe = tuple(
-        (name, desc, _default(desc) if desc[0] == _BASE else _FRESH) for name, desc in known
-    )
-    return cls, frozenset(name for name, _ in known), recipe
+    # Generated names start with "_": ROS field names start with a letter, so none is shadowed.
+    env: dict[str, Any] = {"_cls_": cls, "_M_": _MISSING}
+    params, args = [], []
+    for i, (name, desc) in enumerate(known):
+        if desc[0] == _BASE:
+            env[f"_d{i}_"] = _default(desc)  # str, bool, int or float: shared safely
+            params.append(f"{name}=_d{i}_")
+            args.append(f"{name}={name}")
+        else:
+            env[f"_f{i}_"] = _fresh(desc)
+            params.append(f"{name}=_M_")
+            args.append(f"{name}=_f{i}_() if {name} is _M_ else {name}")
+    signature = f"*, {', '.join(params)}" if params else ""
+    source = f"def build({signature}):\n    return _cls_({', '.join(args)})\n"
+    exec(compile(source, f"<message builder {typename}>", "exec"), env)
+    return env["build"]
 
 
 def new(typename: str, **fields: Any) -> Any:
@@ -155,18 +185,16 @@ def new(typename: str, **fields: Any) -> Any:
     typename = normalize_typename(typename)
     if _backend is not None:
         return _backend(typename, **fields)
-    cls, names, recipe = _recipe(typename)
-    if not names.issuperset(fields):
+    build = _builder(typename)
+    try:
+        return build(**fields)
+    except TypeError:
+        names = {name for name, _ in _fields(typename)}
+        if names.issuperset(fields):
+            raise
         raise MessageError(
             f"{typename} has no field(s) {sorted(set(fields) - names)}; fields are {sorted(names)}"
-        )
-    values = {}
-    for name, desc, default in recipe:
-        if name in fields:
-            values[name] = fields[name]
-        else:
-            values[name] = _default(desc) if default is _FRESH else default
-    return cls(**values)
+        ) from None
 
 
 def msgtype_of(msg: Any) -> str:

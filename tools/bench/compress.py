@@ -1,7 +1,11 @@
-"""`l4 bench compress`: the dense camera detector against every shipped compressed variant.
+"""`l4 bench compress`: the dense camera detector against every shipped compressed variant
+(pruned, INT8, fused, pruned + INT8 + fused: perception.models' CAMERA_DETECTOR_VARIANTS and
+CAMERA_DETECTOR_REWRITES).
 
 All models are measured interleaved in one run (round robin, one run of each per round), so the
-ratios hold on a shared host: ONNX Runtime on CPU with 1 and 2 intra-op threads,
+ratios hold on a shared host: ONNX Runtime on CPU with 1 and 2 intra-op threads (1 thread: thread
+CPU time, since ORT then runs in the calling thread and neighbours' load is not counted; 2
+threads: wall time, as the second thread's work is not the caller's CPU time),
 
 - the model alone (``session.run`` on a fixed input), and
 - the whole node callback (perception.detector.node.CameraDetector.on_image: decode,
@@ -39,9 +43,23 @@ class _Context(_BenchContext):
 
 
 def _cards() -> list[Path]:
-    from perception.models import CAMERA_DETECTOR_VARIANTS
+    """The dense card first, then every variant once (degrade order, then the rewrites)."""
+    from perception.models import CAMERA_DETECTOR_REWRITES, CAMERA_DETECTOR_VARIANTS
 
-    return list(CAMERA_DETECTOR_VARIANTS)
+    return list(dict.fromkeys((*CAMERA_DETECTOR_VARIANTS, *CAMERA_DETECTOR_REWRITES)))
+
+
+def _feed(sess: Any, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A random input of the session's one input: the uint8 camera frame for a fused model."""
+    inp = sess.get_inputs()[0]
+    shape = [int(d) for d in inp.shape]
+    if inp.type == "tensor(uint8)":
+        return {inp.name: rng.integers(0, 256, shape, dtype=np.uint8)}
+    return {inp.name: rng.random(shape, np.float32)}
+
+
+def _clock(threads: int) -> Any:
+    return time.thread_time_ns if threads == 1 else time.perf_counter_ns
 
 
 def _model_alone(cards: list[Path], threads: int, rounds: int) -> dict[str, float]:
@@ -57,14 +75,16 @@ def _model_alone(cards: list[Path], threads: int, rounds: int) -> dict[str, floa
         sessions[path.stem] = ort.InferenceSession(
             str(card.model_path()), opts, providers=["CPUExecutionProvider"]
         )
-    feed = {"images": np.random.default_rng(0).random((1, 3, 192, 320), np.float32)}
+    rng = np.random.default_rng(0)
+    feeds = {name: _feed(sess, rng) for name, sess in sessions.items()}
     times: dict[str, list[float]] = {k: [] for k in sessions}
+    clock = _clock(threads)
     for r in range(rounds + 5):
         for name, sess in sessions.items():
-            t0 = time.perf_counter_ns()
-            sess.run(None, feed)
+            t0 = clock()
+            sess.run(None, feeds[name])
             if r >= 5:  # warm-up rounds
-                times[name].append((time.perf_counter_ns() - t0) / 1e6)
+                times[name].append((clock() - t0) / 1e6)
     return {k: round(float(np.median(v)), 3) for k, v in times.items()}
 
 
@@ -80,13 +100,14 @@ def _callbacks(cards: list[Path], threads: int, data: dict, repeats: int) -> dic
         nodes[path.stem] = ctx.callbacks["/sensing/camera/front/image_raw"]
     images = data["/sensing/camera/front/image_raw"]
     times: dict[str, list[float]] = {k: [] for k in nodes}
+    clock = _clock(threads)
     for rep in range(repeats):
         for i, msg in enumerate(images):
             for name, on_image in nodes.items():
-                t0 = time.perf_counter_ns()
+                t0 = clock()
                 on_image(msg)
                 if rep or i >= 3:  # warm-up frames
-                    times[name].append((time.perf_counter_ns() - t0) / 1e6)
+                    times[name].append((clock() - t0) / 1e6)
     return {k: round(float(np.median(v)), 3) for k, v in times.items()}
 
 
@@ -164,6 +185,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "variants": [c.stem for c in cards[1:]],
         "runtime": "onnxruntime CPUExecutionProvider",
         "interleaved": "round robin over the models, medians",
+        "clock": {"1": "thread CPU time", "2": "wall time"},
         "threads": figures,
         "speedup": {
             t: {

@@ -6,7 +6,10 @@ the run's report and Pareto plot.
 
 The recipe's ``options:`` are the method's keys (``target``, ``calibration`` for int8; ``cleanup``,
 ``siblings``, ``preprocess``, ``postprocess``, ``nms``, ``top_k`` for fuse); ``model`` and ``card``
-come from the recipe's ``model`` (the dense card), ``name`` from the recipe's ``name``.
+come from the recipe's start (``start:``, else ``model:``; in a chain the variant the step before
+wrote), ``name`` from the recipe's ``name``. Calibration scenarios are generated into the run's
+data folder (``data.dir``), never into a variant's folder; without ``calibration:`` int8
+calibrates on the recipe's training scenarios (``data.train``, every ``data.every``-th frame).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from perception.detector.card import load_card, write_card
 from tools.compress.errors import RecipeError
 from tools.compress.output import atomic_folder
 from tools.compress.recipe import Recipe
-from tools.compress.variant import VariantResult, accuracy, measure
+from tools.compress.variant import VariantResult, accuracy, measure, open_evals
 
 RESERVED = frozenset({"model", "card", "name"})  # set from the recipe, not from options
 
@@ -29,40 +32,58 @@ def _doc(recipe: Recipe, suffix: str) -> tuple[str, dict[str, Any]]:
     clash = sorted(RESERVED & set(recipe.options))
     if clash:
         raise RecipeError(f"{recipe.source}: options.{clash[0]}: set by the recipe itself")
-    card = load_card(recipe.model)
+    card = load_card(recipe.start_card)
     name = f"{recipe.name}_{suffix}"
-    return name, {**recipe.options, "model": str(card.model_path()), "card": str(recipe.model),
-                  "name": name}  # fmt: skip
+    return name, {**recipe.options, "model": str(card.model_path()),
+                  "card": str(recipe.start_card), "name": name}  # fmt: skip
 
 
 def _variant(
     recipe: Recipe, out_dir: Path, suffix: str, rewrite: Callable[[dict[str, Any], Path], Any]
 ) -> list[VariantResult]:
-    from tools.compress.session import open_session
     from tools.train.evaluate import model_stats
 
     name, doc = _doc(recipe, suffix)
-    evals = open_session(recipe).evals
+    evals = open_evals(recipe)
     with atomic_folder(out_dir, name) as tmp:
         result = rewrite(doc, tmp)
         onnx_path, card_path = Path(result.model), Path(result.card)
         stats = model_stats(onnx_path)
         acc = accuracy(card_path, evals)
         lat = measure(card_path, evals, recipe.latency_threads)
-        prov = {"method": recipe.method, "options": dict(recipe.options),
-                "rewrite": result.to_dict(), "accuracy_ap50": acc, "latency": lat,
+        final = out_dir / name
+        rewrite_doc = {
+            **result.to_dict(),
+            "model": str(final / onnx_path.name),
+            "card": str(final / card_path.name),
+        }  # the folder's name once renamed
+        prov = {"method": recipe.method, "start": str(recipe.start_card),
+                "options": dict(recipe.options), "rewrite": rewrite_doc,
+                "gflops": stats["gflops"], "params": stats["params"], "onnx_bytes": stats["bytes"],
+                "accuracy_ap50": acc, "latency": lat,
                 "speedup_runtime": "onnxruntime CPUExecutionProvider"}  # fmt: skip
         write_card(dataclasses.replace(load_card(card_path), provenance=prov), card_path)
-    final = out_dir / name
     return [VariantResult(name, final / card_path.name, final / onnx_path.name, stats, acc, lat,
                           prov)]  # fmt: skip
 
 
 def int8(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
-    """Post-training INT8 Q/DQ (float biases) of the recipe's model."""
-    from tools.compress.quantize import run_method
+    """Post-training INT8 Q/DQ (float biases) of the recipe's start model."""
+    from tools.compress.quantize import Calibration, run_method
 
-    return _variant(recipe, out_dir, "int8", run_method)
+    data = recipe.data
+    default = None
+    if "calibration" not in recipe.options:
+        from tools.train.scenarios import ensure_bags
+
+        assert data.dir is not None  # set by the runner
+        default = Calibration(scenario_bags=tuple(ensure_bags(data.train, data.seconds, data.dir)),
+                              every=data.every)  # fmt: skip
+
+    def rewrite(doc: dict[str, Any], tmp: Path) -> Any:
+        return run_method(doc, tmp, data_dir=data.dir, calibration=default)
+
+    return _variant(recipe, out_dir, "int8", rewrite)
 
 
 def fuse(recipe: Recipe, out_dir: Path) -> list[VariantResult]:

@@ -54,10 +54,12 @@ class QuantTarget(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Calibration:
-    """Calibration frames: ``bag`` + ``topic`` (sensor_msgs Image/CompressedImage), or scenario
-    ``seeds`` generated (once) into ``data_dir``; every ``every``-th frame, at most ``max_frames``."""
+    """Calibration frames: ``bag`` + ``topic`` (sensor_msgs Image/CompressedImage), bags given as
+    ``scenario_bags``, or scenario ``seeds`` generated (once) into ``data_dir``; every
+    ``every``-th frame, at most ``max_frames``."""
 
     bag: Path | None = None
+    scenario_bags: tuple[Path, ...] = ()
     topic: str = topics.CAMERA_IMAGE
     seeds: tuple[int, ...] = ()
     seconds: float = 4.0
@@ -68,6 +70,8 @@ class Calibration:
     def bags(self) -> list[Path]:
         if self.bag is not None:
             return [self.bag]
+        if self.scenario_bags:
+            return list(self.scenario_bags)
         if not self.seeds:
             raise QuantizeError("calibration: give a bag (with its topic) or scenario seeds")
         from tools.scenario import make_scenario
@@ -176,16 +180,23 @@ def _calibration(doc: Mapping[str, Any], base: Path) -> Calibration:
         topic=str(cal.get("topic", topics.CAMERA_IMAGE)),
         seeds=tuple(seeds),
         seconds=float(cal.get("seconds", 4.0)),
-        data_dir=base / "scenarios",
+        data_dir=base,
         every=int(cal.get("every", 2)),
         max_frames=int(cal.get("max_frames", 64)),
     )
 
 
-def run_method(recipe: Mapping[str, Any], out_dir: str | Path) -> QuantResult:
+def run_method(
+    recipe: Mapping[str, Any],
+    out_dir: str | Path,
+    data_dir: Path | None = None,
+    calibration: Calibration | None = None,
+) -> QuantResult:
     """``method: int8`` of a recipe: ``model`` (ONNX), ``card`` (default: beside the model),
     ``target`` (tensorrt | onnxruntime), ``calibration`` {bag, topic | seeds, seconds, every,
-    max_frames}, ``name`` (output stem); writes ``out_dir/NAME.onnx`` + card."""
+    max_frames}, ``name`` (output stem); writes ``out_dir/NAME.onnx`` + card. Calibration
+    scenarios go to ``data_dir`` (default ``out_dir/scenarios``); ``calibration`` is used
+    where the recipe has no ``calibration`` key."""
     from perception.detector.card import card_beside
 
     if "model" not in recipe:
@@ -199,9 +210,9 @@ def run_method(recipe: Mapping[str, Any], out_dir: str | Path) -> QuantResult:
                             f"{[t.value for t in QuantTarget]}") from None  # fmt: skip
     out_dir = Path(out_dir)
     name = str(recipe.get("name", f"{model.stem}_int8"))
-    return quantize_int8(
-        model, out_dir / f"{name}.onnx", _calibration(recipe, out_dir), card, target
-    )
+    if calibration is None or "calibration" in recipe:
+        calibration = _calibration(recipe, out_dir / "scenarios" if data_dir is None else data_dir)
+    return quantize_int8(model, out_dir / f"{name}.onnx", calibration, card, target)
 
 
 __all__ = [

@@ -1,7 +1,8 @@
 """The compression recipe (YAML): which model, which data, which method, how to fine-tune.
 
     model: perception/models/camera_detector.yaml   # the dense model's card (relative paths: to the current folder)
-    method: prune                    # a name in tools.compress.methods.METHODS
+    method: prune                    # a name in tools.compress.methods.METHODS, or a list (a chain)
+    start: null                      # post-training methods: the variant's card to start from (default: model)
     seed: 0                          # same seed, same data order, same ONNX bytes
     name: camera_detector            # file stem of the variants (NAME_VARIANT.onnx)
     data:
@@ -21,6 +22,12 @@
     latency_threads: 1
     options: {...}                   # the method's own keys, checked by the method
 
+A chain (``method: [int8, fuse]``) runs each method on every variant the one before it wrote
+(``NAME_int8`` -> ``NAME_int8_fused``); its ``options`` are keyed by method name
+(``options: {int8: {...}, fuse: {...}}``). ``model`` stays the dense baseline of the report;
+``start`` names where the first post-training method begins (e.g. a pruned variant's card), so
+pruned + INT8 + fused is ``start: .../camera_detector_p50.yaml``, ``method: [int8, fuse]``.
+
 Every key is checked here with a RecipeError naming ``key`` and its value; unknown keys are
 refused, so a typo never silently falls back to a default.
 """
@@ -29,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +141,7 @@ class FinetuneSpec:
 @dataclass(frozen=True)
 class Recipe:
     model: Path  # the dense model's card
-    method: str
+    methods: tuple[str, ...]  # one method, or a chain run in order
     data: DataSpec
     finetune: FinetuneSpec = field(default_factory=FinetuneSpec)
     seed: int = 0
@@ -142,10 +149,28 @@ class Recipe:
     latency_threads: int = 1
     options: Mapping[str, Any] = field(default_factory=dict)
     source: str = "<dict>"  # the recipe file, for messages
+    start: Path | None = None  # the card a post-training method starts from (default: model)
+
+    @property
+    def method(self) -> str:
+        """The method's name; a chain's names joined by ``+`` (for reports)."""
+        return "+".join(self.methods)
+
+    @property
+    def start_card(self) -> Path:
+        return self.model if self.start is None else self.start
+
+    def step(self, method: str, start: Path | None = None, name: str | None = None) -> Recipe:
+        """This recipe narrowed to one ``method`` of its chain (its options), starting at
+        ``start`` with output stem ``name`` (defaults: this recipe's)."""
+        options = self.options.get(method, {}) if len(self.methods) > 1 else self.options
+        return replace(self, methods=(method,), options=dict(options or {}),
+                       start=self.start if start is None else start,
+                       name=self.name if name is None else name)  # fmt: skip
 
 
 TOP = frozenset(
-    {"model", "method", "seed", "name", "data", "finetune", "latency_threads", "options"}
+    {"model", "method", "start", "seed", "name", "data", "finetune", "latency_threads", "options"}
 )
 DATA = frozenset({"train", "eval", "seconds", "eval_seconds", "every", "dir"})
 FINETUNE = frozenset({"epochs", "batch_size", "lr", "distill", "threads", "max_seconds"})
@@ -179,29 +204,59 @@ def _finetune(top: Section) -> FinetuneSpec:
     )
 
 
+def _methods(top: Section) -> tuple[str, ...]:
+    value = top.raw("method")
+    if isinstance(value, str):
+        return (top.text("method"),)
+    if not isinstance(value, list) or not value or not all(isinstance(m, str) and m for m in value):
+        raise top.error("method", value, "must be a method name or a non-empty list of names")
+    if len(set(value)) != len(value):
+        raise top.error("method", value, "names a method twice")
+    return tuple(value)
+
+
+def _options(top: Section, methods: tuple[str, ...]) -> dict[str, Any]:
+    options = top.raw("options", {}) or {}
+    if not isinstance(options, Mapping):
+        raise top.error("options", options, "must be a mapping")
+    if len(methods) > 1:
+        unknown = sorted(str(k) for k in options if k not in methods)
+        if unknown:
+            raise top.error(f"options.{unknown[0]}", options[unknown[0]],
+                            f"is not a method of the chain {list(methods)}")  # fmt: skip
+        for m, sub in options.items():
+            if sub is not None and not isinstance(sub, Mapping):
+                raise top.error(f"options.{m}", sub, "must be a mapping")
+    return dict(options)
+
+
+def _card(top: Section, key: str, base: Path) -> Path:
+    path = base / top.text(key)
+    if not path.is_file():
+        raise top.error(key, str(path), "is not a model card file")
+    return path
+
+
 def recipe_from_dict(doc: Any, source: str = "<dict>", base: Path | None = None) -> Recipe:
     """Check a recipe given as plain data; relative paths are taken from ``base``."""
     base = Path(".") if base is None else base
     top = Section(source, "", doc, TOP)
-    options = top.raw("options", {}) or {}
-    if not isinstance(options, Mapping):
-        raise top.error("options", options, "must be a mapping")
+    methods = _methods(top)
+    options = _options(top, methods)
     name = top.text("name", "camera_detector")
     if not name.replace("_", "").replace("-", "").isalnum():
         raise top.error("name", name, "must be letters, digits, '_' and '-'")
-    model = base / top.text("model")
-    if not model.is_file():
-        raise top.error("model", str(model), "is not a model card file")
     return Recipe(
-        model=model,
-        method=top.text("method"),
+        model=_card(top, "model", base),
+        methods=methods,
         data=_data(top, base),
         finetune=_finetune(top),
         seed=top.integer("seed", 0, low=0),
         name=name,
         latency_threads=top.integer("latency_threads", 1, high=256),
-        options=dict(options),
+        options=options,
         source=source,
+        start=None if top.raw("start", None) is None else _card(top, "start", base),
     )
 
 

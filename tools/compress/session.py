@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,7 +17,7 @@ import torch
 from tools.compress.errors import CompressError
 from tools.compress.recipe import Recipe
 from tools.compress.teacher import calibrate_bn, load_dense, verify
-from tools.compress.variant import EvalSet, eval_set
+from tools.compress.variant import EvalSet, open_evals
 from tools.train.data import Frame, read_frames
 from tools.train.scenarios import ensure_bags, format_scenarios
 from tools.train.train import TrainConfig
@@ -85,6 +84,11 @@ def open_session(recipe: Recipe) -> Session:
         return _LAST[0]
     if recipe.data.dir is None:
         raise CompressError("open_session: recipe.data.dir must be set (the runner sets it)")
+    if recipe.start is not None:
+        raise CompressError(
+            f"{recipe.source}: start: {recipe.methods[0]} begins at the dense model (model:); "
+            "start is for post-training methods (int8, fuse)"
+        )
     dense = load_dense(recipe.model)
     diff = verify(dense)
     log.info(
@@ -95,19 +99,10 @@ def open_session(recipe: Recipe) -> Session:
                   stride=dense.model.stride, threads=recipe.finetune.threads, seed=recipe.seed)  # fmt: skip
     data = recipe.data
     train_bags = ensure_bags(data.train, data.seconds, data.dir)
-    eval_bags = ensure_bags(data.eval, data.eval_seconds, data.dir)
+    evals = open_evals(recipe)
     frames = read_frames(train_bags, data.every, (inp.width, inp.height))
     n = calibrate_bn(dense.model, calibration_batches(frames, recipe.seed))
     log.info("%d BatchNorms calibrated on the training frames (max |diff| %.2g)", n, verify(dense))
-    session = Session(recipe, dense.model, frames, eval_set(data.eval, eval_bags),
-                      (inp.width, inp.height), cfg)  # fmt: skip
+    session = Session(recipe, dense.model, frames, evals, (inp.width, inp.height), cfg)
     _LAST[:] = [session]
     return session
-
-
-def with_data_dir(recipe: Recipe, folder: Path) -> Recipe:
-    return (
-        recipe
-        if recipe.data.dir is not None
-        else replace(recipe, data=replace(recipe.data, dir=folder))
-    )

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from perception.detector.card import load_card, write_card
+from tools.compress.errors import CompressError
 from tools.compress.output import atomic_folder
 from tools.train.data import iter_frames
 
@@ -52,6 +53,31 @@ def eval_set(specs: Sequence[Any], bags: Sequence[Path]) -> EvalSet:
     for spec, bag in zip(specs, bags):
         groups.setdefault(spec.weather, []).append(bag)
     return EvalSet(groups, next(iter_frames(bags[0])).image)
+
+
+_EVALS: dict[tuple[Any, ...], EvalSet] = {}
+
+
+def open_evals(recipe: Any) -> EvalSet:
+    """The recipe's held-out bags (generated into ``recipe.data.dir`` once), kept per data spec
+    so the dense baseline and every step of a chain evaluate on the same bags."""
+    from tools.train.scenarios import ensure_bags
+
+    data = recipe.data
+    if data.dir is None:
+        raise CompressError("open_evals: recipe.data.dir must be set (the runner sets it)")
+    key = (data.eval, data.eval_seconds, data.dir)
+    if key not in _EVALS:
+        _EVALS.clear()
+        _EVALS[key] = eval_set(data.eval, ensure_bags(data.eval, data.eval_seconds, data.dir))
+    return _EVALS[key]
+
+
+def with_data_dir(recipe: Any, folder: Path) -> Any:
+    """``recipe`` with ``data.dir`` set to ``folder`` where the recipe leaves it unset."""
+    if recipe.data.dir is not None:
+        return recipe
+    return dataclasses.replace(recipe, data=dataclasses.replace(recipe.data, dir=folder))
 
 
 def model_latency(onnx_path: Path, threads: int = 1, runs: int = 50) -> float:

@@ -9,7 +9,9 @@
 | ``STEM_fused.onnx`` | cleanup + pre-processing + top-K head | any |
 | ``STEM_int8_fused.onnx`` | ``STEM_int8`` quantized first, then fused | ONNX Runtime |
 
-Applied to a pruned model (issue 21's family) it gives the pruned + INT8 + fused variant.
+For a shipped variant use ``l4 compress`` with a chain instead (``start:`` the pruned card,
+``method: [int8, fuse]``; tools/compress/recipes/camera_detector_p50_int8_fused.yaml), which
+also measures and cards each step.
 """
 
 from __future__ import annotations

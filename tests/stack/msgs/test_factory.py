@@ -134,6 +134,22 @@ def test_unknown_type_and_field_name_the_culprit():
         deserialize(b"\x00\x01", "sensor_msgs/msg/Imu")
 
 
+def test_mutable_defaults_are_built_per_message_and_given_values_kept():
+    """The generated constructors share only immutable defaults: nested messages, arrays and
+    lists are new for every message; given values are used as they are, not copied."""
+    a, b = new("geometry_msgs/msg/PoseWithCovariance"), new("geometry_msgs/msg/PoseWithCovariance")
+    assert a.pose is not b.pose and a.pose.position is not b.pose.position
+    assert a.covariance is not b.covariance and a.covariance.shape == (36,)
+    a.pose.position.x, a.covariance[0] = 1.0, 2.0
+    assert b.pose.position.x == 0.0 and b.covariance[0] == 0.0
+    c, d = new("vision_msgs/msg/Detection2D"), new("vision_msgs/msg/Detection2D")
+    assert c.results == [] and c.results is not d.results and c.id == ""
+    point = new("geometry_msgs/msg/Point", x=1.5)
+    assert new("geometry_msgs/msg/Pose", position=point).position is point
+    with pytest.raises(MessageError, match=r"geometry_msgs/msg/Pose has no field.*'yaw'"):
+        new("geometry_msgs/msg/Pose", position=point, yaw=1.0)
+
+
 @pytest.mark.parametrize("ns", [0, 1, 999_999_999, 1_000_000_000, 1_700_000_000_123_456_789, -1])
 def test_stamp_round_trip(ns):
     stamp = ns_to_stamp(ns)

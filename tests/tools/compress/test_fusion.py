@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -281,3 +282,70 @@ def test_fuse_run_method_checks_the_recipe(tmp_path):
         {**base, "method": "fuse", "name": "f", "cleanup": False, "top_k": 10}, tmp_path
     )
     assert result.model == tmp_path / "f.onnx" and load_card(result.card).decoder.options["k"] == 10
+
+
+@pytest.mark.parametrize(
+    ("plain", "fused"),
+    [
+        ("camera_detector_int8.yaml", "camera_detector_int8_fused.yaml"),
+        ("compressed/p50_int8_fused/camera_detector_p50_int8/camera_detector_p50_int8.yaml",
+         "compressed/p50_int8_fused/camera_detector_p50_int8_fused/camera_detector_p50_int8_fused.yaml"),
+        ("compressed/camera_detector_p60/camera_detector_p60.yaml",
+         "compressed/p60_fused/camera_detector_p60_fused/camera_detector_p60_fused.yaml"),
+    ],
+)  # fmt: skip
+def test_shipped_fused_variants_give_their_unfused_parents_detections(plain, fused, camera_frames):
+    """The shipped fused files of launch/replay.yaml's degrade order (dense INT8, p50 INT8, p60)
+    against the files they were fused from, through the node's pipeline."""
+    models = CAMERA_DETECTOR_CARD.parent
+    card = load_card(models / fused)
+    assert card.input.fused and card.decoder.options["nms_iou"] == card.nms_threshold
+    assert card.input.interpolation == load_card(models / plain).input.interpolation
+    n = _assert_same(_detector(models / plain), _detector(models / fused), camera_frames)
+    assert n >= 10
+
+
+def test_degrade_order_in_the_replay_graph_is_the_shipped_family():
+    """launch/replay.yaml's detector cards are perception.models' family, in its order, and
+    every step after the first is a card whose held-out day vehicle AP is not above the one
+    before by more than a point (most accurate first)."""
+    import yaml
+
+    from perception.models import CAMERA_DETECTOR_VARIANTS
+
+    launch = yaml.safe_load(Path("launch/replay.yaml").read_text())
+    cards = launch["nodes"]["camera_detector"]["params"]["cards"]
+    models = CAMERA_DETECTOR_CARD.parent
+    assert [models / c.removeprefix("models:") for c in cards] == list(CAMERA_DETECTOR_VARIANTS)
+    ap = [
+        load_card(c).provenance["accuracy_ap50"]["day"]["vehicle"] for c in CAMERA_DETECTOR_VARIANTS
+    ]
+    assert all(b <= a + 0.01 for a, b in itertools.pairwise(ap)), ap
+    assert cards[0] == "models:camera_detector.yaml"  # FP32 first: lockstep outputs unchanged
+
+
+def test_the_degrade_family_runs_in_the_node_one_step_at_a_time(scenario_bag):
+    """The detector node with replay.yaml's cards: every switch down the family (fused and
+    unfused, FP32 and INT8, dense and pruned) detects on a real frame and publishes both
+    outputs; fused steps get the uint8 frame."""
+    from perception.detector.node import CameraDetector, CameraDetectorParams
+    from perception.models import CAMERA_DETECTOR_VARIANTS
+    from stack import topics
+    from tools.bench.detector import _BenchContext, _messages_of
+
+    data = _messages_of(scenario_bag)
+    ctx = _BenchContext(CameraDetectorParams(cards=[str(c) for c in CAMERA_DETECTOR_VARIANTS]))
+    node = CameraDetector(ctx)
+    for topic in (topics.TF_STATIC, topics.CAMERA_INFO):
+        ctx.callbacks[topic](data[topic][0])
+    image = data[topics.CAMERA_IMAGE][5]
+    fused = []
+    for i, card in enumerate(CAMERA_DETECTOR_VARIANTS):
+        node.models.switch(i, "test")
+        ctx.callbacks[topics.CAMERA_IMAGE](image)
+        assert node.card.name == Path(card).stem and len(node.last_detections) > 0, card
+        assert len(ctx.published[topics.CAMERA_OBJECTS]) == i + 1
+        assert len(ctx.published[topics.CAMERA_DETECTIONS_2D][-1].detections) > 0
+        fused.append(node.card.input.fused)
+    assert fused == [False, True, False, True, True]
+    assert [kind for kind, _ in ctx.events] == ["switch"] * 4  # no drops, no errors
