@@ -16,6 +16,8 @@ from tools.sparse.config import DOMAINS, Scheme, Strategy
 
 MAX_EPOCHS = 10_000
 MAX_SEEDS = 1_000
+SPARCL_DENSITY = 0.1  # SparCL's default density: 90 % sparse weights ...
+SPARCL_CHANNEL_DENSITY = 0.3  # ... or 30 % of the channels (trained physically slimmed)
 
 
 def density(text: str) -> float:
@@ -39,7 +41,8 @@ def _common(p: argparse.ArgumentParser, default_domains: str) -> None:
     p.add_argument("--out", type=Path, required=True, help="output and checkpoint folder")
     p.add_argument("--domains", type=domains, default=domains(default_domains),
                    help=f"comma list of {','.join(DOMAINS)} (default: {default_domains})")  # fmt: skip
-    p.add_argument("--density", type=density, default=None, help="weight density in (0, 1]")
+    p.add_argument("--density", type=density, default=None,
+                   help="weight density in (0, 1] (continual SparCL: 0.1, channel scheme 0.3)")  # fmt: skip
     p.add_argument("--scheme", choices=[s.value for s in Scheme], default=Scheme.UNSTRUCTURED.value)
     p.add_argument("--epochs", type=argtypes.bounded_int(1, MAX_EPOCHS), default=12)
     p.add_argument("--train-seeds", type=argtypes.bounded_int(1, MAX_SEEDS), default=6,
@@ -172,9 +175,9 @@ def run_continual(args: argparse.Namespace) -> int:
     method = Strategy(args.method)
     base = dataclasses.replace(base, buffer=args.buffer)
     if method is Strategy.SPARCL:
-        lc = sparcl_config(
-            base, args.density or 0.1, Scheme(args.scheme), args.removal, args.grad_keep
-        )
+        scheme = Scheme(args.scheme)
+        default = SPARCL_CHANNEL_DENSITY if scheme is Scheme.CHANNEL else SPARCL_DENSITY
+        lc = sparcl_config(base, args.density or default, scheme, args.removal, args.grad_keep)
     else:
         lc = dataclasses.replace(base, strategy=method)
     steps = args.epochs * sum(

@@ -1,8 +1,10 @@
 """AP@0.5 of a torch detector on held-out frames (already at its input size).
 
-Decodes as the deployed ``centernet`` decoder does (3x3 peak, score >= 0.05, per-class NMS)
-and accumulates with the node's own :class:`perception.detector.metrics.APAccumulator`, so
-the figures match ``l4 train``'s held-out evaluation up to the input resolution.
+The model runs in torch; its outputs go through the node's own post-processing: the
+``centernet`` decoder (:class:`perception.detector.decoders.CenterNetDecoder`) of the card
+``l4 train`` would export with it, then the card's per-class NMS, and the node's
+:class:`perception.detector.metrics.APAccumulator` scores them, so the figures match
+``l4 train``'s held-out evaluation up to the input resolution.
 """
 
 from __future__ import annotations
@@ -11,24 +13,15 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
+from perception.detector.decoders import CenterNetDecoder
 from perception.detector.metrics import APAccumulator
 from perception.detector.nms import nms
 from tools.train.data import CLASSES, BoxRules, Frame
 from tools.train.evaluate import VEHICLE_GROUP
+from tools.train.export import detector_card
 
-
-def _decode(heat: torch.Tensor, dist: torch.Tensor, stride: int, threshold: float = 0.05):
-    peaks = F.max_pool2d(heat[None], 3, 1, 1)[0]
-    keep = (heat >= threshold) & (heat >= peaks)
-    cls, ys, xs = (t.numpy() for t in torch.nonzero(keep, as_tuple=True))
-    cx, cy = (xs + 0.5) * stride, (ys + 0.5) * stride
-    d = dist[:, ys, xs].numpy()
-    boxes = np.stack([cx - d[0], cy - d[1], cx + d[2], cy + d[3]], axis=1)
-    scores = heat[cls, ys, xs].numpy()
-    k = nms(boxes, scores, 0.5, cls, max_keep=100)
-    return boxes[k], scores[k], cls[k]
+SCORE_FLOOR = 0.05  # AP integrates over scores: detections from this score up
 
 
 @torch.no_grad()
@@ -37,6 +30,11 @@ def evaluate_ap(model: torch.nn.Module, frames: Sequence[Frame], rules: BoxRules
     """``{"vehicle": AP@0.5 of car+truck, "map50": mean AP of the classes present}``."""
     rules = rules or BoxRules()
     acc = APAccumulator(CLASSES, 0.5, VEHICLE_GROUP)
+    if not frames:
+        return {"vehicle": 0.0, "map50": 0.0}
+    h, w = frames[0].image.shape[:2]
+    card = detector_card("model.onnx", w, h, model.stride)
+    decoder = CenterNetDecoder(card)
     was = model.training
     model.eval()
     try:
@@ -44,11 +42,13 @@ def evaluate_ap(model: torch.nn.Module, frames: Sequence[Frame], rules: BoxRules
             chunk = frames[i : i + batch]
             x = np.stack([f.image[..., ::-1].transpose(2, 0, 1) for f in chunk])
             logits, dist = model(torch.from_numpy(np.ascontiguousarray(x)).float().div_(255.0))
-            heat = torch.sigmoid(logits)
+            heat = torch.sigmoid(logits).numpy()
+            dist = dist.numpy()
             for j, f in enumerate(chunk):
-                boxes, scores, cls = _decode(heat[j], dist[j], model.stride)
-                names = [CLASSES[c] for c in cls]
-                acc.add(boxes, scores, names, f.boxes, f.names(), f.ignored(rules))
+                c = decoder.decode([heat[j : j + 1], dist[j : j + 1]], SCORE_FLOOR)
+                k = nms(c.boxes, c.scores, card.nms_threshold, c.classes, card.max_detections)
+                names = [CLASSES[n] for n in c.classes[k]]
+                acc.add(c.boxes[k], c.scores[k], names, f.boxes, f.names(), f.ignored(rules))
     finally:
         model.train(was)
     res = acc.results()

@@ -3,7 +3,9 @@
 Per example and convolution with M multiply-accumulates dense and active fraction d:
 forward 2 M d; backward 2 M d for the input gradient (none for the first convolution, whose
 input is the image) and 2 M d k for the weight gradient, k the fraction of gradients DGM
-keeps (1 without DGM). Only convolutions count (BatchNorm, ReLU, upsampling and the losses
+keeps (1 without DGM; DGM covers every convolution). A physically slimmed model (channel
+scheme, :mod:`tools.sparse.slimtrain`) is counted from its own, smaller shapes with d = 1:
+a removed channel also removes the next convolution's input channel. Only convolutions count (BatchNorm, ReLU, upsampling and the losses
 are a few per cent of the work and the same for every method). A step's FLOPs are the sum
 over every example it runs: the task batch and any replayed buffer batch.
 """
@@ -55,16 +57,15 @@ class FlopCounter:
         self.total = 0.0
 
     def per_example(self, masks: MaskSet | None = None, grad_keep: float = 1.0) -> float:
-        dens = {m.name: float(m.units.float().mean()) for m in masks.layers} if masks else {}
+        dens = masks.unit_density() if masks else {}
         total = 0.0
         for c in self.costs:
             d = dens.get(c.name, 1.0)
-            k = grad_keep if c.name in dens else 1.0
-            total += 2 * c.macs * d * (1 + (0 if c.first else 1) + k)
+            total += 2 * c.macs * d * (1 + (0 if c.first else 1) + grad_keep)
         return total
 
     def forward_only(self, masks: MaskSet | None = None) -> float:
-        dens = {m.name: float(m.units.float().mean()) for m in masks.layers} if masks else {}
+        dens = masks.unit_density() if masks else {}
         return sum(2 * c.macs * dens.get(c.name, 1.0) for c in self.costs)
 
     def add(self, examples: int, masks: MaskSet | None = None, grad_keep: float = 1.0) -> float:

@@ -3,7 +3,9 @@
 A :class:`LayerMask` holds one boolean per *unit*: a weight (unstructured), a block of
 ``block`` output channels x one input channel x the kernel (block), or an output channel
 (channel; its BatchNorm scale and shift are masked along, so a masked channel outputs exact
-zeros and removing it changes nothing). Every layer keeps the same density (MEST's uniform
+zeros and removing it changes nothing). In the channel scheme, convolutions whose outputs an
+addition couples share one mask: the first is the layer, the others its ``partners`` (their
+weights and BatchNorms are masked along; a channel is removed from all of them). Every layer keeps the same density (MEST's uniform
 distribution). Masked layers: convolutions followed by a BatchNorm whose input is not the
 image (the first convolution and the heads' output convolutions stay dense, as in MEST).
 """
@@ -11,7 +13,7 @@ image (the first convolution and the heads' output convolutions stay dense, as i
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -19,6 +21,13 @@ from torch import nn
 
 from tools.sparse.config import Scheme, check_density
 from tools.sparse.errors import SparseError
+
+
+@dataclass(frozen=True)
+class Partner:
+    name: str
+    conv: nn.Conv2d
+    bn: nn.BatchNorm2d | None
 
 
 @dataclass
@@ -29,10 +38,23 @@ class LayerMask:
     units: torch.Tensor  # bool: weight shape, (ceil(Cout / block), Cin) or (Cout,)
     scheme: Scheme
     block: int = 4
+    partners: tuple[Partner, ...] = ()  # channel scheme: convs sharing this output mask
 
     @property
     def size(self) -> int:
         return self.units.numel()
+
+    def members(self) -> list[Partner]:
+        """This layer's convolution and its partners', with their BatchNorms."""
+        return [Partner(self.name, self.conv, self.bn), *self.partners]
+
+    def weights(self) -> int:
+        return sum(p.conv.weight.numel() for p in self.members())
+
+    def active_weights(self) -> float:
+        if self.scheme is Scheme.CHANNEL:
+            return float(self.units.float().mean()) * self.weights()
+        return float(self.expand().sum())
 
     def expand(self) -> torch.Tensor:
         """The unit mask as a float mask of the convolution's weight shape."""
@@ -64,18 +86,26 @@ class LayerMask:
     @torch.no_grad()
     def apply(self) -> None:
         self.conv.weight.mul_(self.expand())
-        if self.scheme is Scheme.CHANNEL and self.bn is not None:
-            self.bn.weight.mul_(self.units)
-            self.bn.bias.mul_(self.units)
+        if self.scheme is not Scheme.CHANNEL:
+            return
+        for p in self.partners:
+            p.conv.weight.mul_(self.units[:, None, None, None].to(p.conv.weight.dtype))
+        for p in self.members():
+            if p.bn is not None:
+                p.bn.weight.mul_(self.units)
+                p.bn.bias.mul_(self.units)
 
     @torch.no_grad()
     def mask_grads(self) -> None:
-        if self.conv.weight.grad is not None:
-            self.conv.weight.grad.mul_(self.expand())
-        if self.scheme is Scheme.CHANNEL and self.bn is not None:
-            for p in (self.bn.weight, self.bn.bias):
-                if p.grad is not None:
-                    p.grad.mul_(self.units)
+        if self.scheme is not Scheme.CHANNEL:
+            if self.conv.weight.grad is not None:
+                self.conv.weight.grad.mul_(self.expand())
+            return
+        for p in self.members():
+            params = [p.conv.weight] + ([p.bn.weight, p.bn.bias] if p.bn is not None else [])
+            for t in params:
+                if t.grad is not None:
+                    t.grad.mul_(self.units.reshape(-1, *([1] * (t.dim() - 1))).to(t.dtype))
 
 
 def _conv_bn_pairs(model: nn.Module) -> Iterable[tuple[str, nn.Conv2d, nn.BatchNorm2d]]:
@@ -98,11 +128,28 @@ class MaskSet:
 
     @classmethod
     def for_model(
-        cls, model: nn.Module, scheme: Scheme, block: int = 4, exclude: Iterable[str] = ()
+        cls,
+        model: nn.Module,
+        scheme: Scheme,
+        block: int = 4,
+        exclude: Iterable[str] = (),
+        groups: Iterable[Sequence[str]] = (),
     ) -> MaskSet:
+        """Masks of every conv + BatchNorm pair but ``exclude``. Channel scheme: each of
+        ``groups`` (names of convolutions whose output channels are coupled) shares one mask,
+        held by its first member; a group with a member that is not such a pair is left out."""
         skip = set(exclude)
+        pairs = {name: (conv, bn) for name, conv, bn in _conv_bn_pairs(model)}
+        partners: dict[str, tuple[Partner, ...]] = {}
+        if scheme is Scheme.CHANNEL:
+            for group in groups:
+                skip.update(group[1:])
+                if not all(n in pairs and n not in set(exclude) for n in group):
+                    skip.add(group[0])
+                    continue
+                partners[group[0]] = tuple(Partner(n, *pairs[n]) for n in group[1:])
         layers = []
-        for name, conv, bn in _conv_bn_pairs(model):
+        for name, (conv, bn) in pairs.items():
             if name in skip:
                 continue
             w = conv.weight
@@ -113,16 +160,19 @@ class MaskSet:
             else:
                 shape = (w.shape[0],)
             units = torch.ones(shape, dtype=torch.bool)
-            layers.append(LayerMask(name, conv, bn, units, scheme, block))
+            layers.append(LayerMask(name, conv, bn, units, scheme, block, partners.get(name, ())))
         return cls(layers)
 
     def weights(self) -> int:
-        return sum(m.conv.weight.numel() for m in self.layers)
+        return sum(m.weights() for m in self.layers)
 
     def density(self) -> float:
         """Active fraction of the masked layers' weights."""
-        active = sum(float(m.expand().sum()) for m in self.layers)
-        return active / self.weights()
+        return sum(m.active_weights() for m in self.layers) / self.weights()
+
+    def unit_density(self) -> dict[str, float]:
+        """Each masked convolution's (partners' included) fraction of active units."""
+        return {p.name: float(m.units.float().mean()) for m in self.layers for p in m.members()}
 
     def layer_density(self) -> dict[str, float]:
         return {m.name: float(m.units.float().mean()) for m in self.layers}
@@ -148,10 +198,12 @@ class MaskSet:
 
     @torch.no_grad()
     def prune_to(self, density: float, scores: dict[str, torch.Tensor]) -> int:
-        """Keep the ``density`` best-scored active units of each layer; returns units pruned."""
+        """Keep the ``density`` best-scored active units of each layer (``scores``: per unit,
+        or per weight, then averaged over each unit); returns the units pruned."""
         pruned = 0
         for m in self.layers:
-            s = m.reduce(scores[m.name]).flatten().clone()
+            s = scores[m.name]
+            s = (s if s.shape == m.units.shape else m.reduce(s)).flatten().clone()
             active = m.units.flatten()
             k = min(m.keep(density), int(active.sum()))
             s[~active] = -torch.inf

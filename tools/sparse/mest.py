@@ -6,12 +6,16 @@ the masks after the optimiser's step), :meth:`MEST.end_epoch` (mutates on schedu
 :meth:`MEST.finish` (prunes a soft-bound model back to its budget).
 
 Mutation score: |w| / mean|w| + lambda |g| / mean|g| per layer (each term normalised over the
-layer's active weights so lambda weighs two comparable quantities).
+layer's active weights so lambda weighs two comparable quantities), averaged over a unit's
+weights (block, channel) and summed over a channel mask's partner convolutions.
+
+A run that trains a physically slimmed copy (:mod:`tools.sparse.slimtrain`) hands the
+gradients over with :meth:`MEST.record_grads` instead of :meth:`MEST.after_backward`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -38,15 +42,16 @@ class MEST:
         total_epochs: int,
         seed: int = 0,
         exclude: Iterable[str] = (),
+        groups: Iterable[Sequence[str]] = (),
     ) -> None:
         cfg.validate()
         self.cfg = cfg
         self.total_epochs = total_epochs
         self.gen = torch.Generator().manual_seed(seed)
-        self.masks = MaskSet.for_model(model, cfg.scheme, cfg.block, exclude)
+        self.masks = MaskSet.for_model(model, cfg.scheme, cfg.block, exclude, groups)
         self.masks.init_random(self.train_density, self.gen)
         self.grads: dict[str, torch.Tensor] = {
-            m.name: torch.zeros_like(m.conv.weight) for m in self.masks.layers
+            p.name: torch.zeros_like(p.conv.weight) for m in self.masks.layers for p in m.members()
         }
         self.history: list[Mutation] = []
 
@@ -59,11 +64,16 @@ class MEST:
         return self.cfg.density + self.cfg.soft_bound
 
     def after_backward(self) -> None:
-        for m in self.masks.layers:
-            g = m.conv.weight.grad
-            if g is not None:
-                self.grads[m.name] = g.detach().abs().clone()
+        self.record_grads(
+            {p.name: p.conv.weight.grad for m in self.masks.layers for p in m.members()}
+        )
         self.masks.mask_grads()
+
+    def record_grads(self, grads: dict[str, torch.Tensor | None]) -> None:
+        """Keep |grad| of the masked convolutions (full shape) for the next mutation's score."""
+        for name, g in grads.items():
+            if g is not None and name in self.grads:
+                self.grads[name] = g.detach().abs().clone()
 
     def after_step(self) -> None:
         self.masks.apply()
@@ -82,14 +92,20 @@ class MEST:
         return self.cfg.mutation_ratio / (2**phase)
 
     def scores(self) -> dict[str, torch.Tensor]:
+        """Per unit (the shape of each layer's ``units``)."""
         out = {}
         for m in self.masks.layers:
-            w = m.conv.weight.detach().abs()
-            g = self.grads[m.name]
             active = m.expand() > 0
-            wn = w / w[active].mean().clamp(min=1e-12)
-            gn = g / g[active].mean().clamp(min=1e-12)
-            out[m.name] = wn + self.cfg.grad_weight * gn
+            total = torch.zeros(m.units.shape)
+            for p in m.members():
+                w = p.conv.weight.detach().abs()
+                g = self.grads[p.name]
+                if p.conv is not m.conv:  # a partner: same output channels, its own inputs
+                    active = m.units[:, None, None, None].expand_as(w)
+                wn = w / w[active].mean().clamp(min=1e-12)
+                gn = g / g[active].mean().clamp(min=1e-12)
+                total += m.reduce(wn + self.cfg.grad_weight * gn)
+            out[m.name] = total
         return out
 
     def end_epoch(
@@ -110,11 +126,12 @@ class MEST:
     def _reset_state(self, optimizer: torch.optim.Optimizer) -> None:
         """Zero the optimiser's moments of masked weights: grown ones start afresh."""
         for m in self.masks.layers:
-            state = optimizer.state.get(m.conv.weight, {})
-            mask = m.expand()
-            for key in ("exp_avg", "exp_avg_sq", "momentum_buffer"):
-                if key in state and state[key] is not None:
-                    state[key].mul_(mask)
+            for p in m.members():
+                state = optimizer.state.get(p.conv.weight, {})
+                mask = m.expand() if p.conv is m.conv else m.units[:, None, None, None].float()
+                for key in ("exp_avg", "exp_avg_sq", "momentum_buffer"):
+                    if key in state and state[key] is not None:
+                        state[key].mul_(mask)
 
     def finish(self) -> None:
         """Prune a soft-bound model back to the budget by the same score."""

@@ -8,17 +8,19 @@ import numpy as np
 
 
 def plot_matrices(methods: dict[str, dict], path: Path) -> Path:
-    """One heat map per method: rows = after task i, columns = held-out domain j."""
+    """One heat map per method (one colour scale for all): rows = after task i, columns =
+    held-out domain j."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    top = max([0.01] + [float(np.nanmax(np.asarray(r["matrix"], float))) for r in methods.values()])
     fig, axes = plt.subplots(1, len(methods), figsize=(3.2 * len(methods), 3.2), squeeze=False)
     for ax, (name, res) in zip(axes[0], methods.items()):
         m = np.asarray(res["matrix"], float)
         dom = res["domains"]
-        ax.imshow(m, vmin=0, vmax=max(0.01, float(np.nanmax(m))), cmap="viridis")
+        ax.imshow(m, vmin=0, vmax=top, cmap="viridis")
         for (i, j), v in np.ndenumerate(m):
             ax.text(j, i, f"{v:.2f}", ha="center", va="center", color="w", fontsize=8)
         ax.set_xticks(range(len(dom)), dom)

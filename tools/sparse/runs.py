@@ -82,6 +82,7 @@ def _load(out: Path | None, learner: Learner) -> dict[str, Any] | None:
         learner.buffer.load_state(state["buffer"])
     learner.rng.bit_generator.state = state["rng"]
     torch.set_rng_state(state["torch_rng"])
+    learner.rebuild_slim()
     c = state["counters"]
     learner.flops.total, learner.seconds = c["flops"], c["seconds"]
     learner.steps, learner.examples = c["steps"], c["examples"]
@@ -183,10 +184,12 @@ def run_continual(
 def sparcl_config(base: LearnerConfig, density: float, scheme: Scheme = Scheme.UNSTRUCTURED,
                   removal: float = 0.3, grad_keep: float = 0.2) -> LearnerConfig:  # fmt: skip
     """SparCL on DER++: MEST masks (restarted per task), DDR removing ``removal`` of each
-    task's data in two steps (half at a third of the task, all at two thirds) and DGM."""
+    task's data in three equal steps (after 10, 20 and 30 % of the task's epochs) and DGM.
+    Channel masks train a physically slimmed copy between mask changes."""
     from tools.sparse.config import MESTConfig
 
     return dataclasses.replace(
         base, strategy=Strategy.SPARCL, mest=MESTConfig(density=density, scheme=scheme),
-        removal=((1 / 3, removal / 2), (2 / 3, removal)), grad_keep=grad_keep,
+        removal=tuple((0.1 * (i + 1), removal * (i + 1) / 3) for i in range(3)),
+        grad_keep=grad_keep, slim=scheme is Scheme.CHANNEL,
     )  # fmt: skip

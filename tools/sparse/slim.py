@@ -2,10 +2,10 @@
 
 Torch-Pruning (``torch_pruning``) traces the model, finds every layer that shares a channel
 (the BatchNorm after a convolution, the next convolutions' inputs, both sides of an addition)
-and removes them together. The channel scheme only masks convolutions whose output channels
-no addition couples to another convolution's (:func:`coupled_convs`), so each masked channel
-can be removed on its own; masked channels output exact zeros (their BatchNorm scale and shift
-are masked too), so the slim model computes what the masked one did.
+and removes them together. Convolutions whose output channels an addition couples
+(:func:`coupled_groups`) share one channel mask, so a masked channel is removed from all of
+them at once; masked channels output exact zeros (their BatchNorm scale and shift are masked
+too), so the slim model computes what the masked one did.
 """
 
 from __future__ import annotations
@@ -32,17 +32,25 @@ def _graph(model: nn.Module, example: torch.Tensor):
         model.train(was)
 
 
+def coupled_groups(model: nn.Module, example: torch.Tensor) -> list[tuple[str, ...]]:
+    """Sets of convolutions whose output channels are tied together (by an addition), each in
+    the model's order."""
+    tp, dg = _graph(model, example)
+    names = {mod: name for name, mod in model.named_modules() if isinstance(mod, nn.Conv2d)}
+    order = list(names.values())
+    groups: set[tuple[str, ...]] = set()
+    for mod in names:
+        group = dg.get_pruning_group(mod, tp.prune_conv_out_channels, idxs=[0])
+        convs = {names[it.dep.target.module] for it in group
+                 if it.dep.handler == tp.prune_conv_out_channels}  # fmt: skip
+        if len(convs) > 1:
+            groups.add(tuple(sorted(convs, key=order.index)))
+    return sorted(groups, key=lambda g: order.index(g[0]))
+
+
 def coupled_convs(model: nn.Module, example: torch.Tensor) -> set[str]:
     """Convolutions whose output channels are tied to another convolution's."""
-    tp, dg = _graph(model, example)
-    out = set()
-    for name, mod in model.named_modules():
-        if isinstance(mod, nn.Conv2d):
-            group = dg.get_pruning_group(mod, tp.prune_conv_out_channels, idxs=[0])
-            convs = [it for it in group if it.dep.handler == tp.prune_conv_out_channels]
-            if len(convs) > 1:
-                out.add(name)
-    return out
+    return {name for group in coupled_groups(model, example) for name in group}
 
 
 def slim_channels(model: nn.Module, masks: MaskSet, example: torch.Tensor) -> nn.Module:

@@ -3,11 +3,16 @@
 :class:`Learner` owns the model, its optimiser, the optional MEST engine, gradient mask and
 rehearsal buffer, and the FLOP and wall-clock counters; :meth:`Learner.run_task` trains it on
 one task's frames for some epochs, removing data by forgetting counts on a schedule.
+
+With ``slim`` (channel scheme only) the steps run on a physically slimmed copy of the model,
+rebuilt at each mask change (:class:`tools.sparse.slimtrain.SlimView`); the full model is
+brought up to date at the end of every epoch, before a mutation, checkpoint or evaluation.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -16,12 +21,14 @@ import torch
 from torch.nn import functional as F
 
 from tools.sparse.config import MESTConfig, Scheme, Strategy
+from tools.sparse.errors import SparseError
 from tools.sparse.flops import FlopCounter, conv_costs
 from tools.sparse.forgetting import ForgettingTracker
-from tools.sparse.gradmask import GradientMask
+from tools.sparse.gradmask import GradientMask, conv_targets
 from tools.sparse.mest import MEST
 from tools.sparse.replay import Batch, ReservoirBuffer
-from tools.sparse.slim import coupled_convs
+from tools.sparse.slim import coupled_groups
+from tools.sparse.slimtrain import SlimView
 from tools.train.data import CLASSES, Frame
 from tools.train.detector_model import TinyCenterNet, focal_loss, giou_loss
 from tools.train.train import TrainConfig, make_batch
@@ -43,6 +50,12 @@ class LearnerConfig:
     grad_keep: float = 1.0  # DGM: fraction of gradients kept (1: off)
     grad_refresh: int = 30
     removal: tuple[tuple[float, float], ...] = ()  # (fraction of epochs done, total removed)
+    slim: bool = False  # channel scheme: train a physically slimmed copy between mask changes
+
+    def validate(self) -> None:
+        self.train.validate()
+        if self.slim and (self.mest is None or self.mest.scheme is not Scheme.CHANNEL):
+            raise SparseError("slim training needs MEST channel masks (scheme 'channel')")
 
 
 def example_correct(logits: torch.Tensor, heat: torch.Tensor, neg: torch.Tensor) -> np.ndarray:
@@ -58,7 +71,7 @@ def example_correct(logits: torch.Tensor, heat: torch.Tensor, neg: torch.Tensor)
 class Learner:
     def __init__(self, cfg: LearnerConfig, total_epochs: int, progress: Callable | None = None):
         t = cfg.train
-        t.validate()
+        cfg.validate()
         torch.manual_seed(t.seed)
         torch.set_num_threads(t.threads)
         self.cfg = cfg
@@ -67,20 +80,22 @@ class Learner:
         self.model = TinyCenterNet(len(CLASSES), t.widths, t.stride).to(
             memory_format=torch.channels_last
         )
+        self.example = torch.zeros(1, 3, t.input_height, t.input_width)
         self.mest = None
         if cfg.mest:
-            exclude: set[str] = set()
-            if cfg.mest.scheme is Scheme.CHANNEL:  # only channels that can be removed alone
-                example = torch.zeros(1, 3, t.input_height, t.input_width)
-                exclude = coupled_convs(self.model, example)
-            self.mest = MEST(self.model, cfg.mest, total_epochs, t.seed, exclude)
+            groups: list[tuple[str, ...]] = []
+            if cfg.mest.scheme is Scheme.CHANNEL:  # coupled convolutions share one mask
+                groups = coupled_groups(self.model, self.example)
+            self.mest = MEST(self.model, cfg.mest, total_epochs, t.seed, groups=groups)
         self.gradmask = (
-            GradientMask(self.mest.masks, cfg.grad_keep, cfg.grad_refresh)
+            GradientMask(cfg.grad_keep, cfg.grad_refresh)
             if self.mest and cfg.grad_keep < 1 else None
         )  # fmt: skip
         replay = cfg.strategy in (Strategy.ER, Strategy.DERPP, Strategy.SPARCL)
         self.buffer = ReservoirBuffer(cfg.buffer, t.seed) if replay else None
-        self.flops = FlopCounter(conv_costs(self.model, t.input_width, t.input_height))
+        self.full_costs = conv_costs(self.model, t.input_width, t.input_height)
+        self.flops = FlopCounter(self.full_costs)
+        self.slim: SlimView | None = None
         self.seconds = 0.0
         self.steps = 0
         self.examples = 0
@@ -93,9 +108,27 @@ class Learner:
         self.sched = torch.optim.lr_scheduler.CosineAnnealingLR(
             self.opt, T_max=max(1, epochs * steps_per_epoch), eta_min=t.lr * 0.05
         )
+        self.rebuild_slim()
+
+    @property
+    def net(self) -> torch.nn.Module:
+        """The model the steps run on: the slim copy while there is one."""
+        return self.slim.net if self.slim else self.model
+
+    def rebuild_slim(self) -> None:
+        """(Slim training) a new slim copy of the full model and optimiser state."""
+        if not self.cfg.slim or self.mest is None:
+            return
+        self.slim = SlimView(self.model, self.mest.masks, self.opt, self.example)
+        self.flops.costs = conv_costs(self.slim.net, *self.example.shape[:1:-1])
+
+    def sync(self) -> None:
+        """(Slim training) bring the full model and optimiser up to date."""
+        if self.slim:
+            self.slim.push()
 
     def task_loss(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        logits, dist = self.model(b.x)
+        logits, dist = self.net(b.x)
         t = self.cfg.train
         loss = focal_loss(logits, b.heat, b.neg) + t.box_weight * giou_loss(
             dist, b.boxes, b.weight, t.stride
@@ -113,36 +146,60 @@ class Learner:
             b = self.buffer.sample(n)
             return self.cfg.beta * self.task_loss(b)[0], len(b)
         b1, b2 = self.buffer.sample(n), self.buffer.sample(n)
-        logits, dist = self.model(b1.x)
+        logits, dist = self.net(b1.x)
         der = F.mse_loss(logits, b1.logits) + F.mse_loss(
             torch.log(dist.clamp(min=1e-6)), b1.log_dist
         )
         return self.cfg.alpha * der + self.cfg.beta * self.task_loss(b2)[0], len(b1) + len(b2)
 
-    def step(self, frames: Sequence[Frame], idx: np.ndarray) -> np.ndarray:
+    def step(self, frames: Sequence[Frame], idx: np.ndarray, last: bool = False) -> np.ndarray:
+        """One step on ``frames[idx]``; ``last``: the epoch's last (its gradient is the one
+        a slim run hands to the mutation score)."""
         x, heat, boxes, weight, neg = make_batch(frames, idx, self.cfg.train, self.rng)
         b = Batch(x, heat, boxes, weight, neg)
         loss, logits, dist = self.task_loss(b)
         correct = example_correct(logits, heat, neg)
         extra, n_replay = self.replay_loss()
-        self.opt.zero_grad(set_to_none=True)
+        opt = self.slim.opt if self.slim else self.opt
+        opt.zero_grad(set_to_none=True)
         (loss + extra).backward()
-        masks = self.mest.masks if self.mest else None
-        if self.mest:
+        if self.slim and last:
+            self.mest.record_grads(self.slim.full_grads())
+        elif self.mest and not self.slim:
             self.mest.after_backward()
         if self.gradmask:
-            self.gradmask.apply()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
-        self.opt.step()
-        self.sched.step()
-        if self.mest:
-            self.mest.after_step()
+            masks = None if self.slim or not self.mest else self.mest.masks
+            self.gradmask.apply(conv_targets(self.net, masks))
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), 10.0)
+        self._optimise()
         if self.buffer is not None:
             self.buffer.add(b, logits, dist)
+        masks = self.mest.masks if self.mest and not self.slim else None
         self.flops.add(len(idx) + n_replay, masks, self.cfg.grad_keep if self.gradmask else 1.0)
         self.steps += 1
         self.examples += len(idx)
         return correct
+
+    def _optimise(self) -> None:
+        if not self.slim:
+            self.opt.step()
+            self.sched.step()
+            if self.mest:
+                self.mest.after_step()
+            return
+        self.slim.sync_lr()
+        self.slim.opt.step()
+        with warnings.catch_warnings():  # the full optimiser only holds the schedule here
+            warnings.filterwarnings("ignore", message=".*lr_scheduler.step.*")
+            self.sched.step()
+
+    def end_epoch(self, epoch: int) -> None:
+        """Bring the full model up to date; mutate on schedule (a new slim copy if so)."""
+        self.sync()
+        if self.mest and self.mest.end_epoch(epoch, self.opt):
+            if self.gradmask and self.slim:
+                self.gradmask.reset()
+            self.rebuild_slim()
 
     def run_task(self, frames: Sequence[Frame], epochs: int, start_epoch: int = 0,
                  tracker: ForgettingTracker | None = None,
@@ -160,16 +217,16 @@ class Learner:
         for epoch in range(start_epoch, epochs):
             t0 = time.perf_counter()
             active = self.rng.permutation(np.nonzero(tracker.active)[0])
-            for s in range(max(1, len(active) // bs)):
+            steps = max(1, len(active) // bs)
+            for s in range(steps):
                 idx = active[s * bs : (s + 1) * bs]
-                tracker.update(idx, self.step(frames, idx))
+                tracker.update(idx, self.step(frames, idx, s == steps - 1))
                 if self.progress:
                     self.progress()
             if epoch + 1 in removal:
                 done = 1.0 - float(tracker.active.mean())
                 tracker.remove(max(0.0, removal[epoch + 1] - done), self.rng)
-            if self.mest:
-                self.mest.end_epoch(epoch + 1, self.opt)
+            self.end_epoch(epoch + 1)
             self.seconds += time.perf_counter() - t0
             if on_epoch:
                 on_epoch(epoch + 1, tracker)

@@ -12,7 +12,7 @@ from tools.sparse.config import MESTConfig, Scheme, check_domains
 from tools.sparse.errors import SparseError
 from tools.sparse.flops import FlopCounter, conv_costs
 from tools.sparse.forgetting import ForgettingTracker
-from tools.sparse.gradmask import GradientMask
+from tools.sparse.gradmask import GradientMask, conv_targets
 from tools.sparse.masks import MaskSet
 from tools.sparse.mest import MEST
 from tools.sparse.metrics import average_ap, backward_transfer, forgetting, summary
@@ -119,17 +119,22 @@ def test_forgetting_events_and_removal_of_least_forgotten():
 def test_gradient_mask_keeps_top_fraction_and_refreshes():
     model = tiny()
     masks = MaskSet.for_model(model, Scheme.UNSTRUCTURED)
-    masks.init_random(1.0, torch.Generator().manual_seed(0))
-    dgm = GradientMask(masks, keep=0.2, refresh=2)
+    masks.init_random(0.5, torch.Generator().manual_seed(0))
+    dgm = GradientMask(keep=0.2, refresh=2)
     layer = masks.layers[0]
+    first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))  # unmasked
     g = torch.rand_like(layer.conv.weight)
     layer.conv.weight.grad = g.clone()
-    dgm.apply()
+    first.weight.grad = torch.rand_like(first.weight)
+    dgm.apply(conv_targets(model, masks))
     kept = layer.conv.weight.grad != 0
-    assert kept.float().mean() == pytest.approx(0.2, abs=0.01)
-    assert g[kept].min() >= g[~kept].max()
+    active = layer.expand() > 0
+    assert not (kept & ~active).any()  # only active weights are candidates
+    assert kept.sum() == int(0.2 * active.sum())
+    assert g[kept].min() >= g[active & ~kept].max()
+    assert (first.weight.grad != 0).float().mean() == pytest.approx(0.2, abs=0.01)
     layer.conv.weight.grad = -g.clone()  # same mask reused on the next step
-    dgm.apply()
+    dgm.apply(conv_targets(model, masks))
     assert torch.equal(layer.conv.weight.grad != 0, kept)
 
 

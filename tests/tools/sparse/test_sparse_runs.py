@@ -52,8 +52,33 @@ def test_sparcl_removes_data_keeps_density_and_costs_far_fewer_flops(data):
     assert finetune["train_gflops"] < derpp["train_gflops"]  # no replayed examples
 
 
-def test_interrupted_run_resumes_to_the_same_result(data, tmp_path):
-    lc = sparcl_config(BASE, 0.2)
+def test_slim_sparcl_trains_a_smaller_copy_that_computes_the_masked_model(data):
+    channel = sparcl_config(BASE, 0.5, Scheme.CHANNEL)
+    assert channel.slim
+    r = run_continual(RunConfig(channel, DOMAINS, 3), data)
+    learner: Learner = r["learner"]
+    assert learner.slim is not None and learner.mest.history  # mutated: rebuilt copies
+    masks = learner.mest.masks
+    assert any(m.partners for m in masks.layers)  # coupled convolutions share a mask
+    for m in masks.layers:
+        for p in m.members():
+            assert p.conv.weight[~m.units].abs().max() == 0, p.name
+    slim_params = sum(p.numel() for p in learner.slim.net.parameters())
+    assert slim_params < 0.5 * sum(p.numel() for p in learner.model.parameters())
+    x = torch.rand(2, 3, TINY.input_height, TINY.input_width)
+    learner.model.eval(), learner.slim.net.eval()
+    with torch.no_grad():
+        for a, b in zip(learner.model(x), learner.slim.net(x)):
+            assert torch.allclose(a, b, atol=1e-4)
+    unstructured = _run(sparcl_config(BASE, 0.5), data)
+    assert r["train_gflops"] < 0.8 * unstructured["train_gflops"]  # next inputs shrink too
+    with pytest.raises(SparseError, match="channel"):
+        Learner(dataclasses.replace(sparcl_config(BASE, 0.5), slim=True), 3)
+
+
+@pytest.mark.parametrize("scheme, density", [(Scheme.UNSTRUCTURED, 0.2), (Scheme.CHANNEL, 0.5)])
+def test_interrupted_run_resumes_to_the_same_result(data, tmp_path, scheme, density):
+    lc = sparcl_config(BASE, density, scheme)
     whole = _run(lc, data, keep=True)
     steps = {"n": 0}
 
