@@ -10,6 +10,7 @@ lost to the cues <= 0.03.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,8 @@ def _actors_in_base(objects: Any, ego: Any) -> np.ndarray:
 
 
 def measure(bag: Path, every: int = 2) -> dict[str, Any]:
-    from perception.geometry import RigidTransform
+    from perception.geometry import Pose2D, RigidTransform
+    from perception.lidar.persistence import StructurePersistence
     from perception.lidar.pipeline import ObstacleConfig, detect_obstacles
     from perception.lidar.pointcloud import read_points
     from tools.eval.groundtruth import read_topics
@@ -46,14 +48,21 @@ def measure(bag: Path, every: int = 2) -> dict[str, Any]:
     gt, ego = dict(msgs[st.GT_OBJECTS]), msgs[st.GT_EGO_POSE]
     ego_t = np.array([t for t, _ in ego])
     mount = RigidTransform.from_xyzrpy(*LidarModel().mount.xyz, 0.0, 0.0, 0.0)
-    modes = {"off": [], "drop": []}
+    modes: dict[str, list] = {"off": [], "drop": [], "persist": []}
     hits = {m: [0, 0] for m in modes}
+    cfg = {m: ObstacleConfig(structure={"mode": "off" if m == "off" else "drop"}) for m in modes}
+    persistence = StructurePersistence(cfg["persist"].structure.persistence)
     for t, cloud in msgs[st.LIDAR_POINTS][::every]:
         pts = mount.apply(read_points(cloud).astype(np.float32))
-        actors = _actors_in_base(gt[t], ego[int(np.argmin(np.abs(ego_t - t)))][1])
+        ego_msg = ego[int(np.argmin(np.abs(ego_t - t)))][1]
+        actors = _actors_in_base(gt[t], ego_msg)
         near = actors[np.hypot(*actors.T) <= RANGE_M] if len(actors) else actors
+        pose = Pose2D.from_pose_msg(ego_msg.pose)
         for mode, counts in modes.items():
-            objs = detect_obstacles(pts, ObstacleConfig(structure={"mode": mode}))
+            refine = None
+            if mode == "persist":
+                refine = partial(persistence.refine, t, pose)
+            objs = detect_obstacles(pts, cfg[mode], refine=refine)
             xy = objs.position[:, :2]
             false = sum(
                 1 for o in xy if not len(actors) or np.hypot(*(actors - o).T).min() > FALSE_M
