@@ -169,13 +169,12 @@ class StructurePersistence:
             return track_of
         dist = np.hypot(*(xy[:, None, :] - predicted[None, :, :]).transpose(2, 0, 1))
         gate = self.cfg.gate_m + np.where(self.hits < 2, self.cfg.new_track_speed * dt, 0.0)
-        dist[dist > gate[None, :]] = np.inf
-        for flat in np.argsort(dist, axis=None):
-            k, t = np.unravel_index(flat, dist.shape)
-            if not np.isfinite(dist[k, t]):
-                break
-            if track_of[k] < 0 and t not in track_of:
-                track_of[k] = t
+        k_idx, t_idx = np.nonzero(dist <= gate[None, :])
+        order = np.argsort(dist[k_idx, t_idx], kind="stable")
+        taken = np.zeros(len(predicted), bool)
+        for k, t in zip(k_idx[order], t_idx[order]):
+            if track_of[k] < 0 and not taken[t]:
+                track_of[k], taken[t] = t, True
         return track_of
 
     def _update(
