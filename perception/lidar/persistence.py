@@ -2,18 +2,21 @@
 moves is a road user.
 
 The shape cues of structure.py judge one sweep. Across sweeps, with the ego pose, each cluster
-box is followed in the map frame (nearest neighbour within a gate around the predicted place):
+box is followed in the map frame (nearest neighbour within a gate around the predicted place),
+and a static memory holds the map-frame cells the non-ground returns occupied recently:
 
-- a box whose track has **moved** (seen moving steadily ``min_hits`` sweeps in a row, and
-  road-user sized) is never structure, even when a shape cue fires
-  (a car under an overhanging tree, a pedestrian passing a pole and merged with it); a
-  structure box holding a moving track's predicted place is kept too (the merge);
+- a box whose track has **moved** -- seen moving steadily ``min_hits`` sweeps in a row, with its
+  returns off the cells static returns occupied ``baseline_s`` to ``history_s`` before -- is
+  never structure, even when a shape cue fires (a car under an overhanging tree, a pedestrian
+  passing a pole); a structure box holding such a track's predicted place is kept too (the
+  pedestrian merged with the pole);
 - a box whose **static** track the shape cues marked in ``sticky_votes`` earlier sweeps stays
   structure when this sweep's cue misses it (a wall seen shorter, a pole with fewer returns).
 
-Large static clusters (walls, building faces) have centroids that slide as the ego passes them;
-boxes longer than ``max_mover_length`` are therefore never taken as movers.
-Without an ego pose the shape cues decide alone.
+A facade whose visible part slides along with the ego has a steadily moving centroid, but its
+returns land where returns were before: the static memory is what keeps it structure. Boxes
+longer than ``max_mover_length`` or sparser than ``min_points`` are never movers. Without an
+ego pose the shape cues decide alone.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import numpy as np
 
 from perception.geometry import Pose2D
 from perception.lidar.boxes import BoxFit
-from stack.params import at_least, positive
+from stack.params import at_least, in_range, interval, positive
 
 
 @dataclass
@@ -68,6 +71,8 @@ class PersistenceConfig:
         at_least("structure.persistence.min_hits", self.min_hits, 2)
         at_least("structure.persistence.max_missed", self.max_missed, 0)
         at_least("structure.persistence.sticky_votes", self.sticky_votes, 1)
+        interval("structure.persistence.baseline_s..history_s", (self.baseline_s, self.history_s))
+        in_range("structure.persistence.max_static_share", self.max_static_share, 0.0, 1.0)
 
 
 _CELL_OFFSET = 1 << 20  # cells per axis either side of the map origin (500 km at 0.5 m)

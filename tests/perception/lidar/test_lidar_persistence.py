@@ -154,6 +154,11 @@ def test_persistence_is_off_with_a_map_or_when_disabled(fake, tmp_path):
         ({"gate_m": 0.0}, r"structure.persistence.gate_m must be > 0"),
         ({"min_hits": 1}, r"structure.persistence.min_hits must be >= 2"),
         ({"sticky_votes": 0}, r"structure.persistence.sticky_votes must be >= 1"),
+        ({"baseline_s": 2.0}, r"structure.persistence.baseline_s..history_s must be \(low, high\)"),
+        (
+            {"max_static_share": 1.5},
+            r"structure.persistence.max_static_share must lie in \[0.0, 1.0\]",
+        ),
     ],
 )
 def test_bad_persistence_config_is_named(bad, needle):
