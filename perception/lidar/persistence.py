@@ -21,7 +21,6 @@ ego pose the shape cues decide alone.
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,38 +74,53 @@ class PersistenceConfig:
         in_range("structure.persistence.max_static_share", self.max_static_share, 0.0, 1.0)
 
 
-_CELL_OFFSET = 1 << 20  # cells per axis either side of the map origin (500 km at 0.5 m)
+_SLOTS = 512  # cells per side of the memory's torus: 256 m at 0.5 m, over twice the crop
 
 
 class StaticMemory:
-    """Which map-frame cells the non-ground returns of recent sweeps occupied."""
+    """For each map-frame cell the recent non-ground returns fell in: since when it has been
+    occupied (this run) and when last. Held on a torus of cell slots that rolls with the ego, so
+    an update or a query is a few array look-ups per return, with no sorting."""
 
     def __init__(self, cfg: PersistenceConfig) -> None:
         self.cfg = cfg
-        self.sweeps: deque[tuple[int, np.ndarray]] = deque()
+        self.cell = np.full((_SLOTS, _SLOTS, 2), np.iinfo(np.int64).min, np.int64)
+        self.since = np.zeros((_SLOTS, _SLOTS), np.int64)
+        self.last = np.full((_SLOTS, _SLOTS), np.iinfo(np.int64).min, np.int64)
+        self.first_ns: int | None = None
 
-    def keys(self, xy: np.ndarray) -> np.ndarray:
-        cells = np.floor(xy / self.cfg.cell_m).astype(np.int64) + _CELL_OFFSET
-        return (cells[:, 0] << 21) | cells[:, 1]
+    def cells(self, xy: np.ndarray) -> np.ndarray:
+        """(N, 2) integer cells of map-frame points."""
+        return np.floor(xy / self.cfg.cell_m).astype(np.int64)
+
+    def _slots(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        i, j = cells[:, 0] % _SLOTS, cells[:, 1] % _SLOTS
+        same = np.all(self.cell[i, j] == cells, axis=1)
+        return i, j, same
 
     def static_share(
-        self, stamp_ns: int, keys: np.ndarray, labels: np.ndarray, k: int
+        self, stamp_ns: int, cells: np.ndarray, labels: np.ndarray, k: int
     ) -> np.ndarray:
         """Per cluster, the share of its returns on cells occupied ``baseline_s`` to
         ``history_s`` ago; NaN where the memory does not reach back that far."""
-        lo, hi = stamp_ns - self.cfg.history_s * 1e9, stamp_ns - self.cfg.baseline_s * 1e9
-        old = [cells for t, cells in self.sweeps if lo <= t <= hi]
-        if not old or k == 0:
+        lo = stamp_ns - int(self.cfg.history_s * 1e9)
+        hi = stamp_ns - int(self.cfg.baseline_s * 1e9)
+        if self.first_ns is None or self.first_ns > hi or k == 0:
             return np.full(k, np.nan)
         member = labels >= 0
-        seen = np.isin(keys[member], np.unique(np.concatenate(old)))
+        i, j, same = self._slots(cells[member])
+        seen = same & (self.since[i, j] <= hi) & (self.last[i, j] >= lo)
         counts = np.bincount(labels[member], minlength=k)
         return np.bincount(labels[member], weights=seen, minlength=k) / np.maximum(counts, 1)
 
-    def add(self, stamp_ns: int, keys: np.ndarray) -> None:
-        self.sweeps.append((stamp_ns, np.unique(keys)))
-        while self.sweeps and self.sweeps[0][0] < stamp_ns - self.cfg.history_s * 1e9:
-            self.sweeps.popleft()
+    def add(self, stamp_ns: int, cells: np.ndarray) -> None:
+        if self.first_ns is None:
+            self.first_ns = stamp_ns
+        i, j, same = self._slots(cells)
+        ongoing = same & (self.last[i, j] >= stamp_ns - int(self.cfg.history_s * 1e9))
+        self.since[i, j] = np.where(ongoing, self.since[i, j], stamp_ns)
+        self.last[i, j] = stamp_ns
+        self.cell[i, j] = cells
 
 
 class StructurePersistence:
@@ -144,9 +158,9 @@ class StructurePersistence:
             return cue  # out of order: judge it by shape alone, keep the tracks as they are
         dt = 0.0 if self.last_ns is None else (stamp_ns - self.last_ns) * 1e-9
         self.last_ns = stamp_ns
-        keys = self.memory.keys(ego.apply(points[:, :2])) if len(points) else np.zeros(0, np.int64)
-        share = self.memory.static_share(stamp_ns, keys, labels, len(cue))
-        self.memory.add(stamp_ns, keys)
+        cells = self.memory.cells(ego.apply(points[:, :2]) if len(points) else np.zeros((0, 2)))
+        share = self.memory.static_share(stamp_ns, cells, labels, len(cue))
+        self.memory.add(stamp_ns, cells)
         xy = ego.apply(fit.center[:, :2]) if len(cue) else np.zeros((0, 2))
         predicted = self.pos + self.vel * dt
         track_of = self._associate(xy, predicted, dt)
