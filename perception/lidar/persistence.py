@@ -87,7 +87,8 @@ class StaticMemory:
         self.cell = np.full((_SLOTS, _SLOTS, 2), np.iinfo(np.int64).min, np.int64)
         self.since = np.zeros((_SLOTS, _SLOTS), np.int64)
         self.last = np.full((_SLOTS, _SLOTS), np.iinfo(np.int64).min, np.int64)
-        self.first_ns: int | None = None
+        self.first_ns: int | None = None  # start of the sweeps held without a gap
+        self.last_add_ns: int | None = None
 
     def cells(self, xy: np.ndarray) -> np.ndarray:
         """(N, 2) integer cells of map-frame points."""
@@ -114,10 +115,12 @@ class StaticMemory:
         return np.bincount(labels[member], weights=seen, minlength=k) / np.maximum(counts, 1)
 
     def add(self, stamp_ns: int, cells: np.ndarray) -> None:
-        if self.first_ns is None:
-            self.first_ns = stamp_ns
+        history = int(self.cfg.history_s * 1e9)
+        if self.last_add_ns is None or stamp_ns - self.last_add_ns > history:
+            self.first_ns = stamp_ns  # after a gap it knows nothing older: no verdict yet
+        self.last_add_ns = stamp_ns
         i, j, same = self._slots(cells)
-        ongoing = same & (self.last[i, j] >= stamp_ns - int(self.cfg.history_s * 1e9))
+        ongoing = same & (self.last[i, j] >= stamp_ns - history)
         self.since[i, j] = np.where(ongoing, self.since[i, j], stamp_ns)
         self.last[i, j] = stamp_ns
         self.cell[i, j] = cells

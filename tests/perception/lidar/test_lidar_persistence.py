@@ -10,7 +10,7 @@ import pytest
 
 from perception.geometry import Pose2D
 from perception.lidar.node import LidarObstacles
-from perception.lidar.persistence import PersistenceConfig, StructurePersistence
+from perception.lidar.persistence import PersistenceConfig, StaticMemory, StructurePersistence
 from perception.lidar.pipeline import ObstacleConfig, detect_obstacles
 from perception.lidar.pointcloud import make_pointcloud2
 from perception.lidar.synthetic import SceneBox, box_surface_points
@@ -164,3 +164,17 @@ def test_persistence_is_off_with_a_map_or_when_disabled(fake, tmp_path):
 def test_bad_persistence_config_is_named(bad, needle):
     with pytest.raises(ParamError, match=needle):
         PersistenceConfig(**bad)
+
+
+def test_the_static_memory_gives_no_verdict_before_it_reaches_back_or_after_a_gap():
+    memory = StaticMemory(PersistenceConfig())
+    cells = memory.cells(np.array([[10.0, 2.0], [10.2, 2.1], [30.0, -4.0]]))
+    labels = np.array([0, 0, 1])
+    for i in range(8):  # 0.7 s of sweeps 0.1 s apart, the same returns
+        memory.add(i * SWEEP_NS, cells)
+    assert np.all(np.isnan(memory.static_share(5 * SWEEP_NS, cells, labels, 2)))  # < 0.6 s back
+    assert memory.static_share(8 * SWEEP_NS, cells, labels, 2).tolist() == [1.0, 1.0]
+    moved = memory.cells(np.array([[12.0, 2.0], [12.2, 2.1], [30.0, -4.0]]))
+    assert memory.static_share(8 * SWEEP_NS, moved, labels, 2).tolist() == [0.0, 1.0]
+    memory.add(40 * SWEEP_NS, cells)  # 3.3 s later: what it held is too old to count
+    assert np.all(np.isnan(memory.static_share(41 * SWEEP_NS, cells, labels, 2)))
