@@ -8,6 +8,7 @@ The mapping is checked against the node's ``Params`` dataclass: unknown names, w
 from __future__ import annotations
 
 import dataclasses
+import enum
 import types
 import typing
 from typing import Any
@@ -77,6 +78,8 @@ def _dataclass_of(hint: Any) -> type | None:
 
 
 def _type_name(hint: Any) -> str:
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return "one of " + ", ".join(repr(m.value) for m in hint)
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
 
 
@@ -96,6 +99,10 @@ def _type_ok(value: Any, hint: Any) -> bool:
         return isinstance(value, (list, tuple))
     if origin is dict:
         return isinstance(value, dict)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        # YAML spells a member by its value; the dataclass parses it (parse_enum names the
+        # choices when it is not one of them)
+        return isinstance(value, hint) or any(value == m.value for m in hint)
     if isinstance(hint, type):
         return isinstance(value, hint)
     return True

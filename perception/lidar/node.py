@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from perception.geometry import Pose2D, PoseHistory, RigidTransform
 from perception.lidar.map_filter import StaticMapFilter
-from perception.lidar.pipeline import ObstacleConfig, PipelineStats, detect_obstacles
+from perception.lidar.persistence import StructurePersistence
+from perception.lidar.pipeline import ObstacleConfig, PipelineStats, Refine, detect_obstacles
 from perception.lidar.pointcloud import POINTCLOUD2, PointCloudError, read_points
+from perception.lidar.structure import StructureMode
 from perception.objects import DETECTED_OBJECTS, detected_objects_msg
 from perception.tf import StaticTransforms, in_frame
 from stack import topics
@@ -72,9 +75,16 @@ class LidarObstacles(Node):
         )
         self.poses = PoseHistory()
         self.unfiltered_clouds = 0  # clouds clustered without map filtering (no pose yet)
+        structure = self.params.structure
+        self.persistence = (
+            StructurePersistence(structure.persistence)
+            if structure.active(self.static_map is not None) is not StructureMode.OFF
+            and structure.persistence.enabled
+            else None
+        )
         self.pub = ctx.publisher(topics.LIDAR_OBJECTS, DETECTED_OBJECTS)
         ctx.subscribe(topics.TF_STATIC, "tf2_msgs/msg/TFMessage", self.on_tf_static, depth=100)
-        if self.static_map is not None:
+        if self.static_map is not None or self.persistence is not None:
             ctx.subscribe(
                 topics.LOCALIZATION_ODOMETRY, "nav_msgs/msg/Odometry", self.on_odometry, depth=50
             )
@@ -99,6 +109,14 @@ class LidarObstacles(Node):
             return None
         static_map = self.static_map
         return lambda pts: static_map.on_map(pts, pose)
+
+    def _persistence(self, stamp_ns: int) -> Refine | None:
+        """Tracking persistence for the structure cues, placed with the ego pose at the cloud's
+        stamp; None (shape cues alone) without one."""
+        if self.persistence is None:
+            return None
+        pose = self.poses.at(stamp_ns, int(self.params.pose_tolerance_s * 1e9))
+        return None if pose is None else partial(self.persistence.refine, stamp_ns, pose)
 
     def on_tf_static(self, msg: Any) -> None:
         for problem in self.tf.add_message(msg):
@@ -127,12 +145,14 @@ class LidarObstacles(Node):
             )
             return
         stats = PipelineStats()
+        stamp = stamp_to_ns(msg.header.stamp)
         objs = detect_obstacles(
             extrinsic.apply(points.astype(np.float32)),
             self.params,
             stats,
-            self._map_exclusion(stamp_to_ns(msg.header.stamp)),
+            self._map_exclusion(stamp),
             have_map=self.static_map is not None,
+            refine=self._persistence(stamp),
         )
         self.last_stats = stats
         header = self.ctx.new(

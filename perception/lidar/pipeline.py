@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from perception.lidar.boxes import (
+    BoxFit,
     SizeClasses,
     VehiclePriors,
     boxes_to_objects,
@@ -28,6 +29,9 @@ from perception.lidar.structure import (
 )  # fmt: skip
 from perception.objects import ObjectArray
 from stack.params import at_least, interval, non_negative, parse_enum, positive
+
+# (points, cluster labels, boxes, shape-cue structure mask) -> structure mask
+Refine = Callable[[np.ndarray, np.ndarray, BoxFit, np.ndarray], np.ndarray]
 
 
 class ClusterMode(str, enum.Enum):
@@ -106,12 +110,15 @@ def detect_obstacles(
     stats: PipelineStats | None = None,
     exclude: Callable[[np.ndarray], np.ndarray] | None = None,
     have_map: bool = False,
+    refine: Refine | None = None,
 ) -> ObjectArray:
     """Obstacle boxes from (N, 3) float points already in base_link.
 
     ``exclude`` maps the non-ground points to a mask of points that are no obstacle (those on
     the static map); they are removed before clustering. ``have_map``: a static map is
-    configured (cfg.structure's ``auto`` then leaves structure to it).
+    configured (cfg.structure's ``auto`` then leaves structure to it). ``refine`` maps the
+    clustered points, their labels, the fitted boxes and the boxes' shape-cue structure mask to
+    the final mask (tracking persistence, perception/lidar/persistence.py).
     """
     stats = stats if stats is not None else PipelineStats()
     watch = _Stopwatch(stats)
@@ -149,6 +156,8 @@ def detect_obstacles(
     if structure is not StructureMode.OFF:
         watch.lap("fit", len(fit.yaw))  # with the cues on, fitting is timed apart from "boxes"
         mask = structure_mask(fit, above, cfg.structure)
+        if refine is not None:
+            mask = refine(pts, labels, fit, mask)
         structure_fit, fit = fit.select(mask), fit.select(~mask)
         watch.lap("structure", int(mask.sum()))
     if cfg.vehicle_priors is not None:

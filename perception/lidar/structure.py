@@ -12,18 +12,20 @@ pole and tree becomes an "obstacle". These shape cues mark a cluster's box as st
   fences, kerb-side barriers; a vehicle is never that thin).
 
 Marked boxes are dropped (``drop``) or kept as UNKNOWN (``unknown``); ``auto`` drops them only
-when no static map is given (with one, the map already removed them). A parked car under an
-overhanging tree is marked too: that is the price of a per-scan cue (no tracking persistence).
+when no static map is given (with one, the map already removed them). A per-sweep cue also marks
+a car under an overhanging tree, or a pedestrian merged with a pole; persistence.py corrects
+that across sweeps (what has moved in the map frame is a road user).
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from perception.lidar.boxes import BoxFit
+from perception.lidar.persistence import PersistenceConfig
 from perception.objects import Label, ObjectArray
 from stack.params import at_least, parse_enum, positive
 
@@ -46,8 +48,13 @@ class StructureConfig:
     pole_max_width: float = 1.0
     wall_min_length: float = 6.0
     wall_max_width: float = 0.8
+    # Across sweeps, with the ego pose (perception/lidar/persistence.py): movers are no
+    # structure, static tracks marked before stay structure.
+    persistence: PersistenceConfig = field(default_factory=PersistenceConfig)
 
     def __post_init__(self) -> None:
+        if isinstance(self.persistence, dict):
+            self.persistence = PersistenceConfig(**self.persistence)
         self.mode = parse_enum(StructureMode, self.mode, "structure.mode")
         positive("structure.ceiling_z", self.ceiling_z)
         at_least("structure.min_above_points", self.min_above_points, 1)

@@ -3,6 +3,7 @@ no alias bombs, no oversized or over-deep documents; each error names the file a
 
 from __future__ import annotations
 
+import enum
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,11 +196,20 @@ def test_scheduler_section_is_strict(raw, pattern):
         parse_scheduler(raw, "f.yaml")
 
 
+class _Shape(str, enum.Enum):
+    ROUND = "round"
+    SQUARE = "square"
+
+
 @dataclass
 class _FlagParams:
     enabled: bool = True
     count: int = 1
     gain: float = 1.0
+    shape: _Shape = _Shape.ROUND
+
+    def __post_init__(self) -> None:
+        self.shape = _Shape(self.shape)
 
 
 class _FlagNode(Node):
@@ -218,3 +228,9 @@ def test_node_parameters_refuse_strings_as_booleans_and_booleans_as_numbers(raw,
     with pytest.raises(GraphError, match=r"g\.yaml: p\." + pattern):
         build_params("g.yaml", "p", _FlagNode, raw)
     assert build_params("g.yaml", "p", _FlagNode, {"enabled": False}).enabled is False
+
+
+def test_enum_parameters_take_their_values_from_yaml_and_name_the_choices():
+    assert build_params("g.yaml", "p", _FlagNode, {"shape": "square"}).shape is _Shape.SQUARE
+    with pytest.raises(GraphError, match=r"p\.shape: expected one of 'round', 'square', got"):
+        build_params("g.yaml", "p", _FlagNode, {"shape": "oval"})

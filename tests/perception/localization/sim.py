@@ -32,6 +32,18 @@ def s_curve(seconds: float, imu_hz: int = 100, yaw0: float = 0.3) -> Drive:
     return Drive(t, x, y, yaw, v, yaw_rate, accel)
 
 
+def skid_steer(seconds: float, imu_hz: int = 50) -> Drive:
+    """A small skid-steer robot: about 1 m/s, turning at up to 1.1 rad/s both ways."""
+    t = np.arange(int(seconds * imu_hz) + 1) / imu_hz
+    yaw_rate = 0.8 * np.sin(0.25 * t) + 0.3 * np.sign(np.sin(0.07 * t))
+    v = 1.2 + 0.4 * np.sin(0.15 * t)
+    accel = np.gradient(v, t)
+    yaw = 0.3 + cumulative_trapezoid(yaw_rate, t, initial=0.0)
+    x = cumulative_trapezoid(v * np.cos(yaw), t, initial=0.0)
+    y = cumulative_trapezoid(v * np.sin(yaw), t, initial=0.0)
+    return Drive(t, x, y, yaw, v, yaw_rate, accel)
+
+
 @dataclass
 class Noise:
     gyro: float = 0.003  # rad/s per sample
