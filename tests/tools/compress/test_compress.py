@@ -130,7 +130,9 @@ def test_load_recipe_bad_yaml_and_missing_file(tmp_path):
 def test_shipped_detector_imports_exactly_into_torch():
     dense = load_dense(SHIPPED)
     assert dense.model.stride == 4 and dense.model.stem[0][0].out_channels == 16
-    assert verify(dense) < 1e-4  # the torch teacher computes what the ONNX computes
+    # float32 kernels summing in another order (thread count, load) differ by up to ~1e-4 of the
+    # output scale; a wrong or misplaced weight differs by far more than 1e-3
+    assert verify(dense) < 1e-3  # the torch teacher computes what the ONNX computes
 
 
 def _tiny(widths=(8, 16, 16, 24, 32)) -> TinyCenterNet:
