@@ -89,8 +89,16 @@ def make_pointcloud2(
     points: np.ndarray,
     names: Sequence[str] = ("x", "y", "z", "intensity"),
 ) -> Any:
-    """A PointCloud2 of float32 fields ``names`` from an (N, len(names)) array."""
-    points = np.ascontiguousarray(points, dtype=np.float32).reshape(-1, len(names))
+    """A PointCloud2 of float32 fields ``names`` from an (N, len(names)) array.
+
+    PointCloudError for any other shape: an (N, 3) array with four names would otherwise be
+    re-cut into rows of four, every point wrong."""
+    points = np.ascontiguousarray(points, dtype=np.float32)
+    if points.ndim != 2 or points.shape[1] != len(names):
+        raise PointCloudError(
+            f"points of shape {points.shape} do not match fields {tuple(names)}: "
+            f"expected (N, {len(names)})"
+        )
     fields = [
         new("sensor_msgs/msg/PointField", name=name, offset=4 * i, datatype=_FLOAT32, count=1)
         for i, name in enumerate(names)

@@ -71,3 +71,9 @@ def test_zero_point_step_is_reported():
     msg.point_step = 0
     with pytest.raises(PointCloudError, match="point_step"):
         read_points(msg)
+
+
+@pytest.mark.parametrize("shape", [(8, 3), (12,), (2, 4, 4)])
+def test_make_pointcloud2_refuses_points_that_do_not_match_the_fields(shape):
+    with pytest.raises(PointCloudError, match=r"expected \(N, 4\)"):
+        make_pointcloud2(msgs.new, _header(), np.zeros(shape))

@@ -174,7 +174,9 @@ def test_paced_replay_tracks_wall_time_and_stops_cleanly(tmp_path: Path) -> None
     player = replay(bag, SENSOR_LAUNCH, tmp_path / "run", rate=1.0)
     result = player.result
     assert result.injected == 220 and not result.interrupted
-    assert abs(result.wall_s - result.bag_s) / result.bag_s < 0.05, (result.wall_s, result.bag_s)
+    # paced: never ahead of the bag clock; behind by no more than a loaded 2-core host lags
+    # (an unpaced replay of this bag takes a small fraction of its 2 s)
+    assert 0.97 < result.wall_s / result.bag_s < 1.15, (result.wall_s, result.bag_s)
     inputs = {raw: t for topic, t, raw in read_bag(bag) if topic in (CAMERA, IMU)}
     outputs = read_bag(tmp_path / "run" / OUTPUTS)
     # depth-1 queues may overwrite an input when the machine is busy; every loss is counted
