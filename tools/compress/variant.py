@@ -99,9 +99,10 @@ def measure(card_path: Path, evals: EvalSet, threads: int) -> dict[str, Any]:
 
 def write_variant(
     model: Any, out_dir: Path, name: str, size: tuple[int, int], evals: EvalSet,
-    provenance: dict[str, Any], threads: int = 1,
+    provenance: dict[str, Any], threads: int = 1, engine: Mapping[str, Any] | None = None,
 ) -> VariantResult:  # fmt: skip
-    """Export ``model`` (a TinyCenterNet) as ``out_dir/name/name.onnx`` + card, atomically."""
+    """Export ``model`` (a TinyCenterNet) as ``out_dir/name/name.onnx`` + card, atomically;
+    ``engine``: the engine options the card asks for (perception.detector.card.ENGINE_KEYS)."""
     from tools.train.evaluate import model_stats
     from tools.train.export import export_detector
 
@@ -112,7 +113,7 @@ def write_variant(
         lat = measure(card_path, evals, threads)
         prov = {**provenance, "gflops": stats["gflops"], "params": stats["params"],
                 "onnx_bytes": stats["bytes"], "accuracy_ap50": acc, "latency": lat}  # fmt: skip
-        card = dataclasses.replace(load_card(card_path), provenance=prov)
+        card = dataclasses.replace(load_card(card_path), provenance=prov, engine=dict(engine or {}))
         write_card(card, card_path)
     final = out_dir / name
     return VariantResult(
