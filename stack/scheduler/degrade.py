@@ -15,7 +15,7 @@ subscriptions shed (overwritten, dropped as stale) over the last ``SHED_SPAN_NS`
   switch is measured before the next one is decided.
 * Recover: slack at or above ``recover_slack`` plus what the richer variant is known to cost
   more per run, over at least ``window`` frames, and (with ``max_shed``) the executor shedding
-  at most a quarter of ``max_shed``, unbroken for ``hold`` -> one variant back.
+  at most half of ``max_shed``, unbroken for ``hold`` -> one variant back.
 * No flapping: a degrade soon after a recover doubles the hold (up to 32x); a recovered variant
   that lasts ten holds resets it.
 
@@ -116,9 +116,10 @@ class DegradeController:
 
     def _shed_share(self, now: int) -> float | None:
         """Share of the executor's inputs shed over the last SHED_SPAN_NS since the last
-        switch; None without a meter or before ``window`` inputs came."""
-        if self._shed is None:
-            return None
+        switch; None without a meter, before the chain's first delivery, or before ``window``
+        inputs came."""
+        if self._shed is None or not self.frames.started:
+            return None  # a graph starting up sheds by design, like its chain delivers nothing
         snaps = self._snaps
         snaps.append((now, self._shed()))
         cutoff = now - SHED_SPAN_NS
@@ -143,7 +144,7 @@ class DegradeController:
         lim = self.limits
         need = lim.recover_slack_ns + self._extra_cost_ns(vset)
         calm = self._shed is None or (
-            shed is not None and lim.max_shed is not None and shed <= lim.max_shed / 4
+            shed is not None and lim.max_shed is not None and shed <= lim.max_shed / 2
         )
         if slack is None or slack < need or not calm:
             self._good_since = None

@@ -40,6 +40,11 @@ class FrameLedger:
         self._next = len(starts)  # first frame not yet judged (none before the first output)
         self._started = False
 
+    @property
+    def started(self) -> bool:
+        """Whether the chain has delivered its first output (frames are judged from there)."""
+        return self._started
+
     def judge(self, now_ns: int) -> list[tuple[int, int]]:
         """Frames judged since the last call: (start ns, latency or age ns), in order."""
         self._read_samples()

@@ -180,7 +180,7 @@ def test_executor_shedding_degrades_and_holds_back_recovery():
     # 2 of every 10 inputs shed: 20 % > 5 % -> one step, then (judged anew) the next.
     assert frames(3, 10, 2) == ["dense", "pruned", "tiny"]
     assert ctx.events[0][1] == "dense -> pruned: executor shed 20 % of its inputs > 5 %"
-    # 1 in 20 (5 %): not above the limit, yet above a quarter of it: no recovery.
+    # 1 in 20 (5 %): not above the limit, yet above half of it: no recovery.
     assert set(frames(10, 20, 1)) == {"tiny"}
     # Nothing shed for the hold (inputs of the last 2 s still hold the 5 %: wait them out).
     seen = frames(30, 20, 0)
@@ -289,3 +289,11 @@ def test_runtime_records_frames_and_the_meter_counts_shed_inputs(variant_models)
     # The two overwritten frames entered before the chain first delivered: not judged.
     ages = [lat for _, lat in ctl.frames.judge(rt.start_times["/cam"][-1] + 10**9)]
     assert len(ages) == 1
+
+
+def test_shed_before_the_chain_first_delivers_is_not_judged():
+    shed = FakeShed()
+    _ctx, vset, chain, clock = controlled(window=2, max_shed=0.05, shed=shed)
+    for _ in range(5):  # starting up: everything shed, nothing delivered
+        shed.take(10, 10)
+        assert feed(vset, chain, clock, [None]) == ["dense"]
