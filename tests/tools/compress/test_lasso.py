@@ -69,7 +69,7 @@ def test_reweighting_removes_weak_groups_and_spares_strong_ones():
         if not reweighted:
             lasso.weights = {"0": torch.ones(8)}
         opt = torch.optim.SGD(model.parameters(), lr=0.5)
-        for epoch in range(6):
+        for _epoch in range(6):
             for _ in range(10):
                 opt.zero_grad()
                 lasso.penalty().backward()
