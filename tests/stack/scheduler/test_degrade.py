@@ -36,9 +36,13 @@ class FakeCtx:
 class FakeEngine:
     def __init__(self, name: str) -> None:
         self.variant = name
+        self.warmed = 0
 
     def run(self, feeds):
         return {}
+
+    def warmup(self) -> None:
+        self.warmed += 1
 
 
 class Chain:
@@ -194,6 +198,15 @@ def test_shed_is_ignored_without_max_shed():
     for _ in range(5):
         shed.take(10, 10)
         assert feed(vset, chain, clock, [10]) == ["dense"]
+
+
+def test_variants_are_warmed_up_when_there_is_more_than_one():
+    one = FakeEngine("a")
+    VariantSet(FakeCtx(), [one])
+    assert one.warmed == 0  # a single model warms on its first frame, as before
+    engines = [FakeEngine("a"), FakeEngine("b")]
+    VariantSet(FakeCtx(), engines)
+    assert [e.warmed for e in engines] == [1, 1]
 
 
 def test_variant_set_rejects_bad_input():
