@@ -172,3 +172,15 @@ def test_onnx_node_names_map_to_torch_layers():
     assert onnx_layer_name("/s8/s8.0/s8.0.0/Conv") == "s8.0.0"
     assert onnx_layer_name("/lat4/lat4.0/Conv") == "lat4.0"
     assert MaskSet  # exported for methods
+
+
+@pytest.mark.parametrize("name", ["camera_detector_sparse24", "camera_detector_finegrained"])
+def test_example_recipes_parse(name):
+    from importlib import import_module
+
+    from tools.compress.methods import METHODS
+    from tools.compress.recipe import load_recipe
+
+    recipe = load_recipe(f"tools/compress/recipes/{name}.yaml")
+    module = import_module(METHODS[recipe.method].split(":")[0])
+    assert module.parse_options(recipe).name in ("s24", "fg")
