@@ -115,11 +115,14 @@ class DegradeController:
         return slack
 
     def _shed_share(self, now: int) -> float | None:
-        """Share of the executor's inputs shed over the last SHED_SPAN_NS since the last
-        switch; None without a meter, before the chain's first delivery, or before ``window``
-        inputs came."""
+        """Share of the executor's inputs shed over the last SHED_SPAN_NS, from half of it
+        after the last switch on (the work queued under the variant before has passed); None
+        without a meter, before the chain's first delivery, or before ``window`` inputs came."""
         if self._shed is None or not self.frames.started:
             return None  # a graph starting up sheds by design, like its chain delivers nothing
+        if now - self._switched_ns < SHED_SPAN_NS // 2:
+            self._snaps.clear()  # the backlog of the variant before: judge from here on
+            return None
         snaps = self._snaps
         snaps.append((now, self._shed()))
         cutoff = now - SHED_SPAN_NS
