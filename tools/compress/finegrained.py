@@ -24,23 +24,26 @@ Recipe ``options`` (each checked, errors name ``options.KEY``)::
       max_loss_increase: 5.0    # search mapper: % held-out loss a layer may cost
       sensitivity_batches: 4    # held-out batches the sensitivity is measured on
 
-The exported ONNX holds the block-sparse weights as zeros; ``blocksparse.rewrite_conv`` turns
-such a layer into dense sub-convolutions, measured per layer (``layer_speedups``), and it is
-not applied to the exported file here.
+In the exported ONNX, each block / channel layer the latency table measured faster rewritten
+(``search`` mapper) is turned into dense sub-convolutions over its kept input columns
+(``blocksparse.rewrite_conv``) before the variant is evaluated and timed; other layers keep
+their zeros (the ``rule`` mapper measures nothing, so it rewrites nothing).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
+from tools.compress.blocksparse import BlockPattern, rewrite_conv
 from tools.compress.errors import RecipeError
 from tools.compress.finetune import BatchSource, finetune, student_loss
 from tools.compress.lasso import GroupLasso, LayerPlan, MaskSet
@@ -180,6 +183,39 @@ def finegrained_variant(
     return student, masks
 
 
+def block_patterns(masks: MaskSet, plans: Mapping[str, LayerPlan]) -> dict[str, BlockPattern]:
+    """The block structure of each ``block`` / ``channel`` layer's hard mask: per block of
+    filters (one block for ``channel``), the input columns it keeps."""
+    out = {}
+    for name, mask in masks.masks.items():
+        plan = plans[name]
+        if plan.scheme not in (Scheme.BLOCK, Scheme.CHANNEL):
+            continue
+        m = mask.detach().cpu().numpy()
+        size = m.shape[0] if plan.scheme is Scheme.CHANNEL else plan.block
+        filters = tuple(np.arange(s, min(s + size, m.shape[0])) for s in range(0, m.shape[0], size))
+        inputs = tuple(np.flatnonzero(m[f].max(axis=(0, 2, 3))) for f in filters)
+        out[name] = BlockPattern(filters, inputs)
+    return out
+
+
+def dense_rewrite(patterns: Mapping[str, BlockPattern], faster: set[str]) -> Callable[[Path], None]:
+    """Rewrite, in the exported ONNX, each layer of ``faster`` (measured faster rewritten) into
+    dense sub-convolutions over its kept input columns (blocksparse.rewrite_conv)."""
+
+    def rewrite(path: Path) -> None:
+        import onnx
+
+        model = onnx.load(path)
+        for node in [n for n in model.graph.node if n.op_type == "Conv"]:
+            layer = onnx_layer_name(node.name)
+            if layer in patterns and layer in faster:
+                model = rewrite_conv(model, node.name, patterns[layer])
+        onnx.save(model, path)
+
+    return rewrite
+
+
 def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
     target = parse_options(recipe)
     session = open_session(recipe)
@@ -207,6 +243,11 @@ def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
         "finetune_history": getattr(student, "finetune_history", []),
         "speedup_runtime": runtime,
     }  # fmt: skip
+    # Layers the latency table measured faster rewritten become dense sub-convolutions in the
+    # shipped ONNX (the rule mapper measured nothing: its block zeros stay as they are).
+    faster = {onnx_layer_name(c.layer) for c in choices if c.speedup >= 1.05}
+    provenance["rewritten_layers"] = sorted(faster & set(block_patterns(masks, plans)))
     name = f"{recipe.name}_{target.name}"
+    rewrite = dense_rewrite(block_patterns(masks, plans), faster)
     return [write_variant(student, out_dir, name, session.input_size, session.evals, provenance,
-                          recipe.latency_threads)]  # fmt: skip
+                          recipe.latency_threads, rewrite=rewrite)]  # fmt: skip

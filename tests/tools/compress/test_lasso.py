@@ -184,3 +184,33 @@ def test_example_recipes_parse(name):
     recipe = load_recipe(f"tools/compress/recipes/{name}.yaml")
     module = import_module(METHODS[recipe.method].split(":")[0])
     assert module.parse_options(recipe).name in ("s24", "fg")
+
+
+def test_faster_block_layers_are_rewritten_dense_in_the_exported_onnx(tmp_path):
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+
+    from tools.compress.finegrained import block_patterns, dense_rewrite
+    from tools.train.export import export_onnx
+
+    plans = {"s16.0.0": BLOCK, "fuse4.0": LayerPlan(Scheme.CHANNEL, keep=0.5),
+             "s8.0.0": LayerPlan(Scheme.PATTERN)}  # fmt: skip
+    target = FineGrainedTarget(lasso_epochs=0)
+    student, masks = finegrained_variant(_session(tmp_path, _tiny()), target, plans)
+    patterns = block_patterns(masks, plans)
+    assert set(patterns) == {"s16.0.0", "fuse4.0"}  # pattern layers have no block structure
+    assert len(patterns["s16.0.0"].filters) == 6 and len(patterns["fuse4.0"].filters) == 1
+    path = export_onnx(student, tmp_path / "fg.onnx", 64, 64)
+    before = path.read_bytes()
+    dense_rewrite(patterns, {"s16.0.0", "fuse4.0", "s8.0.0"})(path)
+    graph = onnx.load(path).graph
+    names = [n.name for n in graph.node]
+    assert any("s16.0.0/Conv/block5" in n for n in names)  # 6 blocks of 4 filters (24)
+    assert any("fuse4.0/Conv/block0" in n for n in names)
+    assert not any("s8.0.0/Conv/block" in n for n in names)  # pattern: needs a compiler
+    x = np.random.default_rng(0).random((1, 3, 64, 64), np.float32)
+    outs = [ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, {"images": x})
+            for m in (before, path.read_bytes())]  # fmt: skip
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)  # the same function
