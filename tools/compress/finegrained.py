@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,9 +145,10 @@ def map_schemes(
     from tools.compress.blocksparse import conv_layers, layer_speedups
     from tools.train.export import export_onnx
 
-    path = Path(session.recipe.data.dir or ".") / f"{target.name}-dense.onnx"
     w, h = session.input_size
-    model = onnx.load(export_onnx(copy.deepcopy(session.teacher), path, w, h))
+    with tempfile.TemporaryDirectory(prefix="l4fg") as tmp:
+        path = export_onnx(copy.deepcopy(session.teacher), Path(tmp) / "dense.onnx", w, h)
+        model = onnx.load(path)
     if target.mapper == "rule":
         return rule_based(conv_layers(model), target.compiler_target), {}
     threads = session.recipe.latency_threads

@@ -3,8 +3,6 @@ search-based scheme mapper (method finegrained) on a tiny model."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -134,10 +132,6 @@ def test_search_mapper_takes_the_measured_sensitivity(tmp_path, monkeypatch):
 
     monkeypatch.setattr(blocksparse, "layer_speedups", fake_speedups)
     session = _session(tmp_path, _tiny((8, 16, 16, 24, 32)))
-    session = dataclasses.replace(
-        session, recipe=dataclasses.replace(session.recipe, data=dataclasses.replace(
-            session.recipe.data, dir=tmp_path))
-    )  # fmt: skip
     from tools.compress.finetune import BatchSource
 
     source = BatchSource(session.frames, session.train_cfg, 1)
