@@ -160,7 +160,7 @@ def map_schemes(
                   for r in table[Scheme.BLOCK]}  # fmt: skip
     sens = layer_sensitivity(session.teacher, candidates, batches, session.train_cfg)
     by_node = {str(r["layer"]): sens[onnx_layer_name(str(r["layer"]))] for r in table[Scheme.BLOCK]}
-    choices = search_based(table, by_node, target.max_loss_increase)
+    choices = search_based(table, by_node, target.max_loss_increase, unit="% held-out loss")
     measured = {"latency": {s.value: rows for s, rows in table.items()}, "sensitivity_pct": sens}
     return choices, measured
 

@@ -139,6 +139,7 @@ def test_search_mapper_takes_the_measured_sensitivity(tmp_path, monkeypatch):
     strict = FineGrainedTarget(max_loss_increase=-1.0)  # every layer too sensitive
     choices, measured = map_schemes(session, strict, batches)
     assert choices and all(c.scheme is Scheme.NONE and "sensitive" in c.reason for c in choices)
+    assert choices[0].reason.endswith("% held-out loss")
     assert set(measured["sensitivity_pct"]) == {onnx_layer_name(c.layer) for c in choices}
     lax = FineGrainedTarget(max_loss_increase=1e9)
     choices, _ = map_schemes(session, lax, batches)
