@@ -24,6 +24,8 @@ camera detector node without code changes::
     score_threshold: 0.3
     nms_threshold: 0.5
     max_detections: 100
+    engine: {sparse_weights: true}     # optional: what the engine build should use for it
+                                       # (2:4 sparse weights: TensorRT on sm_80+ only)
     provenance: {...}                  # optional: training data, compression, FLOPs, accuracy
 
 Classes without an entry in ``labels`` are detected but not published; map a class to
@@ -52,8 +54,11 @@ TOP_KEYS = frozenset(
     {
         "name", "model", "input", "decoder", "classes", "labels", "score_threshold",
         "nms_threshold", "max_detections", "class_agnostic_nms", "description", "provenance",
+        "engine",
     }
 )  # fmt: skip
+# Engine options a card may ask for (stack.engine flat option names), with their types.
+ENGINE_KEYS: dict[str, type] = {"sparse_weights": bool}
 INPUT_KEYS = frozenset(
     {"tensor", "width", "height", "resize", "interpolation", "pad_value", "pad_position",
      "channel_order", "scale", "mean", "std", "fused"}
@@ -135,6 +140,10 @@ class ModelCard:
     # parameters, FLOPs, params, sparsity, held-out accuracy, measured latency): plain data,
     # written by tools (tools.compress) and read back as-is; nothing here changes inference.
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    # Engine options the model asks for (``ENGINE_KEYS``), passed to stack.engine with the
+    # node's own: ``sparse_weights`` for 2:4 sparse weights, which the engine sets only where
+    # the GPU has sparse tensor cores.
+    engine: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int:
@@ -181,6 +190,8 @@ class ModelCard:
             out["description"] = self.description
         if self.decoder.outputs:
             out["decoder"]["outputs"] = list(self.decoder.outputs)
+        if self.engine:
+            out["engine"] = dict(self.engine)
         if self.provenance:
             out["provenance"] = dict(self.provenance)
         return out
@@ -361,7 +372,16 @@ def card_from_dict(doc: Any, source: str = "<dict>") -> ModelCard:
         source=source,
         description=str(r.raw("description", "")),
         provenance=_provenance(source, r.raw("provenance", {})),
+        engine=_engine(source, r.raw("engine", {})),
     )
+
+
+def _engine(source: str, doc: Any) -> Mapping[str, Any]:
+    r = _Reader(source, "engine.", doc, frozenset(ENGINE_KEYS))
+    for key, kind in ENGINE_KEYS.items():
+        if r.has(key) and not isinstance(r.raw(key), kind):
+            raise r.error(key, f"expected {kind.__name__}, got {r.raw(key)!r}")
+    return dict(doc)
 
 
 def _provenance(source: str, doc: Any) -> Mapping[str, Any]:

@@ -103,13 +103,18 @@ class CameraDetector(Node):
         self.params: CameraDetectorParams
         cards = [load_card(resolve_card(ctx, c)) for c in (self.params.cards or [self.params.card])]
         names = [c.name or Path(c.model).stem for c in cards]
-        self.models = VariantSet(
-            ctx,
-            {n: str(c.model_path()) for n, c in zip(names, cards)},
-            backend=self.params.backend,
-            precision=self.params.precision,
-            **({"cache_dir": self.params.engine_cache} if self.params.engine_cache else {}),
-        )
+        options: dict[str, Any] = {
+            "backend": self.params.backend,
+            "precision": self.params.precision,
+        }
+        if self.params.engine_cache:
+            options["cache_dir"] = self.params.engine_cache
+        # Each card may ask for engine options of its own (2:4 sparse weights).
+        engines = {
+            n: ctx.engine(str(c.model_path()), variant=n, **options, **c.engine)
+            for n, c in zip(names, cards)
+        }
+        self.models = VariantSet(ctx, engines)
         self.detectors = [
             Detector(_VariantEngine(self.models, i), card) for i, card in enumerate(cards)
         ]

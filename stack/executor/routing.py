@@ -40,6 +40,9 @@ class Router:
         self.topics: dict[str, TopicState] = {}
         self.taps: list[Tap] = []
         self.chain_latencies: dict[str, list[tuple[int, int]]] = {c: [] for c in graph.chains}
+        # Chain start topic -> publish times of the frames that entered there (degrade
+        # controllers judge each frame, delivered or not: stack.scheduler.frames).
+        self.start_times: dict[str, list[int]] = {}
 
     # ---- declaring ----------------------------------------------------------------------
     def topic(self, name: str, msgtype: str = "") -> TopicState:
@@ -70,6 +73,7 @@ class Router:
         a lineage)."""
         for chain in self.graph.chains.values():
             self.topic(chain.start).chain_start = True
+            self.start_times.setdefault(chain.start, [])
 
     def mark_chain_ends(self) -> None:
         """Note the chains ending on each topic (a publish there is a latency sample)."""
@@ -130,6 +134,10 @@ class Router:
         """A publish on ``state``'s topic: chain samples, taps, local subscriptions, and the
         pipes of process executors (but not back to ``source``, the one it came from)."""
         topic = state.name
+        if state.chain_start:
+            origin = origins.get(topic)
+            if origin is not None:
+                self.start_times[topic].append(origin.publish_ns)
         for name in state.chain_ends:
             origin = origins.get(self.graph.chains[name].start)
             if origin is not None:
@@ -161,6 +169,8 @@ class Router:
             return
         now = time.perf_counter_ns()
         origins = {topic: Origin(stamp_of(msg), now)} if state.chain_start else {}
+        if state.chain_start:
+            self.start_times[topic].append(now)
         env = Envelope(topic, msg, origins, now)
         state.published += 1
         for sub in state.local:

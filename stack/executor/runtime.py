@@ -89,6 +89,7 @@ class Runtime:
         self.topics: dict[str, TopicState] = self._router.topics
         self.taps: list[Tap] = self._router.taps
         self.chain_latencies = self._router.chain_latencies
+        self.start_times = self._router.start_times  # chain start topic -> frame publish times
         self._dispatch = Dispatcher(
             self.topics, self.scheduler, tracer, self._control, fail_fast=fail_fast
         )

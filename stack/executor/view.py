@@ -113,6 +113,9 @@ class HookedRuntime(Protocol):
     @property
     def chain_latencies(self) -> ChainLatencies: ...
 
+    @property
+    def start_times(self) -> Mapping[str, Sequence[int]]: ...
+
 
 class ProcessParent(Protocol):
     """The parent's runtime as a process executor's relay sees it."""

@@ -13,7 +13,9 @@ scheduler:
     min_slack_ms: 5         #   switch to a cheaper variant below this slack
     recover_slack_ms: 10    #   come back when the slack stays above this ...
     hold_s: 2.0             #   ... for this long
-    window: 16              #   chain latency samples judged at a time
+    window: 16              #   chain frames judged at a time
+    max_shed: 0.05          #   also switch when the node's executor sheds more than this
+                            #   share of its inputs (default: not watched)
     nodes:                  # ... and per-node overrides (plus the chain it watches)
       detector: {chain: camera_to_objects, min_slack_ms: 8}
 """
@@ -36,7 +38,9 @@ SECTION_KEYS = {
     "degrade",
     "switch_interval_ms",
 }
-DEGRADE_KEYS = {"min_slack_ms", "recover_slack_ms", "hold_s", "window", "nodes", "enabled"}
+DEGRADE_KEYS = {
+    "min_slack_ms", "recover_slack_ms", "hold_s", "window", "nodes", "enabled", "max_shed",
+}  # fmt: skip
 NODE_DEGRADE_KEYS = (DEGRADE_KEYS - {"nodes"}) | {"chain"}
 DEFAULT_GATE_DEVICES = ("gpu", "dla")
 
@@ -50,7 +54,10 @@ class DegradeConfig:
     hold_s: float = 2.0
     window: int = 16
     enabled: bool = True
-    chain: str | None = None  # None: the most urgent chain the node is on
+    chain: str | None = None
+    max_shed: float | None = (
+        None  # None: the executor's shed inputs are not watched  # None: the most urgent chain the node is on
+    )
 
     def resolved(self, budget_ms: float) -> tuple[float, float]:
         """(min slack, recover slack) in ms for a chain of ``budget_ms``."""
@@ -136,6 +143,10 @@ def _degrade(source: str, where: str, raw: Mapping, base: DegradeConfig) -> Degr
             changes[key] = expect_number(f"{at}.{key}", raw[key], at_least=0, error=SchedulerError)
     if "window" in raw:
         changes["window"] = expect_int(f"{at}.window", raw["window"], low=1, error=SchedulerError)
+    if "max_shed" in raw:
+        changes["max_shed"] = expect_number(
+            f"{at}.max_shed", raw["max_shed"], at_least=0, at_most=1, error=SchedulerError
+        )
     if "enabled" in raw:
         changes["enabled"] = expect_bool(f"{at}.enabled", raw["enabled"], error=SchedulerError)
     if "chain" in raw:

@@ -17,6 +17,7 @@ from stack.msgs import stamp_of
 from stack.scheduler.config import SchedulerConfig, parse_scheduler
 from stack.scheduler.degrade import DegradeController, Thresholds
 from stack.scheduler.errors import SchedulerError
+from stack.scheduler.frames import FrameLedger, ShedMeter
 from stack.scheduler.gate import DeviceGates
 from stack.scheduler.guard import BlockingGuard
 from stack.scheduler.policy import ChainMembership, PolicyKind
@@ -179,7 +180,16 @@ class SchedulerHooks:
             log.info("node %s has model variants but is on no chain: not degraded", node)
             return
         limits = Thresholds.from_config(cfg, chain.budget_ms, chain.percentile)
-        ctl = DegradeController(chain.name, self.runtime.chain_latencies[chain.name], limits)
+        rt = self.runtime
+        frames = FrameLedger(
+            rt.start_times[chain.start], rt.chain_latencies[chain.name], limits.budget_ns
+        )
+        executor = rt.nodes[node].spec.executor
+        shed = ShedMeter(
+            self._subscriptions_of(executor),
+            [n for n in rt.nodes.values() if n.spec.executor == executor],
+        )
+        ctl = DegradeController(chain.name, frames, limits, shed=shed)
         vset.advisor = ctl
         self.controllers.setdefault(node, []).append(ctl)
 

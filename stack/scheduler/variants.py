@@ -58,6 +58,11 @@ class VariantSet:
         self.engines: tuple[Any, ...] = tuple(
             _load(ctx, name, model, engine_options) for name, model in items
         )
+        if len(self.engines) > 1:  # a switch must not meet an engine's slow first runs
+            for engine in self.engines:
+                warmup = getattr(engine, "warmup", None)
+                if callable(warmup):
+                    warmup()
         self.index = 0
         self.cost_ms: list[float | None] = [None] * len(items)  # EWMA of run time per variant
         self.switches: list[tuple[str, str, str]] = []  # (from, to, reason)

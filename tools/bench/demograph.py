@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,16 +94,24 @@ def demo_bag(seconds: float) -> Path:
 
 
 def replay(
-    bag: Path, run_dir: Path, *, rate: float | None, policy: str, launch: Path = DEMO_LAUNCH
+    bag: Path,
+    run_dir: Path,
+    *,
+    rate: float | None,
+    policy: str,
+    launch: Path = DEMO_LAUNCH,
+    launch_args: Sequence[str] = (),
 ) -> None:
     """`l4 replay` in a fresh interpreter (no threads or lock state left from another run);
-    ``rate`` None replays in lockstep. A run folder left by an earlier try is replaced."""
+    ``rate`` None replays in lockstep; ``launch_args`` are `NAME:=VALUE` for `--arg`. A run
+    folder left by an earlier try is replaced."""
     if run_dir.exists():
         shutil.rmtree(run_dir)
     pace = ["--lockstep"] if rate is None else ["--rate", f"{rate:g}"]
     cmd = [
         sys.executable, "-m", "stack.cli", "replay", str(bag), "--launch", str(launch),
         "--run-dir", str(run_dir), *pace, "--policy", policy, "--no-progress",
+        *(a for arg in launch_args for a in ("--arg", arg)),
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if proc.returncode not in (0, 1):  # 1: a chain over budget, which is a result here

@@ -85,8 +85,13 @@ def finetune(
     label: str = "fine-tune",
     epochs: int | None = None,
     on_step: Callable[[torch.nn.Module], None] | None = None,
+    penalty: Callable[[], torch.Tensor] | None = None,
+    on_epoch: Callable[[int], None] | None = None,
 ) -> FinetuneResult:
-    """Fine-tune ``student`` in place (AdamW, cosine decay); returns it in eval mode."""
+    """Fine-tune ``student`` in place (AdamW, cosine decay); returns it in eval mode.
+
+    ``on_step`` runs after each optimiser step (masks held), ``penalty`` is added to each
+    step's loss (a regulariser), ``on_epoch`` runs after each epoch (its 0-based index)."""
     epochs = spec.epochs if epochs is None else epochs
     torch.set_num_threads(spec.threads)
     cfg = source.cfg
@@ -106,6 +111,8 @@ def finetune(
             losses = []
             for idx in batches:
                 loss = student_loss(student, teacher, source.batch(idx), cfg, spec.distill)
+                if penalty is not None:
+                    loss = loss + penalty()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(student.parameters(), 10.0)
@@ -122,6 +129,8 @@ def finetune(
                             "seconds": round(time.perf_counter() - start, 1)})  # fmt: skip
             log.info("%s: epoch %d/%d loss %.4f (%.0f s)", label, epoch + 1, epochs,
                      history[-1]["loss"], history[-1]["seconds"])  # fmt: skip
+            if on_epoch is not None:
+                on_epoch(epoch)
             if spec.max_seconds is not None and time.perf_counter() - start > spec.max_seconds:
                 break
     student.eval()

@@ -25,6 +25,8 @@ METHODS: dict[str, str] = {
     "prune": "tools.compress.prune_method:run",  # structured channel pruning (Torch-Pruning)
     "int8": "tools.compress.posttrain:int8",  # post-training INT8 Q/DQ (onnxruntime.quantization)
     "fuse": "tools.compress.posttrain:fuse",  # pre/post-processing folded, cleanup (onnxslim)
+    "finegrained": "tools.compress.finegrained:run",  # schemes + reweighted group lasso
+    "sparse24": "tools.compress.sparse24:run",  # 2:4 masks + fine-tuning (TensorRT sm_80+)
 }
 
 

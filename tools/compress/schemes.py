@@ -66,9 +66,11 @@ def search_based(
     sensitivity: Mapping[str, float] | None = None,
     max_loss_points: float = 0.5,
     min_speedup: float = 1.05,
+    unit: str = "AP points lost",
 ) -> list[Choice]:
     """Per layer the scheme with the largest *measured* speedup (rows of ``layer_speedups``
-    per scheme), skipping layers whose sensitivity exceeds ``max_loss_points``."""
+    per scheme), skipping layers whose sensitivity exceeds ``max_loss_points`` (in ``unit``:
+    AP points, or the % held-out loss increase tools.compress.finegrained measures)."""
     sensitivity = sensitivity or {}
     layers = list(dict.fromkeys(str(r["layer"]) for rows in table.values() for r in rows))
     measured = {
@@ -78,7 +80,7 @@ def search_based(
     for layer in layers:
         loss = sensitivity.get(layer)
         if loss is not None and loss > max_loss_points:
-            out.append(Choice(layer, Scheme.NONE, 1.0, f"sensitive: {loss:.2f} AP points lost"))
+            out.append(Choice(layer, Scheme.NONE, 1.0, f"sensitive: {loss:.2f} {unit}"))
             continue
         options = [
             (measured[(s, layer)], s)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,20 +125,25 @@ def measure(card_path: Path, evals: EvalSet, threads: int) -> dict[str, Any]:
 
 def write_variant(
     model: Any, out_dir: Path, name: str, size: tuple[int, int], evals: EvalSet,
-    provenance: dict[str, Any], threads: int = 1,
+    provenance: dict[str, Any], threads: int = 1, engine: Mapping[str, Any] | None = None,
+    rewrite: Callable[[Path], None] | None = None,
 ) -> VariantResult:  # fmt: skip
-    """Export ``model`` (a TinyCenterNet) as ``out_dir/name/name.onnx`` + card, atomically."""
+    """Export ``model`` (a TinyCenterNet) as ``out_dir/name/name.onnx`` + card, atomically;
+    ``engine``: the engine options the card asks for (perception.detector.card.ENGINE_KEYS);
+    ``rewrite``: changes the exported ONNX in place before it is measured (a graph rewrite)."""
     from tools.train.evaluate import model_stats
     from tools.train.export import export_detector
 
     with atomic_folder(out_dir, name) as tmp:
         onnx_path, card_path = export_detector(model, tmp, name, size[0], size[1])
+        if rewrite is not None:
+            rewrite(onnx_path)
         stats = model_stats(onnx_path)
         acc = accuracy(card_path, evals)
         lat = measure(card_path, evals, threads)
         prov = {**provenance, "gflops": stats["gflops"], "params": stats["params"],
                 "onnx_bytes": stats["bytes"], "accuracy_ap50": acc, "latency": lat}  # fmt: skip
-        card = dataclasses.replace(load_card(card_path), provenance=prov)
+        card = dataclasses.replace(load_card(card_path), provenance=prov, engine=dict(engine or {}))
         write_card(card, card_path)
     final = out_dir / name
     return VariantResult(

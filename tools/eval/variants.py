@@ -16,13 +16,19 @@ from stack import topics
 
 
 def image_variants(
-    records: Sequence[tuple], image_topic: str = topics.CAMERA_IMAGE
+    records: Sequence[tuple],
+    image_topic: str = topics.CAMERA_IMAGE,
+    detections_topic: str = topics.CAMERA_DETECTIONS_2D,
 ) -> dict[int, str]:
-    """Image header stamp -> the variant of the run that consumed it (runs without one skipped)."""
+    """Image header stamp -> the variant of the detector run that consumed it: runs of the
+    nodes that publish ``detections_topic`` only (another node reading the same images with
+    model variants of its own, a traffic-light classifier, is not the camera detector), and
+    runs without a variant skipped."""
+    detectors = {r[0] for r in records if any(o[0] == detections_topic for o in r[7])}
     out: dict[int, str] = {}
     for r in records:
         variant = r[8]
-        if not variant:
+        if not variant or r[0] not in detectors:
             continue
         for topic, stamp in r[6]:
             if topic == image_topic:

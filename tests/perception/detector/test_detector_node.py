@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -301,3 +302,22 @@ def test_shipped_cards_by_name():
 
     assert resolve_card(object(), "models:camera_detector.yaml") == CAMERA_DETECTOR_CARD
     assert resolve_card(object(), "") == CAMERA_DETECTOR_CARD
+
+
+def test_a_card_asking_for_engine_options_gets_them_for_its_variant_only(
+    constant_detector, make_ctx
+):
+    dense = constant_detector([], name="dense")
+    sparse = constant_detector([], {"engine": {"sparse_weights": True}}, name="s24")
+    ctx = make_ctx(cards=[str(dense), str(sparse)])
+    asked = []
+    load = ctx.engine
+
+    def engine(model, **options):
+        asked.append((Path(model).stem, options.get("sparse_weights", False)))
+        return load(model, **options)
+
+    ctx.engine = engine
+    node = CameraDetector(ctx)
+    assert asked == [("dense", False), ("s24", True)]
+    assert node.models.names == ("dense", "s24")

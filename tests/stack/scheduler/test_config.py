@@ -23,7 +23,7 @@ def test_degrade_defaults_and_per_node_overrides():
             "degrade": {
                 "min_slack_ms": 4,
                 "hold_s": 1.5,
-                "nodes": {"det": {"chain": "cam", "window": 3}},
+                "nodes": {"det": {"chain": "cam", "window": 3, "max_shed": 0.05}},
             },
         }
     )
@@ -32,6 +32,7 @@ def test_degrade_defaults_and_per_node_overrides():
     assert (det.chain, det.window, det.min_slack_ms, det.hold_s) == ("cam", 3, 4.0, 1.5)
     other = cfg.degrade_for("other")
     assert (other.chain, other.window, other.min_slack_ms) == (None, 16, 4.0)
+    assert (det.max_shed, other.max_shed) == (0.05, None)  # shed work watched only if asked
 
 
 def test_resolved_slacks_follow_the_budget_unless_given():
@@ -48,6 +49,10 @@ def test_resolved_slacks_follow_the_budget_unless_given():
         ({"degrade": {"window": 0}}, r"scheduler.degrade.window: expected an integer >= 1"),
         ({"degrade": {"nodes": {"det": {"chain": 3}}}}, r"nodes.det.chain: expected a chain name"),
         ({"degrade": {"nodes": {"det": {"nodes": {}}}}}, r"nodes.det.nodes: unknown key"),
+        (
+            {"degrade": {"nodes": {"det": {"max_shed": 1.5}}}},
+            r"scheduler.degrade.nodes.det.max_shed: expected a number in 0..1, got 1.5",
+        ),
         ({"degrade": {"enabled": "yes"}}, r"scheduler.degrade.enabled: expected true or false"),
         ({"gc_freeze": 1}, r"scheduler.gc_freeze: expected true or false, got 1"),
         (

@@ -58,7 +58,9 @@ def test_recipe_defaults_and_method_registry():
     assert [s.seed for s in r.data.train] == [1, 2] and r.data.eval[0].weather == "night"
     assert {"prune", "int8", "fuse"} <= set(METHODS) and callable(load_method("prune"))
     assert callable(load_method("int8")) and callable(load_method("fuse"))
-    with pytest.raises(RecipeError, match=r"method='nope' is not one of 'fuse', 'int8', 'prune'"):
+    with pytest.raises(
+        RecipeError, match=r"method='nope' is not one of 'finegrained', 'fuse', 'int8',"
+    ):
         load_method("nope")
 
 
