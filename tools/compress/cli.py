@@ -25,15 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stack.cli.errors import CliError
+    from stack.cli.errors import require_modules
 
-    try:
-        import torch  # noqa: F401
-        import torch_pruning  # noqa: F401
-    except ImportError as exc:
-        raise CliError(
-            f"compression needs the [train] extra ({exc.name}): pip install 'l4stack[train]'"
-        ) from None
+    require_modules("compression", "torch", "torch_pruning")
     from tools.compress.recipe import load_recipe
     from tools.compress.run import compress
 

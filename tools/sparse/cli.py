@@ -86,12 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _setup(args: argparse.Namespace):
     import dataclasses
 
-    from stack.cli.errors import CliError
+    from stack.cli.errors import require_modules
 
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise CliError("sparse training needs torch: pip install 'l4stack[train]'") from None
+    require_modules("sparse training", "torch", "torch_pruning")
     from tools.sparse.data import DataSpec, load_domains
     from tools.sparse.trainer import LearnerConfig
 

@@ -95,12 +95,9 @@ def recipe_from_args(args: argparse.Namespace):  # -> DetectorRecipe
 
 
 def run_detector(args: argparse.Namespace) -> int:
-    from stack.cli.errors import CliError
+    from stack.cli.errors import require_modules
 
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        raise CliError("training needs torch: pip install 'l4stack[train]'") from None
+    require_modules("training", "torch")
     from tools.train.detector import run
 
     report = run(recipe_from_args(args))
