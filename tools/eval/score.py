@@ -48,7 +48,7 @@ from tools.eval.metrics import (
     rectangle,
     rmse,
 )
-from tools.eval.variants import split_by_variant
+from tools.eval.variants import CAMERA_2D, split_by_variant
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Topics:
     gt_boxes: str = "/ground_truth/camera_boxes"
     lidar: str = "/sensing/lidar/top/points"
     tf_static: str = "/tf_static"
-    camera_2d: str = "/perception/camera/detections2d"
+    camera_2d: str = CAMERA_2D
     lidar_objects: str = "/perception/lidar/objects"
     tracked: str = "/perception/objects"
     odometry: str = "/localization/odometry"

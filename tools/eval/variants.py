@@ -14,15 +14,21 @@ from typing import Any
 
 from stack import topics
 
+CAMERA_2D = "/perception/camera/detections2d"  # the detector's 2D boxes (score.Topics)
+
 
 def image_variants(
-    records: Sequence[tuple], image_topic: str = topics.CAMERA_IMAGE
+    records: Sequence[tuple],
+    image_topic: str = topics.CAMERA_IMAGE,
+    output_topic: str = CAMERA_2D,
 ) -> dict[int, str]:
-    """Image header stamp -> the variant of the run that consumed it (runs without one skipped)."""
+    """Image header stamp -> the variant of the run that consumed it and published
+    ``output_topic`` (the detections being split): another node with variants on the same
+    images (the traffic-light ViT) is not the detector (runs without a variant skipped)."""
     out: dict[int, str] = {}
     for r in records:
         variant = r[8]
-        if not variant:
+        if not variant or not any(o[0] == output_topic for o in r[7]):
             continue
         for topic, stamp in r[6]:
             if topic == image_topic:

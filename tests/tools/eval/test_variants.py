@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from stack import topics
-from tools.eval.variants import image_variants, split_by_variant
+from tools.eval.variants import CAMERA_2D, image_variants, split_by_variant
 
 
-def _record(node, variant, inputs):
-    return (node, "sub", "t", 0, 0, 1, tuple(inputs), (), variant, ())
+def _record(node, variant, inputs, outputs=(CAMERA_2D,)):
+    return (
+        node,
+        "sub",
+        "t",
+        0,
+        0,
+        1,
+        tuple(inputs),
+        tuple((o, 0, {}) for o in outputs),
+        variant,
+        (),
+    )
 
 
 def test_image_stamps_map_to_the_variant_that_ran_on_them():
@@ -16,6 +27,8 @@ def test_image_stamps_map_to_the_variant_that_ran_on_them():
         _record("camera_detector", "pruned", [(topics.CAMERA_IMAGE, 200)]),
         _record("lidar", "", [("/sensing/lidar/top/points", 150)]),
         _record("tracker", "", [(topics.CAMERA_IMAGE, 300)]),  # no variant: not attributed
+        # Another node with variants on the same image (the traffic-light ViT): not the detector
+        _record("traffic_light", "vit_r50", [(topics.CAMERA_IMAGE, 100)], [topics.TRAFFIC_SIGNALS]),
     ]
     variants = image_variants(records)
     assert variants == {100: "dense", 200: "pruned"}
