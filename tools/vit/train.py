@@ -19,10 +19,16 @@ from tools.vit.model import TokenPrunedViT, VitConfig, keep_counts
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 5
-    prune_epochs: int = 3
+    prune_epochs: int = 5
     batch: int = 128
     lr: float = 2e-3
-    ratio_weight: float = 4.0
+    # Pruning fine-tunes the dense weights at lr * backbone_lr_scale and trains the selectors
+    # at lr; at full lr the backbone drifted and held-out accuracy fell from 98.8 to 93.9 %.
+    backbone_lr_scale: float = 0.1
+    # The static model keeps exactly round(N rho^i) tokens, so training must keep about as many:
+    # at weight 4 the first stage (before block 0) kept 64-84 % of the tokens for rho 0.4
+    # (distillation pays for every token kept), at 30 it keeps 48 %.
+    ratio_weight: float = 30.0
     distill_weight: float = 1.0
     threads: int = 1
     seed: int = 0
@@ -86,7 +92,8 @@ def _fit(
     gen = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.05)
     steps = epochs * ((len(data) + cfg.batch - 1) // cfg.batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=steps, pct_start=0.15)
+    peaks = [g["lr"] for g in opt.param_groups]  # one per group (backbone / selectors)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, peaks, total_steps=steps, pct_start=0.15)
     for epoch in range(epochs):
         started, total, count = time.perf_counter(), 0.0, 0
         model.train()
@@ -138,7 +145,13 @@ def train_pruned(
         )
         return ce + cfg.ratio_weight * ratio + cfg.distill_weight * kd
 
-    _fit(model, data, cfg.prune_epochs, cfg, loss, model.parameters(), log, f"rho {rho:g}")
+    selectors = [p for n, p in model.named_parameters() if n.startswith("selectors")]
+    backbone = [p for n, p in model.named_parameters() if not n.startswith("selectors")]
+    groups = [
+        {"params": backbone, "lr": cfg.lr * cfg.backbone_lr_scale},
+        {"params": selectors, "lr": cfg.lr},
+    ]
+    _fit(model, data, cfg.prune_epochs, cfg, loss, groups, log, f"rho {rho:g}")
     return model.eval()
 
 
