@@ -23,12 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--cache", type=Path, default=Path("runs/vit-crops"), help="crop cache (%(default)s)"
     )
     t.add_argument("--epochs", type=argtypes.bounded_int(1, 1000), default=5)
-    t.add_argument("--prune-epochs", type=argtypes.bounded_int(1, 1000), default=5)
+    t.add_argument("--prune-epochs", type=argtypes.bounded_int(1, 1000), default=3)
     t.add_argument("--max-crops", type=argtypes.bounded_int(100, 10**7), default=4000)
     t.add_argument("--reuse-dense", action="store_true", help="the dense ViT of the last run")
     t.add_argument("--threads", type=argtypes.bounded_int(1, 64), default=1)
     t.add_argument(
-        "--rhos", default="0.5,0.4", help="keep ratios rho (stages keep rho, rho^2, rho^3)"
+        "--rhos", default="0.7,0.5", help="keep ratios rho (stages keep rho, rho^2, rho^3)"
     )
     t.set_defaults(func=run_train)
 

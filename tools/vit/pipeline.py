@@ -29,7 +29,7 @@ class VitJob:
     train_seeds: tuple[int, ...] = (3001, 3002, 3003, 3004)
     eval_seeds: tuple[int, ...] = (1001, 1002, 1003, 1004, 1005)
     seconds: float = 40.0
-    rhos: tuple[float, ...] = (0.5, 0.4)
+    rhos: tuple[float, ...] = (0.7, 0.5)
     reuse_dense: bool = False  # the dense ViT saved in the cache by an earlier run
     max_crops: int = 4000  # a random subset of the training crops (near frames repeat)
     train: TrainConfig = field(default_factory=TrainConfig)
