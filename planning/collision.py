@@ -79,9 +79,16 @@ class Footprints:
 
     def first_hit(self, ego_pose: np.ndarray, shape: VehicleShape) -> Collision | None:
         """The earliest step at which the ego at ``ego_pose`` (K, 3) overlaps an object."""
+        hits = self.hits(ego_pose, shape)
+        return hits[0] if hits else None
+
+    def hits(self, ego_pose: np.ndarray, shape: VehicleShape) -> list[Collision]:
+        """Every object the ego at ``ego_pose`` (K, 3) overlaps, at its first such step, in
+        time order (a tie: lower row first). A caller that cannot act on the earliest (a car
+        closing from behind) still sees the later ones."""
         k, n = self.xy.shape[:2]
         if n == 0 or k == 0:
-            return None
+            return []
         # Cheap prefilter on centre distances: only objects that come within reach of the ego
         # footprint at some step need the circle test.
         heading = np.column_stack([np.cos(ego_pose[:, 2]), np.sin(ego_pose[:, 2])])
@@ -91,7 +98,7 @@ class Footprints:
         bound = 0.5 * np.hypot(shape.length, shape.width) + self.half_diagonal
         near = np.flatnonzero((centre_dist < bound[None, :] + self.margin).any(axis=0))
         if len(near) == 0:
-            return None
+            return []
         obj_c, obj_r, obj_reach = self._circles_of(near)
         ego_c, ego_r = ego_circles(ego_pose, shape)
         margin = self.margin[:, near]
@@ -102,16 +109,16 @@ class Footprints:
             centre_dist[:, near] < ego_reach + obj_reach[None, :] + margin + 1e-6
         )
         if len(steps) == 0:
-            return None
+            return []
         diff = obj_c[steps, objs][:, :, None, :] - ego_c[steps][:, None, :, :]  # (P, C, Ce, 2)
         dist = np.sqrt(np.einsum("pabi,pabi->pab", diff, diff))
         touch = dist.min(axis=(1, 2)) < ego_r + obj_r[objs] + margin[steps, objs]
-        if not touch.any():
-            return None
         hit = np.zeros(margin.shape, bool)  # (K, N)
         hit[steps[touch], objs[touch]] = True
-        step = int(np.argmax(hit.any(axis=1)))
-        return Collision(step, int(near[np.argmax(hit[step])]))
+        rows = np.flatnonzero(hit.any(axis=0))
+        first = np.argmax(hit[:, rows], axis=0)
+        order = np.lexsort((rows, first))
+        return [Collision(int(first[i]), int(near[rows[i]])) for i in order]
 
 
 def first_collision(

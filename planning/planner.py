@@ -8,7 +8,8 @@
    pedestrians and cyclists beside the path wide: planning.lateral).
 4. Check the rollout against every object's predicted motion with inflated footprints. A conflict
    ahead of the ego (a pedestrian about to cross) adds a stop point before it and the rollout is
-   repeated; a conflict that braking cannot fix (hit from behind) is reported, not acted on.
+   repeated; a conflict that braking cannot fix (hit from behind) is reported, not acted on,
+   and does not hide a later conflict ahead.
 """
 
 from __future__ import annotations
@@ -235,9 +236,13 @@ class Planner:
             )
             shifts = clearance.shifts(profile.s)
             poses = self._lay_on_lane(profile, s_ego, d_ego, shifts)
-            collision = footprints.first_hit(poses, cfg.vehicle)
-            if collision is None or not self._ahead_of_ego(collision, poses, pred):
-                break  # braking cannot help against a conflict from behind or the side
+            hits = footprints.hits(poses, cfg.vehicle)
+            # Braking cannot help against a conflict from behind or the side: such a hit is
+            # reported, and the first one ahead of the ego, even if later, is still acted on.
+            ahead = next((h for h in hits if self._ahead_of_ego(h, poses, pred)), None)
+            collision = ahead or (hits[0] if hits else None)
+            if ahead is None:
+                break
             if attempt == cfg.max_replans:
                 return self._finish(
                     profile,

@@ -94,7 +94,7 @@ def rollout(
     Obstacles whose rear is already behind base_link are not braked for.
     """
     dt = float(times[1] - times[0]) if len(times) > 1 else 0.1
-    obs = _binding(obstacles, cfg.time_gap)
+    obs = _binding(obstacles, cfg.time_gap, float(s0) + front)
     limit_s_list, limit_v_list = limit_s.tolist(), limit_v.tolist()
     n = len(times)
     s_out, v_out, a_out = [0.0] * n, [0.0] * n, [0.0] * n
@@ -128,16 +128,22 @@ def rollout(
     return Profile(np.asarray(times, float), np.array(s_out), np.array(v_out), np.array(a_out))
 
 
-def _binding(obstacles: list[Obstacle], time_gap: float) -> list[tuple[float, float, float, float]]:
-    """The obstacles that can limit the ego, as (s, v, gap, time gap): sorted by distance, each
-    slower than every nearer one (a farther, faster obstacle is always shielded by a nearer,
-    slower one)."""
+def _binding(
+    obstacles: list[Obstacle], time_gap: float, s_front: float
+) -> list[tuple[float, float, float, float]]:
+    """The obstacles that can limit the ego (front bumper at ``s_front``), as (s, v, gap, time
+    gap): sorted by distance, each slower than every nearer one (a farther, faster obstacle is
+    always shielded by a nearer, slower one). Only an obstacle ahead of the front bumper
+    shields: the rollout stops braking for one once base_link passes its rear, and a standing
+    one overlapping the ego (a track on its flank in fog) used to drop every stop ahead, a red
+    light's line included, and then let the ego speed up."""
     kept: list[tuple[float, float, float, float]] = []
     slowest = math.inf
     for o in sorted(obstacles, key=lambda o: o.s):
         if o.v < slowest:
             kept.append((o.s, o.v, o.gap, time_gap if o.time_gap is None else o.time_gap))
-            slowest = o.v
+            if o.s > s_front:
+                slowest = o.v
     return kept
 
 

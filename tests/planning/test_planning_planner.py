@@ -109,6 +109,25 @@ def test_car_closing_from_behind_does_not_make_the_ego_brake():
     assert plan.collision is not None and plan.behavior is Behavior.CRUISE
 
 
+def test_a_conflict_from_behind_does_not_hide_a_later_one_ahead():
+    """Seed 1005 at 12.3 s: an object crossing in from the side met the ego's flank at 2.5 s
+    (braking cannot help there), and the check stopped at that first hit, so the lead car's
+    worst-case stop (RSS, prediction.lead_brake_decel) 3 s out was never braked for: the plan
+    sped up to 5.6 m/s and reached the real lead, which did brake. Every hit is looked at; the
+    first one ahead of the ego is planned around, one from behind is only reported."""
+    planner = Planner(STRAIGHT, PlannerConfig(prediction={"lead_brake_decel": 8.0}))
+    lead = _obj(17.0, 0.0, 0.0, (4.5, 1.8, 1.5), Label.CAR, vx=5.3)
+    behind = _obj(-12.0, 0.0, 0.0, (4.5, 1.8, 1.5), Label.CAR, vx=18.0)
+    objs = ObjectArray.concat([lead, behind])
+    plan = planner.plan(EgoState(0.0, 0.0, 0.0, 3.3), objs)
+    lead_stop = 17.0 - 2.25 + 5.3**2 / (2 * 8.0)  # its rear where a hard brake would end
+    assert plan.profile.s[-1] + planner.cfg.vehicle.front < lead_stop
+    assert plan.behavior is Behavior.STOP and plan.target == 0
+    assert plan.collision is not None and plan.collision.obj == 1  # still reported
+    alone = planner.plan(EgoState(0.0, 0.0, 0.0, 3.3), lead)
+    assert plan.profile.s[-1] == pytest.approx(alone.profile.s[-1], abs=0.05)
+
+
 def test_lateral_offset_blends_back_to_the_centerline():
     planner = Planner(STRAIGHT)
     plan = planner.plan(EgoState(0.0, 0.8, 0.0, 8.0), ObjectArray.empty())

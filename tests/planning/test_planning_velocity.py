@@ -78,3 +78,15 @@ def test_a_stop_limit_without_time_gap_is_braked_for_later_not_crept_up_to():
     assert late.s[at_4s] > slow.s[at_4s] + 2.0
     assert late.s[-1] + 3.7 <= 40.0 - 1.0 and late.v[-1] < 0.5
     assert late.a.min() >= -CFG.emergency_decel - 1e-9
+
+
+def test_a_standing_obstacle_behind_base_link_does_not_hide_a_stop_ahead():
+    """Seed 1004 in fog: a track overlapping the ego's flank (its rear behind base_link, not
+    braked for) was the nearest standing obstacle, so the red light's line 10 m ahead, standing
+    too, counted as shielded by it and was dropped: the plan sped up to 12.6 m/s over the line."""
+    line = Obstacle(s=10.0, v=0.0, gap=1.0, time_gap=0.8)
+    for rear in (-4.9, 0.1):  # behind base_link; between base_link and the front bumper
+        beside = Obstacle(s=rear, v=0.0, gap=2.0)
+        prof = rollout(0.0, 3.9, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [beside, line], TIMES, CFG)
+        assert prof.s.max() + 3.7 <= 10.0 - 0.5
+        assert prof.v.max() <= 3.9 + 1e-9

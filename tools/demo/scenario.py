@@ -25,7 +25,9 @@ def demo_scenario(
     """The cached demo scenario, generated on first use."""
     from tools.scenario import make_scenario
 
-    name = f"demo-s{seed}-{seconds:g}s-{weather}-{traffic}-lights"
+    # "-lights2": the light ground truth's visible fraction now counts the image edge (a cached
+    # "-lights" scenario has the old /ground_truth/traffic_light_rois).
+    name = f"demo-s{seed}-{seconds:g}s-{weather}-{traffic}-lights2"
     path = cache_dir() / name
     if (path / "scenario.yaml").exists() and (path / "map.npz").exists():
         log.info("reusing scenario %s", path)

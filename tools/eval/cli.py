@@ -19,6 +19,7 @@ SUMMARY = (
     ("control_error_m", "control cross-track at 1 s (m)", "{:.3f}", None, False),
     # issue 23: heads visible within 60 m; plans that cross a red line; plans stopping at green
     ("light_accuracy", "light-state accuracy (<= 60 m)", "{:.4f}", 0.99, True),
+    ("light_heads_on_unanswered_frames", "  of which heads on frames dropped", "{:d}", None, False),
     ("red_light_violations", "red-light violations (plans)", "{:d}", 0, False),
     ("needless_stops", "needless stops at green (plans)", "{:d}", None, False),
 )

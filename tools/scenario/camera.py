@@ -52,7 +52,7 @@ class HeadView:
     """A signal head as the camera sees it: its lit lamp's pixel and how much of it shows."""
 
     head: int
-    visible_fraction: float  # of the housing's silhouette in the image
+    visible_fraction: float  # of the housing's whole silhouette that shows in the image
     lamp_visible: bool  # the lit lamp's centre is in the image and unoccluded
     box: tuple[float, float, float, float]  # u0, v0, u1, v1 of the housing, clipped
     distance: float  # camera to housing centre, metres
@@ -226,7 +226,9 @@ class CameraRenderer:
             if u1 - u0 < 1 or v1 - v0 < 1:
                 continue
             visible = int(np.count_nonzero(ids_img == owner + 1))
-            alone = self._silhouette_pixels(polys, u0, v0, u1, v1)
+            # The whole housing, past the image edge too: a head leaving the top of the image
+            # as the ego nears its line is out of view as much as one hidden behind a truck.
+            alone = self._silhouette_pixels(polys, *verts.min(axis=0), *verts.max(axis=0))
             yaw = heads.yaw[k]
             facing = np.array([np.cos(yaw), np.sin(yaw), 0.0])
             front = heads.center[k] + facing * heads.size[k, 0] / 2

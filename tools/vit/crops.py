@@ -65,6 +65,46 @@ def label(view, state: int) -> int:
     return CLASS_STATES.index(LightState(state))
 
 
+@dataclass(frozen=True)
+class _Scene:
+    traj: object  # tools.scenario.traffic.Trajectories
+    world: object
+    rig: Rig
+    lights: LightMap
+    extrinsic: RigidTransform
+    cfg: ScenarioConfig
+    rngs: list
+
+
+def _scene(seed: int, seconds: float, weather: str) -> _Scene:
+    """The drive of a scenario seed, its light map and the camera mount, as the generator has
+    them (same seed sequence)."""
+    cfg = ScenarioConfig(seconds=seconds, seed=seed, weather=weather)
+    children = np.random.SeedSequence(seed).spawn(6)
+    rngs = [np.random.default_rng(c) for c in children]
+    world = make_world(rngs[0], EGO_START_S + 16.0 * seconds + 350.0)
+    world = with_signals(world, make_signals(rngs[5], EGO_START_S, world.road.length))
+    traj = simulate(world.road, cfg, rngs[1], world.signals)
+    rig = Rig()
+    extrinsic = RigidTransform(
+        rig.camera.mount.rotation.as_matrix(), np.array(rig.camera.mount.xyz)
+    )
+    return _Scene(traj, world, rig, light_map(world.signals, world.road), extrinsic, cfg, rngs)
+
+
+def heads_per_frame(seed: int, seconds: float) -> np.ndarray:
+    """How many regions the recognizer classifies in each camera frame of a scenario (true
+    pose): the batch the node runs."""
+    sc = _scene(seed, seconds, "day")
+    size = (sc.rig.camera.width, sc.rig.camera.height)
+    out = []
+    for step in range(0, sc.traj.steps, SIM_HZ // 10):
+        x, y = sc.traj.ego_xy[step]
+        pose = camera_in_map(GeoPose(x, y, float(sc.traj.ego_yaw[step])), sc.extrinsic)
+        out.append(len(project_heads(sc.lights, pose, sc.rig.camera.k, size, RoiConfig()).rois))
+    return np.array(out, np.int64)
+
+
 def scenario_crops(
     seed: int,
     seconds: float,
@@ -75,18 +115,9 @@ def scenario_crops(
 ) -> Crops:
     """Crops of one scenario: ``renders`` random light settings per camera frame with a head in
     range; pose error sigma (metres, radians) on x, y and yaw."""
-    cfg = ScenarioConfig(seconds=seconds, seed=seed, weather=weather)
-    children = np.random.SeedSequence(seed).spawn(6)
-    rngs = [np.random.default_rng(c) for c in children]
-    world = make_world(rngs[0], EGO_START_S + 16.0 * seconds + 350.0)
-    world = with_signals(world, make_signals(rngs[5], EGO_START_S, world.road.length))
-    traj = simulate(world.road, cfg, rngs[1], world.signals)
-    rig = Rig()
-    cam = CameraRenderer(rig.camera, cfg.weather, world, rngs[2])
-    lights = light_map(world.signals, world.road)
-    extrinsic = RigidTransform(
-        rig.camera.mount.rotation.as_matrix(), np.array(rig.camera.mount.xyz)
-    )
+    sc = _scene(seed, seconds, weather)
+    traj, rig, lights = sc.traj, sc.rig, sc.lights
+    cam = CameraRenderer(rig.camera, sc.cfg.weather, sc.world, sc.rngs[2])
     rng = np.random.default_rng(seed + 77)
     out_img, out_lab, out_dist = [], [], []
     for step in range(0, traj.steps, (SIM_HZ // 10) * every):
@@ -97,7 +128,7 @@ def scenario_crops(
             yaw + rng.normal(0, pose_sigma[1]),
         )  # fmt: skip
         proj = project_heads(
-            lights, camera_in_map(noisy, extrinsic), rig.camera.k, cam.size, RoiConfig()
+            lights, camera_in_map(noisy, sc.extrinsic), rig.camera.k, cam.size, RoiConfig()
         )
         if not proj.rois:
             continue

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tools.vit.crops import Crops, scenario_crops
+from tools.vit.crops import Crops, heads_per_frame, scenario_crops
 
 WEATHERS = ("day", "night", "fog", "rain")
 
@@ -46,3 +46,17 @@ def crop_set(
             log(f"crops seed {seed} {weather}: {len(part)}")
             parts.append(part)
     return Crops.concat(parts)
+
+
+def node_batches(cache: Path, seeds: Iterable[int], seconds: float) -> np.ndarray:
+    """Regions per camera frame with any head in range, over the seeds: the batch sizes the
+    recognizer runs (cached as one .npy per seed)."""
+    parts = []
+    for seed in seeds:
+        path = cache / f"heads-per-frame-s{seed}-{seconds:g}s.npy"
+        if not path.exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            np.save(path, heads_per_frame(seed, seconds))
+        parts.append(np.load(path))
+    every = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    return every[every > 0]

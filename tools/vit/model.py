@@ -28,7 +28,8 @@ class VitConfig:
     heads: int = 4
     mlp_ratio: float = 2.0
     classes: int = 4
-    stages: tuple[int, ...] = (1, 2, 4)  # blocks that a token selector precedes
+    # Blocks a token selector precedes (0: the patch embeddings themselves; see README).
+    stages: tuple[int, ...] = (1, 2, 4)
     selector_heads: int = 4
 
     @property
@@ -62,7 +63,13 @@ class Attention(nn.Module):
             eye = torch.eye(n, device=x.device)[None, None]
             keep = policy[:, None, None, :]
             keep = keep + (1.0 - keep) * eye
-            attn = torch.exp(attn - attn.max(dim=-1, keepdim=True)[0]) * keep
+            # Shifted by the largest *kept* logit (DynamicViT takes the largest of all): when a
+            # pruned key dominated a row, the kept ones summed to ~e^-30 and the straight-
+            # through gradient on that key's mask went as 1/1e-6 (a selector before block 0
+            # got 10^4 times the keep-ratio loss's gradient and never pruned). A pruned key's
+            # term is capped at 1, so its gradient stays bounded too; values are unchanged.
+            kept_max = (attn - 1e9 * (1.0 - keep.detach())).max(dim=-1, keepdim=True)[0]
+            attn = torch.exp((attn - kept_max).clamp(max=0.0)) * keep
             attn = (attn + 1e-6 / n) / (attn.sum(dim=-1, keepdim=True) + 1e-6)
         return self.proj((attn @ v).transpose(1, 2).reshape(b, n, c))
 
@@ -102,6 +109,21 @@ class TokenSelector(nn.Module):
         per_head = self.logits(z).reshape(*x.shape[:2], self.heads, 2).softmax(-1)[..., 0]
         w = self.head_weight(g).softmax(-1)  # (B, heads)
         return (per_head * w[:, None, :]).sum(-1)
+
+    def keep_score(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`forward` without a mask, in fewer graph ops for the exported model: a head's
+        two-way softmax is the sigmoid of its logit difference, and the logits of [local,
+        global] split into a per-token and a per-crop product (no concat, no broadcast)."""
+        h = self.embed(self.norm(x))
+        g = h.mean(dim=1)
+        w, b = self.logits.weight, self.logits.bias
+        diff_w, diff_b = w[0::2] - w[1::2], b[0::2] - b[1::2]  # keep - prune, per head
+        half = h.shape[-1]
+        local = h @ diff_w[:, :half].t()
+        per_crop = g @ diff_w[:, half:].t() + diff_b
+        per_head = torch.sigmoid(local + per_crop[:, None, :])  # (B, N, heads)
+        weight = self.head_weight(g).softmax(-1)  # (B, heads)
+        return (per_head @ weight[:, :, None])[..., 0]
 
 
 def _binary_gumbel(p: torch.Tensor, tau: float) -> torch.Tensor:
@@ -173,24 +195,25 @@ class TokenPrunedViT(nn.Module):
         return self._classify(x), masks
 
     def forward_static(self, x: torch.Tensor, counts: tuple[int, ...]) -> torch.Tensor:
-        """Inference with ``counts`` patch tokens kept per stage: TopK + Gather, fixed shapes."""
+        """Inference with ``counts`` patch tokens kept per stage: TopK + Gather, fixed shapes.
+
+        One TopK ranks all patch tokens, one Gather puts them in that order: the first k go on,
+        the rest fold into the package token weighted by their prune probability (1 - score,
+        the TopK values themselves), as one (1 x rest) @ (rest x D) product."""
         x = self._embed(x)
         for i, blk in enumerate(self.blocks):
             if i in self.cfg.stages:
                 stage = self.cfg.stages.index(i)
                 patches = x[:, 2:]
                 n, k, d = patches.shape[1], counts[stage], patches.shape[2]
-                p = self.selectors[stage](patches)
-                order = torch.topk(p, n, dim=1).indices  # all, best first: keep the first k
-                keep, rest = order[:, :k], order[:, k:]
-                kept = torch.gather(patches, 1, keep[..., None].expand(-1, -1, d))
+                score, order = torch.topk(self.selectors[stage].keep_score(patches), n, dim=1)
+                ranked = torch.gather(patches, 1, order[..., None].expand(-1, -1, d))
+                package = x[:, 1:2]
                 if n > k:
-                    gone = torch.gather(patches, 1, rest[..., None].expand(-1, -1, d))
-                    weight = 1.0 - torch.gather(p, 1, rest)
-                    package = _fold(x[:, 1:2], gone, weight)
-                else:
-                    package = x[:, 1:2]
-                x = torch.cat([x[:, :1], package, kept], 1)
+                    weight = 1.0 - score[:, k:]
+                    weight = weight / (weight.sum(1, keepdim=True) + 1e-6)
+                    package = package + weight[:, None, :] @ ranked[:, k:]
+                x = torch.cat([x[:, :1], package, ranked[:, :k]], 1)
             x = blk(x)
         return self._classify(x)
 

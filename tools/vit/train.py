@@ -22,6 +22,11 @@ class TrainConfig:
     prune_epochs: int = 3
     batch: int = 128
     lr: float = 2e-3
+    # Pruning fine-tunes the dense weights at lr * backbone_lr_scale (the selectors at lr).
+    # The shipped variants used 1.0. Pruning before block 0 was tried with 0.1 and a keep-ratio
+    # weight of 30 (at 4 the first stage kept 64-84 % of the tokens in training, not rho):
+    # 97.7-98.0 % held-out at rho 0.4, diverged at rho 0.5; not shipped (CHANGELOG).
+    backbone_lr_scale: float = 1.0
     ratio_weight: float = 4.0
     distill_weight: float = 1.0
     threads: int = 1
@@ -86,7 +91,8 @@ def _fit(
     gen = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.05)
     steps = epochs * ((len(data) + cfg.batch - 1) // cfg.batch)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=steps, pct_start=0.15)
+    peaks = [g["lr"] for g in opt.param_groups]  # one per group (backbone / selectors)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, peaks, total_steps=steps, pct_start=0.15)
     for epoch in range(epochs):
         started, total, count = time.perf_counter(), 0.0, 0
         model.train()
@@ -138,7 +144,13 @@ def train_pruned(
         )
         return ce + cfg.ratio_weight * ratio + cfg.distill_weight * kd
 
-    _fit(model, data, cfg.prune_epochs, cfg, loss, model.parameters(), log, f"rho {rho:g}")
+    selectors = [p for n, p in model.named_parameters() if n.startswith("selectors")]
+    backbone = [p for n, p in model.named_parameters() if not n.startswith("selectors")]
+    groups = [
+        {"params": backbone, "lr": cfg.lr * cfg.backbone_lr_scale},
+        {"params": selectors, "lr": cfg.lr},
+    ]
+    _fit(model, data, cfg.prune_epochs, cfg, loss, groups, log, f"rho {rho:g}")
     return model.eval()
 
 

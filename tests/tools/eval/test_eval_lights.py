@@ -54,6 +54,13 @@ def test_accuracy_per_state_counts_missing_output_as_wrong_and_skips_far_or_hidd
     assert acc["light_heads_scored"] == {"RED": 2, "AMBER": 0, "GREEN": 1}
     assert acc["light_accuracy_by_state"] == {"RED": 0.5, "AMBER": None, "GREEN": 0.0}
     assert acc["light_accuracy"] == round(1 / 3, 4)
+    # NS + 2 got no answer at all (a frame dropped under load): counted apart as well.
+    assert acc["light_heads_on_unanswered_frames"] == 0  # its heads are far or hidden
+    out = [(NS, _signals(NS, {1: 1, 2: 1}))]
+    acc = light_accuracy(gt, out)
+    assert acc["light_heads_on_unanswered_frames"] == 1
+    assert acc["light_accuracy"] == round(1 / 3, 4)
+    assert acc["light_accuracy_answered"] == 0.5
 
 
 def test_a_path_crosses_a_stop_line_only_through_its_segment():

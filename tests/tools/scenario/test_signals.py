@@ -84,3 +84,54 @@ def test_lights_off_leaves_out_the_light_topics_and_light_map(tmp_path):
     assert "/ground_truth/traffic_signals" not in without.message_counts
     assert load_light_map(without.map_path) is None
     assert len(load_light_map(with_lights.map_path)) >= 2
+
+
+def test_a_head_leaving_the_top_of_the_image_counts_as_out_of_view():
+    """Seeds 1002 and 1005 scored the far-side head as visible (fraction 0.93-0.96) while ~60 %
+    of its housing was above the image, because the fraction only compared it with its in-image
+    silhouette; the recognizer rightly skips a head whose centre is out of view. The ground
+    truth now counts the image edge as it counts an occluder, and agrees with the ROIs."""
+    from perception.geometry import Pose2D as GeoPose
+    from perception.geometry import RigidTransform
+    from perception.traffic_light import lightmap as lm
+    from perception.traffic_light.roi import RoiConfig, camera_in_map, project_heads
+    from tools.scenario.camera import CameraRenderer, Pose2D
+    from tools.scenario.config import Rig
+    from tools.scenario.signals import make_signals
+    from tools.scenario.traffic import EGO_START_S
+    from tools.scenario.world import make_world, with_signals
+    from tools.vit.crops import MIN_VISIBLE, light_map
+
+    rngs = [np.random.default_rng(i) for i in range(3)]
+    world = make_world(rngs[0], EGO_START_S + 700.0)
+    world = with_signals(world, make_signals(rngs[1], EGO_START_S, world.road.length))
+    heads = light_map_arrays(world.signals, world.road)[lm.HEAD_XYZ]
+    rig = Rig()
+    cam = CameraRenderer(rig.camera, "day", world, rngs[2])
+    extrinsic = RigidTransform(
+        rig.camera.mount.rotation.as_matrix(), np.array(rig.camera.mount.xyz)
+    )
+    s_head = float(world.road.to_frenet(heads[:1, :2])[0][0])
+    fractions, centre_in_view = {}, {}
+    for back in (20.0, 7.0):
+        s = s_head - back
+        x, y = world.road.point(s, rd.LANE_OFFSETS[0])
+        yaw = float(world.road.heading_at(s))
+        states = np.full(len(heads), int(LightState.GREEN))
+        cam.render(
+            Pose2D(float(x), float(y), yaw), np.zeros(0, np.int64), [], np.zeros((0, 3)), states
+        )
+        view = next(v for v in cam.head_views if v.head == 0)
+        assert view.lamp_visible  # the green lamp, at the bottom, still shows
+        fractions[back] = view.visible_fraction
+        proj = project_heads(
+            light_map(world.signals, world.road),
+            camera_in_map(GeoPose(float(x), float(y), yaw), extrinsic),
+            rig.camera.k,
+            cam.size,
+            RoiConfig(),
+        )
+        centre_in_view[back] = any(r.head == 0 for r in proj.rois)
+    assert fractions[20.0] == pytest.approx(1.0)
+    assert fractions[7.0] < MIN_VISIBLE  # was ~1.0: the part above the image did not count
+    assert centre_in_view == {20.0: True, 7.0: False}

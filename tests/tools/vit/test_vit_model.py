@@ -76,3 +76,22 @@ def test_onnx_has_topk_gather_static_shapes_and_matches_torch(tmp_path):
     x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255
     ref = model.forward_static(x, keep_counts(TINY, 0.5)).softmax(-1).detach().numpy()
     assert out.shape == (3, 4) and np.allclose(out, ref, atol=1e-5)
+
+
+def test_exported_keep_score_equals_the_selector_and_pruning_may_start_at_block_0():
+    """The export's keep score (sigmoid of logit differences, split local/global products) is
+    the training selector's without a mask; a stage before block 0 prunes the embeddings."""
+    from tools.vit.model import TokenSelector
+
+    torch.manual_seed(3)
+    sel = TokenSelector(16, 3)
+    for p in sel.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    x = torch.randn(4, 10, 16)
+    assert torch.allclose(sel.keep_score(x), sel(x), atol=1e-6)
+    cfg = VitConfig(dim=16, depth=3, heads=2, stages=(0, 2), selector_heads=2)
+    model = TokenPrunedViT(cfg).eval()
+    counts = keep_counts(cfg, 0.4)
+    assert counts == (26, 10)
+    out = model.forward_static(torch.rand(2, 3, 32, 32), counts)
+    assert out.shape == (2, 4) and torch.isfinite(out).all()
