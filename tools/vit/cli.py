@@ -46,6 +46,9 @@ def _rhos(text: str) -> tuple[float, ...]:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from stack.cli.errors import require_modules
+
+    require_modules("ViT training", "torch")
     from tools.vit.pipeline import VitJob, run
     from tools.vit.train import TrainConfig
 

@@ -33,7 +33,9 @@ def test_image_stamps_map_to_the_variant_that_ran_on_them():
         # Another node with variants of its own on the same images: not the camera detector.
         _record("traffic_light", "vit", [(topics.CAMERA_IMAGE, 400)], ("/tl",)),
         # ... also when it ran later on an image the detector ran on
-        _record("traffic_light", "vit_r50", [(topics.CAMERA_IMAGE, 100)], (topics.TRAFFIC_SIGNALS,)),
+        _record(
+            "traffic_light", "vit_r50", [(topics.CAMERA_IMAGE, 100)], (topics.TRAFFIC_SIGNALS,)
+        ),
     ]
     variants = image_variants(records)
     assert variants == {100: "dense", 200: "pruned"}
