@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,10 @@ def stop_on_signals(stop: Callable[[], None]) -> Iterator[Caught]:
     def handler(signum: int, _frame: object) -> None:
         if caught.signal is None:
             caught.signal = signal.Signals(signum)
-        stop()
+        # The handler runs in the main thread between two bytecodes, possibly while that thread
+        # holds a lock ``stop`` needs (a ready queue's, in the middle of a publish): calling it
+        # here would deadlock on that lock. Another thread waits for it instead.
+        threading.Thread(target=stop, name="l4-stop-on-signal", daemon=True).start()
 
     old = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
