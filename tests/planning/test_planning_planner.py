@@ -57,6 +57,30 @@ def test_stops_for_a_crossing_pedestrian_and_goes_on_after():
     assert speeds[-1] > 3.0 and front[-1] > 50.0  # and drove on once the road was clear
 
 
+@pytest.mark.parametrize("x", [10.0, 25.0, 40.0])
+def test_a_person_standing_at_the_kerb_is_passed_not_stopped_for(x):
+    """Seed 1002 at 8.9 s: the person the ego passes stands 2.72 m right of the centreline,
+    not moving (track 0.46 x 0.33 m). A plan neither stops nor brakes for it, wherever it is
+    ahead (the hard-braking plans there were for a vehicle track crossing in, not for it)."""
+    planner = Planner(STRAIGHT)
+    ped = _obj(x, -2.72, np.pi / 2, (0.46, 0.33, 1.85), Label.PEDESTRIAN)
+    plan = planner.plan(EgoState(0.0, 0.0, 0.0, 9.0), ped)
+    assert plan.behavior is Behavior.CRUISE
+    assert plan.profile.a.min() > -0.1 and plan.profile.v.min() >= 9.0 - 1e-6
+
+
+def test_a_person_at_the_kerb_walking_into_the_lane_still_stops_the_car():
+    """The same person stepping toward the lane (0.6 m/s, above crossing_speed) is met by the
+    ego 40 m on: a stop before it, at comfortable braking."""
+    planner = Planner(STRAIGHT)
+    ped = _obj(40.0, -2.72, np.pi / 2, (0.46, 0.33, 1.85), Label.PEDESTRIAN, vy=0.6)
+    plan = planner.plan(EgoState(0.0, 0.0, 0.0, 9.0), ped)
+    assert plan.behavior is Behavior.STOP and plan.target == 0
+    assert plan.profile.v[-1] < 0.1
+    assert plan.profile.s[-1] + planner.cfg.vehicle.front < 40.0 - 0.23
+    assert plan.profile.a.min() >= -planner.cfg.longitudinal.comfort_decel - 0.3
+
+
 def test_follows_a_slower_lead_car():
     planner = Planner(STRAIGHT)
     lead = _obj(40.0, 0.3, 0.0, (4.5, 1.8, 1.5), Label.CAR, vx=6.0)
