@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 import enum
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from perception.geometry import dominated_by_footprint, wrap_angle
 from perception.objects import NUM_LABELS, ObjectArray
 from perception.tracking import kalman
+from perception.tracking import vehicle_motion as vm
 from perception.tracking.association import Assignment, gated_assignment
 from stack.errors import L4Error
 from stack.params import at_least, in_range, parse_enum, positive
@@ -61,8 +62,12 @@ class TrackerConfig:
     maneuver_lateral_accel: float = 0.0
     maneuver_time: float = 1.0
     maneuver_min_speed: float = 2.0  # m/s: slower tracks have no heading to brake along
+    # Turn-rate gate and lateral-velocity limit of vehicle tracks (see vehicle_motion).
+    vehicle: vm.VehicleLimits = field(default_factory=vm.VehicleLimits)
 
     def __post_init__(self) -> None:
+        if isinstance(self.vehicle, dict):
+            self.vehicle = vm.VehicleLimits(**self.vehicle)
         self.motion_model = parse_enum(MotionModel, self.motion_model, "motion_model")
         at_least("min_hits", self.min_hits, 1)
         at_least("max_misses", self.max_misses, 0)
@@ -87,6 +92,9 @@ class TrackSet:
     misses: np.ndarray  # (N,) consecutive
     confirmed: np.ndarray  # (N,) bool
     uuid: np.ndarray  # (N, 16) uint8
+    # (N,) bool: the last update broke a vehicle limit (velocity constrained, or a box refused by
+    # the turn-rate gate), so the velocity is doubtful and is damped while the track coasts.
+    doubtful: np.ndarray
 
     def __len__(self) -> int:
         return len(self.x)
@@ -104,6 +112,7 @@ class TrackSet:
             np.zeros(0, np.int64),
             np.zeros(0, bool),
             np.zeros((0, 16), np.uint8),
+            np.zeros(0, bool),
         )
 
     def select(self, index: np.ndarray) -> TrackSet:
@@ -147,11 +156,19 @@ class MultiObjectTracker:
             self.tracks.x, self.tracks.p = kalman.predict(
                 self.tracks.x, self.tracks.p, dt, self.noise_std
             )
-        match = gated_assignment(self._cost(detections), self.cfg.gate_chi2)
+        cost = self._cost(detections)
+        refused = self._turn_refused(detections, dt)
+        self.tracks.doubtful |= (refused & (cost <= self.cfg.gate_chi2)).any(axis=1)
+        cost[refused] = np.inf
+        match = gated_assignment(cost, self.cfg.gate_chi2)
         rows, cols = match.rows, match.cols
         unmatched_rows, unmatched_cols = match.unmatched_rows, match.unmatched_cols
         if self.cfg.maneuver_accel > 0 and len(unmatched_rows) and len(unmatched_cols):
-            extra = self._maneuver_match(unmatched_rows, detections.select(unmatched_cols))
+            extra = self._maneuver_match(
+                unmatched_rows,
+                detections.select(unmatched_cols),
+                refused[np.ix_(unmatched_rows, unmatched_cols)],
+            )
             if len(extra.rows):
                 rows = np.concatenate([rows, unmatched_rows[extra.rows]])
                 cols = np.concatenate([cols, unmatched_cols[extra.cols]])
@@ -162,7 +179,9 @@ class MultiObjectTracker:
         self._birth(detections.select(unmatched_cols))
         self._merge_duplicates()
 
-    def _maneuver_match(self, rows: np.ndarray, det: ObjectArray) -> Assignment:
+    def _maneuver_match(
+        self, rows: np.ndarray, det: ObjectArray, refused: np.ndarray
+    ) -> Assignment:
         """Second chance for confirmed tracks the gate lost (``rows``) against the unmatched
         detections ``det``: a car braking hard runs out of a constant-velocity gate within a few
         scans, its velocity estimate lagging ever more. Under the hypothesis that it has
@@ -183,6 +202,7 @@ class MultiObjectTracker:
         resid, s = kalman.innovation(t.x[rows_ok], grown, det.position[:, :2], det.cov_xy)
         cost = kalman.mahalanobis_sq(resid, s)
         cost[np.hypot(resid[..., 0], resid[..., 1]) > cfg.max_distance] = np.inf
+        cost[refused[np.searchsorted(rows, rows_ok)]] = np.inf
         match = gated_assignment(cost, cfg.gate_chi2)
         t.p[rows_ok[match.rows]] = grown[match.rows]
         # Express the result in the caller's row indices (``rows``).
@@ -210,6 +230,25 @@ class MultiObjectTracker:
         if dup.any():
             self.tracks = t.select(~dup)
 
+    def _vehicle_tracks(self) -> np.ndarray:
+        t = self.tracks
+        return t.confirmed & vm.is_vehicle(np.argmax(t.class_evidence, axis=1))
+
+    def _turn_refused(self, det: ObjectArray, dt: float) -> np.ndarray:
+        """(T, D) pairs a confirmed vehicle track could only reach by turning faster than a
+        vehicle can (see vehicle_motion.heading_gate)."""
+        limits = self.cfg.vehicle
+        if not limits.enabled or len(self.tracks) == 0 or len(det) == 0:
+            return np.zeros((len(self.tracks), len(det)), bool)
+        return vm.heading_gate(
+            self.tracks.x[:, 2:4],
+            self._vehicle_tracks(),
+            det.yaw,
+            vm.axis_known(det.label, det.dims, limits),
+            dt,
+            limits,
+        )
+
     def _cost(self, det: ObjectArray) -> np.ndarray:
         if len(self.tracks) == 0 or len(det) == 0:
             return np.zeros((len(self.tracks), len(det)))
@@ -223,6 +262,14 @@ class MultiObjectTracker:
             return
         t, cfg = self.tracks, self.cfg
         t.x[rows], t.p[rows] = kalman.update(t.x[rows], t.p[rows], det.position[:, :2], det.cov_xy)
+        t.doubtful[rows] = False
+        if cfg.vehicle.enabled:
+            apply = vm.axis_known(det.label, det.dims, cfg.vehicle) & vm.is_vehicle(
+                np.argmax(t.class_evidence[rows], axis=1)
+            )
+            t.x[rows], t.p[rows], t.doubtful[rows] = vm.constrain_lateral_velocity(
+                t.x[rows], t.p[rows], det.yaw, apply, cfg.vehicle
+            )
         w = cfg.size_smoothing
         t.dims[rows] = (1 - w) * t.dims[rows] + w * det.dims
         t.z[rows] = (1 - w) * t.z[rows] + w * det.position[:, 2]
@@ -246,6 +293,9 @@ class MultiObjectTracker:
     def _miss(self, rows: np.ndarray) -> None:
         t = self.tracks
         t.misses[rows] += 1
+        if self.cfg.vehicle.enabled:
+            damp = rows[t.doubtful[rows]]
+            t.x[damp, 2:] *= self.cfg.vehicle.coast_damping
         limit = np.where(t.confirmed, self.cfg.max_misses, self.cfg.tentative_max_misses)
         alive = t.misses <= limit
         if not alive.all():
@@ -280,6 +330,7 @@ class MultiObjectTracker:
             misses=np.zeros(n, np.int64),
             confirmed=np.full(n, self.cfg.min_hits <= 1),
             uuid=self._new_ids(n),
+            doubtful=np.zeros(n, bool),
         )
         self.tracks = TrackSet.concat(self.tracks, born)
 

@@ -12,12 +12,12 @@ from perception.tracking.tracker import MultiObjectTracker, TrackerConfig, Track
 DT_NS = 100_000_000
 
 
-def _det(xy, label=Label.CAR, score=0.6, std=0.2) -> ObjectArray:
+def _det(xy, label=Label.CAR, score=0.6, std=0.2, yaw=0.0) -> ObjectArray:
     xy = np.asarray(xy, float).reshape(-1, 2)
     n = len(xy)
     return ObjectArray.create(
         np.column_stack([xy, np.full(n, 0.8)]),
-        np.zeros(n),
+        np.broadcast_to(np.asarray(yaw, float), (n,)).copy(),
         np.tile([4.5, 1.8, 1.5], (n, 1)),
         [label] * n,
         [score] * n,
@@ -75,7 +75,9 @@ def _crossing_run(seed: int) -> tuple[list[bytes], list[bytes], np.ndarray]:
     for k in range(81):
         t = 0.1 * k
         a, b = np.array([-20.0 + 5.0 * t, 0.0]), np.array([0.0, -20.0 + 5.0 * t])
-        trk.step(k * DT_NS, _det(np.stack([a, b]) + rng.normal(0, 0.1, (2, 2))))
+        # Box yaws along each car's motion (a car's box is its body: it moves along it).
+        xy = np.stack([a, b]) + rng.normal(0, 0.1, (2, 2))
+        trk.step(k * DT_NS, _det(xy, yaw=[0.0, np.pi / 2]))
         objs, _, _ = trk.confirmed_objects()
         if k in (30, 80):
             # Identify the tracks by where they are: x-mover first.
