@@ -102,11 +102,14 @@ def test_axis_is_known_only_for_long_vehicle_boxes():
 def test_lateral_velocity_is_pulled_back_to_the_body_axis():
     x = np.array([[0.0, 0.0, 8.0, 5.0], [0.0, 0.0, 8.0, 1.0]])
     p = np.tile(np.diag([0.1, 0.1, 4.0, 4.0]), (2, 1, 1))
-    new_x, new_p, hit = vm.constrain_lateral_velocity(
-        x, p, np.zeros(2), np.ones(2, bool), vm.VehicleLimits()
-    )
+    strong = vm.VehicleLimits(lateral_speed_std=0.3)
+    new_x, new_p, hit = vm.constrain_lateral_velocity(x, p, np.zeros(2), np.ones(2, bool), strong)
     assert hit.tolist() == [True, False]
     assert abs(new_x[0, 3]) < 0.2 and new_x[0, 2] == pytest.approx(8.0)
+    # A soft pseudo-measurement leaves some lateral speed; it is capped at the limit.
+    loose = np.tile(np.diag([0.1, 0.1, 100.0, 100.0]), (2, 1, 1))
+    soft_x, _, _ = vm.constrain_lateral_velocity(x, loose, np.zeros(2), np.ones(2, bool), strong)
+    assert 0.0 < soft_x[0, 3] <= strong.max_lateral_speed + 1e-9
     assert new_p[0, 3, 3] < p[0, 3, 3] and np.allclose(new_p[0], new_p[0].T)
     assert np.array_equal(new_x[1], x[1])
 
