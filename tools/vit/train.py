@@ -148,10 +148,8 @@ def train_pruned(
         with torch.no_grad():
             teacher = dense.forward_dense(x)
         ce = F.cross_entropy(logits, y, weight=weights)
-        ramp = min(1.0, progress / cfg.ratio_ramp) if cfg.ratio_ramp > 0 else 1.0
-        ratio = sum(
-            ((m.mean(1) - (1.0 - ramp * (1.0 - t))) ** 2).mean() for m, t in zip(masks, targets)
-        )
+        now = ramped_targets(targets, progress, cfg.ratio_ramp)
+        ratio = sum(((m.mean(1) - t) ** 2).mean() for m, t in zip(masks, now))
         kd = F.kl_div(
             logits.log_softmax(-1), teacher.log_softmax(-1), reduction="batchmean", log_target=True
         )
@@ -165,6 +163,13 @@ def train_pruned(
     ]
     _fit(model, data, cfg.prune_epochs, cfg, loss, groups, log, f"rho {rho:g}")
     return model.eval()
+
+
+def ramped_targets(targets: list[float], progress: float, ramp: float) -> list[float]:
+    """Keep-ratio targets at ``progress`` (0..1) of pruning: from 1 down to ``targets`` over the
+    first ``ramp`` share of the steps, then ``targets``."""
+    share = min(1.0, progress / ramp) if ramp > 0 else 1.0
+    return [1.0 - share * (1.0 - t) for t in targets]
 
 
 def _class_weights(data: Crops) -> torch.Tensor:
