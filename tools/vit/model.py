@@ -174,8 +174,14 @@ class TokenPrunedViT(nn.Module):
             x = blk(x)
         return self._classify(x)
 
-    def forward(self, x: torch.Tensor, tau: float = 1.0) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Training: logits and the keep masks (B, N) of every stage (Gumbel, straight-through)."""
+    def forward(
+        self, x: torch.Tensor, tau: float = 1.0, detach_scores: bool = False
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Training: logits and the keep masks (B, N) of every stage (Gumbel, straight-through).
+
+        ``detach_scores``: the selectors read detached tokens, so the keep-ratio loss trains the
+        selectors only and never pulls the shared embeddings (a stage before block 0 otherwise
+        drives the patch embedding with the ratio loss's gradient)."""
         x = self._embed(x)
         b, n = x.shape[0], self.cfg.tokens
         mask = torch.ones(b, n, device=x.device)
@@ -183,7 +189,8 @@ class TokenPrunedViT(nn.Module):
         for i, blk in enumerate(self.blocks):
             if i in self.cfg.stages:
                 sel = self.selectors[self.cfg.stages.index(i)]
-                p = sel(x[:, 2:], mask).clamp(1e-6, 1 - 1e-6)
+                tokens = x[:, 2:].detach() if detach_scores else x[:, 2:]
+                p = sel(tokens, mask).clamp(1e-6, 1 - 1e-6)
                 hard = _binary_gumbel(p, tau)
                 new = hard * mask
                 package = _fold(x[:, 1:2], x[:, 2:], (mask - new) * (1 - p))

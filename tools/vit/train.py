@@ -34,6 +34,7 @@ class TrainConfig:
     # 1 (keep all) to rho^i: the selectors start from the dense model and prune gradually.
     ratio_ramp: float = 0.0
     grad_clip: float = 0.0  # max global gradient norm; 0: no clipping
+    detach_scores: bool = False  # selectors read detached tokens (TokenPrunedViT.forward)
     threads: int = 1
     seed: int = 0
 
@@ -144,7 +145,7 @@ def train_pruned(
     weights = _class_weights(data)
 
     def loss(x, y, progress):
-        logits, masks = model(x)
+        logits, masks = model(x, detach_scores=cfg.detach_scores)
         with torch.no_grad():
             teacher = dense.forward_dense(x)
         ce = F.cross_entropy(logits, y, weight=weights)
