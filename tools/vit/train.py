@@ -35,6 +35,11 @@ class TrainConfig:
     ratio_ramp: float = 0.0
     grad_clip: float = 0.0  # max global gradient norm; 0: no clipping
     detach_scores: bool = False  # selectors read detached tokens (TokenPrunedViT.forward)
+    # Scale of the Gumbel (logistic) noise on the keep decisions at the end of pruning, falling
+    # linearly from 1: at 0 the last steps decide by p > 0.5 as TopK ranks at inference (with
+    # noise 1 throughout, a stage-0 selector learnt p ~ 0.5: random subsets in training, a
+    # biased TopK subset at inference).
+    final_noise: float = 1.0
     threads: int = 1
     seed: int = 0
 
@@ -145,7 +150,8 @@ def train_pruned(
     weights = _class_weights(data)
 
     def loss(x, y, progress):
-        logits, masks = model(x, detach_scores=cfg.detach_scores)
+        noise = 1.0 - min(1.0, progress) * (1.0 - cfg.final_noise)
+        logits, masks = model(x, detach_scores=cfg.detach_scores, noise=noise)
         with torch.no_grad():
             teacher = dense.forward_dense(x)
         ce = F.cross_entropy(logits, y, weight=weights)
