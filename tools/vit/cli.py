@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from stack.cli import argtypes
+from tools.vit.names import RecipeName
 
 DEFAULT_OUT = Path("perception/models")
 
@@ -22,14 +23,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument(
         "--cache", type=Path, default=Path("runs/vit-crops"), help="crop cache (%(default)s)"
     )
-    t.add_argument("--epochs", type=argtypes.bounded_int(1, 1000), default=5)
-    t.add_argument("--prune-epochs", type=argtypes.bounded_int(1, 1000), default=3)
+    t.add_argument(
+        "--recipe",
+        choices=[r.value for r in RecipeName],
+        default=RecipeName.SHIPPED.value,
+        help="pruning stages, training knobs and keep ratios (%(default)s; stage0: selectors "
+        "before blocks 0, 2, 4); the options below override it",
+    )
+    t.add_argument("--stages", help="blocks a selector precedes, e.g. 0,2,4 (the recipe's)")
+    t.add_argument("--epochs", type=argtypes.bounded_int(1, 1000))
+    t.add_argument("--prune-epochs", type=argtypes.bounded_int(1, 1000))
     t.add_argument("--max-crops", type=argtypes.bounded_int(100, 10**7), default=4000)
     t.add_argument("--reuse-dense", action="store_true", help="the dense ViT of the last run")
     t.add_argument("--threads", type=argtypes.bounded_int(1, 64), default=1)
-    t.add_argument(
-        "--rhos", default="0.7,0.5", help="keep ratios rho (stages keep rho, rho^2, rho^3)"
-    )
+    t.add_argument("--rhos", help="keep ratios rho (stages keep rho, rho^2, rho^3; the recipe's)")
     t.set_defaults(func=run_train)
 
 
@@ -45,20 +52,48 @@ def _rhos(text: str) -> tuple[float, ...]:
     return values
 
 
+def _stages(text: str, depth: int) -> tuple[int, ...]:
+    from tools.vit.errors import VitError
+
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError as exc:
+        raise VitError(f"--stages {text!r}: not a comma list of block indices") from exc
+    if (
+        len(values) != 3
+        or list(values) != sorted(set(values))
+        or not 0 <= values[0] <= values[-1] < depth
+    ):
+        raise VitError(f"--stages {text!r}: three increasing block indices in [0, {depth})")
+    return values
+
+
 def run_train(args: argparse.Namespace) -> int:
     from stack.cli.errors import require_modules
 
     require_modules("ViT training", "torch")
-    from tools.vit.pipeline import VitJob, run
-    from tools.vit.train import TrainConfig
+    from dataclasses import replace
 
+    from tools.vit.pipeline import VitJob, run
+    from tools.vit.recipes import RECIPES
+
+    recipe = RECIPES[RecipeName(args.recipe)]
+    vit = recipe.vit
+    if args.stages is not None:
+        vit = replace(vit, stages=_stages(args.stages, vit.depth))
+    train = replace(recipe.train, threads=args.threads)
+    if args.epochs is not None:
+        train = replace(train, epochs=args.epochs)
+    if args.prune_epochs is not None:
+        train = replace(train, prune_epochs=args.prune_epochs)
     job = VitJob(
         out=args.out,
         cache=args.cache,
-        rhos=_rhos(args.rhos),
+        rhos=recipe.rhos if args.rhos is None else _rhos(args.rhos),
         max_crops=args.max_crops,
         reuse_dense=args.reuse_dense,
-        train=TrainConfig(epochs=args.epochs, prune_epochs=args.prune_epochs, threads=args.threads),
+        train=train,
+        vit=vit,
     )
     run(job, lambda line: print(line, flush=True))
     return 0

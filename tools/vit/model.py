@@ -126,11 +126,13 @@ class TokenSelector(nn.Module):
         return (per_head @ weight[:, :, None])[..., 0]
 
 
-def _binary_gumbel(p: torch.Tensor, tau: float) -> torch.Tensor:
+def _binary_gumbel(p: torch.Tensor, tau: float, noise: float = 1.0) -> torch.Tensor:
     """Hard keep decisions with straight-through gradients: two-class Gumbel-softmax written
-    as logistic noise on the keep logit (bounded noise: never an infinite sample)."""
+    as logistic noise (scaled by ``noise``; 0: the decision is p > 0.5, as the TopK ranking at
+    inference) on the keep logit (bounded noise: never an infinite sample)."""
     u = torch.rand_like(p).clamp(1e-6, 1.0 - 1e-6)
-    soft = torch.sigmoid((torch.log(p) - torch.log1p(-p) + torch.log(u) - torch.log1p(-u)) / tau)
+    gumbel = noise * (torch.log(u) - torch.log1p(-u))
+    soft = torch.sigmoid((torch.log(p) - torch.log1p(-p) + gumbel) / tau)
     hard = (soft > 0.5).to(p.dtype)
     return hard - soft.detach() + soft
 
@@ -174,8 +176,14 @@ class TokenPrunedViT(nn.Module):
             x = blk(x)
         return self._classify(x)
 
-    def forward(self, x: torch.Tensor, tau: float = 1.0) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Training: logits and the keep masks (B, N) of every stage (Gumbel, straight-through)."""
+    def forward(
+        self, x: torch.Tensor, tau: float = 1.0, detach_scores: bool = False, noise: float = 1.0
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Training: logits and the keep masks (B, N) of every stage (Gumbel, straight-through).
+
+        ``detach_scores``: the selectors read detached tokens, so the keep-ratio loss trains the
+        selectors only and never pulls the shared embeddings (a stage before block 0 otherwise
+        drives the patch embedding with the ratio loss's gradient)."""
         x = self._embed(x)
         b, n = x.shape[0], self.cfg.tokens
         mask = torch.ones(b, n, device=x.device)
@@ -183,8 +191,9 @@ class TokenPrunedViT(nn.Module):
         for i, blk in enumerate(self.blocks):
             if i in self.cfg.stages:
                 sel = self.selectors[self.cfg.stages.index(i)]
-                p = sel(x[:, 2:], mask).clamp(1e-6, 1 - 1e-6)
-                hard = _binary_gumbel(p, tau)
+                tokens = x[:, 2:].detach() if detach_scores else x[:, 2:]
+                p = sel(tokens, mask).clamp(1e-6, 1 - 1e-6)
+                hard = _binary_gumbel(p, tau, noise)
                 new = hard * mask
                 package = _fold(x[:, 1:2], x[:, 2:], (mask - new) * (1 - p))
                 x = torch.cat([x[:, :1], package, x[:, 2:]], 1)

@@ -33,6 +33,7 @@ class VitJob:
     reuse_dense: bool = False  # the dense ViT saved in the cache by an earlier run
     max_crops: int = 4000  # a random subset of the training crops (near frames repeat)
     train: TrainConfig = field(default_factory=TrainConfig)
+    vit: VitConfig = field(default_factory=VitConfig)  # its stages: where selectors prune
 
 
 def accuracy(pred: np.ndarray, data: Crops) -> dict:
@@ -65,12 +66,15 @@ def run(job: VitJob, log: Callable[[str], None]) -> dict:
     log(f"{len(train)} training crops, {len(held)} held-out crops")
     dense_path = job.cache / "dense.pt"
     if job.reuse_dense and dense_path.exists():
-        dense = TokenPrunedViT(VitConfig())
-        dense.load_state_dict(torch.load(dense_path))
+        torch.manual_seed(job.train.seed)  # the selectors start as train_dense's would
+        dense = TokenPrunedViT(job.vit)
+        # The dense path has no selectors: a dense ViT of any stage choice serves.
+        state = {k: v for k, v in torch.load(dense_path).items() if not k.startswith("selectors")}
+        dense.load_state_dict(state, strict=False)
         dense.eval()
         log(f"dense ViT reused from {dense_path}")
     else:
-        dense = train_dense(train, VitConfig(), job.train, log)
+        dense = train_dense(train, job.vit, job.train, log)
         torch.save(dense.state_dict(), dense_path)
     models = {None: dense}
     for rho in job.rhos:

@@ -27,8 +27,19 @@ class TrainConfig:
     # weight of 30 (at 4 the first stage kept 64-84 % of the tokens in training, not rho):
     # 97.7-98.0 % held-out at rho 0.4, diverged at rho 0.5; not shipped (CHANGELOG).
     backbone_lr_scale: float = 1.0
+    selector_lr_scale: float = 1.0  # the selectors train at lr * selector_lr_scale
     ratio_weight: float = 4.0
     distill_weight: float = 1.0
+    # Share of the pruning steps over which each stage's keep-ratio target falls linearly from
+    # 1 (keep all) to rho^i: the selectors start from the dense model and prune gradually.
+    ratio_ramp: float = 0.0
+    grad_clip: float = 0.0  # max global gradient norm; 0: no clipping
+    detach_scores: bool = False  # selectors read detached tokens (TokenPrunedViT.forward)
+    # Scale of the Gumbel (logistic) noise on the keep decisions at the end of pruning, falling
+    # linearly from 1: at 0 the last steps decide by p > 0.5 as TopK ranks at inference (with
+    # noise 1 throughout, a stage-0 selector learnt p ~ 0.5: random subsets in training, a
+    # biased TopK subset at inference).
+    final_noise: float = 1.0
     threads: int = 1
     seed: int = 0
 
@@ -82,7 +93,7 @@ def _fit(
     data: Crops,
     epochs: int,
     cfg: TrainConfig,
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    loss_fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor],
     params,
     log: Callable[[str], None],
     what: str,
@@ -93,14 +104,19 @@ def _fit(
     steps = epochs * ((len(data) + cfg.batch - 1) // cfg.batch)
     peaks = [g["lr"] for g in opt.param_groups]  # one per group (backbone / selectors)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, peaks, total_steps=steps, pct_start=0.15)
+    every = [p for g in opt.param_groups for p in g["params"]]
+    step = 0
     for epoch in range(epochs):
         started, total, count = time.perf_counter(), 0.0, 0
         model.train()
         for idx in _batches(len(data), cfg.batch, gen):
-            loss = loss_fn(_augment(x_all[idx], gen), y_all[idx])
+            loss = loss_fn(_augment(x_all[idx], gen), y_all[idx], step / steps)
             opt.zero_grad()
             loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(every, cfg.grad_clip)
             opt.step()
+            step += 1
             sched.step()
             total += float(loss.detach()) * len(idx)
             count += len(idx)
@@ -115,7 +131,7 @@ def train_dense(data: Crops, vcfg: VitConfig, cfg: TrainConfig, log) -> TokenPru
     model = TokenPrunedViT(vcfg)
     weights = _class_weights(data)
 
-    def loss(x, y):
+    def loss(x, y, progress):
         return F.cross_entropy(model.forward_dense(x), y, weight=weights)
 
     params = [p for n, p in model.named_parameters() if not n.startswith("selectors")]
@@ -133,12 +149,14 @@ def train_pruned(
     targets = [rho ** (i + 1) for i in range(len(dense.cfg.stages))]
     weights = _class_weights(data)
 
-    def loss(x, y):
-        logits, masks = model(x)
+    def loss(x, y, progress):
+        noise = 1.0 - min(1.0, progress) * (1.0 - cfg.final_noise)
+        logits, masks = model(x, detach_scores=cfg.detach_scores, noise=noise)
         with torch.no_grad():
             teacher = dense.forward_dense(x)
         ce = F.cross_entropy(logits, y, weight=weights)
-        ratio = sum(((m.mean(1) - t) ** 2).mean() for m, t in zip(masks, targets))
+        now = ramped_targets(targets, progress, cfg.ratio_ramp)
+        ratio = sum(((m.mean(1) - t) ** 2).mean() for m, t in zip(masks, now))
         kd = F.kl_div(
             logits.log_softmax(-1), teacher.log_softmax(-1), reduction="batchmean", log_target=True
         )
@@ -148,10 +166,17 @@ def train_pruned(
     backbone = [p for n, p in model.named_parameters() if not n.startswith("selectors")]
     groups = [
         {"params": backbone, "lr": cfg.lr * cfg.backbone_lr_scale},
-        {"params": selectors, "lr": cfg.lr},
+        {"params": selectors, "lr": cfg.lr * cfg.selector_lr_scale},
     ]
     _fit(model, data, cfg.prune_epochs, cfg, loss, groups, log, f"rho {rho:g}")
     return model.eval()
+
+
+def ramped_targets(targets: list[float], progress: float, ramp: float) -> list[float]:
+    """Keep-ratio targets at ``progress`` (0..1) of pruning: from 1 down to ``targets`` over the
+    first ``ramp`` share of the steps, then ``targets``."""
+    share = min(1.0, progress / ramp) if ramp > 0 else 1.0
+    return [1.0 - share * (1.0 - t) for t in targets]
 
 
 def _class_weights(data: Crops) -> torch.Tensor:

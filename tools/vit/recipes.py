@@ -1,0 +1,30 @@
+"""Named training recipes for `l4 vit train --recipe`: the model's pruning stages, the
+training knobs and the keep ratios, so one command reproduces a shipped set of variants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tools.vit.model import VitConfig
+from tools.vit.names import RecipeName
+from tools.vit.train import TrainConfig
+
+
+@dataclass(frozen=True)
+class Recipe:
+    vit: VitConfig = field(default_factory=VitConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    rhos: tuple[float, ...] = (0.7, 0.5)
+
+
+RECIPES: dict[RecipeName, Recipe] = {
+    RecipeName.SHIPPED: Recipe(),
+    # The best stage-0 recipe found (97.74 % held-out at rho 0.4 against dense 99.73 %: the
+    # accuracy target is not met, so nothing of it ships). Tried and worse (CHANGELOG): a
+    # keep-ratio ramp, gradient clipping, detached selector input, Gumbel noise annealed to 0, distillation weight 3.
+    RecipeName.STAGE0: Recipe(
+        vit=VitConfig(stages=(0, 2, 4)),
+        train=TrainConfig(prune_epochs=5, backbone_lr_scale=0.1, ratio_weight=30.0),
+        rhos=(0.4,),
+    ),
+}
