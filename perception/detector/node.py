@@ -192,8 +192,7 @@ class CameraDetector(Node):
         except ImageError as exc:
             self.ctx.event(EventKind.DROP, f"{topics.CAMERA_IMAGE}: {exc}")
             return
-        self.models.current  # noqa: B018 -- a switch the degrade controller asked for, now
-        detector = self.detector
+        detector = self.detectors[self.models.settle()]  # applies a pending switch, now
         dets = detector.detect(bgr)
         self.last_detections = dets
         if self.pub_2d is not None:

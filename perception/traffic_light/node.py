@@ -148,8 +148,7 @@ class TrafficLightRecognizer(Node):
         """group id -> (state, confidence) of the heads with a region."""
         if not rois:
             return {}
-        self.models.current  # noqa: B018 -- applies a switch the controller asked for, now
-        index = self.models.index  # the card and the model run are the same variant
+        index = self.models.settle()  # the card and the model run are the same variant
         card = self.cards[index]
         batch = np.stack([crop(bgr, r.box, card.size) for r in rois])
         probs = np.asarray(

@@ -73,25 +73,31 @@ class VariantSet:
     def name(self) -> str:
         return self.names[self.index]
 
-    @property
-    def current(self) -> Any:
-        """The engine to use now (applies a switch the controller asked for)."""
+    def settle(self) -> int:
+        """Apply a switch the controller asked for, and return the index of the variant in use.
+
+        A node whose variants differ in pre- or post-processing calls it once at the start of a
+        callback and runs that index throughout (``run_variant``)."""
         if self.advisor is not None:
             advice = self.advisor.poll(self)
             if advice is not None:
                 self.switch(*advice)
-        return self.engines[self.index]
+        return self.index
+
+    @property
+    def current(self) -> Any:
+        """The engine to use now (applies a switch the controller asked for)."""
+        return self.engines[self.settle()]
 
     def run(self, feeds: Mapping[str, Any]) -> Any:
         """Run the current variant and fold its run time into that variant's cost estimate."""
-        self.current  # noqa: B018 -- applies a switch the controller asked for
-        return self.run_variant(self.index, feeds)
+        return self.run_variant(self.settle(), feeds)
 
     def run_variant(self, index: int, feeds: Mapping[str, Any]) -> Any:
         """Run variant ``index`` (the one a callback chose at its start), timed like ``run``.
 
         A node whose variants need different pre- or post-processing (a detector per model
-        card) reads ``current`` once per callback and runs that variant, so a switch the
+        card) calls ``settle`` once per callback and runs that variant, so a switch the
         controller asks for mid-callback waits for the next one."""
         engine = self.engines[index]
         start = time.perf_counter_ns()
