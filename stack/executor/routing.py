@@ -168,8 +168,9 @@ class Router:
         if state is None or not state.subscriptions:
             return
         now = time.perf_counter_ns()
-        origins = {topic: Origin(stamp_of(msg), now)} if state.chain_start else {}
+        origins: Origins = {}
         if state.chain_start:
+            origins = {topic: Origin(stamp_of(msg), now)}
             self.start_times[topic].append(now)
         env = Envelope(topic, msg, origins, now)
         state.published += 1

@@ -54,10 +54,8 @@ class DegradeConfig:
     hold_s: float = 2.0
     window: int = 16
     enabled: bool = True
-    chain: str | None = None
-    max_shed: float | None = (
-        None  # None: the executor's shed inputs are not watched  # None: the most urgent chain the node is on
-    )
+    chain: str | None = None  # None: the most urgent chain the node is on
+    max_shed: float | None = None  # None: the executor's shed inputs are not watched
 
     def resolved(self, budget_ms: float) -> tuple[float, float]:
         """(min slack, recover slack) in ms for a chain of ``budget_ms``."""
