@@ -17,7 +17,7 @@ import numpy as np
 
 from perception.geometry import quaternion_to_yaw
 from perception.localization import outputs
-from perception.localization.ekf import PoseEkf, Update, V
+from perception.localization.ekf import BIAS, YAW, PoseEkf, Update, V
 from perception.localization.geodesy import LocalTangentPlane
 from perception.localization.gnss_anchor import Anchor, DeadReckoning, GnssAnchor
 from perception.localization.params import EkfLocalizerParams, LocalizationError, origin_from_map
@@ -191,7 +191,7 @@ class EkfLocalizer(Node):
             if self.yaw_disagreements == _YAW_DISAGREE_LIMIT:
                 detail = (
                     f"{topics.IMU}: orientation yaw {yaw:.2f} rad disagrees with the filter's "
-                    f"{self.ekf.x[2]:.2f} rad {_YAW_DISAGREE_LIMIT} times in a row; no longer "
+                    f"{self.ekf.x[YAW]:.2f} rad {_YAW_DISAGREE_LIMIT} times in a row; no longer "
                     "used (set imu_yaw_offset, or imu_config[5] false)"
                 )
                 self.log.warning(detail)
@@ -233,7 +233,7 @@ class EkfLocalizer(Node):
         std = math.sqrt(var) if math.isfinite(var) and var > 0 else self.params.wheel_speed_std
         wheel_rate = float(msg.twist.twist.angular.z)
         if "vyaw" in self.odom_use and self.imu_yaw_rate is not None and math.isfinite(wheel_rate):
-            slip = abs(wheel_rate - (self.imu_yaw_rate - float(self.ekf.x[4])))
+            slip = abs(wheel_rate - (self.imu_yaw_rate - float(self.ekf.x[BIAS])))
             std = math.hypot(std, self.params.slip_speed_std_per_rad_s * slip)
         return std
 

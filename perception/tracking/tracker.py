@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from perception.geometry import dominated_by_footprint, wrap_angle
-from perception.objects import NUM_LABELS, Label, ObjectArray
+from perception.objects import NUM_LABELS, ObjectArray
 from perception.tracking import kalman
 from perception.tracking import vehicle_motion as vm
 from perception.tracking.association import Assignment, gated_assignment
@@ -267,7 +267,7 @@ class MultiObjectTracker:
             # The body axis: the measured box's, else the track's own (a blob's yaw says nothing).
             vehicle = vm.is_vehicle(np.argmax(t.class_evidence[rows], axis=1))
             det_known = vm.axis_known(det.label, det.dims, cfg.vehicle)
-            own_known = vm.axis_known(np.where(vehicle, Label.CAR, 0), t.dims[rows], cfg.vehicle)
+            own_known = vm.slender(t.dims[rows], cfg.vehicle)
             axis = np.where(det_known, det.yaw, t.yaw[rows])
             t.x[rows], t.p[rows], t.doubtful[rows] = vm.constrain_lateral_velocity(
                 t.x[rows], t.p[rows], axis, vehicle & (det_known | own_known), cfg.vehicle

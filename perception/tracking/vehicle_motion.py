@@ -57,10 +57,15 @@ def is_vehicle(label: np.ndarray) -> np.ndarray:
     return np.isin(np.asarray(label), VEHICLE_LABELS)
 
 
+def slender(dims: np.ndarray, limits: VehicleLimits) -> np.ndarray:
+    """Mask of boxes (dims (N, 3)) long and slender enough for their yaw to mean a heading."""
+    length, width = dims[:, 0], np.maximum(dims[:, 1], 1e-6)
+    return (length >= limits.min_length) & (length / width >= limits.min_aspect)
+
+
 def axis_known(label: np.ndarray, dims: np.ndarray, limits: VehicleLimits) -> np.ndarray:
     """Mask of boxes (label (N,), dims (N, 3)) whose yaw gives a vehicle's direction of travel."""
-    length, width = dims[:, 0], np.maximum(dims[:, 1], 1e-6)
-    return is_vehicle(label) & (length >= limits.min_length) & (length / width >= limits.min_aspect)
+    return is_vehicle(label) & slender(dims, limits)
 
 
 def axis_difference(heading: np.ndarray, axis: np.ndarray) -> np.ndarray:
