@@ -22,11 +22,13 @@ import numpy as np
 
 from perception.traffic_light.lightmap import LightState, load_light_map
 from planning.vehicle import VehicleShape
+from stack import topics
 from stack.msgs.stamps import stamp_to_ns
+from tools.scenario import topics as scenario_topics
 
-GT_SIGNALS = "/ground_truth/traffic_signals"
-GT_ROIS = "/ground_truth/traffic_light_rois"
-SIGNALS = "/perception/traffic_light_recognition/traffic_signals"
+GT_SIGNALS = scenario_topics.GT_TRAFFIC_SIGNALS
+GT_ROIS = scenario_topics.GT_TRAFFIC_LIGHT_ROIS
+SIGNALS = topics.TRAFFIC_SIGNALS
 
 
 def _states(msg: Any) -> dict[int, int]:
