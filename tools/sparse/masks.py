@@ -174,9 +174,6 @@ class MaskSet:
         """Each masked convolution's (partners' included) fraction of active units."""
         return {p.name: float(m.units.float().mean()) for m in self.layers for p in m.members()}
 
-    def layer_density(self) -> dict[str, float]:
-        return {m.name: float(m.units.float().mean()) for m in self.layers}
-
     def apply(self) -> None:
         for m in self.layers:
             m.apply()
