@@ -22,11 +22,13 @@ import numpy as np
 
 from perception.traffic_light.lightmap import LightState, load_light_map
 from planning.vehicle import VehicleShape
+from stack import topics
 from stack.msgs.stamps import stamp_to_ns
+from tools.scenario import topics as scenario_topics
 
-GT_SIGNALS = "/ground_truth/traffic_signals"
-GT_ROIS = "/ground_truth/traffic_light_rois"
-SIGNALS = "/perception/traffic_light_recognition/traffic_signals"
+GT_SIGNALS = scenario_topics.GT_TRAFFIC_SIGNALS
+GT_ROIS = scenario_topics.GT_TRAFFIC_LIGHT_ROIS
+SIGNALS = topics.TRAFFIC_SIGNALS
 
 
 def _states(msg: Any) -> dict[int, int]:
@@ -94,6 +96,7 @@ def plan_signal_scores(
     heads = np.flatnonzero(lights.lanes[:, lane_index])
     gt_t = np.array([s for s, _ in gt_signals])
     gt_states = [_states(m) for _, m in gt_signals]
+    centres = lights.stop_center
     front = VehicleShape().front
     violations, phases, needless = 0, set(), 0
     for stamp, msg in trajs:
@@ -110,15 +113,14 @@ def plan_signal_scores(
         halt = np.flatnonzero(speeds < 0.1)
         driven = bumper[: halt[0] + 1] if len(halt) else bumper
         ego = ego_at(stamp)
-        ego_front = ego[:2] + front * np.array([np.cos(ego[2]), np.sin(ego[2])])
+        heading = np.array([np.cos(ego[2]), np.sin(ego[2])])
+        ego_front = ego[:2] + front * heading
         moving = (
             np.hypot(*(ego_at(stamp + 200_000_000)[:2] - ego_at(stamp - 200_000_000)[:2])) / 0.4
         )
         for h in heads:
             line = lights.stop_line[h]
-            centre = line.mean(axis=0)
-            heading = np.array([np.cos(ego[2]), np.sin(ego[2])])
-            dist = float((centre - ego_front) @ heading)
+            dist = float((centres[h] - ego_front) @ heading)
             if dist < 0 or dist > 120:
                 continue
             state = gt_states[k].get(int(lights.head_group[h]), 0)

@@ -110,6 +110,16 @@ def _realistic_motion(
     )
 
 
+def drive(cfg: ScenarioConfig, lights: bool = True) -> tuple[_Streams, World, Trajectories]:
+    """The random streams, the world (with signalised crossings unless ``lights`` is off) and
+    the simulated traffic of ``cfg``'s seed: the drive its scenario bag records."""
+    streams = _Streams.from_seed(cfg.seed)
+    world = make_world(streams.world, EGO_START_S + 16.0 * cfg.seconds + 350.0)
+    if lights:
+        world = with_signals(world, make_signals(streams.signals, EGO_START_S, world.road.length))
+    return streams, world, simulate(world.road, cfg, streams.traffic, world.signals)
+
+
 def _prepare_output(out: Path) -> Path:
     out = Path(out)
     if out.exists():
@@ -292,11 +302,7 @@ def make_scenario(
     out = _prepare_output(out)
     started = time.perf_counter()
     rig = realism.rig(Rig())
-    streams = _Streams.from_seed(cfg.seed)
-    world = make_world(streams.world, EGO_START_S + 16.0 * cfg.seconds + 350.0)
-    if lights:
-        world = with_signals(world, make_signals(streams.signals, EGO_START_S, world.road.length))
-    traj = simulate(world.road, cfg, streams.traffic, world.signals)
+    streams, world, traj = drive(cfg, lights)
     motion = _realistic_motion(traj, rig, streams, realism, cfg.seed)
     per_frame = SIM_HZ // CAMERA_HZ
     frames = (traj.steps + per_frame - 1) // per_frame

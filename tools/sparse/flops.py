@@ -64,10 +64,6 @@ class FlopCounter:
             total += 2 * c.macs * d * (1 + (0 if c.first else 1) + grad_keep)
         return total
 
-    def forward_only(self, masks: MaskSet | None = None) -> float:
-        dens = masks.unit_density() if masks else {}
-        return sum(2 * c.macs * dens.get(c.name, 1.0) for c in self.costs)
-
     def add(self, examples: int, masks: MaskSet | None = None, grad_keep: float = 1.0) -> float:
         flops = examples * self.per_example(masks, grad_keep)
         self.total += flops

@@ -22,15 +22,9 @@ Target = tuple[str, torch.Tensor, "torch.Tensor | None"]  # name, weight, active
 
 def conv_targets(model: nn.Module, masks: MaskSet | None = None) -> list[Target]:
     """Every convolution weight of ``model``, with its MEST mask where ``masks`` has one."""
-    expand = {m.conv: m.expand for m in masks.layers} if masks else {}
-    if masks:
-        for m in masks.layers:
-            for p in m.partners:
-                expand[p.conv] = lambda p=p, m=m: m.units[:, None, None, None].expand_as(
-                    p.conv.weight
-                )
+    owner = {p.conv: m for m in masks.layers for p in m.members()} if masks else {}
     return [
-        (name, mod.weight, expand[mod]() > 0 if mod in expand else None)
+        (name, mod.weight, owner[mod].member_mask(mod) > 0 if mod in owner else None)
         for name, mod in model.named_modules()
         if isinstance(mod, nn.Conv2d)
     ]

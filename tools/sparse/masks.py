@@ -67,6 +67,14 @@ class LayerMask:
         rows = u.repeat_interleave(self.block, dim=0)[: w.shape[0]]
         return rows[:, :, None, None].expand_as(w)
 
+    def member_mask(self, conv: nn.Conv2d) -> torch.Tensor:
+        """The float mask of a member's weight shape: this layer's own (:meth:`expand`) or a
+        partner's (the shared output channels, all its inputs)."""
+        if conv is self.conv:
+            return self.expand()
+        w = conv.weight
+        return self.units[:, None, None, None].to(w.dtype).expand_as(w)
+
     def reduce(self, scores: torch.Tensor) -> torch.Tensor:
         """Per-unit means of a weight-shaped score."""
         if self.scheme is Scheme.UNSTRUCTURED:
@@ -89,7 +97,7 @@ class LayerMask:
         if self.scheme is not Scheme.CHANNEL:
             return
         for p in self.partners:
-            p.conv.weight.mul_(self.units[:, None, None, None].to(p.conv.weight.dtype))
+            p.conv.weight.mul_(self.member_mask(p.conv))
         for p in self.members():
             if p.bn is not None:
                 p.bn.weight.mul_(self.units)
@@ -173,9 +181,6 @@ class MaskSet:
     def unit_density(self) -> dict[str, float]:
         """Each masked convolution's (partners' included) fraction of active units."""
         return {p.name: float(m.units.float().mean()) for m in self.layers for p in m.members()}
-
-    def layer_density(self) -> dict[str, float]:
-        return {m.name: float(m.units.float().mean()) for m in self.layers}
 
     def apply(self) -> None:
         for m in self.layers:

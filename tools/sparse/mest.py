@@ -95,13 +95,11 @@ class MEST:
         """Per unit (the shape of each layer's ``units``)."""
         out = {}
         for m in self.masks.layers:
-            active = m.expand() > 0
             total = torch.zeros(m.units.shape)
             for p in m.members():
                 w = p.conv.weight.detach().abs()
                 g = self.grads[p.name]
-                if p.conv is not m.conv:  # a partner: same output channels, its own inputs
-                    active = m.units[:, None, None, None].expand_as(w)
+                active = m.member_mask(p.conv) > 0
                 wn = w / w[active].mean().clamp(min=1e-12)
                 gn = g / g[active].mean().clamp(min=1e-12)
                 total += m.reduce(wn + self.cfg.grad_weight * gn)
@@ -128,7 +126,7 @@ class MEST:
         for m in self.masks.layers:
             for p in m.members():
                 state = optimizer.state.get(p.conv.weight, {})
-                mask = m.expand() if p.conv is m.conv else m.units[:, None, None, None].float()
+                mask = m.member_mask(p.conv)
                 for key in ("exp_avg", "exp_avg_sq", "momentum_buffer"):
                     if key in state and state[key] is not None:
                         state[key].mul_(mask)

@@ -141,12 +141,7 @@ def continual_tasks(
     rows: list[list[float]] = state["rows"] if state else []
     where = state["where"] if state else {"task": 0, "epoch": 0}
     if where["task"] >= len(cfg.domains):  # resumed after the last task: the stored result
-        yield {
-            "domains": list(cfg.domains),
-            "matrix": rows,
-            **_counters(learner),
-            "learner": learner,
-        }
+        yield _task_result(cfg, rows, learner)
     for ti in range(where["task"], len(cfg.domains)):
         frames = data.train[cfg.domains[ti]]
         first = ti == where["task"]
@@ -162,12 +157,11 @@ def continual_tasks(
         rows.append([round(evaluate_ap(learner.model, data.heldout[d])["vehicle"], 4)
                      for d in cfg.domains])  # fmt: skip
         _save(cfg.out, learner, {"task": ti + 1, "epoch": 0}, None, rows)
-        yield {
-            "domains": list(cfg.domains),
-            "matrix": rows,
-            **_counters(learner),
-            "learner": learner,
-        }
+        yield _task_result(cfg, rows, learner)
+
+
+def _task_result(cfg: RunConfig, rows: list[list[float]], learner: Learner) -> dict[str, Any]:
+    return {"domains": list(cfg.domains), "matrix": rows, **_counters(learner), "learner": learner}
 
 
 def run_continual(

@@ -62,9 +62,10 @@ class SlimView:
         with torch.no_grad():
             for n, t in slim.items():
                 t.copy_(full[n].detach().flatten()[self.index[n]].view(t.shape))
+        full_buffers = dict(model.named_buffers())
         for n, b in self.net.named_buffers():
             if not b.is_floating_point():
-                b.copy_(dict(model.named_buffers())[n])
+                b.copy_(full_buffers[n])
         self.net.to(memory_format=torch.channels_last)
         group = opt.param_groups[0]
         self.opt = torch.optim.AdamW(self.net.parameters(), lr=group["lr"],
@@ -97,9 +98,10 @@ class SlimView:
         full = _tensors(self.full)
         for n, t in _tensors(self.net).items():
             _scatter(full[n], self.index[n], t)
+        full_buffers = dict(self.full.named_buffers())
         for n, b in self.net.named_buffers():
             if not b.is_floating_point():
-                dict(self.full.named_buffers())[n].copy_(b)
+                full_buffers[n].copy_(b)
         for n, fp, sp in self._pairs():
             st = self.opt.state.get(sp)
             if not st:

@@ -44,6 +44,12 @@ def export_onnx(model: TinyCenterNet, path: Path, width: int, height: int) -> Pa
             )
     finally:
         model.export_mode = False
+    return finish_onnx(path, "l4stack tools.train")
+
+
+def finish_onnx(path: Path, producer: str) -> Path:
+    """Rewrite the exported ``path`` simplified (onnxslim, when installed), stamped with
+    ``producer`` and checked."""
     proto = onnx.load(str(path))
     try:
         import onnxslim
@@ -51,7 +57,7 @@ def export_onnx(model: TinyCenterNet, path: Path, width: int, height: int) -> Pa
         proto = onnxslim.slim(proto)
     except ImportError:  # optional: the unsimplified graph runs the same
         pass
-    proto.producer_name = "l4stack tools.train"
+    proto.producer_name = producer
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
     return path

@@ -18,9 +18,8 @@ from perception.traffic_light.lightmap import CLASS_STATES, LightMap, LightState
 from perception.traffic_light.roi import RoiConfig, camera_in_map, crop, project_heads
 from tools.scenario.camera import CameraRenderer, Pose2D
 from tools.scenario.config import SIM_HZ, Rig, ScenarioConfig
-from tools.scenario.signals import Signals, light_map_arrays, make_signals
-from tools.scenario.traffic import EGO_START_S, simulate
-from tools.scenario.world import make_world, with_signals
+from tools.scenario.generator import drive
+from tools.scenario.signals import Signals, light_map_arrays
 
 SIDE = 32
 MIN_VISIBLE = 0.5
@@ -73,23 +72,19 @@ class _Scene:
     lights: LightMap
     extrinsic: RigidTransform
     cfg: ScenarioConfig
-    rngs: list
+    streams: object  # tools.scenario.generator._Streams
 
 
 def _scene(seed: int, seconds: float, weather: str) -> _Scene:
     """The drive of a scenario seed, its light map and the camera mount, as the generator has
     them (same seed sequence)."""
     cfg = ScenarioConfig(seconds=seconds, seed=seed, weather=weather)
-    children = np.random.SeedSequence(seed).spawn(6)
-    rngs = [np.random.default_rng(c) for c in children]
-    world = make_world(rngs[0], EGO_START_S + 16.0 * seconds + 350.0)
-    world = with_signals(world, make_signals(rngs[5], EGO_START_S, world.road.length))
-    traj = simulate(world.road, cfg, rngs[1], world.signals)
+    streams, world, traj = drive(cfg)
     rig = Rig()
     extrinsic = RigidTransform(
         rig.camera.mount.rotation.as_matrix(), np.array(rig.camera.mount.xyz)
     )
-    return _Scene(traj, world, rig, light_map(world.signals, world.road), extrinsic, cfg, rngs)
+    return _Scene(traj, world, rig, light_map(world.signals, world.road), extrinsic, cfg, streams)
 
 
 def heads_per_frame(seed: int, seconds: float) -> np.ndarray:
@@ -117,7 +112,7 @@ def scenario_crops(
     range; pose error sigma (metres, radians) on x, y and yaw."""
     sc = _scene(seed, seconds, weather)
     traj, rig, lights = sc.traj, sc.rig, sc.lights
-    cam = CameraRenderer(rig.camera, sc.cfg.weather, sc.world, sc.rngs[2])
+    cam = CameraRenderer(rig.camera, sc.cfg.weather, sc.world, sc.streams.camera)
     rng = np.random.default_rng(seed + 77)
     out_img, out_lab, out_dist = [], [], []
     for step in range(0, traj.steps, (SIM_HZ // 10) * every):

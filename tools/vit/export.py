@@ -5,12 +5,12 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import onnx
 import torch
 import yaml
 
 from stack.engine.flops import count_flops
 from stack.engine.model import read_model
+from tools.train.export import finish_onnx
 from tools.vit.crops import SIDE
 from tools.vit.model import StaticExport, TokenPrunedViT, keep_counts
 
@@ -36,17 +36,7 @@ def export_onnx(model: TokenPrunedViT, rho: float | None, path: Path) -> Path:
             dynamo=False,
             do_constant_folding=True,
         )
-    proto = onnx.load(str(path))
-    try:
-        import onnxslim
-
-        proto = onnxslim.slim(proto)
-    except ImportError:
-        pass
-    proto.producer_name = "l4stack tools.vit"
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(path))
-    return path
+    return finish_onnx(path, "l4stack tools.vit")
 
 
 def flops(path: Path) -> int:
