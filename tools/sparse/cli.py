@@ -76,7 +76,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _common(c, ",".join(DOMAINS))
     c.add_argument("--method", choices=[s.value for s in Strategy], default=Strategy.SPARCL.value)
     c.add_argument("--removal", type=argtypes.bounded_float(0.0, 0.9), default=0.3,
-                   help="SparCL DDR: fraction of each task's data removed (in three steps, after 10, 20 and 30 % of its epochs)")  # fmt: skip
+                   help="SparCL DDR: fraction of each task's data removed (in three steps, after 10, 20 and 30 %% of its epochs)")  # fmt: skip
     c.add_argument("--grad-keep", type=density, default=0.2, help="SparCL DGM: gradients kept")
     c.add_argument("--buffer", type=argtypes.bounded_int(1, 100_000), default=120)
     c.set_defaults(func=run_continual)
