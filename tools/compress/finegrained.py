@@ -79,9 +79,7 @@ class FineGrainedTarget:
 def parse_options(recipe: Recipe) -> FineGrainedTarget:
     s = Section(recipe.source, "options.", recipe.options, OPTIONS)
     d = FineGrainedTarget()
-    name, mapper = s.text("name", d.name), s.text("mapper", d.mapper)
-    if not name.replace("_", "").isalnum():
-        raise s.error("name", name, "must be letters, digits and '_'")
+    name, mapper = s.variant_name("name", d.name), s.text("mapper", d.mapper)
     if mapper not in MAPPERS:
         raise s.error("mapper", mapper, f"must be one of {', '.join(MAPPERS)}")
     compiler = s.raw("compiler_target", d.compiler_target)
