@@ -246,8 +246,9 @@ def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
     # Layers the latency table measured faster rewritten become dense sub-convolutions in the
     # shipped ONNX (the rule mapper measured nothing: its block zeros stay as they are).
     faster = {onnx_layer_name(c.layer) for c in choices if c.speedup >= 1.05}
-    provenance["rewritten_layers"] = sorted(faster & set(block_patterns(masks, plans)))
+    patterns = block_patterns(masks, plans)
+    provenance["rewritten_layers"] = sorted(faster & set(patterns))
     name = f"{recipe.name}_{target.name}"
-    rewrite = dense_rewrite(block_patterns(masks, plans), faster)
+    rewrite = dense_rewrite(patterns, faster)
     return [write_variant(student, out_dir, name, session.input_size, session.evals, provenance,
                           recipe.latency_threads, rewrite=rewrite)]  # fmt: skip
