@@ -220,8 +220,8 @@ def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
     target = parse_options(recipe)
     session = open_session(recipe)
     source = BatchSource(session.frames, session.train_cfg, recipe.seed + 1)
-    batches = [source.batch(idx) for idx in source.epoch(recipe.finetune.batch_size)]
-    batches = batches[: target.sensitivity_batches]
+    batches = [source.batch(idx) for idx in
+               source.epoch(recipe.finetune.batch_size)[: target.sensitivity_batches]]  # fmt: skip
     choices, measured = map_schemes(session, target, batches)
     plans = plans_of(choices, target)
     if all(p.scheme is Scheme.NONE for p in plans.values()):
