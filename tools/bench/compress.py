@@ -156,17 +156,15 @@ def _block_rewrite(dense_card: Path, rounds: int) -> dict[str, Any]:
     import onnx
 
     from perception.detector.card import load_card
-    from tools.compress.blocksparse import layer_speedups
+    from tools.compress.schemes import Scheme, latency_table, search_based
 
     model = onnx.load(str(load_card(dense_card).model_path()))
+    table = latency_table(model, block=8, keep=0.5, rounds=rounds)
     out: dict[str, Any] = {}
-    for label, block in (("block_8", 8), ("block_all", 1 << 16)):
-        rows = layer_speedups(model, block=block, keep=0.5, rounds=rounds)
+    for label, scheme in (("block_8", Scheme.BLOCK), ("block_all", Scheme.CHANNEL)):
+        rows = table[scheme]
         out[label] = {"layers_meeting_target": sum(bool(r["ok"]) for r in rows),
                       "layers": len(rows), "rows": rows}  # fmt: skip
-    from tools.compress.schemes import Scheme, search_based
-
-    table = {Scheme.BLOCK: out["block_8"]["rows"], Scheme.CHANNEL: out["block_all"]["rows"]}
     out["mapper"] = [
         {"layer": c.layer, "scheme": c.scheme.value, "speedup": c.speedup, "reason": c.reason}
         for c in search_based(table)

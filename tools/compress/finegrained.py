@@ -49,7 +49,14 @@ from tools.compress.errors import RecipeError
 from tools.compress.finetune import BatchSource, finetune, student_loss
 from tools.compress.lasso import GroupLasso, LayerPlan, MaskSet
 from tools.compress.recipe import Recipe, Section
-from tools.compress.schemes import NEEDS_COMPILER, Choice, Scheme, rule_based, search_based
+from tools.compress.schemes import (
+    NEEDS_COMPILER,
+    Choice,
+    Scheme,
+    latency_table,
+    rule_based,
+    search_based,
+)
 from tools.compress.session import Session, open_session
 from tools.compress.variant import VariantResult, write_variant
 
@@ -140,7 +147,7 @@ def map_schemes(
     """The scheme per conv and what the mapper measured (latency rows, sensitivities)."""
     import onnx
 
-    from tools.compress.blocksparse import conv_layers, layer_speedups
+    from tools.compress.blocksparse import conv_layers
     from tools.train.export import export_onnx
 
     w, h = session.input_size
@@ -150,10 +157,7 @@ def map_schemes(
     if target.mapper == "rule":
         return rule_based(conv_layers(model), target.compiler_target), {}
     threads = session.recipe.latency_threads
-    table = {
-        Scheme.BLOCK: layer_speedups(model, target.block, target.keep, threads),
-        Scheme.CHANNEL: layer_speedups(model, 1 << 20, target.keep, threads),  # one block
-    }
+    table = latency_table(model, target.block, target.keep, threads)
     candidates = {onnx_layer_name(str(r["layer"])): LayerPlan(Scheme.BLOCK, target.block, target.keep)
                   for r in table[Scheme.BLOCK]}  # fmt: skip
     sens = layer_sensitivity(session.teacher, candidates, batches, session.train_cfg)
