@@ -121,17 +121,25 @@ def _accuracy(cards: list[Path]) -> dict[str, Any]:
     return out
 
 
+def _speedup(f: dict[str, Any], dense: str, name: str) -> dict[str, float]:
+    """``name``'s speedups over ``dense`` in one thread count's figures."""
+    return {
+        "model": round(f["model_ms"][dense] / f["model_ms"][name], 2),
+        "callback": round(f["callback_ms"][dense] / f["callback_ms"][name], 2),
+    }
+
+
 def _verdict(dense: str, figures: dict[str, Any], accuracy: dict[str, Any]) -> dict[str, Any]:
-    model, cb = figures["1"]["model_ms"], figures["1"]["callback_ms"]
     base = (accuracy.get(dense) or {}).get("day", {}).get("vehicle")
     best = None
-    for name in model:
+    for name in figures["1"]["model_ms"]:
         if name == dense:
             continue
         vehicle = (accuracy.get(name) or {}).get("day", {}).get("vehicle")
         lost = None if vehicle is None or base is None else round(100 * (base - vehicle), 2)
-        row = {"name": name, "model_speedup": round(model[dense] / model[name], 2),
-               "callback_speedup": round(cb[dense] / cb[name], 2), "vehicle_ap50_lost_points": lost}  # fmt: skip
+        speed = _speedup(figures["1"], dense, name)
+        row = {"name": name, "model_speedup": speed["model"], "callback_speedup": speed["callback"],
+               "vehicle_ap50_lost_points": lost}  # fmt: skip
         row["ok"] = (
             row["model_speedup"] >= MODEL_TARGET and row["callback_speedup"] >= CALLBACK_TARGET
             and lost is not None and lost <= MAX_AP_LOSS_POINTS
@@ -148,17 +156,15 @@ def _block_rewrite(dense_card: Path, rounds: int) -> dict[str, Any]:
     import onnx
 
     from perception.detector.card import load_card
-    from tools.compress.blocksparse import layer_speedups
+    from tools.compress.schemes import Scheme, latency_table, search_based
 
     model = onnx.load(str(load_card(dense_card).model_path()))
+    table = latency_table(model, block=8, keep=0.5, rounds=rounds)
     out: dict[str, Any] = {}
-    for label, block in (("block_8", 8), ("block_all", 1 << 16)):
-        rows = layer_speedups(model, block=block, keep=0.5, rounds=rounds)
+    for label, scheme in (("block_8", Scheme.BLOCK), ("block_all", Scheme.CHANNEL)):
+        rows = table[scheme]
         out[label] = {"layers_meeting_target": sum(bool(r["ok"]) for r in rows),
                       "layers": len(rows), "rows": rows}  # fmt: skip
-    from tools.compress.schemes import Scheme, search_based
-
-    table = {Scheme.BLOCK: out["block_8"]["rows"], Scheme.CHANNEL: out["block_all"]["rows"]}
     out["mapper"] = [
         {"layer": c.layer, "scheme": c.scheme.value, "speedup": c.speedup, "reason": c.reason}
         for c in search_based(table)
@@ -188,13 +194,7 @@ def run(quick: bool = False) -> dict[str, Any]:
         "clock": {"1": "thread CPU time", "2": "wall time"},
         "threads": figures,
         "speedup": {
-            t: {
-                name: {
-                    "model": round(f["model_ms"][dense] / f["model_ms"][name], 2),
-                    "callback": round(f["callback_ms"][dense] / f["callback_ms"][name], 2),
-                }
-                for name in f["model_ms"]
-            }
+            t: {name: _speedup(f, dense, name) for name in f["model_ms"]}
             for t, f in figures.items()
         },
         "accuracy_ap50": accuracy,

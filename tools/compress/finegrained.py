@@ -49,7 +49,14 @@ from tools.compress.errors import RecipeError
 from tools.compress.finetune import BatchSource, finetune, student_loss
 from tools.compress.lasso import GroupLasso, LayerPlan, MaskSet
 from tools.compress.recipe import Recipe, Section
-from tools.compress.schemes import NEEDS_COMPILER, Choice, Scheme, rule_based, search_based
+from tools.compress.schemes import (
+    NEEDS_COMPILER,
+    Choice,
+    Scheme,
+    latency_table,
+    rule_based,
+    search_based,
+)
 from tools.compress.session import Session, open_session
 from tools.compress.variant import VariantResult, write_variant
 
@@ -79,9 +86,7 @@ class FineGrainedTarget:
 def parse_options(recipe: Recipe) -> FineGrainedTarget:
     s = Section(recipe.source, "options.", recipe.options, OPTIONS)
     d = FineGrainedTarget()
-    name, mapper = s.text("name", d.name), s.text("mapper", d.mapper)
-    if not name.replace("_", "").isalnum():
-        raise s.error("name", name, "must be letters, digits and '_'")
+    name, mapper = s.variant_name("name", d.name), s.text("mapper", d.mapper)
     if mapper not in MAPPERS:
         raise s.error("mapper", mapper, f"must be one of {', '.join(MAPPERS)}")
     compiler = s.raw("compiler_target", d.compiler_target)
@@ -142,7 +147,7 @@ def map_schemes(
     """The scheme per conv and what the mapper measured (latency rows, sensitivities)."""
     import onnx
 
-    from tools.compress.blocksparse import conv_layers, layer_speedups
+    from tools.compress.blocksparse import conv_layers
     from tools.train.export import export_onnx
 
     w, h = session.input_size
@@ -152,10 +157,7 @@ def map_schemes(
     if target.mapper == "rule":
         return rule_based(conv_layers(model), target.compiler_target), {}
     threads = session.recipe.latency_threads
-    table = {
-        Scheme.BLOCK: layer_speedups(model, target.block, target.keep, threads),
-        Scheme.CHANNEL: layer_speedups(model, 1 << 20, target.keep, threads),  # one block
-    }
+    table = latency_table(model, target.block, target.keep, threads)
     candidates = {onnx_layer_name(str(r["layer"])): LayerPlan(Scheme.BLOCK, target.block, target.keep)
                   for r in table[Scheme.BLOCK]}  # fmt: skip
     sens = layer_sensitivity(session.teacher, candidates, batches, session.train_cfg)
@@ -222,8 +224,8 @@ def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
     target = parse_options(recipe)
     session = open_session(recipe)
     source = BatchSource(session.frames, session.train_cfg, recipe.seed + 1)
-    batches = [source.batch(idx) for idx in source.epoch(recipe.finetune.batch_size)]
-    batches = batches[: target.sensitivity_batches]
+    batches = [source.batch(idx) for idx in
+               source.epoch(recipe.finetune.batch_size)[: target.sensitivity_batches]]  # fmt: skip
     choices, measured = map_schemes(session, target, batches)
     plans = plans_of(choices, target)
     if all(p.scheme is Scheme.NONE for p in plans.values()):
@@ -248,8 +250,9 @@ def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
     # Layers the latency table measured faster rewritten become dense sub-convolutions in the
     # shipped ONNX (the rule mapper measured nothing: its block zeros stay as they are).
     faster = {onnx_layer_name(c.layer) for c in choices if c.speedup >= 1.05}
-    provenance["rewritten_layers"] = sorted(faster & set(block_patterns(masks, plans)))
+    patterns = block_patterns(masks, plans)
+    provenance["rewritten_layers"] = sorted(faster & set(patterns))
     name = f"{recipe.name}_{target.name}"
-    rewrite = dense_rewrite(block_patterns(masks, plans), faster)
+    rewrite = dense_rewrite(patterns, faster)
     return [write_variant(student, out_dir, name, session.input_size, session.evals, provenance,
                           recipe.latency_threads, rewrite=rewrite)]  # fmt: skip

@@ -81,25 +81,22 @@ class GroupLasso:
     weights: dict[str, torch.Tensor] = field(default_factory=dict)
     outside: dict[str, torch.Tensor] = field(default_factory=dict)  # pattern layers
 
+    active: dict[str, nn.Conv2d] = field(init=False, repr=False)  # the planned convs
+
     def __post_init__(self) -> None:
-        convs = self._convs()
+        convs = {n: m for n, m in self.model.named_modules() if isinstance(m, nn.Conv2d)}
         unknown = sorted(set(self.plans) - set(convs))
         if unknown:
             raise CompressError(f"group lasso: the model has no conv {unknown[0]!r}")
+        # looked up once: penalty() runs every training step
+        self.active = {n: convs[n] for n, p in self.plans.items() if p.scheme is not Scheme.NONE}
         self.reweight()
-
-    def _convs(self) -> dict[str, nn.Conv2d]:
-        return {n: m for n, m in self.model.named_modules() if isinstance(m, nn.Conv2d)}
-
-    def _active(self) -> dict[str, nn.Conv2d]:
-        convs = self._convs()
-        return {n: convs[n] for n, p in self.plans.items() if p.scheme is not Scheme.NONE}
 
     def reweight(self) -> None:
         """a_g = 1 / (||w_g|| + eps) from the weights as they are now (after each epoch); the
         pattern of each 3x3 kernel chosen anew."""
         with torch.no_grad():
-            active = self._active()
+            active = self.active
             self.outside = {
                 n: ~pattern_masks(c.weight)
                 for n, c in active.items()
@@ -112,7 +109,7 @@ class GroupLasso:
 
     def penalty(self) -> torch.Tensor:
         total = torch.zeros(())
-        for name, conv in self._active().items():
+        for name, conv in self.active.items():
             norms = group_norms(conv.weight, self.plans[name], self.outside.get(name))
             total = total + (self.weights[name] * norms).sum()
         return self.strength * total

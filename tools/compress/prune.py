@@ -121,9 +121,8 @@ def make_pruner(model: nn.Module, example: torch.Tensor, spec: PruneSpec, steps:
 
     trace(model, example)  # named errors before Torch-Pruning's own
     ignored = output_layers(model) + list(_named(model, spec.ignore, "ignore").values())
-    per_layer = {m: r for (_n, m), r in zip(
-        _named(model, spec.layer_ratios, "layer_ratios").items(), spec.layer_ratios.values()
-    )}  # fmt: skip
+    layers = _named(model, spec.layer_ratios, "layer_ratios")
+    per_layer = {layers[n]: r for n, r in spec.layer_ratios.items()}
     return tp.pruner.MetaPruner(
         model,
         example,

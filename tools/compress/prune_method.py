@@ -63,10 +63,8 @@ class PruneTarget:
 def _common(s: Section, base: Mapping[str, Any]) -> dict[str, Any]:
     """The keys a variant may inherit, checked where they are written (``s``), over ``base``."""
     where = s.prefix.rstrip(".")
-    ignore = s.raw("ignore", base["ignore"])
-    if not isinstance(ignore, (list, tuple)) or not all(isinstance(n, str) for n in ignore):
-        raise s.error("ignore", ignore, "must be a list of layer names")
-    return {
+    return {  # "ignore" first: checked before the others, as it was
+        "ignore": s.layer_names("ignore", base["ignore"]),
         "importance": parse_enum(ImportanceKind, s.raw("importance", base["importance"]),
                                  f"{where}.importance", RecipeError),
         "scope": parse_enum(Scope, s.raw("scope", base["scope"]), f"{where}.scope", RecipeError),
@@ -74,7 +72,6 @@ def _common(s: Section, base: Mapping[str, Any]) -> dict[str, Any]:
         "iterative_steps": s.integer("iterative_steps", base["iterative_steps"], high=100),
         "max_layer_ratio": s.number("max_layer_ratio", base["max_layer_ratio"], open_low=True,
                                     high=1.0),
-        "ignore": tuple(ignore),
     }  # fmt: skip
 
 
@@ -90,9 +87,7 @@ def _target(s: Section, defaults: Mapping[str, Any]) -> PruneTarget:
     for layer, r in ratios.items():
         if isinstance(r, bool) or not isinstance(r, (int, float)) or not 0 <= r < 1:
             raise s.error(f"layer_ratios.{layer}", r, "must lie in [0, 1)")
-    name = s.text("name")
-    if not name.replace("_", "").isalnum():
-        raise s.error("name", name, "must be letters, digits and '_'")
+    name = s.variant_name("name")
     steps = common.pop("iterative_steps")
     spec = PruneSpec(ratio=s.number("ratio", high=0.95, open_low=True), layer_ratios=dict(ratios),
                      **common)  # fmt: skip

@@ -105,6 +105,19 @@ class Section:
             raise self.error(key, value, "must be a non-empty string")
         return value
 
+    def variant_name(self, key: str, default: Any = ...) -> str:
+        """A variant's name suffix: letters, digits and '_'."""
+        name = self.text(key, default)
+        if not name.replace("_", "").isalnum():
+            raise self.error(key, name, "must be letters, digits and '_'")
+        return name
+
+    def layer_names(self, key: str, default: Any = ...) -> tuple[str, ...]:
+        value = self.raw(key, default)
+        if not isinstance(value, (list, tuple)) or not all(isinstance(n, str) for n in value):
+            raise self.error(key, value, "must be a list of layer names")
+        return tuple(value)
+
     def scenarios(self, key: str, default: Any = ...) -> tuple[ScenarioSpec, ...]:
         value = self.raw(key, default)
         if not isinstance(value, str):

@@ -45,17 +45,18 @@ def plot(dense: VariantResult, variants: list[VariantResult], path: Path) -> Pat
     from matplotlib import pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
-    for key, marker, label in (("vehicle", 1, "vehicle AP@0.5"), ("map50", 2, "mAP@0.5")):
-        pts = [(_point(v, HEADLINE)[0], _point(v, HEADLINE)[marker]) for v in variants]
+    points = [_point(v, HEADLINE) for v in variants]
+    d_point = _point(dense, HEADLINE)
+    for marker, label in ((1, "vehicle AP@0.5"), (2, "mAP@0.5")):
+        pts = [(p[0], p[marker]) for p in points]
         pts = [(x, y) for x, y in pts if y is not None]
         line = ax.scatter([p[0] for p in pts], [p[1] for p in pts], label=f"variants: {label}")
         for v, (x, y) in zip(variants, pts):
             ax.annotate(v.name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        dx, dy = _point(dense, HEADLINE)[0], _point(dense, HEADLINE)[marker]
+        dx, dy = d_point[0], d_point[marker]
         if dy is not None:
             ax.scatter([dx], [dy], marker="*", s=180, color=line.get_facecolor()[0],
                        edgecolor="black", label=f"dense: {label}")  # fmt: skip
-        del key
     ax.set_xlabel(f"latency, model alone (ms, ONNX Runtime CPU, {dense.latency['threads']} thread)")
     ax.set_ylabel(f"held-out AP@0.5 ({HEADLINE})")
     ax.grid(alpha=0.3)

@@ -22,10 +22,15 @@ import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tools.compress import blocksparse
 from tools.compress.blocksparse import ConvLayer
+
+if TYPE_CHECKING:
+    import onnx
 
 
 class Scheme(str, Enum):
@@ -35,6 +40,7 @@ class Scheme(str, Enum):
     PATTERN = "pattern"
 
 
+ONE_BLOCK = 1 << 20  # a block size above any conv's filter count: one block
 NEEDS_COMPILER = "needs a compiler target (pattern sparsity: no runtime here runs it faster)"
 
 
@@ -59,6 +65,17 @@ def rule_based(layers: Sequence[ConvLayer], compiler_target: bool = False) -> li
         else:
             out.append(Choice(layer.name, Scheme.BLOCK, 1.0, f"{k}x{k} conv: block (not measured)"))
     return out
+
+
+def latency_table(
+    model: onnx.ModelProto, block: int, keep: float, threads: int = 1, rounds: int = 200
+) -> dict[Scheme, list[dict[str, object]]]:
+    """The rows of ``layer_speedups`` the search mapper reads: ``block`` (filters in blocks of
+    ``block``) and ``channel`` (one block holding every filter: input-channel pruning)."""
+    return {
+        Scheme.BLOCK: blocksparse.layer_speedups(model, block, keep, threads, rounds),
+        Scheme.CHANNEL: blocksparse.layer_speedups(model, ONE_BLOCK, keep, threads, rounds),
+    }
 
 
 def search_based(

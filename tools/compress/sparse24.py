@@ -60,13 +60,10 @@ class Sparse24Target:
 
 def parse_options(recipe: Recipe) -> Sparse24Target:
     s = Section(recipe.source, "options.", recipe.options, OPTIONS)
-    name = s.text("name", "s24")
-    if not name.replace("_", "").isalnum():
-        raise s.error("name", name, "must be letters, digits and '_'")
-    ignore = s.raw("ignore", [])
-    if not isinstance(ignore, (list, tuple)) or not all(isinstance(n, str) for n in ignore):
-        raise s.error("ignore", ignore, "must be a list of layer names")
-    return Sparse24Target(name, tuple(ignore), s.integer("min_in_channels", 16, low=4))
+    return Sparse24Target(
+        s.variant_name("name", "s24"), s.layer_names("ignore", []),
+        s.integer("min_in_channels", 16, low=4),
+    )  # fmt: skip
 
 
 def mask_24(weight: torch.Tensor) -> torch.Tensor:

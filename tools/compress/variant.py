@@ -10,7 +10,6 @@ here does).
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +83,8 @@ def model_latency(onnx_path: Path, threads: int = 1, runs: int = 50) -> float:
     """Median ms of one ONNX Runtime run of the model alone (zeros input, after warm-up)."""
     import onnxruntime as ort
 
+    from stack.engine.measure import time_calls
+
     opts = ort.SessionOptions()
     opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
     sess = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
@@ -92,12 +93,8 @@ def model_latency(onnx_path: Path, threads: int = 1, runs: int = 50) -> float:
     feed = {inp.name: np.zeros([int(d) for d in inp.shape], dtype)}
     for _ in range(3):
         sess.run(None, feed)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter_ns()
-        sess.run(None, feed)
-        times.append((time.perf_counter_ns() - t0) / 1e6)
-    return round(float(np.median(times)), 3)
+    times = time_calls(lambda: sess.run(None, feed), runs)
+    return round(float(np.median(times)) / 1e6, 3)
 
 
 def accuracy(card_path: Path, evals: EvalSet) -> dict[str, Any]:
