@@ -48,11 +48,11 @@ def plot(dense: VariantResult, variants: list[VariantResult], path: Path) -> Pat
     points = [_point(v, HEADLINE) for v in variants]
     d_point = _point(dense, HEADLINE)
     for marker, label in ((1, "vehicle AP@0.5"), (2, "mAP@0.5")):
-        pts = [(p[0], p[marker]) for p in points]
-        pts = [(x, y) for x, y in pts if y is not None]
-        line = ax.scatter([p[0] for p in pts], [p[1] for p in pts], label=f"variants: {label}")
-        for v, (x, y) in zip(variants, pts):
-            ax.annotate(v.name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        # a variant without this AP gets no point, and its name must not go to the next one's
+        pts = [(v.name, p[0], p[marker]) for v, p in zip(variants, points) if p[marker] is not None]
+        line = ax.scatter([p[1] for p in pts], [p[2] for p in pts], label=f"variants: {label}")
+        for name, x, y in pts:
+            ax.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         dx, dy = d_point[0], d_point[marker]
         if dy is not None:
             ax.scatter([dx], [dy], marker="*", s=180, color=line.get_facecolor()[0],
