@@ -216,3 +216,9 @@ def test_overload_verdict_judges_degrade_in_every_steady_try():
     tries = [{"try": 1, "steady": False, "l4_degrade_miss_rate": 0.5},
              {"try": 2, "steady": False, "l4_degrade_miss_rate": 0.0}]  # fmt: skip
     assert verdict(out, tries)["checks"]["degrade_miss_rate_every_steady_try"]
+    # A chain missing from a run's figures delivered nothing: judged, not a KeyError.
+    del out["delivered"]["l4"]["logging"]
+    out["delivered"]["l4_degrade"]["mapping"] = 12
+    assert verdict(out, tries)["checks"]["degrade_delivers_more"]
+    del out["delivered"]["l4_degrade"]["logging"]
+    assert not verdict(out, tries)["checks"]["degrade_delivers_more"]
