@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain
@@ -74,13 +75,16 @@ class Calibration:
             return list(self.scenario_bags)
         if not self.seeds:
             raise QuantizeError("calibration: give a bag (with its topic) or scenario seeds")
-        from tools.scenario import make_scenario
+        from tools.scenario import is_complete, make_scenario
 
         out = []
         self.data_dir.mkdir(parents=True, exist_ok=True)
         for seed in self.seeds:
             path = self.data_dir / f"calib-{seed}-{self.seconds:g}s"
-            if not (path / "metadata.yaml").exists():
+            if not is_complete(path):
+                if path.exists():  # left by an interrupted generation: writers need a new folder
+                    log.warning("calibration: %s is incomplete, generating it again", path)
+                    shutil.rmtree(path)
                 log.info(
                     "calibration: generating scenario seed %d (%g s) -> %s",
                     seed,

@@ -23,13 +23,13 @@ def demo_scenario(
     seed: int = DEMO_SEED, seconds: float = 20.0, weather: str = "day", traffic: str = "light"
 ) -> Path:
     """The cached demo scenario, generated on first use."""
-    from tools.scenario import make_scenario
+    from tools.scenario import is_complete, make_scenario
 
     # "-lights2": the light ground truth's visible fraction now counts the image edge (a cached
     # "-lights" scenario has the old /ground_truth/traffic_light_rois).
     name = f"demo-s{seed}-{seconds:g}s-{weather}-{traffic}-lights2"
     path = cache_dir() / name
-    if (path / "scenario.yaml").exists() and (path / "map.npz").exists():
+    if is_complete(path):
         log.info("reusing scenario %s", path)
         return path
     partial = path.with_name(path.name + ".partial")

@@ -14,7 +14,7 @@ from stack.lazy import lazy_exports
 if TYPE_CHECKING:
     from tools.scenario.config import Storage, Traffic, Weather
     from tools.scenario.errors import ScenarioError
-    from tools.scenario.generator import ScenarioInfo, make_scenario
+    from tools.scenario.generator import ScenarioInfo, is_complete, make_scenario
 
 _EXPORTS = {
     "Storage": "tools.scenario.config",
@@ -23,8 +23,17 @@ _EXPORTS = {
     "ScenarioError": "tools.scenario.errors",
     "ScenarioInfo": "tools.scenario.generator",
     "make_scenario": "tools.scenario.generator",
+    "is_complete": "tools.scenario.generator",
 }
-__all__ = ["ScenarioError", "ScenarioInfo", "Storage", "Traffic", "Weather", "make_scenario"]
+__all__ = [
+    "ScenarioError",
+    "ScenarioInfo",
+    "Storage",
+    "Traffic",
+    "Weather",
+    "is_complete",
+    "make_scenario",
+]
 
 
 __getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -51,6 +51,16 @@ MAP_FILE = "map.npz"
 SCENARIO_FILE = "scenario.yaml"
 
 
+def is_complete(path: Path) -> bool:
+    """Whether a scenario folder was written to the end.
+
+    The generator writes the bag's ``metadata.yaml`` when the bag closes, then ``map.npz``, then
+    ``scenario.yaml`` last: a run killed in between leaves a readable bag without its ground
+    truth, which must not be reused.
+    """
+    return all((path / name).is_file() for name in ("metadata.yaml", MAP_FILE, SCENARIO_FILE))
+
+
 @dataclass(frozen=True)
 class ScenarioInfo:
     """What was generated: the bag directory, its simulated duration, messages per topic, and

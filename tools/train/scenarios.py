@@ -90,21 +90,9 @@ def format_scenarios(specs: Sequence[ScenarioSpec]) -> str:
     return ",".join(parts)
 
 
-def is_complete(path: Path) -> bool:
-    """Whether a scenario folder was written to the end.
-
-    The generator writes the bag's ``metadata.yaml`` when the bag closes, then ``map.npz``, then
-    ``scenario.yaml`` last: a run killed in between leaves a readable bag without its ground
-    truth, which must not be reused.
-    """
-    from tools.scenario.generator import MAP_FILE, SCENARIO_FILE
-
-    return all((path / name).is_file() for name in ("metadata.yaml", MAP_FILE, SCENARIO_FILE))
-
-
 def ensure_bags(specs: Sequence[ScenarioSpec], seconds: float, data_dir: Path) -> list[Path]:
     """The bag of each scenario in ``data_dir``, generated where it is not there yet."""
-    from tools.scenario import ScenarioError, make_scenario
+    from tools.scenario import ScenarioError, is_complete, make_scenario
 
     data_dir.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -114,6 +114,16 @@ def test_calibration_from_scenario_seeds_generates_once(tmp_path):
     assert len(list(cal.frames())) == 2 and (bag / "metadata.yaml").stat().st_mtime_ns == stamp
 
 
+def test_calibration_regenerates_a_scenario_cut_off_before_its_ground_truth(tmp_path, caplog):
+    cal = Calibration(seeds=(5,), seconds=0.3, data_dir=tmp_path / "scen", every=1, max_frames=1)
+    (bag,) = cal.bags()
+    (bag / "scenario.yaml").unlink()  # as if killed after the bag closed, before the last file
+    with caplog.at_level("WARNING", logger="tools.compress.quantize"):
+        (again,) = cal.bags()
+    assert again == bag and (bag / "scenario.yaml").is_file()
+    assert any("incomplete" in r.getMessage() for r in caplog.records)
+
+
 def test_int8fuse_bench_is_registered():
     from perception.detector.pipeline import Detections2D
     from tools.bench import BENCHMARKS, load_benchmark

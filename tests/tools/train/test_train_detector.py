@@ -141,7 +141,8 @@ def test_format_scenarios_round_trips():
 
 
 def test_ensure_bags_regenerates_a_scenario_cut_off_before_its_ground_truth(tmp_path, caplog):
-    from tools.train.scenarios import ensure_bags, is_complete
+    from tools.scenario import is_complete
+    from tools.train.scenarios import ensure_bags
 
     spec = ScenarioSpec(seed=5, weather="day", traffic="light")
     (bag,) = ensure_bags([spec], 0.3, tmp_path)
