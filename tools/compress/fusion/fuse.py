@@ -39,6 +39,7 @@ class FuseOptions:
     top_k: int = 100
     nms: bool = True  # the card's NMS in the model (postprocess only)
     siblings: bool = True  # merge convolutions that read the same tensor
+    gather: bool = True  # a branch read only at the K head rows computed at those rows
 
 
 @dataclass
@@ -119,19 +120,19 @@ def fuse(
 
         if opts.cleanup:
             step("cleanup", lambda m: cleanup(m, Path(tmp), str(src)))
-        if opts.siblings:
-            step("siblings", lambda m: (merge_siblings(m, str(src)), m)[1])
         if opts.preprocess:
             step("preprocess", lambda m: (fold_preprocessing(m, card.input, str(src)), m)[1])
         if opts.postprocess:
 
             def head(m: onnx.ModelProto) -> onnx.ModelProto:
                 nonlocal k, nms
-                head = add_head(m, card, opts.top_k, str(src), nms=opts.nms)
+                head = add_head(m, card, opts.top_k, str(src), nms=opts.nms, gather=opts.gather)
                 k, nms = head.k, head.nms
                 return m
 
             step("postprocess", head)
+        if opts.siblings:  # after the head: a branch it computes at K rows merges with nothing
+            step("siblings", lambda m: (merge_siblings(m, str(src)), m)[1])
         if opts.cleanup and (opts.preprocess or opts.postprocess):
             step("cleanup", lambda m: cleanup(m, Path(tmp), str(src)))
     onnx.checker.check_model(model)

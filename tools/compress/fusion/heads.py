@@ -25,6 +25,7 @@ from onnx import TensorProto, helper
 
 from perception.detector.card import ModelCard
 from tools.compress.fusion.errors import FusionError
+from tools.compress.fusion.gathered import gather_branch
 from tools.compress.fusion.graph import GraphEditor, static_shape
 from tools.compress.fusion.nms import add_nms, nms_applies
 
@@ -54,7 +55,9 @@ def _xyxy_from_cxcywh(ed: GraphEditor, rows4: str) -> str:
     return ed.op("MatMul", rows4, ed.const(m, "cxcywh2xyxy"))
 
 
-def _centernet(ed: GraphEditor, card: ModelCard, outs: list[str], k: int) -> tuple[str, str, str]:
+def _centernet(
+    ed: GraphEditor, card: ModelCard, outs: list[str], k: int, gather: bool = True
+) -> tuple[str, str, str]:
     heat, dist = outs
     _, c, h, w = static_shape(ed.model, heat)
     opts = {"stride": 8, "peak_kernel": 3, **card.decoder.options}
@@ -87,9 +90,13 @@ def _centernet(ed: GraphEditor, card: ModelCard, outs: list[str], k: int) -> tup
         "Mul", ed.op("Add", cxy, ed.const(_f32(0.5), "half")), ed.const(_f32(stride), "stride")
     )
     raw, tail = _elementwise_tail(ed, dist)
-    d = ed.op("Reshape", raw, ed.const(_i64([4, h * w]), "shape"))
-    d = _replay(ed, ed.op("Gather", d, pos, axis=1), tail)  # [4, k]
-    d = ed.op("Transpose", d, perm=[1, 0])  # [k, 4] l t r b
+    rows = gather_branch(ed, raw, pos) if gather else None  # [k, 4], the branch at the peaks
+    if rows is not None:
+        d = _replay(ed, rows, tail)
+    else:
+        d = ed.op("Reshape", raw, ed.const(_i64([4, h * w]), "shape"))
+        d = _replay(ed, ed.op("Gather", d, pos, axis=1), tail)  # [4, k]
+        d = ed.op("Transpose", d, perm=[1, 0])  # [k, 4] l t r b
     boxes = ed.op("Add", cxy, ed.op("Mul", d, ed.const(_f32([-1, -1, 1, 1]), "sign")))
     return boxes, scores, cls
 
@@ -219,10 +226,16 @@ class Head:
 
 
 def add_head(
-    model: onnx.ModelProto, card: ModelCard, k: int, source: str = "<model>", nms: bool = False
+    model: onnx.ModelProto,
+    card: ModelCard,
+    k: int,
+    source: str = "<model>",
+    nms: bool = False,
+    gather: bool = True,
 ) -> Head:
     """Replace the model's outputs by the top-``k`` head of the card's decoder, with the card's
-    NMS in the model when ``nms`` and :func:`.nms.nms_applies`."""
+    NMS in the model when ``nms`` and :func:`.nms.nms_applies`; with ``gather``, a branch read
+    only at the K rows is computed at those rows (:mod:`.gathered`; CenterNet's box branch)."""
     head = HEADS.get(card.decoder.name)
     if head is None:
         raise FusionError(
@@ -235,7 +248,10 @@ def add_head(
         raise FusionError(
             f"{card.source}: decoder.outputs: {missing[0]!r} is not an output of {source}"
         )
-    boxes, scores, cls = head(ed, card, names, k)
+    if head is _centernet:
+        boxes, scores, cls = _centernet(ed, card, names, k, gather)
+    else:
+        boxes, scores, cls = head(ed, card, names, k)
     kk = int(min(k, _candidates(ed, card, names)))
     nms = nms and nms_applies(card, ed.opset)
     if nms:
