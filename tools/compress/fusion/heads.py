@@ -70,7 +70,11 @@ def _centernet(
         src = ed.op("Neg", ed.op("Neg", heat))
     pooled = ed.op("MaxPool", src, kernel_shape=[kern, kern], pads=[kern // 2] * 4, strides=[1, 1])
     peak = ed.op("Equal", heat, pooled)
-    masked = ed.op("Where", peak, heat, ed.const(_f32(NOT_A_PEAK), "nopeak"))
+    # heat where a peak, -1 elsewhere: heat * m + (m - 1) with m = 1.0 at peaks (exact; two
+    # element-wise ops cost ONNX Runtime less than a Where broadcasting its scalar).
+    m = ed.op("Cast", peak, to=TensorProto.FLOAT)
+    off = ed.op("Add", m, ed.const(_f32(NOT_A_PEAK), "nopeak"))
+    masked = ed.op("Add", ed.op("Mul", heat, m), off)
     flat = ed.op("Reshape", masked, ed.const(_i64([c * h * w]), "shape"))
     scores, idx = _topk(ed, flat, c * h * w, min(k, c * h * w))
     cells = ed.const(_i64(h * w), "cells")
