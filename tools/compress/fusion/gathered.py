@@ -111,40 +111,50 @@ def _neighbour_tables(h: int, w: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     return index.astype(np.int64), inside.astype(np.float32)[:, :, None]
 
 
-def _patches(ed: GraphEditor, fmap: str, cells: str, k: int) -> tuple[str, bool]:
-    """Input patches of ``fmap`` [1, C, H, W] around flat ``cells`` [K], as [K, k k C] (cell
-    rows gathered from the channels-last map: one contiguous copy per row; ONNX Runtime turns
-    the Transpose into its channels-last reorder) and whether they are channels-last."""
+def _patches(ed: GraphEditor, fmap: str, cells: str, k: int) -> str:
+    """Input patches of ``fmap`` [1, C, H, W] around flat ``cells`` [K], as [K, k k C]: cell
+    rows gathered from the channels-last map (one contiguous copy per row; ONNX Runtime turns
+    the Transpose into its channels-last reorder)."""
     _, c, h, w = static_shape(ed.model, fmap)
     nhwc = ed.op("Transpose", fmap, perm=[0, 2, 3, 1])
     flat = ed.op("Reshape", nhwc, ed.const(np.array([h * w, c], np.int64), "shape"))
     if k == 1:
-        return ed.op("Gather", flat, cells, axis=0), True  # [K, C]
+        return ed.op("Gather", flat, cells, axis=0)  # [K, C]
     index, mask = _neighbour_tables(h, w, k)
     idx = ed.op("Gather", ed.const(index, "nbr"), cells, axis=0)  # [K, k k]
     inside = ed.op("Gather", ed.const(mask, "inside"), cells, axis=0)  # [K, k k, 1]
     vals = ed.op("Mul", ed.op("Gather", flat, idx, axis=0), inside)  # [K, k k, C]
-    return ed.op("Reshape", vals, ed.const(np.array([-1, k * k * c], np.int64), "shape")), True
+    return ed.op("Reshape", vals, ed.const(np.array([-1, k * k * c], np.int64), "shape"))
 
 
-def gather_branch(ed: GraphEditor, tensor: str, cells: str) -> str | None:
-    """``tensor`` [1, C, H, W] read at flat ``cells`` [K] only: returns [K, C] rows computed at
-    those cells (the branch that makes ``tensor`` left to dead-code removal), or None when the
-    branch does not start at a convolution this can compute by rows."""
+@dataclass(frozen=True)
+class GatheredBranch:
+    """[K, Co] rows of the branch; ``dense_nodes`` ops of the branch left to dead-code removal,
+    ``row_nodes`` ops added to compute it at the rows."""
+
+    rows: str
+    dense_nodes: int
+    row_nodes: int
+
+
+def gather_branch(ed: GraphEditor, tensor: str, cells: str) -> GatheredBranch | None:
+    """``tensor`` [1, C, H, W] read at flat ``cells`` [K] only: its branch computed at those
+    cells, or None when the branch does not start at a convolution this can compute by rows."""
     found = _chain(ed, tensor)
     if found is None:
         return None
     fmap, steps = found
+    before = len(ed.graph.node)
     k = steps[0].weight.shape[2]
-    rows, _ = _patches(ed, fmap, cells, k)
+    rows = _patches(ed, fmap, cells, k)
     for i, step in enumerate(steps):
         if step.weight is None:
             attrs = _attrs(step.node)
-            x = ed.node(step.node.op_type, [rows, *step.node.input[1:]], 1, **attrs)[0]
+            rows = ed.node(step.node.op_type, [rows, *step.node.input[1:]], 1, **attrs)[0]
         else:
             w = step.weight.transpose(0, 2, 3, 1) if i == 0 else step.weight  # kh kw C order
-            wmat = w.reshape(w.shape[0], -1).T  # [k k C, Co]
-            x = ed.op("Add", ed.op("MatMul", rows, ed.const(np.ascontiguousarray(wmat), "w")),
-                      ed.const(step.bias, "b"))  # fmt: skip
-        rows = x
-    return rows
+            wmat = np.ascontiguousarray(w.reshape(w.shape[0], -1).T)  # [k k C, Co]
+            rows = ed.op(
+                "Add", ed.op("MatMul", rows, ed.const(wmat, "w")), ed.const(step.bias, "b")
+            )
+    return GatheredBranch(rows, len(steps), len(ed.graph.node) - before)

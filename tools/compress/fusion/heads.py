@@ -25,7 +25,7 @@ from onnx import TensorProto, helper
 
 from perception.detector.card import ModelCard
 from tools.compress.fusion.errors import FusionError
-from tools.compress.fusion.gathered import gather_branch
+from tools.compress.fusion.gathered import GatheredBranch, gather_branch
 from tools.compress.fusion.graph import GraphEditor, static_shape
 from tools.compress.fusion.nms import add_nms, nms_applies
 
@@ -57,7 +57,7 @@ def _xyxy_from_cxcywh(ed: GraphEditor, rows4: str) -> str:
 
 def _centernet(
     ed: GraphEditor, card: ModelCard, outs: list[str], k: int, gather: bool = True
-) -> tuple[str, str, str]:
+) -> tuple[str, str, str, GatheredBranch | None]:
     heat, dist = outs
     _, c, h, w = static_shape(ed.model, heat)
     opts = {"stride": 8, "peak_kernel": 3, **card.decoder.options}
@@ -86,15 +86,15 @@ def _centernet(
     centres = (np.stack([xs, ys, xs, ys], axis=1).astype(np.float32) + _f32(0.5)) * _f32(stride)
     cxy = ed.op("Gather", ed.const(centres.astype(np.float32), "centres"), pos, axis=0)  # [k, 4]
     raw, tail = _elementwise_tail(ed, dist)
-    rows = gather_branch(ed, raw, pos) if gather else None  # [k, 4], the branch at the peaks
-    if rows is not None:
-        d = _replay(ed, rows, tail)
+    branch = gather_branch(ed, raw, pos) if gather else None  # the branch at the K peaks
+    if branch is not None:
+        d = _replay(ed, branch.rows, tail)  # [k, 4] l t r b
     else:
         d = ed.op("Reshape", raw, ed.const(_i64([4, h * w]), "shape"))
         d = _replay(ed, ed.op("Gather", d, pos, axis=1), tail)  # [4, k]
         d = ed.op("Transpose", d, perm=[1, 0])  # [k, 4] l t r b
     boxes = ed.op("Add", cxy, ed.op("Mul", d, ed.const(_f32([-1, -1, 1, 1]), "sign")))
-    return boxes, scores, cls
+    return boxes, scores, cls, branch
 
 
 _SINKABLE = frozenset({"Clip", "Exp", "Mul", "Add", "Sub", "Div", "Relu", "Sigmoid", "Tanh"})
@@ -207,7 +207,7 @@ def _fastestdet(ed: GraphEditor, card: ModelCard, outs: list[str], k: int) -> tu
 
 
 HEADS: dict[str, Callable[[GraphEditor, ModelCard, list[str], int], tuple[str, str, str]]] = {
-    "centernet": _centernet,
+    "centernet": lambda ed, card, outs, k: _centernet(ed, card, outs, k)[:3],
     "yolov5": _yolo,
     "yolov8": _yolo,
     "yolox": _yolo,
@@ -219,6 +219,7 @@ HEADS: dict[str, Callable[[GraphEditor, ModelCard, list[str], int], tuple[str, s
 class Head:
     k: int  # rows of each output
     nms: bool  # the head runs the card's NMS (the node must not run it again)
+    gathered: GatheredBranch | None = None  # a branch computed at the K rows only
 
 
 def add_head(
@@ -244,8 +245,9 @@ def add_head(
         raise FusionError(
             f"{card.source}: decoder.outputs: {missing[0]!r} is not an output of {source}"
         )
-    if head is _centernet:
-        boxes, scores, cls = _centernet(ed, card, names, k, gather)
+    branch = None
+    if card.decoder.name == "centernet":
+        boxes, scores, cls, branch = _centernet(ed, card, names, k, gather)
     else:
         boxes, scores, cls = head(ed, card, names, k)
     kk = int(min(k, _candidates(ed, card, names)))
@@ -277,7 +279,7 @@ def add_head(
         model.graph.node.append(helper.make_node("Identity", [tensor], [name], ed.name("out")))
         model.graph.output.append(helper.make_tensor_value_info(name, dtype, shape))
     _prune_dead(model)
-    return Head(kk, nms)
+    return Head(kk, nms, branch)
 
 
 def _candidates(ed: GraphEditor, card: ModelCard, names: list[str]) -> int:
