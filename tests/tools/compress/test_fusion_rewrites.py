@@ -17,6 +17,7 @@ from perception.detector.errors import CardError
 from perception.detector.nms import nms
 from tools.compress.fusion.gathered import gather_branch
 from tools.compress.fusion.graph import GraphEditor
+from tools.compress.fusion.heads import add_head
 from tools.compress.fusion.nms import SUPPRESSED, add_nms, nms_applies
 from tools.compress.fusion.siblings import merge_siblings
 
@@ -222,3 +223,40 @@ def test_a_branch_without_a_convolution_is_left_alone():
     ed = GraphEditor(model)
     assert gather_branch(ed, "d", ed.const(np.array([0, 1], np.int64), "cells")) is None
     assert len(model.graph.node) == 1
+
+
+def test_centernet_head_keeps_exactly_the_decoders_peaks_at_threshold_zero():
+    # Plateaus (equal neighbours are all peaks), zeros, denormals and saturated scores: every
+    # peak keeps its score bit for bit, every other cell scores below zero.
+    rng = np.random.default_rng(11)
+    heat = rng.random((1, 2, 6, 8)).astype(np.float32)
+    heat[0, 0, :2, :3] = 0.75  # a plateau
+    heat[0, 1, 3:, 4:] = 0.0
+    heat[0, 1, 3, 4] = np.float32(1e-44)  # a denormal peak next to zeros
+    heat[0, 1, 0, :2] = 1.0
+    heat[0, 0, 3:, :4] = 0.25
+    heat[0, 0, 4, 1] = np.nextafter(np.float32(0.5), np.float32(1))  # a peak one ulp above
+    heat[0, 0, 4, 2] = 0.5  # a neighbour that is not one
+    boxes = rng.random((1, 4, 6, 8)).astype(np.float32) * 8
+    doc = {"model": "m.onnx", "decoder": {"name": "centernet", "stride": 4}, "classes": ["a", "b"],
+           "labels": {"a": "CAR", "b": "TRUCK"}, "input": {"width": 32, "height": 24}}  # fmt: skip
+    card = card_from_dict(doc)
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["h"], ["heatmap"]),
+         helper.make_node("Identity", ["b"], ["boxes"])], "cn",
+        [helper.make_tensor_value_info("h", TensorProto.FLOAT, [1, 2, 6, 8]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 4, 6, 8])],
+        [helper.make_tensor_value_info("heatmap", TensorProto.FLOAT, [1, 2, 6, 8]),
+         helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [1, 4, 6, 8])],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    add_head(model, card, 96)  # every cell of both classes
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got_boxes, got_scores, got_cls = (o[0] for o in sess.run(None, {"h": heat, "b": boxes}))
+    want = make_decoder(card).decode([heat, boxes], 0.0)
+    keep = got_scores >= 0.0
+    assert keep.sum() == len(want) and (got_scores[~keep] < 0).all()
+    ours = sorted(zip(got_cls[keep].tolist(), got_scores[keep].tolist(), got_boxes[keep].tolist()))
+    theirs = sorted(zip(want.classes.tolist(), want.scores.tolist(), want.boxes.tolist()))
+    assert [(c, s) for c, s, _ in ours] == [(c, s) for c, s, _ in theirs]  # scores bit for bit
+    np.testing.assert_allclose([b for *_, b in ours], [b for *_, b in theirs], atol=1e-5)

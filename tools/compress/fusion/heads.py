@@ -6,10 +6,12 @@ and ``det_classes`` [1, K] int64. The node keeps the rows scoring at least its t
 ``nms`` the head also runs the card's NMS (:mod:`.nms`: suppressed rows score -1) and the node
 skips its own, else the node runs NMS on the rows as it does on the unfused decoders' candidates.
 
-- ``centernet``: MaxPool (the decoder's 3x3 dilation) + Equal keeps the local maxima, TopK over
-  classes x cells, cell -> centre, distances gathered at the peaks. Element-wise ops that end the
-  box branch (the shipped model's Clip, Exp, Mul) run on the K gathered rows instead of on every
-  cell: the same ops on the same values, on 4 x K numbers instead of 4 x H x W.
+- ``centernet``: MaxPool (the decoder's 3x3 dilation) keeps the local maxima (every other cell
+  scores below zero), TopK over classes x cells, cell centres from a constant table. The box
+  branch is computed at the K peaks only where it can be (:mod:`.gathered`: the shipped model's
+  3x3 conv, ReLU and 1x1 conv as MatMuls on gathered patches); element-wise ops that end it (the
+  shipped model's Clip, Exp, Mul) run on the K rows: the same ops on the same values, on 4 x K
+  numbers instead of 4 x H x W.
 - ``yolov5`` / ``yolox`` (decoded): score = objectness x best class; ``yolov8``: best class.
 - ``fastestdet``: score = obj^0.6 * cls^0.4, box decoded from the cell (tanh offset, sigmoid size).
 """
@@ -30,7 +32,7 @@ from tools.compress.fusion.graph import GraphEditor, static_shape
 from tools.compress.fusion.nms import add_nms, nms_applies
 
 OUT_BOXES, OUT_SCORES, OUT_CLASSES = "det_boxes", "det_scores", "det_classes"
-NOT_A_PEAK = -1.0  # below any threshold, so masked cells never pass
+NOT_A_PEAK_SCALE = 3e38  # masked cells score heat - 3e38 * (pooled - heat) < 0: never pass
 
 
 def _f32(x) -> np.ndarray:
@@ -69,12 +71,13 @@ def _centernet(
         # run it on uint8 (~15x slower than its float kernel here); -(-x) is x and stops that.
         src = ed.op("Neg", ed.op("Neg", heat))
     pooled = ed.op("MaxPool", src, kernel_shape=[kern, kern], pads=[kern // 2] * 4, strides=[1, 1])
-    peak = ed.op("Equal", heat, pooled)
-    # heat where a peak, -1 elsewhere: heat * m + (m - 1) with m = 1.0 at peaks (exact; two
-    # element-wise ops cost ONNX Runtime less than a Where broadcasting its scalar).
-    m = ed.op("Cast", peak, to=TensorProto.FLOAT)
-    off = ed.op("Add", m, ed.const(_f32(NOT_A_PEAK), "nopeak"))
-    masked = ed.op("Add", ed.op("Mul", heat, m), off)
+    # Peaks keep their score, every other cell goes below zero (below any threshold the card
+    # allows): heat - BIG * (pooled - heat). At a peak pooled - heat is 0, so the score is
+    # heat exactly; elsewhere pooled - heat >= one ulp of heat (>= 2^-149 with denormals), so
+    # BIG times it exceeds heat and the result is negative. Three element-wise ops where
+    # Equal + Where cost ONNX Runtime more (its Where broadcasts the scalar slowly).
+    below = ed.op("Sub", pooled, heat)
+    masked = ed.op("Sub", heat, ed.op("Mul", below, ed.const(_f32(NOT_A_PEAK_SCALE), "big")))
     flat = ed.op("Reshape", masked, ed.const(_i64([c * h * w]), "shape"))
     scores, idx = _topk(ed, flat, c * h * w, min(k, c * h * w))
     cells = ed.const(_i64(h * w), "cells")
