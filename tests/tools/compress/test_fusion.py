@@ -70,7 +70,7 @@ def test_fused_shipped_detector_gives_the_same_detections(tmp_path, camera_frame
     # as it lies (HWC viewed as one channel): no Transpose, Mul or Gather up front.
     assert _path_from_input(model, 3) == ["Cast", "Reshape", "Conv"]
     assert [s["name"] for s in result.steps] == [
-        "cleanup", "preprocess", "postprocess", "siblings", "cleanup"
+        "cleanup", "preprocess", "postprocess", "cleanup"
     ]  # fmt: skip
     ops = [n.op_type for n in model.graph.node]
     assert ops.count("NonMaxSuppression") == 1 and "Split" not in ops
