@@ -108,7 +108,9 @@ def _neighbour_tables(h: int, w: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     yy, xx = ys[:, None] + dy[None, :], xs[:, None] + dx[None, :]
     inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
     index = np.clip(yy, 0, h - 1) * w + np.clip(xx, 0, w - 1)
-    return index.astype(np.int64), inside.astype(np.float32)[:, :, None]
+    return index.astype(np.int32), inside.astype(np.float32)[
+        :, :, None
+    ]  # int32: half the file bytes
 
 
 def _patches(ed: GraphEditor, fmap: str, cells: str, k: int) -> str:
