@@ -14,8 +14,8 @@ of the stride-4 map. Here the Gather moves up the branch, through:
 
 Each output row is the same sum of the same products as the convolution's output at that cell (in
 another order, so equal to float rounding). For the shipped detector this removes a 3x3
-32->32 convolution and a 1x1 32->4 convolution over 48 x 80 cells (~71 MFLOP, a sixth of the
-network) for ~1 MFLOP at K = 100. Every tensor of the branch must be read only by the next op
+32->32 convolution and a 1x1 32->4 convolution over 48 x 80 cells (~72 MFLOP, a sixth of the
+network) for ~2 MFLOP at K = 100. Every tensor of the branch must be read only by the next op
 of the chain (nothing else may need the dense values).
 """
 
@@ -49,7 +49,9 @@ def _conv_weights(ed: GraphEditor, conv: onnx.NodeProto) -> tuple[np.ndarray, np
     """Weights and bias of a plain convolution that :func:`gather_branch` can move a Gather
     through (stride 1, dilation 1, group 1, odd square kernel with "same" zero padding)."""
     w = ed.initializer(conv.input[1]) if len(conv.input) > 1 else None
-    if w is None or w.ndim != 4 or w.shape[2] != w.shape[3] or w.shape[2] % 2 != 1:
+    if w is None or w.dtype != np.float32 or w.ndim != 4:
+        return None
+    if w.shape[2] != w.shape[3] or w.shape[2] % 2 != 1:
         return None
     has_bias = len(conv.input) > 2 and conv.input[2]
     b = ed.initializer(conv.input[2]) if has_bias else np.zeros(w.shape[0], np.float32)
@@ -65,7 +67,7 @@ def _conv_weights(ed: GraphEditor, conv: onnx.NodeProto) -> tuple[np.ndarray, np
         or list(a.get("pads", [0, 0, 0, 0])) != [r] * 4
     ):
         return None
-    return w.astype(np.float32), b.astype(np.float32)
+    return w, b.astype(np.float32)
 
 
 def _sole_reader(ed: GraphEditor, tensor: str) -> bool:
@@ -108,9 +110,8 @@ def _neighbour_tables(h: int, w: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     yy, xx = ys[:, None] + dy[None, :], xs[:, None] + dx[None, :]
     inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
     index = np.clip(yy, 0, h - 1) * w + np.clip(xx, 0, w - 1)
-    return index.astype(np.int32), inside.astype(np.float32)[
-        :, :, None
-    ]  # int32: half the file bytes
+    mask = inside.astype(np.float32)[:, :, None]
+    return index.astype(np.int32), mask  # int32 indices: half the bytes of int64 in the file
 
 
 def _patches(ed: GraphEditor, fmap: str, cells: str, k: int) -> str:
