@@ -88,6 +88,21 @@ def test_fused_shipped_detector_gives_the_same_detections(tmp_path, camera_frame
     assert n >= 10  # the frames really have detections to compare
 
 
+def test_sibling_merge_when_asked_gives_the_same_detections(tmp_path, camera_frames):
+    # Off by default (no win under ONNX Runtime); with the box branch left dense the heads' two
+    # 3x3 convolutions become one, and the 1x1 heads read it with zero weights (no Split).
+    opts = FuseOptions(siblings=True, gather=False)
+    result = fuse(
+        model_file("camera_detector.onnx"), tmp_path / "sib.onnx", CAMERA_DETECTOR_CARD, opts
+    )
+    siblings = next(s for s in result.steps if s["name"] == "siblings")
+    assert siblings["nodes_before"] - siblings["nodes_after"] == 2
+    ops = [n.op_type for n in onnx.load(result.model).graph.node]
+    assert ops.count("Conv") == 20 - 1 and "Split" not in ops and "Gemm" not in ops
+    n = _assert_same(_detector(CAMERA_DETECTOR_CARD), _detector(result.card), camera_frames)
+    assert n >= 10
+
+
 def _path_from_input(model: onnx.ModelProto, n: int) -> list[str]:
     """The op types of the first ``n`` nodes after the graph input, following single readers."""
     tensor, ops = model.graph.input[0].name, []
