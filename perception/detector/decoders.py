@@ -294,11 +294,13 @@ class TopKDecoder(Decoder):
         return [(1, k, 4), (1, k), (1, k)]
 
     def decode(self, outputs: Sequence[np.ndarray], threshold: float) -> Candidates:
-        scores = outputs[1][0]
-        keep = scores >= threshold  # sorted best first: a prefix
+        # Few numpy calls: this runs once per frame right after the engine, on cold caches.
+        keep = np.flatnonzero(outputs[1][0] >= threshold)  # best first (NMS: with gaps)
         cls = outputs[2][0][keep]
-        ok = (cls >= 0) & (cls < self.num_classes)
-        return Candidates.make(outputs[0][0][keep][ok], scores[keep][ok], cls[ok])
+        if len(cls) and (cls.min() < 0 or cls.max() >= self.num_classes):
+            keep = keep[(cls >= 0) & (cls < self.num_classes)]
+            cls = outputs[2][0][keep]
+        return Candidates.make(outputs[0][0][keep], outputs[1][0][keep], cls)
 
 
 DECODERS: dict[str, type[Decoder]] = {

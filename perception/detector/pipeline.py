@@ -101,6 +101,7 @@ class Detector:
         self.decoder.check(outputs)
         self.output_names = [s.name for s in outputs]
         self.publish_mask = np.array([lab is not None for lab in card.labels])
+        self.publish_all = bool(self.publish_mask.all())
         self.label_of = np.array(
             [int(lab if lab is not None else Label.UNKNOWN) for lab in card.labels], np.uint8
         )
@@ -115,12 +116,13 @@ class Detector:
 
     def postprocess(self, outputs: list[np.ndarray], plan: Any) -> Detections2D:
         cands = self.decoder.decode(outputs, self.score_threshold)
-        cands = cands.select(self.publish_mask[cands.classes])
+        if not self.publish_all:
+            cands = cands.select(self.publish_mask[cands.classes])
         if len(cands) == 0:
             return Detections2D.empty()
         cands = _finite(cands)
         if self.decoder.suppressed:  # a fused head ran the NMS; rows come best first
-            keep = np.arange(min(len(cands), self.card.max_detections))
+            keep = slice(0, self.card.max_detections)
         else:
             keep = nms(
                 cands.boxes,

@@ -4,12 +4,13 @@ result written atomically into its own variant folder and measured as every vari
 (accuracy per condition on the recipe's held-out scenarios, ONNX Runtime latency), so it joins
 the run's report and Pareto plot.
 
-The recipe's ``options:`` are the method's keys (``target``, ``calibration`` for int8; ``cleanup``,
-``siblings``, ``preprocess``, ``postprocess``, ``nms``, ``top_k`` for fuse); ``model`` and ``card``
-come from the recipe's start (``start:``, else ``model:``; in a chain the variant the step before
-wrote), ``name`` from the recipe's ``name``. Calibration scenarios are generated into the run's
-data folder (``data.dir``), never into a variant's folder; without ``calibration:`` int8
-calibrates on the recipe's training scenarios (``data.train``, every ``data.every``-th frame).
+The recipe's ``options:`` are the method's keys (``target``, ``calibration`` for int8;
+``cleanup``, ``siblings``, ``preprocess``, ``postprocess``, ``nms``, ``gather``, ``top_k`` for
+fuse); ``model`` and ``card`` come from the recipe's start (``start:``, else ``model:``; in a
+chain the variant the step before wrote), ``name`` from the recipe's ``name``. Calibration
+scenarios are generated into the run's data folder (``data.dir``), never into a variant's
+folder; without ``calibration:`` int8 calibrates on the recipe's training scenarios
+(``data.train``, every ``data.every``-th frame).
 """
 
 from __future__ import annotations

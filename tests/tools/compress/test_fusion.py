@@ -70,20 +70,37 @@ def test_fused_shipped_detector_gives_the_same_detections(tmp_path, camera_frame
     # as it lies (HWC viewed as one channel): no Transpose, Mul or Gather up front.
     assert _path_from_input(model, 3) == ["Cast", "Reshape", "Conv"]
     assert [s["name"] for s in result.steps] == [
-        "cleanup", "siblings", "preprocess", "postprocess", "cleanup"
+        "cleanup", "preprocess", "postprocess", "cleanup"
     ]  # fmt: skip
     ops = [n.op_type for n in model.graph.node]
     assert ops.count("NonMaxSuppression") == 1 and "Split" not in ops
-    # The heads' two 3x3 convolutions became one; Clip/Exp/Mul run on the K gathered rows.
-    assert ops.count("Conv") == 20 - 1
+    # The box branch (3x3 Conv, Relu, 1x1 Conv) is computed at the K peaks only: two Gemms
+    # on gathered patches instead of two convolutions over the map, and Clip/Exp/Mul on K rows.
+    assert ops.count("Conv") == 20 - 2 and ops.count("Gemm") == 2  # MatMul + Add, by cleanup
+    assert result.steps[2]["gathered_branch"]["dense_nodes"] == 3
     clip = next(n for n in model.graph.node if n.op_type == "Clip")
-    assert next(n for n in model.graph.node if clip.input[0] in n.output).op_type == "Gather"
+    assert next(n for n in model.graph.node if clip.input[0] in n.output).op_type == "Gemm"
     card = load_card(result.card)
     assert card.input.fused and card.decoder.name == "topk"
     assert card.decoder.options["nms_iou"] == card.nms_threshold
     assert _detector(result.card).decoder.suppressed
     n = _assert_same(_detector(CAMERA_DETECTOR_CARD), _detector(result.card), camera_frames)
     assert n >= 10  # the frames really have detections to compare
+
+
+def test_sibling_merge_when_asked_gives_the_same_detections(tmp_path, camera_frames):
+    # Off by default (no win under ONNX Runtime); with the box branch left dense the heads' two
+    # 3x3 convolutions become one, and the 1x1 heads read it with zero weights (no Split).
+    opts = FuseOptions(siblings=True, gather=False)
+    result = fuse(
+        model_file("camera_detector.onnx"), tmp_path / "sib.onnx", CAMERA_DETECTOR_CARD, opts
+    )
+    siblings = next(s for s in result.steps if s["name"] == "siblings")
+    assert siblings["nodes_before"] - siblings["nodes_after"] == 2
+    ops = [n.op_type for n in onnx.load(result.model).graph.node]
+    assert ops.count("Conv") == 20 - 1 and "Split" not in ops and "Gemm" not in ops
+    n = _assert_same(_detector(CAMERA_DETECTOR_CARD), _detector(result.card), camera_frames)
+    assert n >= 10
 
 
 def _path_from_input(model: onnx.ModelProto, n: int) -> list[str]:

@@ -15,7 +15,9 @@ from perception.detector.card import DecoderSpec, card_from_dict
 from perception.detector.decoders import make_decoder
 from perception.detector.errors import CardError
 from perception.detector.nms import nms
+from tools.compress.fusion.gathered import gather_branch
 from tools.compress.fusion.graph import GraphEditor
+from tools.compress.fusion.heads import add_head
 from tools.compress.fusion.nms import SUPPRESSED, add_nms, nms_applies
 from tools.compress.fusion.siblings import merge_siblings
 
@@ -155,3 +157,106 @@ def test_siblings_with_other_strides_stay_apart():
     model = _siblings_model(strides_b=2)
     assert merge_siblings(model) == 0
     assert [n.op_type for n in model.graph.node].count("Conv") == 4
+
+
+def _branch_model(out_3x3: bool = False, stride: int = 1) -> onnx.ModelProto:
+    """x [1, 8, 10, 12] -> 3x3 Conv (zero padding 1) -> Relu -> 1x1 Conv -> d [1, 4, H, W]."""
+    rng = np.random.default_rng(7)
+
+    def init(name, *shape):
+        return numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name)
+
+    nodes = [
+        helper.make_node("Conv", ["x", "wa", "ba"], ["a"], pads=[1] * 4, strides=[stride] * 2),
+        helper.make_node("Relu", ["a"], ["ra"]),
+        helper.make_node("Conv", ["ra", "wd", "bd"], ["d"]),
+    ]
+    outs = ["d", "a"] if out_3x3 else ["d"]
+    graph = helper.make_graph(
+        nodes, "branch", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 10, 12])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs],
+        [init("wa", 6, 8, 3, 3), init("ba", 6), init("wd", 4, 6, 1, 1), init("bd", 4)],
+    )  # fmt: skip
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _rows_at(model: onnx.ModelProto, cells: np.ndarray):
+    """gather_branch on ``d`` at ``cells``: (branch, rows from the rewritten model, dense d)."""
+    x = np.random.default_rng(3).normal(size=(1, 8, 10, 12)).astype(np.float32)
+    dense = _run(model, x)[0]
+    ed = GraphEditor(model)
+    branch = gather_branch(ed, "d", ed.const(cells, "cells"))
+    if branch is None:
+        return None, None, dense
+    del model.graph.output[:]
+    model.graph.output.append(helper.make_tensor_value_info(branch.rows, TensorProto.FLOAT, None))
+    return branch, _run(model, x)[0], dense
+
+
+def test_a_branch_read_at_some_cells_is_computed_at_those_cells_exactly():
+    # Every cell of the 10 x 12 map (corners and edges read the zero padding), some twice.
+    cells = np.concatenate([np.arange(120), [0, 11, 119, 60]]).astype(np.int64)
+    branch, rows, dense = _rows_at(_branch_model(), cells)
+    assert (branch.dense_nodes, rows.shape) == (3, (124, 4))
+    want = dense[0].reshape(4, -1)[:, cells].T
+    np.testing.assert_allclose(rows, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("case", ["3x3 output read elsewhere", "strided 3x3"])
+def test_a_branch_stops_at_a_convolution_it_cannot_compute_by_rows(case):
+    # The 3x3 convolution stays dense; only the 1x1 convolution after it is computed by rows.
+    cells = np.array([0, 5, 17, 29], np.int64)
+    model = _branch_model(out_3x3=case.startswith("3x3"), stride=2 if "strided" in case else 1)
+    branch, rows, dense = _rows_at(model, cells)
+    assert branch.dense_nodes == 1
+    assert [n.op_type for n in model.graph.node].count("Conv") == 2  # nothing pruned here
+    np.testing.assert_allclose(rows, dense[0].reshape(4, -1)[:, cells].T, rtol=1e-5, atol=1e-5)
+
+
+def test_a_branch_without_a_convolution_is_left_alone():
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["d"])], "relu",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 3, 3])],
+        [helper.make_tensor_value_info("d", TensorProto.FLOAT, None)],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    ed = GraphEditor(model)
+    assert gather_branch(ed, "d", ed.const(np.array([0, 1], np.int64), "cells")) is None
+    assert len(model.graph.node) == 1
+
+
+def test_centernet_head_keeps_exactly_the_decoders_peaks_at_threshold_zero():
+    # Plateaus (equal neighbours are all peaks), zeros, denormals and saturated scores: every
+    # peak keeps its score bit for bit, every other cell scores below zero.
+    rng = np.random.default_rng(11)
+    heat = rng.random((1, 2, 6, 8)).astype(np.float32)
+    heat[0, 0, :2, :3] = 0.75  # a plateau
+    heat[0, 1, 3:, 4:] = 0.0
+    heat[0, 1, 3, 4] = np.float32(1e-44)  # a denormal peak next to zeros
+    heat[0, 1, 0, :2] = 1.0
+    heat[0, 0, 3:, :4] = 0.25
+    heat[0, 0, 4, 1] = np.nextafter(np.float32(0.5), np.float32(1))  # a peak one ulp above
+    heat[0, 0, 4, 2] = 0.5  # a neighbour that is not one
+    boxes = rng.random((1, 4, 6, 8)).astype(np.float32) * 8
+    doc = {"model": "m.onnx", "decoder": {"name": "centernet", "stride": 4}, "classes": ["a", "b"],
+           "labels": {"a": "CAR", "b": "TRUCK"}, "input": {"width": 32, "height": 24}}  # fmt: skip
+    card = card_from_dict(doc)
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["h"], ["heatmap"]),
+         helper.make_node("Identity", ["b"], ["boxes"])], "cn",
+        [helper.make_tensor_value_info("h", TensorProto.FLOAT, [1, 2, 6, 8]),
+         helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 4, 6, 8])],
+        [helper.make_tensor_value_info("heatmap", TensorProto.FLOAT, [1, 2, 6, 8]),
+         helper.make_tensor_value_info("boxes", TensorProto.FLOAT, [1, 4, 6, 8])],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    add_head(model, card, 96)  # every cell of both classes
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got_boxes, got_scores, got_cls = (o[0] for o in sess.run(None, {"h": heat, "b": boxes}))
+    want = make_decoder(card).decode([heat, boxes], 0.0)
+    keep = got_scores >= 0.0
+    assert keep.sum() == len(want) and (got_scores[~keep] < 0).all()
+    ours = sorted(zip(got_cls[keep].tolist(), got_scores[keep].tolist(), got_boxes[keep].tolist()))
+    theirs = sorted(zip(want.classes.tolist(), want.scores.tolist(), want.boxes.tolist()))
+    assert [(c, s) for c, s, _ in ours] == [(c, s) for c, s, _ in theirs]  # scores bit for bit
+    np.testing.assert_allclose([b for *_, b in ours], [b for *_, b in theirs], atol=1e-5)

@@ -6,10 +6,12 @@ and ``det_classes`` [1, K] int64. The node keeps the rows scoring at least its t
 ``nms`` the head also runs the card's NMS (:mod:`.nms`: suppressed rows score -1) and the node
 skips its own, else the node runs NMS on the rows as it does on the unfused decoders' candidates.
 
-- ``centernet``: MaxPool (the decoder's 3x3 dilation) + Equal keeps the local maxima, TopK over
-  classes x cells, cell -> centre, distances gathered at the peaks. Element-wise ops that end the
-  box branch (the shipped model's Clip, Exp, Mul) run on the K gathered rows instead of on every
-  cell: the same ops on the same values, on 4 x K numbers instead of 4 x H x W.
+- ``centernet``: MaxPool (the decoder's 3x3 dilation) keeps the local maxima (every other cell
+  scores below zero), TopK over classes x cells, cell centres from a constant table. The box
+  branch is computed at the K peaks only where it can be (:mod:`.gathered`: the shipped model's
+  3x3 conv, ReLU and 1x1 conv as MatMuls on gathered patches); element-wise ops that end it (the
+  shipped model's Clip, Exp, Mul) run on the K rows: the same ops on the same values, on 4 x K
+  numbers instead of 4 x H x W.
 - ``yolov5`` / ``yolox`` (decoded): score = objectness x best class; ``yolov8``: best class.
 - ``fastestdet``: score = obj^0.6 * cls^0.4, box decoded from the cell (tanh offset, sigmoid size).
 """
@@ -25,11 +27,12 @@ from onnx import TensorProto, helper
 
 from perception.detector.card import ModelCard
 from tools.compress.fusion.errors import FusionError
+from tools.compress.fusion.gathered import GatheredBranch, gather_branch
 from tools.compress.fusion.graph import GraphEditor, static_shape
 from tools.compress.fusion.nms import add_nms, nms_applies
 
 OUT_BOXES, OUT_SCORES, OUT_CLASSES = "det_boxes", "det_scores", "det_classes"
-NOT_A_PEAK = -1.0  # below any threshold, so masked cells never pass
+NOT_A_PEAK_SCALE = 3e38  # masked cells score heat - 3e38 * (pooled - heat) < 0: never pass
 
 
 def _f32(x) -> np.ndarray:
@@ -54,7 +57,9 @@ def _xyxy_from_cxcywh(ed: GraphEditor, rows4: str) -> str:
     return ed.op("MatMul", rows4, ed.const(m, "cxcywh2xyxy"))
 
 
-def _centernet(ed: GraphEditor, card: ModelCard, outs: list[str], k: int) -> tuple[str, str, str]:
+def _centernet(
+    ed: GraphEditor, card: ModelCard, outs: list[str], k: int, gather: bool = True
+) -> tuple[str, str, str, GatheredBranch | None]:
     heat, dist = outs
     _, c, h, w = static_shape(ed.model, heat)
     opts = {"stride": 8, "peak_kernel": 3, **card.decoder.options}
@@ -66,32 +71,33 @@ def _centernet(ed: GraphEditor, card: ModelCard, outs: list[str], k: int) -> tup
         # run it on uint8 (~15x slower than its float kernel here); -(-x) is x and stops that.
         src = ed.op("Neg", ed.op("Neg", heat))
     pooled = ed.op("MaxPool", src, kernel_shape=[kern, kern], pads=[kern // 2] * 4, strides=[1, 1])
-    peak = ed.op("Equal", heat, pooled)
-    masked = ed.op("Where", peak, heat, ed.const(_f32(NOT_A_PEAK), "nopeak"))
+    # Peaks keep their score, every other cell goes below zero (below any threshold the card
+    # allows): heat - BIG * (pooled - heat). At a peak pooled - heat is 0, so the score is
+    # heat exactly; elsewhere pooled - heat >= one ulp of heat (>= 2^-149 with denormals), so
+    # BIG times it exceeds heat and the result is negative. Three element-wise ops where
+    # Equal + Where cost ONNX Runtime more (its Where broadcasts the scalar slowly).
+    below = ed.op("Sub", pooled, heat)
+    masked = ed.op("Sub", heat, ed.op("Mul", below, ed.const(_f32(NOT_A_PEAK_SCALE), "big")))
     flat = ed.op("Reshape", masked, ed.const(_i64([c * h * w]), "shape"))
     scores, idx = _topk(ed, flat, c * h * w, min(k, c * h * w))
     cells = ed.const(_i64(h * w), "cells")
     cls = ed.op("Div", idx, cells)
     pos = ed.op("Mod", idx, cells)
-    wconst = ed.const(_i64(w), "w")
-    ys = ed.op("Cast", ed.op("Div", pos, wconst), to=TensorProto.FLOAT)
-    xs = ed.op("Cast", ed.op("Mod", pos, wconst), to=TensorProto.FLOAT)
-    centre = [
-        ed.op("Unsqueeze", v, ed.const(_i64([1]), "ax"))
-        if ed.opset >= 13
-        else ed.op("Unsqueeze", v, axes=[1])
-        for v in (xs, ys)
-    ]
-    cxy = ed.op("Concat", centre[0], centre[1], centre[0], centre[1], axis=1)  # [k, 4]
-    cxy = ed.op(
-        "Mul", ed.op("Add", cxy, ed.const(_f32(0.5), "half")), ed.const(_f32(stride), "stride")
-    )
+    # Cell centres (x + 0.5) * stride, y likewise, as x y x y rows of a constant table: one
+    # Gather instead of nine small ops (the same float32 products).
+    ys, xs = np.divmod(np.arange(h * w), w)
+    centres = (np.stack([xs, ys, xs, ys], axis=1).astype(np.float32) + _f32(0.5)) * _f32(stride)
+    cxy = ed.op("Gather", ed.const(centres.astype(np.float32), "centres"), pos, axis=0)  # [k, 4]
     raw, tail = _elementwise_tail(ed, dist)
-    d = ed.op("Reshape", raw, ed.const(_i64([4, h * w]), "shape"))
-    d = _replay(ed, ed.op("Gather", d, pos, axis=1), tail)  # [4, k]
-    d = ed.op("Transpose", d, perm=[1, 0])  # [k, 4] l t r b
+    branch = gather_branch(ed, raw, pos) if gather else None  # the branch at the K peaks
+    if branch is not None:
+        d = _replay(ed, branch.rows, tail)  # [k, 4] l t r b
+    else:
+        d = ed.op("Reshape", raw, ed.const(_i64([4, h * w]), "shape"))
+        d = _replay(ed, ed.op("Gather", d, pos, axis=1), tail)  # [4, k]
+        d = ed.op("Transpose", d, perm=[1, 0])  # [k, 4] l t r b
     boxes = ed.op("Add", cxy, ed.op("Mul", d, ed.const(_f32([-1, -1, 1, 1]), "sign")))
-    return boxes, scores, cls
+    return boxes, scores, cls, branch
 
 
 _SINKABLE = frozenset({"Clip", "Exp", "Mul", "Add", "Sub", "Div", "Relu", "Sigmoid", "Tanh"})
@@ -204,7 +210,7 @@ def _fastestdet(ed: GraphEditor, card: ModelCard, outs: list[str], k: int) -> tu
 
 
 HEADS: dict[str, Callable[[GraphEditor, ModelCard, list[str], int], tuple[str, str, str]]] = {
-    "centernet": _centernet,
+    "centernet": lambda ed, card, outs, k: _centernet(ed, card, outs, k)[:3],
     "yolov5": _yolo,
     "yolov8": _yolo,
     "yolox": _yolo,
@@ -216,13 +222,20 @@ HEADS: dict[str, Callable[[GraphEditor, ModelCard, list[str], int], tuple[str, s
 class Head:
     k: int  # rows of each output
     nms: bool  # the head runs the card's NMS (the node must not run it again)
+    gathered: GatheredBranch | None = None  # a branch computed at the K rows only
 
 
 def add_head(
-    model: onnx.ModelProto, card: ModelCard, k: int, source: str = "<model>", nms: bool = False
+    model: onnx.ModelProto,
+    card: ModelCard,
+    k: int,
+    source: str = "<model>",
+    nms: bool = False,
+    gather: bool = True,
 ) -> Head:
     """Replace the model's outputs by the top-``k`` head of the card's decoder, with the card's
-    NMS in the model when ``nms`` and :func:`.nms.nms_applies`."""
+    NMS in the model when ``nms`` and :func:`.nms.nms_applies`; with ``gather``, a branch read
+    only at the K rows is computed at those rows (:mod:`.gathered`; CenterNet's box branch)."""
     head = HEADS.get(card.decoder.name)
     if head is None:
         raise FusionError(
@@ -235,7 +248,11 @@ def add_head(
         raise FusionError(
             f"{card.source}: decoder.outputs: {missing[0]!r} is not an output of {source}"
         )
-    boxes, scores, cls = head(ed, card, names, k)
+    branch = None
+    if card.decoder.name == "centernet":
+        boxes, scores, cls, branch = _centernet(ed, card, names, k, gather)
+    else:
+        boxes, scores, cls = head(ed, card, names, k)
     kk = int(min(k, _candidates(ed, card, names)))
     nms = nms and nms_applies(card, ed.opset)
     if nms:
@@ -265,7 +282,7 @@ def add_head(
         model.graph.node.append(helper.make_node("Identity", [tensor], [name], ed.name("out")))
         model.graph.output.append(helper.make_tensor_value_info(name, dtype, shape))
     _prune_dead(model)
-    return Head(kk, nms)
+    return Head(kk, nms, branch)
 
 
 def _candidates(ed: GraphEditor, card: ModelCard, names: list[str]) -> int:
