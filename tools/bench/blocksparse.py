@@ -47,8 +47,16 @@ def measure(model: Any, rounds: int, keep: float = KEEP) -> dict[str, Any]:
         "clock": "thread CPU time, 1 intra-op thread",
         "table": rows,
         "table_summary": blocktable.summary(rows),
-        "mapper": [{"layer": c.layer, "scheme": c.scheme.value, "block": c.block,
-                    "speedup": c.speedup, "reason": c.reason} for c in choices],  # fmt: skip
+        "mapper": [
+            {
+                "layer": c.layer,
+                "scheme": c.scheme.value,
+                "block": c.block,
+                "speedup": c.speedup,
+                "reason": c.reason,
+            }
+            for c in choices
+        ],
         "confirmed": confirmed,
         "rewritten": blocktable.summary(confirmed),
         "model": whole,

@@ -238,9 +238,7 @@ def check_same(before: onnx.ModelProto, after: onnx.ModelProto, name: str = "lay
         )
 
 
-def time_models(
-    models: list[onnx.ModelProto], threads: int = 1, rounds: int = 200
-) -> list[float]:
+def time_models(models: list[onnx.ModelProto], threads: int = 1, rounds: int = 200) -> list[float]:
     """Median ms per model on the same input, round robin (interleaved), ONNX Runtime CPU.
     With 1 thread ORT runs in the calling thread, so the clock is that thread's CPU time (a
     neighbour's load on a shared host is not counted); with more, wall time."""

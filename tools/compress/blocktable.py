@@ -118,7 +118,9 @@ def model_rewrite(
         if node.name not in chosen:
             continue
         weight = numpy_helper.to_array(inits[node.input[1]])
-        pruned, patterns[node.name] = block_prune(weight, weight.shape[0] // chosen[node.name], keep)
+        pruned, patterns[node.name] = block_prune(
+            weight, weight.shape[0] // chosen[node.name], keep
+        )
         inits[node.input[1]].CopyFrom(numpy_helper.from_array(pruned, node.input[1]))
     after = before
     for name, pattern in patterns.items():
