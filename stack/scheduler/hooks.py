@@ -191,6 +191,8 @@ class SchedulerHooks:
         )
         ctl = DegradeController(chain.name, frames, limits, shed=shed)
         vset.advisor = ctl
+        if self.guard is not None:
+            vset.on_switch.append(self.guard.forget)
         self.controllers.setdefault(node, []).append(ctl)
 
 

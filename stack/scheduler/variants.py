@@ -21,7 +21,7 @@ variant name land on that callback's trace record.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,6 +67,9 @@ class VariantSet:
         self.cost_ms: list[float | None] = [None] * len(items)  # EWMA of run time per variant
         self.switches: list[tuple[str, str, str]] = []  # (from, to, reason)
         self.advisor: SwitchAdvisor | None = None
+        # Called with the node's name after each switch (the blocking guard forgets the
+        # callback durations of the old variant).
+        self.on_switch: list[Callable[[str], None]] = []
         _set_variant(ctx, self.names[0])
 
     @property
@@ -122,6 +125,8 @@ class VariantSet:
         self.ctx.event(EventKind.SWITCH, detail)
         _set_variant(self.ctx, new)
         self.ctx.logger.info("variant %s", detail)
+        for listener in self.on_switch:
+            listener(self.ctx.name)
 
     @property
     def cheapest(self) -> bool:

@@ -312,3 +312,24 @@ def test_shed_before_the_chain_first_delivers_is_not_judged():
     for _ in range(5):  # starting up: everything shed, nothing delivered
         shed.take(10, 10)
         assert feed(vset, chain, clock, [None]) == ["dense"]
+
+
+def test_a_switch_tells_its_listeners_and_the_guard_forgets_the_old_durations(variant_models):
+    seen = []
+    vset = VariantSet(FakeCtx(), [FakeEngine(n) for n in ("dense", "pruned")])
+    vset.on_switch.append(seen.append)
+    vset.switch(0)  # no change: nobody told
+    vset.switch(1, "test")
+    assert seen == ["det"]
+    # In a threaded l4 runtime the controller's set tells the blocking guard.
+    from stack.executor import WallClock
+
+    rt = Runtime(parse_graph(graph(variant_models), "t.yaml"), WallClock(), policy="l4",
+                 external_topics=("/cam",))  # fmt: skip
+    rt.scheduler.after_build()
+    guard = rt.scheduler.guard
+    models = rt.nodes["det"].instance.models
+    assert guard is not None and guard.forget in models.on_switch
+    guard.ran("det", "sub:/cam", 12 * MS)
+    models.switch(1, "test")
+    assert ("det", "sub:/cam") not in guard.durations
