@@ -70,6 +70,7 @@ class VariantSet:
         # Called with the node's name after each switch (the blocking guard forgets the
         # callback durations of the old variant).
         self.on_switch: list[Callable[[str], None]] = []
+        self._pending: tuple[int, str] | None = None  # advice taken off the node's thread
         _set_variant(ctx, self.names[0])
 
     @property
@@ -81,11 +82,23 @@ class VariantSet:
 
         A node whose variants differ in pre- or post-processing calls it once at the start of a
         callback and runs that index throughout (``run_variant``)."""
-        if self.advisor is not None:
+        advice, self._pending = self._pending, None
+        if advice is None and self.advisor is not None:
             advice = self.advisor.poll(self)
-            if advice is not None:
-                self.switch(*advice)
+        if advice is not None:
+            self.switch(*advice)
         return self.index
+
+    def advise(self) -> bool:
+        """Ask the controller now, outside the node's callbacks, and keep what it advises for
+        the node's next run (``settle`` applies it there); True while a switch is pending.
+
+        The scheduler asks for a node it is holding back: a low-priority node whose callbacks
+        never fit a gap would otherwise never run, so never ask, so never step down to a
+        variant that fits."""
+        if self._pending is None and self.advisor is not None:
+            self._pending = self.advisor.poll(self)
+        return self._pending is not None
 
     @property
     def current(self) -> Any:

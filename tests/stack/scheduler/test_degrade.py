@@ -333,3 +333,15 @@ def test_a_switch_tells_its_listeners_and_the_guard_forgets_the_old_durations(va
     guard.ran("det", "sub:/cam", 12 * MS)
     models.switch(1, "test")
     assert ("det", "sub:/cam") not in guard.durations
+
+
+def test_advice_taken_off_the_nodes_thread_waits_for_its_next_run():
+    ctx, vset, chain, clock = controlled(window=2)
+    assert VariantSet(FakeCtx(), [FakeEngine("a"), FakeEngine("b")]).advise() is False  # none
+    assert feed(vset, chain, clock, [10, None]) == ["dense", "dense"]  # up; one frame lost
+    clock[0] += 100 * MS  # a second lost frame, judged by its age: advice to step down
+    chain.starts.append(clock[0])
+    assert vset.advise() is True and vset.name == "dense"  # pending, not applied yet
+    assert vset.advise() is True  # asked again: the same advice, not a second step
+    assert vset.settle() == 1 and vset.name == "pruned"  # the node's next run applies it
+    assert vset.advise() is False and vset.name == "pruned"  # judged afresh after a switch
