@@ -336,7 +336,7 @@ def test_a_switch_tells_its_listeners_and_the_guard_forgets_the_old_durations(va
 
 
 def test_advice_taken_off_the_nodes_thread_waits_for_its_next_run():
-    ctx, vset, chain, clock = controlled(window=2)
+    _ctx, vset, chain, clock = controlled(window=2)
     assert VariantSet(FakeCtx(), [FakeEngine("a"), FakeEngine("b")]).advise() is False  # none
     assert feed(vset, chain, clock, [10, None]) == ["dense", "dense"]  # up; one frame lost
     clock[0] += 100 * MS  # a second lost frame, judged by its age: advice to step down
