@@ -127,6 +127,15 @@ class BlockingGuard:
             forecast = self.durations[key] = DurationForecast()
         forecast.observe(took_ns)
 
+    def forget(self, node: str) -> None:
+        """Drop the duration forecasts of ``node``'s callbacks: it switched to another model
+        variant, and the durations it ran at describe the old one. Its next run seeds a new
+        forecast (until then it is not held back: nothing to forecast from). Without this, a
+        low-priority node that switched to a cheaper variant would keep being held back by
+        the old variant's durations and never run long enough to learn the new ones."""
+        for key in [k for k in self.durations if k[0] == node]:
+            del self.durations[key]
+
     def work_ns(self, hops: tuple[tuple[tuple[str, str], ...], ...]) -> int:
         """The mean run time of the callbacks in ``hops`` (the costliest of each hop's; one
         that never ran counts 0): the least time an input still needs on its chain."""

@@ -53,6 +53,7 @@ class SchedulerHooks:
         self.gates = DeviceGates(self.config.gate_devices)
         self.controllers: dict[str, list[DegradeController]] = {}
         self._engines: list[tuple[NodeState, Any]] = []  # (node, engine) taking node priority
+        self._advised: dict[str, list[VariantSet]] = {}  # node -> its sets under a controller
         self.stale_drops = 0
 
     # ---- stale inputs ---------------------------------------------------------------------
@@ -100,9 +101,17 @@ class SchedulerHooks:
         if watched is None or not watched.inputs:
             return None
 
+        advised = self._advised
+
         def admit(item: tuple, now_ns: int) -> int:
             entity = item[3]
-            return guard.hold_until(executor, -item[0], entity.node.name, entity.name, now_ns)
+            node = entity.node.name
+            hold = guard.hold_until(executor, -item[0], node, entity.name, now_ns)
+            # A held node that can degrade is asked now; with a switch pending its durations
+            # describe the old variant, so it runs (and the switch happens in that run).
+            if hold and any(vset.advise() for vset in advised.get(node, ())):
+                return 0
+            return hold
 
         return admit
 
@@ -191,6 +200,9 @@ class SchedulerHooks:
         )
         ctl = DegradeController(chain.name, frames, limits, shed=shed)
         vset.advisor = ctl
+        if self.guard is not None:
+            vset.on_switch.append(self.guard.forget)
+            self._advised.setdefault(node, []).append(vset)
         self.controllers.setdefault(node, []).append(ctl)
 
 

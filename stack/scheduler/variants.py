@@ -21,7 +21,7 @@ variant name land on that callback's trace record.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,6 +67,10 @@ class VariantSet:
         self.cost_ms: list[float | None] = [None] * len(items)  # EWMA of run time per variant
         self.switches: list[tuple[str, str, str]] = []  # (from, to, reason)
         self.advisor: SwitchAdvisor | None = None
+        # Called with the node's name after each switch (the blocking guard forgets the
+        # callback durations of the old variant).
+        self.on_switch: list[Callable[[str], None]] = []
+        self._pending: tuple[int, str] | None = None  # advice taken off the node's thread
         _set_variant(ctx, self.names[0])
 
     @property
@@ -78,11 +82,23 @@ class VariantSet:
 
         A node whose variants differ in pre- or post-processing calls it once at the start of a
         callback and runs that index throughout (``run_variant``)."""
-        if self.advisor is not None:
+        advice, self._pending = self._pending, None
+        if advice is None and self.advisor is not None:
             advice = self.advisor.poll(self)
-            if advice is not None:
-                self.switch(*advice)
+        if advice is not None:
+            self.switch(*advice)
         return self.index
+
+    def advise(self) -> bool:
+        """Ask the controller now, outside the node's callbacks, and keep what it advises for
+        the node's next run (``settle`` applies it there); True while a switch is pending.
+
+        The scheduler asks for a node it is holding back: a low-priority node whose callbacks
+        never fit a gap would otherwise never run, so never ask, so never step down to a
+        variant that fits."""
+        if self._pending is None and self.advisor is not None:
+            self._pending = self.advisor.poll(self)
+        return self._pending is not None
 
     @property
     def current(self) -> Any:
@@ -122,6 +138,8 @@ class VariantSet:
         self.ctx.event(EventKind.SWITCH, detail)
         _set_variant(self.ctx, new)
         self.ctx.logger.info("variant %s", detail)
+        for listener in self.on_switch:
+            listener(self.ctx.name)
 
     @property
     def cheapest(self) -> bool:

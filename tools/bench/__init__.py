@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "overload": "tools.bench.overload:run",
     "sim": "tools.bench.sim:run",
     "compress": "tools.bench.compress:run",
+    "blocksparse": "tools.bench.blocksparse:run",
     "int8fuse": "tools.bench.quantfuse:run",
     "lidar_structure": "tools.bench.lidar_structure:run",
     "sparse": "tools.bench.sparse:run",

@@ -150,26 +150,15 @@ def _verdict(dense: str, figures: dict[str, Any], accuracy: dict[str, Any]) -> d
 
 
 def _block_rewrite(dense_card: Path, rounds: int) -> dict[str, Any]:
-    """Each conv of the dense model block-pruned to half its input columns and rewritten to
-    dense sub-convolutions (tools.compress.blocksparse), timed alone before and after: blocks
-    of 8 filters, and one block holding every filter (= input-channel pruning)."""
+    """Each conv of the dense model block-pruned to half its input columns (1, 2, 4 blocks),
+    rewritten for dense execution and timed alone before and after; the layers the mapper
+    rewrites measured again (tools.bench.blocksparse, also `l4 bench blocksparse`)."""
     import onnx
 
     from perception.detector.card import load_card
-    from tools.compress.schemes import Scheme, latency_table, search_based
+    from tools.bench.blocksparse import measure
 
-    model = onnx.load(str(load_card(dense_card).model_path()))
-    table = latency_table(model, block=8, keep=0.5, rounds=rounds)
-    out: dict[str, Any] = {}
-    for label, scheme in (("block_8", Scheme.BLOCK), ("block_all", Scheme.CHANNEL)):
-        rows = table[scheme]
-        out[label] = {"layers_meeting_target": sum(bool(r["ok"]) for r in rows),
-                      "layers": len(rows), "rows": rows}  # fmt: skip
-    out["mapper"] = [
-        {"layer": c.layer, "scheme": c.scheme.value, "speedup": c.speedup, "reason": c.reason}
-        for c in search_based(table)
-    ]
-    return out
+    return measure(onnx.load(str(load_card(dense_card).model_path())), rounds)
 
 
 def run(quick: bool = False) -> dict[str, Any]:

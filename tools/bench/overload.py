@@ -28,7 +28,10 @@ each run and after the last (``probe_ms``, tools.bench.probe) and how busy each 
 during each policy's run (``executor_busy``): the rate is set from the demand of the first run,
 and a host that slows down afterwards (or heavier waits for the interpreter lock at the raised
 rate) shows up as a busiest executor near 1.0 and probes above the first. The host's speed is
-also metered all through each run (``meter``, tools.bench.meter). When a probe reads the host
+also metered all through each run (``meter``, tools.bench.meter), and ``host_cpu`` keeps, per
+run, the share of its wall time in which some task waited for a CPU (Linux PSI,
+tools.bench.pressure) and the load average at its end: a try can read steady on the meter
+while the CPUs were taken (reported, not judged). When a probe reads the host
 disturbed (10 % over the fastest), or the meter reads a spell in a run (2 seconds in a row 20 %
 slower than the fastest second), all three runs are taken again, up to 3 times (``attempts``,
 `--attempts`; tools.bench.probe.SteadyHost), each try in its own folder; with no steady try the
@@ -54,6 +57,7 @@ from tools.bench.demograph import (
     replay,
     run_folder,
 )
+from tools.bench.pressure import CpuPressure
 from tools.bench.probe import ATTEMPTS, QUIET_WAIT_S, SteadyHost
 
 TARGET_LOAD = 1.5
@@ -149,11 +153,12 @@ def _attempt(bag: Path, seconds: float, tmp: Path, host: SteadyHost) -> dict[str
     meter during each (in the try's own folder under ``tmp``)."""
     tmp = host.folder(tmp)
     demand = tmp / DEMAND.name
-    host.setup(
-        functools.partial(
-            replay, bag, demand, rate=1.0, policy=DEMAND.policy, launch_args=DEMAND.launch_args
+    with CpuPressure() as demand_cpu:
+        host.setup(
+            functools.partial(
+                replay, bag, demand, rate=1.0, policy=DEMAND.policy, launch_args=DEMAND.launch_args
+            )
         )
-    )
     loads = executor_loads(analyze_run(demand), seconds)
     busiest = max(loads, key=loads.__getitem__)
     rate = round(TARGET_LOAD / loads[busiest], 2)
@@ -165,15 +170,18 @@ def _attempt(bag: Path, seconds: float, tmp: Path, host: SteadyHost) -> dict[str
         "executor_load_at_rate_1": {k: round(v, 4) for k, v in loads.items()},
         "busiest_executor": busiest,
         "delivered": {},
+        "host_cpu": {DEMAND.name: demand_cpu.to_json()},
     }
     for graph_run in RUNS:
         run_dir = tmp / graph_run.name
         host.probe()
-        with host.metered():
+        with host.metered(), CpuPressure() as cpu:
             replay(
                 bag, run_dir, rate=rate, policy=graph_run.policy,
                 launch_args=graph_run.launch_args,
             )  # fmt: skip
+        out["host_cpu"][graph_run.name] = cpu.to_json()
+        host.note(f"{graph_run.name}_cpu_wait_share", cpu.share())
         analysis = analyze_run(run_dir)
         figures = chain_figures(analysis, bag)
         out[graph_run.name] = _policy_json(figures)

@@ -11,9 +11,11 @@ Two mappers:
 - ``rule_based``: by layer type and shape: the first conv and the output convs stay dense, 1x1
   convs get ``block``, 3x3 convs get ``pattern`` when a compiler target exists, else ``block``;
 - ``search_based``: from a per-layer latency table *measured on the target backend*
-  (``layer_speedups`` rows per scheme) and, where known, each layer's accuracy sensitivity
-  (AP points lost when that layer alone is pruned): the measured fastest scheme per layer whose
-  sensitivity stays under the limit, ``none`` where nothing measured is faster.
+  (tools.compress.blocktable rows: each layer rewritten alone with 1, 2 or 4 blocks) and,
+  where known, each layer's accuracy sensitivity (AP points lost when that layer alone is
+  pruned): per layer the measured fastest block count among those whose measured speedup
+  realises 70 % of their FLOPs cut (the row's ``ok``), if the layer's sensitivity allows;
+  ``none`` (dense, not counted as block-sparse) where no row delivers that.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tools.compress import blocksparse
+from tools.compress import blocktable
 from tools.compress.blocksparse import ConvLayer
 
 if TYPE_CHECKING:
@@ -40,7 +42,6 @@ class Scheme(str, Enum):
     PATTERN = "pattern"
 
 
-ONE_BLOCK = 1 << 20  # a block size above any conv's filter count: one block
 NEEDS_COMPILER = "needs a compiler target (pattern sparsity: no runtime here runs it faster)"
 
 
@@ -50,6 +51,7 @@ class Choice:
     scheme: Scheme
     speedup: float  # measured on the target backend; 1.0 for none and pattern
     reason: str
+    block: int = 0  # filters per block the measured row used (0: not measured)
 
 
 def rule_based(layers: Sequence[ConvLayer], compiler_target: bool = False) -> list[Choice]:
@@ -68,14 +70,24 @@ def rule_based(layers: Sequence[ConvLayer], compiler_target: bool = False) -> li
 
 
 def latency_table(
-    model: onnx.ModelProto, block: int, keep: float, threads: int = 1, rounds: int = 200
-) -> dict[Scheme, list[dict[str, object]]]:
-    """The rows of ``layer_speedups`` the search mapper reads: ``block`` (filters in blocks of
-    ``block``) and ``channel`` (one block holding every filter: input-channel pruning)."""
+    model: onnx.ModelProto, keep: float, threads: int = 1, rounds: int = 200,
+    groups: Sequence[int] = blocktable.GROUPS,
+) -> dict[Scheme, list[dict[str, object]]]:  # fmt: skip
+    """The measured rows (tools.compress.blocktable) the search mapper reads: ``channel`` (one
+    block of every filter: input-channel pruning) and ``block`` (2 or more blocks)."""
+    rows = blocktable.measure_table(model, keep, groups, threads, rounds)
     return {
-        Scheme.BLOCK: blocksparse.layer_speedups(model, block, keep, threads, rounds),
-        Scheme.CHANNEL: blocksparse.layer_speedups(model, ONE_BLOCK, keep, threads, rounds),
+        Scheme.CHANNEL: [r for r in rows if r["blocks"] == 1],
+        Scheme.BLOCK: [r for r in rows if r["blocks"] != 1],
     }
+
+
+def _delivers(row: Mapping[str, object], min_speedup: float) -> bool:
+    """A measured row counts when it realises the FLOPs target (its ``ok``), or, for a row
+    without one, when it is at least ``min_speedup`` faster."""
+    if "ok" in row:
+        return bool(row["ok"]) and float(row["speedup"]) >= min_speedup  # type: ignore[arg-type]
+    return float(row["speedup"]) >= min_speedup  # type: ignore[arg-type]
 
 
 def search_based(
@@ -85,30 +97,28 @@ def search_based(
     min_speedup: float = 1.05,
     unit: str = "AP points lost",
 ) -> list[Choice]:
-    """Per layer the scheme with the largest *measured* speedup (rows of ``layer_speedups``
-    per scheme), skipping layers whose sensitivity exceeds ``max_loss_points`` (in ``unit``:
-    AP points, or the % held-out loss increase tools.compress.finegrained measures)."""
+    """Per layer the measured row with the largest speedup among those that deliver
+    (``_delivers``), skipping layers whose sensitivity exceeds ``max_loss_points`` (in
+    ``unit``: AP points, or the % held-out loss increase tools.compress.finegrained measures).
+    Pattern rows are never taken (nothing here runs pattern sparsity faster)."""
     sensitivity = sensitivity or {}
     layers = list(dict.fromkeys(str(r["layer"]) for rows in table.values() for r in rows))
-    measured = {
-        (s, str(r["layer"])): float(r["speedup"]) for s, rows in table.items() for r in rows
-    }  # type: ignore[arg-type]
     out = []
     for layer in layers:
         loss = sensitivity.get(layer)
         if loss is not None and loss > max_loss_points:
             out.append(Choice(layer, Scheme.NONE, 1.0, f"sensitive: {loss:.2f} {unit}"))
             continue
-        options = [
-            (measured[(s, layer)], s)
-            for s in table
-            if (s, layer) in measured and s is not Scheme.PATTERN
-        ]
-        best = max(options, default=(1.0, Scheme.NONE), key=lambda t: t[0])
-        if best[0] < min_speedup:
-            out.append(Choice(layer, Scheme.NONE, 1.0, "no measured scheme is faster here"))
-        else:
-            out.append(Choice(layer, best[1], best[0], f"measured {best[0]:.2f}x"))
+        options = [(float(r["speedup"]), s, r) for s, rows in table.items()  # type: ignore[arg-type]
+                   if s is not Scheme.PATTERN for r in rows
+                   if str(r["layer"]) == layer and _delivers(r, min_speedup)]  # fmt: skip
+        if not options:
+            out.append(Choice(layer, Scheme.NONE, 1.0, "no measured rewrite delivers its target"))
+            continue
+        speed, scheme, row = max(options, key=lambda t: t[0])
+        block = int(row.get("block", 0))  # type: ignore[call-overload]
+        detail = f", {row['blocks']} block(s)" if "blocks" in row else ""
+        out.append(Choice(layer, scheme, speed, f"measured {speed:.2f}x{detail}", block))
     return out
 
 

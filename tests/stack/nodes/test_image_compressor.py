@@ -150,9 +150,34 @@ def test_drop_event_names_the_problem():
         ("png_level: -1", r"png_level must lie in \[0, 9\] \(got -1\)"),
         ("jpeg_quality: 101", r"jpeg_quality must lie in \[0, 100\] \(got 101\)"),
         ("png_level: fast", r"png_level: expected int, got 'fast'"),
+        ("degrade: [rle, zip]", r"degrade\[1\]='zip' is not one of 'rle', 'huffman', 'store'"),
+        ("format: jpeg, degrade: [store]", r"degrade: PNG settings, but format is 'jpeg'"),
+        ("degrade: [rle, rle]", r"degrade: repeated settings"),
     ],
 )
 def test_bad_parameters_are_rejected_naming_the_value(params, message):
     text = f"nodes:\n  comp: {{class: {CLASS}, params: {{{params}}}}}\n"
     with pytest.raises(GraphError, match=rf"c.yaml: nodes.comp.params.*{message}"):
         parse_graph(text, "c.yaml")
+
+
+def test_a_logger_that_can_degrade_writes_the_same_pixels_with_each_variant():
+    rt, out = compressor(", degrade: [rle, huffman, store]")
+    node = rt.nodes["comp"].instance
+    assert node.encoders.names == ("png3", "png_rle", "png_huffman", "png_store")
+    bgr = np.tile(noise(8, 8), (4, 6, 1))  # repeats: each setting compresses differently
+    sizes = []
+    for index in range(len(node.encoders)):
+        node.encoders.switch(index, "test")
+        send(rt, image(bgr, "bgr8"))
+        msg = out[-1][1]
+        assert msg.format == "bgr8; png compressed bgr8"
+        np.testing.assert_array_equal(decoded(msg), bgr)  # lossless: the same pixels
+        sizes.append(len(msg.data))
+    assert len(out) == 4 and len(set(sizes)) >= 3 and max(sizes) == sizes[-1]  # store: largest
+    assert node.encoders.cost_ms[0] is not None  # runs are timed per variant
+
+
+def test_without_degrade_settings_the_logger_holds_no_variant_set():
+    rt, _ = compressor()
+    assert rt.nodes["comp"].instance.encoders is None

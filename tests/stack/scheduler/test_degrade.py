@@ -312,3 +312,36 @@ def test_shed_before_the_chain_first_delivers_is_not_judged():
     for _ in range(5):  # starting up: everything shed, nothing delivered
         shed.take(10, 10)
         assert feed(vset, chain, clock, [None]) == ["dense"]
+
+
+def test_a_switch_tells_its_listeners_and_the_guard_forgets_the_old_durations(variant_models):
+    seen = []
+    vset = VariantSet(FakeCtx(), [FakeEngine(n) for n in ("dense", "pruned")])
+    vset.on_switch.append(seen.append)
+    vset.switch(0)  # no change: nobody told
+    vset.switch(1, "test")
+    assert seen == ["det"]
+    # In a threaded l4 runtime the controller's set tells the blocking guard.
+    from stack.executor import WallClock
+
+    rt = Runtime(parse_graph(graph(variant_models), "t.yaml"), WallClock(), policy="l4",
+                 external_topics=("/cam",))  # fmt: skip
+    rt.scheduler.after_build()
+    guard = rt.scheduler.guard
+    models = rt.nodes["det"].instance.models
+    assert guard is not None and guard.forget in models.on_switch
+    guard.ran("det", "sub:/cam", 12 * MS)
+    models.switch(1, "test")
+    assert ("det", "sub:/cam") not in guard.durations
+
+
+def test_advice_taken_off_the_nodes_thread_waits_for_its_next_run():
+    _ctx, vset, chain, clock = controlled(window=2)
+    assert VariantSet(FakeCtx(), [FakeEngine("a"), FakeEngine("b")]).advise() is False  # none
+    assert feed(vset, chain, clock, [10, None]) == ["dense", "dense"]  # up; one frame lost
+    clock[0] += 100 * MS  # a second lost frame, judged by its age: advice to step down
+    chain.starts.append(clock[0])
+    assert vset.advise() is True and vset.name == "dense"  # pending, not applied yet
+    assert vset.advise() is True  # asked again: the same advice, not a second step
+    assert vset.settle() == 1 and vset.name == "pruned"  # the node's next run applies it
+    assert vset.advise() is False and vset.name == "pruned"  # judged afresh after a switch

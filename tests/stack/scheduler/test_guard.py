@@ -197,3 +197,20 @@ def test_new_arrival_moves_the_forecast_and_releases_the_hold(guard):
     assert g.hold_until("ex", 4, "logger", "sub:/img", 280 * MS) == 350 * MS
     g.arrived(cam, 300 * MS)  # the frame came: the next is due at 400 ms
     assert g.hold_until("ex", 4, "logger", "sub:/img", 301 * MS) == 0
+
+
+def test_a_variant_switch_forgets_the_nodes_durations(guard):
+    """After a switch the old variant's durations no longer describe the callback: the node
+    runs at its next chance and its new durations seed the forecast (a cheaper logger that
+    stayed held back by its old 30 ms would never run to learn it now takes 10 ms)."""
+    g, _, _ = guard
+    g.ran("logger", "sub:/img", 30 * MS)
+    g.ran("logger", "timer:flush", 30 * MS)
+    g.ran("mapper", "sub:/pts", 30 * MS)
+    assert g.hold_until("ex", 1, "logger", "sub:/img", 280 * MS) == 350 * MS
+    g.forget("logger")
+    assert g.hold_until("ex", 1, "logger", "sub:/img", 280 * MS) == 0
+    assert ("logger", "timer:flush") not in g.durations
+    assert g.hold_until("ex", 1, "mapper", "sub:/pts", 280 * MS) == 350 * MS  # others kept
+    g.ran("logger", "sub:/img", 10 * MS)
+    assert g.hold_until("ex", 1, "logger", "sub:/img", 280 * MS) == 0  # 290 < 300: fits

@@ -110,6 +110,34 @@ def test_admission_holds_the_logger_before_a_due_camera_frame():
     assert len(queue) == 1
 
 
+def test_a_held_node_that_can_degrade_is_asked_and_runs_once_a_switch_is_pending():
+    rt = threaded(graph_text())
+    guard = rt.scheduler.guard
+    cam = sub_of(rt, "slow", "/cam")
+    now = time.perf_counter_ns()
+    for ago_s in (2.5, 1.5, 0.5):
+        guard.arrived(cam, now - int(ago_s * S))
+    guard.ran("logger", "sub:/img", 2 * S)
+
+    class Advised:  # a VariantSet under a controller, as far as admission sees it
+        def __init__(self, advice: bool) -> None:
+            self.advice, self.asked = advice, 0
+
+        def advise(self) -> bool:
+            self.asked += 1
+            return self.advice
+
+    admit = rt.scheduler.admit_for("main")
+    item = (-1, 0, 0, sub_of(rt, "logger", "/img"))
+    calm = Advised(False)
+    rt.scheduler._advised["logger"] = [calm]
+    assert admit(item, now) == now + S and calm.asked == 1  # asked, nothing advised: held
+    rt.scheduler._advised["logger"] = [Advised(True)]
+    assert admit(item, now) == 0  # a switch is pending: it runs, and switches in that run
+    guard.ran("logger", "sub:/img", 2 * S)
+    assert admit((-5, 0, 1, cam), now) == 0  # never held: not asked either
+
+
 def test_threaded_run_learns_the_sensor_period_and_callback_durations():
     rt = threaded(graph_text(rate_hz=100.0))
     rt.spin(0.25)

@@ -18,6 +18,7 @@ from tools.compress.finegrained import (  # noqa: E402
     map_schemes,
     onnx_layer_name,
     parse_options,
+    plans_of,
 )
 from tools.compress.lasso import GroupLasso, LayerPlan, MaskSet, group_norms, hard_mask  # noqa: E402
 from tools.compress.methods import load_method  # noqa: E402
@@ -124,13 +125,14 @@ def test_sensitivity_is_zero_for_a_layer_whose_pruned_groups_are_already_zero(tm
 def test_search_mapper_takes_the_measured_sensitivity(tmp_path, monkeypatch):
     """The latency table is stubbed (measuring it is the blocksparse tests' job): every layer is
     measured 2x faster blocked; the mapper keeps dense the layers the sensitivity rules out."""
-    from tools.compress import blocksparse
+    from tools.compress import blocksparse, blocktable
 
-    def fake_speedups(model, block=8, keep=0.5, threads=1, rounds=200):
-        return [{"layer": c.name, "speedup": 2.0 if block < 100 else 1.5}
-                for c in blocksparse.conv_layers(model, min_in=16)]  # fmt: skip
+    def fake_table(model, keep=0.5, groups=(1, 2, 4), threads=1, rounds=200, min_in=16):
+        return [{"layer": c.name, "blocks": g, "block": c.weight.shape[0] // g,
+                 "shape": list(c.weight.shape), "speedup": 2.0 if g == 2 else 1.5, "ok": True}
+                for c in blocksparse.conv_layers(model, min_in=min_in) for g in groups]  # fmt: skip
 
-    monkeypatch.setattr(blocksparse, "layer_speedups", fake_speedups)
+    monkeypatch.setattr(blocktable, "measure_table", fake_table)
     session = _session(tmp_path, _tiny((8, 16, 16, 24, 32)))
     from tools.compress.finetune import BatchSource
 
@@ -144,6 +146,9 @@ def test_search_mapper_takes_the_measured_sensitivity(tmp_path, monkeypatch):
     lax = FineGrainedTarget(max_loss_increase=1e9)
     choices, _ = map_schemes(session, lax, batches)
     assert all(c.scheme is Scheme.BLOCK and c.speedup == 2.0 for c in choices)
+    plans = plans_of(choices, lax)  # the measured block size, not the option's
+    assert all(plans[onnx_layer_name(c.layer)].block == c.block for c in choices)
+    assert {c.block for c in choices} != {lax.block}
 
 
 def test_options_are_checked_naming_the_key():
@@ -200,10 +205,12 @@ def test_faster_block_layers_are_rewritten_dense_in_the_exported_onnx(tmp_path):
     before = path.read_bytes()
     dense_rewrite(patterns, {"s16.0.0", "fuse4.0", "s8.0.0"})(path)
     graph = onnx.load(path).graph
-    names = [n.name for n in graph.node]
-    assert any("s16.0.0/Conv/block5" in n for n in names)  # 6 blocks of 4 filters (24)
-    assert any("fuse4.0/Conv/block0" in n for n in names)
-    assert not any("s8.0.0/Conv/block" in n for n in names)  # pattern: needs a compiler
+    groups = {n.name: next((a.i for a in n.attribute if a.name == "group"), 1)
+              for n in graph.node if n.op_type == "Conv"}  # fmt: skip
+    s16 = next(v for k, v in groups.items() if "s16.0.0/Conv/" in k)
+    assert s16 == 6  # 6 blocks of 4 filters (24): one grouped Conv
+    assert next(v for k, v in groups.items() if "fuse4.0/Conv/" in k) == 1  # one block
+    assert not any("s8.0.0/Conv/" in k for k in groups)  # pattern: needs a compiler
     x = np.random.default_rng(0).random((1, 3, 64, 64), np.float32)
     outs = [ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, {"images": x})
             for m in (before, path.read_bytes())]  # fmt: skip

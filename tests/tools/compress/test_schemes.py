@@ -55,6 +55,25 @@ def test_search_based_uses_measured_speedups_and_sensitivity():
     assert slow[0].scheme is Scheme.NONE
 
 
+def test_search_based_takes_only_rows_that_realise_their_flops_target():
+    """Measured rows (tools.compress.blocktable) carry ``ok``: a faster rewrite that still
+    falls short of 70 % of its FLOPs cut is not taken; among those that deliver, the fastest,
+    with its block size."""
+
+    def row(layer, blocks, speedup):
+        return {"layer": layer, "blocks": blocks, "block": 16 // blocks, "shape": [16, 16, 3, 3],
+                "flops_cut": 0.5, "speedup": speedup, "ok": speedup >= 1.538}  # fmt: skip
+
+    table = {
+        Scheme.CHANNEL: [row("a", 1, 1.5), row("b", 1, 1.6)],
+        Scheme.BLOCK: [row("a", 2, 1.2), row("b", 2, 1.7), row("b", 4, 1.55)],
+    }
+    got = {c.layer: c for c in search_based(table, min_speedup=1.0)}
+    assert got["a"].scheme is Scheme.NONE and "delivers" in got["a"].reason  # 1.5x < 1.54x
+    assert got["b"].scheme is Scheme.BLOCK and got["b"].block == 8 and got["b"].speedup == 1.7
+    assert "2 block(s)" in got["b"].reason
+
+
 def test_pattern_prune_keeps_four_entries_per_kernel():
     assert len(pattern_library()) == 8 and all(p.sum() == 4 for p in pattern_library())
     w = np.random.default_rng(0).standard_normal((6, 5, 3, 3)).astype(np.float32)
