@@ -74,7 +74,7 @@ def layer_rows(
         rows.append({"layer": layer.name, "shape": list(layer.weight.shape),
                      "input_hw": list(layer.input_hw), "blocks": g,
                      "block": layer.weight.shape[0] // g, "flops_cut": round(cut, 3),
-                     "before_ms": round(times[0], 4), "after_ms": round(after_ms, 4),
+                     "before_ms": _ms(times[0]), "after_ms": _ms(after_ms),
                      "speedup": round(speedup, 3), "target_speedup": round(target, 3),
                      "ok": speedup >= target})  # fmt: skip
     return rows
@@ -134,8 +134,14 @@ def time_pair(
     """Whole-model timing of ``model_rewrite``'s pair, interleaved, outputs checked equal."""
     check_same(before, after, "the model")
     b, a = time_models([before, after], threads, rounds)
-    return {"before_ms": round(b, 4), "after_ms": round(a, 4), "speedup": round(b / a, 3)}
+    return {"before_ms": _ms(b), "after_ms": _ms(a), "speedup": round(b / a, 3)}
 
 
 def summary(rows: Sequence[dict[str, object]]) -> dict[str, object]:
     return {"layers": len(rows), "meeting_target": sum(bool(r["ok"]) for r in rows)}
+
+
+def _ms(value: float) -> float:
+    """A time for the table: four significant digits (a tiny layer's conv takes microseconds, so
+    a fixed number of decimals would lose its ratio)."""
+    return float(f"{value:.4g}")
