@@ -100,6 +100,7 @@ def run_train(args: argparse.Namespace) -> int:
         reuse_dense=args.reuse_dense,
         train=train,
         vit=vit,
+        recipe=args.recipe,
     )
     run(job, lambda line: print(line, flush=True))
     return 0

@@ -35,6 +35,7 @@ class VitJob:
     max_crops: int = 4000  # a random subset of the training crops (near frames repeat)
     train: TrainConfig = field(default_factory=TrainConfig)
     vit: VitConfig = field(default_factory=VitConfig)  # its stages: where selectors prune
+    recipe: str = ""  # the `l4 vit train --recipe` that set the job (cards name it)
 
 
 def accuracy(pred: np.ndarray, data: Crops) -> dict:
@@ -103,6 +104,7 @@ def run(job: VitJob, log: Callable[[str], None]) -> dict:
         onnx_path = export_onnx(model, rho, job.out / f"{name}.onnx")
         provenance = {
             "training": {
+                **({"recipe": job.recipe} if job.recipe else {}),
                 "scenario_seeds": list(job.train_seeds),
                 "weathers": list(WEATHERS),
                 "seconds": job.seconds,
