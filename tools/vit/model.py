@@ -5,10 +5,11 @@ selector scores every patch token: each head gives keep/prune logits, a softmax 
 the tokens' global feature weighs them. In training (``forward``) the decisions are Gumbel-softmax
 masks (straight-through), attention ignores masked keys (DynamicViT's masked softmax), and the
 pruned tokens are folded, weighted by their prune probability, into the package token, which
-carries their information to the classifier. At inference (``forward_static``) every stage keeps
-a fixed count of tokens (round(N * rho^i)): TopK on the keep score, then Gather; the rest go into
-the package token; no masks and no data-dependent shapes, so ONNX Runtime and TensorRT run
-physically fewer tokens.
+carries their information to the classifier. With ``counts`` the training forward keeps
+exactly the inference counts instead (Gumbel top-k; TrainConfig.selection TOPK). At inference
+(``forward_static``) every stage keeps a fixed count of tokens (round(N * rho^i)): TopK on the
+keep score, then Gather; the rest go into the package token; no masks and no data-dependent
+shapes, so ONNX Runtime and TensorRT run physically fewer tokens.
 """
 
 from __future__ import annotations
