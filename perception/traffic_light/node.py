@@ -33,7 +33,12 @@ from stack.params import in_range, positive
 from stack.scheduler.variants import VariantSet
 
 GROUP_ARRAY = "autoware_perception_msgs/msg/TrafficLightGroupArray"
-SHIPPED = ("traffic_light_vit.yaml", "traffic_light_vit_r70.yaml", "traffic_light_vit_r50.yaml")
+SHIPPED = (
+    "traffic_light_vit.yaml",
+    "traffic_light_vit_r70.yaml",
+    "traffic_light_vit_r50.yaml",
+    "traffic_light_vit_r25.yaml",  # one selector before block 0 (recipe early)
+)
 
 
 @dataclass

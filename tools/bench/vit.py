@@ -14,6 +14,7 @@ uses the node's most common batch (1 on seeds 1001-1005: one head per direction 
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from pathlib import Path
@@ -86,6 +87,7 @@ def run(quick: bool = False, cache: Path | None = None) -> dict[str, Any]:
     from perception.traffic_light.node import SHIPPED
     from tools.vit.dataset import WEATHERS, crop_set, node_batches
 
+    load_before = os.getloadavg()
     cards = [load_light_card(MODELS_DIR / name) for name in SHIPPED]
     cache = cache or Path("runs/vit-crops")
     seeds = HELD_OUT_SEEDS[:2] if quick else HELD_OUT_SEEDS
@@ -123,6 +125,8 @@ def run(quick: bool = False, cache: Path | None = None) -> dict[str, Any]:
         "accuracy": acc,
         "flops": flops,
         "variants": verdicts,
+        # 1/5/15-minute load of the host: ratios shrink on a busy one (per-run overhead)
+        "load_average": {"start": list(load_before), "end": list(os.getloadavg())},
         "target": f">= {SPEEDUP_TARGET}x faster (ORT 1 thread, the node's batch "
         f"{node_batch}), <= 1 point accuracy lost",
         "ok": any(v["ok"] for v in verdicts.values()),

@@ -28,15 +28,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=[r.value for r in RecipeName],
         default=RecipeName.SHIPPED.value,
         help="pruning stages, training knobs and keep ratios (%(default)s; stage0: selectors "
-        "before blocks 0, 2, 4); the options below override it",
+        "before blocks 0, 2, 4; early: one selector before block 0 keeping 16 of 64 tokens, the shipped "
+        "r25); the options below override it",
     )
-    t.add_argument("--stages", help="blocks a selector precedes, e.g. 0,2,4 (the recipe's)")
+    t.add_argument(
+        "--stages", help="blocks a selector precedes, one to three, e.g. 0,2,4 (the recipe's)"
+    )
     t.add_argument("--epochs", type=argtypes.bounded_int(1, 1000))
     t.add_argument("--prune-epochs", type=argtypes.bounded_int(1, 1000))
     t.add_argument("--max-crops", type=argtypes.bounded_int(100, 10**7), default=4000)
     t.add_argument("--reuse-dense", action="store_true", help="the dense ViT of the last run")
     t.add_argument("--threads", type=argtypes.bounded_int(1, 64), default=1)
-    t.add_argument("--rhos", help="keep ratios rho (stages keep rho, rho^2, rho^3; the recipe's)")
+    t.add_argument(
+        "--rhos",
+        help="keep ratios rho (the stages keep rho, rho^2, rho^3 of the tokens; the recipe's)",
+    )
     t.set_defaults(func=run_train)
 
 
@@ -60,11 +66,11 @@ def _stages(text: str, depth: int) -> tuple[int, ...]:
     except ValueError as exc:
         raise VitError(f"--stages {text!r}: not a comma list of block indices") from exc
     if (
-        len(values) != 3
+        not 1 <= len(values) <= 3
         or list(values) != sorted(set(values))
         or not 0 <= values[0] <= values[-1] < depth
     ):
-        raise VitError(f"--stages {text!r}: three increasing block indices in [0, {depth})")
+        raise VitError(f"--stages {text!r}: one to three increasing block indices in [0, {depth})")
     return values
 
 
@@ -94,6 +100,7 @@ def run_train(args: argparse.Namespace) -> int:
         reuse_dense=args.reuse_dense,
         train=train,
         vit=vit,
+        recipe=args.recipe,
     )
     run(job, lambda line: print(line, flush=True))
     return 0

@@ -44,6 +44,20 @@ def flops(path: Path) -> int:
     return int(count.flops) if count is not None else -1
 
 
+def _method(provenance: dict) -> str:
+    selection = provenance.get("training", {}).get("selection", "gumbel")
+    training = (
+        "trained on the exact TopK subsets (Gumbel top-k, straight-through) with KL "
+        "distillation from the dense ViT"
+        if selection == "topk"
+        else "keep-ratio loss + KL distillation from the dense ViT"
+    )
+    return (
+        "SPViT-style token pruning (arXiv 2112.13890): multi-head token selectors, package "
+        f"token, {training}"
+    )
+
+
 def write_card(
     path: Path,
     onnx_path: Path,
@@ -71,8 +85,7 @@ def write_card(
             {"method": "none (dense teacher)"}
             if rho is None
             else {
-                "method": "SPViT-style token pruning (arXiv 2112.13890): multi-head token "
-                "selectors, package token, keep-ratio loss + KL distillation from the dense ViT",
+                "method": _method(provenance),
                 "keep_ratio": rho,
                 "keep_counts": list(keep_counts(cfg, rho)),
                 "inference": "TopK + Gather with static counts (no masks); the speedup is "

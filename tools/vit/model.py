@@ -5,10 +5,11 @@ selector scores every patch token: each head gives keep/prune logits, a softmax 
 the tokens' global feature weighs them. In training (``forward``) the decisions are Gumbel-softmax
 masks (straight-through), attention ignores masked keys (DynamicViT's masked softmax), and the
 pruned tokens are folded, weighted by their prune probability, into the package token, which
-carries their information to the classifier. At inference (``forward_static``) every stage keeps
-a fixed count of tokens (round(N * rho^i)): TopK on the keep score, then Gather; the rest go into
-the package token; no masks and no data-dependent shapes, so ONNX Runtime and TensorRT run
-physically fewer tokens.
+carries their information to the classifier. With ``counts`` the training forward keeps
+exactly the inference counts instead (Gumbel top-k; TrainConfig.selection TOPK). At inference
+(``forward_static``) every stage keeps a fixed count of tokens (round(N * rho^i)): TopK on the
+keep score, then Gather; the rest go into the package token; no masks and no data-dependent
+shapes, so ONNX Runtime and TensorRT run physically fewer tokens.
 """
 
 from __future__ import annotations
@@ -130,11 +131,30 @@ def _binary_gumbel(p: torch.Tensor, tau: float, noise: float = 1.0) -> torch.Ten
     """Hard keep decisions with straight-through gradients: two-class Gumbel-softmax written
     as logistic noise (scaled by ``noise``; 0: the decision is p > 0.5, as the TopK ranking at
     inference) on the keep logit (bounded noise: never an infinite sample)."""
-    u = torch.rand_like(p).clamp(1e-6, 1.0 - 1e-6)
-    gumbel = noise * (torch.log(u) - torch.log1p(-u))
-    soft = torch.sigmoid((torch.log(p) - torch.log1p(-p) + gumbel) / tau)
+    soft = torch.sigmoid(_noisy_logit(p, noise) / tau)
     hard = (soft > 0.5).to(p.dtype)
     return hard - soft.detach() + soft
+
+
+def _noisy_logit(p: torch.Tensor, noise: float) -> torch.Tensor:
+    """The keep logit of ``p`` plus logistic noise (the two-class Gumbel difference) * noise."""
+    u = torch.rand_like(p).clamp(1e-6, 1.0 - 1e-6)
+    return torch.log(p) - torch.log1p(-p) + noise * (torch.log(u) - torch.log1p(-u))
+
+
+def _keep_decisions(
+    p: torch.Tensor, mask: torch.Tensor, tau: float, noise: float, k: int | None
+) -> torch.Tensor:
+    """The next keep mask (B, N) from keep probabilities ``p`` among the tokens in ``mask``:
+    Gumbel per token (``k`` None) or exactly the ``k`` top noisy logits (Gumbel top-k), both
+    straight-through (the value is hard, the gradient the soft sigmoid's)."""
+    if k is None:
+        return _binary_gumbel(p, tau, noise) * mask
+    logit = _noisy_logit(p, noise)
+    top = logit.masked_fill(mask <= 0, float("-inf")).topk(k, dim=1).indices
+    hard = torch.zeros_like(p).scatter(1, top, 1.0)
+    soft = torch.sigmoid(logit / tau)
+    return (hard - soft.detach() + soft) * mask
 
 
 def _fold(package: torch.Tensor, tokens: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -177,24 +197,32 @@ class TokenPrunedViT(nn.Module):
         return self._classify(x)
 
     def forward(
-        self, x: torch.Tensor, tau: float = 1.0, detach_scores: bool = False, noise: float = 1.0
+        self,
+        x: torch.Tensor,
+        tau: float = 1.0,
+        detach_scores: bool = False,
+        noise: float = 1.0,
+        counts: tuple[int, ...] | None = None,
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Training: logits and the keep masks (B, N) of every stage (Gumbel, straight-through).
+        """Training: logits and the keep masks (B, N) of every stage (straight-through).
 
-        ``detach_scores``: the selectors read detached tokens, so the keep-ratio loss trains the
-        selectors only and never pulls the shared embeddings (a stage before block 0 otherwise
-        drives the patch embedding with the ratio loss's gradient)."""
+        ``counts`` None: SPViT's Gumbel decisions (each token kept with its own probability).
+        ``counts`` given: every stage keeps exactly that many tokens, the top of the noisy keep
+        logits (Gumbel top-k): with ``noise`` 0 the same tokens as :meth:`forward_static`, so
+        training sees the subsets inference runs. ``detach_scores``: the selectors read
+        detached tokens, so the keep-ratio loss trains the selectors only and never pulls the
+        shared embeddings (a stage before block 0 otherwise drives the patch embedding)."""
         x = self._embed(x)
         b, n = x.shape[0], self.cfg.tokens
         mask = torch.ones(b, n, device=x.device)
         masks = []
         for i, blk in enumerate(self.blocks):
             if i in self.cfg.stages:
-                sel = self.selectors[self.cfg.stages.index(i)]
+                stage = self.cfg.stages.index(i)
                 tokens = x[:, 2:].detach() if detach_scores else x[:, 2:]
-                p = sel(tokens, mask).clamp(1e-6, 1 - 1e-6)
-                hard = _binary_gumbel(p, tau, noise)
-                new = hard * mask
+                p = self.selectors[stage](tokens, mask).clamp(1e-6, 1 - 1e-6)
+                k = None if counts is None else counts[stage]
+                new = _keep_decisions(p, mask, tau, noise, k)
                 package = _fold(x[:, 1:2], x[:, 2:], (mask - new) * (1 - p))
                 x = torch.cat([x[:, :1], package, x[:, 2:]], 1)
                 mask = new

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ class VitJob:
     max_crops: int = 4000  # a random subset of the training crops (near frames repeat)
     train: TrainConfig = field(default_factory=TrainConfig)
     vit: VitConfig = field(default_factory=VitConfig)  # its stages: where selectors prune
+    recipe: str = ""  # the `l4 vit train --recipe` that set the job (cards name it)
 
 
 def accuracy(pred: np.ndarray, data: Crops) -> dict:
@@ -48,12 +50,36 @@ def accuracy(pred: np.ndarray, data: Crops) -> dict:
     return out
 
 
+def plain(settings: dict) -> dict:
+    """``settings`` with enum members as their values (the card is safe YAML)."""
+    return {k: v.value if isinstance(v, Enum) else v for k, v in settings.items()}
+
+
 def _share(ok: np.ndarray) -> float | None:
     return round(float(ok.mean()), 4) if len(ok) else None
 
 
 def variant_name(rho: float | None) -> str:
     return NAME if rho is None else f"{NAME}_r{round(rho * 100):02d}"
+
+
+def _dense(job: VitJob, train: Crops, log: Callable[[str], None]) -> TokenPrunedViT:
+    """The dense ViT in a model of the job's stage choice. It is always trained with the
+    default stages (the dense path has no selectors, but their count shifts the random
+    initialisation of the head), so every recipe distils from the same dense ViT; the
+    selectors start as a fresh model of the job's stages (seeded) has them."""
+    path = job.cache / "dense.pt"
+    if job.reuse_dense and path.exists():
+        log(f"dense ViT reused from {path}")
+    else:
+        trained = train_dense(train, replace(job.vit, stages=VitConfig().stages), job.train, log)
+        job.cache.mkdir(parents=True, exist_ok=True)
+        torch.save(trained.state_dict(), path)
+    torch.manual_seed(job.train.seed)
+    dense = TokenPrunedViT(job.vit)
+    state = {k: v for k, v in torch.load(path).items() if not k.startswith("selectors")}
+    dense.load_state_dict(state, strict=False)
+    return dense.eval()
 
 
 def run(job: VitJob, log: Callable[[str], None]) -> dict:
@@ -64,18 +90,7 @@ def run(job: VitJob, log: Callable[[str], None]) -> dict:
         train = Crops(*(getattr(train, f)[pick] for f in Crops.__dataclass_fields__))
     held = crop_set(job.cache, job.eval_seeds, WEATHERS, job.seconds, 1, log)
     log(f"{len(train)} training crops, {len(held)} held-out crops")
-    dense_path = job.cache / "dense.pt"
-    if job.reuse_dense and dense_path.exists():
-        torch.manual_seed(job.train.seed)  # the selectors start as train_dense's would
-        dense = TokenPrunedViT(job.vit)
-        # The dense path has no selectors: a dense ViT of any stage choice serves.
-        state = {k: v for k, v in torch.load(dense_path).items() if not k.startswith("selectors")}
-        dense.load_state_dict(state, strict=False)
-        dense.eval()
-        log(f"dense ViT reused from {dense_path}")
-    else:
-        dense = train_dense(train, job.vit, job.train, log)
-        torch.save(dense.state_dict(), dense_path)
+    dense = _dense(job, train, log)
     models = {None: dense}
     for rho in job.rhos:
         models[rho] = train_pruned(dense, train, rho, job.train, log)
@@ -89,11 +104,12 @@ def run(job: VitJob, log: Callable[[str], None]) -> dict:
         onnx_path = export_onnx(model, rho, job.out / f"{name}.onnx")
         provenance = {
             "training": {
+                **({"recipe": job.recipe} if job.recipe else {}),
                 "scenario_seeds": list(job.train_seeds),
                 "weathers": list(WEATHERS),
                 "seconds": job.seconds,
                 "crops": len(train),
-                **asdict(job.train),
+                **plain(asdict(job.train)),
             },
             "accuracy_held_out": {"seeds": list(job.eval_seeds), "within_m": NEAR, **acc},
         }

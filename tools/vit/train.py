@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from tools.vit.crops import Crops
 from tools.vit.model import TokenPrunedViT, VitConfig, keep_counts
+from tools.vit.names import Selection
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,11 @@ class TrainConfig:
     # noise 1 throughout, a stage-0 selector learnt p ~ 0.5: random subsets in training, a
     # biased TopK subset at inference).
     final_noise: float = 1.0
+    # TOPK: every stage keeps exactly the inference count in training too (no keep-ratio loss);
+    # the selectors then learn the subsets TopK picks at inference.
+    selection: Selection = Selection.GUMBEL
+    # Epochs (before prune_epochs) that train the selectors alone on the frozen dense weights.
+    selector_epochs: int = 0
     threads: int = 1
     seed: int = 0
 
@@ -142,28 +148,39 @@ def train_dense(data: Crops, vcfg: VitConfig, cfg: TrainConfig, log) -> TokenPru
 def train_pruned(
     dense: TokenPrunedViT, data: Crops, rho: float, cfg: TrainConfig, log
 ) -> TokenPrunedViT:
-    """A copy of the dense model with trained selectors, fine-tuned to keep rho, rho^2, rho^3."""
+    """A copy of the dense model with trained selectors, fine-tuned to keep rho, rho^2, rho^3
+    (one ratio per stage of ``dense.cfg.stages``)."""
     torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
     model = TokenPrunedViT(dense.cfg)
     model.load_state_dict(dense.state_dict())
     targets = [rho ** (i + 1) for i in range(len(dense.cfg.stages))]
     weights = _class_weights(data)
 
+    topk = cfg.selection is Selection.TOPK
+    final = keep_counts(dense.cfg, rho)
+
     def loss(x, y, progress):
         noise = 1.0 - min(1.0, progress) * (1.0 - cfg.final_noise)
-        logits, masks = model(x, detach_scores=cfg.detach_scores, noise=noise)
+        counts = ramped_counts(dense.cfg.tokens, final, progress, cfg.ratio_ramp) if topk else None
+        logits, masks = model(x, detach_scores=cfg.detach_scores, noise=noise, counts=counts)
         with torch.no_grad():
             teacher = dense.forward_dense(x)
         ce = F.cross_entropy(logits, y, weight=weights)
-        now = ramped_targets(targets, progress, cfg.ratio_ramp)
-        ratio = sum(((m.mean(1) - t) ** 2).mean() for m, t in zip(masks, now))
         kd = F.kl_div(
             logits.log_softmax(-1), teacher.log_softmax(-1), reduction="batchmean", log_target=True
         )
+        if counts is not None:  # the counts are exact: no keep-ratio loss
+            return ce + cfg.distill_weight * kd
+        now = ramped_targets(targets, progress, cfg.ratio_ramp)
+        ratio = sum(((m.mean(1) - t) ** 2).mean() for m, t in zip(masks, now))
         return ce + cfg.ratio_weight * ratio + cfg.distill_weight * kd
 
     selectors = [p for n, p in model.named_parameters() if n.startswith("selectors")]
     backbone = [p for n, p in model.named_parameters() if not n.startswith("selectors")]
+    if cfg.selector_epochs:
+        sel_only = [{"params": selectors, "lr": cfg.lr * cfg.selector_lr_scale}]
+        _fit(model, data, cfg.selector_epochs, cfg, loss, sel_only, log, f"rho {rho:g} selectors")
     groups = [
         {"params": backbone, "lr": cfg.lr * cfg.backbone_lr_scale},
         {"params": selectors, "lr": cfg.lr * cfg.selector_lr_scale},
@@ -177,6 +194,15 @@ def ramped_targets(targets: list[float], progress: float, ramp: float) -> list[f
     first ``ramp`` share of the steps, then ``targets``."""
     share = min(1.0, progress / ramp) if ramp > 0 else 1.0
     return [1.0 - share * (1.0 - t) for t in targets]
+
+
+def ramped_counts(
+    tokens: int, final: tuple[int, ...], progress: float, ramp: float
+) -> tuple[int, ...]:
+    """Exact keep counts at ``progress`` (0..1): from all ``tokens`` down to ``final`` over the
+    first ``ramp`` share of the steps (the TOPK counterpart of :func:`ramped_targets`)."""
+    share = min(1.0, progress / ramp) if ramp > 0 else 1.0
+    return tuple(round(tokens - share * (tokens - k)) for k in final)
 
 
 def _class_weights(data: Crops) -> torch.Tensor:

@@ -47,7 +47,7 @@ def test_recipe_sets_stages_and_knobs_and_options_override_it(monkeypatch):
     assert job.out == Path("perception/models")
 
 
-@pytest.mark.parametrize("text", ["0,x,4", "4,2,0", "0,2", "0,2,6", "1,1,2"])
+@pytest.mark.parametrize("text", ["0,x,4", "4,2,0", "0,1,2,3", "0,2,6", "1,1,2", ""])
 def test_bad_stages_name_the_option(monkeypatch, text):
     with pytest.raises(VitError, match="--stages"):
         _job(monkeypatch, "--stages", text)
