@@ -15,6 +15,7 @@ import numpy as np
 
 from perception.geometry import dominated_by_footprint, wrap_angle
 from perception.objects import NUM_LABELS, ObjectArray
+from perception.tracking import existence as ex
 from perception.tracking import kalman
 from perception.tracking import vehicle_motion as vm
 from perception.tracking.association import Assignment, gated_assignment
@@ -64,10 +65,14 @@ class TrackerConfig:
     maneuver_min_speed: float = 2.0  # m/s: slower tracks have no heading to brake along
     # Turn-rate gate and lateral-velocity limit of vehicle tracks (see vehicle_motion).
     vehicle: vm.VehicleLimits = field(default_factory=vm.VehicleLimits)
+    # Existence probability against the clutter density (see existence): confirmation needs it.
+    existence: ex.ExistenceConfig = field(default_factory=ex.ExistenceConfig)
 
     def __post_init__(self) -> None:
         if isinstance(self.vehicle, dict):
             self.vehicle = vm.VehicleLimits(**self.vehicle)
+        if isinstance(self.existence, dict):
+            self.existence = ex.ExistenceConfig(**self.existence)
         self.motion_model = parse_enum(MotionModel, self.motion_model, "motion_model")
         at_least("min_hits", self.min_hits, 1)
         at_least("max_misses", self.max_misses, 0)
@@ -95,6 +100,7 @@ class TrackSet:
     # (N,) bool: the last update broke a vehicle limit (velocity constrained, or a box refused by
     # the turn-rate gate), so the velocity is doubtful and is damped while the track coasts.
     doubtful: np.ndarray
+    existence: np.ndarray  # (N,) probability that the track follows a real object
 
     def __len__(self) -> int:
         return len(self.x)
@@ -113,6 +119,7 @@ class TrackSet:
             np.zeros(0, bool),
             np.zeros((0, 16), np.uint8),
             np.zeros(0, bool),
+            np.zeros(0),
         )
 
     def select(self, index: np.ndarray) -> TrackSet:
@@ -138,11 +145,16 @@ class MultiObjectTracker:
             self.cfg.jerk_std if self.cfg.motion_model is MotionModel.CA else self.cfg.accel_std
         )
         self.tracks = TrackSet.empty(self.dim)
+        self.clutter = ex.ClutterMap(self.cfg.existence)
         self.time_ns: int | None = None
         self._next_id = 0
 
-    def step(self, stamp_ns: int, detections: ObjectArray) -> None:
-        """Predict all tracks to ``stamp_ns`` and update them with ``detections``.
+    def step(
+        self, stamp_ns: int, detections: ObjectArray, sensor_xy: np.ndarray | None = None
+    ) -> None:
+        """Predict all tracks to ``stamp_ns`` and update them with ``detections``;
+        ``sensor_xy``: where the sensor was (tracking frame), for the clutter density by range
+        (without it the density stays at its floor).
 
         Raises TrackerError when ``stamp_ns`` is older than the last step.
         """
@@ -156,6 +168,7 @@ class MultiObjectTracker:
             self.tracks.x, self.tracks.p = kalman.predict(
                 self.tracks.x, self.tracks.p, dt, self.noise_std
             )
+            self.tracks.existence = ex.predict(self.tracks.existence, dt, self.cfg.existence)
         cost = self._cost(detections)
         refused = self._turn_refused(detections, dt)
         self.tracks.doubtful |= (refused & (cost <= self.cfg.gate_chi2)).any(axis=1)
@@ -174,10 +187,30 @@ class MultiObjectTracker:
                 cols = np.concatenate([cols, unmatched_cols[extra.cols]])
                 unmatched_rows = unmatched_rows[extra.unmatched_rows]
                 unmatched_cols = unmatched_cols[extra.unmatched_cols]
+        if self.cfg.existence.enabled:
+            self._weigh_existence(rows, cols, detections, sensor_xy)
         self._update(rows, detections.select(cols))
         self._miss(unmatched_rows)
         self._birth(detections.select(unmatched_cols))
         self._merge_duplicates()
+
+    def _weigh_existence(
+        self, rows: np.ndarray, cols: np.ndarray, det: ObjectArray, sensor_xy: np.ndarray | None
+    ) -> None:
+        """Fold this sweep's unexplained detections into the clutter density, then update the
+        existence of the tracks ``rows`` associated with detections ``cols`` (before their
+        Kalman update: the innovation is the prediction's)."""
+        t, cfg = self.tracks, self.cfg.existence
+        unexplained = np.ones(len(det), bool)
+        unexplained[cols[t.confirmed[rows]]] = False
+        self.clutter.observe(det.position[unexplained, :2], sensor_xy)
+        if len(rows) == 0:
+            return
+        xy, cov = det.position[cols, :2], det.cov_xy[cols]
+        resid = xy - t.x[rows, :2]
+        likelihood = ex.gaussian_density(resid, t.p[rows, :2, :2] + cov)
+        clutter = self.clutter.at(xy, sensor_xy)
+        t.existence[rows] = ex.hit(t.existence[rows], likelihood, clutter, cfg)
 
     def _maneuver_match(
         self, rows: np.ndarray, det: ObjectArray, refused: np.ndarray
@@ -281,7 +314,10 @@ class MultiObjectTracker:
         t.class_evidence[rows] = evidence
         t.hits[rows] += 1
         t.misses[rows] = 0
-        t.confirmed[rows] |= t.hits[rows] >= cfg.min_hits
+        ready = t.hits[rows] >= cfg.min_hits
+        if cfg.existence.enabled:
+            ready &= t.existence[rows] >= cfg.existence.confirm_existence
+        t.confirmed[rows] |= ready
 
     def _fuse_yaw(self, prior: np.ndarray, measured: np.ndarray, vel: np.ndarray) -> np.ndarray:
         """Heading from the velocity when moving, else the box yaw nearest the prior (boxes are
@@ -295,11 +331,15 @@ class MultiObjectTracker:
     def _miss(self, rows: np.ndarray) -> None:
         t = self.tracks
         t.misses[rows] += 1
+        if self.cfg.existence.enabled:
+            t.existence[rows] = ex.miss(t.existence[rows], self.cfg.existence)
         if self.cfg.vehicle.enabled:
             damp = rows[t.doubtful[rows]]
             t.x[damp, 2:] *= self.cfg.vehicle.coast_damping
         limit = np.where(t.confirmed, self.cfg.max_misses, self.cfg.tentative_max_misses)
         alive = t.misses <= limit
+        if self.cfg.existence.enabled:
+            alive &= t.existence >= self.cfg.existence.delete_existence
         if not alive.all():
             self.tracks = t.select(alive)
 
@@ -333,6 +373,7 @@ class MultiObjectTracker:
             confirmed=np.full(n, self.cfg.min_hits <= 1),
             uuid=self._new_ids(n),
             doubtful=np.zeros(n, bool),
+            existence=np.full(n, self.cfg.existence.birth_existence),
         )
         self.tracks = TrackSet.concat(self.tracks, born)
 
@@ -356,5 +397,8 @@ class MultiObjectTracker:
             cov_xy=t.p[:, :2, :2].copy(),
             uuid=t.uuid.copy(),
         )
-        existence = 1.0 - 0.5 ** np.maximum(t.hits - t.misses, 1)
+        if self.cfg.existence.enabled:
+            existence = t.existence.copy()
+        else:
+            existence = 1.0 - 0.5 ** np.maximum(t.hits - t.misses, 1)
         return objs, existence, t.p[:, 2:4, 2:4].copy()
