@@ -137,12 +137,16 @@ class Planner:
         )
         in_lane = np.abs(pred.d) - half_extent < 0.5 * cfg.vehicle.width + cfg.corridor_margin
         ahead = pred.s + half_length > s_ego + front
-        rows = np.flatnonzero(in_lane & ahead)
-        obstacles = []
-        for i in rows:
+        obstacles, kept = [], []
+        for i in np.flatnonzero(in_lane & ahead):
             across = abs(pred.v_across[i])
             crossing = across > cfg.crossing_speed and across > abs(pred.v_along[i])
             moving = pred.v_along[i] > cfg.moving_speed and not crossing
+            if moving and pred.s[i] - half_length[i] <= s_ego + front:
+                # Its rear is beside the ego, not ahead: a vehicle overtaking or alongside is
+                # no lead to keep a gap to (the IDM would brake at its limit for a gap of
+                # nothing); the collision check still sees it if it comes our way.
+                continue
             obstacles.append(
                 Obstacle(
                     s=float(pred.s[i] - half_length[i]),
@@ -150,7 +154,8 @@ class Planner:
                     gap=cfg.longitudinal.min_gap if moving else cfg.longitudinal.stop_margin,
                 )
             )
-        return obstacles, [int(i) for i in rows]
+            kept.append(int(i))
+        return obstacles, kept
 
     def _offset(
         self, profile: Profile, s: np.ndarray, s_ego: float, d_ego: float, shifts: list[Shift]
@@ -182,6 +187,15 @@ class Planner:
         rate = np.minimum(self.cfg.margin_growth * speed, self.cfg.max_margin_growth)
         margin = self.cfg.collision_margin + np.outer(self.times, rate)
         return Footprints(pred.xy, pred.yaw, objs.dims, margin)
+
+    def _unavoidable(self, footprints: Footprints, ego: EgoState) -> set[int]:
+        """Rows of the objects that would hit the ego within the horizon even if it stood still
+        where it is now (Autoware's dynamic_obstacle_stop: ignore_unavoidable_collisions): a
+        person stepping into the ego's flank, a track overlapping it already (fog clutter on
+        its side). Stopping cannot prevent such a conflict, only invite the car behind; the
+        corridor obstacles still stop the ego for what is in its lane ahead."""
+        standing = np.tile([ego.x, ego.y, ego.yaw], (len(self.times), 1))
+        return {h.obj for h in footprints.hits(standing, self.cfg.vehicle)}
 
     def _ahead_of_ego(self, hit: Collision, poses: np.ndarray, pred: Prediction) -> bool:
         x, y, yaw = poses[hit.step]
@@ -222,6 +236,7 @@ class Planner:
         # What replans do not change: the clearance people ask for, the objects' footprints.
         clearance = VruClearance(objs, pred, self.lane, self.times, cfg.vehicle, cfg.lateral)
         footprints = self._footprints(pred, objs)
+        unavoidable = self._unavoidable(footprints, ego)
         for attempt in range(cfg.max_replans + 1):
             profile = rollout(
                 s_ego,
@@ -239,7 +254,14 @@ class Planner:
             hits = footprints.hits(poses, cfg.vehicle)
             # Braking cannot help against a conflict from behind or the side: such a hit is
             # reported, and the first one ahead of the ego, even if later, is still acted on.
-            ahead = next((h for h in hits if self._ahead_of_ego(h, poses, pred)), None)
+            ahead = next(
+                (
+                    h
+                    for h in hits
+                    if self._ahead_of_ego(h, poses, pred) and h.obj not in unavoidable
+                ),
+                None,
+            )
             collision = ahead or (hits[0] if hits else None)
             if ahead is None:
                 break

@@ -42,7 +42,9 @@ class ExistenceConfig:
     clutter_floor: float = 1e-3  # per m^2: the least clutter density assumed anywhere
     clutter_smoothing: float = 0.2  # weight of the newest sweep in the density estimate
     # Ring edges (m from the sensor) of the density estimate; the last ring is open-ended.
-    ring_edges: list[float] = field(default_factory=lambda: [0.0, 4.0, 8.0, 13.0, 20.0, 40.0])
+    ring_edges: list[float] = field(
+        default_factory=lambda: [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 13.0, 20.0, 40.0]
+    )
 
     def __post_init__(self) -> None:
         in_range("detection_probability", self.detection_probability, 0.0, 1.0, high_open=True)
