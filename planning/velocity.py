@@ -136,11 +136,14 @@ def _binding(
     always shielded by a nearer, slower one). Only an obstacle ahead of the front bumper
     shields: the rollout stops braking for one once base_link passes its rear, and a standing
     one overlapping the ego (a track on its flank in fog) used to drop every stop ahead, a red
-    light's line included, and then let the ego speed up."""
+    light's line included, and then let the ego speed up. Nor does a standing one shield a
+    farther standing one: an emergency rollout that cannot stop short of a conflict's stop
+    point passes it, and then forgot the red line behind it and sped up across it (seed 1005
+    in fog, 2 plans)."""
     kept: list[tuple[float, float, float, float]] = []
     slowest = math.inf
     for o in sorted(obstacles, key=lambda o: o.s):
-        if o.v < slowest:
+        if o.v < slowest or o.v <= 0.0:
             kept.append((o.s, o.v, o.gap, time_gap if o.time_gap is None else o.time_gap))
             if o.s > s_front:
                 slowest = o.v

@@ -90,3 +90,16 @@ def test_a_standing_obstacle_behind_base_link_does_not_hide_a_stop_ahead():
         prof = rollout(0.0, 3.9, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [beside, line], TIMES, CFG)
         assert prof.s.max() + 3.7 <= 10.0 - 0.5
         assert prof.v.max() <= 3.9 + 1e-9
+
+
+def test_a_stop_the_ego_cannot_make_does_not_hide_a_red_line_behind_it():
+    """Seed 1005 in fog (6.4 s): a conflict's stop point 1 m ahead of the front bumper at
+    7.6 m/s cannot be made even at the emergency limit; the red light's line 14 m further,
+    standing too, counted as shielded by it, so once base_link passed the stop point the
+    rollout sped up again across the line (2 red-light violations)."""
+    stop = Obstacle(s=3.7 + 1.0, v=0.0, gap=2.0, time_gap=0.8)
+    line = Obstacle(s=3.7 + 15.0, v=0.0, gap=1.0, time_gap=0.8)
+    prof = rollout(0.0, 7.6, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [stop, line], TIMES, CFG)
+    assert prof.s.max() > stop.s  # it does overrun the stop it cannot make
+    assert prof.s.max() + 3.7 <= line.s  # but not the line
+    assert prof.v[-1] < 0.1
