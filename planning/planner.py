@@ -26,7 +26,7 @@ from planning.lateral import LateralConfig, Shift, VruClearance, shift_profile
 from planning.prediction import Prediction, PredictionConfig, predict_objects
 from planning.vehicle import VehicleShape
 from planning.velocity import LongitudinalConfig, Obstacle, Profile, rollout, speed_limit_profile
-from stack.params import at_least, non_negative, positive
+from stack.params import at_least, in_range, non_negative, positive
 
 SIGNAL_ROW = -2  # Plan.target of a stop for a traffic light
 
@@ -59,6 +59,12 @@ class PlannerConfig:
     max_margin_growth: float = 0.15
     offset_blend_length: float = 10.0  # m (at least) to return to the centreline
     max_replans: int = 3
+    # A track's predicted motion stops the ego only while its existence probability (from the
+    # tracker) holds this, its confirmation level: a track whose detections stopped landing
+    # where it predicted -- a person at the kerb dragged into the lane by fog returns, moving
+    # 2 m/s toward it on paper -- no longer triggers emergency stops. In the lane ahead such a
+    # track is still an obstacle, braked for at most at comfort deceleration.
+    min_existence_to_stop: float = 0.9
     vehicle: VehicleShape = field(default_factory=VehicleShape)
     longitudinal: LongitudinalConfig = field(default_factory=LongitudinalConfig)
     prediction: PredictionConfig = field(default_factory=PredictionConfig)
@@ -78,6 +84,7 @@ class PlannerConfig:
         positive("path_spacing", self.path_spacing)
         non_negative("speed_limit", self.speed_limit)
         at_least("max_replans", self.max_replans, 0)
+        in_range("min_existence_to_stop", self.min_existence_to_stop, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,7 @@ class Planner:
     # ------------------------------------------------------------ behaviour
 
     def _corridor_obstacles(
-        self, objs: ObjectArray, pred: Prediction, s_ego: float
+        self, objs: ObjectArray, pred: Prediction, s_ego: float, firm: np.ndarray | None = None
     ) -> tuple[list[Obstacle], list[int]]:
         cfg, front = self.cfg, self.cfg.vehicle.front
         rel_yaw = objs.yaw - self.lane.heading_at(pred.s)
@@ -152,6 +159,7 @@ class Planner:
                     s=float(pred.s[i] - half_length[i]),
                     v=float(pred.v_along[i]) if moving else 0.0,
                     gap=cfg.longitudinal.min_gap if moving else cfg.longitudinal.stop_margin,
+                    firm=True if firm is None else bool(firm[i]),
                 )
             )
             kept.append(int(i))
@@ -214,13 +222,16 @@ class Planner:
         objs: ObjectArray,
         stop_lines: tuple[float, ...] = (),
         stop_gap: float = 1.0,
+        existence: np.ndarray | None = None,
     ) -> Plan:
         """``stop_lines``: lane arc lengths of lines to stop at (red lights), ``stop_gap``
-        metres before them."""
+        metres before them; ``existence``: the objects' existence probabilities (None: all
+        certain)."""
         cfg = self.cfg
         s_ego, d_ego = (float(v[0]) for v in self.lane.project(np.array([[ego.x, ego.y]])))
         pred = predict_objects(objs, self.lane, self.times, cfg.prediction)
-        obstacles, rows = self._corridor_obstacles(objs, pred, s_ego)
+        firm = None if existence is None else existence >= cfg.min_existence_to_stop
+        obstacles, rows = self._corridor_obstacles(objs, pred, s_ego, firm)
         for line in stop_lines:
             limit = cfg.longitudinal.limit_time_gap
             obstacles.append(Obstacle(float(line), 0.0, stop_gap, time_gap=limit))
@@ -236,7 +247,10 @@ class Planner:
         # What replans do not change: the clearance people ask for, the objects' footprints.
         clearance = VruClearance(objs, pred, self.lane, self.times, cfg.vehicle, cfg.lateral)
         footprints = self._footprints(pred, objs)
-        unavoidable = self._unavoidable(footprints, ego)
+        # Conflicts not to brake for: unavoidable ones, and those of doubtful tracks.
+        ignored = self._unavoidable(footprints, ego)
+        if firm is not None:
+            ignored |= set(np.flatnonzero(~firm).tolist())
         for attempt in range(cfg.max_replans + 1):
             profile = rollout(
                 s_ego,
@@ -255,11 +269,7 @@ class Planner:
             # Braking cannot help against a conflict from behind or the side: such a hit is
             # reported, and the first one ahead of the ego, even if later, is still acted on.
             ahead = next(
-                (
-                    h
-                    for h in hits
-                    if self._ahead_of_ego(h, poses, pred) and h.obj not in unavoidable
-                ),
+                (h for h in hits if self._ahead_of_ego(h, poses, pred) and h.obj not in ignored),
                 None,
             )
             collision = ahead or (hits[0] if hits else None)

@@ -103,3 +103,20 @@ def test_a_stop_the_ego_cannot_make_does_not_hide_a_red_line_behind_it():
     assert prof.s.max() > stop.s  # it does overrun the stop it cannot make
     assert prof.s.max() + 3.7 <= line.s  # but not the line
     assert prof.v[-1] < 0.1
+
+
+def test_a_doubtful_obstacle_is_braked_for_at_comfort_deceleration_only():
+    near = Obstacle(s=3.7 + 8.0, v=0.0, gap=2.0)
+    firm = rollout(0.0, 10.0, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [near], TIMES, CFG)
+    assert firm.a.min() == pytest.approx(-CFG.emergency_decel)
+    doubtful = Obstacle(s=near.s, v=0.0, gap=2.0, firm=False)
+    soft = rollout(0.0, 10.0, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [doubtful], TIMES, CFG)
+    assert soft.a.min() >= -CFG.comfort_decel - 1e-9
+    # Far enough ahead it still stops the ego, as a firm one would.
+    ahead = Obstacle(s=3.7 + 40.0, v=0.0, gap=2.0, firm=False)
+    stop = rollout(0.0, 10.0, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [ahead], TIMES, CFG)
+    assert stop.v[-1] < 0.5 and stop.s.max() + 3.7 <= ahead.s
+    # A firm obstacle behind a doubtful one is not shielded by it.
+    far = Obstacle(s=3.7 + 20.0, v=0.0, gap=2.0)
+    both = rollout(0.0, 10.0, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [doubtful, far], TIMES, CFG)
+    assert both.s.max() + 3.7 <= far.s
