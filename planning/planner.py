@@ -63,7 +63,8 @@ class PlannerConfig:
     # tracker) holds this, its confirmation level: a track whose detections stopped landing
     # where it predicted -- a person at the kerb dragged into the lane by fog returns, moving
     # 2 m/s toward it on paper -- no longer triggers emergency stops. In the lane ahead such a
-    # track is still an obstacle, braked for at most at comfort deceleration.
+    # track is still an obstacle, braked for at most at comfort deceleration. Vehicles following
+    # the lane are exempt (a lead coasting through fog keeps its RSS stop).
     min_existence_to_stop: float = 0.9
     vehicle: VehicleShape = field(default_factory=VehicleShape)
     longitudinal: LongitudinalConfig = field(default_factory=LongitudinalConfig)
@@ -230,7 +231,13 @@ class Planner:
         cfg = self.cfg
         s_ego, d_ego = (float(v[0]) for v in self.lane.project(np.array([[ego.x, ego.y]])))
         pred = predict_objects(objs, self.lane, self.times, cfg.prediction)
-        firm = None if existence is None else existence >= cfg.min_existence_to_stop
+        # A vehicle following the lane stays firm whatever its existence: in fog a real lead
+        # coasts through missed sweeps, and the RSS stop behind it is what keeps the plan safe.
+        firm = (
+            None
+            if existence is None
+            else (existence >= cfg.min_existence_to_stop) | pred.follows_lane
+        )
         obstacles, rows = self._corridor_obstacles(objs, pred, s_ego, firm)
         for line in stop_lines:
             limit = cfg.longitudinal.limit_time_gap
