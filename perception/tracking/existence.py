@@ -122,3 +122,29 @@ def miss(r: np.ndarray, cfg: ExistenceConfig) -> np.ndarray:
     """Existence after a sweep with no detection for the track."""
     delta = cfg.detection_probability * cfg.gate_probability
     return (1.0 - delta) * r / (1.0 - delta * r)
+
+
+def weigh(
+    r: np.ndarray,
+    track_xy: np.ndarray,
+    track_cov: np.ndarray,
+    confirmed: np.ndarray,
+    cols: np.ndarray,
+    det_xy: np.ndarray,
+    det_cov: np.ndarray,
+    clutter: ClutterMap,
+    sensor_xy: np.ndarray | None,
+) -> np.ndarray:
+    """One sweep of a tracker: fold the detections (``det_xy`` (D, 2), covariances ``det_cov``)
+    that no confirmed track explains into ``clutter``, then return the existence ``r`` of the
+    tracks (predicted positions ``track_xy``, covariances ``track_cov``, ``confirmed`` flags)
+    updated with their associated detections ``cols`` (before the Kalman update: the innovation
+    is the prediction's)."""
+    unexplained = np.ones(len(det_xy), bool)
+    unexplained[cols[confirmed]] = False
+    clutter.observe(det_xy[unexplained], sensor_xy)
+    if len(cols) == 0:
+        return r
+    xy = det_xy[cols]
+    likelihood = gaussian_density(xy - track_xy, track_cov + det_cov[cols])
+    return hit(r, likelihood, clutter.at(xy, sensor_xy), clutter.cfg)

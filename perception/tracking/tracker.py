@@ -14,28 +14,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from perception.geometry import dominated_by_footprint, wrap_angle
-from perception.objects import NUM_LABELS, Label, ObjectArray
+from perception.objects import NUM_LABELS, ObjectArray
 from perception.tracking import existence as ex
+from perception.tracking import footprint as fp
 from perception.tracking import kalman
 from perception.tracking import vehicle_motion as vm
 from perception.tracking.association import Assignment, gated_assignment
 from stack.errors import L4Error
-from stack.params import at_least, fail, in_range, parse_enum, positive, require
+from stack.params import at_least, in_range, parse_enum, positive
 
 # Object ids must be the same on every replay of a bag, so they are name-based, not random.
 _ID_NAMESPACE = uuid.UUID("6f1c3a52-44f5-4c55-8a57-1a2f0f7c9e01")
-
-
-MAX_FOOTPRINT = {
-    "UNKNOWN": [18.75, 2.6],
-    "CAR": [6.0, 2.2],
-    "TRUCK": [18.75, 2.6],
-    "BUS": [18.75, 2.6],
-    "TRAILER": [18.75, 2.6],
-    "MOTORCYCLE": [2.6, 1.2],
-    "BICYCLE": [2.2, 1.0],
-    "PEDESTRIAN": [1.0, 1.0],
-}
 
 
 class TrackerError(L4Error, ValueError):
@@ -65,13 +54,8 @@ class TrackerConfig:
     init_velocity_std: float = 8.0  # m/s: a new track may move at city speed in any direction
     init_accel_std: float = 3.0  # m/s^2 (CA)
     size_smoothing: float = 0.3  # weight of a new detection in the extent estimate
-    # Largest footprint (length, width in m) a road user of each class has; a track's extent is
-    # clipped to its class's (as Autoware's shape estimation corrects boxes by class). A larger
-    # box is the object merged with spray or fog returns near the sensor: in rain (seed 1004) a
-    # person at the kerb grew to 2.2 x 1.1 m and reached into the ego's corridor, a car passing
-    # 3.5 m to the left to 3.4-3.7 m wide. Widths: the legal limit of road vehicles (EU 2.55 m,
-    # US 2.6 m); lengths: an articulated truck (18.75 m).
-    max_footprint: dict[str, list[float]] = field(default_factory=lambda: dict(MAX_FOOTPRINT))
+    # Largest footprint (length, width) per class name (see footprint): spray-merged boxes.
+    max_footprint: dict[str, list[float]] = field(default_factory=fp.default_footprint)
     class_decay: float = 0.8  # how fast old class evidence fades
     heading_from_velocity: float = 1.0  # m/s: faster tracks take their yaw from the velocity
     merge_speed_difference: float = 2.0  # m/s: a track inside another moving alike is a duplicate
@@ -100,21 +84,11 @@ class TrackerConfig:
         positive("max_distance", self.max_distance)
         in_range("size_smoothing", self.size_smoothing, 0.0, 1.0)
         in_range("class_decay", self.class_decay, 0.0, 1.0)
-        self._footprint_table = np.full((NUM_LABELS, 2), np.inf)
-        for name, size in self.max_footprint.items():
-            if name not in Label.__members__:
-                fail("max_footprint", name, f"keys must be labels {list(Label.__members__)}")
-            label = Label[name]
-            require(len(size) == 2, f"max_footprint.{name}", size, "must be [length, width] (m)")
-            for v in size:
-                positive(f"max_footprint.{name}", v)
-            self._footprint_table[label] = size
+        self._footprint_table = fp.footprint_table(self.max_footprint)
 
     def clip_footprint(self, dims: np.ndarray, label: np.ndarray) -> np.ndarray:
-        """``dims`` (N, 3) with length and width clipped to each ``label``'s largest footprint."""
-        out = dims.copy()
-        out[:, :2] = np.minimum(out[:, :2], self._footprint_table[label])
-        return out
+        """``dims`` (N, 3) clipped to each ``label``'s largest footprint."""
+        return fp.clip(dims, label, self._footprint_table)
 
 
 @dataclass
@@ -221,30 +195,16 @@ class MultiObjectTracker:
                 cols = np.concatenate([cols, unmatched_cols[extra.cols]])
                 unmatched_rows = unmatched_rows[extra.unmatched_rows]
                 unmatched_cols = unmatched_cols[extra.unmatched_cols]
-        if self.cfg.existence.enabled:
-            self._weigh_existence(rows, cols, detections, sensor_xy)
+        if self.cfg.existence.enabled:  # before the update: the prediction's innovation
+            t = self.tracks
+            t.existence[rows] = ex.weigh(
+                t.existence[rows], t.x[rows, :2], t.p[rows, :2, :2], t.confirmed[rows],
+                cols, detections.position[:, :2], detections.cov_xy, self.clutter, sensor_xy,
+            )  # fmt: skip
         self._update(rows, detections.select(cols))
         self._miss(unmatched_rows)
         self._birth(detections.select(unmatched_cols))
         self._merge_duplicates()
-
-    def _weigh_existence(
-        self, rows: np.ndarray, cols: np.ndarray, det: ObjectArray, sensor_xy: np.ndarray | None
-    ) -> None:
-        """Fold this sweep's unexplained detections into the clutter density, then update the
-        existence of the tracks ``rows`` associated with detections ``cols`` (before their
-        Kalman update: the innovation is the prediction's)."""
-        t, cfg = self.tracks, self.cfg.existence
-        unexplained = np.ones(len(det), bool)
-        unexplained[cols[t.confirmed[rows]]] = False
-        self.clutter.observe(det.position[unexplained, :2], sensor_xy)
-        if len(rows) == 0:
-            return
-        xy, cov = det.position[cols, :2], det.cov_xy[cols]
-        resid = xy - t.x[rows, :2]
-        likelihood = ex.gaussian_density(resid, t.p[rows, :2, :2] + cov)
-        clutter = self.clutter.at(xy, sensor_xy)
-        t.existence[rows] = ex.hit(t.existence[rows], likelihood, clutter, cfg)
 
     def _maneuver_match(
         self, rows: np.ndarray, det: ObjectArray, refused: np.ndarray
@@ -432,8 +392,6 @@ class MultiObjectTracker:
             cov_xy=t.p[:, :2, :2].copy(),
             uuid=t.uuid.copy(),
         )
-        if self.cfg.existence.enabled:
-            existence = t.existence.copy()
-        else:
-            existence = 1.0 - 0.5 ** np.maximum(t.hits - t.misses, 1)
+        old = 1.0 - 0.5 ** np.maximum(t.hits - t.misses, 1)  # existence without the estimate
+        existence = t.existence.copy() if self.cfg.existence.enabled else old
         return objs, existence, t.p[:, 2:4, 2:4].copy()
