@@ -166,6 +166,28 @@ class Planner:
             kept.append(int(i))
         return obstacles, kept
 
+    def _stops(
+        self,
+        objs: ObjectArray,
+        pred: Prediction,
+        s_ego: float,
+        firm: np.ndarray | None,
+        stop_lines: tuple[float, ...],
+        stop_gap: float,
+    ) -> tuple[list[Obstacle], list[int]]:
+        """The corridor obstacles, the red lights' stop lines and the end of the lane, with the
+        row each came from (SIGNAL_ROW for a light, -1 for the end of the lane)."""
+        cfg = self.cfg
+        obstacles, rows = self._corridor_obstacles(objs, pred, s_ego, firm)
+        for line in stop_lines:
+            limit = cfg.longitudinal.limit_time_gap
+            obstacles.append(Obstacle(float(line), 0.0, stop_gap, time_gap=limit))
+            rows.append(SIGNAL_ROW)
+        # The end of the lane is a stop point.
+        obstacles.append(Obstacle(self.lane.length, 0.0, cfg.longitudinal.stop_margin))
+        rows.append(-1)
+        return obstacles, rows
+
     def _offset(
         self, profile: Profile, s: np.ndarray, s_ego: float, d_ego: float, shifts: list[Shift]
     ) -> np.ndarray:
@@ -238,14 +260,7 @@ class Planner:
             if existence is None
             else (existence >= cfg.min_existence_to_stop) | pred.follows_lane
         )
-        obstacles, rows = self._corridor_obstacles(objs, pred, s_ego, firm)
-        for line in stop_lines:
-            limit = cfg.longitudinal.limit_time_gap
-            obstacles.append(Obstacle(float(line), 0.0, stop_gap, time_gap=limit))
-            rows.append(SIGNAL_ROW)
-        # The end of the lane is a stop point.
-        obstacles.append(Obstacle(self.lane.length, 0.0, cfg.longitudinal.stop_margin))
-        rows.append(-1)
+        obstacles, rows = self._stops(objs, pred, s_ego, firm, stop_lines, stop_gap)
         reach = s_ego + ego.v * cfg.horizon_s + cfg.min_path_length + 50.0
         limit_s = np.arange(s_ego, reach, cfg.path_spacing)
         limit_v = speed_limit_profile(
@@ -294,14 +309,8 @@ class Planner:
                 )
             # Stop short of where the conflict would happen.
             stop_s = float(profile.s[collision.step]) + cfg.vehicle.front
-            obstacles.append(
-                Obstacle(
-                    stop_s,
-                    0.0,
-                    cfg.longitudinal.stop_margin,
-                    time_gap=cfg.longitudinal.limit_time_gap,
-                )
-            )
+            limit = cfg.longitudinal.limit_time_gap
+            obstacles.append(Obstacle(stop_s, 0.0, cfg.longitudinal.stop_margin, time_gap=limit))
             rows.append(collision.obj)
         behavior, reason, target = self._classify(profile, obstacles, rows)
         path = self._path(profile, s_ego, d_ego, shifts)
