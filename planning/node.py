@@ -82,6 +82,7 @@ class PlannerNode(Node):
         self.first_odometry_ns: int | None = None
         self.ego_stamp_ns = 0
         self.objects: tuple[Any, ObjectArray] | None = None  # (header, objects in map)
+        self.existence: np.ndarray | None = None  # their existence probabilities
         self.last_plan: Plan | None = None
         self.pub = ctx.publisher(topics.TRAJECTORY, TRAJECTORY)
         ctx.subscribe(
@@ -123,6 +124,9 @@ class PlannerNode(Node):
             self.ctx.event(EventKind.DROP, f"{topics.TRACKED_OBJECTS}: {exc}")
             return
         self.objects = (msg.header, objs)
+        existence = np.array([float(o.existence_probability) for o in msg.objects])
+        # 0 is the message default: a tracker that does not fill it in says nothing.
+        self.existence = np.where(existence > 0.0, existence, 1.0)
         self._plan(msg.header)
 
     def on_signals(self, msg: Any) -> None:
@@ -168,7 +172,13 @@ class PlannerNode(Node):
             if lead != 0.0 and len(objs):
                 objs = objs.select(np.arange(len(objs)))
                 objs.position[:, :2] += objs.velocity * lead
-        plan = self.planner.plan(self.ego, objs, self._stop_lines(), self.params.signals.stop_gap)
+        plan = self.planner.plan(
+            self.ego,
+            objs,
+            self._stop_lines(),
+            self.params.signals.stop_gap,
+            self.existence if self.objects is not None else None,
+        )
         self.last_plan = plan
         if plan.collision is not None:
             self.log.debug("plan %s: %s", plan.behavior.value, plan.reason)

@@ -26,7 +26,7 @@ from planning.lateral import LateralConfig, Shift, VruClearance, shift_profile
 from planning.prediction import Prediction, PredictionConfig, predict_objects
 from planning.vehicle import VehicleShape
 from planning.velocity import LongitudinalConfig, Obstacle, Profile, rollout, speed_limit_profile
-from stack.params import at_least, non_negative, positive
+from stack.params import at_least, in_range, non_negative, positive
 
 SIGNAL_ROW = -2  # Plan.target of a stop for a traffic light
 
@@ -59,6 +59,13 @@ class PlannerConfig:
     max_margin_growth: float = 0.15
     offset_blend_length: float = 10.0  # m (at least) to return to the centreline
     max_replans: int = 3
+    # A track's predicted motion stops the ego only while its existence probability (from the
+    # tracker) holds this, its confirmation level: a track whose detections stopped landing
+    # where it predicted -- a person at the kerb dragged into the lane by fog returns, moving
+    # 2 m/s toward it on paper -- no longer triggers emergency stops. In the lane ahead such a
+    # track is still an obstacle, braked for at most at comfort deceleration. Vehicles following
+    # the lane are exempt (a lead coasting through fog keeps its RSS stop).
+    min_existence_to_stop: float = 0.9
     vehicle: VehicleShape = field(default_factory=VehicleShape)
     longitudinal: LongitudinalConfig = field(default_factory=LongitudinalConfig)
     prediction: PredictionConfig = field(default_factory=PredictionConfig)
@@ -78,6 +85,7 @@ class PlannerConfig:
         positive("path_spacing", self.path_spacing)
         non_negative("speed_limit", self.speed_limit)
         at_least("max_replans", self.max_replans, 0)
+        in_range("min_existence_to_stop", self.min_existence_to_stop, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -125,7 +133,7 @@ class Planner:
     # ------------------------------------------------------------ behaviour
 
     def _corridor_obstacles(
-        self, objs: ObjectArray, pred: Prediction, s_ego: float
+        self, objs: ObjectArray, pred: Prediction, s_ego: float, firm: np.ndarray | None = None
     ) -> tuple[list[Obstacle], list[int]]:
         cfg, front = self.cfg, self.cfg.vehicle.front
         rel_yaw = objs.yaw - self.lane.heading_at(pred.s)
@@ -137,20 +145,48 @@ class Planner:
         )
         in_lane = np.abs(pred.d) - half_extent < 0.5 * cfg.vehicle.width + cfg.corridor_margin
         ahead = pred.s + half_length > s_ego + front
-        rows = np.flatnonzero(in_lane & ahead)
-        obstacles = []
-        for i in rows:
+        obstacles, kept = [], []
+        for i in np.flatnonzero(in_lane & ahead):
             across = abs(pred.v_across[i])
             crossing = across > cfg.crossing_speed and across > abs(pred.v_along[i])
             moving = pred.v_along[i] > cfg.moving_speed and not crossing
+            if moving and pred.s[i] - half_length[i] <= s_ego + front:
+                # Its rear is beside the ego, not ahead: a vehicle overtaking or alongside is
+                # no lead to keep a gap to (the IDM would brake at its limit for a gap of
+                # nothing); the collision check still sees it if it comes our way.
+                continue
             obstacles.append(
                 Obstacle(
                     s=float(pred.s[i] - half_length[i]),
                     v=float(pred.v_along[i]) if moving else 0.0,
                     gap=cfg.longitudinal.min_gap if moving else cfg.longitudinal.stop_margin,
+                    firm=True if firm is None else bool(firm[i]),
                 )
             )
-        return obstacles, [int(i) for i in rows]
+            kept.append(int(i))
+        return obstacles, kept
+
+    def _stops(
+        self,
+        objs: ObjectArray,
+        pred: Prediction,
+        s_ego: float,
+        firm: np.ndarray | None,
+        stop_lines: tuple[float, ...],
+        stop_gap: float,
+    ) -> tuple[list[Obstacle], list[int]]:
+        """The corridor obstacles, the red lights' stop lines and the end of the lane, with the
+        row each came from (SIGNAL_ROW for a light, -1 for the end of the lane)."""
+        cfg = self.cfg
+        obstacles, rows = self._corridor_obstacles(objs, pred, s_ego, firm)
+        for line in stop_lines:
+            limit = cfg.longitudinal.limit_time_gap
+            obstacles.append(Obstacle(float(line), 0.0, stop_gap, time_gap=limit))
+            rows.append(SIGNAL_ROW)
+        # The end of the lane is a stop point.
+        obstacles.append(Obstacle(self.lane.length, 0.0, cfg.longitudinal.stop_margin))
+        rows.append(-1)
+        return obstacles, rows
 
     def _offset(
         self, profile: Profile, s: np.ndarray, s_ego: float, d_ego: float, shifts: list[Shift]
@@ -183,6 +219,15 @@ class Planner:
         margin = self.cfg.collision_margin + np.outer(self.times, rate)
         return Footprints(pred.xy, pred.yaw, objs.dims, margin)
 
+    def _unavoidable(self, footprints: Footprints, ego: EgoState) -> set[int]:
+        """Rows of the objects that would hit the ego within the horizon even if it stood still
+        where it is now (Autoware's dynamic_obstacle_stop: ignore_unavoidable_collisions): a
+        person stepping into the ego's flank, a track overlapping it already (fog clutter on
+        its side). Stopping cannot prevent such a conflict, only invite the car behind; the
+        corridor obstacles still stop the ego for what is in its lane ahead."""
+        standing = np.tile([ego.x, ego.y, ego.yaw], (len(self.times), 1))
+        return {h.obj for h in footprints.hits(standing, self.cfg.vehicle)}
+
     def _ahead_of_ego(self, hit: Collision, poses: np.ndarray, pred: Prediction) -> bool:
         x, y, yaw = poses[hit.step]
         dx, dy = pred.xy[hit.step, hit.obj] - (x, y)
@@ -200,20 +245,22 @@ class Planner:
         objs: ObjectArray,
         stop_lines: tuple[float, ...] = (),
         stop_gap: float = 1.0,
+        existence: np.ndarray | None = None,
     ) -> Plan:
         """``stop_lines``: lane arc lengths of lines to stop at (red lights), ``stop_gap``
-        metres before them."""
+        metres before them; ``existence``: the objects' existence probabilities (None: all
+        certain)."""
         cfg = self.cfg
         s_ego, d_ego = (float(v[0]) for v in self.lane.project(np.array([[ego.x, ego.y]])))
         pred = predict_objects(objs, self.lane, self.times, cfg.prediction)
-        obstacles, rows = self._corridor_obstacles(objs, pred, s_ego)
-        for line in stop_lines:
-            limit = cfg.longitudinal.limit_time_gap
-            obstacles.append(Obstacle(float(line), 0.0, stop_gap, time_gap=limit))
-            rows.append(SIGNAL_ROW)
-        # The end of the lane is a stop point.
-        obstacles.append(Obstacle(self.lane.length, 0.0, cfg.longitudinal.stop_margin))
-        rows.append(-1)
+        # A vehicle following the lane stays firm whatever its existence: in fog a real lead
+        # coasts through missed sweeps, and the RSS stop behind it is what keeps the plan safe.
+        firm = (
+            None
+            if existence is None
+            else (existence >= cfg.min_existence_to_stop) | pred.follows_lane
+        )
+        obstacles, rows = self._stops(objs, pred, s_ego, firm, stop_lines, stop_gap)
         reach = s_ego + ego.v * cfg.horizon_s + cfg.min_path_length + 50.0
         limit_s = np.arange(s_ego, reach, cfg.path_spacing)
         limit_v = speed_limit_profile(
@@ -222,6 +269,10 @@ class Planner:
         # What replans do not change: the clearance people ask for, the objects' footprints.
         clearance = VruClearance(objs, pred, self.lane, self.times, cfg.vehicle, cfg.lateral)
         footprints = self._footprints(pred, objs)
+        # Conflicts not to brake for: unavoidable ones, and those of doubtful tracks.
+        ignored = self._unavoidable(footprints, ego)
+        if firm is not None:
+            ignored |= set(np.flatnonzero(~firm).tolist())
         for attempt in range(cfg.max_replans + 1):
             profile = rollout(
                 s_ego,
@@ -239,7 +290,10 @@ class Planner:
             hits = footprints.hits(poses, cfg.vehicle)
             # Braking cannot help against a conflict from behind or the side: such a hit is
             # reported, and the first one ahead of the ego, even if later, is still acted on.
-            ahead = next((h for h in hits if self._ahead_of_ego(h, poses, pred)), None)
+            ahead = next(
+                (h for h in hits if self._ahead_of_ego(h, poses, pred) and h.obj not in ignored),
+                None,
+            )
             collision = ahead or (hits[0] if hits else None)
             if ahead is None:
                 break
@@ -255,14 +309,8 @@ class Planner:
                 )
             # Stop short of where the conflict would happen.
             stop_s = float(profile.s[collision.step]) + cfg.vehicle.front
-            obstacles.append(
-                Obstacle(
-                    stop_s,
-                    0.0,
-                    cfg.longitudinal.stop_margin,
-                    time_gap=cfg.longitudinal.limit_time_gap,
-                )
-            )
+            limit = cfg.longitudinal.limit_time_gap
+            obstacles.append(Obstacle(stop_s, 0.0, cfg.longitudinal.stop_margin, time_gap=limit))
             rows.append(collision.obj)
         behavior, reason, target = self._classify(profile, obstacles, rows)
         path = self._path(profile, s_ego, d_ego, shifts)

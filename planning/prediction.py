@@ -28,6 +28,10 @@ class PredictionConfig:
     # Worst case for vehicles driving our way (RSS): they may brake this hard (m/s^2) at any
     # moment, so the plan stays behind where they would stop. 0 keeps constant velocity.
     lead_brake_decel: float = 0.0
+    # m/s: faster than any person walks or runs. An object this fast along the lane is a vehicle
+    # whatever its label says (in fog a car 40 m ahead is a few returns a pedestrian's size), so
+    # it follows the lane and may brake like one.
+    vehicle_speed: float = 4.0
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,9 @@ def predict_objects(
     speed = np.hypot(objs.velocity[:, 0], objs.velocity[:, 1])
     rel = np.abs(wrap_angle(np.arctan2(objs.velocity[:, 1], objs.velocity[:, 0]) - h))
     rel = np.minimum(rel, np.pi - rel)  # oncoming traffic is aligned too
+    vehicle = np.isin(objs.label, _VEHICLES) | (speed >= cfg.vehicle_speed)
     follows = (
-        np.isin(objs.label, _VEHICLES)
+        vehicle
         & (speed >= cfg.lane_follow_min_speed)
         & (rel <= np.deg2rad(cfg.lane_follow_max_angle_deg))
         & (np.abs(d) <= cfg.lane_follow_max_offset)

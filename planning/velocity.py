@@ -53,6 +53,9 @@ class Obstacle:
     # that bounds a worst case is a limit to stop at: a short time gap (limit_time_gap) brakes
     # for it later instead of creeping up to it.
     time_gap: float | None = None
+    # A doubtful one (a track below the planner's existence level) is braked for at most at
+    # comfort deceleration: it may slow the ego down, never make it brake hard.
+    firm: bool = True
 
 
 @dataclass(frozen=True)
@@ -106,14 +109,17 @@ def rollout(
         t = k * dt
         v_free = _interp(s, limit_s_list, limit_v_list)
         free = 1.0 - (v / max(v_free, 0.1)) ** cfg.delta if v_free > 0.0 else -1.0
-        s_front, worst = s + front, 0.0
-        for obs_s, obs_v, obs_gap, time_gap in obs:
+        s_front, worst, worst_firm = s + front, 0.0, 0.0
+        for obs_s, obs_v, obs_gap, time_gap, firm in obs:
             obs_now = obs_s + obs_v * t
             if obs_now > s:  # obstacles whose rear is behind base_link are not braked for
                 desired = obs_gap + max(0.0, v * time_gap + v * (v - obs_v) / brake_term)
-                worst = max(worst, (desired / max(obs_now - s_front, 0.1)) ** 2)
+                term = (desired / max(obs_now - s_front, 0.1)) ** 2
+                worst = max(worst, term)
+                if firm:
+                    worst_firm = max(worst_firm, term)
         want = cfg.max_accel * (free - worst)
-        emergency = want < -cfg.comfort_decel
+        emergency = cfg.max_accel * (free - worst_firm) < -cfg.comfort_decel
         jerk = cfg.emergency_jerk if emergency else cfg.max_jerk
         lo = -cfg.emergency_decel if emergency else -cfg.comfort_decel
         acc = min(max(want, lo, a_prev - jerk * dt), cfg.max_accel, a_prev + jerk * dt)
@@ -130,19 +136,23 @@ def rollout(
 
 def _binding(
     obstacles: list[Obstacle], time_gap: float, s_front: float
-) -> list[tuple[float, float, float, float]]:
+) -> list[tuple[float, float, float, float, bool]]:
     """The obstacles that can limit the ego (front bumper at ``s_front``), as (s, v, gap, time
-    gap): sorted by distance, each slower than every nearer one (a farther, faster obstacle is
+    gap, firm): sorted by distance, each slower than every nearer one (a farther, faster obstacle is
     always shielded by a nearer, slower one). Only an obstacle ahead of the front bumper
     shields: the rollout stops braking for one once base_link passes its rear, and a standing
     one overlapping the ego (a track on its flank in fog) used to drop every stop ahead, a red
-    light's line included, and then let the ego speed up."""
-    kept: list[tuple[float, float, float, float]] = []
+    light's line included, and then let the ego speed up. Nor does a standing one shield a
+    farther standing one: an emergency rollout that cannot stop short of a conflict's stop
+    point passes it, and then forgot the red line behind it and sped up across it (seed 1005
+    in fog, 2 plans)."""
+    kept: list[tuple[float, float, float, float, bool]] = []
     slowest = math.inf
     for o in sorted(obstacles, key=lambda o: o.s):
-        if o.v < slowest:
-            kept.append((o.s, o.v, o.gap, time_gap if o.time_gap is None else o.time_gap))
-            if o.s > s_front:
+        if o.v < slowest or o.v <= 0.0:
+            tg = time_gap if o.time_gap is None else o.time_gap
+            kept.append((o.s, o.v, o.gap, tg, o.firm))
+            if o.s > s_front and o.firm:  # a doubtful obstacle shields nothing
                 slowest = o.v
     return kept
 

@@ -12,6 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from perception.geometry import Pose2D, PoseHistory
 from perception.map_roi import RoadRoi, StaticStructure
 from perception.objects import (
@@ -150,8 +152,12 @@ class ObjectTracker(Node):
             self._step_and_publish(msg.header, camera)
 
     def _step_and_publish(self, header: Any, detections: ObjectArray) -> None:
+        stamp = stamp_to_ns(header.stamp)
+        # The ego (sensor) position, for the tracker's clutter density by range.
+        pose = self.poses.at(stamp, int(self.params.pose_tolerance_s * 1e9))
+        sensor = None if pose is None else np.array([pose.x, pose.y])
         try:
-            self.tracker.step(stamp_to_ns(header.stamp), detections)
+            self.tracker.step(stamp, detections, sensor)
         except TrackerError as exc:
             self.ctx.event(EventKind.DROP, str(exc))
             return

@@ -15,6 +15,8 @@ import numpy as np
 
 from perception.geometry import dominated_by_footprint, wrap_angle
 from perception.objects import NUM_LABELS, ObjectArray
+from perception.tracking import existence as ex
+from perception.tracking import footprint as fp
 from perception.tracking import kalman
 from perception.tracking import vehicle_motion as vm
 from perception.tracking.association import Assignment, gated_assignment
@@ -52,6 +54,8 @@ class TrackerConfig:
     init_velocity_std: float = 8.0  # m/s: a new track may move at city speed in any direction
     init_accel_std: float = 3.0  # m/s^2 (CA)
     size_smoothing: float = 0.3  # weight of a new detection in the extent estimate
+    # Largest footprint (length, width) per class name (see footprint): spray-merged boxes.
+    max_footprint: dict[str, list[float]] = field(default_factory=fp.default_footprint)
     class_decay: float = 0.8  # how fast old class evidence fades
     heading_from_velocity: float = 1.0  # m/s: faster tracks take their yaw from the velocity
     merge_speed_difference: float = 2.0  # m/s: a track inside another moving alike is a duplicate
@@ -64,10 +68,14 @@ class TrackerConfig:
     maneuver_min_speed: float = 2.0  # m/s: slower tracks have no heading to brake along
     # Turn-rate gate and lateral-velocity limit of vehicle tracks (see vehicle_motion).
     vehicle: vm.VehicleLimits = field(default_factory=vm.VehicleLimits)
+    # Existence probability against the clutter density (see existence): confirmation needs it.
+    existence: ex.ExistenceConfig = field(default_factory=ex.ExistenceConfig)
 
     def __post_init__(self) -> None:
         if isinstance(self.vehicle, dict):
             self.vehicle = vm.VehicleLimits(**self.vehicle)
+        if isinstance(self.existence, dict):
+            self.existence = ex.ExistenceConfig(**self.existence)
         self.motion_model = parse_enum(MotionModel, self.motion_model, "motion_model")
         at_least("min_hits", self.min_hits, 1)
         at_least("max_misses", self.max_misses, 0)
@@ -76,6 +84,11 @@ class TrackerConfig:
         positive("max_distance", self.max_distance)
         in_range("size_smoothing", self.size_smoothing, 0.0, 1.0)
         in_range("class_decay", self.class_decay, 0.0, 1.0)
+        self._footprint_table = fp.footprint_table(self.max_footprint)
+
+    def clip_footprint(self, dims: np.ndarray, label: np.ndarray) -> np.ndarray:
+        """``dims`` (N, 3) clipped to each ``label``'s largest footprint."""
+        return fp.clip(dims, label, self._footprint_table)
 
 
 @dataclass
@@ -95,6 +108,7 @@ class TrackSet:
     # (N,) bool: the last update broke a vehicle limit (velocity constrained, or a box refused by
     # the turn-rate gate), so the velocity is doubtful and is damped while the track coasts.
     doubtful: np.ndarray
+    existence: np.ndarray  # (N,) probability that the track follows a real object
 
     def __len__(self) -> int:
         return len(self.x)
@@ -113,6 +127,7 @@ class TrackSet:
             np.zeros(0, bool),
             np.zeros((0, 16), np.uint8),
             np.zeros(0, bool),
+            np.zeros(0),
         )
 
     def select(self, index: np.ndarray) -> TrackSet:
@@ -138,11 +153,16 @@ class MultiObjectTracker:
             self.cfg.jerk_std if self.cfg.motion_model is MotionModel.CA else self.cfg.accel_std
         )
         self.tracks = TrackSet.empty(self.dim)
+        self.clutter = ex.ClutterMap(self.cfg.existence)
         self.time_ns: int | None = None
         self._next_id = 0
 
-    def step(self, stamp_ns: int, detections: ObjectArray) -> None:
-        """Predict all tracks to ``stamp_ns`` and update them with ``detections``.
+    def step(
+        self, stamp_ns: int, detections: ObjectArray, sensor_xy: np.ndarray | None = None
+    ) -> None:
+        """Predict all tracks to ``stamp_ns`` and update them with ``detections``;
+        ``sensor_xy``: where the sensor was (tracking frame), for the clutter density by range
+        (without it the density stays at its floor).
 
         Raises TrackerError when ``stamp_ns`` is older than the last step.
         """
@@ -156,6 +176,7 @@ class MultiObjectTracker:
             self.tracks.x, self.tracks.p = kalman.predict(
                 self.tracks.x, self.tracks.p, dt, self.noise_std
             )
+            self.tracks.existence = ex.predict(self.tracks.existence, dt, self.cfg.existence)
         cost = self._cost(detections)
         refused = self._turn_refused(detections, dt)
         self.tracks.doubtful |= (refused & (cost <= self.cfg.gate_chi2)).any(axis=1)
@@ -174,6 +195,12 @@ class MultiObjectTracker:
                 cols = np.concatenate([cols, unmatched_cols[extra.cols]])
                 unmatched_rows = unmatched_rows[extra.unmatched_rows]
                 unmatched_cols = unmatched_cols[extra.unmatched_cols]
+        if self.cfg.existence.enabled:  # before the update: the prediction's innovation
+            t = self.tracks
+            t.existence[rows] = ex.weigh(
+                t.existence[rows], t.x[rows, :2], t.p[rows, :2, :2], t.confirmed[rows],
+                cols, detections.position[:, :2], detections.cov_xy, self.clutter, sensor_xy,
+            )  # fmt: skip
         self._update(rows, detections.select(cols))
         self._miss(unmatched_rows)
         self._birth(detections.select(unmatched_cols))
@@ -273,15 +300,19 @@ class MultiObjectTracker:
                 t.x[rows], t.p[rows], axis, vehicle & (det_known | own_known), cfg.vehicle
             )
         w = cfg.size_smoothing
-        t.dims[rows] = (1 - w) * t.dims[rows] + w * det.dims
+        dims = (1 - w) * t.dims[rows] + w * det.dims
         t.z[rows] = (1 - w) * t.z[rows] + w * det.position[:, 2]
         t.yaw[rows] = self._fuse_yaw(t.yaw[rows], det.yaw, t.x[rows, 2:4])
         evidence = cfg.class_decay * t.class_evidence[rows]
         evidence[np.arange(len(rows)), det.label] += det.score
         t.class_evidence[rows] = evidence
+        t.dims[rows] = cfg.clip_footprint(dims, np.argmax(evidence, axis=1))
         t.hits[rows] += 1
         t.misses[rows] = 0
-        t.confirmed[rows] |= t.hits[rows] >= cfg.min_hits
+        ready = t.hits[rows] >= cfg.min_hits
+        if cfg.existence.enabled:
+            ready &= t.existence[rows] >= cfg.existence.confirm_existence
+        t.confirmed[rows] |= ready
 
     def _fuse_yaw(self, prior: np.ndarray, measured: np.ndarray, vel: np.ndarray) -> np.ndarray:
         """Heading from the velocity when moving, else the box yaw nearest the prior (boxes are
@@ -295,11 +326,15 @@ class MultiObjectTracker:
     def _miss(self, rows: np.ndarray) -> None:
         t = self.tracks
         t.misses[rows] += 1
+        if self.cfg.existence.enabled:
+            t.existence[rows] = ex.miss(t.existence[rows], self.cfg.existence)
         if self.cfg.vehicle.enabled:
             damp = rows[t.doubtful[rows]]
             t.x[damp, 2:] *= self.cfg.vehicle.coast_damping
         limit = np.where(t.confirmed, self.cfg.max_misses, self.cfg.tentative_max_misses)
         alive = t.misses <= limit
+        if self.cfg.existence.enabled:
+            alive &= t.existence >= self.cfg.existence.delete_existence
         if not alive.all():
             self.tracks = t.select(alive)
 
@@ -326,13 +361,14 @@ class MultiObjectTracker:
             p=p,
             z=det.position[:, 2].copy(),
             yaw=det.yaw.copy(),
-            dims=det.dims.copy(),
+            dims=self.cfg.clip_footprint(det.dims, det.label),
             class_evidence=evidence,
             hits=np.ones(n, np.int64),
             misses=np.zeros(n, np.int64),
             confirmed=np.full(n, self.cfg.min_hits <= 1),
             uuid=self._new_ids(n),
             doubtful=np.zeros(n, bool),
+            existence=np.full(n, self.cfg.existence.birth_existence),
         )
         self.tracks = TrackSet.concat(self.tracks, born)
 
@@ -356,5 +392,6 @@ class MultiObjectTracker:
             cov_xy=t.p[:, :2, :2].copy(),
             uuid=t.uuid.copy(),
         )
-        existence = 1.0 - 0.5 ** np.maximum(t.hits - t.misses, 1)
+        old = 1.0 - 0.5 ** np.maximum(t.hits - t.misses, 1)  # existence without the estimate
+        existence = t.existence.copy() if self.cfg.existence.enabled else old
         return objs, existence, t.p[:, 2:4, 2:4].copy()

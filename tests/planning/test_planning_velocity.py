@@ -90,3 +90,33 @@ def test_a_standing_obstacle_behind_base_link_does_not_hide_a_stop_ahead():
         prof = rollout(0.0, 3.9, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [beside, line], TIMES, CFG)
         assert prof.s.max() + 3.7 <= 10.0 - 0.5
         assert prof.v.max() <= 3.9 + 1e-9
+
+
+def test_a_stop_the_ego_cannot_make_does_not_hide_a_red_line_behind_it():
+    """Seed 1005 in fog (6.4 s): a conflict's stop point 1 m ahead of the front bumper at
+    7.6 m/s cannot be made even at the emergency limit; the red light's line 14 m further,
+    standing too, counted as shielded by it, so once base_link passed the stop point the
+    rollout sped up again across the line (2 red-light violations)."""
+    stop = Obstacle(s=3.7 + 1.0, v=0.0, gap=2.0, time_gap=0.8)
+    line = Obstacle(s=3.7 + 15.0, v=0.0, gap=1.0, time_gap=0.8)
+    prof = rollout(0.0, 7.6, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [stop, line], TIMES, CFG)
+    assert prof.s.max() > stop.s  # it does overrun the stop it cannot make
+    assert prof.s.max() + 3.7 <= line.s  # but not the line
+    assert prof.v[-1] < 0.1
+
+
+def test_a_doubtful_obstacle_is_braked_for_at_comfort_deceleration_only():
+    near = Obstacle(s=3.7 + 8.0, v=0.0, gap=2.0)
+    firm = rollout(0.0, 10.0, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [near], TIMES, CFG)
+    assert firm.a.min() == pytest.approx(-CFG.emergency_decel)
+    doubtful = Obstacle(s=near.s, v=0.0, gap=2.0, firm=False)
+    soft = rollout(0.0, 10.0, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [doubtful], TIMES, CFG)
+    assert soft.a.min() >= -CFG.comfort_decel - 1e-9
+    # Far enough ahead it still stops the ego, as a firm one would.
+    ahead = Obstacle(s=3.7 + 40.0, v=0.0, gap=2.0, firm=False)
+    stop = rollout(0.0, 10.0, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [ahead], TIMES, CFG)
+    assert stop.v[-1] < 0.5 and stop.s.max() + 3.7 <= ahead.s
+    # A firm obstacle behind a doubtful one is not shielded by it.
+    far = Obstacle(s=3.7 + 20.0, v=0.0, gap=2.0)
+    both = rollout(0.0, 10.0, 0.0, 3.7, LIMIT_S, _flat_limit(13.9), [doubtful, far], TIMES, CFG)
+    assert both.s.max() + 3.7 <= far.s
