@@ -103,6 +103,26 @@ def test_regrown_channels_are_reinitialised_with_fresh_batchnorm_and_moments():
     assert m.conv.weight.grad[m.units & ~old].abs().sum() > 0
 
 
+def test_unstructured_regrowth_is_at_zero_with_fresh_moments():
+    model = tiny()
+    mest = MEST(model, MESTConfig(0.3, mutation_ratio=0.5, mutate_every=1), 6)
+    opt = torch.optim.AdamW(model.parameters())
+    sum(t.sum() for t in model(torch.rand(2, 3, 64, 96))).backward()
+    opt.step()
+    for st in opt.state.values():  # stale moments everywhere, as after a long run
+        st["exp_avg"].fill_(1.0), st["exp_avg_sq"].fill_(1.0)
+    before = [m.units.clone() for m in mest.masks.layers]
+    mest.end_epoch(1, opt)
+    for m, old in zip(mest.masks.layers, before):
+        grown, kept = m.units & ~old, m.units & old
+        st = opt.state[m.conv.weight]
+        assert (m.conv.weight[grown] == 0).all()
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert (st[key][grown] == 0).all() and (st[key][~m.units] == 0).all()
+            survived = kept & (m.conv.weight != 0)  # (not pruned and regrown at once)
+            assert survived.any() and (st[key][survived] == 1).all()
+
+
 def test_erk_keeps_the_budget_and_makes_small_layers_denser():
     shapes = [torch.Size(s) for s in [(48, 48, 3, 3), (16, 16, 3, 3), (24, 16, 1, 1)]]
     dens = erk_densities(shapes, 0.2)

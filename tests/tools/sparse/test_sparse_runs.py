@@ -183,3 +183,14 @@ def test_cli_refuses_bad_input_naming_the_value(argv, message, capsys):
 def test_cli_defaults():
     args = _parser().parse_args(["sparse", "continual", "--out", "x"])
     assert args.domains == ("day", "night", "fog", "rain") and args.method == "sparcl"
+
+
+def test_cli_refuses_inner_density_without_channel_masks(tmp_path):
+    args = _parser().parse_args(["sparse", "continual", "--out", str(tmp_path), "--inner", "0.3"])
+    with pytest.raises(SparseError, match=r"--inner 0\.3 needs --scheme channel"):
+        args.func(args)
+    assert not any(tmp_path.iterdir())  # refused before any scenario was generated
+    args = _parser().parse_args(["sparse", "train", "--out", "x", "--density", "0.2"])
+    assert cli._allocation(args) is Allocation.ERK
+    args = _parser().parse_args(["sparse", "train", "--out", "x", "--scheme", "channel"])
+    assert cli._allocation(args) is Allocation.UNIFORM
