@@ -197,10 +197,12 @@ def run_continual(args: argparse.Namespace) -> int:
 
 
 def _allocation(args: argparse.Namespace) -> Allocation:
-    """Unstructured masks default to ERK; channel and block masks stay uniform."""
+    """Unstructured masks (the scheme's, or SparCL's inner ones) default to ERK; channel and
+    block masks stay uniform."""
     if args.allocation is not None:
         return Allocation(args.allocation)
-    return Allocation.ERK if args.scheme == Scheme.UNSTRUCTURED.value else Allocation.UNIFORM
+    unstructured = args.scheme == Scheme.UNSTRUCTURED.value or getattr(args, "inner", None)
+    return Allocation.ERK if unstructured else Allocation.UNIFORM
 
 
 def _ticker(bar, label: str, total: int):

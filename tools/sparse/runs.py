@@ -187,13 +187,16 @@ def sparcl_config(base: LearnerConfig, density: float, scheme: Scheme = Scheme.U
     """SparCL on DER++: MEST masks (restarted per task), DDR removing ``removal`` of each
     task's data in three equal steps (after 10, 20 and 30 % of the task's epochs) and DGM.
     Channel masks train a physically slimmed copy between mask changes; ``inner`` (channel
-    scheme only): unstructured MEST at that density inside the kept channels (hybrid), spread
-    by ``allocation``."""
+    scheme only): unstructured MEST at that density inside the kept channels (hybrid).
+    ``allocation`` spreads the unstructured masks (the inner ones, or the scheme's own when it
+    is unstructured); channel masks are spread uniformly."""
     if inner is not None and scheme is not Scheme.CHANNEL:
         raise SparseError(f"inner density {inner!r} needs the channel scheme, got {scheme.value!r}")
     inner_cfg = None if inner is None else MESTConfig(density=inner, allocation=allocation)
+    outer = allocation if scheme is Scheme.UNSTRUCTURED else Allocation.UNIFORM
     return dataclasses.replace(
-        base, strategy=Strategy.SPARCL, mest=MESTConfig(density=density, scheme=scheme),
+        base, strategy=Strategy.SPARCL,
+        mest=MESTConfig(density=density, scheme=scheme, allocation=outer),
         removal=tuple((0.1 * (i + 1), removal * (i + 1) / 3) for i in range(3)),
         grad_keep=grad_keep, slim=scheme is Scheme.CHANNEL, inner=inner_cfg,
     )  # fmt: skip

@@ -194,3 +194,8 @@ def test_cli_refuses_inner_density_without_channel_masks(tmp_path):
     assert cli._allocation(args) is Allocation.ERK
     args = _parser().parse_args(["sparse", "train", "--out", "x", "--scheme", "channel"])
     assert cli._allocation(args) is Allocation.UNIFORM
+    argv = ["sparse", "continual", "--out", "x", "--scheme", "channel", "--inner", "0.3"]
+    assert cli._allocation(_parser().parse_args(argv)) is Allocation.ERK
+    lc = sparcl_config(BASE, 0.5, Scheme.CHANNEL, inner=0.3, allocation=Allocation.ERK)
+    assert lc.inner.allocation is Allocation.ERK and lc.mest.allocation is Allocation.UNIFORM
+    assert sparcl_config(BASE, 0.1, allocation=Allocation.ERK).mest.allocation is Allocation.ERK
