@@ -191,6 +191,8 @@ def test_cli_refuses_inner_density_without_channel_masks(tmp_path):
         args.func(args)
     assert not any(tmp_path.iterdir())  # refused before any scenario was generated
     args = _parser().parse_args(["sparse", "train", "--out", "x", "--density", "0.2"])
+    assert cli._allocation(args) is Allocation.UNIFORM
+    args = _parser().parse_args(["sparse", "train", "--out", "x", "--allocation", "erk"])
     assert cli._allocation(args) is Allocation.ERK
     args = _parser().parse_args(["sparse", "train", "--out", "x", "--scheme", "channel"])
     assert cli._allocation(args) is Allocation.UNIFORM
