@@ -21,6 +21,16 @@ class Scheme(str, Enum):
     CHANNEL = "channel"
 
 
+class Allocation(str, Enum):
+    """How a density budget is spread over the masked layers: the same density in every layer
+    (MEST's uniform), or Erdos-Renyi-Kernel (RigL, MEST's ablation): density proportional to
+    (c_in + c_out + k_h + k_w) / (c_in c_out k_h k_w), so small layers stay denser, at the
+    same number of active weights in all."""
+
+    UNIFORM = "uniform"
+    ERK = "erk"
+
+
 class Strategy(str, Enum):
     """A continual-learning method: what is replayed, and whether SparCL's parts are on."""
 
@@ -74,6 +84,7 @@ class MESTConfig:
     block: int = 4
     remove_fraction: float = 0.0
     remove_at: float = 0.5
+    allocation: Allocation = Allocation.UNIFORM
 
     def validate(self) -> None:
         check_density("density", self.density)
@@ -87,6 +98,10 @@ class MESTConfig:
         if self.mutate_every < 1 or self.block < 1:
             raise SparseError(
                 f"mutate_every and block must be >= 1, got {self.mutate_every}, {self.block}"
+            )
+        if not isinstance(self.allocation, Allocation):
+            raise SparseError(
+                f"allocation {self.allocation!r} is not one of {[a.value for a in Allocation]}"
             )
         if not isinstance(self.scheme, Scheme):
             raise SparseError(f"scheme {self.scheme!r} is not one of {[s.value for s in Scheme]}")

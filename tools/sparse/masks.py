@@ -5,21 +5,23 @@ A :class:`LayerMask` holds one boolean per *unit*: a weight (unstructured), a bl
 (channel; its BatchNorm scale and shift are masked along, so a masked channel outputs exact
 zeros and removing it changes nothing). In the channel scheme, convolutions whose outputs an
 addition couples share one mask: the first is the layer, the others its ``partners`` (their
-weights and BatchNorms are masked along; a channel is removed from all of them). Every layer keeps the same density (MEST's uniform
-distribution). Masked layers: convolutions followed by a BatchNorm whose input is not the
+weights and BatchNorms are masked along; a channel is removed from all of them). A density
+budget is spread over the layers uniformly (MEST's default) or by ERK (:func:`erk_densities`;
+small layers denser, the same active weights in all). Masked layers: convolutions followed by a BatchNorm whose input is not the
 image (the first convolution and the heads' output convolutions stay dense, as in MEST).
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from tools.sparse.config import Scheme, check_density
+from tools.sparse.config import Allocation, Scheme, check_density
 from tools.sparse.errors import SparseError
 
 
@@ -56,10 +58,10 @@ class LayerMask:
             return float(self.units.float().mean()) * self.weights()
         return float(self.expand().sum())
 
-    def expand(self) -> torch.Tensor:
-        """The unit mask as a float mask of the convolution's weight shape."""
+    def expand(self, units: torch.Tensor | None = None) -> torch.Tensor:
+        """The unit mask (or ``units`` of its shape) as a float mask of the weight's shape."""
         w = self.conv.weight
-        u = self.units.to(w.dtype)
+        u = (self.units if units is None else units).to(w.dtype)
         if self.scheme is Scheme.UNSTRUCTURED:
             return u
         if self.scheme is Scheme.CHANNEL:
@@ -104,16 +106,67 @@ class LayerMask:
                 p.bn.bias.mul_(self.units)
 
     @torch.no_grad()
+    def revive(self, grown: torch.Tensor, gen: torch.Generator) -> None:
+        """Channel scheme: re-initialise regrown channels in every member -- weights drawn
+        like a new convolution's (uniform within 1 / sqrt(fan-in)), a fresh BatchNorm (scale
+        1, shift 0, running statistics reset). A channel regrown at zero weights outputs
+        exactly zero after BatchNorm (shift 0) and ReLU, whose gradient at zero is zero: it
+        would never learn again. (Unstructured and block units regrow at zero, as in MEST.)"""
+        if self.scheme is not Scheme.CHANNEL or not grown.any():
+            return
+        for p in self.members():
+            w = p.conv.weight
+            bound = 1.0 / math.sqrt(w[0].numel())
+            fresh = torch.rand((int(grown.sum()), *w.shape[1:]), generator=gen) * 2 - 1
+            w[grown] = (fresh * bound).to(w.dtype)
+            if p.bn is None:
+                continue
+            p.bn.weight[grown] = 1.0
+            p.bn.bias[grown] = 0.0
+            if p.bn.running_mean is not None:
+                p.bn.running_mean[grown] = 0.0
+                p.bn.running_var[grown] = 1.0
+
+    def unit_tensors(self, units: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """(parameter, float mask of its shape) for every parameter ``units`` covers: the
+        weights of the layer (and, channel scheme, partners' weights and BatchNorms)."""
+        if self.scheme is not Scheme.CHANNEL:
+            return [(self.conv.weight, self.expand(units))]
+        out = []
+        for p in self.members():
+            params = [p.conv.weight] + ([p.bn.weight, p.bn.bias] if p.bn is not None else [])
+            out += [(t, units.reshape(-1, *([1] * (t.dim() - 1))).to(t.dtype).expand_as(t))
+                    for t in params]  # fmt: skip
+        return out
+
+    @torch.no_grad()
     def mask_grads(self) -> None:
         if self.scheme is not Scheme.CHANNEL:
             if self.conv.weight.grad is not None:
                 self.conv.weight.grad.mul_(self.expand())
             return
-        for p in self.members():
-            params = [p.conv.weight] + ([p.bn.weight, p.bn.bias] if p.bn is not None else [])
-            for t in params:
-                if t.grad is not None:
-                    t.grad.mul_(self.units.reshape(-1, *([1] * (t.dim() - 1))).to(t.dtype))
+        for t, mask in self.unit_tensors(self.units):
+            if t.grad is not None:
+                t.grad.mul_(mask)
+
+
+def erk_densities(shapes: Sequence[torch.Size], density: float) -> list[float]:
+    """Erdos-Renyi-Kernel densities (RigL): d_l = min(1, eps (sum of the dims) / (product of
+    the dims)) with eps chosen so that the active weights total ``density`` of all; layers that
+    would exceed 1 are made dense and the rest re-solved."""
+    sizes = [float(torch.Size(s).numel()) for s in shapes]
+    raw = [sum(s) / n for s, n in zip(shapes, sizes, strict=True)]
+    dense: set[int] = set()
+    while True:
+        budget = density * sum(sizes) - sum(sizes[i] for i in dense)
+        free = [i for i in range(len(sizes)) if i not in dense]
+        if not free:
+            return [1.0] * len(sizes)
+        eps = budget / sum(sizes[i] * raw[i] for i in free)
+        over = [i for i in free if eps * raw[i] > 1.0]
+        if not over:
+            return [1.0 if i in dense else eps * raw[i] for i in range(len(sizes))]
+        dense.add(max(over, key=lambda i: raw[i]))
 
 
 def _conv_bn_pairs(model: nn.Module) -> Iterable[tuple[str, nn.Conv2d, nn.BatchNorm2d]]:
@@ -129,10 +182,23 @@ def _conv_bn_pairs(model: nn.Module) -> Iterable[tuple[str, nn.Conv2d, nn.BatchN
 class MaskSet:
     """The masks of every masked layer of a model, kept at one density per layer."""
 
-    def __init__(self, layers: list[LayerMask]) -> None:
+    def __init__(
+        self, layers: list[LayerMask], allocation: Allocation = Allocation.UNIFORM
+    ) -> None:
         if not layers:
             raise SparseError("the model has no maskable convolution (conv + BatchNorm)")
         self.layers = layers
+        self.allocation = allocation
+
+    def layer_densities(self, density: float) -> list[float]:
+        """Each layer's density for a budget of ``density`` (of the masked weights)."""
+        if self.allocation is Allocation.UNIFORM:
+            return [density] * len(self.layers)
+        shapes = [m.conv.weight.shape for m in self.layers]
+        dens = erk_densities(shapes, density)
+        # ERK counts each layer's own weights; partners (channel scheme) follow their layer.
+        scale = density * self.weights() / sum(d * m.weights() for d, m in zip(dens, self.layers))
+        return [min(1.0, d * scale) for d in dens]
 
     @classmethod
     def for_model(
@@ -142,6 +208,7 @@ class MaskSet:
         block: int = 4,
         exclude: Iterable[str] = (),
         groups: Iterable[Sequence[str]] = (),
+        allocation: Allocation = Allocation.UNIFORM,
     ) -> MaskSet:
         """Masks of every conv + BatchNorm pair but ``exclude``. Channel scheme: each of
         ``groups`` (names of convolutions whose output channels are coupled) shares one mask,
@@ -169,7 +236,7 @@ class MaskSet:
                 shape = (w.shape[0],)
             units = torch.ones(shape, dtype=torch.bool)
             layers.append(LayerMask(name, conv, bn, units, scheme, block, partners.get(name, ())))
-        return cls(layers)
+        return cls(layers, allocation)
 
     def weights(self) -> int:
         return sum(m.weights() for m in self.layers)
@@ -194,8 +261,8 @@ class MaskSet:
     def init_random(self, density: float, gen: torch.Generator) -> None:
         """Random masks at ``density`` (MEST starts sparse from a random mask)."""
         check_density("density", density)
-        for m in self.layers:
-            order = torch.randperm(m.size, generator=gen)[: m.keep(density)]
+        for m, d in zip(self.layers, self.layer_densities(density), strict=True):
+            order = torch.randperm(m.size, generator=gen)[: m.keep(d)]
             flat = torch.zeros(m.size, dtype=torch.bool)
             flat[order] = True
             m.units = flat.view_as(m.units)
@@ -206,11 +273,11 @@ class MaskSet:
         """Keep the ``density`` best-scored active units of each layer (``scores``: per unit,
         or per weight, then averaged over each unit); returns the units pruned."""
         pruned = 0
-        for m in self.layers:
+        for m, d in zip(self.layers, self.layer_densities(density), strict=True):
             s = scores[m.name]
             s = (s if s.shape == m.units.shape else m.reduce(s)).flatten().clone()
             active = m.units.flatten()
-            k = min(m.keep(density), int(active.sum()))
+            k = min(m.keep(d), int(active.sum()))
             s[~active] = -torch.inf
             flat = torch.zeros_like(active)
             flat[torch.topk(s, k).indices] = True
@@ -224,10 +291,13 @@ class MaskSet:
         """Activate random inactive units up to ``density`` per layer (their weights start at
         zero); returns each layer's newly grown units."""
         grown = []
-        for m in self.layers:
+        for m, d in zip(self.layers, self.layer_densities(density), strict=True):
             flat = m.units.flatten().clone()
             free = torch.nonzero(~flat).flatten()
-            need = max(0, m.keep(density) - int(flat.sum()))
+            need = max(0, m.keep(d) - int(flat.sum()))
+            if need == 0:  # nothing drawn: a no-op leaves the generator as it was
+                grown.append(torch.zeros_like(m.units))
+                continue
             pick = free[torch.randperm(len(free), generator=gen)[:need]]
             new = torch.zeros_like(flat)
             new[pick] = True

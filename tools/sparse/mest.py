@@ -43,13 +43,19 @@ class MEST:
         seed: int = 0,
         exclude: Iterable[str] = (),
         groups: Iterable[Sequence[str]] = (),
+        init_masks: bool = True,
     ) -> None:
+        """``init_masks``: start from random masks at the budget (False: every unit on, for
+        masks the caller sets itself)."""
         cfg.validate()
         self.cfg = cfg
         self.total_epochs = total_epochs
         self.gen = torch.Generator().manual_seed(seed)
-        self.masks = MaskSet.for_model(model, cfg.scheme, cfg.block, exclude, groups)
-        self.masks.init_random(self.train_density, self.gen)
+        self.masks = MaskSet.for_model(
+            model, cfg.scheme, cfg.block, exclude, groups, cfg.allocation
+        )
+        if init_masks:
+            self.masks.init_random(self.train_density, self.gen)
         self.grads: dict[str, torch.Tensor] = {
             p.name: torch.zeros_like(p.conv.weight) for m in self.masks.layers for p in m.members()
         }
@@ -115,18 +121,21 @@ class MEST:
         pruned = self.masks.prune_to(self.cfg.density * (1 - r), self.scores())
         grown = self.masks.regrow_to(self.train_density, self.gen)
         if optimizer is not None:
-            self._reset_state(optimizer)
+            self._reset_state(optimizer, grown)
         self.masks.apply()
+        for m, g in zip(self.masks.layers, grown, strict=True):
+            m.revive(g, self.gen)
         event = Mutation(epoch, r, pruned, sum(int(g.sum()) for g in grown), self.masks.density())
         self.history.append(event)
         return event
 
-    def _reset_state(self, optimizer: torch.optim.Optimizer) -> None:
-        """Zero the optimiser's moments of masked weights: grown ones start afresh."""
-        for m in self.masks.layers:
-            for p in m.members():
-                state = optimizer.state.get(p.conv.weight, {})
-                mask = m.member_mask(p.conv)
+    def _reset_state(self, optimizer: torch.optim.Optimizer, grown: list[torch.Tensor]) -> None:
+        """Zero the optimiser's moments of masked and of regrown units (weights, and a
+        channel's BatchNorm): a regrown unit starts afresh."""
+        for m, g in zip(self.masks.layers, grown, strict=True):
+            keep = m.unit_tensors(m.units & ~g)
+            for t, mask in keep:
+                state = optimizer.state.get(t, {})
                 for key in ("exp_avg", "exp_avg_sq", "momentum_buffer"):
                     if key in state and state[key] is not None:
                         state[key].mul_(mask)

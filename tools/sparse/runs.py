@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tools.sparse.config import Scheme, Strategy, check_domains
+from tools.sparse.config import Allocation, MESTConfig, Scheme, Strategy, check_domains
 from tools.sparse.data import DomainData
 from tools.sparse.errors import SparseError
 from tools.sparse.evaluate import evaluate_ap
@@ -48,6 +48,7 @@ def _save(out: Path | None, learner: Learner, where: dict[str, Any], tracker, ro
         "mest": learner.mest.state() if learner.mest else None,
         "buffer": learner.buffer.state() if learner.buffer is not None else None,
         "gradmask": learner.gradmask.state() if learner.gradmask else None,
+        "inner": learner.inner.state() if learner.inner else None,
         "tracker": tracker.state() if tracker else None,
         "rng": learner.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
         "counters": {"flops": learner.flops.total, "seconds": learner.seconds,
@@ -82,6 +83,8 @@ def _load(out: Path | None, learner: Learner) -> dict[str, Any] | None:
         learner.buffer.load_state(state["buffer"])
     learner.rng.bit_generator.state = state["rng"]
     torch.set_rng_state(state["torch_rng"])
+    if learner.inner and state.get("inner"):
+        learner.inner.load_state(state["inner"])
     learner.rebuild_slim()
     c = state["counters"]
     learner.flops.total, learner.seconds = c["flops"], c["seconds"]
@@ -105,7 +108,8 @@ def _tracker(state: dict | None, n: int) -> ForgettingTracker | None:
 def _counters(learner: Learner) -> dict[str, Any]:
     return {"train_gflops": round(learner.flops.total / 1e9, 3), "wall_seconds": round(learner.seconds, 2),
             "steps": learner.steps, "examples": learner.examples,
-            "density": round(learner.mest.masks.density(), 4) if learner.mest else 1.0}  # fmt: skip
+            "density": round(learner.mest.masks.density(), 4) if learner.mest else 1.0,
+            "inner_density": round(learner.inner.engine.masks.density(), 4) if learner.inner else 1.0}  # fmt: skip
 
 
 def _start(cfg: RunConfig, total_epochs: int, progress: Callable | None):
@@ -148,6 +152,8 @@ def continual_tasks(
         start = where["epoch"] if first else 0
         if learner.mest and ti > 0 and start == 0:
             learner.mest.restart(cfg.epochs)  # TDM: the mask schedule starts again per task
+            if learner.inner:
+                learner.inner.restart(cfg.epochs)
         tracker = _tracker(state, len(frames)) if first else None
 
         def save(epoch: int, t: ForgettingTracker, ti: int = ti) -> None:
@@ -176,14 +182,21 @@ def run_continual(
 
 
 def sparcl_config(base: LearnerConfig, density: float, scheme: Scheme = Scheme.UNSTRUCTURED,
-                  removal: float = 0.3, grad_keep: float = 0.2) -> LearnerConfig:  # fmt: skip
+                  removal: float = 0.3, grad_keep: float = 0.2, inner: float | None = None,
+                  allocation: Allocation = Allocation.UNIFORM) -> LearnerConfig:  # fmt: skip
     """SparCL on DER++: MEST masks (restarted per task), DDR removing ``removal`` of each
     task's data in three equal steps (after 10, 20 and 30 % of the task's epochs) and DGM.
-    Channel masks train a physically slimmed copy between mask changes."""
-    from tools.sparse.config import MESTConfig
-
+    Channel masks train a physically slimmed copy between mask changes; ``inner`` (channel
+    scheme only): unstructured MEST at that density inside the kept channels (hybrid).
+    ``allocation`` spreads the unstructured masks (the inner ones, or the scheme's own when it
+    is unstructured); channel masks are spread uniformly."""
+    if inner is not None and scheme is not Scheme.CHANNEL:
+        raise SparseError(f"inner density {inner!r} needs the channel scheme, got {scheme.value!r}")
+    inner_cfg = None if inner is None else MESTConfig(density=inner, allocation=allocation)
+    outer = allocation if scheme is Scheme.UNSTRUCTURED else Allocation.UNIFORM
     return dataclasses.replace(
-        base, strategy=Strategy.SPARCL, mest=MESTConfig(density=density, scheme=scheme),
+        base, strategy=Strategy.SPARCL,
+        mest=MESTConfig(density=density, scheme=scheme, allocation=outer),
         removal=tuple((0.1 * (i + 1), removal * (i + 1) / 3) for i in range(3)),
-        grad_keep=grad_keep, slim=scheme is Scheme.CHANNEL,
+        grad_keep=grad_keep, slim=scheme is Scheme.CHANNEL, inner=inner_cfg,
     )  # fmt: skip

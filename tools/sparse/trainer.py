@@ -25,6 +25,7 @@ from tools.sparse.errors import SparseError
 from tools.sparse.flops import FlopCounter, conv_costs
 from tools.sparse.forgetting import ForgettingTracker
 from tools.sparse.gradmask import GradientMask, conv_targets
+from tools.sparse.hybrid import InnerSparsity
 from tools.sparse.mest import MEST
 from tools.sparse.replay import Batch, ReservoirBuffer
 from tools.sparse.slim import coupled_groups
@@ -51,11 +52,14 @@ class LearnerConfig:
     grad_refresh: int = 30
     removal: tuple[tuple[float, float], ...] = ()  # (fraction of epochs done, total removed)
     slim: bool = False  # channel scheme: train a physically slimmed copy between mask changes
+    inner: MESTConfig | None = None  # slim: unstructured MEST inside the kept channels
 
     def validate(self) -> None:
         self.train.validate()
         if self.slim and (self.mest is None or self.mest.scheme is not Scheme.CHANNEL):
             raise SparseError("slim training needs MEST channel masks (scheme 'channel')")
+        if self.inner is not None and not self.slim:
+            raise SparseError("inner (hybrid) sparsity needs slim channel training (slim=True)")
 
 
 def example_correct(logits: torch.Tensor, heat: torch.Tensor, neg: torch.Tensor) -> np.ndarray:
@@ -96,6 +100,9 @@ class Learner:
         self.full_costs = conv_costs(self.model, t.input_width, t.input_height)
         self.flops = FlopCounter(self.full_costs)
         self.slim: SlimView | None = None
+        self.inner = (
+            InnerSparsity(cfg.inner, self.model, total_epochs, t.seed) if cfg.inner else None
+        )
         self.seconds = 0.0
         self.steps = 0
         self.examples = 0
@@ -120,12 +127,23 @@ class Learner:
         if not self.cfg.slim or self.mest is None:
             return
         self.slim = SlimView(self.model, self.mest.masks, self.opt, self.example)
+        if self.inner:
+            self.inner.attach(self.slim)
         self.flops.costs = conv_costs(self.slim.net, *self.example.shape[:1:-1])
 
     def sync(self) -> None:
         """(Slim training) bring the full model and optimiser up to date."""
         if self.slim:
             self.slim.push()
+            if self.inner:
+                self.inner.store(self.slim)
+
+    @property
+    def step_masks(self):
+        """The masks of the network the steps run on (None: all its weights active)."""
+        if self.inner:
+            return self.inner.engine.masks
+        return self.mest.masks if self.mest and not self.slim else None
 
     def task_loss(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         logits, dist = self.net(b.x)
@@ -167,15 +185,17 @@ class Learner:
             self.mest.record_grads(self.slim.full_grads())
         elif self.mest and not self.slim:
             self.mest.after_backward()
+        if self.inner:
+            self.inner.after_backward(last)
         if self.gradmask:
-            masks = None if self.slim or not self.mest else self.mest.masks
-            self.gradmask.apply(conv_targets(self.net, masks))
+            self.gradmask.apply(conv_targets(self.net, self.step_masks))
         torch.nn.utils.clip_grad_norm_(self.net.parameters(), 10.0)
         self._optimise()
         if self.buffer is not None:
             self.buffer.add(b, logits, dist)
-        masks = self.mest.masks if self.mest and not self.slim else None
-        self.flops.add(len(idx) + n_replay, masks, self.cfg.grad_keep if self.gradmask else 1.0)
+        self.flops.add(
+            len(idx) + n_replay, self.step_masks, self.cfg.grad_keep if self.gradmask else 1.0
+        )
         self.steps += 1
         self.examples += len(idx)
         return correct
@@ -189,12 +209,17 @@ class Learner:
             return
         self.slim.sync_lr()
         self.slim.opt.step()
+        if self.inner:
+            self.inner.engine.after_step()
         with warnings.catch_warnings():  # the full optimiser only holds the schedule here
             warnings.filterwarnings("ignore", message=".*lr_scheduler.step.*")
             self.sched.step()
 
     def end_epoch(self, epoch: int) -> None:
-        """Bring the full model up to date; mutate on schedule (a new slim copy if so)."""
+        """Bring the full model up to date; mutate on schedule (a new slim copy if so).
+        Hybrid: the inner masks mutate first, in the slim copy."""
+        if self.inner:
+            self.inner.engine.end_epoch(epoch, self.slim.opt)
         self.sync()
         if self.mest and self.mest.end_epoch(epoch, self.opt):
             if self.gradmask and self.slim:

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from tools.sparse.config import MESTConfig, Scheme, check_domains
+from tools.sparse.config import Allocation, MESTConfig, Scheme, check_domains
 from tools.sparse.errors import SparseError
 from tools.sparse.flops import FlopCounter, conv_costs
 from tools.sparse.forgetting import ForgettingTracker
 from tools.sparse.gradmask import GradientMask, conv_targets
-from tools.sparse.masks import MaskSet
+from tools.sparse.masks import MaskSet, erk_densities
 from tools.sparse.mest import MEST
 from tools.sparse.metrics import average_ap, backward_transfer, forgetting, summary
 from tools.sparse.replay import Batch, ReservoirBuffer
@@ -72,6 +72,70 @@ def test_mest_keeps_gradient_before_zeroing_and_mutation_keeps_budget():
     assert not torch.equal(before, layer.units)
     grown = layer.units & ~before
     assert (layer.conv.weight[grown] == 0).all()  # regrown at zero
+
+
+def test_regrown_channels_are_reinitialised_with_fresh_batchnorm_and_moments():
+    model = tiny()
+    mest = MEST(model, MESTConfig(0.5, Scheme.CHANNEL, mutation_ratio=0.5, mutate_every=1), 6)
+    opt = torch.optim.AdamW(model.parameters())
+    sum(t.sum() for t in model(torch.rand(2, 3, 64, 96))).backward()
+    mest.after_backward()
+    opt.step()
+    mest.after_step()
+    before = [m.units.clone() for m in mest.masks.layers]
+    assert mest.end_epoch(1, opt) is not None
+    revived = 0
+    for m, old in zip(mest.masks.layers, before):
+        grown = m.units & ~old
+        for p in m.members():
+            w = p.conv.weight[grown]  # re-initialised like a new convolution
+            assert (w != 0).all() and w.abs().max() <= 1 / math.sqrt(w[0].numel())
+            assert (p.bn.weight[grown] == 1).all() and (p.bn.bias[grown] == 0).all()
+            assert (p.bn.running_var[grown] == 1).all()
+            for t in (p.conv.weight, p.bn.weight):
+                assert (opt.state[t]["exp_avg_sq"][grown] == 0).all()  # fresh moments
+        revived += int(grown.sum())
+    assert revived > 0
+    # a regrown channel receives a weight gradient again (a zero BatchNorm scale blocked it)
+    model.zero_grad()
+    sum(t.sum() for t in model(torch.rand(2, 3, 64, 96))).backward()
+    m, old = next((m, o) for m, o in zip(mest.masks.layers, before) if (m.units & ~o).any())
+    assert m.conv.weight.grad[m.units & ~old].abs().sum() > 0
+
+
+def test_unstructured_regrowth_is_at_zero_with_fresh_moments():
+    model = tiny()
+    mest = MEST(model, MESTConfig(0.3, mutation_ratio=0.5, mutate_every=1), 6)
+    opt = torch.optim.AdamW(model.parameters())
+    sum(t.sum() for t in model(torch.rand(2, 3, 64, 96))).backward()
+    opt.step()
+    for st in opt.state.values():  # stale moments everywhere, as after a long run
+        st["exp_avg"].fill_(1.0), st["exp_avg_sq"].fill_(1.0)
+    before = [m.units.clone() for m in mest.masks.layers]
+    mest.end_epoch(1, opt)
+    for m, old in zip(mest.masks.layers, before):
+        grown, kept = m.units & ~old, m.units & old
+        st = opt.state[m.conv.weight]
+        assert (m.conv.weight[grown] == 0).all()
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert (st[key][grown] == 0).all() and (st[key][~m.units] == 0).all()
+            survived = kept & (m.conv.weight != 0)  # (not pruned and regrown at once)
+            assert survived.any() and (st[key][survived] == 1).all()
+
+
+def test_erk_keeps_the_budget_and_makes_small_layers_denser():
+    shapes = [torch.Size(s) for s in [(48, 48, 3, 3), (16, 16, 3, 3), (24, 16, 1, 1)]]
+    dens = erk_densities(shapes, 0.2)
+    sizes = [s.numel() for s in shapes]
+    assert sum(d * n for d, n in zip(dens, sizes)) == pytest.approx(0.2 * sum(sizes))
+    assert dens[0] < 0.2 < dens[1] <= dens[2] <= 1.0
+    assert erk_densities(shapes, 1.0) == [1.0, 1.0, 1.0]
+    mest = MEST(tiny(), MESTConfig(0.2, allocation=Allocation.ERK), 4)
+    assert mest.masks.density() == pytest.approx(0.2, abs=0.01)
+    per = {m.name: float(m.units.float().mean()) for m in mest.masks.layers}
+    assert len({round(v, 2) for v in per.values()}) > 2  # not uniform
+    with pytest.raises(SparseError, match="allocation 'dense' is not one of"):
+        MEST(tiny(), MESTConfig(0.2, allocation="dense"), 4)
 
 
 def test_mutation_ratio_decays_by_phase_and_stops():

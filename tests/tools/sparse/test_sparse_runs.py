@@ -10,7 +10,7 @@ import torch
 
 from tests.tools.sparse.conftest import make_frames
 from tools.sparse import cli
-from tools.sparse.config import MESTConfig, Scheme, Strategy
+from tools.sparse.config import Allocation, MESTConfig, Scheme, Strategy
 from tools.sparse.data import DataSpec, DomainData, load_domains
 from tools.sparse.errors import SparseError
 from tools.sparse.runs import RunConfig, run_continual, sparcl_config, train_mest
@@ -76,9 +76,37 @@ def test_slim_sparcl_trains_a_smaller_copy_that_computes_the_masked_model(data):
         Learner(dataclasses.replace(sparcl_config(BASE, 0.5), slim=True), 3)
 
 
-@pytest.mark.parametrize("scheme, density", [(Scheme.UNSTRUCTURED, 0.2), (Scheme.CHANNEL, 0.5)])
-def test_interrupted_run_resumes_to_the_same_result(data, tmp_path, scheme, density):
-    lc = sparcl_config(BASE, density, scheme)
+def test_hybrid_sparcl_masks_weights_inside_the_slim_copy_and_counts_fewer_flops(data):
+    hybrid = sparcl_config(BASE, 0.75, Scheme.CHANNEL, inner=0.3, allocation=Allocation.ERK)
+    r = run_continual(RunConfig(hybrid, DOMAINS, 4), data)
+    learner: Learner = r.pop("learner")
+    assert r["density"] == pytest.approx(0.75, abs=0.05)
+    assert r["inner_density"] == pytest.approx(0.3, abs=0.02)
+    assert learner.inner.engine.history and learner.mest.history  # both kinds mutated
+    learner.sync()
+    for m in learner.inner.engine.masks.layers:  # the slim copy's masked weights are zero ...
+        assert (m.conv.weight[~m.units] == 0).all(), m.name
+        full = dict(learner.model.named_modules())[m.name].weight
+        assert int((full != 0).sum()) <= int(m.units.sum())  # ... and so are the full model's
+    x = torch.rand(2, 3, TINY.input_height, TINY.input_width)
+    learner.model.eval(), learner.slim.net.eval()
+    with torch.no_grad():
+        for a, b in zip(learner.model(x), learner.slim.net(x)):
+            assert torch.allclose(a, b, atol=1e-4)
+    channel_only = _run(sparcl_config(BASE, 0.75, Scheme.CHANNEL), data)
+    assert r["train_gflops"] < 0.75 * channel_only["train_gflops"]  # ERK: small layers denser
+    with pytest.raises(SparseError, match=r"inner density 0\.3 needs the channel scheme"):
+        sparcl_config(BASE, 0.5, inner=0.3)
+    with pytest.raises(SparseError, match="slim channel training"):
+        Learner(dataclasses.replace(BASE, inner=MESTConfig(0.3)), 3)
+
+
+@pytest.mark.parametrize(
+    "scheme, density, inner",
+    [(Scheme.UNSTRUCTURED, 0.2, None), (Scheme.CHANNEL, 0.5, None), (Scheme.CHANNEL, 0.75, 0.3)],
+)
+def test_interrupted_run_resumes_to_the_same_result(data, tmp_path, scheme, density, inner):
+    lc = sparcl_config(BASE, density, scheme, inner=inner)
     whole = _run(lc, data, keep=True)
     steps = {"n": 0}
 
@@ -155,3 +183,21 @@ def test_cli_refuses_bad_input_naming_the_value(argv, message, capsys):
 def test_cli_defaults():
     args = _parser().parse_args(["sparse", "continual", "--out", "x"])
     assert args.domains == ("day", "night", "fog", "rain") and args.method == "sparcl"
+
+
+def test_cli_refuses_inner_density_without_channel_masks(tmp_path):
+    args = _parser().parse_args(["sparse", "continual", "--out", str(tmp_path), "--inner", "0.3"])
+    with pytest.raises(SparseError, match=r"--inner 0\.3 needs --scheme channel"):
+        args.func(args)
+    assert not any(tmp_path.iterdir())  # refused before any scenario was generated
+    args = _parser().parse_args(["sparse", "train", "--out", "x", "--density", "0.2"])
+    assert cli._allocation(args) is Allocation.UNIFORM
+    args = _parser().parse_args(["sparse", "train", "--out", "x", "--allocation", "erk"])
+    assert cli._allocation(args) is Allocation.ERK
+    args = _parser().parse_args(["sparse", "train", "--out", "x", "--scheme", "channel"])
+    assert cli._allocation(args) is Allocation.UNIFORM
+    argv = ["sparse", "continual", "--out", "x", "--scheme", "channel", "--inner", "0.3"]
+    assert cli._allocation(_parser().parse_args(argv)) is Allocation.ERK
+    lc = sparcl_config(BASE, 0.5, Scheme.CHANNEL, inner=0.3, allocation=Allocation.ERK)
+    assert lc.inner.allocation is Allocation.ERK and lc.mest.allocation is Allocation.UNIFORM
+    assert sparcl_config(BASE, 0.1, allocation=Allocation.ERK).mest.allocation is Allocation.ERK
