@@ -83,6 +83,7 @@ class PlannerNode(Node):
         self.ego_stamp_ns = 0
         self.objects: tuple[Any, ObjectArray] | None = None  # (header, objects in map)
         self.existence: np.ndarray | None = None  # their existence probabilities
+        self.velocity_cov: np.ndarray | None = None  # their map-frame velocity covariances
         self.last_plan: Plan | None = None
         self.pub = ctx.publisher(topics.TRAJECTORY, TRAJECTORY)
         ctx.subscribe(
@@ -127,6 +128,7 @@ class PlannerNode(Node):
         existence = np.array([float(o.existence_probability) for o in msg.objects])
         # 0 is the message default: a tracker that does not fill it in says nothing.
         self.existence = np.where(existence > 0.0, existence, 1.0)
+        self.velocity_cov = velocity_covariance(msg, objs)
         self._plan(msg.header)
 
     def on_signals(self, msg: Any) -> None:
@@ -178,6 +180,7 @@ class PlannerNode(Node):
             self._stop_lines(),
             self.params.signals.stop_gap,
             self.existence if self.objects is not None else None,
+            self.velocity_cov if self.objects is not None else None,
         )
         self.last_plan = plan
         if plan.collision is not None:
@@ -188,3 +191,16 @@ class PlannerNode(Node):
         )
         arrays = TrajectoryArrays(p.x, p.y, p.yaw, p.v, p.a, p.t)
         self.pub.publish(trajectory_msg(self.ctx.new, out, arrays, p.curvature))
+
+
+def velocity_covariance(msg: Any, objs: ObjectArray) -> np.ndarray:
+    """(N, 2, 2) map-frame velocity covariances of a TrackedObjects message (the twist
+    covariance is in each object's frame; all zeros where the tracker leaves it unset)."""
+    n = len(msg.objects)
+    cov = np.zeros((n, 2, 2))
+    for i, o in enumerate(msg.objects):
+        c = np.asarray(o.kinematics.twist_with_covariance.covariance, float)
+        cov[i] = c[[0, 1, 6, 7]].reshape(2, 2) if c.size == 36 else 0.0
+    cy, sy = np.cos(objs.yaw[:n]), np.sin(objs.yaw[:n])
+    rot = np.stack([np.stack([cy, -sy], -1), np.stack([sy, cy], -1)], -2)
+    return rot @ cov @ np.swapaxes(rot, -1, -2)

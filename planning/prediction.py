@@ -86,3 +86,28 @@ def _travel(t: np.ndarray, v: np.ndarray, decel: float) -> np.ndarray:
     tb = np.minimum(t, t_stop)
     braking = v * tb - 0.5 * decel * tb**2
     return np.where(v > 0, braking, t * v)
+
+
+def approach_in_doubt(
+    objs: ObjectArray,
+    pred: Prediction,
+    lane: Lane,
+    velocity_cov: np.ndarray | None,
+    sigmas: float,
+    cfg: PredictionConfig,
+) -> np.ndarray:
+    """(N,) bool: people and other non-vehicles whose speed across the lane is within
+    ``sigmas`` standard deviations of zero, by the track's own velocity covariance
+    ``velocity_cov`` ((N, 2, 2), map frame). In rain a person waiting at the kerb gets a
+    track drifting toward the lane at 0.8 m/s with a velocity std of 0.8 m/s: that motion is
+    not evidence of walking. No covariance (None, or zeros) is never in doubt."""
+    n = len(objs)
+    if velocity_cov is None or sigmas <= 0.0 or n == 0:
+        return np.zeros(n, bool)
+    h = lane.heading_at(pred.s)
+    normal = np.stack([-np.sin(h), np.cos(h)], -1)
+    var = np.einsum("ni,nij,nj->n", normal, np.asarray(velocity_cov, float), normal)
+    sigma = np.sqrt(np.maximum(var, 0.0))
+    speed = np.hypot(objs.velocity[:, 0], objs.velocity[:, 1])
+    vehicle = np.isin(objs.label, _VEHICLES) | (speed >= cfg.vehicle_speed) | pred.follows_lane
+    return ~vehicle & (sigma > 0.0) & (np.abs(pred.v_across) < sigmas * sigma)
