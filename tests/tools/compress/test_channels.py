@@ -120,3 +120,52 @@ def test_recipe_channels_variant_parses_without_a_ratio():
 def test_recipe_channels_errors_name_the_key(variant, message):
     with pytest.raises(RecipeError, match=message):
         parse_options(_recipe(variant))
+
+
+def _cli(argv, tmp_path):
+    import argparse
+
+    from tools.compress.cli import register, run
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    return run(parser.parse_args(["compress", *argv]))
+
+
+def test_widths_times_each_variant_against_the_dense_model(tmp_path, capsys, monkeypatch):
+    import json
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "model: perception/models/camera_detector.yaml\nmethod: prune\n"
+        "data: {train: '1', eval: '1000'}\n"
+        "options: {round_to: 16, variants: [{name: s4, channels: {fuse4: 16, heat_head: 16, "
+        "box_head: 16}}]}\n"
+    )
+    from tools.compress.recipe import load_recipe
+    from tools.compress.widths import width_latency
+
+    table = width_latency(load_recipe(recipe), runs=5)
+    s4 = table["variants"]["s4"]
+    assert s4["out_channels"]["fuse4.0"] == 16 and s4["out_channels"]["s8.1.0"] == 48
+    assert s4["gflops"] < table["dense"]["gflops"] and s4["model_ms"] > 0
+    assert s4["speedup"] == pytest.approx(table["dense"]["model_ms"] / s4["model_ms"], abs=0.01)
+    import tools.compress.widths as widths
+
+    monkeypatch.setattr(widths, "width_latency", lambda r: {"variants": {r.name: table}})
+    assert _cli([str(recipe), "--widths"], tmp_path) == 0  # no --out needed, nothing written
+    assert json.loads(capsys.readouterr().out)["variants"]["camera_detector"] == table
+
+
+def test_widths_refuses_other_methods_and_the_run_needs_out(tmp_path):
+    from stack.cli.errors import CliError
+
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "model: perception/models/camera_detector.yaml\nmethod: int8\n"
+        "data: {train: '1', eval: '1000'}\n"
+    )
+    with pytest.raises(RecipeError, match=r"r.yaml: --widths needs method: prune \(got int8\)"):
+        _cli([str(recipe), "--widths"], tmp_path)
+    with pytest.raises(CliError, match=r"--out DIR is required"):
+        _cli([str(recipe)], tmp_path)
