@@ -169,3 +169,11 @@ def test_widths_refuses_other_methods_and_the_run_needs_out(tmp_path):
         _cli([str(recipe), "--widths"], tmp_path)
     with pytest.raises(CliError, match=r"--out DIR is required"):
         _cli([str(recipe)], tmp_path)
+
+
+def test_example_widths_recipe_parses():
+    from tools.compress.recipe import load_recipe
+
+    targets = parse_options(load_recipe("tools/compress/recipes/camera_detector_prune_widths.yaml"))
+    assert [t.name for t in targets] == ["l60", "h16"]
+    assert targets[1].spec.channels["fuse4"] == 16 and targets[0].spec.channels["stem.0"] == 8
