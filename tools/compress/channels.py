@@ -118,11 +118,14 @@ class ChannelPruner:
 
     @torch.no_grad()
     def step(self) -> None:
+        """One step: every group's importance measured first (as MetaPruner does, so the result
+        does not depend on the order of the groups), then the weakest channels removed."""
         import torch_pruning as tp
 
         if self.current_step >= self.steps:
             return
         self.current_step += 1
+        plan = []
         for target in self.targets:
             now = target.conv.out_channels
             width = self.width_at(target, self.current_step)
@@ -132,5 +135,6 @@ class ChannelPruner:
                 target.conv, tp.prune_conv_out_channels, list(range(now))
             )
             order = torch.argsort(self.importance(group).cpu(), stable=True)
-            drop = sorted(int(i) for i in order[: now - width])
-            self.dg.get_pruning_group(target.conv, tp.prune_conv_out_channels, drop).prune()
+            plan.append((target.conv, sorted(int(i) for i in order[: now - width])))
+        for conv, drop in plan:  # coupled groups hold disjoint channels: indices stay valid
+            self.dg.get_pruning_group(conv, tp.prune_conv_out_channels, drop).prune()
