@@ -177,3 +177,12 @@ def test_example_widths_recipe_parses():
     targets = parse_options(load_recipe("tools/compress/recipes/camera_detector_prune_widths.yaml"))
     assert [t.name for t in targets] == ["l60", "h16"]
     assert targets[1].spec.channels["fuse4"] == 16 and targets[0].spec.channels["stem.0"] == 8
+
+
+def test_widths_do_not_depend_on_the_order_they_are_given_in():
+    channels = {"stem.1": 8, "s8.0": 8, "s8.1": 8, "lat4": 8}
+    a, b = _tiny(), _tiny()
+    _prune(a, channels)
+    _prune(b, dict(reversed(list(channels.items()))))
+    sa, sb = a.state_dict(), b.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
