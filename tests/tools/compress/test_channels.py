@@ -175,7 +175,7 @@ def test_example_widths_recipe_parses():
     from tools.compress.recipe import load_recipe
 
     targets = parse_options(load_recipe("tools/compress/recipes/camera_detector_prune_widths.yaml"))
-    assert [t.name for t in targets] == ["l60", "h16"]
+    assert [t.name for t in targets] == ["l60", "h16", "hd16"]
     assert targets[1].spec.channels["fuse4"] == 16 and targets[0].spec.channels["stem.0"] == 8
 
 
