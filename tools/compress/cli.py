@@ -16,7 +16,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "latency); OUT/report.json and OUT/pareto.png compare them with the dense model.",
     )
     p.add_argument("recipe", type=Path, help="recipe YAML")
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument(
+        "--out", type=Path, default=None, help="output folder (required unless --widths)"
+    )
+    p.add_argument(
+        "--widths", action="store_true",
+        help="method prune: prune each variant without fine-tuning and time it against the dense "
+        "model (ONNX Runtime CPU, interleaved); prints the table as JSON, writes nothing",
+    )  # fmt: skip
     p.add_argument(
         "--data", type=Path, default=None, metavar="DIR",
         help="keep / reuse the scenario bags here (overrides the recipe's data.dir)",
@@ -25,13 +32,20 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stack.cli.errors import require_modules
+    from stack.cli.errors import CliError, require_modules
 
     require_modules("compression", "torch", "torch_pruning")
     from tools.compress.recipe import load_recipe
     from tools.compress.run import compress
 
     recipe = load_recipe(args.recipe)
+    if args.widths:
+        from tools.compress.widths import width_latency
+
+        print(json.dumps(width_latency(recipe), indent=2))
+        return 0
+    if args.out is None:
+        raise CliError("l4 compress: --out DIR is required (unless --widths)")
     if args.data is not None:
         import dataclasses
 

@@ -10,7 +10,9 @@ together; this module only chooses what to remove and checks the trace.
 - scope: ``global`` (one ranking across layers) or ``layer`` (the same ratio in every layer),
   with per-layer overrides (``layer_ratios: {fuse4: 0.7}``);
 - ``round_to``: kept channel counts are multiples of this (SIMD width: 8 for AVX2 floats / 16
-  for AVX-512, 8 for Tensor Core FP16).
+  for AVX-512, 8 for Tensor Core FP16);
+- ``channels``: exact widths per coupled group instead of ratios (tools.compress.channels), for
+  latency-aware variants whose widths come from a latency table of the target backend.
 
 The heads' last convs (the model's outputs) keep their channels.
 """
@@ -25,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from tools.compress.channels import ChannelPruner, resolve
 from tools.compress.errors import CompressError
 
 
@@ -50,6 +53,7 @@ class PruneSpec:
     layer_ratios: Mapping[str, float] = field(default_factory=dict)
     ignore: tuple[str, ...] = ()
     max_layer_ratio: float = 0.9  # never remove more than this of one layer (global scope)
+    channels: Mapping[str, int] = field(default_factory=dict)  # exact widths (ratio unused)
 
 
 def _importance(kind: ImportanceKind) -> Any:
@@ -116,11 +120,15 @@ def trace(model: nn.Module, example: torch.Tensor) -> Any:
 
 
 def make_pruner(model: nn.Module, example: torch.Tensor, spec: PruneSpec, steps: int = 1) -> Any:
-    """A Torch-Pruning MetaPruner reaching ``spec`` after ``steps`` calls of ``step()``."""
+    """A Torch-Pruning MetaPruner reaching ``spec`` after ``steps`` calls of ``step()`` (a
+    ChannelPruner when ``spec.channels`` gives the widths)."""
     import torch_pruning as tp
 
-    trace(model, example)  # named errors before Torch-Pruning's own
+    dg = trace(model, example)  # named errors before Torch-Pruning's own
     ignored = output_layers(model) + list(_named(model, spec.ignore, "ignore").values())
+    if spec.channels:
+        targets = resolve(model, dg, spec.channels, ignored, spec.round_to)
+        return ChannelPruner(model, dg, targets, _importance(spec.importance), spec.round_to, steps)
     layers = _named(model, spec.layer_ratios, "layer_ratios")
     per_layer = {layers[n]: r for n, r in spec.layer_ratios.items()}
     return tp.pruner.MetaPruner(

@@ -12,6 +12,11 @@ Recipe ``options`` (each checked, errors name ``options.KEY``)::
       variants:                      # one variant each; keys above may be overridden per variant
         - {name: p50, ratio: 0.5}
         - {name: p60, ratio: 0.6, layer_ratios: {fuse4: 0.7}}
+        - {name: l16, channels: {stem.1: 16, fuse4: 16, heat_head: 16}}  # exact widths
+
+A variant gives either ``ratio`` (Torch-Pruning's ratios, kept counts rounded down) or
+``channels`` (exact widths per coupled group, tools.compress.channels; groups not named keep
+theirs).
 
 Each variant starts from the dense teacher; the fine-tuning epochs are split over the steps.
 """
@@ -49,7 +54,7 @@ COMMON = frozenset(
     {"importance", "scope", "round_to", "iterative_steps", "max_layer_ratio", "ignore"}
 )
 OPTIONS = COMMON | {"variants"}
-VARIANT = COMMON | {"name", "ratio", "layer_ratios", "epochs"}
+VARIANT = COMMON | {"name", "ratio", "layer_ratios", "channels", "epochs"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,22 @@ BASE = {"importance": "magnitude", "scope": "global", "round_to": 8, "iterative_
         "max_layer_ratio": 0.9, "ignore": ()}  # fmt: skip
 
 
+def _channels(s: Section) -> dict[str, int]:
+    """``channels: {layer: width}``; a variant gives it or ``ratio``, not both."""
+    value = s.raw("channels", None)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not value:
+        raise s.error("channels", value, "must map layer names to channel counts")
+    for layer, n in value.items():
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise s.error(f"channels.{layer}", n, "must be a positive integer")
+    for key in ("ratio", "layer_ratios"):
+        if s.raw(key, None) is not None:
+            raise s.error(key, s.raw(key), "cannot be given with channels (exact widths)")
+    return {str(k): int(v) for k, v in value.items()}
+
+
 def _target(s: Section, defaults: Mapping[str, Any]) -> PruneTarget:
     common = _common(s, defaults)
     ratios = s.raw("layer_ratios", {}) or {}
@@ -89,8 +110,9 @@ def _target(s: Section, defaults: Mapping[str, Any]) -> PruneTarget:
             raise s.error(f"layer_ratios.{layer}", r, "must lie in [0, 1)")
     name = s.variant_name("name")
     steps = common.pop("iterative_steps")
-    spec = PruneSpec(ratio=s.number("ratio", high=0.95, open_low=True), layer_ratios=dict(ratios),
-                     **common)  # fmt: skip
+    channels = _channels(s)
+    ratio = 0.0 if channels else s.number("ratio", high=0.95, open_low=True)
+    spec = PruneSpec(ratio=ratio, layer_ratios=dict(ratios), channels=channels, **common)
     epochs = None if s.raw("epochs", None) is None else s.integer("epochs", low=0, high=10_000)
     return PruneTarget(name, spec, steps, epochs)
 
@@ -158,6 +180,7 @@ def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
             "parameters": {"ratio": spec.ratio, "importance": spec.importance.value,
                            "scope": spec.scope.value, "round_to": spec.round_to,
                            "iterative_steps": target.steps, "layer_ratios": dict(spec.layer_ratios),
+                           "channels": dict(spec.channels),
                            "max_layer_ratio": spec.max_layer_ratio, "ignore": list(spec.ignore)},
             "sparsity": layer_sparsity(dense_shapes, conv_shapes(student)),
             "finetune_epochs": target.epochs if target.epochs is not None else recipe.finetune.epochs,

@@ -1,0 +1,94 @@
+"""Latency of a prune recipe's widths before any training: ``l4 compress RECIPE --widths``.
+
+Choosing per-layer widths for a latency target needs the latency each choice gives on the target
+backend, not FLOPs: ONNX Runtime's NCHWc convs work in blocks of the SIMD width (16 channels
+with AVX-512), and memory-bound layers at the stride-4 grid do not shrink with their FLOPs. This
+prunes a copy of the dense model to each variant of a ``method: prune`` recipe (no fine-tuning;
+magnitude importance, which gives the same shapes as any importance), exports it, and times
+every file against the dense one in one interleaved run (ONNX Runtime CPU, model alone, one
+random input; thread CPU time with 1 thread, as ``l4 bench compress``: on a loaded host a 3 ms
+call's wall time is mostly other processes' time slices). Seconds per variant, no data needed.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tools.compress.errors import RecipeError
+from tools.compress.prune import ImportanceKind, conv_shapes, make_pruner, prune_step
+from tools.compress.prune_method import parse_options
+from tools.compress.recipe import Recipe
+from tools.compress.teacher import load_dense
+
+
+def _pruned_onnx(dense: Any, spec: Any, path: Path, size: tuple[int, int]) -> dict[str, int]:
+    import torch
+
+    from tools.train.export import export_onnx
+
+    model = copy.deepcopy(dense)
+    spec = dataclasses.replace(spec, importance=ImportanceKind.MAGNITUDE)
+    pruner = make_pruner(model, torch.zeros(1, 3, size[1], size[0]), spec)
+    prune_step(pruner, spec, None)
+    export_onnx(model, path, *size)
+    return {name: shape[0] for name, shape in conv_shapes(model).items()}
+
+
+def _interleaved(
+    files: Mapping[str, Path], image: np.ndarray, threads: int, runs: int
+) -> dict[str, float]:
+    """Median ms per file, round-robin after 5 warm-up rounds."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+    sessions = {
+        n: ort.InferenceSession(str(f), opts, providers=["CPUExecutionProvider"])
+        for n, f in files.items()
+    }
+    clock = time.thread_time_ns if threads == 1 else time.perf_counter_ns
+    times: dict[str, list[int]] = {n: [] for n in sessions}
+    for r in range(runs + 5):
+        for name, sess in sessions.items():
+            feed = {sess.get_inputs()[0].name: image}
+            t0 = clock()
+            sess.run(None, feed)
+            if r >= 5:
+                times[name].append(clock() - t0)
+    return {n: float(np.median(t)) / 1e6 for n, t in times.items()}
+
+
+def width_latency(recipe: Recipe, runs: int = 200, threads: int | None = None) -> dict[str, Any]:
+    """Model-alone latency (median ms) and speedup over the dense model per variant; threads:
+    the recipe's ``latency_threads`` unless given."""
+    from tools.train.evaluate import model_stats
+
+    if recipe.methods != ("prune",):
+        raise RecipeError(f"{recipe.source}: --widths needs method: prune (got {recipe.method})")
+    targets = parse_options(recipe)
+    threads = recipe.latency_threads if threads is None else threads
+    dense = load_dense(recipe.model)
+    size = (dense.card.input.width, dense.card.input.height)
+    image = np.random.default_rng(0).random((1, 3, size[1], size[0]), np.float32)
+    with tempfile.TemporaryDirectory(prefix="l4-widths-") as tmp:
+        files, widths = {"dense": dense.onnx_path}, {}
+        for t in targets:
+            files[t.name] = Path(tmp) / f"{t.name}.onnx"
+            widths[t.name] = _pruned_onnx(dense.model, t.spec, files[t.name], size)
+        ms = _interleaved(files, image, threads, runs)
+        gflops = {n: model_stats(f)["gflops"] for n, f in files.items()}
+    return {
+        "runtime": "onnxruntime CPUExecutionProvider", "threads": threads, "runs": runs,
+        "clock": "thread CPU time" if threads == 1 else "wall time",
+        "dense": {"model_ms": round(ms["dense"], 3), "gflops": gflops["dense"]},
+        "variants": {n: {"model_ms": round(ms[n], 3), "speedup": round(ms["dense"] / ms[n], 2),
+                         "gflops": gflops[n], "out_channels": widths[n]} for n in widths},
+    }  # fmt: skip
