@@ -50,3 +50,16 @@ def clip(dims: np.ndarray, label: np.ndarray, table: np.ndarray) -> np.ndarray:
     out = dims.copy()
     out[:, :2] = np.minimum(out[:, :2], table[label])
     return out
+
+
+def size_jump_cov(track_dims: np.ndarray, det_dims: np.ndarray, det_yaw: np.ndarray) -> np.ndarray:
+    """(..., 2, 2) extra centre covariance of boxes ``det_dims`` (..., >=2; yaw ``det_yaw``) larger
+    than their tracks' footprints ``track_dims`` (broadcast against them): a box grown by ``g`` m
+    along an axis (merged with a neighbour, or a one-face cluster grown to a longer class prior)
+    has its centre anywhere within ``g / 2`` of the object's, so its variance along that axis
+    grows by ``(g / 2)^2``. Zero where the box is no larger than the track."""
+    grow = np.maximum(det_dims[..., :2] - track_dims[..., :2], 0.0) / 2.0
+    c, s = np.cos(det_yaw), np.sin(det_yaw)
+    c, s = np.broadcast_to(c, grow.shape[:-1]), np.broadcast_to(s, grow.shape[:-1])
+    rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)  # (..., 2, 2)
+    return (rot * grow[..., None, :] ** 2) @ np.swapaxes(rot, -1, -2)
