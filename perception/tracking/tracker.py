@@ -197,11 +197,9 @@ class MultiObjectTracker:
                 unmatched_cols = unmatched_cols[extra.unmatched_cols]
         if self.cfg.existence.enabled:  # before the update: the prediction's innovation
             t = self.tracks
-            det_cov = detections.cov_xy.copy()
-            det_cov[cols] += self._size_jump(rows, detections.select(cols))
             t.existence[rows] = ex.weigh(
                 t.existence[rows], t.x[rows, :2], t.p[rows, :2, :2], t.confirmed[rows],
-                cols, detections.position[:, :2], det_cov, self.clutter, sensor_xy,
+                cols, detections.position[:, :2], detections.cov_xy, self.clutter, sensor_xy,
             )  # fmt: skip
         self._update(rows, detections.select(cols))
         self._miss(unmatched_rows)
@@ -278,20 +276,10 @@ class MultiObjectTracker:
             limits,
         )
 
-    def _size_jump(self, rows: np.ndarray, det: ObjectArray) -> np.ndarray:
-        """Extra measurement covariance (..., 2, 2) of the detections ``det`` for the tracks
-        ``rows`` (an index array broadcasting against ``det``: (N,) for N matched pairs, (T, 1)
-        for all pairs): a box larger than a confirmed track's footprint says less about where
-        its centre is (see footprint.size_jump_cov)."""
-        t = self.tracks
-        jump = fp.size_jump_cov(t.dims[rows], det.dims, det.yaw)
-        return jump * t.confirmed[rows][..., None, None]
-
     def _cost(self, det: ObjectArray) -> np.ndarray:
         if len(self.tracks) == 0 or len(det) == 0:
             return np.zeros((len(self.tracks), len(det)))
         resid, s = kalman.innovation(self.tracks.x, self.tracks.p, det.position[:, :2], det.cov_xy)
-        s = s + self._size_jump(np.arange(len(self.tracks))[:, None], det)
         cost = kalman.mahalanobis_sq(resid, s)
         cost[np.hypot(resid[..., 0], resid[..., 1]) > self.cfg.max_distance] = np.inf
         return cost
@@ -300,7 +288,10 @@ class MultiObjectTracker:
         if len(rows) == 0:
             return
         t, cfg = self.tracks, self.cfg
-        r = det.cov_xy + self._size_jump(rows, det)
+        # A confirmed track's centre is not dragged by a box grown past its footprint (merged
+        # with a neighbour in fog, or a one-face cluster grown to a longer class prior).
+        jump = fp.size_jump_cov(t.dims[rows], t.yaw[rows], det.dims, det.yaw)
+        r = det.cov_xy + jump * t.confirmed[rows, None, None]
         t.x[rows], t.p[rows] = kalman.update(t.x[rows], t.p[rows], det.position[:, :2], r)
         t.doubtful[rows] = False
         if cfg.vehicle.enabled:
