@@ -52,27 +52,12 @@ def clip(dims: np.ndarray, label: np.ndarray, table: np.ndarray) -> np.ndarray:
     return out
 
 
-# m: a box up to this much longer or wider than its track is ordinary box noise (a turning car,
-# a pedestrian's swinging arms); only the excess counts as a size jump. Fog merges add metres.
-SIZE_JUMP_TOLERANCE = 1.0
-
-
-def size_jump_cov(
-    track_dims: np.ndarray, track_yaw: np.ndarray, det_dims: np.ndarray, det_yaw: np.ndarray
-) -> np.ndarray:
-    """(N, 2, 2) extra centre covariance of boxes ``det_dims`` (N, >=2; yaw ``det_yaw``) that
-    reach beyond their tracks' footprints ``track_dims`` (yaw ``track_yaw``). The box's extent is
-    taken along the track's axes (a near-square merged box has no meaningful yaw of its own); a
-    box ``g`` m longer (or wider) than the track there beyond SIZE_JUMP_TOLERANCE -- merged with
-    a neighbour, or a one-face cluster grown to a longer class prior -- has its centre anywhere
-    within ``g / 2`` of the object's, so the variance along that axis grows by ``(g / 2)^2``.
-    Zero where the box is no larger than the track plus the tolerance."""
-    d = det_yaw - track_yaw
-    c, s = np.abs(np.cos(d)), np.abs(np.sin(d))
-    along = c * det_dims[:, 0] + s * det_dims[:, 1]
-    across = s * det_dims[:, 0] + c * det_dims[:, 1]
-    excess = np.column_stack([along, across]) - track_dims[:, :2] - SIZE_JUMP_TOLERANCE
-    grow = np.maximum(excess, 0.0) / 2.0
-    c, s = np.cos(track_yaw), np.sin(track_yaw)
-    rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)  # (N, 2, 2)
-    return (rot * grow[:, None, :] ** 2) @ np.swapaxes(rot, -1, -2)
+def size_jump_cov(det_dims: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """(N, 2, 2) extra centre covariance of boxes ``det_dims`` (N, >=2: length, width) measured
+    for tracks whose class's largest footprint is ``limit`` (N, 2). A box ``g`` m longer or
+    wider than any road user of that class is the object merged with a neighbour or with fog
+    returns, or a one-face cluster grown to a longer class prior: its centre lies anywhere within
+    ``g / 2`` of the object's, in any direction (a merged, near-square box has no meaningful
+    axes), so ``(g / 2)^2`` is added to both variances. Zero for a box within the footprint."""
+    excess = np.maximum(det_dims[:, :2] - limit, 0.0).max(axis=1, initial=0.0)
+    return (excess / 2.0)[:, None, None] ** 2 * np.eye(2)

@@ -57,34 +57,28 @@ def test_seed1005_fog_lead_car_keeps_its_track():
     assert max(following) < 2.5, list(zip(time_s[late].round(1), np.round(following, 2)))
 
 
-def test_size_jump_cov_grows_only_along_the_grown_axis():
-    track = np.array([[4.5, 2.0, 1.5]])
-    wide = np.array([[4.5, 5.0, 1.5]])  # merged with a neighbour: 3 m wider, 2 m past tolerance
-    assert fp.SIZE_JUMP_TOLERANCE == 1.0
-    cov = fp.size_jump_cov(track, np.zeros(1), wide, np.zeros(1))
-    np.testing.assert_allclose(cov[0], [[0.0, 0.0], [0.0, 1.0**2]], atol=1e-12)
-    # Track and box both turned 90 degrees: the growth lies along x.
-    cov = fp.size_jump_cov(track, np.full(1, np.pi / 2), wide, np.full(1, np.pi / 2))
-    np.testing.assert_allclose(cov[0], [[1.0**2, 0.0], [0.0, 0.0]], atol=1e-12)
-    # A box smaller, or larger by no more than the tolerance, adds nothing.
-    small = np.array([[3.0, 1.8, 1.5]])
-    np.testing.assert_allclose(fp.size_jump_cov(track, np.zeros(1), small, np.zeros(1)), 0.0)
-    small = np.array([[5.4, 2.9, 1.5]])
-    np.testing.assert_allclose(fp.size_jump_cov(track, np.zeros(1), small, np.zeros(1)), 0.0)
+CAR = np.array([[6.0, 2.2]])  # the largest car footprint (footprint.MAX_FOOTPRINT)
 
 
-def test_size_jump_cov_measures_the_box_along_the_track_axes():
-    # A near-square merged box whose own yaw is across the lane: 5.1 x 4.8 m at 90 degrees
-    # still reaches 5.1 m across a 2.2 m wide car's track (and 4.8 m along its 4.5 m: within
-    # the tolerance).
-    track = np.array([[4.5, 2.2, 1.5]])
-    box = np.array([[5.1, 4.8, 1.5]])
-    cov = fp.size_jump_cov(track, np.zeros(1), box, np.full(1, np.pi / 2))
-    np.testing.assert_allclose(cov[0], [[0.0, 0.0], [0.0, 0.95**2]], atol=1e-12)
-    # A car-sized box turned 180 degrees (boxes are symmetric) adds nothing.
-    car = np.array([[4.5, 2.0, 1.5]])
-    cov = fp.size_jump_cov(car, np.zeros(1), car, np.full(1, np.pi))
-    np.testing.assert_allclose(cov, 0.0, atol=1e-12)
+def test_size_jump_cov_is_the_excess_over_the_class_footprint_in_any_direction():
+    # Merged with the neighbour: 5.1 x 4.8 m, 2.6 m wider than any car.
+    cov = fp.size_jump_cov(np.array([[5.1, 4.8, 1.5]]), CAR)
+    np.testing.assert_allclose(cov[0], np.eye(2) * 1.3**2, atol=1e-12)
+    # A one-face cluster grown to a truck's 8.5 m: 2.5 m longer than any car.
+    cov = fp.size_jump_cov(np.array([[8.5, 1.8, 1.5]]), CAR)
+    np.testing.assert_allclose(cov[0], np.eye(2) * 1.25**2, atol=1e-12)
+    # The larger excess counts.
+    cov = fp.size_jump_cov(np.array([[7.0, 4.2, 1.5]]), CAR)
+    np.testing.assert_allclose(cov[0], np.eye(2) * 1.0**2, atol=1e-12)
+
+
+def test_size_jump_cov_zero_for_a_box_a_car_can_have():
+    # Whatever the track's own (partly seen) extent: a car emerging from occlusion grows legally.
+    dims = np.array([[4.5, 1.8, 1.5], [6.0, 2.2, 1.5], [1.0, 0.3, 1.5]])
+    np.testing.assert_allclose(fp.size_jump_cov(dims, np.repeat(CAR, 3, axis=0)), 0.0)
+    # A class without a limit (inf) never adds.
+    unlimited = np.full((1, 2), np.inf)
+    np.testing.assert_allclose(fp.size_jump_cov(np.array([[30.0, 9.0, 3.0]]), unlimited), 0.0)
 
 
 def _one(x: float, y: float, length: float, width: float) -> ObjectArray:
