@@ -50,3 +50,14 @@ def clip(dims: np.ndarray, label: np.ndarray, table: np.ndarray) -> np.ndarray:
     out = dims.copy()
     out[:, :2] = np.minimum(out[:, :2], table[label])
     return out
+
+
+def size_jump_cov(det_dims: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """(N, 2, 2) extra centre covariance of boxes ``det_dims`` (N, >=2: length, width) measured
+    for tracks whose class's largest footprint is ``limit`` (N, 2). A box ``g`` m longer or
+    wider than any road user of that class is the object merged with a neighbour or with fog
+    returns, or a one-face cluster grown to a longer class prior: its centre lies anywhere within
+    ``g / 2`` of the object's, in any direction (a merged, near-square box has no meaningful
+    axes), so ``(g / 2)^2`` is added to both variances. Zero for a box within the footprint."""
+    excess = np.maximum(det_dims[:, :2] - limit, 0.0).max(axis=1, initial=0.0)
+    return (excess / 2.0)[:, None, None] ** 2 * np.eye(2)

@@ -86,6 +86,10 @@ class TrackerConfig:
         in_range("class_decay", self.class_decay, 0.0, 1.0)
         self._footprint_table = fp.footprint_table(self.max_footprint)
 
+    def footprint_limit(self, label: np.ndarray) -> np.ndarray:
+        """(N, 2) largest length and width of each ``label`` (inf where the table has none)."""
+        return self._footprint_table[label]
+
     def clip_footprint(self, dims: np.ndarray, label: np.ndarray) -> np.ndarray:
         """``dims`` (N, 3) clipped to each ``label``'s largest footprint."""
         return fp.clip(dims, label, self._footprint_table)
@@ -288,7 +292,12 @@ class MultiObjectTracker:
         if len(rows) == 0:
             return
         t, cfg = self.tracks, self.cfg
-        t.x[rows], t.p[rows] = kalman.update(t.x[rows], t.p[rows], det.position[:, :2], det.cov_xy)
+        # A confirmed track's centre is not dragged by a box larger than its class allows
+        # (merged with a neighbour in fog, or a one-face cluster grown to a longer class prior).
+        label = np.argmax(t.class_evidence[rows], axis=1)
+        jump = fp.size_jump_cov(det.dims, cfg.footprint_limit(label))
+        r = det.cov_xy + jump * t.confirmed[rows, None, None]
+        t.x[rows], t.p[rows] = kalman.update(t.x[rows], t.p[rows], det.position[:, :2], r)
         t.doubtful[rows] = False
         if cfg.vehicle.enabled:
             # The body axis: the measured box's, else the track's own (a blob's yaw says nothing).
