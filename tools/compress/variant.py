@@ -81,13 +81,10 @@ def with_data_dir(recipe: Any, folder: Path) -> Any:
 
 def model_latency(onnx_path: Path, threads: int = 1, runs: int = 50) -> float:
     """Median ms of one ONNX Runtime run of the model alone (zeros input, after warm-up)."""
-    import onnxruntime as ort
-
     from stack.engine.measure import time_calls
+    from tools.compress.timing import cpu_session
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-    sess = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+    sess = cpu_session(str(onnx_path), threads)
     inp = sess.get_inputs()[0]
     dtype = np.uint8 if inp.type == "tensor(uint8)" else np.float32  # fused: the camera frame
     feed = {inp.name: np.zeros([int(d) for d in inp.shape], dtype)}
