@@ -63,29 +63,14 @@ def _clock(threads: int) -> Any:
 
 
 def _model_alone(cards: list[Path], threads: int, rounds: int) -> dict[str, float]:
-    import onnxruntime as ort
-
     from perception.detector.card import load_card
+    from tools.compress.timing import cpu_session, interleaved_ms
 
-    sessions = {}
-    for path in cards:
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-        card = load_card(path)
-        sessions[path.stem] = ort.InferenceSession(
-            str(card.model_path()), opts, providers=["CPUExecutionProvider"]
-        )
+    sessions = {p.stem: cpu_session(str(load_card(p).model_path()), threads) for p in cards}
     rng = np.random.default_rng(0)
     feeds = {name: _feed(sess, rng) for name, sess in sessions.items()}
-    times: dict[str, list[float]] = {k: [] for k in sessions}
-    clock = _clock(threads)
-    for r in range(rounds + 5):
-        for name, sess in sessions.items():
-            t0 = clock()
-            sess.run(None, feeds[name])
-            if r >= 5:  # warm-up rounds
-                times[name].append((clock() - t0) / 1e6)
-    return {k: round(float(np.median(v)), 3) for k, v in times.items()}
+    ms = interleaved_ms(sessions, feeds, threads, rounds, warmup=5)
+    return {k: round(v, 3) for k, v in ms.items()}
 
 
 def _callbacks(cards: list[Path], threads: int, data: dict, repeats: int) -> dict[str, float]:

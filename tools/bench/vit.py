@@ -30,17 +30,9 @@ THREADS = (1, 2)
 
 
 def _sessions(cards: list[Any], threads: int) -> dict[str, Any]:
-    import onnxruntime as ort
+    from tools.compress.timing import cpu_session
 
-    out = {}
-    for card in cards:
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = threads
-        so.inter_op_num_threads = 1
-        out[card.name] = ort.InferenceSession(
-            str(card.model_path()), so, providers=["CPUExecutionProvider"]
-        )
-    return out
+    return {card.name: cpu_session(str(card.model_path()), threads) for card in cards}
 
 
 def _latency(cards, images: np.ndarray, threads: int, batch: int, rounds: int) -> dict:

@@ -17,7 +17,6 @@ group the input channels with the largest group L2 norm kept (``keep`` of them).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +25,7 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from tools.compress.errors import CompressError
+from tools.compress.timing import cpu_session, interleaved_ms
 
 
 @dataclass(frozen=True)
@@ -214,12 +214,7 @@ def conv_model(
 
 
 def _sessions(models: list[onnx.ModelProto], threads: int) -> list[Any]:
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-    return [ort.InferenceSession(m.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-            for m in models]  # fmt: skip
+    return [cpu_session(m.SerializeToString(), threads) for m in models]
 
 
 def _feed(session: Any) -> dict[str, np.ndarray]:
@@ -242,17 +237,10 @@ def time_models(models: list[onnx.ModelProto], threads: int = 1, rounds: int = 2
     """Median ms per model on the same input, round robin (interleaved), ONNX Runtime CPU.
     With 1 thread ORT runs in the calling thread, so the clock is that thread's CPU time (a
     neighbour's load on a shared host is not counted); with more, wall time."""
-    sessions = _sessions(models, threads)
+    sessions = dict(enumerate(_sessions(models, threads)))
     feed = _feed(sessions[0])
-    clock = time.thread_time_ns if threads == 1 else time.perf_counter_ns
-    times: list[list[float]] = [[] for _ in sessions]
-    for r in range(rounds + 10):
-        for i, s in enumerate(sessions):
-            t0 = clock()
-            s.run(None, feed)
-            if r >= 10:
-                times[i].append((clock() - t0) / 1e6)
-    return [float(np.median(t)) for t in times]
+    ms = interleaved_ms(sessions, dict.fromkeys(sessions, feed), threads, rounds, warmup=10)
+    return [ms[i] for i in sessions]
 
 
 def measure_layer(

@@ -24,7 +24,7 @@ from perception.detector.card import load_card, write_card
 from tools.compress.errors import RecipeError
 from tools.compress.output import atomic_folder
 from tools.compress.recipe import Recipe
-from tools.compress.variant import VariantResult, accuracy, measure, open_evals
+from tools.compress.variant import VariantResult, measure_written, open_evals
 
 RESERVED = frozenset({"model", "card", "name"})  # set from the recipe, not from options
 
@@ -42,16 +42,14 @@ def _doc(recipe: Recipe, suffix: str) -> tuple[str, dict[str, Any]]:
 def _variant(
     recipe: Recipe, out_dir: Path, suffix: str, rewrite: Callable[[dict[str, Any], Path], Any]
 ) -> list[VariantResult]:
-    from tools.train.evaluate import model_stats
-
     name, doc = _doc(recipe, suffix)
     evals = open_evals(recipe)
     with atomic_folder(out_dir, name) as tmp:
         result = rewrite(doc, tmp)
         onnx_path, card_path = Path(result.model), Path(result.card)
-        stats = model_stats(onnx_path)
-        acc = accuracy(card_path, evals)
-        lat = measure(card_path, evals, recipe.latency_threads)
+        stats, acc, lat, figures = measure_written(
+            onnx_path, card_path, evals, recipe.latency_threads
+        )
         final = out_dir / name
         rewrite_doc = {
             **result.to_dict(),
@@ -59,9 +57,7 @@ def _variant(
             "card": str(final / card_path.name),
         }  # the folder's name once renamed
         prov = {"method": recipe.method, "start": str(recipe.start_card),
-                "options": dict(recipe.options), "rewrite": rewrite_doc,
-                "gflops": stats["gflops"], "params": stats["params"], "onnx_bytes": stats["bytes"],
-                "accuracy_ap50": acc, "latency": lat,
+                "options": dict(recipe.options), "rewrite": rewrite_doc, **figures,
                 "speedup_runtime": "onnxruntime CPUExecutionProvider"}  # fmt: skip
         write_card(dataclasses.replace(load_card(card_path), provenance=prov), card_path)
     return [VariantResult(name, final / card_path.name, final / onnx_path.name, stats, acc, lat,

@@ -81,13 +81,10 @@ def with_data_dir(recipe: Any, folder: Path) -> Any:
 
 def model_latency(onnx_path: Path, threads: int = 1, runs: int = 50) -> float:
     """Median ms of one ONNX Runtime run of the model alone (zeros input, after warm-up)."""
-    import onnxruntime as ort
-
     from stack.engine.measure import time_calls
+    from tools.compress.timing import cpu_session
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-    sess = ort.InferenceSession(str(onnx_path), opts, providers=["CPUExecutionProvider"])
+    sess = cpu_session(str(onnx_path), threads)
     inp = sess.get_inputs()[0]
     dtype = np.uint8 if inp.type == "tensor(uint8)" else np.float32  # fused: the camera frame
     feed = {inp.name: np.zeros([int(d) for d in inp.shape], dtype)}
@@ -120,6 +117,20 @@ def measure(card_path: Path, evals: EvalSet, threads: int) -> dict[str, Any]:
             "pipeline_p50_ms": pipe["p50_ms"]}  # fmt: skip
 
 
+def measure_written(
+    onnx_path: Path, card_path: Path, evals: EvalSet, threads: int
+) -> tuple[dict[str, Any], Any, Any, dict[str, Any]]:
+    """A written variant's size, accuracy and latency, and those figures as provenance keys."""
+    from tools.train.evaluate import model_stats
+
+    stats = model_stats(onnx_path)
+    acc = accuracy(card_path, evals)
+    lat = measure(card_path, evals, threads)
+    figures = {"gflops": stats["gflops"], "params": stats["params"], "onnx_bytes": stats["bytes"],
+               "accuracy_ap50": acc, "latency": lat}  # fmt: skip
+    return stats, acc, lat, figures
+
+
 def write_variant(
     model: Any, out_dir: Path, name: str, size: tuple[int, int], evals: EvalSet,
     provenance: dict[str, Any], threads: int = 1, engine: Mapping[str, Any] | None = None,
@@ -128,18 +139,14 @@ def write_variant(
     """Export ``model`` (a TinyCenterNet) as ``out_dir/name/name.onnx`` + card, atomically;
     ``engine``: the engine options the card asks for (perception.detector.card.ENGINE_KEYS);
     ``rewrite``: changes the exported ONNX in place before it is measured (a graph rewrite)."""
-    from tools.train.evaluate import model_stats
     from tools.train.export import export_detector
 
     with atomic_folder(out_dir, name) as tmp:
         onnx_path, card_path = export_detector(model, tmp, name, size[0], size[1])
         if rewrite is not None:
             rewrite(onnx_path)
-        stats = model_stats(onnx_path)
-        acc = accuracy(card_path, evals)
-        lat = measure(card_path, evals, threads)
-        prov = {**provenance, "gflops": stats["gflops"], "params": stats["params"],
-                "onnx_bytes": stats["bytes"], "accuracy_ap50": acc, "latency": lat}  # fmt: skip
+        stats, acc, lat, figures = measure_written(onnx_path, card_path, evals, threads)
+        prov = {**provenance, **figures}
         card = dataclasses.replace(load_card(card_path), provenance=prov, engine=dict(engine or {}))
         write_card(card, card_path)
     final = out_dir / name

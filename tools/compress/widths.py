@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from tools.compress.prune import ImportanceKind, conv_shapes, make_pruner, prune
 from tools.compress.prune_method import parse_options
 from tools.compress.recipe import Recipe
 from tools.compress.teacher import load_dense
+from tools.compress.timing import cpu_session, interleaved_ms
 
 
 def _pruned_onnx(dense: Any, spec: Any, path: Path, size: tuple[int, int]) -> dict[str, int]:
@@ -46,24 +46,9 @@ def _interleaved(
     files: Mapping[str, Path], image: np.ndarray, threads: int, runs: int
 ) -> dict[str, float]:
     """Median ms per file, round-robin after 5 warm-up rounds."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-    sessions = {
-        n: ort.InferenceSession(str(f), opts, providers=["CPUExecutionProvider"])
-        for n, f in files.items()
-    }
-    clock = time.thread_time_ns if threads == 1 else time.perf_counter_ns
-    times: dict[str, list[int]] = {n: [] for n in sessions}
-    for r in range(runs + 5):
-        for name, sess in sessions.items():
-            feed = {sess.get_inputs()[0].name: image}
-            t0 = clock()
-            sess.run(None, feed)
-            if r >= 5:
-                times[name].append(clock() - t0)
-    return {n: float(np.median(t)) / 1e6 for n, t in times.items()}
+    sessions = {n: cpu_session(str(f), threads) for n, f in files.items()}
+    feeds = {n: {s.get_inputs()[0].name: image} for n, s in sessions.items()}
+    return interleaved_ms(sessions, feeds, threads, runs, warmup=5)
 
 
 def width_latency(recipe: Recipe, runs: int = 200, threads: int | None = None) -> dict[str, Any]:
