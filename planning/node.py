@@ -179,8 +179,8 @@ class PlannerNode(Node):
             objs,
             self._stop_lines(),
             self.params.signals.stop_gap,
-            self.existence if self.objects is not None else None,
-            self.velocity_cov if self.objects is not None else None,
+            self.existence,
+            self.velocity_cov,
         )
         self.last_plan = plan
         if plan.collision is not None:

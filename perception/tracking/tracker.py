@@ -301,7 +301,7 @@ class MultiObjectTracker:
         t.doubtful[rows] = False
         if cfg.vehicle.enabled:
             # The body axis: the measured box's, else the track's own (a blob's yaw says nothing).
-            vehicle = vm.is_vehicle(np.argmax(t.class_evidence[rows], axis=1))
+            vehicle = vm.is_vehicle(label)
             det_known = vm.axis_known(det.label, det.dims, cfg.vehicle)
             own_known = vm.slender(t.dims[rows], cfg.vehicle)
             axis = np.where(det_known, det.yaw, t.yaw[rows])

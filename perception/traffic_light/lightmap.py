@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
@@ -78,10 +79,17 @@ def load_light_map(path: str | Path) -> LightMap | None:
         raise LightMapError(f"{path}: cannot read the light map: {exc}") from exc
     except KeyError as exc:
         raise LightMapError(f"{path}: light map lacks key {exc}") from exc
+    return light_map_from_arrays(arrays, str(path))
+
+
+def light_map_from_arrays(arrays: Mapping[str, np.ndarray], where: str = "light map") -> LightMap:
+    """The heads in a map's light arrays (keys HEAD_XYZ .. LANES), as ``load_light_map`` reads
+    them from a file. Raises LightMapError naming ``where`` and the key for arrays that disagree
+    in length."""
     n = len(arrays[HEAD_XYZ])
     for key, arr in arrays.items():
         if len(arr) != n:
-            raise LightMapError(f"{path}: {key} has {len(arr)} rows, {HEAD_XYZ} has {n}")
+            raise LightMapError(f"{where}: {key} has {len(arr)} rows, {HEAD_XYZ} has {n}")
     return LightMap(
         head_xyz=arrays[HEAD_XYZ].astype(np.float64),
         head_yaw=arrays[HEAD_YAW].astype(np.float64),

@@ -14,7 +14,12 @@ import numpy as np
 
 from perception.geometry import Pose2D as GeoPose
 from perception.geometry import RigidTransform
-from perception.traffic_light.lightmap import CLASS_STATES, LightMap, LightState
+from perception.traffic_light.lightmap import (
+    CLASS_STATES,
+    LightMap,
+    LightState,
+    light_map_from_arrays,
+)
 from perception.traffic_light.roi import RoiConfig, camera_in_map, crop, project_heads
 from tools.scenario.camera import CameraRenderer, Pose2D
 from tools.scenario.config import SIM_HZ, Rig, ScenarioConfig
@@ -44,17 +49,7 @@ class Crops:
 
 
 def light_map(signals: Signals, road) -> LightMap:
-    a = light_map_arrays(signals, road)
-    from perception.traffic_light import lightmap as lm
-
-    return LightMap(
-        head_xyz=a[lm.HEAD_XYZ].astype(float),
-        head_yaw=a[lm.HEAD_YAW].astype(float),
-        head_size=a[lm.HEAD_SIZE].astype(float),
-        head_group=a[lm.HEAD_GROUP],
-        stop_line=a[lm.STOP_LINE].astype(float),
-        lanes=a[lm.LANES],
-    )
+    return light_map_from_arrays(light_map_arrays(signals, road), "scenario light map")
 
 
 def label(view, state: int) -> int:

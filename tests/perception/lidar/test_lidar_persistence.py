@@ -38,17 +38,27 @@ def _found(objs, box: SceneBox, within: float = 1.5) -> bool:
     return bool(len(d) and d.min() < within)
 
 
-def _drive_under_canopy(persist: bool) -> list[bool]:
-    rng = np.random.default_rng(3)
+def _sweeps(persist: bool, seed: int, n: int, scene) -> list[bool]:
+    """Per sweep i: whether the box of ``scene(i, rng) -> (box, points)`` was detected, with the
+    ego standing at the origin, with or without the structure persistence."""
+    rng = np.random.default_rng(seed)
     cfg = ObstacleConfig()
     persistence = StructurePersistence(cfg.structure.persistence)
     found = []
-    for i in range(24):
-        car = _car(i)
-        pts = np.concatenate([box_surface_points(car, 800, rng), _canopy(rng)])
+    for i in range(n):
+        box, pts = scene(i, rng)
         refine = partial(persistence.refine, i * SWEEP_NS, Pose2D()) if persist else None
-        found.append(_found(detect_obstacles(pts.astype(np.float32), cfg, refine=refine), car))
+        found.append(_found(detect_obstacles(pts.astype(np.float32), cfg, refine=refine), box))
     return found
+
+
+def _car_under_canopy(i: int, rng: np.random.Generator) -> tuple[SceneBox, np.ndarray]:
+    car = _car(i)
+    return car, np.concatenate([box_surface_points(car, 800, rng), _canopy(rng)])
+
+
+def _drive_under_canopy(persist: bool) -> list[bool]:
+    return _sweeps(persist, 3, 24, _car_under_canopy)
 
 
 def test_a_moving_car_under_a_tree_is_kept_where_the_shape_cue_alone_drops_it():
@@ -57,18 +67,14 @@ def test_a_moving_car_under_a_tree_is_kept_where_the_shape_cue_alone_drops_it():
     assert all(persistent)  # it has been moving for 1.5 s by then: a road user
 
 
+def _pole(i: int, rng: np.random.Generator) -> tuple[SceneBox, np.ndarray]:
+    pole = SceneBox(12.0, -8.0, 0.0, 0.25, 0.25, 3.8 if i < 6 else 2.0)
+    return pole, box_surface_points(pole, 300, rng)
+
+
 def _pole_sweeps(persist: bool) -> list[bool]:
     """A post seen whole for 6 sweeps, then only its lower 2 m (occluded above)."""
-    rng = np.random.default_rng(5)
-    cfg = ObstacleConfig()
-    persistence = StructurePersistence(cfg.structure.persistence)
-    found = []
-    for i in range(12):
-        pole = SceneBox(12.0, -8.0, 0.0, 0.25, 0.25, 3.8 if i < 6 else 2.0)
-        pts = box_surface_points(pole, 300, rng).astype(np.float32)
-        refine = partial(persistence.refine, i * SWEEP_NS, Pose2D()) if persist else None
-        found.append(_found(detect_obstacles(pts, cfg, refine=refine), pole))
-    return found
+    return _sweeps(persist, 5, 12, _pole)
 
 
 def test_static_structure_marked_before_stays_structure_when_the_cue_misses():

@@ -12,6 +12,7 @@ from perception.objects import Label, ObjectArray
 from perception.tracking import existence as ex
 from perception.tracking.tracker import MultiObjectTracker, TrackerConfig
 from stack.errors import ParamError
+from tests.perception.tracking.replay import detections
 
 DT_NS = 100_000_000
 DATA = Path(__file__).parent / "data" / "seed1004_fog_clutter.npz"
@@ -27,18 +28,7 @@ def _fog_run(cfg: TrackerConfig) -> tuple[int, int]:
     trk = MultiObjectTracker(cfg)
     clutter = found = 0
     for k, stamp in enumerate(z["stamp_ns"]):
-        m = z["step"] == k
-        n = int(m.sum())
-        det = ObjectArray(
-            z["position"][m].astype(float),
-            z["yaw"][m].astype(float),
-            z["dims"][m].astype(float),
-            z["label"][m],
-            z["score"][m].astype(float),
-            np.zeros((n, 2)),
-            z["cov_xy"][m].astype(float),
-            np.zeros((n, 16), np.uint8),
-        )
+        det = detections(z, k)
         ego = z["ego_xy"][k]
         trk.step(int(stamp), det, ego)
         pos = trk.confirmed_objects()[0].position[:, :2]

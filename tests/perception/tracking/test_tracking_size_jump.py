@@ -10,6 +10,7 @@ import numpy as np
 from perception.objects import Label, ObjectArray
 from perception.tracking import footprint as fp
 from perception.tracking.tracker import MultiObjectTracker, TrackerConfig
+from tests.perception.tracking.replay import detections
 
 DATA = Path(__file__).parent / "data" / "seed1005_fog_lead_car.npz"
 
@@ -24,18 +25,7 @@ def _lead_track() -> tuple[np.ndarray, list[dict[bytes, float]]]:
     trk = MultiObjectTracker(TrackerConfig())
     dist: list[dict[bytes, float]] = []
     for k, stamp in enumerate(z["stamp_ns"]):
-        m = z["step"] == k
-        n = int(m.sum())
-        det = ObjectArray(
-            z["position"][m].astype(float),
-            z["yaw"][m].astype(float),
-            z["dims"][m].astype(float),
-            z["label"][m],
-            z["score"][m].astype(float),
-            np.zeros((n, 2)),
-            z["cov_xy"][m].astype(float),
-            np.zeros((n, 16), np.uint8),
-        )
+        det = detections(z, k)
         trk.step(int(stamp), det, z["ego_xy"][k].astype(float))
         objs = trk.confirmed_objects()[0]
         d = np.hypot(*(objs.position[:, :2] - z["lead_xy"][k]).T)
