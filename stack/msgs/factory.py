@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -138,9 +137,7 @@ def _fresh(desc: tuple) -> Callable[[], Any]:
         return _builder(rest)
     sub, count = rest
     if sub[0] == _BASE and sub[1][0] in _NUMPY_DTYPES:
-        return functools.partial(
-            np.zeros, count if kind == _ARRAY else 0, dtype=_NUMPY_DTYPES[sub[1][0]]
-        )
+        return partial(np.zeros, count if kind == _ARRAY else 0, dtype=_NUMPY_DTYPES[sub[1][0]])
     if kind == _ARRAY:
         return lambda: [_default(sub) for _ in range(count)]
     return list

@@ -193,11 +193,13 @@ class SchedulerHooks:
         frames = FrameLedger(
             rt.start_times[chain.start], rt.chain_latencies[chain.name], limits.budget_ns
         )
-        executor = rt.nodes[node].spec.executor
-        shed = ShedMeter(
-            self._subscriptions_of(executor),
-            [n for n in rt.nodes.values() if n.spec.executor == executor],
-        )
+        shed: ShedMeter | None = None
+        if limits.max_shed is not None:  # the executor's shed work is watched
+            executor = rt.nodes[node].spec.executor
+            shed = ShedMeter(
+                self._subscriptions_of(executor),
+                [n for n in rt.nodes.values() if n.spec.executor == executor],
+            )
         ctl = DegradeController(chain.name, frames, limits, shed=shed)
         vset.advisor = ctl
         if self.guard is not None:

@@ -192,7 +192,7 @@ def train_pruned(
 def ramped_targets(targets: list[float], progress: float, ramp: float) -> list[float]:
     """Keep-ratio targets at ``progress`` (0..1) of pruning: from 1 down to ``targets`` over the
     first ``ramp`` share of the steps, then ``targets``."""
-    share = min(1.0, progress / ramp) if ramp > 0 else 1.0
+    share = _ramp_share(progress, ramp)
     return [1.0 - share * (1.0 - t) for t in targets]
 
 
@@ -201,8 +201,13 @@ def ramped_counts(
 ) -> tuple[int, ...]:
     """Exact keep counts at ``progress`` (0..1): from all ``tokens`` down to ``final`` over the
     first ``ramp`` share of the steps (the TOPK counterpart of :func:`ramped_targets`)."""
-    share = min(1.0, progress / ramp) if ramp > 0 else 1.0
+    share = _ramp_share(progress, ramp)
     return tuple(round(tokens - share * (tokens - k)) for k in final)
+
+
+def _ramp_share(progress: float, ramp: float) -> float:
+    """How far (0..1) the ramp over the first ``ramp`` share of the steps is at ``progress``."""
+    return min(1.0, progress / ramp) if ramp > 0 else 1.0
 
 
 def _class_weights(data: Crops) -> torch.Tensor:
