@@ -168,10 +168,9 @@ class DegradeController:
         self._switched_ns = self._clock()
         self._judged.clear()
         self._slack = None
-        if self._snaps:  # inputs shed before the switch do not count against the new variant
-            last = self._snaps[-1][1]
-            self._snaps.clear()
-            self._snaps.append((self._switched_ns, last))
+        # Shed work is judged anew from half a span after the switch (`_shed_share`), however
+        # far apart the polls come: the variant before's backlog never counts.
+        self._snaps.clear()
 
     def _extra_cost_ns(self, vset: VariantSet) -> int:
         """How much more the richer variant is known to take per run (0 if unknown)."""

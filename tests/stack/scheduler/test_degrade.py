@@ -194,6 +194,19 @@ def test_executor_shedding_degrades_and_holds_back_recovery():
     assert ctx.events[-1][1].endswith("executor shed 0 %")
 
 
+def test_the_backlog_shed_after_a_switch_never_counts_even_when_polls_are_far_apart():
+    shed = FakeShed()
+    ctx, vset, chain, clock = controlled(window=4, max_shed=0.05, shed=shed)
+    seen = []
+    for _ in range(11):
+        shed.take(10, 2)  # 20 % shed -> one step down once a span of inputs is in
+        seen += feed(vset, chain, clock, [10])
+    assert seen[-1] == "pruned"
+    shed.take(50, 50)  # the queued work of the variant before is shed after the switch
+    # The next look comes 1.5 s later (past half a span): that backlog must not step down again.
+    assert feed(vset, chain, clock, [10], period_ms=1500.0) == ["pruned"]
+
+
 def test_shed_is_ignored_without_max_shed():
     shed = FakeShed()
     _ctx, vset, chain, clock = controlled(window=2, shed=shed)
