@@ -196,7 +196,7 @@ def test_executor_shedding_degrades_and_holds_back_recovery():
 
 def test_the_backlog_shed_after_a_switch_never_counts_even_when_polls_are_far_apart():
     shed = FakeShed()
-    ctx, vset, chain, clock = controlled(window=4, max_shed=0.05, shed=shed)
+    _ctx, vset, chain, clock = controlled(window=4, max_shed=0.05, shed=shed)
     seen = []
     for _ in range(11):
         shed.take(10, 2)  # 20 % shed -> one step down once a span of inputs is in
