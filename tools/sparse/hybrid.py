@@ -64,9 +64,7 @@ class InnerSparsity:
             idx = slim.index[f"{m.name}.weight"]
             m.units = old.flatten()[idx].view(m.units.shape) if old is not None else m.units
         self.engine.masks.apply()
-        grown = self.engine.masks.regrow_to(self.engine.train_density, self.engine.gen)
-        self.engine._reset_state(slim.opt, grown)
-        self.engine.masks.apply()
+        self.engine.regrow(slim.opt)
         self.store(slim)
 
     def after_backward(self, last: bool) -> None:

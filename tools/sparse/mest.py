@@ -119,15 +119,22 @@ class MEST:
         if r <= 0:
             return None
         pruned = self.masks.prune_to(self.cfg.density * (1 - r), self.scores())
+        grown = self.regrow(optimizer)
+        event = Mutation(epoch, r, pruned, grown, self.masks.density())
+        self.history.append(event)
+        return event
+
+    def regrow(self, optimizer: torch.optim.Optimizer | None = None) -> int:
+        """Grow random inactive units up to the training density; their optimiser moments
+        start afresh, the masks are applied and regrown channels re-initialised. Returns the
+        number of units grown."""
         grown = self.masks.regrow_to(self.train_density, self.gen)
         if optimizer is not None:
             self._reset_state(optimizer, grown)
         self.masks.apply()
         for m, g in zip(self.masks.layers, grown, strict=True):
             m.revive(g, self.gen)
-        event = Mutation(epoch, r, pruned, sum(int(g.sum()) for g in grown), self.masks.density())
-        self.history.append(event)
-        return event
+        return sum(int(g.sum()) for g in grown)
 
     def _reset_state(self, optimizer: torch.optim.Optimizer, grown: list[torch.Tensor]) -> None:
         """Zero the optimiser's moments of masked and of regrown units (weights, and a

@@ -158,9 +158,10 @@ def _keep_decisions(
 
 
 def _fold(package: torch.Tensor, tokens: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """package (B,1,D) plus the weighted mean of tokens (B,N,D) with weights (B,N)."""
+    """package (B,1,D) plus the weighted mean of tokens (B,N,D) with weights (B,N), as one
+    (1 x N) @ (N x D) product per image."""
     w = weight / (weight.sum(1, keepdim=True) + 1e-6)
-    return package + (tokens * w[..., None]).sum(1, keepdim=True)
+    return package + w[:, None, :] @ tokens
 
 
 class TokenPrunedViT(nn.Module):
@@ -247,9 +248,7 @@ class TokenPrunedViT(nn.Module):
                 ranked = torch.gather(patches, 1, order[..., None].expand(-1, -1, d))
                 package = x[:, 1:2]
                 if n > k:
-                    weight = 1.0 - score[:, k:]
-                    weight = weight / (weight.sum(1, keepdim=True) + 1e-6)
-                    package = package + weight[:, None, :] @ ranked[:, k:]
+                    package = _fold(package, ranked[:, k:], 1.0 - score[:, k:])
                 x = torch.cat([x[:, :1], package, ranked[:, :k]], 1)
             x = blk(x)
         return self._classify(x)
