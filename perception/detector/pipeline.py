@@ -134,6 +134,8 @@ class Detector:
         cands = cands.select(keep)
         boxes = plan.to_image(cands.boxes)
         valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        if valid.all():  # the usual case: no empty box to drop, no copies
+            return Detections2D(boxes, cands.scores, cands.classes, self.label_of[cands.classes])
         return Detections2D(
             boxes[valid],
             cands.scores[valid],
