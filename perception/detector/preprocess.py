@@ -136,8 +136,9 @@ def preprocess(bgr: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Resize]:
     fused model (``spec.fused``) the resized uint8 BGR frame [1, H, W, 3] as it is."""
     plan = _plan(spec, bgr.shape[1], bgr.shape[0])
     if spec.fused:
-        pad = int(np.clip(round(spec.pad_value), 0, 255))
-        if spec.resize is ResizeMode.LETTERBOX and pad != spec.pad_value:
+        if spec.resize is ResizeMode.LETTERBOX and spec.pad_value != min(
+            max(round(spec.pad_value), 0), 255
+        ):  # Python numbers: np.clip of a scalar costs more than the rest of this branch
             raise ImageError(f"fused input: pad_value {spec.pad_value} is not a uint8 value")
         img = _resized(bgr, spec, plan, np.uint8)
         return np.ascontiguousarray(img)[None], plan

@@ -94,5 +94,8 @@ def test_fused_preprocess_hands_over_the_uint8_frame():
         bgr, _card(resize="letterbox", pad_value=114, channel_order="bgr", scale=1.0).input
     )
     np.testing.assert_array_equal(x[0].transpose(2, 0, 1).astype(np.float32), want[0])
-    with pytest.raises(ImageError, match=r"pad_value 114\.5 is not a uint8 value"):
-        preprocess(bgr, _card(fused=True, resize="letterbox", pad_value=114.5).input)
+    for bad in (114.5, 256.0, -1.0):
+        with pytest.raises(ImageError, match=rf"pad_value {bad} is not a uint8 value"):
+            preprocess(bgr, _card(fused=True, resize="letterbox", pad_value=bad).input)
+    x, _ = preprocess(bgr, _card(fused=True, resize="letterbox", pad_value=255.0).input)
+    assert (x[0, 0] == 255).all()
