@@ -103,8 +103,7 @@ class Resize:
     def to_image(self, boxes: np.ndarray) -> np.ndarray:
         """(N, 4) boxes from input pixels back to image pixels, clipped to the image."""
         out = (np.asarray(boxes, np.float32) - self._pad) / self._scale
-        # np.clip(x, 0, limit) per column, as two ufunc calls in place.
-        return np.minimum(np.maximum(out, np.float32(0.0), out=out), self._limit, out=out)
+        return np.clip(out, 0.0, self._limit, out=out)  # x to the width, y to the height
 
 
 def _resized(
