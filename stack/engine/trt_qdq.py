@@ -37,8 +37,8 @@ Q/DQ layers enforce. Each rule below names where it comes from:
   the size of the quantization axis". An INT32 input (ONNX Runtime's quantized biases) is not
   a quantized type: "only activation types allowed as input to this layer"
   (:attr:`QdqRule.DATA_TYPE`). ``IQuantizeLayer``: "accepts a floating-point data input".
-- TensorRT's "Explicit Quantization" guide: symmetric INT8, per-tensor activations,
-  per-channel weights.
+- TensorRT's "Working with Quantized Types" guide: "TensorRT uses a symmetric quantization
+  scheme"; per-tensor, per-channel or block scaling "depends on the layer and data type".
 
 The check is static: constants are initializers, ``Constant`` nodes and ``Identity`` / ``Cast``
 chains ending in one (as the parser's ``getWeightsFromIdentityOrConstant`` looks through
