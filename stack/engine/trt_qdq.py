@@ -27,9 +27,10 @@ Q/DQ layers enforce. Each rule below names where it comes from:
     (INT4/FP4 weights only), else "Invalid rank for the scale tensor"; the comment there:
     "We assume this is weight-quantization ... Activations-quantization does not support
     per-axis quantization" (:attr:`QdqRule.AXIS`, :attr:`QdqRule.PER_CHANNEL`). That
-    version reads a missing ``axis`` as the rank (then 0) and the later one (NVIDIA/TensorRT
-    ``parsers/onnx``) as ONNX's default 1, and before opset 13 as 0: a per-channel Q/DQ must
-    name its axis, in opset >= 13 (:attr:`QdqRule.OPSET`).
+    version reads a missing ``axis`` as the rank (then 0); a later version of the same file
+    (with the MX / FP4 additions, ``attrs.get<int32_t>("axis", 1)``) as ONNX's default 1, and
+    before opset 13 as 0: a per-channel Q/DQ must name its axis, in opset >= 13
+    (:attr:`QdqRule.OPSET`).
 - TensorRT's ``IDequantizeLayer`` (NvInfer.h, TensorRT 10 API reference): "accepts a
   quantized type input tensor"; the zero point's "data type must be identical to the input's
   data type", "must only contain zero-valued coefficients" and must be a build-time constant;
