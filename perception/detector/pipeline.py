@@ -121,9 +121,7 @@ class Detector:
         if len(cands) == 0:
             return Detections2D.empty()
         cands = _finite(cands)
-        if self.decoder.suppressed:  # a fused head ran the NMS; rows come best first
-            keep = slice(0, self.card.max_detections)
-        else:
+        if not self.decoder.suppressed:
             keep = nms(
                 cands.boxes,
                 cands.scores,
@@ -131,9 +129,13 @@ class Detector:
                 None if self.card.class_agnostic_nms else cands.classes,
                 self.card.max_detections,
             )
-        cands = cands.select(keep)
+            cands = cands.select(keep)
+        elif len(cands) > self.card.max_detections:  # a fused head ran the NMS: best first
+            cands = cands.select(slice(0, self.card.max_detections))
         boxes = plan.to_image(cands.boxes)
-        valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        valid = (boxes[:, 2:] > boxes[:, :2]).all(axis=1)  # x2 > x1 and y2 > y1
+        if valid.all():  # the usual case: no empty box to drop, no copies
+            return Detections2D(boxes, cands.scores, cands.classes, self.label_of[cands.classes])
         return Detections2D(
             boxes[valid],
             cands.scores[valid],
@@ -152,5 +154,7 @@ def _as_float(x: np.ndarray) -> np.ndarray:
 
 
 def _finite(cands: Candidates) -> Candidates:
+    if np.isfinite(cands.boxes).all() and np.isfinite(cands.scores).all():  # the usual case
+        return cands
     ok = np.isfinite(cands.boxes).all(axis=1) & np.isfinite(cands.scores)
     return cands if ok.all() else cands.select(ok)

@@ -7,6 +7,7 @@ input pixels map back to image pixels exactly (``to_image`` inverts ``to_input``
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import cv2
@@ -86,20 +87,23 @@ class Resize:
         return cls(new_w / image_width, new_h / image_height, float(pad_x), float(pad_y),
                    image_width, image_height)  # fmt: skip
 
-    def to_input(self, boxes: np.ndarray) -> np.ndarray:
-        """(N, 4) x1 y1 x2 y2 boxes from image pixels to input pixels."""
+    def __post_init__(self) -> None:
+        # The per-box constants, made once per plan (the callback maps boxes every frame).
         scale = np.array([self.sx, self.sy, self.sx, self.sy], np.float32)
         pad = np.array([self.pad_x, self.pad_y, self.pad_x, self.pad_y], np.float32)
-        return np.asarray(boxes, np.float32) * scale + pad
+        limit = np.array([self.image_width, self.image_height] * 2, np.float32)
+        for name, value in (("_scale", scale), ("_pad", pad), ("_limit", limit)):
+            value.setflags(write=False)
+            object.__setattr__(self, name, value)
+
+    def to_input(self, boxes: np.ndarray) -> np.ndarray:
+        """(N, 4) x1 y1 x2 y2 boxes from image pixels to input pixels."""
+        return np.asarray(boxes, np.float32) * self._scale + self._pad
 
     def to_image(self, boxes: np.ndarray) -> np.ndarray:
         """(N, 4) boxes from input pixels back to image pixels, clipped to the image."""
-        scale = np.array([self.sx, self.sy, self.sx, self.sy], np.float32)
-        pad = np.array([self.pad_x, self.pad_y, self.pad_x, self.pad_y], np.float32)
-        out = (np.asarray(boxes, np.float32) - pad) / scale
-        out[:, 0::2] = np.clip(out[:, 0::2], 0.0, self.image_width)
-        out[:, 1::2] = np.clip(out[:, 1::2], 0.0, self.image_height)
-        return out
+        out = (np.asarray(boxes, np.float32) - self._pad) / self._scale
+        return np.clip(out, 0.0, self._limit, out=out)  # x to the width, y to the height
 
 
 def _resized(
@@ -120,13 +124,20 @@ def _resized(
     return canvas
 
 
+@lru_cache(maxsize=32)
+def _plan(spec: InputSpec, image_width: int, image_height: int) -> Resize:
+    """The plan for a card's input and an image size, made once (plans are immutable)."""
+    return Resize.plan(spec, image_width, image_height)
+
+
 def preprocess(bgr: np.ndarray, spec: InputSpec) -> tuple[np.ndarray, Resize]:
     """A BGR uint8 image -> float32 [1, 3, H, W] network input and the mapping used; for a
     fused model (``spec.fused``) the resized uint8 BGR frame [1, H, W, 3] as it is."""
-    plan = Resize.plan(spec, bgr.shape[1], bgr.shape[0])
+    plan = _plan(spec, bgr.shape[1], bgr.shape[0])
     if spec.fused:
-        pad = int(np.clip(round(spec.pad_value), 0, 255))
-        if spec.resize is ResizeMode.LETTERBOX and pad != spec.pad_value:
+        if spec.resize is ResizeMode.LETTERBOX and spec.pad_value != min(
+            max(round(spec.pad_value), 0), 255
+        ):  # Python numbers: np.clip of a scalar costs more than the rest of this branch
             raise ImageError(f"fused input: pad_value {spec.pad_value} is not a uint8 value")
         img = _resized(bgr, spec, plan, np.uint8)
         return np.ascontiguousarray(img)[None], plan

@@ -1,5 +1,6 @@
-"""`l4 engine info|fuse-report|build|bench|compare MODEL`: inspect ONNX models, build cached TensorRT
-engines, time a backend against a bare ONNX Runtime session, and compare two backends."""
+"""`l4 engine info|fuse-report|qdq-check|build|bench|compare MODEL`: inspect ONNX models, check
+Q/DQ files against TensorRT's rules, build cached TensorRT engines, time a backend against a bare
+ONNX Runtime session, and compare two backends."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from stack.cli import argtypes, engine_fusion
+from stack.cli import argtypes, engine_fusion, engine_qdq
 from stack.cli.errors import CliError
 
 BACKENDS = ("auto", "tensorrt", "onnxruntime")
@@ -29,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     _add_info(cmds)
     engine_fusion.add_parser(cmds)
+    engine_qdq.add_parser(cmds)
 
     build = cmds.add_parser("build", help="build (or find cached) a TensorRT engine")
     build.add_argument("model", type=Path)

@@ -30,6 +30,7 @@ from stack.engine.errors import BackendUnavailable, CalibrationError, EngineErro
 from stack.engine.model import OnnxModel, read_model
 from stack.engine.options import CalibrationArg, EngineOptions, OrtOptions
 from stack.engine.ort import OrtEngine
+from stack.engine.trt_qdq import require_tensorrt_qdq
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,8 @@ def load_tensorrt(
     if options.int8_route is Int8Route.QUANTIZE_QDQ and feeder is not None:
         build_model = _qdq_model(model, feeder, cache)
         feeder = None
+    if build_model.has_qdq:  # a rule TensorRT's parser or builder would refuse, named first
+        require_tensorrt_qdq(build_model.proto, str(build_model.path))
     timing_path = cache.timing_cache_path(platform)
     calib_path = cache.derived_path(
         model.name, model.sha256, options.calibration_id or "", ".calib"

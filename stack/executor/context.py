@@ -63,8 +63,8 @@ class EmbeddedContext:
             raise ExecutorError(f"node {self.name}: timer period must be > 0, got {period_s}")
         self._runtime.add_timer(Timer(self._state, int(period_s * 1e9), callback))
 
-    def new(self, msgtype: str, **fields: Any) -> Any:
-        return msgs.new(msgtype, **fields)
+    # The factory itself, not a method calling it: nodes build ~190 messages a frame.
+    new = staticmethod(msgs.new)
 
     def engine(self, model: str | Path, **options: Any) -> Any:
         return self._runtime.load_engine(self._state, model, **options)

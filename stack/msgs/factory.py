@@ -174,21 +174,42 @@ def _builder(typename: str) -> Callable[..., Any]:
     return env["build"]
 
 
+# Builders by the type name as the caller spells it (short or long form), for the rosbags
+# backend: the common call is then one dict lookup and the builder's own call.
+_BUILDERS: dict[str, Callable[..., Any]] = {}
+
+
 def new(typename: str, **fields: Any) -> Any:
     """Build a message of ``typename`` with ROS defaults for every omitted field.
 
     Raises MessageError naming the type and field for an unknown type or field.
     """
-    typename = normalize_typename(typename)
-    if _backend is not None:
-        return _backend(typename, **fields)
-    build = _builder(typename)
+    build = _BUILDERS.get(typename)
+    if build is None or _backend is not None:
+        return _new(typename, fields)
     try:
         return build(**fields)
     except TypeError:
-        names = {name for name, _ in _fields(typename)}
-        if names.issuperset(fields):
-            raise
+        _check_fields(normalize_typename(typename), fields)
+        raise
+
+
+def _new(typename: str, fields: dict[str, Any]) -> Any:
+    name = normalize_typename(typename)
+    if _backend is not None:
+        return _backend(name, **fields)
+    build = _builder(name)
+    _BUILDERS[typename] = build
+    try:
+        return build(**fields)
+    except TypeError:
+        _check_fields(name, fields)
+        raise
+
+
+def _check_fields(typename: str, fields: dict[str, Any]) -> None:
+    names = {name for name, _ in _fields(typename)}
+    if not names.issuperset(fields):
         raise MessageError(
             f"{typename} has no field(s) {sorted(set(fields) - names)}; fields are {sorted(names)}"
         ) from None

@@ -111,7 +111,7 @@ class RclpyContext:
     def timer(self, period_s: float, callback: Callable[[], None]) -> None:
         self._node.create_timer(period_s, self.errors.wrap(self.name, callback, self.logger))
 
-    def new(self, msgtype: str, **fields: Any) -> Any:
+    def new(self, msgtype: str, **fields: Any) -> Any:  # rosidl classes: no hot path to save
         return msgs.new(msgtype, **fields)
 
     def engine(self, model: str | Path, **options: Any) -> Any:

@@ -39,8 +39,8 @@ class CallContext:
     def timer(self, period_s: float, callback: Callable[[], None]) -> None:
         pass
 
-    def new(self, msgtype: str, **fields: Any) -> Any:
-        return msgs.new(msgtype, **fields)
+    # The factory itself, not a method calling it: nodes build ~190 messages a frame.
+    new = staticmethod(msgs.new)
 
     def engine(self, model: str, **options: Any) -> Any:
         raise NotImplementedError

@@ -2,7 +2,8 @@
 
 Built on ONNX Runtime's quantizer through :func:`stack.engine.quantize.quantize_feeds`:
 per-channel symmetric INT8 weights, biases left in float (no INT32 ``DequantizeLinear``, which
-TensorRT >= 10.1 refuses; checked after writing), activations calibrated (min/max) on camera
+TensorRT >= 10.1 refuses; checked after writing, and for ``target: tensorrt`` every rule of
+TensorRT's Q/DQ import, :mod:`stack.engine.trt_qdq`), activations calibrated (min/max) on camera
 frames from a bag topic or from generated scenario seeds, pre-processed exactly as the node does
 it (so a fused model is calibrated on uint8 frames).
 
@@ -33,6 +34,7 @@ from perception.detector.preprocess import preprocess
 from stack import topics
 from stack.engine.calibration import CalibrationSource
 from stack.engine.quantize import ActivationType, int32_dequantize_inputs, quantize_feeds
+from stack.engine.trt_qdq import QdqRuleError, require_tensorrt_qdq
 from stack.errors import L4Error
 
 log = logging.getLogger(__name__)
@@ -154,11 +156,17 @@ def quantize_int8(
     count = [0]
     feeds = _feeds(chain([first], frames), card, _input_name(src), count)
     quantize_feeds(src, out, feeds, target.activations)
-    bad = int32_dequantize_inputs(onnx.load(out))
+    written = onnx.load(out)
+    bad = int32_dequantize_inputs(written)
     if bad:
         raise QuantizeError(
             f"{out}: DequantizeLinear with INT32 input (TensorRT refuses): {bad[:3]}"
         )
+    if target is QuantTarget.TENSORRT:  # every rule of TensorRT's Q/DQ import, not only INT32
+        try:
+            require_tensorrt_qdq(written, str(out))
+        except QdqRuleError as exc:
+            raise QuantizeError(str(exc)) from None
     card_path = None
     if write_model_card:
         text = (f"{card.name or Path(card.model).stem}: INT8 Q/DQ for {target.value} (tools.compress."

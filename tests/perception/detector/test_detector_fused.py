@@ -94,5 +94,48 @@ def test_fused_preprocess_hands_over_the_uint8_frame():
         bgr, _card(resize="letterbox", pad_value=114, channel_order="bgr", scale=1.0).input
     )
     np.testing.assert_array_equal(x[0].transpose(2, 0, 1).astype(np.float32), want[0])
-    with pytest.raises(ImageError, match=r"pad_value 114\.5 is not a uint8 value"):
-        preprocess(bgr, _card(fused=True, resize="letterbox", pad_value=114.5).input)
+    for bad in (114.5, 256.0, -1.0):
+        with pytest.raises(ImageError, match=rf"pad_value {bad} is not a uint8 value"):
+            preprocess(bgr, _card(fused=True, resize="letterbox", pad_value=bad).input)
+    x, _ = preprocess(bgr, _card(fused=True, resize="letterbox", pad_value=255.0).input)
+    assert (x[0, 0] == 255).all()
+
+
+class _RowsEngine:
+    """An engine whose top-K head returns fixed rows (a fused model with its NMS)."""
+
+    def __init__(self, rows):
+        self.rows = rows
+        self.inputs = (TensorSpec("image", (1, 32, 64, 3), np.dtype(np.uint8)),)
+        self.outputs = (TensorSpec("b", (1, 5, 4), np.dtype(np.float32)),
+                        TensorSpec("s", (1, 5), np.dtype(np.float32)),
+                        TensorSpec("c", (1, 5), np.dtype(np.int64)))  # fmt: skip
+
+    def run(self, feeds):
+        return dict(zip(("b", "s", "c"), self.rows))
+
+
+@pytest.mark.parametrize("max_detections", [100, 2])
+def test_fused_rows_drop_non_finite_and_empty_boxes_and_keep_the_best(max_detections):
+    from perception.detector.pipeline import Detector
+
+    card = card_from_dict({
+        "model": "m.onnx", "classes": ["car", "truck"], "labels": {"car": "CAR", "truck": "TRUCK"},
+        "input": {"width": 64, "height": 32, "fused": True}, "max_detections": max_detections,
+        "decoder": {"name": "topk", "k": 5, "nms_iou": 0.5}, "nms_threshold": 0.5,
+    }, "card.yaml")  # fmt: skip
+    boxes = np.array([[[1, 1, 9, 9], [2, 2, np.nan, 8], [5, 5, 5, 9], [-4, 3, 70, 40],
+                       [0, 0, 4, 4]]], np.float32)  # fmt: skip
+    scores = np.array([[0.9, 0.8, 0.7, np.inf, 0.6]], np.float32)
+    classes = np.array([[0, 1, 0, 1, 1]], np.int64)
+    det = Detector(_RowsEngine([boxes, scores, classes]), card)
+    got = det.detect(np.zeros((64, 128, 3), np.uint8))  # the image is twice the input size
+    # NaN box and infinite score dropped; the zero-width box dropped after the mapping
+    want = [0, 4][:max_detections] if max_detections > 2 else [0]
+    assert got.scores.tolist() == pytest.approx(scores[0, want].tolist())
+    np.testing.assert_array_equal(got.boxes, boxes[0, want] * 2)
+    assert got.classes.tolist() == classes[0, want].tolist()
+    scores[0, 3] = 0.65  # finite now: kept, its box clipped to the 128 x 64 image
+    got = det.detect(np.zeros((64, 128, 3), np.uint8))
+    want_boxes = [[2, 2, 18, 18], [0, 6, 128, 64], [0, 0, 8, 8]][: max(max_detections - 1, 1)]
+    np.testing.assert_array_equal(got.boxes, np.array(want_boxes, np.float32))

@@ -53,6 +53,33 @@ def test_letterbox_round_trip(position):
     assert tensor[0, 0, 160, 160] == pytest.approx(200 / 255)
 
 
+@pytest.mark.parametrize("resize", [ResizeMode.STRETCH, ResizeMode.LETTERBOX])
+def test_to_image_clips_each_coordinate_to_the_image(resize):
+    """Boxes mapped back are clipped per column (x to the width, y to the height), as np.clip
+    of each column gives; a NaN stays NaN (the detector drops it before)."""
+    plan = Resize.plan(InputSpec(320, 320, resize), 640, 384)
+    rng = np.random.default_rng(3)
+    boxes = (rng.random((500, 4)) * 500 - 100).astype(np.float32)
+    boxes[0, 1] = np.nan
+    scale = np.array([plan.sx, plan.sy] * 2, np.float32)
+    want = (boxes - np.array([plan.pad_x, plan.pad_y] * 2, np.float32)) / scale
+    want[:, 0::2] = np.clip(want[:, 0::2], 0, 640)
+    want[:, 1::2] = np.clip(want[:, 1::2], 0, 384)
+    got = plan.to_image(boxes)
+    assert got.dtype == np.float32 and np.array_equal(got, want, equal_nan=True)
+    assert np.nanmax(got[:, 0::2]) == 640.0 and np.nanmax(got[:, 1::2]) == 384.0  # both limits
+
+
+def test_plans_are_shared_per_input_and_size_and_immutable():
+    spec = InputSpec(320, 192)
+    _, a = preprocess(np.zeros((384, 640, 3), np.uint8), spec)
+    _, b = preprocess(np.ones((384, 640, 3), np.uint8), spec)
+    _, c = preprocess(np.zeros((192, 320, 3), np.uint8), spec)
+    assert a is b and c is not a and c.sx == 1.0
+    with pytest.raises(ValueError):
+        a._scale[0] = 2.0  # shared by every frame: read-only
+
+
 def test_preprocess_channel_order_and_normalisation():
     img = np.zeros((4, 4, 3), np.uint8)
     img[..., 0] = 255  # blue

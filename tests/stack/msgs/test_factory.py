@@ -134,6 +134,22 @@ def test_unknown_type_and_field_name_the_culprit():
         deserialize(b"\x00\x01", "sensor_msgs/msg/Imu")
 
 
+def test_cached_builders_keep_errors_and_the_backend(monkeypatch):
+    """After a type's first message, ``new`` takes the cached builder (by the name as spelled):
+    a bad field still names the type and field, a wrong value type still raises TypeError,
+    and a backend set later (rclpy) still gets every call."""
+    for name in ("geometry_msgs/Vector3", "geometry_msgs/msg/Vector3"):
+        assert new(name, x=1.0).x == 1.0  # caches the builder under this spelling
+        with pytest.raises(MessageError, match=r"geometry_msgs/msg/Vector3 has no field.*'w'"):
+            new(name, x=1.0, w=2.0)
+    with pytest.raises(TypeError):
+        new("geometry_msgs/msg/Vector3", 1.0)  # positional: not a field problem
+    seen = []
+    monkeypatch.setattr(msgs.factory, "_backend", lambda t, **f: seen.append((t, f)) or "rosidl")
+    assert new("geometry_msgs/Vector3", x=2.0) == "rosidl"
+    assert seen == [("geometry_msgs/msg/Vector3", {"x": 2.0})]
+
+
 def test_mutable_defaults_are_built_per_message_and_given_values_kept():
     """The generated constructors share only immutable defaults: nested messages, arrays and
     lists are new for every message; given values are used as they are, not copied."""

@@ -285,6 +285,18 @@ def test_fused_int8_detector_gives_the_int8_detections(tmp_path, camera_frames):
     assert n >= 10
 
 
+def test_fusing_the_tensorrt_int8_file_keeps_tensorrts_qdq_rules(tmp_path):
+    """The rewrites (channel swap in the INT8 first-layer weights, heads, NMS) leave every Q/DQ
+    as TensorRT's parser takes it (stack.engine.trt_qdq): the TensorRT file can be fused."""
+    from stack.engine.trt_qdq import check_qdq
+
+    result = fuse(model_file("camera_detector_int8_trt.onnx"), tmp_path / "tf.onnx",
+                  model_file("camera_detector_int8_trt.yaml"))  # fmt: skip
+    model = onnx.load(result.model)
+    assert sum(n.op_type == "DequantizeLinear" for n in model.graph.node) > 20
+    assert check_qdq(model) == []
+
+
 def test_fuse_run_method_checks_the_recipe(tmp_path):
     from tools.compress.fusion import run_method
 

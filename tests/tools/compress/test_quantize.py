@@ -14,6 +14,7 @@ from perception.detector.card import load_card
 from perception.detector.preprocess import preprocess
 from perception.models import CAMERA_DETECTOR_CARD, model_file
 from stack.engine.quantize import int32_dequantize_inputs
+from stack.engine.trt_qdq import QdqRule, check_qdq
 from tools.compress.quantize import (
     Calibration,
     QuantizeError,
@@ -49,8 +50,10 @@ def test_int8_leaves_biases_float_and_runs(tmp_path, camera_frames, target):
     zp_types, nonzero = _qdq_params(model)
     if target is QuantTarget.TENSORRT:  # what TensorRT takes: INT8, zero point 0
         assert zp_types == {onnx.TensorProto.INT8} and nonzero == {0}
+        assert check_qdq(model) == []  # and every other rule of its Q/DQ import
     else:
         assert zp_types == {onnx.TensorProto.UINT8}
+        assert {p.rule for p in check_qdq(model)} >= {QdqRule.ZERO_POINT_TYPE}
     card = load_card(result.card)
     assert card.model == out.name and target.value in card.description
     x = preprocess(camera_frames[5], card.input)[0]
