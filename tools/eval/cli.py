@@ -105,11 +105,13 @@ def print_contacts(result: dict, console) -> None:
         f"plans touching an actor: {contacts['count']} contact(s), "
         f"{contacts['at_fault']} at fault (nuPlan's rules)"
     )
-    table = Table("actor", "type", "at fault", "plans", "earliest horizon (s)", title=title)
+    table = Table("actor", "class", "type", "at fault", "plans", "earliest horizon (s)",
+                  title=title)  # fmt: skip
     for row in contacts["by_actor"]:
         fault = "[red]yes[/]" if row["at_fault"] else "no"
         horizon = f"{row['earliest_horizon_s']:.1f}"
-        table.add_row(str(row["actor_id"]), row["type"], fault, str(row["plans"]), horizon)
+        table.add_row(row["actor_id"][:8], row["label"], row["type"], fault, str(row["plans"]),
+                      horizon)  # fmt: skip
     console.print(table)
 
 

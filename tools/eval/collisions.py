@@ -40,8 +40,9 @@ from typing import Any
 import numpy as np
 
 from perception.geometry import quaternion_to_yaw
+from perception.objects import Label
 from planning.lane import Lane, MapError
-from tools.eval.groundtruth import GroundTruth, to_map
+from tools.eval.groundtruth import GroundTruth, to_map, uuid_text
 from tools.eval.metrics import polygon_distance, rectangle
 
 EGO_LENGTH, EGO_WIDTH = 4.7, 1.9
@@ -77,7 +78,8 @@ class PlanPoses:
 class Contact:
     """A plan whose ego footprint touches an actor: the first touching pose decides the type."""
 
-    actor_id: int
+    actor_id: int  # uuid_int of the actor's object_id
+    label: int  # the actor's ObjectClassification label
     stamp_ns: int  # the plan's stamp
     horizon_s: float  # time from the plan's start of its first touching pose
     type: CollisionType
@@ -85,7 +87,13 @@ class Contact:
     poses: int  # poses of this plan touching this actor
 
     def as_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "type": self.type.name}
+        return {**dataclasses.asdict(self), **_actor_json(self), "type": self.type.name}
+
+
+def _actor_json(contact: Contact) -> dict[str, Any]:
+    """The actor as JSON shows it: its object_id's uuid text and its label's name."""
+    label = Label(contact.label).name if contact.label in set(Label) else str(contact.label)
+    return {"actor_id": uuid_text(contact.actor_id), "label": label}
 
 
 @dataclass
@@ -253,9 +261,8 @@ def _plan_clearance(
                         float(track.speeds(t_ns[k : k + 1])[0]),
                     )  # fmt: skip
                     in_lane = lanes.holds(ego_fps[k]) if lanes is not None else False
-                    contact = Contact(
-                        aid, stamp, float(tau[k]), kind, is_at_fault(kind, in_lane), 0
-                    )
+                    fault = is_at_fault(kind, in_lane)
+                    contact = Contact(aid, track.label, stamp, float(tau[k]), kind, fault, 0)
                 contact = dataclasses.replace(contact, poses=contact.poses + 1)
                 if not contact.at_fault:
                     continue
@@ -285,7 +292,7 @@ def clearance_scores(result: Clearance) -> dict[str, Any]:
     for c in result.contacts:
         row = groups.setdefault(
             (c.actor_id, c.type.name, c.at_fault),
-            {"actor_id": c.actor_id, "type": c.type.name, "at_fault": c.at_fault, "plans": 0,
+            {**_actor_json(c), "type": c.type.name, "at_fault": c.at_fault, "plans": 0,
              "first_stamp_ns": c.stamp_ns, "earliest_horizon_s": c.horizon_s},
         )  # fmt: skip
         row["plans"] += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid as uuid_module
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,11 @@ def read_topics(bag: Path, topics: Iterable[str]) -> dict[str, list[tuple[int, A
 
 def uuid_int(uuid: Any) -> int:
     return int.from_bytes(bytes(np.asarray(uuid.uuid, dtype=np.uint8)), "little")
+
+
+def uuid_text(value: int) -> str:
+    """The standard text form of an id that ``uuid_int`` made (the object_id's 16 bytes)."""
+    return str(uuid_module.UUID(bytes=value.to_bytes(16, "little")))
 
 
 @dataclass

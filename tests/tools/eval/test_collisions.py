@@ -15,7 +15,7 @@ from planning.trajectory import TrajectoryArrays, trajectory_msg
 from stack import msgs
 from tools.eval import collisions
 from tools.eval.collisions import CollisionType, LaneStrips, clearance_scores, plan_clearance
-from tools.eval.groundtruth import ActorTrack, GroundTruth
+from tools.eval.groundtruth import ActorTrack, GroundTruth, uuid_int, uuid_text
 
 T0 = 1_700_000_000_000_000_000
 SECOND = 1_000_000_000
@@ -134,7 +134,8 @@ def test_contacts_are_counted_in_full_and_listed_up_to_the_cap(lanes, monkeypatc
     assert scores["count"] == 2 and scores["at_fault"] == 2 and len(scores["first"]) == 1
     assert scores["first"][0]["type"] == "STOPPED_TRACK_COLLISION"
     assert scores["by_actor"] == [
-        {"actor_id": 7, "type": "STOPPED_TRACK_COLLISION", "at_fault": True, "plans": 2,
+        {"actor_id": uuid_text(7), "label": "CAR", "type": "STOPPED_TRACK_COLLISION",
+         "at_fault": True, "plans": 2,
          "first_stamp_ns": T0, "earliest_horizon_s": pytest.approx(result.contacts[0].horizon_s)}
     ]  # fmt: skip
 
@@ -163,3 +164,9 @@ def test_lane_strips_place_points_in_lanes_or_off_the_road(lanes):
 
 def test_a_track_speed_comes_from_its_poses_when_no_twist_was_recorded():
     assert _actor(0.0, 0.0, 3.0, 4.0, 0.0).speeds(np.array([T0 + SECOND]))[0] == pytest.approx(5.0)
+
+
+def test_an_actor_id_reads_back_as_its_object_id_uuid():
+    raw = np.arange(16, dtype=np.uint8)
+    obj = msgs.new("unique_identifier_msgs/msg/UUID", uuid=raw)
+    assert uuid_text(uuid_int(obj)) == "00010203-0405-0607-0809-0a0b0c0d0e0f"
