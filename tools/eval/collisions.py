@@ -31,6 +31,7 @@ Conventions (score.py puts them in the JSON under "conventions"):
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -53,6 +54,7 @@ EGO_STOPPED_MPS = 0.05  # nuPlan: stopped_speed_threshold of _get_collision_type
 TRACK_STOPPED_MPS = 0.005  # nuPlan: is_track_stopped
 BEHIND_DEG = 150.0  # nuPlan: is_agent_behind angle_tolerance
 MAX_CONTACTS_LISTED = 20  # contacts named in the JSON's "first" (all are counted)
+log = logging.getLogger(__name__)
 
 
 class CollisionType(IntEnum):
@@ -120,15 +122,14 @@ class LaneStrips:
         try:
             with np.load(path) as data:
                 if "centerline" not in data or "lane_offsets" not in data:
-                    return None
+                    raise MapError(f"no 'centerline' and 'lane_offsets' (keys: {sorted(data)})")
                 line, offsets = np.asarray(data["centerline"], float), np.sort(data["lane_offsets"])
-        except (OSError, ValueError):
-            return None
-        if len(offsets) < 2:
-            return None
-        try:
+            if len(offsets) < 2:
+                raise MapError(f"'lane_offsets' has {len(offsets)} lane(s), 2 or more needed")
             reference = Lane.from_polyline(line, f"{path}:centerline")
-        except MapError:
+        except (OSError, ValueError) as exc:  # MapError is a ValueError
+            log.warning("%s: no lane strips (%s); every lateral contact counts as at fault",
+                        path, exc)  # fmt: skip
             return None
         return cls(reference, offsets.astype(float), float(np.min(np.diff(offsets))) / 2)
 

@@ -147,7 +147,7 @@ def test_no_contact_leaves_both_clearances_equal(lanes):
     assert scores["min_clearance_at_fault_m"] == scores["min_clearance_m"] > 1.0
 
 
-def test_a_map_without_lane_strips_or_unreadable_gives_none(tmp_path: Path):
+def test_a_map_without_lane_strips_or_unreadable_gives_none(tmp_path: Path, caplog):
     plain = tmp_path / "plain.npz"
     np.savez(plain, centerline=np.array([[0.0, 0.0], [10.0, 0.0]]))
     broken = tmp_path / "broken.npz"
@@ -155,6 +155,9 @@ def test_a_map_without_lane_strips_or_unreadable_gives_none(tmp_path: Path):
     assert LaneStrips.from_map(plain) is None
     assert LaneStrips.from_map(broken) is None
     assert LaneStrips.from_map(tmp_path / "missing.npz") is None
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 3 and "plain.npz: no lane strips" in warned[0]
+    assert all("every lateral contact counts as at fault" in w for w in warned)
 
 
 def test_lane_strips_place_points_in_lanes_or_off_the_road(lanes):
