@@ -16,6 +16,8 @@ SUMMARY = (
     ("id_switches", "ID switches", "{:d}", None, False),
     ("loc_rmse_m", "localization RMSE (m)", "{:.3f}", 0.3, False),
     ("min_clearance_m", "min clearance of plans (m)", "{:.2f}", 1.0, True),
+    # issue 23: contacts nuPlan would not blame on the ego left out (open-loop actors)
+    ("min_clearance_at_fault_m", "  at fault only (nuPlan's rules)", "{:.2f}", 1.0, True),
     ("control_error_m", "control cross-track at 1 s (m)", "{:.3f}", None, False),
     # issue 23: heads visible within 60 m; plans that cross a red line; plans stopping at green
     ("light_accuracy", "light-state accuracy (<= 60 m)", "{:.4f}", 0.99, True),
@@ -85,10 +87,32 @@ def run(args: argparse.Namespace) -> int:
     result = score_run(outputs, bag, variants=run_image_variants(args.run_dir))
     console = make_console()
     print_summary(result, console)
+    print_contacts(result, console)
     print_variants(result, console)
     if args.json:
         write_json(result, args.json)
     return 0
+
+
+def print_contacts(result: dict, console) -> None:
+    """Plans touching an actor, grouped by actor, nuPlan's collision type and fault."""
+    from rich.table import Table
+
+    contacts = result.get("contacts") or {}
+    if not contacts.get("count"):
+        return
+    title = (
+        f"plans touching an actor: {contacts['count']} contact(s), "
+        f"{contacts['at_fault']} at fault (nuPlan's rules)"
+    )
+    table = Table("actor", "class", "type", "at fault", "plans", "earliest horizon (s)",
+                  title=title)  # fmt: skip
+    for row in contacts["by_actor"]:
+        fault = "[red]yes[/]" if row["at_fault"] else "no"
+        horizon = f"{row['earliest_horizon_s']:.1f}"
+        table.add_row(row["actor_id"][:8], row["label"], row["type"], fault, str(row["plans"]),
+                      horizon)  # fmt: skip
+    console.print(table)
 
 
 def print_variants(result: dict, console) -> None:

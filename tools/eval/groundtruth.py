@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid as uuid_module
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,11 @@ def uuid_int(uuid: Any) -> int:
     return int.from_bytes(bytes(np.asarray(uuid.uuid, dtype=np.uint8)), "little")
 
 
+def uuid_text(value: int) -> str:
+    """The standard text form of an id that ``uuid_int`` made (the object_id's 16 bytes)."""
+    return str(uuid_module.UUID(bytes=value.to_bytes(16, "little")))
+
+
 @dataclass
 class ActorTrack:
     """One ground-truth actor over time (map frame); arrays are converted once, yaw unwrapped."""
@@ -50,11 +56,33 @@ class ActorTrack:
     t: np.ndarray  # (N,) ns
     xyyaw: np.ndarray  # (N, 3)
     size: tuple[float, float] = (0.0, 0.0)  # length, width
+    speed: np.ndarray | None = None  # (N,) m/s from the recorded twist; None: from the poses
 
     def __post_init__(self) -> None:
         self.t = np.asarray(self.t, dtype=np.int64)
         self.xyyaw = np.array(self.xyyaw, dtype=np.float64).reshape(-1, 3)
         self.xyyaw[:, 2] = np.unwrap(self.xyyaw[:, 2])
+        if self.speed is None:
+            self.speed = self._speed_from_poses()
+        self.speed = np.asarray(self.speed, dtype=np.float64).reshape(len(self.t))
+
+    def _speed_from_poses(self) -> np.ndarray:
+        if len(self.t) < 2:
+            return np.zeros(len(self.t))
+        seconds = (self.t - self.t[0]) * 1e-9
+        vx = np.gradient(self.xyyaw[:, 0], seconds)
+        vy = np.gradient(self.xyyaw[:, 1], seconds)
+        return np.hypot(vx, vy)
+
+    def speeds(self, t_ns: np.ndarray, tolerance_ns: int = 60_000_000) -> np.ndarray:
+        """(K,) speeds interpolated at ``t_ns``; NaN outside the track."""
+        t_ns = np.asarray(t_ns)
+        out = np.full(len(t_ns), np.nan)
+        if not len(self.t):
+            return out
+        ok = (t_ns >= self.t[0] - tolerance_ns) & (t_ns <= self.t[-1] + tolerance_ns)
+        out[ok] = np.interp(t_ns[ok], self.t, self.speed)
+        return out
 
     def poses(self, t_ns: np.ndarray, tolerance_ns: int = 60_000_000) -> np.ndarray:
         """(K, 3) poses interpolated at ``t_ns``; NaN rows outside the track."""
@@ -118,13 +146,18 @@ def load_ground_truth(
         for obj in msg.objects:
             aid = uuid_int(obj.object_id)
             label = obj.classification[0].label if len(obj.classification) else 0
-            track = tracks.setdefault(aid, {"label": label, "t": [], "xyyaw": []})
+            track = tracks.setdefault(aid, {"label": label, "t": [], "xyyaw": [], "speed": []})
             pose = obj.kinematics.pose_with_covariance.pose
+            twist = obj.kinematics.twist_with_covariance.twist.linear
             track["t"].append(stamp)
+            track["speed"].append(float(np.hypot(twist.x, twist.y)))
             track["xyyaw"].append(
                 (pose.position.x, pose.position.y, quaternion_to_yaw(pose.orientation))
             )
             track["size"] = (obj.shape.dimensions.x, obj.shape.dimensions.y)
+    for fields in tracks.values():
+        if not any(fields["speed"]):  # no twist recorded: ActorTrack takes it from the poses
+            fields["speed"] = None
     actors = {aid: ActorTrack(**fields) for aid, fields in tracks.items()}
     ego_t = np.array([s for s, _ in data[ego]], dtype=np.int64)
     ego_xyyaw = np.array(

@@ -89,9 +89,25 @@ def _inside(points: np.ndarray, poly: np.ndarray) -> np.ndarray:
     return np.all(cross >= 0, axis=1) | np.all(cross <= 0, axis=1)
 
 
+def _edges_cross(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether an edge of polygon ``a`` properly crosses an edge of ``b``."""
+    p, q = a[:, None], np.roll(a, -1, axis=0)[:, None]
+    r, s = b[None], np.roll(b, -1, axis=0)[None]
+
+    def cross(o: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return (u[..., 0] - o[..., 0]) * (v[..., 1] - o[..., 1]) - (u[..., 1] - o[..., 1]) * (
+            v[..., 0] - o[..., 0]
+        )
+
+    return bool(
+        np.any((cross(r, s, p) * cross(r, s, q) < 0) & (cross(p, q, r) * cross(p, q, s) < 0))
+    )
+
+
 def polygon_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Distance between two convex polygons (0 when they overlap)."""
-    if _inside(a, b).any() or _inside(b, a).any():
+    """Distance between two convex polygons (0 when they overlap, also when they cross like a
+    plus sign with no corner inside the other)."""
+    if _inside(a, b).any() or _inside(b, a).any() or _edges_cross(a, b):
         return 0.0
     best = np.inf
     for p, q in ((a, b), (b, a)):

@@ -11,9 +11,7 @@ Conventions (stated in the JSON under "conventions"):
   (``skipped_clouds``: count, and the first few with topic, stamp and reason); its stamp scores
   no lidar recall;
 - localization RMSE is over the position error after a 2 s warm-up;
-- min clearance is the smallest gap between the ego footprint (4.7 x 1.9 m, its centre 1.4 m
-  ahead of base_link, the rear axle that trajectory poses give) placed along each planned
-  trajectory (5 s horizon) and every actor's true footprint at that future time;
+- min clearance, contacts and their fault: see below (tools.eval.collisions);
 - control error is the cross-track distance from the planned path of the pose a kinematic
   bicycle reaches after 1 s under each command, started from the true pose.
 """
@@ -30,9 +28,16 @@ from typing import Any
 
 import numpy as np
 
-from perception.geometry import quaternion_to_yaw
 from perception.lidar.pointcloud import PointCloudError, read_points
-from tools.eval import lights
+from tools.eval import collisions, lights
+from tools.eval.collisions import (
+    EGO_CENTER_AHEAD,
+    LaneStrips,
+    ego_footprint_centers,
+    min_clearance,
+    plan_clearance,
+    plan_poses,
+)
 from tools.eval.groundtruth import (
     EvalError,
     GroundTruth,
@@ -44,8 +49,6 @@ from tools.eval.groundtruth import (
 from tools.eval.metrics import (
     MotAccumulator,
     match_by_distance,
-    polygon_distance,
-    rectangle,
     rmse,
 )
 from tools.eval.variants import split_by_variant
@@ -72,9 +75,7 @@ RANGE_M = 40.0
 MATCH_M = 2.0
 MIN_POINTS = 3
 WARMUP_NS = 2_000_000_000
-EGO_LENGTH, EGO_WIDTH, WHEELBASE = 4.7, 1.9, 2.8
-EGO_CENTER_AHEAD = 1.4  # base_link (rear axle) to the footprint centre, as in the scenario
-HORIZON_S = 5.0
+WHEELBASE = 2.8
 MAX_SKIPPED_LISTED = 10  # skipped clouds named in the JSON (all are counted)
 
 
@@ -270,49 +271,6 @@ def localization_rmse(gt: GroundTruth, odom: list[tuple[int, Any]]) -> float:
     return rmse(np.hypot(arr[:, 1] - truth[:, 0], arr[:, 2] - truth[:, 1]))
 
 
-def _trajectory_poses(gt: GroundTruth, stamp: int, msg: Any) -> tuple[np.ndarray, np.ndarray]:
-    pts = msg.points
-    xyyaw = np.array(
-        [(p.pose.position.x, p.pose.position.y, quaternion_to_yaw(p.pose.orientation)) for p in pts]
-    ).reshape(-1, 3)
-    tau = np.array([p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in pts])
-    if msg.header.frame_id != "map" and len(xyyaw):
-        ego = gt.ego_at(stamp)
-        xyyaw[:, :2] = to_map(xyyaw[:, :2], ego)
-        xyyaw[:, 2] += ego[2]
-    return xyyaw, tau
-
-
-def ego_footprint_centers(xyyaw: np.ndarray) -> np.ndarray:
-    """Footprint centres (K, 3) of base_link poses (K, 3): trajectories give the rear axle."""
-    out = np.array(xyyaw, dtype=np.float64).reshape(-1, 3)
-    out[:, 0] += EGO_CENTER_AHEAD * np.cos(out[:, 2])
-    out[:, 1] += EGO_CENTER_AHEAD * np.sin(out[:, 2])
-    return out
-
-
-def min_clearance(gt: GroundTruth, trajs: list[tuple[int, Any]]) -> dict[int, float]:
-    """Smallest gap per whole second of plan horizon (0: the first second, ...)."""
-    best: dict[int, float] = {}
-    for stamp, msg in trajs:
-        xyyaw, tau = _trajectory_poses(gt, stamp, msg)
-        keep = tau <= HORIZON_S
-        xyyaw, tau = ego_footprint_centers(xyyaw[keep]), tau[keep]
-        t_ns = stamp + (tau * 1e9).astype(np.int64)
-        ego_fps: dict[int, np.ndarray] = {}
-        for track in gt.actors.values():
-            poses = track.poses(t_ns)  # NaN where the actor is absent: never near
-            near = np.hypot(poses[:, 0] - xyyaw[:, 0], poses[:, 1] - xyyaw[:, 1]) <= 15
-            length, width = track.size
-            for k in np.flatnonzero(near):
-                if k not in ego_fps:
-                    ego_fps[k] = rectangle(*xyyaw[k], EGO_LENGTH, EGO_WIDTH)
-                gap = polygon_distance(ego_fps[k], rectangle(*poses[k], length, width))
-                bucket = min(int(tau[k]), int(HORIZON_S) - 1)
-                best[bucket] = min(best.get(bucket, np.inf), gap)
-    return best
-
-
 def control_error(
     gt: GroundTruth, cmds: list[tuple[int, Any]], trajs: list[tuple[int, Any]]
 ) -> float:
@@ -324,7 +282,7 @@ def control_error(
         i = int(np.searchsorted(traj_stamps, stamp, side="right")) - 1
         if i < 0:
             continue
-        path, _ = _trajectory_poses(gt, trajs[i][0], trajs[i][1])
+        path = plan_poses(gt, trajs[i][0], trajs[i][1]).xyyaw
         if len(path) < 2:
             continue
         x, y, yaw = gt.ego_at(stamp)
@@ -386,7 +344,8 @@ def score_run(
     }
     recall, lidar_gt = lidar_recall(gt, out[topics.lidar_objects], visible)
     mot = tracking(gt, out[topics.tracked], visible)
-    clearance = min_clearance(gt, out[topics.trajectory])
+    map_path = Path(scenario_bag) / "map.npz"
+    clearance = plan_clearance(gt, out[topics.trajectory], LaneStrips.from_map(map_path))
     result = {
         "camera_ap50": ap,
         "camera_recall": cam_recall,
@@ -402,12 +361,11 @@ def score_run(
             "false_positives": mot.false_positives,
         },
         "loc_rmse_m": localization_rmse(gt, out[topics.odometry]),
-        "min_clearance_m": min(clearance.values(), default=float("nan")),
-        "min_clearance_by_horizon_m": {f"{k}-{k + 1}s": v for k, v in sorted(clearance.items())},
+        **collisions.clearance_scores(clearance),
         "control_error_m": control_error(gt, out[topics.command], out[topics.trajectory]),
         **lights.light_accuracy(sensors[lights.GT_ROIS], out[lights.SIGNALS]),
         **lights.plan_signal_scores(
-            Path(scenario_bag) / "map.npz",
+            map_path,
             sensors[lights.GT_SIGNALS],
             out[topics.trajectory],
             gt.ego_at,
@@ -417,11 +375,16 @@ def score_run(
             "count": len(skipped),
             "first": [dataclasses.asdict(c) for c in skipped[:MAX_SKIPPED_LISTED]],
         },
-        "conventions": (__doc__ or "")
-        .split('Conventions (stated in the JSON under "conventions"):')[-1]
-        .strip(),
+        "conventions": _conventions(),
     }
     return _finite_or_none(result)
+
+
+def _conventions() -> str:
+    """This module's conventions, then those of the clearance and contacts."""
+    own = (__doc__ or "").split('Conventions (stated in the JSON under "conventions"):')[-1]
+    plans = (collisions.__doc__ or "").split("Conventions (score.py puts them")[-1]
+    return own.strip() + "\n" + plans.split(":", 1)[-1].strip()
 
 
 def _finite_or_none(values: dict[str, Any]) -> dict[str, Any]:
@@ -434,4 +397,12 @@ def write_json(result: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(result, indent=2) + "\n")
 
 
-__all__ = ["EvalError", "Topics", "score_run", "write_json"]
+__all__ = [
+    "EGO_CENTER_AHEAD",
+    "EvalError",
+    "Topics",
+    "ego_footprint_centers",
+    "min_clearance",
+    "score_run",
+    "write_json",
+]

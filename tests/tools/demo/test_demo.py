@@ -16,6 +16,8 @@ KEYS = {
     "id_switches",
     "loc_rmse_m",
     "min_clearance_m",
+    "min_clearance_at_fault_m",
+    "contacts",
     "control_error_m",
 }
 

@@ -8,7 +8,7 @@ import pytest
 from planning.trajectory import TrajectoryArrays, trajectory_msg
 from stack import msgs
 from tools.eval.groundtruth import ActorTrack, GroundTruth
-from tools.eval.score import EGO_CENTER_AHEAD, ego_footprint_centers, min_clearance
+from tools.eval.score import EGO_CENTER_AHEAD, ego_footprint_centers, min_clearance  # re-exported
 
 T0 = 1_700_000_000_000_000_000
 SECOND = 1_000_000_000

@@ -54,3 +54,10 @@ def test_mot_ignored_ground_truth_is_neutral():
     acc.update([1, 2], gt_xy, [7], np.array([[0, 0]]), gt_ignore=np.array([False, True]))
     assert (acc.gt_count, acc.misses, acc.false_positives) == (2, 0, 0)
     assert acc.mota == 1.0
+
+
+def test_rectangles_crossing_like_a_plus_sign_overlap():
+    # No corner of either lies inside the other; only their edges cross.
+    ego = rectangle(0, 0, 0, 4.7, 1.9)
+    assert polygon_distance(ego, rectangle(0, 0, np.pi / 2, 4.5, 1.8)) == 0.0
+    assert polygon_distance(ego, rectangle(0, 4.0, np.pi / 2, 4.5, 1.8)) == pytest.approx(0.8)
