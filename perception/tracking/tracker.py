@@ -248,11 +248,18 @@ class MultiObjectTracker:
         t.x[rows], t.p[rows] = kalman.update(t.x[rows], t.p[rows], det.position[:, :2], r)
         t.doubtful[rows] = False
         if cfg.vehicle.enabled:
-            # The body axis: the measured box's, else the track's own (a blob's yaw says nothing).
+            # The body axis: smoothed over its boxes when this one has one, else the track's yaw
+            # (a blob's yaw says nothing).
             vehicle = vm.is_vehicle(label)
             det_known = vm.axis_known(det.label, det.dims, cfg.vehicle)
             own_known = vm.slender(t.dims[rows], cfg.vehicle)
-            axis = np.where(det_known, det.yaw, t.yaw[rows])
+            known_axis = np.where(
+                det_known,
+                vm.smooth_axis(t.axis[rows], det.yaw, cfg.vehicle.axis_smoothing),
+                t.axis[rows],
+            )
+            t.axis[rows] = known_axis
+            axis = np.where(det_known, known_axis, t.yaw[rows])
             t.x[rows], t.p[rows], t.doubtful[rows] = vm.constrain_lateral_velocity(
                 t.x[rows], t.p[rows], axis, vehicle & (det_known | own_known), cfg.vehicle
             )
@@ -326,6 +333,7 @@ class MultiObjectTracker:
             uuid=self._new_ids(n),
             doubtful=np.zeros(n, bool),
             existence=np.full(n, self.cfg.existence.birth_existence),
+            axis=np.where(vm.axis_known(det.label, det.dims, self.cfg.vehicle), det.yaw, np.nan),
         )
         self.tracks = TrackSet.concat(self.tracks, born)
 

@@ -30,6 +30,9 @@ class TrackSet:
     # the turn-rate gate), so the velocity is doubtful and is damped while the track coasts.
     doubtful: np.ndarray
     existence: np.ndarray  # (N,) probability that the track follows a real object
+    # (N,) body axis (mod pi) smoothed over the vehicle boxes whose yaw means one; NaN until the
+    # first such box (see vehicle_motion.smooth_axis)
+    axis: np.ndarray
 
     def __len__(self) -> int:
         return len(self.x)
@@ -48,6 +51,7 @@ class TrackSet:
             np.zeros(0, bool),
             np.zeros((0, 16), np.uint8),
             np.zeros(0, bool),
+            np.zeros(0),
             np.zeros(0),
         )
 
