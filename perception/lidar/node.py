@@ -15,6 +15,7 @@ from perception.lidar.persistence import StructurePersistence
 from perception.lidar.pipeline import ObstacleConfig, PipelineStats, Refine, detect_obstacles
 from perception.lidar.pointcloud import POINTCLOUD2, PointCloudError, read_points
 from perception.lidar.structure import StructureMode
+from perception.lidar.weak_returns import WeakReturnFilter
 from perception.objects import DETECTED_OBJECTS, detected_objects_msg
 from perception.tf import StaticTransforms, in_frame
 from stack import topics
@@ -40,9 +41,13 @@ class LidarObstaclesParams(ObstacleConfig):
     # of another node; with 2, the l4 policy still drops a sweep that can no longer make its
     # chain's budget (stack.scheduler.policy), so a deeper queue does not mean older objects.
     points_queue_depth: int = 1
+    # Fog and rain backscatter dropped before clustering (see weak_returns; off by default).
+    weak_returns: WeakReturnFilter = field(default_factory=WeakReturnFilter)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if isinstance(self.weak_returns, dict):
+            self.weak_returns = WeakReturnFilter(**self.weak_returns)
         at_least("points_queue_depth", self.points_queue_depth, 1)
         non_negative("pose_tolerance_s", self.pose_tolerance_s)
         positive("map_cell", self.map_cell)
@@ -126,9 +131,17 @@ class LidarObstacles(Node):
         found = self.tf.lookup(self.params.base_frame, frame or self.params.base_frame)
         return self.fallback if found is None else found
 
+    def _read(self, msg: Any) -> np.ndarray:
+        """x, y, z of the cloud's points, weak near returns dropped when the filter is on."""
+        weak = self.params.weak_returns
+        if not weak.enabled:
+            return read_points(msg)
+        points = read_points(msg, ("x", "y", "z", "intensity"))
+        return points[weak.keep(points), :3]
+
     def on_points(self, msg: Any) -> None:
         try:
-            points = read_points(msg)
+            points = self._read(msg)
         except PointCloudError as exc:
             self.ctx.event(EventKind.DROP, f"{topics.LIDAR_POINTS}: {exc}")
             return

@@ -6,7 +6,6 @@ tracks the first one lost, birth after ``min_hits`` associated detections and de
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import uuid
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from perception.tracking import footprint as fp
 from perception.tracking import kalman
 from perception.tracking import vehicle_motion as vm
 from perception.tracking.association import Assignment, gated_assignment
+from perception.tracking.trackset import TrackSet
 from stack.errors import L4Error
 from stack.params import at_least, in_range, parse_enum, positive
 
@@ -93,58 +93,6 @@ class TrackerConfig:
     def clip_footprint(self, dims: np.ndarray, label: np.ndarray) -> np.ndarray:
         """``dims`` (N, 3) clipped to each ``label``'s largest footprint."""
         return fp.clip(dims, label, self._footprint_table)
-
-
-@dataclass
-class TrackSet:
-    """All live tracks as parallel arrays."""
-
-    x: np.ndarray  # (N, D) x, y, vx, vy (D = 4), then ax, ay (D = 6)
-    p: np.ndarray  # (N, D, D)
-    z: np.ndarray  # (N,) box centre height
-    yaw: np.ndarray  # (N,)
-    dims: np.ndarray  # (N, 3)
-    class_evidence: np.ndarray  # (N, NUM_LABELS)
-    hits: np.ndarray  # (N,)
-    misses: np.ndarray  # (N,) consecutive
-    confirmed: np.ndarray  # (N,) bool
-    uuid: np.ndarray  # (N, 16) uint8
-    # (N,) bool: the last update broke a vehicle limit (velocity constrained, or a box refused by
-    # the turn-rate gate), so the velocity is doubtful and is damped while the track coasts.
-    doubtful: np.ndarray
-    existence: np.ndarray  # (N,) probability that the track follows a real object
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    @classmethod
-    def empty(cls, dim: int = kalman.CV_DIM) -> TrackSet:
-        return cls(
-            np.zeros((0, dim)),
-            np.zeros((0, dim, dim)),
-            np.zeros(0),
-            np.zeros(0),
-            np.zeros((0, 3)),
-            np.zeros((0, NUM_LABELS)),
-            np.zeros(0, np.int64),
-            np.zeros(0, np.int64),
-            np.zeros(0, bool),
-            np.zeros((0, 16), np.uint8),
-            np.zeros(0, bool),
-            np.zeros(0),
-        )
-
-    def select(self, index: np.ndarray) -> TrackSet:
-        return TrackSet(**{f.name: getattr(self, f.name)[index] for f in dataclasses.fields(self)})
-
-    @staticmethod
-    def concat(a: TrackSet, b: TrackSet) -> TrackSet:
-        return TrackSet(
-            **{
-                f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)])
-                for f in dataclasses.fields(a)
-            }
-        )
 
 
 class MultiObjectTracker:
@@ -300,11 +248,18 @@ class MultiObjectTracker:
         t.x[rows], t.p[rows] = kalman.update(t.x[rows], t.p[rows], det.position[:, :2], r)
         t.doubtful[rows] = False
         if cfg.vehicle.enabled:
-            # The body axis: the measured box's, else the track's own (a blob's yaw says nothing).
+            # The body axis: smoothed over its boxes when this one has one, else the track's yaw
+            # (a blob's yaw says nothing).
             vehicle = vm.is_vehicle(label)
             det_known = vm.axis_known(det.label, det.dims, cfg.vehicle)
             own_known = vm.slender(t.dims[rows], cfg.vehicle)
-            axis = np.where(det_known, det.yaw, t.yaw[rows])
+            known_axis = np.where(
+                det_known,
+                vm.smooth_axis(t.axis[rows], det.yaw, cfg.vehicle.axis_smoothing),
+                t.axis[rows],
+            )
+            t.axis[rows] = known_axis
+            axis = np.where(det_known, known_axis, t.yaw[rows])
             t.x[rows], t.p[rows], t.doubtful[rows] = vm.constrain_lateral_velocity(
                 t.x[rows], t.p[rows], axis, vehicle & (det_known | own_known), cfg.vehicle
             )
@@ -378,6 +333,7 @@ class MultiObjectTracker:
             uuid=self._new_ids(n),
             doubtful=np.zeros(n, bool),
             existence=np.full(n, self.cfg.existence.birth_existence),
+            axis=np.where(vm.axis_known(det.label, det.dims, self.cfg.vehicle), det.yaw, np.nan),
         )
         self.tracks = TrackSet.concat(self.tracks, born)
 
