@@ -14,8 +14,11 @@ file computes ``clamp(round(x / s), 0, 127)`` (the two Qs share the scale: the c
 rewritten only then). Every value up to 127 steps is the same number; only values above the
 calibrated range, which the file saturates at 127 steps, keep more of their size. ONNX Runtime
 then fuses all convolutions into QLinearConv (u8 activations, s8 weights) as it does for its own
-asymmetric file. The file on disk is unchanged, so the one Q/DQ file builds in TensorRT and runs
-at INT8 speed in ONNX Runtime.
+asymmetric file. A nearest or linear ``Resize`` right after such a chain (an FPN upsample:
+``DQ -> Resize -> Q -> DQ``, the same scale, INT8 zero point 0) takes the same uint8 zero point:
+its output stays within its input's range, so the numbers are the same, and ORT runs the Resize on
+uint8 instead of in float between a uint8 and an int8 pair. The file on disk is unchanged, so the
+one Q/DQ file builds in TensorRT and runs at INT8 speed in ONNX Runtime.
 """
 
 from __future__ import annotations
