@@ -19,7 +19,8 @@ def _compressed(name: str, run: str = "") -> Path:
 # README "Degrade order". Pruned: `l4 compress tools/compress/recipes/camera_detector_prune.yaml`;
 # pruned + INT8 + fused: `.../camera_detector_p50_int8_fused.yaml`; pruned + fused:
 # `.../camera_detector_p60_fused.yaml`; INT8 / fused of the dense model:
-# tools.compress.variants.make_variants.
+# tools.compress.variants.make_variants. Every INT8 file is TensorRT's Q/DQ layout (one file for
+# ONNX Runtime and TensorRT on `backend: auto`; tests/perception/detector/test_shipped_int8_layout.py).
 CAMERA_DETECTOR_VARIANTS = (
     CAMERA_DETECTOR_CARD,
     MODELS_DIR / "camera_detector_int8_fused.yaml",

@@ -14,8 +14,11 @@ file computes ``clamp(round(x / s), 0, 127)`` (the two Qs share the scale: the c
 rewritten only then). Every value up to 127 steps is the same number; only values above the
 calibrated range, which the file saturates at 127 steps, keep more of their size. ONNX Runtime
 then fuses all convolutions into QLinearConv (u8 activations, s8 weights) as it does for its own
-asymmetric file. The file on disk is unchanged, so the one Q/DQ file builds in TensorRT and runs
-at INT8 speed in ONNX Runtime.
+asymmetric file. A nearest or linear ``Resize`` right after such a chain (an FPN upsample:
+``DQ -> Resize -> Q -> DQ``, the same scale, INT8 zero point 0) takes the same uint8 zero point:
+its output stays within its input's range, so the numbers are the same, and ORT runs the Resize on
+uint8 instead of in float between a uint8 and an int8 pair. The file on disk is unchanged, so the
+one Q/DQ file builds in TensorRT and runs at INT8 speed in ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -92,12 +95,41 @@ def fold_symmetric_relus(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
         if chain is None:
             continue
         q_a, dq_a, q_b = chain
+        scale = float(g.array(q_b.input[1]))  # type: ignore[arg-type]  # checked by _chain
         zero = f"{q_b.output[0]}/uint8_zero_point"
         out.graph.initializer.append(numpy_helper.from_array(np.zeros((), np.uint8), zero))
         q_b.input[0], q_b.input[2] = q_a.input[0], zero
         for dq in g.readers[q_b.output[0]]:
             dq.input[2] = zero
+            _widen_resize(g, dq, zero, scale)
         removed += [q_a, dq_a, relu]
     for node in removed:
         out.graph.node.remove(node)
     return out, len(removed) // 3
+
+
+# Resize modes whose output lies within the range of its input (no overshoot, unlike cubic).
+_RANGE_KEEPING_RESIZE = frozenset({b"nearest", b"linear"})
+
+
+def _widen_resize(g: _Graph, dq: onnx.NodeProto, zero: str, scale: float) -> None:
+    """``DQ(uint8, now) -> Resize -> Q(int8, zp 0, same scale) -> DQs``: a nearest or linear
+    Resize of values in [0, 127 steps] stays there, so its Q/DQs take the same uint8 zero point
+    (the same numbers) and ONNX Runtime runs the Resize on uint8 instead of in float between
+    an int8 and a uint8 pair."""
+    resize = g.only_reader(dq.output[0])
+    if resize is None or resize.op_type != "Resize":
+        return
+    mode = next((a.s for a in resize.attribute if a.name == "mode"), b"nearest")
+    q = g.only_reader(resize.output[0])
+    if mode not in _RANGE_KEEPING_RESIZE or q is None or q.op_type != "QuantizeLinear":
+        return
+    dqs = g.readers.get(q.output[0], [])
+    scales = [_int8_zero(g, n) for n in (q, *dqs) if n.op_type != "QuantizeLinear" or n is q]
+    if not dqs or any(d.op_type != "DequantizeLinear" for d in dqs):
+        return
+    if any(s is None or float(s) != scale for s in scales):
+        return
+    q.input[2] = zero
+    for d in dqs:
+        d.input[2] = zero

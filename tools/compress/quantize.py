@@ -7,12 +7,13 @@ TensorRT's Q/DQ import, :mod:`stack.engine.trt_qdq`), activations calibrated (mi
 frames from a bag topic or from generated scenario seeds, pre-processed exactly as the node does
 it (so a fused model is calibrated on uint8 frames).
 
-Two activation types, because no one file is fast on both runtimes here:
-- ``target: tensorrt`` (default): INT8 symmetric activations, the only kind TensorRT's explicit
-  quantization takes. ONNX Runtime runs it, but slower than FP32 on x86 (ReLU outputs stay float
-  between Q/DQ pairs and half the convolutions are not fused).
+Two activation types:
+- ``target: tensorrt`` (default; every shipped INT8 file): INT8 symmetric activations, the only
+  kind TensorRT's explicit quantization takes. ONNX Runtime's CPU backend runs it as fast as the
+  UINT8 file once its ReLU chains (and the Resizes after them) are folded at load
+  (:mod:`stack.engine.qdq_relu`); as written, ORT would keep those ReLUs in float.
 - ``target: onnxruntime``: UINT8 asymmetric activations (ONNX Runtime's U8S8 kernels, ReLU
-  absorbed); about 1.6x faster than FP32 here, not accepted by TensorRT.
+  absorbed); not accepted by TensorRT. Kept as a baseline (``l4 bench int8fuse``: ``int8_ort``).
 """
 
 from __future__ import annotations

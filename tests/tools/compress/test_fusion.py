@@ -290,8 +290,8 @@ def test_fusing_the_tensorrt_int8_file_keeps_tensorrts_qdq_rules(tmp_path):
     as TensorRT's parser takes it (stack.engine.trt_qdq): the TensorRT file can be fused."""
     from stack.engine.trt_qdq import check_qdq
 
-    result = fuse(model_file("camera_detector_int8_trt.onnx"), tmp_path / "tf.onnx",
-                  model_file("camera_detector_int8_trt.yaml"))  # fmt: skip
+    result = fuse(model_file("camera_detector_int8.onnx"), tmp_path / "tf.onnx",
+                  model_file("camera_detector_int8.yaml"))  # fmt: skip
     model = onnx.load(result.model)
     assert sum(n.op_type == "DequantizeLinear" for n in model.graph.node) > 20
     assert check_qdq(model) == []
