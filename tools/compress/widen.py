@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from tools.compress.errors import RecipeError
-from tools.compress.finetune import BatchSource, finetune
+from tools.compress.finetune import BatchSource, checkpoint_path, drop_checkpoints, finetune
 from tools.compress.recipe import Recipe, Section
 from tools.compress.session import open_session
 from tools.compress.variant import VariantResult, write_variant
@@ -107,7 +107,9 @@ def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
         student = widen(session.teacher, target.widths, recipe.seed)
         source = BatchSource(session.frames, session.train_cfg, recipe.seed)
         teacher = session.teacher if recipe.finetune.distill > 0 else None
-        result = finetune(student, teacher, source, recipe.finetune, f"{target.name}: train")
+        name = f"{recipe.name}_{target.name}"
+        result = finetune(student, teacher, source, recipe.finetune, f"{target.name}: train",
+                          checkpoint=checkpoint_path(out_dir, name))  # fmt: skip
         provenance = {
             **session.provenance(),
             "method": "widen",
@@ -115,8 +117,8 @@ def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
             "finetune_epochs": recipe.finetune.epochs,
             "finetune_history": [*result.history[:-1], {**result.history[-1], "steps": result.steps}],
         }  # fmt: skip
-        name = f"{recipe.name}_{target.name}"
         results.append(write_variant(student, out_dir, name, session.input_size, session.evals,
                                      provenance, recipe.latency_threads))  # fmt: skip
+        drop_checkpoints(out_dir, name)
         log.info("%s: %s", name, results[-1].accuracy)
     return results
