@@ -68,3 +68,15 @@ def test_the_shipped_recipe_parses():
 
     targets = parse_options(load_recipe("tools/compress/recipes/camera_detector_wide.yaml"))
     assert [(t.name, t.widths) for t in targets] == [("wide", (24, 48, 72, 96, 144))]
+
+
+def test_the_compressed_teacher_recipe_parses_against_the_shipped_teacher():
+    from tools.compress.prune_method import parse_options as prune_options
+    from tools.compress.recipe import load_recipe
+    from tools.compress.teacher import load_dense
+
+    recipe = load_recipe("tools/compress/recipes/camera_detector_wide_d80.yaml")
+    (target,) = prune_options(recipe)
+    assert target.spec.channels["s32.0"] == 128 and target.spec.channels["fuse4"] == 32
+    teacher = load_dense(recipe.model).model  # the shipped teacher's widths, read from its ONNX
+    assert teacher.s32[0][0].out_channels == 144 and teacher.stem[1][0].out_channels == 48
