@@ -25,6 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "model (ONNX Runtime CPU, interleaved); prints the table as JSON, writes nothing",
     )  # fmt: skip
     p.add_argument(
+        "--against", type=Path, default=None, metavar="CARD",
+        help="with --widths: also time this model (card) in the same run and give each variant's "
+        "latency as a ratio to it (e.g. the shipped model, when the recipe's model is a teacher)",
+    )  # fmt: skip
+    p.add_argument(
         "--data", type=Path, default=None, metavar="DIR",
         help="keep / reuse the scenario bags here (overrides the recipe's data.dir)",
     )  # fmt: skip
@@ -39,10 +44,12 @@ def run(args: argparse.Namespace) -> int:
     from tools.compress.run import compress
 
     recipe = load_recipe(args.recipe)
+    if args.against is not None and not args.widths:
+        raise CliError("l4 compress: --against CARD only goes with --widths")
     if args.widths:
         from tools.compress.widths import width_latency
 
-        print(json.dumps(width_latency(recipe), indent=2))
+        print(json.dumps(width_latency(recipe, against=args.against), indent=2))
         return 0
     if args.out is None:
         raise CliError("l4 compress: --out DIR is required (unless --widths)")

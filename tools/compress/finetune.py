@@ -13,12 +13,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tools.compress.recipe import FinetuneSpec
+from tools.train import checkpoint as ckpt
 from tools.train.data import Frame
 from tools.train.detector_model import focal_loss, giou_loss
 from tools.train.train import TrainConfig, make_batch
@@ -87,30 +89,37 @@ def finetune(
     on_step: Callable[[torch.nn.Module], None] | None = None,
     penalty: Callable[[], torch.Tensor] | None = None,
     on_epoch: Callable[[int], None] | None = None,
+    checkpoint: Path | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``student`` in place (AdamW, cosine decay); returns it in eval mode.
 
     ``on_step`` runs after each optimiser step (masks held), ``penalty`` is added to each
-    step's loss (a regulariser), ``on_epoch`` runs after each epoch (its 0-based index)."""
+    step's loss (a regulariser), ``on_epoch`` runs after each epoch (its 0-based index).
+    With ``checkpoint``, the state is saved there after every epoch and a run finding one there
+    goes on from it, ending with the weights of an uninterrupted run (tools.train.checkpoint)."""
     epochs = spec.epochs if epochs is None else epochs
     torch.set_num_threads(spec.threads)
-    cfg = source.cfg
     if teacher is not None:
         teacher.eval()
     plan = [source.epoch(spec.batch_size) for _ in range(epochs)]
     total = sum(len(p) for p in plan)
-    opt = torch.optim.AdamW(student.parameters(), lr=spec.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(student.parameters(), lr=spec.lr, weight_decay=source.cfg.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total))
-    start, steps, history = time.perf_counter(), 0, []
+    shape = {"label": label, "epochs": str(epochs), "steps": str(total), "lr": repr(spec.lr),
+             "distill": repr(spec.distill), "batch_size": str(spec.batch_size),
+             "frames": str(len(source.frames))}  # fmt: skip
+    state = ckpt.TrainState(0, 0, 0.0, [])
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = ckpt.load(checkpoint, student, opt, sched, source.rng, shape)
+        log.info("%s: resuming from %s after epoch %d", label, checkpoint, state.epoch)
+    start = time.perf_counter() - state.seconds
     student.train()
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-               TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn())  # fmt: skip
-    with Progress(*columns, transient=True) as bar:
-        task = bar.add_task(label, total=total, loss=0.0)
-        for epoch, batches in enumerate(plan):
+    with Progress(*_COLUMNS, transient=True) as bar:
+        task = bar.add_task(label, total=total, loss=0.0, completed=state.steps)
+        for epoch in range(state.epoch, epochs):
             losses = []
-            for idx in batches:
-                loss = student_loss(student, teacher, source.batch(idx), cfg, spec.distill)
+            for idx in plan[epoch]:
+                loss = student_loss(student, teacher, source.batch(idx), source.cfg, spec.distill)
                 if penalty is not None:
                     loss = loss + penalty()
                 opt.zero_grad(set_to_none=True)
@@ -120,18 +129,46 @@ def finetune(
                 sched.step()
                 if on_step is not None:
                     on_step(student)
-                steps += 1
                 losses.append(loss.item())
                 bar.update(task, advance=1, loss=float(np.mean(losses)))
-                if spec.max_seconds is not None and time.perf_counter() - start > spec.max_seconds:
+                if _spent(spec, start):
                     break
-            history.append({"epoch": epoch + 1, "loss": round(float(np.mean(losses)), 4),
-                            "seconds": round(time.perf_counter() - start, 1)})  # fmt: skip
+            state.steps += len(losses)
+            state.epoch, state.seconds = epoch + 1, time.perf_counter() - start
+            state.history.append({"epoch": epoch + 1, "loss": round(float(np.mean(losses)), 4),
+                                  "seconds": round(state.seconds, 1)})  # fmt: skip
             log.info("%s: epoch %d/%d loss %.4f (%.0f s)", label, epoch + 1, epochs,
-                     history[-1]["loss"], history[-1]["seconds"])  # fmt: skip
+                     state.history[-1]["loss"], state.seconds)  # fmt: skip
             if on_epoch is not None:
                 on_epoch(epoch)
-            if spec.max_seconds is not None and time.perf_counter() - start > spec.max_seconds:
+            if checkpoint is not None:
+                ckpt.save(checkpoint, student, opt, sched, source.rng, state, shape)
+            if _spent(spec, start):
                 break
     student.eval()
-    return FinetuneResult(steps, time.perf_counter() - start, history)
+    return FinetuneResult(state.steps, time.perf_counter() - start, state.history)
+
+
+def checkpoint_path(out_dir: Path, variant: str, part: str = "finetune") -> Path:
+    """Where a variant's fine-tune saves its state in a run's output folder (removed once the
+    variant is written: ``drop_checkpoints``)."""
+    return Path(out_dir) / CHECKPOINTS / f"{variant}.{part}.pt"
+
+
+def drop_checkpoints(out_dir: Path, variant: str) -> None:
+    folder = Path(out_dir) / CHECKPOINTS
+    for path in folder.glob(f"{variant}.*.pt"):
+        path.unlink()
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
+CHECKPOINTS = ".checkpoints"
+
+
+def _spent(spec: FinetuneSpec, start: float) -> bool:
+    return spec.max_seconds is not None and time.perf_counter() - start > spec.max_seconds
+
+
+_COLUMNS = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TextColumn("loss {task.fields[loss]:.3f}"), TimeElapsedColumn())  # fmt: skip

@@ -27,6 +27,7 @@ METHODS: dict[str, str] = {
     "fuse": "tools.compress.posttrain:fuse",  # pre/post-processing folded, cleanup (onnxslim)
     "finegrained": "tools.compress.finegrained:run",  # schemes + reweighted group lasso
     "sparse24": "tools.compress.sparse24:run",  # 2:4 masks + fine-tuning (TensorRT sm_80+)
+    "widen": "tools.compress.widen:run",  # a wider teacher grown from the dense model, trained
 }
 
 

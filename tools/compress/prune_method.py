@@ -34,7 +34,13 @@ import torch
 
 from stack.params import parse_enum
 from tools.compress.errors import RecipeError
-from tools.compress.finetune import BatchSource, finetune, student_loss
+from tools.compress.finetune import (
+    BatchSource,
+    checkpoint_path,
+    drop_checkpoints,
+    finetune,
+    student_loss,
+)
 from tools.compress.prune import (
     ImportanceKind,
     PruneSpec,
@@ -134,8 +140,11 @@ def parse_options(recipe: Recipe) -> list[PruneTarget]:
     return targets
 
 
-def prune_variant(session: Session, target: PruneTarget) -> torch.nn.Module:
-    """Prune a copy of the teacher to ``target`` in steps, fine-tuning after each."""
+def prune_variant(
+    session: Session, target: PruneTarget, out_dir: Path | None = None
+) -> torch.nn.Module:
+    """Prune a copy of the teacher to ``target`` in steps, fine-tuning after each; with
+    ``out_dir``, each fine-tune is checkpointed there and a rerun resumes."""
     recipe, teacher = session.recipe, session.teacher
     torch.manual_seed(recipe.seed)
     student = copy.deepcopy(teacher)
@@ -157,8 +166,14 @@ def prune_variant(session: Session, target: PruneTarget) -> torch.nn.Module:
         prune_step(pruner, target.spec, taylor_loss)
         student.eval()
         if n:
+            where = (
+                None
+                if out_dir is None
+                else checkpoint_path(out_dir, f"{recipe.name}_{target.name}", f"step{step + 1}")
+            )
             result = finetune(student, teacher, source, recipe.finetune,
-                              f"{target.name}: step {step + 1}/{target.steps} fine-tune", epochs=n)  # fmt: skip
+                              f"{target.name}: step {step + 1}/{target.steps} fine-tune", epochs=n,
+                              checkpoint=where)  # fmt: skip
             history += [{"prune_step": step + 1, **h} for h in result.history]
             history[-1]["steps"] = result.steps
     student.finetune_history = history  # type: ignore[attr-defined]  -- for the card
@@ -171,7 +186,7 @@ def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
     dense_shapes = conv_shapes(session.teacher)
     results = []
     for target in targets:
-        student = prune_variant(session, target)
+        student = prune_variant(session, target, out_dir)
         spec = target.spec
         provenance = {
             **session.provenance(),
@@ -190,5 +205,6 @@ def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
         name = f"{recipe.name}_{target.name}"
         results.append(write_variant(student, out_dir, name, session.input_size, session.evals,
                                      provenance, recipe.latency_threads))  # fmt: skip
+        drop_checkpoints(out_dir, name)
         log.info("%s: %s", name, results[-1].accuracy)
     return results

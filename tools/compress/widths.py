@@ -21,12 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from stack.errors import L4Error
 from tools.compress.errors import RecipeError
 from tools.compress.prune import ImportanceKind, conv_shapes, make_pruner, prune_step
 from tools.compress.prune_method import parse_options
 from tools.compress.recipe import Recipe
 from tools.compress.teacher import load_dense
 from tools.compress.timing import cpu_session, interleaved_ms
+
+_AGAINST = "against"  # the reference model's key in the interleaved run
 
 
 def _pruned_onnx(dense: Any, spec: Any, path: Path, size: tuple[int, int]) -> dict[str, int]:
@@ -51,9 +54,12 @@ def _interleaved(
     return interleaved_ms(sessions, feeds, threads, runs, warmup=5)
 
 
-def width_latency(recipe: Recipe, runs: int = 200, threads: int | None = None) -> dict[str, Any]:
+def width_latency(
+    recipe: Recipe, runs: int = 200, threads: int | None = None, against: Path | None = None
+) -> dict[str, Any]:
     """Model-alone latency (median ms) and speedup over the dense model per variant; threads:
-    the recipe's ``latency_threads`` unless given."""
+    the recipe's ``latency_threads`` unless given. With ``against`` (a card), that model is timed
+    in the same run and each variant also gets ``vs_against``: its latency / that model's."""
     from tools.train.evaluate import model_stats
 
     if recipe.methods != ("prune",):
@@ -65,15 +71,39 @@ def width_latency(recipe: Recipe, runs: int = 200, threads: int | None = None) -
     image = np.random.default_rng(0).random((1, 3, size[1], size[0]), np.float32)
     with tempfile.TemporaryDirectory(prefix="l4-widths-") as tmp:
         files, widths = {"dense": dense.onnx_path}, {}
+        if against is not None:
+            files[_AGAINST] = _card_model(against, size)
         for t in targets:
             files[t.name] = Path(tmp) / f"{t.name}.onnx"
             widths[t.name] = _pruned_onnx(dense.model, t.spec, files[t.name], size)
         ms = _interleaved(files, image, threads, runs)
         gflops = {n: model_stats(f)["gflops"] for n, f in files.items()}
-    return {
+    out = {
         "runtime": "onnxruntime CPUExecutionProvider", "threads": threads, "runs": runs,
         "clock": "thread CPU time" if threads == 1 else "wall time",
         "dense": {"model_ms": round(ms["dense"], 3), "gflops": gflops["dense"]},
         "variants": {n: {"model_ms": round(ms[n], 3), "speedup": round(ms["dense"] / ms[n], 2),
                          "gflops": gflops[n], "out_channels": widths[n]} for n in widths},
     }  # fmt: skip
+    if against is not None:
+        out["against"] = {"card": str(against), "model_ms": round(ms[_AGAINST], 3),
+                          "gflops": gflops[_AGAINST]}  # fmt: skip
+        for n, v in out["variants"].items():
+            v["vs_against"] = round(ms[n] / ms[_AGAINST], 3)
+    return out
+
+
+def _card_model(card_path: Path, size: tuple[int, int]) -> Path:
+    """The ONNX of ``card_path``, refused unless it takes the recipe model's input size."""
+    from perception.detector.card import load_card
+
+    try:
+        card = load_card(card_path)
+    except (OSError, L4Error) as exc:
+        raise RecipeError(f"--against {card_path}: cannot read the card: {exc}") from None
+    if (card.input.width, card.input.height) != size:
+        raise RecipeError(
+            f"--against {card_path}: input {card.input.width}x{card.input.height}, the recipe's "
+            f"model takes {size[0]}x{size[1]}"
+        )
+    return card.model_path()

@@ -53,10 +53,35 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="torch threads (default 2)",
     )  # fmt: skip
     d.add_argument("--max-train-seconds", type=seconds, help="stop training after S s")
+    d.add_argument(
+        "--widths",
+        type=_widths,
+        default=None,
+        help="channels of the stem and the stride-4, 8, 16, 32 stages, comma list of 5 "
+        "(default 16,32,48,64,96; the teacher: 24,48,72,96,144)",
+    )
+    d.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="save the training state here after every epoch; a run that finds it resumes",
+    )
     d.add_argument("--data", type=Path, default=None, help="keep / reuse scenario bags here")
     d.add_argument("--name", default="camera_detector", help="file stem of the outputs")
     d.set_defaults(func=run_detector)
     p.set_defaults(func=lambda args: _no_model(p))
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        widths = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--widths {text!r}: not a comma list of integers"
+        ) from None
+    if len(widths) != 5 or min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"--widths {text!r}: give 5 channel counts >= 1")
+    return widths
 
 
 def _no_model(parser: argparse.ArgumentParser) -> int:
@@ -70,7 +95,9 @@ def recipe_from_args(args: argparse.Namespace):  # -> DetectorRecipe
     from tools.train.detector import DetectorRecipe
     from tools.train.scenarios import parse_scenarios
 
-    recipe = DetectorRecipe(out=args.out, name=args.name, data_dir=args.data)
+    recipe = DetectorRecipe(
+        out=args.out, name=args.name, data_dir=args.data, checkpoint=args.checkpoint
+    )
     changes: dict = {}
     if args.seeds is not None:
         changes["train"] = tuple(parse_scenarios(args.seeds))
@@ -86,6 +113,7 @@ def recipe_from_args(args: argparse.Namespace):  # -> DetectorRecipe
             ("batch_size", args.batch_size),
             ("threads", args.threads),
             ("max_seconds", args.max_train_seconds),
+            ("widths", args.widths),
         )
         if v is not None
     }

@@ -40,6 +40,7 @@ class DetectorRecipe:
     config: TrainConfig = field(default_factory=TrainConfig)
     eval_rules: BoxRules = field(default_factory=BoxRules)
     latency_threads: int = 1
+    checkpoint: Path | None = None  # training state after each epoch; a rerun resumes from it
 
 
 def _evaluate_all(recipe: DetectorRecipe, card_path: Path, eval_bags: list[Path]) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def run(recipe: DetectorRecipe) -> dict[str, Any]:
         generated = time.perf_counter()
         frames = read_frames(train_bags, recipe.every, (cfg.input_width, cfg.input_height))
         log.info("training on %d frames from %d scenarios", len(frames), len(train_bags))
-        result = train(frames, cfg)
+        result = train(frames, cfg, recipe.checkpoint)
         onnx_path, card_path = export_detector(
             result.model, recipe.out, recipe.name, cfg.input_width, cfg.input_height
         )
@@ -107,6 +108,7 @@ def run(recipe: DetectorRecipe) -> dict[str, Any]:
             "batch_size": cfg.batch_size,
             "input": [cfg.input_width, cfg.input_height],
             "stride": cfg.stride,
+            "widths": list(cfg.widths),
             "train_rules": {
                 "min_height_px": cfg.rules.min_height,
                 "min_visible": cfg.rules.min_visible,

@@ -28,13 +28,17 @@ def _ap_table(heldout: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _widths(training: dict[str, Any]) -> str:
+    return ", ".join(str(w) for w in training.get("widths", (16, 32, 48, 64, 96)))
+
+
 def render(report: dict[str, Any]) -> str:
     t, m = report["training"], report["stats"]
     first = next(iter(report["heldout"].values()))
     rules = first["rules"]
     lat = m["latency_cpu"]
     lines = [
-        "# camera_detector — tiny camera object detector (demo model)",
+        f"# {Path(report['model']).stem} — tiny camera object detector (demo model)",
         "",
         "Trained by `l4 train detector` (tools/train) on synthetic scenario data only; it is a",
         "demo of the camera pipeline, not a detector for real roads.",
@@ -43,6 +47,7 @@ def render(report: dict[str, Any]) -> str:
         f"- File: `{report['model']}` with its card `{report['card']}` (decoder `centernet`).",
         f"- Architecture: TinyCenterNet (tools/train/detector_model.py): plain conv/BN/ReLU backbone to"
         f" stride 32, top-down fusion to stride {t['stride']}, heatmap + ltrb box heads;"
+        f" stage widths {_widths(t)};"
         f" {m['params']:,} parameters,"
         f" ONNX opset {m['opset']}, static batch 1.",
         f"- Input: {t['input'][0]}x{t['input'][1]} RGB, stretched from the camera image, pixel/255.",

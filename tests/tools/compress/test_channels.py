@@ -152,7 +152,7 @@ def test_widths_times_each_variant_against_the_dense_model(tmp_path, capsys, mon
     assert s4["speedup"] == pytest.approx(table["dense"]["model_ms"] / s4["model_ms"], abs=0.01)
     import tools.compress.widths as widths
 
-    monkeypatch.setattr(widths, "width_latency", lambda r: {"variants": {r.name: table}})
+    monkeypatch.setattr(widths, "width_latency", lambda r, **kw: {"variants": {r.name: table}})
     assert _cli([str(recipe), "--widths"], tmp_path) == 0  # no --out needed, nothing written
     assert json.loads(capsys.readouterr().out)["variants"]["camera_detector"] == table
 
