@@ -35,6 +35,10 @@ CAMERA_DETECTOR_REWRITES = (
     MODELS_DIR / "camera_detector_fused.yaml",
     _compressed("camera_detector_p60"),
 )
+# The larger teacher (widths x1.5) compressed back to the dense model's latency (issue 21's
+# detector family): more accurate by day than the dense model, but not cheaper, so outside the
+# degrade order; `l4 compress tools/compress/recipes/camera_detector_wide_d80.yaml`.
+CAMERA_DETECTOR_FAMILY = (_compressed("camera_detector_wide_d80", "wide_d80"),)
 
 
 def model_file(name: str) -> Path:

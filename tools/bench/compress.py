@@ -43,10 +43,16 @@ class _Context(_BenchContext):
 
 
 def _cards() -> list[Path]:
-    """The dense card first, then every variant once (degrade order, then the rewrites)."""
-    from perception.models import CAMERA_DETECTOR_REWRITES, CAMERA_DETECTOR_VARIANTS
+    """The dense card first, then every variant once (degrade order, the rewrites, then the
+    teacher's compressed variants)."""
+    from perception.models import (
+        CAMERA_DETECTOR_FAMILY,
+        CAMERA_DETECTOR_REWRITES,
+        CAMERA_DETECTOR_VARIANTS,
+    )
 
-    return list(dict.fromkeys((*CAMERA_DETECTOR_VARIANTS, *CAMERA_DETECTOR_REWRITES)))
+    cards = (*CAMERA_DETECTOR_VARIANTS, *CAMERA_DETECTOR_REWRITES, *CAMERA_DETECTOR_FAMILY)
+    return list(dict.fromkeys(cards))
 
 
 def _feed(sess: Any, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -27,3 +27,20 @@ def test_best_variant_must_meet_speed_and_accuracy_together():
     assert not best["ok"] and best["name"] == "fast"  # fastest when none meets every target
     assert _verdict("dense", _figures({"dense": 1.0}, {"dense": 1.0}), acc)["ok"] is False
     assert BENCHMARKS["compress"] == "tools.bench.compress:run"
+
+
+def test_cards_cover_the_degrade_order_the_rewrites_and_the_teachers_variants_once():
+    from perception.models import (
+        CAMERA_DETECTOR_CARD,
+        CAMERA_DETECTOR_FAMILY,
+        CAMERA_DETECTOR_REWRITES,
+        CAMERA_DETECTOR_VARIANTS,
+    )
+    from tools.bench.compress import _cards
+
+    cards = _cards()
+    assert cards[0] == CAMERA_DETECTOR_CARD
+    assert len(cards) == len(set(cards))
+    wanted = {*CAMERA_DETECTOR_VARIANTS, *CAMERA_DETECTOR_REWRITES, *CAMERA_DETECTOR_FAMILY}
+    assert set(cards) == wanted
+    assert all(card.is_file() for card in cards)
