@@ -142,9 +142,10 @@ def parse_options(recipe: Recipe) -> list[PruneTarget]:
 
 def prune_variant(
     session: Session, target: PruneTarget, out_dir: Path | None = None
-) -> torch.nn.Module:
+) -> tuple[torch.nn.Module, list[dict[str, float]]]:
     """Prune a copy of the teacher to ``target`` in steps, fine-tuning after each; with
-    ``out_dir``, each fine-tune is checkpointed there and a rerun resumes."""
+    ``out_dir``, each fine-tune is checkpointed there and a rerun resumes. Returns the student
+    and its fine-tuning history (for the card)."""
     recipe, teacher = session.recipe, session.teacher
     torch.manual_seed(recipe.seed)
     student = copy.deepcopy(teacher)
@@ -176,8 +177,7 @@ def prune_variant(
                               checkpoint=where)  # fmt: skip
             history += [{"prune_step": step + 1, **h} for h in result.history]
             history[-1]["steps"] = result.steps
-    student.finetune_history = history  # type: ignore[attr-defined]  -- for the card
-    return student
+    return student, history
 
 
 def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
@@ -186,7 +186,7 @@ def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
     dense_shapes = conv_shapes(session.teacher)
     results = []
     for target in targets:
-        student = prune_variant(session, target, out_dir)
+        student, history = prune_variant(session, target, out_dir)
         spec = target.spec
         provenance = {
             **session.provenance(),
@@ -199,7 +199,7 @@ def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
                            "max_layer_ratio": spec.max_layer_ratio, "ignore": list(spec.ignore)},
             "sparsity": layer_sparsity(dense_shapes, conv_shapes(student)),
             "finetune_epochs": target.epochs if target.epochs is not None else recipe.finetune.epochs,
-            "finetune_history": getattr(student, "finetune_history", []),
+            "finetune_history": history,
             "speedup_runtime": "any (dense convs with fewer channels: ONNX Runtime, TensorRT)",
         }  # fmt: skip
         name = f"{recipe.name}_{target.name}"

@@ -121,8 +121,11 @@ def sparsity(model: nn.Module, names: Sequence[str]) -> dict[str, float]:
     return {n: round(float((modules[n].weight == 0).float().mean()), 4) for n in names}
 
 
-def sparse24_variant(session: Session, target: Sparse24Target) -> tuple[nn.Module, list[str]]:
-    """A copy of the teacher with 2:4 masks, fine-tuned with them held, masks made permanent."""
+def sparse24_variant(
+    session: Session, target: Sparse24Target
+) -> tuple[nn.Module, list[str], list[dict[str, float]]]:
+    """A copy of the teacher with 2:4 masks, fine-tuned with them held, masks made permanent:
+    the student, its masked layers and its fine-tuning history (for the card)."""
     recipe, teacher = session.recipe, session.teacher
     torch.manual_seed(recipe.seed)
     student = copy.deepcopy(teacher)
@@ -140,14 +143,13 @@ def sparse24_variant(session: Session, target: Sparse24Target) -> tuple[nn.Modul
     broken = [n for n in names if not is_24(modules[n].weight)]
     if broken:
         raise CompressError(f"layer {broken[0]!r} lost its 2:4 pattern in fine-tuning")
-    student.finetune_history = result.history  # type: ignore[attr-defined]  -- for the card
-    return student, names
+    return student, names, result.history
 
 
 def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
     target = parse_options(recipe)
     session = open_session(recipe)
-    student, names = sparse24_variant(session, target)
+    student, names, history = sparse24_variant(session, target)
     provenance: dict[str, Any] = {
         **session.provenance(),
         "method": "sparse24",
@@ -156,7 +158,7 @@ def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
                        "min_in_channels": target.min_in_channels},
         "sparsity": sparsity(student, names),
         "finetune_epochs": recipe.finetune.epochs,
-        "finetune_history": getattr(student, "finetune_history", []),
+        "finetune_history": history,
         "speedup_runtime": SPEEDUP_RUNTIME,
     }  # fmt: skip
     name = f"{recipe.name}_{target.name}"

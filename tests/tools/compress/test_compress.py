@@ -221,7 +221,7 @@ def test_prune_and_distill_is_deterministic_to_the_onnx_byte(tmp_path):
     target = PruneTarget("t", PruneSpec(ratio=0.5, round_to=4), steps=2)
     blobs = []
     for run in range(2):
-        student = prune_variant(_session(tmp_path, _tiny()), target)
+        student, _ = prune_variant(_session(tmp_path, _tiny()), target)
         blobs.append(export_onnx(student, tmp_path / f"s{run}.onnx", 64, 64).read_bytes())
     assert blobs[0] == blobs[1]
     teacher_bytes = export_onnx(_tiny(), tmp_path / "t.onnx", 64, 64).read_bytes()
@@ -231,7 +231,7 @@ def test_prune_and_distill_is_deterministic_to_the_onnx_byte(tmp_path):
 def test_taylor_importance_uses_training_gradients(tmp_path):
     spec = PruneSpec(ratio=0.5, round_to=4, importance=ImportanceKind.TAYLOR)
     target = PruneTarget("t", spec, steps=1)
-    student = prune_variant(_session(tmp_path, _tiny()), target)
+    student, _ = prune_variant(_session(tmp_path, _tiny()), target)
     assert conv_shapes(student)["fuse4.0"][0] < 16
 
 

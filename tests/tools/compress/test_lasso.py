@@ -93,7 +93,7 @@ def test_finegrained_masks_hold_through_fine_tuning(tmp_path):
     plans = {"s16.0.0": BLOCK, "fuse4.0": LayerPlan(Scheme.CHANNEL, keep=0.5),
              "s8.0.0": LayerPlan(Scheme.PATTERN), "lat4.0": LayerPlan(Scheme.NONE)}  # fmt: skip
     target = FineGrainedTarget(lasso_epochs=1, lasso_strength=1e-3)
-    student, masks = finegrained_variant(_session(tmp_path, teacher), target, plans)
+    student, masks, _ = finegrained_variant(_session(tmp_path, teacher), target, plans)
     modules = dict(student.named_modules())
     for name, mask in masks.masks.items():
         w = modules[name].weight
@@ -197,7 +197,7 @@ def test_faster_block_layers_are_rewritten_dense_in_the_exported_onnx(tmp_path):
     plans = {"s16.0.0": BLOCK, "fuse4.0": LayerPlan(Scheme.CHANNEL, keep=0.5),
              "s8.0.0": LayerPlan(Scheme.PATTERN)}  # fmt: skip
     target = FineGrainedTarget(lasso_epochs=0)
-    student, masks = finegrained_variant(_session(tmp_path, _tiny()), target, plans)
+    student, masks, _ = finegrained_variant(_session(tmp_path, _tiny()), target, plans)
     patterns = block_patterns(masks, plans)
     assert set(patterns) == {"s16.0.0", "fuse4.0"}  # pattern layers have no block structure
     assert len(patterns["s16.0.0"].filters) == 6 and len(patterns["fuse4.0"].filters) == 1

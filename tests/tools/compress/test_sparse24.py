@@ -71,7 +71,7 @@ def test_eligible_convs_and_ignore_names_the_layer():
 def test_pattern_is_exact_after_fine_tuning_and_the_teacher_untouched(tmp_path):
     teacher = _tiny()
     before = {k: v.clone() for k, v in teacher.state_dict().items()}
-    student, names = sparse24_variant(
+    student, names, _ = sparse24_variant(
         _session(tmp_path, teacher), Sparse24Target(min_in_channels=8)
     )
     modules = dict(student.named_modules())
