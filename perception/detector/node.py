@@ -25,6 +25,7 @@ from perception.detector.lift import CameraGeometry, LiftConfig, lift_boxes
 from perception.detector.pipeline import Detections2D, Detector
 from perception.detector.preprocess import image_to_bgr
 from perception.geometry import RigidTransform
+from perception.models import resolve_card
 from perception.objects import DETECTED_OBJECTS, detected_objects_msg
 from perception.tf import StaticTransforms
 from stack import topics
@@ -71,26 +72,6 @@ class CameraDetectorParams:
             fail("cards", self.cards, "and card are exclusive: list the card first in cards")
         if len(set(self.cards)) != len(self.cards):
             fail("cards", self.cards, "must not repeat a card")
-
-
-SHIPPED_PREFIX = "models:"
-
-
-def resolve_card(ctx: Context, card: str) -> Path:
-    """The card file: the shipped one by default; ``models:NAME.yaml`` another shipped one
-    (perception/models); a relative path through the context's resolver where it has one (the
-    launch file's folder), else the working directory."""
-    if not card:
-        from perception.models import CAMERA_DETECTOR_CARD
-
-        return CAMERA_DETECTOR_CARD
-    if card.startswith(SHIPPED_PREFIX):  # a model shipped in perception/models
-        from perception.models import model_file
-
-        return model_file(card[len(SHIPPED_PREFIX) :])
-    resolver = getattr(ctx, "resolve_path", None)
-    path = Path(resolver(card)) if callable(resolver) else Path(card)
-    return path.resolve()
 
 
 class CameraDetector(Node):

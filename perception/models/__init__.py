@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 MODELS_DIR = Path(__file__).resolve().parent
 CAMERA_DETECTOR_CARD = MODELS_DIR / "camera_detector.yaml"
@@ -44,3 +45,19 @@ CAMERA_DETECTOR_FAMILY = (_compressed("camera_detector_wide_d80", "wide_d80"),)
 def model_file(name: str) -> Path:
     """The path of a shipped model file (e.g. ``camera_detector.onnx``)."""
     return MODELS_DIR / name
+
+
+SHIPPED_PREFIX = "models:"  # a card named in a launch file as shipped in perception/models
+
+
+def resolve_card(ctx: Any, card: str, default: Path = CAMERA_DETECTOR_CARD) -> Path:
+    """A card named in a node's parameters: ``default`` when empty; ``models:NAME.yaml`` a
+    shipped one (perception/models); a relative path through the context's resolver where it has
+    one (the launch file's folder), else the working directory."""
+    if not card:
+        return default
+    if card.startswith(SHIPPED_PREFIX):
+        return model_file(card[len(SHIPPED_PREFIX) :])
+    resolver = getattr(ctx, "resolve_path", None)
+    path = Path(resolver(card)) if callable(resolver) else Path(card)
+    return path.resolve()

@@ -20,6 +20,7 @@ import numpy as np
 
 from perception.detector.preprocess import image_to_bgr
 from perception.geometry import Pose2D, PoseHistory, RigidTransform
+from perception.models import MODELS_DIR, resolve_card
 from perception.tf import StaticTransforms, in_frame
 from perception.traffic_light.card import LightCard, load_light_card
 from perception.traffic_light.lightmap import CLASS_STATES, LightState, load_light_map
@@ -62,11 +63,8 @@ class TrafficLightParams:
 
 def _card_paths(ctx: Context, cards: list[str]) -> list[Path]:
     if not cards:
-        from perception.models import MODELS_DIR
-
         return [MODELS_DIR / name for name in SHIPPED]
-    resolver = getattr(ctx, "resolve_path", None)
-    return [Path(resolver(c)) if callable(resolver) else Path(c) for c in cards]
+    return [resolve_card(ctx, c) for c in cards]
 
 
 class TrafficLightRecognizer(Node):

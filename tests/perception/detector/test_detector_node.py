@@ -297,8 +297,7 @@ def test_cards_params_are_checked():
 
 
 def test_shipped_cards_by_name():
-    from perception.detector.node import resolve_card
-    from perception.models import CAMERA_DETECTOR_CARD
+    from perception.models import CAMERA_DETECTOR_CARD, resolve_card
 
     assert resolve_card(object(), "models:camera_detector.yaml") == CAMERA_DETECTOR_CARD
     assert resolve_card(object(), "") == CAMERA_DETECTOR_CARD

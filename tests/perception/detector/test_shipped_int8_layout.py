@@ -11,11 +11,11 @@ import pytest
 import yaml
 
 from perception.detector.card import load_card
-from perception.detector.node import SHIPPED_PREFIX
 from perception.models import (
     CAMERA_DETECTOR_CARD,
     CAMERA_DETECTOR_REWRITES,
     CAMERA_DETECTOR_VARIANTS,
+    SHIPPED_PREFIX,
     model_file,
 )
 from stack.engine.trt_qdq import check_qdq
