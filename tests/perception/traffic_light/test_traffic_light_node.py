@@ -106,3 +106,12 @@ def test_a_head_outside_the_image_is_skipped_counted_and_unknown(scene):
     (out,) = ctx.sent(topics.TRAFFIC_SIGNALS)
     (group,) = out.traffic_light_groups
     assert group.elements[0].color == LightState.UNKNOWN
+
+
+def test_cards_name_shipped_variants_like_the_detectors():
+    from perception.models import MODELS_DIR
+    from perception.traffic_light.node import SHIPPED, _card_paths
+
+    assert _card_paths(object(), []) == [MODELS_DIR / name for name in SHIPPED]
+    (path,) = _card_paths(object(), ["models:traffic_light_vit_r25.yaml"])
+    assert path == MODELS_DIR / "traffic_light_vit_r25.yaml" and path.is_file()
