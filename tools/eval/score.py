@@ -331,35 +331,16 @@ def score_run(
     visible = visible_actors(
         gt, sensors[topics.lidar], sensors[topics.tf_static], skipped, topics.lidar
     )
-    if skipped:
-        first = skipped[0]
-        log.warning(
-            "%s: %d lidar cloud(s) on %s cannot be read and are skipped (first at %d ns: %s)",
-            scenario_bag, len(skipped), first.topic, first.stamp_ns, first.reason,
-        )  # fmt: skip
-    ap, cam_recall, cam_frames = camera_ap(gt, out[topics.camera_2d])
-    by_variant = {
-        name: _finite_or_none(dict(zip(("ap50", "recall", "frames"), camera_ap(gt, dets))))
-        for name, dets in split_by_variant(out[topics.camera_2d], variants or {}).items()
-    }
+    _warn_skipped(scenario_bag, skipped)
     recall, lidar_gt = lidar_recall(gt, out[topics.lidar_objects], visible)
     mot = tracking(gt, out[topics.tracked], visible)
     map_path = Path(scenario_bag) / "map.npz"
     clearance = plan_clearance(gt, out[topics.trajectory], LaneStrips.from_map(map_path))
     result = {
-        "camera_ap50": ap,
-        "camera_recall": cam_recall,
-        "camera_frames": cam_frames,
-        "camera_ap50_by_variant": by_variant,
+        **_camera_scores(gt, out[topics.camera_2d], variants or {}),
         "lidar_recall": recall,
         "lidar_gt_objects": lidar_gt,
-        "mota": mot.mota,
-        "id_switches": mot.id_switches,
-        "mot_counts": {
-            "gt": mot.gt_count,
-            "misses": mot.misses,
-            "false_positives": mot.false_positives,
-        },
+        **_tracking_scores(mot),
         "loc_rmse_m": localization_rmse(gt, out[topics.odometry]),
         **collisions.clearance_scores(clearance),
         "control_error_m": control_error(gt, out[topics.command], out[topics.trajectory]),
@@ -378,6 +359,33 @@ def score_run(
         "conventions": _conventions(),
     }
     return _finite_or_none(result)
+
+
+def _warn_skipped(scenario_bag: Path, skipped: list[SkippedCloud]) -> None:
+    if skipped:
+        first = skipped[0]
+        log.warning(
+            "%s: %d lidar cloud(s) on %s cannot be read and are skipped (first at %d ns: %s)",
+            scenario_bag, len(skipped), first.topic, first.stamp_ns, first.reason,
+        )  # fmt: skip
+
+
+def _camera_scores(
+    gt: GroundTruth, dets: list[tuple[int, Any]], variants: Mapping[int, str]
+) -> dict[str, Any]:
+    """Camera AP@0.5, recall and frames, overall and per model variant."""
+    ap, recall, frames = camera_ap(gt, dets)
+    by_variant = {
+        name: _finite_or_none(dict(zip(("ap50", "recall", "frames"), camera_ap(gt, part))))
+        for name, part in split_by_variant(dets, variants).items()
+    }
+    return {"camera_ap50": ap, "camera_recall": recall, "camera_frames": frames,
+            "camera_ap50_by_variant": by_variant}  # fmt: skip
+
+
+def _tracking_scores(mot: MotAccumulator) -> dict[str, Any]:
+    counts = {"gt": mot.gt_count, "misses": mot.misses, "false_positives": mot.false_positives}
+    return {"mota": mot.mota, "id_switches": mot.id_switches, "mot_counts": counts}
 
 
 def _conventions() -> str:
