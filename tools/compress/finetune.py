@@ -120,16 +120,7 @@ def finetune(
             losses = []
             for idx in plan[epoch]:
                 loss = student_loss(student, teacher, source.batch(idx), source.cfg, spec.distill)
-                if penalty is not None:
-                    loss = loss + penalty()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(student.parameters(), 10.0)
-                opt.step()
-                sched.step()
-                if on_step is not None:
-                    on_step(student)
-                losses.append(loss.item())
+                losses.append(_step(student, loss, opt, sched, on_step, penalty))
                 bar.update(task, advance=1, loss=float(np.mean(losses)))
                 if _spent(spec, start):
                     break
@@ -147,6 +138,27 @@ def finetune(
                 break
     student.eval()
     return FinetuneResult(state.steps, time.perf_counter() - start, state.history)
+
+
+def _step(
+    student: torch.nn.Module,
+    loss: torch.Tensor,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    on_step: Callable[[torch.nn.Module], None] | None,
+    penalty: Callable[[], torch.Tensor] | None,
+) -> float:
+    """One optimiser step on ``loss`` (+ ``penalty``), gradients clipped; returns the loss."""
+    if penalty is not None:
+        loss = loss + penalty()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(student.parameters(), 10.0)
+    opt.step()
+    sched.step()
+    if on_step is not None:
+        on_step(student)
+    return loss.item()
 
 
 def checkpoint_path(out_dir: Path, variant: str, part: str = "finetune") -> Path:
