@@ -125,9 +125,9 @@ def _widen_resize(g: _Graph, dq: onnx.NodeProto, zero: str, scale: float) -> Non
     if mode not in _RANGE_KEEPING_RESIZE or q is None or q.op_type != "QuantizeLinear":
         return
     dqs = g.readers.get(q.output[0], [])
-    scales = [_int8_zero(g, n) for n in (q, *dqs) if n.op_type != "QuantizeLinear" or n is q]
     if not dqs or any(d.op_type != "DequantizeLinear" for d in dqs):
         return
+    scales = [_int8_zero(g, n) for n in (q, *dqs)]
     if any(s is None or float(s) != scale for s in scales):
         return
     q.input[2] = zero

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -132,6 +133,10 @@ class _Graph:
         return self.consts.get(name)
 
 
+def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
 def _opset(model: onnx.ModelProto) -> int:
     return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
 
@@ -198,7 +203,7 @@ def _check_zero_point(graph, node, name: str, x_type, scale, bad) -> None:
         bad(
             QdqRule.ZERO_POINT_TYPE, f"zero point {_type_name(zp_type)}, input {_type_name(x_type)}"
         )
-    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    attrs = _attrs(node)
     if "output_dtype" in attrs and attrs["output_dtype"] not in (0, zp_type):
         bad(QdqRule.ZERO_POINT_TYPE, f"output_dtype {_type_name(attrs['output_dtype'])}")
     value = graph.const(name)
@@ -216,7 +221,7 @@ def _check_zero_point(graph, node, name: str, x_type, scale, bad) -> None:
 def _check_axis(graph: _Graph, node, x: str, scale: np.ndarray, bad) -> None:
     if graph.const(x) is None:
         bad(QdqRule.PER_CHANNEL, f"{scale.size} scales on activation {x!r}")
-    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    attrs = _attrs(node)
     if "axis" not in attrs:
         bad(QdqRule.AXIS, f"{scale.size} scales and no axis attribute (parsers differ)")
         return

@@ -248,6 +248,7 @@ def _plan_clearance(
         near = np.hypot(poses[:, 0] - centres[:, 0], poses[:, 1] - centres[:, 1]) <= NEAR_M
         length, width = track.size
         contact: Contact | None = None
+        touching = 0
         for k in np.flatnonzero(near):
             if k not in ego_fps:
                 ego_fps[k] = rectangle(*centres[k], EGO_LENGTH, EGO_WIDTH)
@@ -256,20 +257,19 @@ def _plan_clearance(
             bucket = min(int(tau[k]), int(HORIZON_S) - 1)
             out.all_m[bucket] = min(out.all_m.get(bucket, np.inf), gap)
             if gap <= 0.0:
-                if contact is None:
-                    kind = collision_type(
-                        rear[k], float(speed[k]), ego_fps[k], poses[k], actor_fp,
-                        float(track.speeds(t_ns[k : k + 1])[0]),
-                    )  # fmt: skip
+                touching += 1
+                if contact is None:  # the first touching pose decides the type
+                    speeds = (float(speed[k]), float(track.speeds(t_ns[k : k + 1])[0]))
+                    kind = collision_type(rear[k], speeds[0], ego_fps[k], poses[k], actor_fp,
+                                          speeds[1])  # fmt: skip
                     in_lane = lanes.holds(ego_fps[k]) if lanes is not None else False
                     fault = is_at_fault(kind, in_lane)
                     contact = Contact(aid, track.label, stamp, float(tau[k]), kind, fault, 0)
-                contact = dataclasses.replace(contact, poses=contact.poses + 1)
                 if not contact.at_fault:
                     continue
             out.at_fault_m[bucket] = min(out.at_fault_m.get(bucket, np.inf), gap)
         if contact is not None:
-            out.contacts.append(contact)
+            out.contacts.append(dataclasses.replace(contact, poses=touching))
 
 
 def plan_clearance(

@@ -154,16 +154,22 @@ def test_shipped_files() -> None:
     assert check_qdq(onnx.load(model_file("camera_detector_int8_fused.onnx"))) == []
 
 
+def _saved_pair(tmp_path, breakage, bad_name: str):
+    """The valid model and a copy broken by ``breakage``, saved in ``tmp_path``."""
+    good, bad = tmp_path / "good.onnx", tmp_path / bad_name
+    onnx.save(_model(), good)
+    broken = _model()
+    breakage(broken)
+    onnx.save(broken, bad)
+    return good, bad
+
+
 def test_qdq_check_command(tmp_path, capsys) -> None:
     import json
 
     from stack.cli.main import main
 
-    good, bad = tmp_path / "good.onnx", tmp_path / "bad.onnx"
-    onnx.save(_model(), good)
-    broken = _model()
-    _int32_bias(broken)
-    onnx.save(broken, bad)
+    good, bad = _saved_pair(tmp_path, _int32_bias, "bad.onnx")
     assert main(["engine", "qdq-check", str(good)]) == 0
     assert "3 Q/DQ nodes; TensorRT's rules hold" in capsys.readouterr().out
     assert main(["engine", "qdq-check", str(bad), "--json", str(tmp_path / "p.json")]) == 1
@@ -181,11 +187,7 @@ def test_tensorrt_backend_refuses_a_broken_file_before_building(tmp_path, caplog
     from stack.engine import Backend, EngineOptions, load_engine
     from tests.stack.engine.test_loader import FakeTrt
 
-    good, bad = tmp_path / "good.onnx", tmp_path / "u8.onnx"
-    onnx.save(_model(), good)
-    broken = _model()
-    _uint8_activations(broken)
-    onnx.save(broken, bad)
+    good, bad = _saved_pair(tmp_path, _uint8_activations, "u8.onnx")
     fake = FakeTrt(tmp_path, "10.3.0")
 
     def opts(backend):
