@@ -19,8 +19,8 @@ def add_parser(cmds: argparse._SubParsersAction) -> None:
 
 def run_qdq_check(args: argparse.Namespace) -> int:
     """0: TensorRT takes every Q/DQ node (or there is none); 1: problems, one line each."""
-    from stack.engine.model import read_model
-    from stack.engine.trt_qdq import QDQ_OPS, check_qdq
+    from stack.engine.model import QDQ_OPS, read_model
+    from stack.engine.trt_qdq import check_qdq
 
     model = read_model(args.model)  # ModelError names the file
     count = sum(n.op_type in QDQ_OPS for n in model.proto.graph.node)

@@ -57,8 +57,8 @@ import onnx
 from onnx import TensorProto, numpy_helper
 
 from stack.engine.errors import EngineError
+from stack.engine.model import QDQ_OPS
 
-QDQ_OPS = ("QuantizeLinear", "DequantizeLinear")
 MIN_OPSET = 13
 FLOATS = (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16)
 # The quantized types TensorRT takes (INT4 / FP8 need a newer TensorRT; INT8 everywhere).
