@@ -9,7 +9,6 @@ accuracy rows so far; a resumed run continues at the epoch after it.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from tools.sparse.evaluate import evaluate_ap
 from tools.sparse.forgetting import ForgettingTracker
 from tools.sparse.metrics import summary
 from tools.sparse.trainer import Learner, LearnerConfig
+from tools.train.checkpoint import save_atomically
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -54,9 +54,7 @@ def _save(out: Path | None, learner: Learner, where: dict[str, Any], tracker, ro
         "counters": {"flops": learner.flops.total, "seconds": learner.seconds,
                      "steps": learner.steps, "examples": learner.examples},
     }  # fmt: skip
-    tmp = out / (CHECKPOINT + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, out / CHECKPOINT)
+    save_atomically(state, out / CHECKPOINT)
 
 
 def _load(out: Path | None, learner: Learner) -> dict[str, Any] | None:

@@ -43,6 +43,14 @@ class TrainState:
     history: list[dict[str, float]]
 
 
+def save_atomically(blob: Any, path: Path) -> None:
+    """``torch.save`` to ``PATH.tmp``, then renamed over ``path``: an interrupted write leaves
+    the last good file (OSError on a failed write)."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(blob, tmp)
+    os.replace(tmp, path)
+
+
 def save(
     path: Path, model: torch.nn.Module, opt: torch.optim.Optimizer, sched: Any,
     rng: np.random.Generator, state: TrainState, shape: dict[str, str],
@@ -57,11 +65,9 @@ def save(
         "fingerprint": shape,
     }
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
+        save_atomically(blob, path)
     except OSError as exc:
         raise TrainError(f"{path}: cannot write the checkpoint: {exc.strerror}") from None
 
