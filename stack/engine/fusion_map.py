@@ -23,12 +23,13 @@ cell are listed as candidates for profiling, not fused.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import onnx
+
+from stack.engine.graph_index import GraphIndex
 
 
 class Mapping(str, enum.Enum):
@@ -173,31 +174,20 @@ def _tensor_bytes(model: onnx.ModelProto) -> dict[str, int]:
     return out
 
 
-class _Graph:
+class _Graph(GraphIndex):
+    """The graph index plus each node's mapping type."""
+
     def __init__(self, model: onnx.ModelProto) -> None:
-        g = model.graph
-        self.nodes = list(g.node)
+        super().__init__(model.graph)
         self.kinds = [mapping_of(n.op_type) for n in self.nodes]
-        self.outputs = {o.name for o in g.output}
-        self.producer = {t: i for i, n in enumerate(self.nodes) for t in n.output if t}
-        self.consumers: dict[str, list[int]] = {}
-        for i, n in enumerate(self.nodes):
-            for t in n.input:
-                if t in self.producer:
-                    self.consumers.setdefault(t, []).append(i)
 
     def single_consumer(self, i: int) -> tuple[int, str] | None:
         """(consumer, tensor) when node i has one data output read by exactly one node."""
         outs = [t for t in self.nodes[i].output if t]
-        if len(outs) != 1 or outs[0] in self.outputs:
+        if len(outs) != 1:
             return None
-        readers = self.consumers.get(outs[0], [])
-        return (readers[0], outs[0]) if len(set(readers)) == 1 else None
-
-    def edges(self) -> Iterable[tuple[int, int]]:
-        for t, readers in self.consumers.items():
-            for r in set(readers):
-                yield self.producer[t], r
+        reader = self.only_reader(outs[0])
+        return None if reader is None else (reader, outs[0])
 
 
 def _grow(
@@ -220,7 +210,7 @@ def _grow(
     while frontier:
         i = frontier.pop()
         for t in gr.nodes[i].input:
-            p = gr.producer.get(t)
+            p = gr.writer.get(t)
             if p is None or owner[p] != -1 or gr.single_consumer(p) is None:
                 continue
             v, fused = verdict(gr.kinds[p], kind)

@@ -23,34 +23,14 @@ one Q/DQ file builds in TensorRT and runs at INT8 speed in ONNX Runtime.
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import numpy as np
 import onnx
 from onnx import numpy_helper
 
-
-class _Graph:
-    def __init__(self, graph: onnx.GraphProto) -> None:
-        self.graph = graph
-        self.init = {i.name: i for i in graph.initializer}
-        self.producer = {o: n for n in graph.node for o in n.output}
-        self.readers: dict[str, list[onnx.NodeProto]] = defaultdict(list)
-        for n in graph.node:
-            for i in n.input:
-                self.readers[i].append(n)
-        self.outputs = {o.name for o in graph.output}
-
-    def array(self, name: str) -> np.ndarray | None:
-        t = self.init.get(name)
-        return None if t is None else numpy_helper.to_array(t)
-
-    def only_reader(self, tensor: str) -> onnx.NodeProto | None:
-        r = self.readers.get(tensor, [])
-        return r[0] if len(r) == 1 and tensor not in self.outputs else None
+from stack.engine.graph_index import GraphIndex
 
 
-def _int8_zero(g: _Graph, node: onnx.NodeProto) -> np.ndarray | None:
+def _int8_zero(g: GraphIndex, node: onnx.NodeProto) -> np.ndarray | None:
     """The scale of a Q/DQ with an INT8 zero point of 0 (a scalar), else None."""
     if len(node.input) < 3:
         return None
@@ -60,21 +40,24 @@ def _int8_zero(g: _Graph, node: onnx.NodeProto) -> np.ndarray | None:
     return scale if scale.size == 1 else None
 
 
-def _chain(g: _Graph, relu: onnx.NodeProto) -> tuple[onnx.NodeProto, ...] | None:
+def _chain(g: GraphIndex, relu: onnx.NodeProto) -> tuple[onnx.NodeProto, ...] | None:
     """(Q_a, DQ_a, Q_b) around ``relu`` when the chain can be rewritten."""
-    dq_a = g.producer.get(relu.input[0])
-    q_a = g.producer.get(dq_a.input[0]) if dq_a is not None else None
-    q_b = g.only_reader(relu.output[0])
+    dq_a = g.writer_node(relu.input[0])
+    q_a = g.writer_node(dq_a.input[0]) if dq_a is not None else None
+    q_b = g.only_reader_node(relu.output[0])
     if q_a is None or q_b is None or dq_a.op_type != "DequantizeLinear":
         return None
     if q_a.op_type != "QuantizeLinear" or q_b.op_type != "QuantizeLinear":
         return None
-    if g.only_reader(q_a.output[0]) is not dq_a or g.only_reader(dq_a.output[0]) is not relu:
+    if (
+        g.only_reader_node(q_a.output[0]) is not dq_a
+        or g.only_reader_node(dq_a.output[0]) is not relu
+    ):
         return None
     scales = [_int8_zero(g, n) for n in (q_a, dq_a, q_b)]
     if any(s is None for s in scales) or len({float(s) for s in scales}) != 1:
         return None
-    dqs = g.readers.get(q_b.output[0], [])
+    dqs = g.reader_nodes(q_b.output[0])
     if not dqs or any(d.op_type != "DequantizeLinear" or _int8_zero(g, d) is None for d in dqs):
         return None
     return q_a, dq_a, q_b
@@ -83,12 +66,12 @@ def _chain(g: _Graph, relu: onnx.NodeProto) -> tuple[onnx.NodeProto, ...] | None
 def fold_symmetric_relus(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
     """A copy of ``model`` with every foldable ``Q -> DQ -> Relu -> Q`` chain rewritten (see
     the module docstring), and how many; the model itself when there is none."""
-    first = _Graph(model.graph)
+    first = GraphIndex(model.graph)
     if not any(_chain(first, n) for n in model.graph.node if n.op_type == "Relu"):
         return model, 0
     out = onnx.ModelProto()
     out.CopyFrom(model)
-    g = _Graph(out.graph)
+    g = GraphIndex(out.graph)
     removed: list[onnx.NodeProto] = []
     for relu in [n for n in out.graph.node if n.op_type == "Relu"]:
         chain = _chain(g, relu)
@@ -99,7 +82,7 @@ def fold_symmetric_relus(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
         zero = f"{q_b.output[0]}/uint8_zero_point"
         out.graph.initializer.append(numpy_helper.from_array(np.zeros((), np.uint8), zero))
         q_b.input[0], q_b.input[2] = q_a.input[0], zero
-        for dq in g.readers[q_b.output[0]]:
+        for dq in g.reader_nodes(q_b.output[0]):
             dq.input[2] = zero
             _widen_resize(g, dq, zero, scale)
         removed += [q_a, dq_a, relu]
@@ -112,19 +95,19 @@ def fold_symmetric_relus(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
 _RANGE_KEEPING_RESIZE = frozenset({b"nearest", b"linear"})
 
 
-def _widen_resize(g: _Graph, dq: onnx.NodeProto, zero: str, scale: float) -> None:
+def _widen_resize(g: GraphIndex, dq: onnx.NodeProto, zero: str, scale: float) -> None:
     """``DQ(uint8, now) -> Resize -> Q(int8, zp 0, same scale) -> DQs``: a nearest or linear
     Resize of values in [0, 127 steps] stays there, so its Q/DQs take the same uint8 zero point
     (the same numbers) and ONNX Runtime runs the Resize on uint8 instead of in float between
     an int8 and a uint8 pair."""
-    resize = g.only_reader(dq.output[0])
+    resize = g.only_reader_node(dq.output[0])
     if resize is None or resize.op_type != "Resize":
         return
     mode = next((a.s for a in resize.attribute if a.name == "mode"), b"nearest")
-    q = g.only_reader(resize.output[0])
+    q = g.only_reader_node(resize.output[0])
     if mode not in _RANGE_KEEPING_RESIZE or q is None or q.op_type != "QuantizeLinear":
         return
-    dqs = g.readers.get(q.output[0], [])
+    dqs = g.reader_nodes(q.output[0])
     if not dqs or any(d.op_type != "DequantizeLinear" for d in dqs):
         return
     scales = [_int8_zero(g, n) for n in (q, *dqs)]

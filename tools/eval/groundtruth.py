@@ -22,7 +22,7 @@ class EvalError(L4Error):
 
 def read_topics(bag: Path, topics: Iterable[str]) -> dict[str, list[tuple[int, Any]]]:
     """Messages of ``topics`` as (header stamp ns or log time, message), in log order."""
-    wanted = set(topics)
+    wanted = dict.fromkeys(topics)  # the caller's order, so the result's key order is stable
     out: dict[str, list[tuple[int, Any]]] = {t: [] for t in wanted}
     try:
         with AnyReader([Path(bag)], default_typestore=typestore()) as reader:

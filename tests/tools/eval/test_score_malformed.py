@@ -73,3 +73,18 @@ def test_l4_eval_prints_scores_instead_of_a_traceback(
     out = tmp_path / "scores.json"
     assert main(["eval", str(run_dir), "--bag", str(bag), "--json", str(out)]) == 0
     assert json.loads(out.read_text())["skipped_clouds"]["count"] == 1
+
+
+def test_topics_read_back_in_the_callers_order_and_counts_are_sorted(
+    bad_scenario: tuple[Path, int],
+) -> None:
+    from tools.eval.groundtruth import read_topics
+
+    bag, _ = bad_scenario
+    wanted = [Topics().gt_ego, LIDAR, "/not/in/the/bag", Topics().gt_objects]
+    for order in (wanted, wanted[::-1]):
+        out = read_topics(bag, order)
+        assert list(out) == order and out["/not/in/the/bag"] == []
+        assert len(out[LIDAR]) == 11 and len(out[Topics().gt_ego]) > 10
+    messages = score_run(bag, bag)["messages"]
+    assert list(messages) == sorted(messages)
