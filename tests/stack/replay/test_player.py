@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +170,16 @@ def test_fail_fast_still_leaves_a_valid_bag(module_bag: Path, tmp_path: Path) ->
     assert [t for t, _, _ in read_bag(tmp_path / "run" / OUTPUTS)] == ["/ok"] * 5
 
 
+def _stop_half_a_second_into(player: Player) -> None:
+    """stop() 0.5 s after the replay starts recording (a fixed timer from before run() fired
+    before the first message once, at load 7, while the graph was still being built)."""
+    deadline = time.monotonic() + 60.0
+    while player.recorder is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.5)
+    player.stop()
+
+
 def test_paced_replay_tracks_wall_time_and_stops_cleanly(tmp_path: Path) -> None:
     bag = small_bag(tmp_path / "bag", seconds=2.0)
     player = replay(bag, SENSOR_LAUNCH, tmp_path / "run", rate=1.0)
@@ -187,7 +198,7 @@ def test_paced_replay_tracks_wall_time_and_stops_cleanly(tmp_path: Path) -> None
     # stop() from elsewhere (what SIGINT does) ends early with a complete bag
     with Bag(bag) as opened:
         player = Player(opened, graph_of(SENSOR_LAUNCH), tmp_path / "run2", ReplayOptions(rate=1.0))
-        threading.Timer(0.5, player.stop).start()
+        threading.Thread(target=_stop_half_a_second_into, args=(player,), daemon=True).start()
         result = player.run()
     assert result.interrupted and 0 < result.injected < 220
     assert len(read_bag(tmp_path / "run2" / OUTPUTS)) == sum(result.recorded.values()) > 0
