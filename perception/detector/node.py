@@ -111,6 +111,8 @@ class CameraDetector(Node):
             else None
         )
         self.info: Any = None
+        # (camera_info, extrinsic, their geometry): the last geometry made, reused while both hold.
+        self._geometry_of: tuple[Any, Any, Any] = (None, None, None)
         self.last_detections = Detections2D.empty()
         self.pub = ctx.publisher(topics.CAMERA_OBJECTS, DETECTED_OBJECTS)
         self.pub_2d = (
@@ -153,7 +155,11 @@ class CameraDetector(Node):
             extrinsic = self.fallback
         if extrinsic is None:
             return f"no tf_static from {frame!r} to {self.params.base_frame!r}"
-        return CameraGeometry.from_camera_info(self.info, extrinsic)
+        info, ext, geom = self._geometry_of
+        if info is not self.info or ext is not extrinsic:  # made once per camera_info / tf
+            geom = CameraGeometry.from_camera_info(self.info, extrinsic)
+            self._geometry_of = (self.info, extrinsic, geom)
+        return geom
 
     # ---- the image -------------------------------------------------------------------------
     def _pixels(self, msg: Any):
