@@ -131,17 +131,31 @@ def set_backend(factory: Callable[..., Any] | None) -> None:
     _backend = factory
 
 
-def _fresh(desc: tuple) -> Callable[[], Any]:
-    """A zero-argument callable building a new default of a mutable field (message, array)."""
+def _bind(env: dict[str, Any], value: Any) -> str:
+    """A new name for ``value`` in a generated function's globals."""
+    name = f"_v{len(env)}_"
+    env[name] = value
+    return name
+
+
+def _fresh_source(desc: tuple, env: dict[str, Any]) -> str:
+    """Source of an expression that builds a new default of a mutable field (message, array,
+    list). Nested messages are spelled out inline, so a default costs one call per message
+    class rather than one per generated builder (a DetectedObject's default twist is four)."""
     kind, rest = desc
     if kind == _NAME:
-        return _positional(rest, ())
+        cls, known = _class_and_fields(rest)
+        args = [
+            _bind(env, _default(d)) if d[0] == _BASE else _fresh_source(d, env) for _, d in known
+        ]
+        return f"{_bind(env, cls)}({', '.join(args)})"
     sub, count = rest
     if sub[0] == _BASE and sub[1][0] in _NUMPY_DTYPES:
-        return partial(np.zeros, count if kind == _ARRAY else 0, dtype=_NUMPY_DTYPES[sub[1][0]])
-    if kind == _ARRAY:
-        return lambda: [_default(sub) for _ in range(count)]
-    return list
+        dtype = np.dtype(_NUMPY_DTYPES[sub[1][0]])
+        return f"{_bind(env, np.zeros)}({count if kind == _ARRAY else 0}, {_bind(env, dtype)})"
+    if kind == _ARRAY:  # a fixed array of messages or strings: rare, not inlined
+        return f"{_bind(env, lambda: [_default(sub) for _ in range(count)])}()"
+    return "[]"
 
 
 _MISSING = object()
@@ -184,9 +198,8 @@ def _builder(typename: str) -> Callable[..., Any]:
             params.append(f"{name}=_d{i}_")
             args.append(name)
         else:
-            env[f"_f{i}_"] = _fresh(desc)
             params.append(f"{name}=_M_")
-            args.append(f"_f{i}_() if {name} is _M_ else {name}")
+            args.append(f"({_fresh_source(desc, env)}) if {name} is _M_ else {name}")
     return _compile(typename, ["*", *params] if params else [], args, env)
 
 
@@ -212,8 +225,7 @@ def _positional(typename: str, fields: tuple[str, ...]) -> Callable[..., Any]:
             env[f"_d{i}_"] = _default(desc)
             args.append(f"_d{i}_")
         else:
-            env[f"_f{i}_"] = _fresh(desc)
-            args.append(f"_f{i}_()")
+            args.append(_fresh_source(desc, env))
     return _compile(typename, list(fields), args, env)
 
 
