@@ -196,7 +196,7 @@ def test_lift_gives_the_array_forms_values_bit_for_bit(camera_geometry, seed):
     rng = np.random.default_rng(seed)
     k = camera_geometry.k.copy()
     k[0, 1] = 0.7 * seed  # a skewed camera on a rolled, pitched mount as well
-    x, y, z, roll, pitch, yaw = CAMERA_XYZRPY
+    x, _, z, roll, pitch, yaw = CAMERA_XYZRPY
     xyzrpy = (x, 0.3 * seed, z, roll + 0.02 * seed, pitch + 0.01, yaw - 0.03 * seed)
     geom = CameraGeometry(k, RigidTransform.from_xyzrpy(*xyzrpy), 640, 384)
     x1, y1 = rng.uniform(0, 600, 40), rng.uniform(0, 380, 40)
