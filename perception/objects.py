@@ -225,7 +225,7 @@ class _Rows:
     def of(cls, objs: ObjectArray) -> _Rows:
         n = len(objs)
         cov = np.zeros((n, 36))
-        cov[:, [0, 1, 6, 7]] = objs.cov_xy.reshape(n, 4)
+        cov.reshape(n, 6, 6)[:, :2, :2] = objs.cov_xy  # x, y block (a slice: no fancy index)
         cov[:, 35] = 0.1
         # yaw_to_quaternion of each yaw, on the whole array: the same sin/cos values.
         half = 0.5 * np.asarray(objs.yaw, float)

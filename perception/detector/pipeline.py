@@ -133,9 +133,10 @@ class Detector:
         elif len(cands) > self.card.max_detections:  # a fused head ran the NMS: best first
             cands = cands.select(slice(0, self.card.max_detections))
         boxes = plan.to_image(cands.boxes)
-        valid = (boxes[:, 2:] > boxes[:, :2]).all(axis=1)  # x2 > x1 and y2 > y1
-        if valid.all():  # the usual case: no empty box to drop, no copies
+        wide = boxes[:, 2:] > boxes[:, :2]  # x2 > x1 and y2 > y1
+        if wide.all():  # the usual case: no empty box to drop, no copies
             return Detections2D(boxes, cands.scores, cands.classes, self.label_of[cands.classes])
+        valid = wide.all(axis=1)
         return Detections2D(
             boxes[valid],
             cands.scores[valid],
