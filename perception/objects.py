@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from perception.errors import PerceptionError
-from perception.geometry import Pose2D, wrap_angle, yaw_to_quaternion
+from perception.geometry import Pose2D, wrap_angle
+from stack.msgs import maker
 
 MessageFactory = Callable[..., Any]
 
@@ -224,67 +225,85 @@ class _Rows:
     def of(cls, objs: ObjectArray) -> _Rows:
         n = len(objs)
         cov = np.zeros((n, 36))
-        cov[:, [0, 1, 6, 7]] = objs.cov_xy.reshape(n, 4)
+        cov.reshape(n, 6, 6)[:, :2, :2] = objs.cov_xy  # x, y block (a slice: no fancy index)
         cov[:, 35] = 0.1
-        return cls(objs.position.tolist(), [yaw_to_quaternion(y) for y in objs.yaw.tolist()],
-                   cov, objs.dims.tolist(), objs.label.tolist(), objs.score.tolist())  # fmt: skip
+        # yaw_to_quaternion of each yaw, on the whole array: the same sin/cos values.
+        half = 0.5 * np.asarray(objs.yaw, float)
+        quaternion = [
+            (0.0, 0.0, s, c) for s, c in zip(np.sin(half).tolist(), np.cos(half).tolist())
+        ]
+        return cls(objs.position.tolist(), quaternion, cov, objs.dims.tolist(),
+                   objs.label.tolist(), objs.score.tolist())  # fmt: skip
 
 
-def _pose_with_covariance(new: MessageFactory, rows: _Rows, i: int) -> Any:
-    px, py, pz = rows.position[i]
-    qx, qy, qz, qw = rows.quaternion[i]
-    return new(
-        "geometry_msgs/msg/PoseWithCovariance",
-        pose=new(
-            "geometry_msgs/msg/Pose",
-            position=new("geometry_msgs/msg/Point", x=px, y=py, z=pz),
-            orientation=new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw),
-        ),
-        covariance=rows.covariance[i],
-    )
+@dataclass(frozen=True)
+class _Makers:
+    """Positional constructors (:func:`stack.msgs.factory.maker`) of the message types every
+    object has, asked for once per message: ~15 messages an object."""
 
+    point: Callable[..., Any]
+    quaternion: Callable[..., Any]
+    pose: Callable[..., Any]
+    pose_cov: Callable[..., Any]
+    vector3: Callable[..., Any]
+    shape: Callable[..., Any]
+    classification: Callable[..., Any]
 
-def _shape(new: MessageFactory, rows: _Rows, i: int) -> Any:
-    length, width, height = rows.dims[i]
-    return new(
-        "autoware_perception_msgs/msg/Shape",
-        type=0,
-        dimensions=new("geometry_msgs/msg/Vector3", x=length, y=width, z=height),
-    )
-
-
-def _classification(new: MessageFactory, rows: _Rows, i: int) -> list[Any]:
-    return [
-        new(
-            "autoware_perception_msgs/msg/ObjectClassification",
-            label=rows.label[i],
-            probability=rows.score[i],
+    @classmethod
+    def of(cls, new: MessageFactory) -> _Makers:
+        return cls(
+            maker(new, "geometry_msgs/msg/Point", "x", "y", "z"),
+            maker(new, "geometry_msgs/msg/Quaternion", "x", "y", "z", "w"),
+            maker(new, "geometry_msgs/msg/Pose", "position", "orientation"),
+            maker(new, "geometry_msgs/msg/PoseWithCovariance", "pose", "covariance"),
+            maker(new, "geometry_msgs/msg/Vector3", "x", "y", "z"),
+            maker(new, "autoware_perception_msgs/msg/Shape", "type", "dimensions"),
+            maker(new, "autoware_perception_msgs/msg/ObjectClassification", "label", "probability"),
         )
-    ]
+
+    def pose_with_covariance(self, rows: _Rows, i: int) -> Any:
+        return self.pose_cov(
+            self.pose(self.point(*rows.position[i]), self.quaternion(*rows.quaternion[i])),
+            rows.covariance[i],
+        )
+
+    def box_shape(self, rows: _Rows, i: int) -> Any:
+        return self.shape(0, self.vector3(*rows.dims[i]))  # length, width, height
+
+    def classifications(self, rows: _Rows, i: int) -> list[Any]:
+        return [self.classification(rows.label[i], rows.score[i])]
 
 
 def detected_objects_msg(
     new: MessageFactory, header: Any, objs: ObjectArray, existence: float = 0.0
 ) -> Any:
     """A DetectedObjects message with ``header`` (keep the sensor stamp)."""
-    items = []
     rows = _Rows.of(objs)
-    for i in range(len(objs)):
-        kin = new(
-            "autoware_perception_msgs/msg/DetectedObjectKinematics",
-            pose_with_covariance=_pose_with_covariance(new, rows, i),
-            has_position_covariance=True,
-            orientation_availability=_SIGN_UNKNOWN,
+    m = _Makers.of(new)
+    kinematics = maker(
+        new,
+        "autoware_perception_msgs/msg/DetectedObjectKinematics",
+        "pose_with_covariance",
+        "has_position_covariance",
+        "orientation_availability",
+    )
+    detected = maker(
+        new,
+        "autoware_perception_msgs/msg/DetectedObject",
+        "existence_probability",
+        "classification",
+        "kinematics",
+        "shape",
+    )
+    items = [
+        detected(
+            float(existence or rows.score[i]),
+            m.classifications(rows, i),
+            kinematics(m.pose_with_covariance(rows, i), True, _SIGN_UNKNOWN),
+            m.box_shape(rows, i),
         )
-        items.append(
-            new(
-                "autoware_perception_msgs/msg/DetectedObject",
-                existence_probability=float(existence or rows.score[i]),
-                classification=_classification(new, rows, i),
-                kinematics=kin,
-                shape=_shape(new, rows, i),
-            )
-        )
+        for i in range(len(objs))
+    ]
     return new(DETECTED_OBJECTS, header=header, objects=items)
 
 
@@ -322,10 +341,11 @@ def tracked_objects_msg(
     items = []
     speed = np.hypot(objs.velocity[:, 0], objs.velocity[:, 1])
     rows = _Rows.of(objs)
+    m = _Makers.of(new)
     for i in range(len(objs)):
         kin = new(
             "autoware_perception_msgs/msg/TrackedObjectKinematics",
-            pose_with_covariance=_pose_with_covariance(new, rows, i),
+            pose_with_covariance=m.pose_with_covariance(rows, i),
             twist_with_covariance=_twist_in_object_frame(new, objs, i, vel_cov),
             orientation_availability=_AVAILABLE if speed[i] > stationary_speed else _SIGN_UNKNOWN,
             is_stationary=bool(speed[i] <= stationary_speed),
@@ -335,9 +355,9 @@ def tracked_objects_msg(
                 "autoware_perception_msgs/msg/TrackedObject",
                 object_id=new("unique_identifier_msgs/msg/UUID", uuid=objs.uuid[i].copy()),
                 existence_probability=float(rows.score[i] if existence is None else existence[i]),
-                classification=_classification(new, rows, i),
+                classification=m.classifications(rows, i),
                 kinematics=kin,
-                shape=_shape(new, rows, i),
+                shape=m.box_shape(rows, i),
             )
         )
     return new(TRACKED_OBJECTS, header=header, objects=items)

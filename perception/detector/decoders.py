@@ -295,12 +295,16 @@ class TopKDecoder(Decoder):
 
     def decode(self, outputs: Sequence[np.ndarray], threshold: float) -> Candidates:
         # Few numpy calls: this runs once per frame right after the engine, on cold caches.
-        keep = np.flatnonzero(outputs[1][0] >= threshold)  # best first (NMS: with gaps)
-        cls = outputs[2][0][keep]
+        scores, classes = outputs[1][0], outputs[2][0]
+        keep = (scores >= threshold).nonzero()[0]  # best first (NMS: with gaps)
+        cls = classes[keep]
         if len(cls) and (cls.min() < 0 or cls.max() >= self.num_classes):
             keep = keep[(cls >= 0) & (cls < self.num_classes)]
-            cls = outputs[2][0][keep]
-        return Candidates.make(outputs[0][0][keep], outputs[1][0][keep], cls)
+            cls = classes[keep]
+        boxes, scores = outputs[0][0][keep], scores[keep]
+        if boxes.dtype == scores.dtype == np.float32 and cls.dtype == np.int64:
+            return Candidates(boxes, scores, cls)  # the usual types already: no conversions
+        return Candidates.make(boxes, scores, cls)
 
 
 DECODERS: dict[str, type[Decoder]] = {

@@ -30,6 +30,7 @@ from perception.objects import DETECTED_OBJECTS, detected_objects_msg
 from perception.tf import StaticTransforms
 from stack import topics
 from stack.events import EventKind
+from stack.msgs import maker
 from stack.node import Context, Node
 from stack.params import EXTRINSIC, fail, in_range, length, parse_enum, positive
 from stack.scheduler.variants import VariantSet
@@ -110,6 +111,8 @@ class CameraDetector(Node):
             else None
         )
         self.info: Any = None
+        # (camera_info, extrinsic, their geometry): the last geometry made, reused while both hold.
+        self._geometry_of: tuple[Any, Any, Any] = (None, None, None)
         self.last_detections = Detections2D.empty()
         self.pub = ctx.publisher(topics.CAMERA_OBJECTS, DETECTED_OBJECTS)
         self.pub_2d = (
@@ -152,7 +155,11 @@ class CameraDetector(Node):
             extrinsic = self.fallback
         if extrinsic is None:
             return f"no tf_static from {frame!r} to {self.params.base_frame!r}"
-        return CameraGeometry.from_camera_info(self.info, extrinsic)
+        info, ext, geom = self._geometry_of
+        if info is not self.info or ext is not extrinsic:  # made once per camera_info / tf
+            geom = CameraGeometry.from_camera_info(self.info, extrinsic)
+            self._geometry_of = (self.info, extrinsic, geom)
+        return geom
 
     # ---- the image -------------------------------------------------------------------------
     def _pixels(self, msg: Any):
@@ -209,25 +216,24 @@ class _VariantEngine:
 
 def detections_2d_msg(new: Any, header: Any, dets: Detections2D, classes: tuple[str, ...]) -> Any:
     """vision_msgs/Detection2DArray of image-pixel boxes; class_id is the card's class name."""
-    items = []
-    # Python numbers converted once per array (tolist gives what float()/int() of each gives).
-    for (x1, y1, x2, y2), cls, score in zip(
-        dets.boxes.tolist(),
-        dets.classes.astype(np.int64, copy=False).tolist(),
-        dets.scores.tolist(),
-    ):
-        hyp = new(
-            "vision_msgs/msg/ObjectHypothesisWithPose",
-            hypothesis=new("vision_msgs/msg/ObjectHypothesis", class_id=classes[cls], score=score),
+    # Positional constructors (~4x cheaper than keywords) and Python numbers converted once per
+    # array (tolist gives what float()/int() of each gives).
+    hypothesis = maker(new, "vision_msgs/msg/ObjectHypothesis", "class_id", "score")
+    with_pose = maker(new, "vision_msgs/msg/ObjectHypothesisWithPose", "hypothesis")
+    point = maker(new, "vision_msgs/msg/Point2D", "x", "y")
+    pose = maker(new, "vision_msgs/msg/Pose2D", "position")
+    bbox = maker(new, "vision_msgs/msg/BoundingBox2D", "center", "size_x", "size_y")
+    detection = maker(new, "vision_msgs/msg/Detection2D", "header", "results", "bbox")
+    items = [
+        detection(
+            header,
+            [with_pose(hypothesis(classes[cls], score))],
+            bbox(pose(point(0.5 * (x1 + x2), 0.5 * (y1 + y2))), x2 - x1, y2 - y1),
         )
-        bbox = new(
-            "vision_msgs/msg/BoundingBox2D",
-            center=new(
-                "vision_msgs/msg/Pose2D",
-                position=new("vision_msgs/msg/Point2D", x=0.5 * (x1 + x2), y=0.5 * (y1 + y2)),
-            ),
-            size_x=x2 - x1,
-            size_y=y2 - y1,
+        for (x1, y1, x2, y2), cls, score in zip(
+            dets.boxes.tolist(),
+            dets.classes.astype(np.int64, copy=False).tolist(),
+            dets.scores.tolist(),
         )
-        items.append(new("vision_msgs/msg/Detection2D", header=header, results=[hyp], bbox=bbox))
+    ]
     return new(DETECTION_2D_ARRAY, header=header, detections=items)

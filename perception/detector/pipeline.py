@@ -96,6 +96,7 @@ class Detector:
         self.card = card
         self.decoder: Decoder = make_decoder(card)
         self.input = _find_input(card, engine.inputs)
+        self._input_dtype = np.dtype(self.input.dtype)
         check_input(card, self.input)
         outputs = _output_order(card, engine.outputs)
         self.decoder.check(outputs)
@@ -109,8 +110,8 @@ class Detector:
 
     def infer(self, bgr: np.ndarray) -> tuple[list[np.ndarray], Any]:
         tensor, plan = preprocess(bgr, self.card.input)
-        if np.dtype(self.input.dtype) != tensor.dtype:
-            tensor = tensor.astype(self.input.dtype)
+        if self._input_dtype != tensor.dtype:
+            tensor = tensor.astype(self._input_dtype)
         result = self.engine.run({self.input.name: tensor})
         return [_as_float(np.asarray(result[n])) for n in self.output_names], plan
 
@@ -133,9 +134,10 @@ class Detector:
         elif len(cands) > self.card.max_detections:  # a fused head ran the NMS: best first
             cands = cands.select(slice(0, self.card.max_detections))
         boxes = plan.to_image(cands.boxes)
-        valid = (boxes[:, 2:] > boxes[:, :2]).all(axis=1)  # x2 > x1 and y2 > y1
-        if valid.all():  # the usual case: no empty box to drop, no copies
+        wide = boxes[:, 2:] > boxes[:, :2]  # x2 > x1 and y2 > y1
+        if wide.all():  # the usual case: no empty box to drop, no copies
             return Detections2D(boxes, cands.scores, cands.classes, self.label_of[cands.classes])
+        valid = wide.all(axis=1)
         return Detections2D(
             boxes[valid],
             cands.scores[valid],

@@ -5,12 +5,13 @@ same code runs on rosbags dataclasses (embedded, replay) and on rosidl classes (
 """
 
 from stack.msgs.errors import MessageError
-from stack.msgs.factory import deserialize, msgtype_of, new, serialize, typestore
+from stack.msgs.factory import deserialize, maker, msgtype_of, new, serialize, typestore
 from stack.msgs.stamps import ns_to_stamp, ns_to_time, stamp_of, stamp_to_ns
 
 __all__ = [
     "MessageError",
     "deserialize",
+    "maker",
     "msgtype_of",
     "new",
     "ns_to_stamp",

@@ -89,3 +89,39 @@ def test_select_and_concat_keep_rows_aligned():
     both = ObjectArray.concat([objs.select([1]), objs.select([0])])
     assert list(both.label) == [Label.PEDESTRIAN, Label.CAR]
     assert len(ObjectArray.concat([])) == 0
+
+
+def _keywords_only(typename, **fields):
+    """A factory that is not msgs.new (as a context's method is): makers call it by keyword."""
+    return msgs.new(typename, **fields)
+
+
+@pytest.mark.parametrize("build", [detected_objects_msg, tracked_objects_msg])
+def test_messages_are_the_same_through_any_factory(build):
+    """The positional makers (rosbags) and a factory called by keyword (rclpy's route) give the
+    same messages: the same repr and CDR bytes, every field set."""
+    objs = _objects()
+    fast, slow = build(msgs.new, _header(), objs), build(_keywords_only, _header(), objs)
+    assert repr(fast) == repr(slow)
+    assert msgs.serialize(fast) == msgs.serialize(slow)
+    first = fast.objects[0]
+    pose = first.kinematics.pose_with_covariance
+    assert (pose.pose.position.x, pose.pose.position.y, pose.pose.position.z) == (10.0, 2.0, 0.8)
+    assert pose.pose.orientation.z == pytest.approx(np.sin(0.15))
+    assert pose.pose.orientation.w == pytest.approx(np.cos(0.15))
+    assert pose.covariance[[0, 7, 35]].tolist() == pytest.approx([0.16, 0.16, 0.1])
+    dims = first.shape.dimensions
+    assert (dims.x, dims.y, dims.z) == (4.5, 1.8, 1.6) and first.shape.type == 0
+    assert first.classification[0].label == Label.CAR
+    assert first.classification[0].probability == pytest.approx(0.9)
+
+
+def test_detected_objects_quaternions_match_yaw_to_quaternion():
+    from perception.geometry import yaw_to_quaternion
+
+    yaws = np.array([0.0, -0.0, 0.3, -1.2, np.pi, 3.0e-9, -2.5])
+    objs = ObjectArray.create(np.zeros((len(yaws), 3)), yaws, np.ones((len(yaws), 3)))
+    msg = detected_objects_msg(msgs.new, _header(), objs)
+    for obj, yaw in zip(msg.objects, yaws.tolist()):
+        q = obj.kinematics.pose_with_covariance.pose.orientation
+        assert (q.x, q.y, q.z, q.w) == yaw_to_quaternion(yaw)  # exactly, as before

@@ -47,6 +47,22 @@ def test_topk_decoder_reads_the_kept_prefix_and_checks_shapes():
         dec.check([TensorSpec("b", (1, 5, 4), np.dtype(np.float32)), spec, spec])
 
 
+@pytest.mark.parametrize(
+    ("box_type", "class_type"),
+    [(np.float32, np.int64), (np.float64, np.int32), (np.float16, np.int64)],
+)
+def test_topk_candidates_are_float32_and_int64_whatever_the_head_gives(box_type, class_type):
+    """The head's usual types pass through without copies; any other is converted as before."""
+    dec = make_decoder(_card(fused=True))
+    boxes = np.arange(20, dtype=box_type).reshape(1, 5, 4)
+    scores = np.array([[0.9, 0.2, 0.5, 0.2, 0.1]], box_type)
+    c = dec.decode([boxes, scores, np.array([[1, 0, 0, 1, 0]], class_type)], 0.3)
+    assert (c.boxes.dtype, c.scores.dtype, c.classes.dtype) == (np.float32, np.float32, np.int64)
+    assert c.boxes.shape == (2, 4) and c.classes.tolist() == [1, 0]
+    np.testing.assert_array_equal(c.boxes, boxes[0, [0, 2]].astype(np.float32))
+    assert c.scores.tolist() == pytest.approx([0.9, 0.5], abs=1e-3)
+
+
 def _canonical(d):
     """Detections in a fixed order (equal scores, as INT8 gives, may come out in any order)."""
     order = np.lexsort((d.boxes[:, 1], d.boxes[:, 0], d.classes)) if len(d) else np.zeros(0, int)

@@ -160,3 +160,61 @@ def test_lift_skips_boxes_above_the_horizon_or_too_far(camera_geometry):
     objs, idx = lift_boxes(camera_geometry, np.concatenate([above, far]), np.array([1, 1]),
                            np.array([0.5, 0.5]), LiftConfig(max_distance=100.0))  # fmt: skip
     assert len(objs) == 0 and idx.tolist() == []
+
+
+def _lift_reference(geom, boxes, labels, scores, config):
+    """The array form of the lift (as it was before it went per box): the values to match."""
+    from perception.detector.lift import SIZE_PRIORS, ground_hits
+
+    priors = np.array([SIZE_PRIORS[Label(i)] for i in range(len(Label))])
+    hit, valid = ground_hits(geom, 0.5 * (boxes[:, 0] + boxes[:, 2]), boxes[:, 3])
+    dims = priors[labels]
+    ray = hit[:, :2] - geom.camera_to_base.translation[:2]
+    dist = np.linalg.norm(ray, axis=1)
+    heading = ray / np.maximum(dist, 1e-9)[:, None]
+    extent = dims[:, 0] * np.abs(heading[:, 0]) + dims[:, 1] * np.abs(heading[:, 1])
+    centre = hit[:, :2] + heading * (0.5 * extent)[:, None]
+    valid &= np.linalg.norm(centre, axis=1) <= config.max_distance
+    idx = np.flatnonzero(valid)
+    cam_h = max(float(geom.camera_to_base.translation[2]), 0.1)
+    std = np.maximum(
+        config.min_pos_std, config.pixel_sigma * dist[idx] ** 2 / (geom.k[1, 1] * cam_h)
+    )
+    position = np.column_stack([centre[idx], 0.5 * dims[idx, 2]])
+    return position, dims[idx], std, idx
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lift_gives_the_array_forms_values_bit_for_bit(camera_geometry, seed):
+    """Per box in Python numbers, the lift gives exactly the array form's numbers (the same
+    IEEE operations in the same order), drops the same boxes (sky, too far) and copies its
+    inputs rather than keeping them."""
+    from perception.detector.lift import CameraGeometry
+    from perception.geometry import RigidTransform
+    from tests.perception.detector.conftest import CAMERA_XYZRPY
+
+    rng = np.random.default_rng(seed)
+    k = camera_geometry.k.copy()
+    k[0, 1] = 0.7 * seed  # a skewed camera on a rolled, pitched mount as well
+    x, _, z, roll, pitch, yaw = CAMERA_XYZRPY
+    xyzrpy = (x, 0.3 * seed, z, roll + 0.02 * seed, pitch + 0.01, yaw - 0.03 * seed)
+    geom = CameraGeometry(k, RigidTransform.from_xyzrpy(*xyzrpy), 640, 384)
+    x1, y1 = rng.uniform(0, 600, 40), rng.uniform(0, 380, 40)
+    boxes = np.column_stack([x1, y1, x1 + rng.uniform(1, 80, 40), y1 + rng.uniform(0.5, 90, 40)])
+    labels = rng.integers(0, len(Label), 40).astype(np.uint8)
+    scores = rng.uniform(0.3, 1.0, 40).astype(np.float32)
+    config = LiftConfig(max_distance=60.0)
+    objs, idx = lift_boxes(geom, boxes, labels, scores, config)
+    position, dims, std, want_idx = _lift_reference(geom, boxes, labels, scores, config)
+    assert 0 < len(idx) < 40  # some dropped (sky, too far), some kept
+    assert idx.tolist() == want_idx.tolist() and idx.dtype == want_idx.dtype
+    assert objs.position.tobytes() == position.tobytes()
+    assert objs.dims.tobytes() == dims.tobytes()
+    assert objs.cov_xy.tobytes() == (np.eye(2)[None] * (std**2)[:, None, None]).tobytes()
+    assert objs.label.tolist() == labels[idx].tolist() and objs.label.dtype == np.uint8
+    assert objs.score.tolist() == scores[idx].astype(float).tolist()
+    assert not objs.yaw.any() and not objs.velocity.any() and not objs.uuid.any()
+    objs.label[:] = 0
+    assert labels[idx].any()  # not a view of the caller's labels
+    none, none_idx = lift_boxes(geom, np.zeros((0, 4)), np.zeros(0, np.uint8), np.zeros(0))
+    assert len(none) == 0 and none.position.shape == (0, 3) and none_idx.tolist() == []

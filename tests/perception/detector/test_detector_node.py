@@ -320,3 +320,51 @@ def test_a_card_asking_for_engine_options_gets_them_for_its_variant_only(
     node = CameraDetector(ctx)
     assert asked == [("dense", False), ("s24", True)]
     assert node.models.names == ("dense", "s24")
+
+
+def test_a_new_camera_info_or_tf_replaces_the_reused_geometry(
+    make_ctx, fake, det, constant_detector
+):
+    """The node makes its camera geometry once and reuses it frame after frame, until a new
+    camera_info (here a longer focal length: the car lands farther away) or tf_static comes."""
+    card = constant_detector([(0, 14, 20, 0.9, (10.0, 6.0, 10.0, 6.0))])
+    node, ctx = _ready_node(make_ctx, fake, det, card)
+    ctx.deliver(topics.CAMERA_IMAGE, _image(fake))
+    first = node._geometry("camera_front")
+    ctx.deliver(topics.CAMERA_IMAGE, _image(fake))
+    assert node._geometry("camera_front") is first
+    a, b = (objects_from_msg(m).position[0, 0] for m in ctx.sent(topics.CAMERA_OBJECTS))
+    assert a == b
+    info = _camera_info(det)
+    info.k[0] *= 2.0
+    info.k[4] *= 2.0
+    ctx.deliver(topics.CAMERA_INFO, info)
+    ctx.deliver(topics.CAMERA_IMAGE, _image(fake))
+    assert node._geometry("camera_front") is not first
+    far = objects_from_msg(ctx.sent(topics.CAMERA_OBJECTS)[-1]).position[0, 0]
+    assert far > a + 5.0  # twice the focal length: the bottom edge lies about twice as far
+    ctx.deliver(
+        topics.TF_STATIC, fake.tf_static("camera_front", (0.0, 0.0, 3.0), (0.5, -0.5, 0.5, -0.5))
+    )
+    ctx.deliver(topics.CAMERA_IMAGE, _image(fake))
+    assert objects_from_msg(ctx.sent(topics.CAMERA_OBJECTS)[-1]).position[0, 0] != far
+
+
+def test_2d_message_is_the_same_through_any_factory(make_ctx, fake, det, constant_detector):
+    """detections_2d_msg's positional makers (rosbags) and a factory called by keyword (rclpy's
+    route) give the same Detection2DArray."""
+    from perception.detector.node import detections_2d_msg
+
+    card = constant_detector(
+        [(0, 14, 20, 0.9, (10.0, 6.0, 10.0, 6.0)), (1, 5, 30, 0.7, (3.0,) * 4)]
+    )
+    node, ctx = _ready_node(make_ctx, fake, det, card)
+    ctx.deliver(topics.CAMERA_IMAGE, _image(fake))
+    dets, header = node.last_detections, fake.header(STAMP, "camera_front")
+    fast = detections_2d_msg(msgs.new, header, dets, node.card.classes)
+    slow = detections_2d_msg(lambda t, **f: msgs.new(t, **f), header, dets, node.card.classes)
+    assert len(fast.detections) == 2 and repr(fast) == repr(slow)
+    assert msgs.serialize(fast) == msgs.serialize(slow)
+    assert [d.results[0].hypothesis.class_id for d in fast.detections] == ["car", "truck"]
+    assert fast.detections[0].results[0].pose.pose.orientation.w == 0.0  # ROS default, as new()
+    assert fast.detections[0].results[0].pose is not fast.detections[1].results[0].pose

@@ -185,3 +185,79 @@ def test_bad_definition_file_names_the_file(tmp_path: Path, monkeypatch, text: s
     monkeypatch.setattr(factory, "DEFS_DIR", tmp_path)
     with pytest.raises(MessageError, match=r"Broken\.msg"):
         factory._load_own_definitions(get_typestore(Stores.ROS2_HUMBLE))
+
+
+_MAKER_CASES = [
+    ("geometry_msgs/msg/Point", ("x", "y", "z"), (1.5, -2.0, 3.25)),
+    ("geometry_msgs/Vector3", ("z",), (7.0,)),  # short spelling, one field, the rest default
+    ("vision_msgs/msg/Detection2D", ("id",), ("car-1",)),
+    ("autoware_perception_msgs/msg/Shape", ("type", "dimensions"), (0, None)),
+    (
+        "autoware_perception_msgs/msg/DetectedObjectKinematics",
+        ("has_position_covariance",),
+        (True,),
+    ),
+]
+
+
+@pytest.mark.parametrize(("typename", "fields", "values"), _MAKER_CASES)
+def test_maker_builds_what_new_builds(typename, fields, values):
+    """A positional maker gives the message ``new`` gives for the same keywords: the same
+    fields, the same defaults (and their types), the same CDR bytes."""
+    if typename.endswith("Shape"):
+        values = (0, new("geometry_msgs/msg/Vector3", x=4.5, y=1.8, z=1.5))
+    made = msgs.maker(new, typename, *fields)(*values)
+    want = new(typename, **dict(zip(fields, values)))
+    assert repr(made) == repr(want) and _equal(made, want)
+    assert serialize(made) == serialize(want)
+
+
+def test_maker_defaults_are_fresh_per_message():
+    """Defaults a maker fills in (nested messages, arrays, lists) are new for every message."""
+    kin = msgs.maker(new, "autoware_perception_msgs/msg/DetectedObjectKinematics")
+    a, b = kin(), kin()
+    assert a.twist_with_covariance is not b.twist_with_covariance
+    assert a.twist_with_covariance.twist.linear is not a.twist_with_covariance.twist.angular
+    assert a.twist_with_covariance.covariance is not b.twist_with_covariance.covariance
+    a.twist_with_covariance.twist.linear.x = 3.0
+    a.pose_with_covariance.covariance[0] = 1.0
+    assert b.twist_with_covariance.twist.linear.x == 0.0
+    assert b.pose_with_covariance.covariance[0] == 0.0
+    assert b.pose_with_covariance.covariance.dtype == np.float64
+    shape = msgs.maker(new, "autoware_perception_msgs/msg/Shape")
+    assert (
+        shape().footprint.points == [] and shape().footprint.points is not shape().footprint.points
+    )
+
+
+def test_maker_refuses_unknown_types_and_fields_by_name():
+    with pytest.raises(MessageError, match="no_such_msgs/msg/Thing"):
+        msgs.maker(new, "no_such_msgs/msg/Thing", "x")
+    with pytest.raises(MessageError, match=r"geometry_msgs/msg/Point.*no field.*'w'"):
+        msgs.maker(new, "geometry_msgs/msg/Point", "x", "w")
+    with pytest.raises(MessageError, match=r"geometry_msgs/msg/Point.*repeats"):
+        msgs.maker(new, "geometry_msgs/msg/Point", "x", "x")
+    with pytest.raises(TypeError):
+        msgs.maker(new, "geometry_msgs/msg/Point", "x", "y")(1.0)  # one value short
+
+
+def test_maker_goes_through_any_other_factory_and_a_backend(monkeypatch):
+    """With a factory other than msgs.new (a context's method) or a backend set (rclpy), the
+    maker calls that factory with keywords; a maker asked for after a backend is set uses it."""
+    calls = []
+
+    def factory(typename, **fields):
+        calls.append((typename, fields))
+        return new(typename, **fields)
+
+    point = msgs.maker(factory, "geometry_msgs/Point", "x", "y")
+    assert point(1.0, 2.0).y == 2.0
+    assert calls == [("geometry_msgs/Point", {"x": 1.0, "y": 2.0})]
+    with pytest.raises(TypeError, match="2 values expected, got 3"):
+        point(1.0, 2.0, 3.0)
+    fast = msgs.maker(new, "geometry_msgs/msg/Point", "x")
+    seen = []
+    monkeypatch.setattr(msgs.factory, "_backend", lambda t, **f: seen.append((t, f)) or "rosidl")
+    assert msgs.maker(new, "geometry_msgs/msg/Point", "x")(4.0) == "rosidl"
+    assert seen == [("geometry_msgs/msg/Point", {"x": 4.0})]
+    assert fast(5.0).x == 5.0  # kept from before: the rosbags class (ask per use, as documented)
