@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -94,20 +93,6 @@ def _specs(args: Sequence[ort.NodeArg], model: str) -> list:
     return specs
 
 
-def _bare_run(session: ort.InferenceSession) -> Any:
-    """The session's run without the checks ``InferenceSession.run`` makes in Python first.
-
-    Those checks are for callers other than this engine: WebGPU graph capture, missing inputs
-    (:func:`check_feeds` has refused them already, naming the tensor), OrtValues owned by another
-    session (the feeds are numpy arrays) and the fallback from a failed device provider (a CPU
-    session has none). On the camera detector's cold callback they cost ~25 us a run. The C
-    binding takes the same (output names, feeds, run options) and returns the same arrays; where
-    a release no longer has it, the public ``run``.
-    """
-    bare = getattr(getattr(session, "_sess", None), "run", None)
-    return bare if callable(bare) else session.run
-
-
 class OrtEngine(EngineBase):
     backend = Backend.ONNXRUNTIME
 
@@ -138,7 +123,6 @@ class OrtEngine(EngineBase):
         self._io_binding = options.io_binding if options.io_binding is not None else used != CPU
         self._output_device = "cuda" if used == CUDA else "cpu"
         self._output_names = [o.name for o in self._session.get_outputs()]
-        self._run = _bare_run(self._session) if used == CPU else self._session.run
         super().__init__(
             name=name or model.name,
             variant=variant or Path(name or model.name).stem,
@@ -155,7 +139,7 @@ class OrtEngine(EngineBase):
         try:
             if self._io_binding:
                 return self._infer_bound(feeds)
-            return dict(zip(self._output_names, self._run(self._output_names, feeds, None)))
+            return dict(zip(self._output_names, self._session.run(self._output_names, feeds)))
         except Exception as exc:  # a shape the graph rejects deep inside, e.g. a Reshape
             raise EngineError(f"{self.name}: inference failed: {exc}") from None
 

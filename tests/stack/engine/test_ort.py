@@ -161,28 +161,3 @@ def test_providers() -> None:
 def test_bad_thread_count(conv_onnx: Path) -> None:
     with pytest.raises(EngineError, match="intra_op_threads=0 must be >= 1"):
         load_engine(conv_onnx, EngineOptions.of(backend="onnxruntime", intra_op_threads=0))
-
-
-def test_cpu_runs_skip_the_python_checks_but_not_the_results(conv_onnx: Path, monkeypatch) -> None:
-    """On the CPU the engine runs through the session's C binding: InferenceSession.run (its
-    Python checks) is not called, the arrays are ONNX Runtime's own, and a failure inside the
-    run is still an EngineError naming the model. Without the binding, the public run."""
-    from stack.engine.ort import _bare_run
-
-    engine = load_engine(conv_onnx, EngineOptions.of(backend="onnxruntime", intra_op_threads=1))
-    monkeypatch.setattr(
-        ort.InferenceSession, "run", lambda *a, **k: pytest.fail("Python run called")
-    )
-    x = images(2)
-    got = engine.run({"images": x})
-    monkeypatch.undo()
-    want = plain_run(conv_onnx, {"images": x})
-    assert {n: a.tobytes() for n, a in got.items()} == {n: a.tobytes() for n, a in want.items()}
-    with pytest.raises(EngineError, match=r"conv\.onnx: inference failed"):
-        engine._infer({"images": np.zeros((1, 3, 7, 16), np.float32)})  # past check_feeds
-
-    class NoBinding:
-        def run(self, names, feeds, options=None):
-            return ["public"]
-
-    assert _bare_run(NoBinding())(["y"], {}, None) == ["public"]
