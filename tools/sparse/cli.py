@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from stack.cli import argtypes
-from tools.sparse.config import DOMAINS, Allocation, Scheme, Strategy
+from tools.sparse.config import DOMAINS, Allocation, Scheme, SparseModel, Strategy
 
 MAX_EPOCHS = 10_000
 MAX_SEEDS = 1_000
@@ -73,6 +74,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="lambda in the mutation score |w| + lambda |grad|")  # fmt: skip
     t.add_argument("--remove", type=argtypes.bounded_float(0.0, 0.9), default=0.0,
                    help="fraction of least-forgotten examples removed once, mid-training")  # fmt: skip
+    t.add_argument("--model", choices=[m.value for m in SparseModel], default="detector",
+                   help="detector (default) or vit: the traffic-light ViT on its card's crops "
+                   "(--data: crop cache; --domains, --*-seeds, --seconds are the detector's)")  # fmt: skip
+    t.add_argument("--max-crops", type=argtypes.bounded_int(1, 10**7), default=4000,
+                   help="--model vit: training crops (a seeded subset, as the ViT card's 4000)")  # fmt: skip
     t.set_defaults(func=run_train)
     c = cmds.add_parser("continual", help="a domain sequence: SparCL, DER++, ER or fine-tuning")
     _common(c, ",".join(DOMAINS))
@@ -149,6 +155,8 @@ def run_train(args: argparse.Namespace) -> int:
     from tools.sparse.config import MESTConfig
     from tools.sparse.runs import RunConfig, train_mest
 
+    if args.model == SparseModel.VIT.value:
+        return _run_vit(args)
     spec, data, base = _setup(args)
     mest = None
     if args.density is not None and args.density < 1:
@@ -166,6 +174,22 @@ def run_train(args: argparse.Namespace) -> int:
             RunConfig(lc, spec.domains, args.epochs, args.out, args.resume), data, tick
         )
     return _finish(args, result)
+
+
+def _run_vit(args: argparse.Namespace) -> int:
+    from stack.cli.errors import require_modules
+
+    require_modules("sparse training", "torch")
+    from tools.sparse import vitrun
+
+    job = vitrun.job_from_args(args)  # refuses detector-only options before any data work
+    steps = args.epochs * -(-args.max_crops // job.train.batch)
+    with _progress(args, steps) as bar:
+        tick = _ticker(bar, "MEST vit" if job.mest else "dense vit", steps)
+        log = bar.console.print if bar is not None else lambda line: print(line, file=sys.stderr)
+        summary = vitrun.run(job, log, tick)
+    print(json.dumps(summary, indent=2))
+    return 0
 
 
 def run_continual(args: argparse.Namespace) -> int:
