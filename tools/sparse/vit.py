@@ -29,6 +29,8 @@ from tools.sparse.masks import LayerMask, MaskSet
 from tools.sparse.mest import MEST, Mutation
 from tools.vit.model import TokenPrunedViT
 
+ATTENTION_PRODUCTS = ("qk", "av")  # per block: q k^T and attention x v, no weights
+
 
 def vit_masks(
     model: TokenPrunedViT,
@@ -86,8 +88,34 @@ def vit_costs(model: TokenPrunedViT) -> list[ConvCost]:
         model.train(was_training)
     n, dim = model.cfg.tokens + 2, model.cfg.dim  # cls, package and the patch tokens
     for i in range(model.cfg.depth):
-        costs += [ConvCost(f"blocks.{i}.attn.{p}", n * n * dim, False) for p in ("qk", "av")]
+        costs += [ConvCost(f"blocks.{i}.attn.{p}", n * n * dim, False) for p in ATTENTION_PRODUCTS]
     return costs
+
+
+class VitFlopCounter(FlopCounter):
+    """:class:`FlopCounter` for the ViT's costs: DGM (``grad_keep``) thins the weight
+    gradients only; the attention products have none (their second input gradient is dense)."""
+
+    def per_example(self, masks: MaskSet | None = None, grad_keep: float = 1.0) -> float:
+        dens = masks.unit_density() if masks else {}
+        total = 0.0
+        for c in self.costs:
+            d = dens.get(c.name, 1.0)
+            k = 1.0 if c.name.rsplit(".", 1)[-1] in ATTENTION_PRODUCTS else grad_keep
+            total += 2 * c.macs * d * (1 + (0 if c.first else 1) + k)
+        return total
+
+
+def weight_targets(model: TokenPrunedViT, masks: MaskSet | None = None) -> list:
+    """SparCL's DGM targets (:class:`tools.sparse.gradmask.GradientMask`): every Linear and
+    convolution weight with its MEST mask where ``masks`` has one (selectors included: the
+    dense forward leaves them without a gradient, so DGM skips them)."""
+    owner = {m.conv: m for m in masks.layers} if masks else {}
+    return [
+        (name, mod.weight, owner[mod].expand() > 0 if mod in owner else None)
+        for name, mod in model.named_modules()
+        if isinstance(mod, (nn.Linear, nn.Conv2d))
+    ]
 
 
 class VitSparseHooks:
@@ -102,7 +130,7 @@ class VitSparseHooks:
         tick: Callable[[], None] | None = None,
     ) -> None:
         self.mest = mest
-        self.flops = FlopCounter(vit_costs(model))
+        self.flops = VitFlopCounter(vit_costs(model))
         self.log = log
         self.tick = tick
         self.steps = 0

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import torch
 
-from tools.sparse.config import Allocation, MESTConfig, Scheme
+from tools.sparse.config import Allocation, MESTConfig, Scheme, Strategy
 from tools.sparse.errors import SparseError
 from tools.sparse.vit import VitSparseHooks, vit_mest
+from tools.sparse.vitcl import VitCLConfig, run_sequence, vit_sparcl
 from tools.vit.crops import Crops
 from tools.vit.model import TokenPrunedViT, VitConfig
 from tools.vit.pipeline import VitJob, accuracy, load_crops
@@ -96,12 +97,23 @@ def run(job: VitSparseJob, log: Callable[[str], None], tick=None) -> dict:
     return summary
 
 
-def job_from_args(args: argparse.Namespace) -> VitSparseJob:
-    """The `l4 sparse train` options as a ViT job; the detector-only ones are refused."""
+def _refuse(args: argparse.Namespace) -> None:
+    """Options the ViT runs do not take, refused naming the value."""
     if args.resume:
         raise SparseError("--resume is not supported with --model vit (runs take minutes)")
-    if args.remove:
+    if getattr(args, "remove", 0.0):
         raise SparseError(f"--remove {args.remove} is not supported with --model vit")
+    if getattr(args, "inner", None) is not None:
+        raise SparseError(f"--inner {args.inner} is not supported with --model vit")
+    if args.scheme != Scheme.UNSTRUCTURED.value:
+        raise SparseError(
+            f"--scheme {args.scheme}: the ViT takes unstructured masks only (Linear layers)"
+        )
+
+
+def job_from_args(args: argparse.Namespace) -> VitSparseJob:
+    """The `l4 sparse train` options as a ViT job; the detector-only ones are refused."""
+    _refuse(args)
     mest = None
     if args.density is not None and args.density < 1:
         mest = MESTConfig(density=args.density, scheme=Scheme(args.scheme),
@@ -109,10 +121,6 @@ def job_from_args(args: argparse.Namespace) -> VitSparseJob:
                           mutation_ratio=args.mutation_ratio, grad_weight=args.grad_weight,
                           allocation=Allocation(args.allocation or Allocation.UNIFORM.value))  # fmt: skip
         mest.validate()
-        if mest.scheme is not Scheme.UNSTRUCTURED:
-            raise SparseError(
-                f"--scheme {args.scheme}: the ViT takes unstructured masks only (Linear layers)"
-            )
     train = replace(TrainConfig(), epochs=args.epochs, threads=args.threads, seed=args.seed)
     return VitSparseJob(
         out=args.out,
@@ -121,3 +129,28 @@ def job_from_args(args: argparse.Namespace) -> VitSparseJob:
         max_crops=args.max_crops,
         train=train,
     )
+
+
+def continual_from_args(args: argparse.Namespace) -> VitCLConfig:
+    """The `l4 sparse continual` options as a ViT sequence; detector-only ones are refused."""
+    _refuse(args)
+    train = replace(TrainConfig(), threads=args.threads, seed=args.seed)
+    base = VitCLConfig(strategy=Strategy(args.method), epochs=args.epochs, buffer=args.buffer,
+                       train=train)  # fmt: skip
+    if base.strategy is not Strategy.SPARCL:
+        return base
+    allocation = Allocation(args.allocation or Allocation.UNIFORM.value)
+    cfg = vit_sparcl(base, args.density or 0.1, args.removal, args.grad_keep, allocation)
+    cfg.mest.validate()
+    return cfg
+
+
+def run_continual(cfg: VitCLConfig, args: argparse.Namespace, log, tick=None) -> dict:
+    """Crops by the ViT's pipeline (``--data``: crop cache), the sequence, the output folder."""
+    cache = args.data or args.out / "crops"
+    train, held = load_crops(VitJob(out=args.out, cache=cache, max_crops=args.max_crops), log)
+    model, summary = run_sequence(cfg, train, held, args.domains, log, tick)
+    args.out.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), args.out / "model.pt")
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary

@@ -16,6 +16,7 @@ from tools.sparse.config import Allocation, MESTConfig, Scheme  # noqa: E402
 from tools.sparse.errors import SparseError  # noqa: E402
 from tools.sparse.flops import FlopCounter  # noqa: E402
 from tools.sparse.vit import VitSparseHooks, vit_costs, vit_masks, vit_mest  # noqa: E402
+from tools.sparse.vitcl import VitCLConfig, run_sequence, vit_sparcl  # noqa: E402
 from tools.sparse.vitrun import VitSparseJob, train_vit  # noqa: E402
 from tools.vit.crops import Crops  # noqa: E402
 from tools.vit.model import TokenPrunedViT, VitConfig  # noqa: E402
@@ -31,13 +32,13 @@ def _model() -> TokenPrunedViT:
     return TokenPrunedViT(TINY)
 
 
-def _crops(n: int, seed: int = 0, weather: str = "day") -> Crops:
+def _crops(n: int, seed: int = 0, weather: str | tuple[str, ...] = "day") -> Crops:
     rng = np.random.default_rng(seed)
     return Crops(
         rng.integers(0, 255, (n, 32, 32, 3), dtype=np.uint8),
         rng.integers(0, 4, n),
-        rng.uniform(5, 80, n),
-        np.full(n, weather),
+        rng.uniform(5, 50, n),
+        np.resize(np.array(weather), n),
     )
 
 
@@ -209,3 +210,48 @@ def test_cli_trains_the_vit_with_mest_from_the_crop_cache(tmp_path, capsys, monk
 
 def _tiny_job(**kw) -> VitSparseJob:
     return replace(VitSparseJob(**kw), vit=TINY)
+
+
+CL_BASE = VitCLConfig(epochs=3, train=TrainConfig(batch=8), vit=TINY, buffer=16, replay_batch=4)
+TWO = ("day", "night")
+
+
+def test_sparcl_on_the_vit_removes_data_keeps_density_and_costs_fewer_flops():
+    train, held = _crops(64, 0, TWO), _crops(32, 1, TWO)
+    _, derpp = run_sequence(CL_BASE, train, held, TWO, print)
+    _, sparcl = run_sequence(vit_sparcl(CL_BASE, 0.1), train, held, TWO, print)
+    for r in (derpp, sparcl):
+        assert np.array(r["matrix"]).shape == (2, 2) and r["domains"] == list(TWO)
+        assert {"average_accuracy", "forgetting", "backward_transfer"} <= r.keys()
+    assert derpp["examples"] == 2 * 3 * 32  # every crop of both tasks, every epoch
+    # DDR: 30 % of each task's 32 crops gone in three steps (after epochs 1, 1 and 1 of 3)
+    assert sparcl["examples"] == 2 * (32 + 2 * 22)
+    assert sparcl["density"] == pytest.approx(0.1, abs=2e-3)
+    assert sparcl["train_gflops"] < 0.6 * derpp["train_gflops"]
+
+
+def test_a_sequence_refuses_unknown_domains_and_empty_splits():
+    with pytest.raises(SparseError, match="unknown domain 'snow'"):
+        run_sequence(CL_BASE, _crops(8), _crops(8), ("day", "snow"), print)
+    with pytest.raises(SparseError, match="empty data split for domain 'night': 0 training"):
+        run_sequence(CL_BASE, _crops(8), _crops(8, 1, TWO), TWO, print)
+
+
+def test_cli_runs_sparcl_on_the_vit_and_refuses_its_detector_options(tmp_path, capsys, monkeypatch):
+    _fake_cache(tmp_path / "crops")
+    monkeypatch.setattr("tools.sparse.vitrun.VitCLConfig", _tiny_cl)
+    argv = ["sparse", "continual", "--model", "vit", "--out", str(tmp_path / "o"), "--data",
+            str(tmp_path / "crops"), "--domains", "day,fog", "--epochs", "2", "--no-progress"]  # fmt: skip
+    args = _parser().parse_args(argv)
+    assert args.func(args) == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary == json.loads(capsys.readouterr().out)
+    assert summary["method"] == "sparcl" and summary["domains"] == ["day", "fog"]
+    assert summary["density"] == pytest.approx(0.1, abs=2e-3)
+    args = _parser().parse_args([*argv, "--inner", "0.3"])
+    with pytest.raises(SparseError, match=r"--inner 0\.3 is not supported with --model vit"):
+        args.func(args)
+
+
+def _tiny_cl(**kw) -> VitCLConfig:
+    return replace(VitCLConfig(**kw), vit=TINY, train=replace(kw["train"], batch=8))
