@@ -6,7 +6,8 @@ Linear weight; biases stay dense). The patch embedding (the first layer), the to
 and the classifier head stay dense, as MEST keeps the first and last layers dense. The budget is
 spread uniformly or by ERK (for a Linear layer: (c_in + c_out) / (c_in c_out), Erdos-Renyi).
 The MEST engine itself (:class:`tools.sparse.mest.MEST`) mutates these masks as it does the
-detector's: it only needs each layer's ``.weight``.
+detector's: it only needs each layer's ``.weight`` (``LayerMask.conv`` holds the Linear layer;
+the unstructured scheme never reads more of it).
 
 Training FLOPs follow :mod:`tools.sparse.flops` (forward 2 M d, input gradient 2 M d except for
 the first layer, weight gradient 2 M d), with M the multiply-accumulates per crop of each

@@ -170,8 +170,12 @@ def run_sequence(cfg: VitCLConfig, train: Crops, held: Crops, domains: Sequence[
     domains = check_domains(tuple(domains))
     tasks = {d: _split(train, d) for d in domains}
     for d in domains:
-        if len(tasks[d]) == 0 or not (held.weather == d).any():
-            raise SparseError(f"empty data split for domain {d!r}: {len(tasks[d])} training crops")
+        n_held = int((held.weather == d).sum())
+        if len(tasks[d]) == 0 or n_held == 0:
+            raise SparseError(
+                f"empty data split for domain {d!r}: {len(tasks[d])} training, "
+                f"{n_held} held-out crops"
+            )
     learner = VitLearner(cfg)
     matrix = []
     for d in domains:

@@ -235,6 +235,8 @@ def test_a_sequence_refuses_unknown_domains_and_empty_splits():
         run_sequence(CL_BASE, _crops(8), _crops(8), ("day", "snow"), print)
     with pytest.raises(SparseError, match="empty data split for domain 'night': 0 training"):
         run_sequence(CL_BASE, _crops(8), _crops(8, 1, TWO), TWO, print)
+    with pytest.raises(SparseError, match="'night': 4 training, 0 held-out crops"):
+        run_sequence(CL_BASE, _crops(8, 0, TWO), _crops(8), TWO, print)
 
 
 def test_cli_runs_sparcl_on_the_vit_and_refuses_its_detector_options(tmp_path, capsys, monkeypatch):
