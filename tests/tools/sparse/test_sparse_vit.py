@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from tools.sparse import cli  # noqa: E402
-from tools.sparse.config import Allocation, MESTConfig, Scheme  # noqa: E402
+from tools.sparse.config import Allocation, MESTConfig, Scheme, Strategy  # noqa: E402
 from tools.sparse.errors import SparseError  # noqa: E402
 from tools.sparse.flops import FlopCounter  # noqa: E402
 from tools.sparse.vit import VitSparseHooks, vit_costs, vit_masks, vit_mest  # noqa: E402
@@ -228,6 +228,20 @@ def test_sparcl_on_the_vit_removes_data_keeps_density_and_costs_fewer_flops():
     assert sparcl["examples"] == 2 * (32 + 2 * 22)
     assert sparcl["density"] == pytest.approx(0.1, abs=2e-3)
     assert sparcl["train_gflops"] < 0.6 * derpp["train_gflops"]
+
+
+def test_replay_costs_what_it_runs_per_method():
+    train, held = _crops(32, 0, TWO), _crops(16, 1, TWO)
+    gflops = {}
+    for method in (Strategy.FINETUNE, Strategy.ER, Strategy.DERPP):
+        _, r = run_sequence(replace(CL_BASE, strategy=method), train, held, TWO, print)
+        assert r["method"] == method.value and r["examples"] == 2 * 3 * 16
+        gflops[method] = r["train_gflops"]
+    # every step but the first replays 4 crops (ER) or 2 x 4 (DER++) on top of its 8
+    assert gflops[Strategy.ER] / gflops[Strategy.FINETUNE] == pytest.approx(1 + 4 * 11 / 96, 0.02)
+    assert gflops[Strategy.DERPP] / gflops[Strategy.FINETUNE] == pytest.approx(
+        1 + 8 * 11 / 96, 0.02
+    )
 
 
 def test_a_sequence_refuses_unknown_domains_and_empty_splits():
