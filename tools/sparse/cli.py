@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from stack.cli import argtypes
-from tools.sparse.config import DOMAINS, Allocation, Scheme, Strategy
+from tools.sparse.config import DOMAINS, Allocation, Scheme, SparseModel, Strategy
 
 MAX_EPOCHS = 10_000
 MAX_SEEDS = 1_000
@@ -60,6 +61,15 @@ def _common(p: argparse.ArgumentParser, default_domains: str) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def _model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", choices=[m.value for m in SparseModel], default="detector",
+                   help="detector (default) or vit: the traffic-light ViT on its card's crops, "
+                   "--domains as weathers (--data: crop cache; --*-seeds and --seconds are the "
+                   "detector's)")  # fmt: skip
+    p.add_argument("--max-crops", type=argtypes.bounded_int(1, 10**7), default=4000,
+                   help="--model vit: training crops (a seeded subset, as the ViT card's 4000)")  # fmt: skip
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sparse", help="sparse (MEST) and continual (SparCL) training, torch on CPU")
     cmds = p.add_subparsers(dest="sparse_cmd", metavar="CMD")
@@ -73,6 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="lambda in the mutation score |w| + lambda |grad|")  # fmt: skip
     t.add_argument("--remove", type=argtypes.bounded_float(0.0, 0.9), default=0.0,
                    help="fraction of least-forgotten examples removed once, mid-training")  # fmt: skip
+    _model_options(t)
     t.set_defaults(func=run_train)
     c = cmds.add_parser("continual", help="a domain sequence: SparCL, DER++, ER or fine-tuning")
     _common(c, ",".join(DOMAINS))
@@ -84,6 +95,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="SparCL hybrid (channel scheme): unstructured weight density inside the "
                    "kept channels")  # fmt: skip
     c.add_argument("--buffer", type=argtypes.bounded_int(1, 100_000), default=120)
+    _model_options(c)
     c.set_defaults(func=run_continual)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -149,6 +161,8 @@ def run_train(args: argparse.Namespace) -> int:
     from tools.sparse.config import MESTConfig
     from tools.sparse.runs import RunConfig, train_mest
 
+    if args.model == SparseModel.VIT.value:
+        return _run_vit(args)
     spec, data, base = _setup(args)
     mest = None
     if args.density is not None and args.density < 1:
@@ -168,6 +182,38 @@ def run_train(args: argparse.Namespace) -> int:
     return _finish(args, result)
 
 
+def _run_vit(args: argparse.Namespace) -> int:
+    from stack.cli.errors import require_modules
+
+    require_modules("sparse training", "torch")
+    from tools.sparse import vitrun
+
+    job = vitrun.job_from_args(args)  # refuses detector-only options before any data work
+    steps = args.epochs * -(-args.max_crops // job.train.batch)
+    with _progress(args, steps) as bar:
+        tick = _ticker(bar, "MEST vit" if job.mest else "dense vit", steps)
+        log = bar.console.print if bar is not None else lambda line: print(line, file=sys.stderr)
+        summary = vitrun.run(job, log, tick)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _run_vit_continual(args: argparse.Namespace) -> int:
+    from stack.cli.errors import require_modules
+
+    require_modules("sparse training", "torch")
+    from tools.sparse import vitrun
+
+    cfg = vitrun.continual_from_args(args)  # refuses detector-only options before data work
+    steps = args.epochs * -(-args.max_crops // cfg.train.batch)
+    with _progress(args, steps) as bar:
+        tick = _ticker(bar, f"{cfg.strategy.value} vit", steps)
+        log = bar.console.print if bar is not None else lambda line: print(line, file=sys.stderr)
+        summary = vitrun.run_continual(cfg, args, log, tick)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def run_continual(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -175,6 +221,8 @@ def run_continual(args: argparse.Namespace) -> int:
     from tools.sparse.runs import RunConfig, sparcl_config
     from tools.sparse.runs import run_continual as run
 
+    if args.model == SparseModel.VIT.value:
+        return _run_vit_continual(args)
     if args.inner is not None and args.scheme != Scheme.CHANNEL.value:  # before any data work
         raise SparseError(f"--inner {args.inner} needs --scheme channel, got {args.scheme!r}")
     spec, data, base = _setup(args)

@@ -31,6 +31,14 @@ class Allocation(str, Enum):
     ERK = "erk"
 
 
+class SparseModel(str, Enum):
+    """What `l4 sparse train` trains: the camera detector (conv + BatchNorm masks, vehicle
+    AP) or the traffic-light ViT (Linear masks in its blocks, held-out crop accuracy)."""
+
+    DETECTOR = "detector"
+    VIT = "vit"
+
+
 class Strategy(str, Enum):
     """A continual-learning method: what is replayed, and whether SparCL's parts are on."""
 

@@ -44,15 +44,20 @@ class MEST:
         exclude: Iterable[str] = (),
         groups: Iterable[Sequence[str]] = (),
         init_masks: bool = True,
+        masks: MaskSet | None = None,
     ) -> None:
         """``init_masks``: start from random masks at the budget (False: every unit on, for
-        masks the caller sets itself)."""
+        masks the caller sets itself). ``masks``: the layers to mask, built by the caller
+        (e.g. a ViT's Linear layers, :mod:`tools.sparse.vit`), instead of the model's conv +
+        BatchNorm pairs."""
         cfg.validate()
         self.cfg = cfg
         self.total_epochs = total_epochs
         self.gen = torch.Generator().manual_seed(seed)
-        self.masks = MaskSet.for_model(
-            model, cfg.scheme, cfg.block, exclude, groups, cfg.allocation
+        self.masks = (
+            masks
+            if masks is not None
+            else MaskSet.for_model(model, cfg.scheme, cfg.block, exclude, groups, cfg.allocation)
         )
         if init_masks:
             self.masks.init_random(self.train_density, self.gen)

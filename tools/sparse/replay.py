@@ -50,12 +50,18 @@ class ReservoirBuffer:
         values = {"x": batch.x, "heat": batch.heat, "boxes": batch.boxes, "weight": batch.weight,
                   "neg": batch.neg, "logits": logits.detach(),
                   "log_dist": torch.log(dist.detach().clamp(min=1e-6))}  # fmt: skip
+        self.add_fields(values)
+
+    def add_fields(self, values: dict[str, torch.Tensor]) -> None:
+        """Offer every example of ``values`` (equal first dimensions) to the reservoir; any
+        model's fields (the ViT's: crops, labels, logits)."""
+        n = len(next(iter(values.values())))
         if not self.store:
             self.store = {
                 k: torch.zeros((self.capacity, *v.shape[1:]), dtype=v.dtype)
                 for k, v in values.items()
             }
-        for i in range(len(batch)):
+        for i in range(n):
             slot = (
                 self.seen if self.seen < self.capacity else int(self.rng.integers(0, self.seen + 1))
             )
@@ -71,6 +77,13 @@ class ReservoirBuffer:
         fields = {k: self.store[k][idx] for k in _FIELDS}
         fields["x"] = fields["x"].contiguous(memory_format=torch.channels_last)
         return Batch(**fields)
+
+    def sample_fields(self, n: int) -> dict[str, torch.Tensor] | None:
+        """Up to ``n`` stored examples as a dict of the fields given to :meth:`add_fields`."""
+        if len(self) == 0:
+            return None
+        idx = torch.from_numpy(self.rng.choice(len(self), size=min(n, len(self)), replace=False))
+        return {k: v[idx] for k, v in self.store.items()}
 
     def state(self) -> dict:
         return {"seen": self.seen, "store": self.store, "rng": self.rng.bit_generator.state}

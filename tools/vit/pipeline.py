@@ -82,14 +82,21 @@ def _dense(job: VitJob, train: Crops, log: Callable[[str], None]) -> TokenPruned
     return dense.eval()
 
 
-def run(job: VitJob, log: Callable[[str], None]) -> dict:
-    started = time.perf_counter()
+def load_crops(job: VitJob, log: Callable[[str], None]) -> tuple[Crops, Crops]:
+    """The job's training crops (a seeded subset of at most ``max_crops``) and held-out
+    crops, rendered or read from the cache."""
     train = crop_set(job.cache, job.train_seeds, WEATHERS, job.seconds, 2, log)
     if len(train) > job.max_crops:
         pick = np.sort(np.random.default_rng(0).choice(len(train), job.max_crops, replace=False))
         train = Crops(*(getattr(train, f)[pick] for f in Crops.__dataclass_fields__))
     held = crop_set(job.cache, job.eval_seeds, WEATHERS, job.seconds, 1, log)
     log(f"{len(train)} training crops, {len(held)} held-out crops")
+    return train, held
+
+
+def run(job: VitJob, log: Callable[[str], None]) -> dict:
+    started = time.perf_counter()
+    train, held = load_crops(job, log)
     dense = _dense(job, train, log)
     models = {None: dense}
     for rho in job.rhos:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -48,6 +49,18 @@ class TrainConfig:
     selector_epochs: int = 0
     threads: int = 1
     seed: int = 0
+
+
+class FitHooks(Protocol):
+    """Calls a training loop makes into a sparse-training engine (tools.sparse.vit): after
+    each backward pass (before the optimiser's step, with the batch's example count), after
+    each step, and after each epoch (1-based, with the optimiser)."""
+
+    def after_backward(self, examples: int) -> None: ...
+
+    def after_step(self) -> None: ...
+
+    def end_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> None: ...
 
 
 def _tensor(images: np.ndarray) -> torch.Tensor:
@@ -103,6 +116,7 @@ def _fit(
     params,
     log: Callable[[str], None],
     what: str,
+    hooks: FitHooks | None = None,
 ) -> None:
     x_all, y_all = _tensor(data.images), torch.from_numpy(data.labels)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -119,29 +133,44 @@ def _fit(
             loss = loss_fn(_augment(x_all[idx], gen), y_all[idx], step / steps)
             opt.zero_grad()
             loss.backward()
+            if hooks is not None:
+                hooks.after_backward(len(idx))
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(every, cfg.grad_clip)
             opt.step()
+            if hooks is not None:
+                hooks.after_step()
             step += 1
             sched.step()
             total += float(loss.detach()) * len(idx)
             count += len(idx)
+        if hooks is not None:
+            hooks.end_epoch(epoch + 1, opt)
         log(
             f"{what} epoch {epoch + 1}/{epochs}: loss {total / count:.4f} ({time.perf_counter() - started:.1f} s)"
         )
 
 
-def train_dense(data: Crops, vcfg: VitConfig, cfg: TrainConfig, log) -> TokenPrunedViT:
+def train_dense(
+    data: Crops,
+    vcfg: VitConfig,
+    cfg: TrainConfig,
+    log,
+    sparsify: Callable[[TokenPrunedViT], FitHooks] | None = None,
+) -> TokenPrunedViT:
+    """The dense ViT (no token pruning). ``sparsify``: builds the hooks of a sparse-training
+    engine on the freshly initialised model (same seed, same batches as the dense run)."""
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     model = TokenPrunedViT(vcfg)
+    hooks = None if sparsify is None else sparsify(model)
     weights = _class_weights(data)
 
     def loss(x, y, progress):
         return F.cross_entropy(model.forward_dense(x), y, weight=weights)
 
     params = [p for n, p in model.named_parameters() if not n.startswith("selectors")]
-    _fit(model, data, cfg.epochs, cfg, loss, params, log, "dense")
+    _fit(model, data, cfg.epochs, cfg, loss, params, log, "dense", hooks)
     return model.eval()
 
 
