@@ -34,10 +34,9 @@ from tools.sparse.vit import VitFlopCounter, vit_costs, vit_mest, weight_targets
 from tools.vit.crops import Crops
 from tools.vit.model import TokenPrunedViT, VitConfig
 from tools.vit.pipeline import accuracy
-from tools.vit.train import TrainConfig, predict
-from tools.vit.train import _augment as augment
-from tools.vit.train import _class_weights as class_weights
-from tools.vit.train import _tensor as as_tensor
+from tools.vit.train import TrainConfig, class_weights, predict
+from tools.vit.train import augment_crops as augment
+from tools.vit.train import crops_tensor as as_tensor
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,8 @@ class FitHooks(Protocol):
     def end_epoch(self, epoch: int, optimizer: torch.optim.Optimizer) -> None: ...
 
 
-def _tensor(images: np.ndarray) -> torch.Tensor:
+def crops_tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 HWC crops as float NCHW in [0, 1], the ViT's input scaling."""
     return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
 
 
@@ -73,7 +74,7 @@ _DISTRACTORS = torch.tensor(
 )
 
 
-def _augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+def augment_crops(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Brightness and contrast jitter per crop (colour hue kept: it is the signal), and on half
     the crops a lamp-coloured patch in the crop's outer band, where a car or a sign beside the
     head shows: the state is the housing's lamp, never any red in view."""
@@ -118,7 +119,7 @@ def _fit(
     what: str,
     hooks: FitHooks | None = None,
 ) -> None:
-    x_all, y_all = _tensor(data.images), torch.from_numpy(data.labels)
+    x_all, y_all = crops_tensor(data.images), torch.from_numpy(data.labels)
     gen = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.05)
     steps = epochs * ((len(data) + cfg.batch - 1) // cfg.batch)
@@ -130,7 +131,7 @@ def _fit(
         started, total, count = time.perf_counter(), 0.0, 0
         model.train()
         for idx in _batches(len(data), cfg.batch, gen):
-            loss = loss_fn(_augment(x_all[idx], gen), y_all[idx], step / steps)
+            loss = loss_fn(augment_crops(x_all[idx], gen), y_all[idx], step / steps)
             opt.zero_grad()
             loss.backward()
             if hooks is not None:
@@ -164,7 +165,7 @@ def train_dense(
     torch.set_num_threads(cfg.threads)
     model = TokenPrunedViT(vcfg)
     hooks = None if sparsify is None else sparsify(model)
-    weights = _class_weights(data)
+    weights = class_weights(data)
 
     def loss(x, y, progress):
         return F.cross_entropy(model.forward_dense(x), y, weight=weights)
@@ -184,7 +185,7 @@ def train_pruned(
     model = TokenPrunedViT(dense.cfg)
     model.load_state_dict(dense.state_dict())
     targets = [rho ** (i + 1) for i in range(len(dense.cfg.stages))]
-    weights = _class_weights(data)
+    weights = class_weights(data)
 
     topk = cfg.selection is Selection.TOPK
     final = keep_counts(dense.cfg, rho)
@@ -239,7 +240,8 @@ def _ramp_share(progress: float, ramp: float) -> float:
     return min(1.0, progress / ramp) if ramp > 0 else 1.0
 
 
-def _class_weights(data: Crops) -> torch.Tensor:
+def class_weights(data: Crops) -> torch.Tensor:
+    """Inverse-frequency class weights (capped at 5; 0 for a class with no crop)."""
     counts = np.bincount(data.labels, minlength=4).astype(np.float64)
     w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / 4.0, 0.0)
     return torch.tensor(np.clip(w, 0.0, 5.0), dtype=torch.float32)
@@ -252,7 +254,7 @@ def predict(model: TokenPrunedViT, images: np.ndarray, rho: float | None) -> np.
     counts = None if rho is None else keep_counts(model.cfg, rho)
     out = []
     for i in range(0, len(images), 512):
-        x = _tensor(images[i : i + 512])
+        x = crops_tensor(images[i : i + 512])
         logits = model.forward_dense(x) if counts is None else model.forward_static(x, counts)
         out.append(logits.argmax(-1).numpy())
     return np.concatenate(out) if out else np.zeros(0, np.int64)

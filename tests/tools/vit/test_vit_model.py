@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 from tools.vit.crops import Crops  # noqa: E402
 from tools.vit.export import export_onnx, flops  # noqa: E402
 from tools.vit.model import TokenPrunedViT, VitConfig, keep_counts  # noqa: E402
-from tools.vit.train import TrainConfig, _class_weights, predict, train_pruned  # noqa: E402
+from tools.vit.train import TrainConfig, class_weights, predict, train_pruned  # noqa: E402
 
 TINY = VitConfig(dim=16, depth=3, heads=2, stages=(1, 2), selector_heads=2)
 
@@ -56,7 +56,7 @@ def test_pruned_training_is_finite_with_hard_binary_masks():
 def test_class_weights_skip_missing_classes():
     data = _crops()
     data = Crops(data.images, np.zeros(len(data.labels), int), data.distance, data.weather)
-    w = _class_weights(data)
+    w = class_weights(data)
     assert w[0] > 0 and (w[1:] == 0).all()
 
 
