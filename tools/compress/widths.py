@@ -28,23 +28,30 @@ import numpy as np
 from stack.errors import L4Error
 from tools.compress.errors import RecipeError
 from tools.compress.prune import ImportanceKind, conv_shapes, make_pruner, prune_step
-from tools.compress.prune_method import parse_options
+from tools.compress.prune_method import PruneTarget, parse_options
 from tools.compress.recipe import Recipe
+from tools.compress.restride import to_stride8
 from tools.compress.teacher import load_dense
 from tools.compress.timing import cpu_session, interleaved_ms
 
 _AGAINST = "against"  # the reference model's key in the interleaved run
 
 
-def _pruned_onnx(dense: Any, spec: Any, path: Path, size: tuple[int, int]) -> dict[str, int]:
+def _pruned_onnx(
+    dense: Any, target: PruneTarget, path: Path, size: tuple[int, int], source: str
+) -> dict[str, int]:
+    """``dense`` pruned to ``target`` (magnitude importance, no fine-tuning), written to ``path``;
+    returns the kept output channels per conv."""
     import torch
 
     from tools.train.export import export_onnx
 
     model = copy.deepcopy(dense)
-    spec = dataclasses.replace(spec, importance=ImportanceKind.MAGNITUDE)
+    spec = dataclasses.replace(target.spec, importance=ImportanceKind.MAGNITUDE)
     pruner = make_pruner(model, torch.zeros(1, 3, size[1], size[0]), spec)
     prune_step(pruner, spec, None)
+    if target.stride == 8:
+        to_stride8(model, f"{source}: {target.where}")
     export_onnx(model, path, *size)
     return {name: shape[0] for name, shape in conv_shapes(model).items()}
 
@@ -96,7 +103,7 @@ def width_latency(
             files[_AGAINST] = _card_model(against, size)
         for t in targets:
             files[t.name] = Path(tmp) / f"{t.name}.onnx"
-            widths[t.name] = _pruned_onnx(dense.model, t.spec, files[t.name], size)
+            widths[t.name] = _pruned_onnx(dense.model, t, files[t.name], size, recipe.source)
         if int8:
             for name in ["dense", *widths]:
                 files[_int8_key(name)] = _int8_copy(_local(files[name], tmp), dense.card, size)
