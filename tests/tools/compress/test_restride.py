@@ -91,3 +91,22 @@ def test_a_stride_8_variant_is_pruned_distilled_from_the_stride_4_teacher(tmp_pa
     assert batch[1].shape[-2:] == (8, 8)  # stride-8 targets
     with_kd = student_loss(student, teacher, batch, cfg, 1.0)
     assert with_kd > student_loss(student, teacher, batch, cfg, 0.0)
+
+
+def test_the_s8_recipe_parses_and_widths_times_a_stride_8_variant(tmp_path):
+    from tools.compress.recipe import load_recipe
+    from tools.compress.widths import width_latency
+
+    targets = parse_options(load_recipe("tools/compress/recipes/camera_detector_s8.yaml"))
+    assert [(t.name, t.stride) for t in targets] == [("s8n16", 8), ("s8n32", 8)]
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(
+        "model: perception/models/camera_detector.yaml\nmethod: prune\n"
+        "data: {train: '1', eval: '1000'}\noptions: {variants: [\n"
+        "  {name: s4, channels: {lat8: 32, fuse8: 32}},\n"
+        "  {name: s8, channels: {lat8: 32, fuse8: 32}, stride: 8}]}\n"
+    )
+    table = width_latency(load_recipe(recipe), runs=3)["variants"]
+    assert "fuse4.0" in table["s4"]["out_channels"]
+    assert "fuse4.0" not in table["s8"]["out_channels"]
+    assert table["s8"]["gflops"] < table["s4"]["gflops"] / 1.5  # the heads on a quarter grid
