@@ -13,7 +13,7 @@ pytest.importorskip("torch_pruning")
 from tests.tools.compress.test_compress import _doc, _session, _tiny  # noqa: E402
 from tools.compress.errors import RecipeError  # noqa: E402
 from tools.compress.finetune import student_loss  # noqa: E402
-from tools.compress.prune import PruneSpec, conv_shapes  # noqa: E402
+from tools.compress.prune import PruneSpec, conv_shapes, layer_sparsity  # noqa: E402
 from tools.compress.prune_method import PruneTarget, parse_options, prune_variant  # noqa: E402
 from tools.compress.recipe import recipe_from_dict  # noqa: E402
 from tools.compress.restride import pool_to, to_stride8  # noqa: E402
@@ -86,6 +86,9 @@ def test_a_stride_8_variant_is_pruned_distilled_from_the_stride_4_teacher(tmp_pa
     assert student.stride == 8 and "fuse4.0" not in conv_shapes(student)
     assert conv_shapes(student)["heat_head.0.0"][1] == 8
     assert len(history) == 2 and all(math.isfinite(h["loss"]) for h in history)
+    sparsity = layer_sparsity(conv_shapes(teacher), conv_shapes(student))
+    assert sparsity["fuse4.0"] == {"out_channels": [16, 0], "in_channels": [16, 0],
+                                   "weight_sparsity": 1.0}  # fmt: skip
     cfg = TrainConfig(input_width=64, input_height=64, stride=8)
     batch = make_batch(session.frames, [0, 1], cfg, __import__("numpy").random.default_rng(0))
     assert batch[1].shape[-2:] == (8, 8)  # stride-8 targets
