@@ -18,8 +18,7 @@ Recipe ``options`` (each checked, errors name ``options.KEY``)::
 A variant gives either ``ratio`` (Torch-Pruning's ratios, kept counts rounded down) or
 ``channels`` (exact widths per coupled group, tools.compress.channels; groups not named keep
 theirs). ``stride: 8`` also prunes the stride-4 branch after the channels (tools.compress.restride;
-one prune step), the fine-tune then trains on stride-8 targets.
-
+one prune step), the fine-tune then trains on stride-8 targets; ``stride: 4`` keeps the branch.
 
 Each variant starts from the dense teacher; the fine-tuning epochs are split over the steps.
 """
