@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "latency as a ratio to it (e.g. the shipped model, when the recipe's model is a teacher)",
     )  # fmt: skip
     p.add_argument(
+        "--int8", action="store_true",
+        help="with --widths: also quantize the dense model and each variant to INT8 Q/DQ "
+        "(TensorRT layout, as shipped) and time those copies in the same run",
+    )  # fmt: skip
+    p.add_argument(
         "--data", type=Path, default=None, metavar="DIR",
         help="keep / reuse the scenario bags here (overrides the recipe's data.dir)",
     )  # fmt: skip
@@ -46,10 +51,13 @@ def run(args: argparse.Namespace) -> int:
     recipe = load_recipe(args.recipe)
     if args.against is not None and not args.widths:
         raise CliError("l4 compress: --against CARD only goes with --widths")
+    if args.int8 and not args.widths:
+        raise CliError("l4 compress: --int8 only goes with --widths")
     if args.widths:
         from tools.compress.widths import width_latency
 
-        print(json.dumps(width_latency(recipe, against=args.against), indent=2))
+        table = width_latency(recipe, against=args.against, int8=args.int8)
+        print(json.dumps(table, indent=2))
         return 0
     if args.out is None:
         raise CliError("l4 compress: --out DIR is required (unless --widths)")

@@ -20,6 +20,7 @@ import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tools.compress.recipe import FinetuneSpec
+from tools.compress.restride import pool_to
 from tools.train import checkpoint as ckpt
 from tools.train.data import Frame
 from tools.train.detector_model import focal_loss, giou_loss
@@ -73,7 +74,7 @@ def student_loss(
     )
     if teacher is not None and distill > 0:
         with torch.no_grad():
-            t_logits, t_dist = teacher(x)
+            t_logits, t_dist = pool_to(*teacher(x), tuple(logits.shape[-2:]))
         num_pos = heat.eq(1.0).float().sum().clamp(min=1.0)
         loss = loss + distill * distill_loss(logits, dist, t_logits, t_dist, num_pos)
     return loss

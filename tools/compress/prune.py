@@ -169,10 +169,11 @@ def conv_shapes(model: nn.Module) -> dict[str, tuple[int, int, int]]:
 def layer_sparsity(
     dense: dict[str, tuple[int, int, int]], pruned: dict[str, tuple[int, int, int]]
 ) -> dict[str, dict[str, Any]]:
-    """Per conv: channels kept and the fraction of its weights removed."""
+    """Per conv: channels kept and the fraction of its weights removed (a conv the pruned model
+    no longer has, e.g. the stride-4 branch of ``stride: 8``: 0 channels, sparsity 1)."""
     out = {}
     for name, (o, i, w) in dense.items():
-        po, pi, pw = pruned[name]
+        po, pi, pw = pruned.get(name, (0, 0, 0))
         out[name] = {"out_channels": [o, po], "in_channels": [i, pi],
                      "weight_sparsity": round(1.0 - pw / w, 4)}  # fmt: skip
     return out

@@ -13,10 +13,12 @@ Recipe ``options`` (each checked, errors name ``options.KEY``)::
         - {name: p50, ratio: 0.5}
         - {name: p60, ratio: 0.6, layer_ratios: {fuse4: 0.7}}
         - {name: l16, channels: {stem.1: 16, fuse4: 16, heat_head: 16}}  # exact widths
+        - {name: s8, channels: {fuse4: 16, fuse8: 16}, stride: 8}  # heads at stride 8
 
 A variant gives either ``ratio`` (Torch-Pruning's ratios, kept counts rounded down) or
 ``channels`` (exact widths per coupled group, tools.compress.channels; groups not named keep
-theirs).
+theirs). ``stride: 8`` also prunes the stride-4 branch after the channels (tools.compress.restride;
+one prune step), the fine-tune then trains on stride-8 targets; ``stride: 4`` keeps the branch.
 
 Each variant starts from the dense teacher; the fine-tuning epochs are split over the steps.
 """
@@ -26,7 +28,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,7 @@ from tools.compress.prune import (
     prune_step,
 )
 from tools.compress.recipe import Recipe, Section
+from tools.compress.restride import STRIDES, to_stride8
 from tools.compress.session import Session, open_session
 from tools.compress.variant import VariantResult, write_variant
 
@@ -60,7 +63,7 @@ COMMON = frozenset(
     {"importance", "scope", "round_to", "iterative_steps", "max_layer_ratio", "ignore"}
 )
 OPTIONS = COMMON | {"variants"}
-VARIANT = COMMON | {"name", "ratio", "layer_ratios", "channels", "epochs"}
+VARIANT = COMMON | {"name", "ratio", "layer_ratios", "channels", "epochs", "stride"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class PruneTarget:
     spec: PruneSpec
     steps: int
     epochs: int | None = None  # fine-tuning epochs of this variant (None: the recipe's)
+    stride: int | None = None  # 8: prune the stride-4 branch too (None: the teacher's stride)
+    where: str = ""  # the variant's recipe key, for errors
 
 
 def _common(s: Section, base: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,7 +125,19 @@ def _target(s: Section, defaults: Mapping[str, Any]) -> PruneTarget:
     ratio = 0.0 if channels else s.number("ratio", high=0.95, open_low=True)
     spec = PruneSpec(ratio=ratio, layer_ratios=dict(ratios), channels=channels, **common)
     epochs = None if s.raw("epochs", None) is None else s.integer("epochs", low=0, high=10_000)
-    return PruneTarget(name, spec, steps, epochs)
+    return PruneTarget(name, spec, steps, epochs, _stride(s, steps), f"{s.prefix}stride")
+
+
+def _stride(s: Section, steps: int) -> int | None:
+    """``stride``: the output stride (4 or 8), 8 in one prune step only."""
+    stride = s.raw("stride", None)
+    if stride is None:
+        return None
+    if stride not in STRIDES or isinstance(stride, bool):
+        raise s.error("stride", stride, f"must be one of {list(STRIDES)}")
+    if stride == 8 and steps != 1:
+        raise s.error("iterative_steps", steps, "must be 1 with stride: 8 (layers are removed)")
+    return int(stride)
 
 
 def parse_options(recipe: Recipe) -> list[PruneTarget]:
@@ -151,6 +168,7 @@ def prune_variant(
     student = copy.deepcopy(teacher)
     source = BatchSource(session.frames, session.train_cfg, recipe.seed)
     pruner = make_pruner(student, session.example(), target.spec, target.steps)
+    where = f"{recipe.source}: {target.where}"
 
     def taylor_loss() -> torch.Tensor:
         idx = source.epoch(recipe.finetune.batch_size)[0]
@@ -166,15 +184,19 @@ def prune_variant(
         student.train()  # Taylor gradients with batch statistics, as in training
         prune_step(pruner, target.spec, taylor_loss)
         student.eval()
+        if target.stride == 8 and student.stride != 8:
+            to_stride8(student, where)
+            cfg = replace(session.train_cfg, stride=student.stride)
+            source = BatchSource(session.frames, cfg, recipe.seed)
         if n:
-            where = (
+            ckpt = (
                 None
                 if out_dir is None
                 else checkpoint_path(out_dir, f"{recipe.name}_{target.name}", f"step{step + 1}")
             )
             result = finetune(student, teacher, source, recipe.finetune,
                               f"{target.name}: step {step + 1}/{target.steps} fine-tune", epochs=n,
-                              checkpoint=where)  # fmt: skip
+                              checkpoint=ckpt)  # fmt: skip
             history += [{"prune_step": step + 1, **h} for h in result.history]
             history[-1]["steps"] = result.steps
     return student, history
@@ -196,7 +218,8 @@ def run(recipe: Recipe, out_dir: Path) -> list[VariantResult]:
                            "scope": spec.scope.value, "round_to": spec.round_to,
                            "iterative_steps": target.steps, "layer_ratios": dict(spec.layer_ratios),
                            "channels": dict(spec.channels),
-                           "max_layer_ratio": spec.max_layer_ratio, "ignore": list(spec.ignore)},
+                           "max_layer_ratio": spec.max_layer_ratio, "ignore": list(spec.ignore),
+                           "stride": student.stride},
             "sparsity": layer_sparsity(dense_shapes, conv_shapes(student)),
             "finetune_epochs": target.epochs if target.epochs is not None else recipe.finetune.epochs,
             "finetune_history": history,
