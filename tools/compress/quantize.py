@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import enum
 import logging
-import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain
@@ -78,25 +77,14 @@ class Calibration:
             return list(self.scenario_bags)
         if not self.seeds:
             raise QuantizeError("calibration: give a bag (with its topic) or scenario seeds")
-        from tools.scenario import is_complete, make_scenario
+        from tools.train.errors import TrainError
+        from tools.train.scenarios import ScenarioSpec, ensure_bags
 
-        out = []
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        for seed in self.seeds:
-            path = self.data_dir / f"calib-{seed}-{self.seconds:g}s"
-            if not is_complete(path):
-                if path.exists():  # left by an interrupted generation: writers need a new folder
-                    log.warning("calibration: %s is incomplete, generating it again", path)
-                    shutil.rmtree(path)
-                log.info(
-                    "calibration: generating scenario seed %d (%g s) -> %s",
-                    seed,
-                    self.seconds,
-                    path,
-                )
-                make_scenario(path, self.seconds, seed, traffic="dense", progress=False)
-            out.append(path)
-        return out
+        specs = [ScenarioSpec(seed, "day", "dense") for seed in self.seeds]
+        try:
+            return ensure_bags(specs, self.seconds, self.data_dir)
+        except TrainError as exc:
+            raise QuantizeError(f"calibration: {exc}") from exc
 
     def frames(self) -> Iterator[np.ndarray]:
         """BGR uint8 frames."""

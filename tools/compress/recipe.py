@@ -6,7 +6,7 @@
     seed: 0                          # same seed, same data order, same ONNX bytes
     name: camera_detector            # file stem of the variants (NAME_VARIANT.onnx)
     data:
-      train: "1-8:day:dense,9-10:day:light,11:night,12:fog,13:rain"   # SEED[:WEATHER[:TRAFFIC]]
+      train: "1-8:day:dense,9-10:day:light,11:night,12:fog,13:rain"   # SEED[:WEATHER[:TRAFFIC[:lights]]]
       eval: "1000-1003:day:dense,1010:night,1011:fog,1012:rain"       # held-out, never trained on
       seconds: 6                     # per training scenario
       eval_seconds: 6
@@ -121,7 +121,7 @@ class Section:
     def scenarios(self, key: str, default: Any = ...) -> tuple[ScenarioSpec, ...]:
         value = self.raw(key, default)
         if not isinstance(value, str):
-            raise self.error(key, value, "must be a SEED[:WEATHER[:TRAFFIC]] comma list")
+            raise self.error(key, value, "must be a SEED[:WEATHER[:TRAFFIC[:lights]]] comma list")
         try:
             return tuple(parse_scenarios(value))
         except TrainError as exc:

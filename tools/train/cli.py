@@ -31,8 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument(
         "--seeds",
         default=None,
-        help="training scenarios, SEED[:WEATHER[:TRAFFIC]] comma list, seeds may be ranges A-B "
-        "(weather day|night|fog|rain, traffic dense|light; default: 1-9:day:dense,...)",
+        help="training scenarios, SEED[:WEATHER[:TRAFFIC[:lights]]] comma list, seeds may be "
+        "ranges A-B (weather day|night|fog|rain, traffic dense|light, :lights for drives with "
+        "signalised crossings; default: 1-9:day:dense,...)",
     )
     d.add_argument("--eval-seeds", default=None, help="held-out scenarios, same form")
     seconds = argtypes.duration

@@ -1,7 +1,14 @@
-"""Which scenario bags to train and evaluate on: ``SEED[:WEATHER[:TRAFFIC]]`` lists.
+"""Which scenario bags to train and evaluate on: ``SEED[:WEATHER[:TRAFFIC[:lights]]]`` lists.
 
-``"1-8,9:night,10:fog:light"`` = seeds 1..8 in day weather and dense traffic, seed 9 at night,
-seed 10 in fog with light traffic. Bags are generated once into a data folder and reused.
+``"1-8,9:night,10:fog:light,11::dense:lights"`` = seeds 1..8 in day weather and dense traffic,
+seed 9 at night, seed 10 in fog with light traffic, seed 11 by day with its signalised
+crossings. Bags are generated once into a data folder and reused.
+
+Without ``:lights`` a drive has no signalised crossing (``make_scenario(lights=False)``): the
+drives the shipped detector family was trained and scored on, from before the generator drew
+crossings by default, so a card's held-out figures come back from its own data spec. The bag's
+folder name says which (``..._nolights`` / ``..._lights``), so a data folder never hands one for
+the other.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ log = logging.getLogger(__name__)
 
 WEATHERS = ("day", "night", "fog", "rain")
 TRAFFIC = ("light", "dense")
+LIGHTS_TAG = ":lights"
 
 
 @dataclass(frozen=True)
@@ -25,12 +33,14 @@ class ScenarioSpec:
     seed: int
     weather: str = "day"
     traffic: str = "dense"
+    lights: bool = False
 
     def __str__(self) -> str:
-        return f"{self.seed}:{self.weather}:{self.traffic}"
+        return f"{self.seed}:{self.weather}:{self.traffic}{LIGHTS_TAG if self.lights else ''}"
 
     def bag_name(self, seconds: float) -> str:
-        return f"seed{self.seed}_{self.weather}_{self.traffic}_{seconds:g}s"
+        lights = "lights" if self.lights else "nolights"
+        return f"seed{self.seed}_{self.weather}_{self.traffic}_{seconds:g}s_{lights}"
 
 
 def _seeds(text: str, item: str) -> list[int]:
@@ -52,8 +62,8 @@ def parse_scenarios(text: str) -> list[ScenarioSpec]:
         if not item:
             continue
         parts = item.split(":")
-        if len(parts) > 3:
-            raise TrainError(f"scenario {item!r}: expected SEED[:WEATHER[:TRAFFIC]]")
+        if len(parts) > 4 or (len(parts) == 4 and parts[3] != "lights"):
+            raise TrainError(f"scenario {item!r}: expected SEED[:WEATHER[:TRAFFIC[:lights]]]")
         weather = parts[1] if len(parts) > 1 and parts[1] else "day"
         traffic = parts[2] if len(parts) > 2 and parts[2] else "dense"
         if weather not in WEATHERS:
@@ -64,7 +74,8 @@ def parse_scenarios(text: str) -> list[ScenarioSpec]:
             raise TrainError(
                 f"scenario {item!r}: traffic {traffic!r} is not one of {list(TRAFFIC)}"
             )
-        specs.extend(ScenarioSpec(s, weather, traffic) for s in _seeds(parts[0], item))
+        lights = len(parts) == 4
+        specs.extend(ScenarioSpec(s, weather, traffic, lights) for s in _seeds(parts[0], item))
     if not specs:
         raise TrainError(f"no scenarios in {text!r}")
     return specs
@@ -75,10 +86,11 @@ def format_scenarios(specs: Sequence[ScenarioSpec]) -> str:
     groups: list[list[ScenarioSpec]] = []
     for spec in specs:
         last = groups[-1][-1] if groups else None
-        if last and (spec.seed, spec.weather, spec.traffic) == (
+        if last and (spec.seed, spec.weather, spec.traffic, spec.lights) == (
             last.seed + 1,
             last.weather,
             last.traffic,
+            last.lights,
         ):
             groups[-1].append(spec)
         else:
@@ -86,7 +98,7 @@ def format_scenarios(specs: Sequence[ScenarioSpec]) -> str:
     parts = []
     for g in groups:
         seeds = str(g[0].seed) if len(g) == 1 else f"{g[0].seed}-{g[-1].seed}"
-        parts.append(f"{seeds}:{g[0].weather}:{g[0].traffic}")
+        parts.append(f"{seeds}:{g[0].weather}:{g[0].traffic}{LIGHTS_TAG if g[0].lights else ''}")
     return ",".join(parts)
 
 
@@ -105,7 +117,7 @@ def ensure_bags(specs: Sequence[ScenarioSpec], seconds: float, data_dir: Path) -
             log.info("generating scenario %s (%g s) -> %s", spec, seconds, path)
             try:
                 make_scenario(path, seconds, spec.seed, weather=spec.weather, traffic=spec.traffic,
-                              progress=False)  # fmt: skip
+                              lights=spec.lights, progress=False)  # fmt: skip
             except ScenarioError as exc:
                 raise TrainError(f"scenario {spec}: {exc}") from exc
         paths.append(path)

@@ -21,13 +21,40 @@ def test_parse_scenarios_ranges_weather_traffic():
         ScenarioSpec(1), ScenarioSpec(2), ScenarioSpec(3), ScenarioSpec(9, "night"),
         ScenarioSpec(10, "fog", "light"), ScenarioSpec(11, "day", "light"),
     ]  # fmt: skip
-    assert specs[4].bag_name(15.0) == "seed10_fog_light_15s"
+    assert specs[4].bag_name(15.0) == "seed10_fog_light_15s_nolights"
+
+
+def test_lights_are_opt_in_named_in_the_folder_and_round_trip():
+    from tools.train.scenarios import format_scenarios
+
+    specs = parse_scenarios("1-2::dense:lights,3,4:night:light:lights")
+    assert [s.lights for s in specs] == [True, True, False, True]
+    assert specs[0].bag_name(4.0) == "seed1_day_dense_4s_lights"
+    assert specs[2].bag_name(4.0) == "seed3_day_dense_4s_nolights"
+    text = format_scenarios(specs)
+    assert text == "1-2:day:dense:lights,3:day:dense,4:night:light:lights"
+    assert parse_scenarios(text) == specs
+
+
+def test_ensure_bags_generates_with_or_without_crossings(tmp_path, monkeypatch):
+    import tools.scenario as scenario
+    from tools.train.scenarios import ensure_bags
+
+    made = []
+    monkeypatch.setattr(scenario, "is_complete", lambda path: False)
+    monkeypatch.setattr(
+        scenario, "make_scenario", lambda path, *a, **k: made.append((path.name, k))
+    )
+    paths = ensure_bags(parse_scenarios("5,5::dense:lights"), 2.0, tmp_path)
+    assert [p.name for p in paths] == ["seed5_day_dense_2s_nolights", "seed5_day_dense_2s_lights"]
+    assert [k["lights"] for _, k in made] == [False, True]
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [("x", "'x' is not a seed"), ("5-2", "not a seed or a seed range"), ("1:snow", "weather 'snow'"),
-     ("1:day:jam", "traffic 'jam'"), ("1:a:b:c", "expected SEED"), (" , ", "no scenarios")],
+     ("1:day:jam", "traffic 'jam'"), ("1:day:dense:c", "expected SEED"),
+     ("1:a:b:lights:x", "expected SEED"), (" , ", "no scenarios")],
 )  # fmt: skip
 def test_parse_scenarios_errors(text, message):
     with pytest.raises(TrainError, match=message):
