@@ -61,20 +61,26 @@ def test_a_chain_crosses_the_process_with_its_lineage_trace_and_counters():
     assert spin(rt, 0.6) is None
     ticks = len(rt.nodes["t"].instance.ticks)
     seen = rt.nodes["m"].instance.seen
-    assert ticks >= 20 and len(seen) >= ticks - 3
+    sub_b = rt.topics["/b"].subscriptions[0]
+    # Every tick crossed: run in the child, or counted there as overwritten in its depth-1 queue
+    # or dropped as stale (a busy host: at load 5, 9-14 of ~58), never lost unseen; at most
+    # one is still in the pipe at the stop.
+    counts = rt.counters()["b"]
+    crossed = sub_b.delivered + counts.get("overwrite", 0) + counts.get("drop", 0)
+    assert ticks >= 20 and ticks - 1 <= crossed <= ticks, (ticks, sub_b.delivered, counts)
+    assert len(seen) >= max(10, sub_b.delivered - 1)
     order = [int(name[1:]) for name in seen]
-    # In order through the child; on a loaded machine the first tick may go stale or be
-    # overwritten while the child's first callback builds its message decoders.
-    assert order == sorted(order) and len(set(order)) == len(order) and order[0] <= 3
+    assert order == sorted(order) and len(set(order)) == len(order)  # in order through the child
     assert rt.nodes["b"].instance.seen == []  # the parent's copy never ran
     lat = [x for _, x in rt.chain_latencies["c"]]
     assert len(lat) == len(seen) and all(0 < x < 50_000_000 for x in lat)
     child = [r for r in tracer.records if r[0] == "b"]
     assert len(child) >= len(seen) and {r[2] for r in child} == {"apart-0"}
-    assert all(r[7][0][0] == "/mid" and "/b" in r[7][0][2] for r in child)
-    sub_b = rt.topics["/b"].subscriptions[0]
-    assert sub_b.delivered == len(child)  # the child's counters, taken at shutdown
-    assert rt.topics["/mid"].published == len(child)
+    ran = [r for r in child if r[7]]  # the others are the child's counted stale drops
+    assert len(ran) >= len(seen) and len(child) - len(ran) == counts.get("drop", 0)
+    assert all(r[7][0][0] == "/mid" and "/b" in r[7][0][2] for r in ran)
+    assert sub_b.delivered == len(ran)  # the child's counters, taken at shutdown
+    assert rt.topics["/mid"].published == len(ran)
     assert not rt.remotes
 
 
