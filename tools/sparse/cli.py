@@ -84,6 +84,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="SparCL hybrid (channel scheme): unstructured weight density inside the "
                    "kept channels")  # fmt: skip
     c.add_argument("--buffer", type=argtypes.bounded_int(1, 100_000), default=120)
+    c.add_argument("--init", type=Path, default=None,
+                   help="start from this trained model (model.pt of l4 sparse train, e.g. dense "
+                   "on day); SparCL's masks then keep its largest weights")  # fmt: skip
     c.set_defaults(func=run_continual)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
 
@@ -177,6 +180,8 @@ def run_continual(args: argparse.Namespace) -> int:
 
     if args.inner is not None and args.scheme != Scheme.CHANNEL.value:  # before any data work
         raise SparseError(f"--inner {args.inner} needs --scheme channel, got {args.scheme!r}")
+    if args.init is not None and not args.init.is_file():
+        raise SparseError(f"--init {args.init}: no such file")
     spec, data, base = _setup(args)
     method = Strategy(args.method)
     base = dataclasses.replace(base, buffer=args.buffer)
@@ -192,7 +197,8 @@ def run_continual(args: argparse.Namespace) -> int:
     )
     with _progress(args, steps) as bar:
         tick = _ticker(bar, method.value, steps)
-        result = run(RunConfig(lc, spec.domains, args.epochs, args.out, args.resume), data, tick)
+        cfg = RunConfig(lc, spec.domains, args.epochs, args.out, args.resume, args.init)
+        result = run(cfg, data, tick)
     return _finish(args, result)
 
 
