@@ -13,6 +13,7 @@ from pathlib import Path
 
 from stack.cli import argtypes
 from tools.sparse.config import DOMAINS, Allocation, Scheme, Strategy
+from tools.train.cli import _widths  # the same check as `l4 train --widths`
 
 MAX_EPOCHS = 10_000
 MAX_SEEDS = 1_000
@@ -56,6 +57,9 @@ def _common(p: argparse.ArgumentParser, default_domains: str) -> None:
     p.add_argument("--threads", type=argtypes.bounded_int(1, 1024), default=1,
                    help="torch threads (default 1: on a shared 2-core host 2 threads ran 7x slower)")  # fmt: skip
     p.add_argument("--seed", type=argtypes.bounded_int(0, argtypes.MAX_SEED), default=0)
+    p.add_argument("--widths", type=_widths, default=None,
+                   help="detector channels, comma list of 5 (default 8,16,24,32,48; the bench's "
+                   "MEST runs the shipped 16,32,48,64,96)")  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -105,9 +109,9 @@ def _setup(args: argparse.Namespace):
     data_dir = args.data or args.out / "data"
     data = load_domains(spec, data_dir)
     base = LearnerConfig()
-    base = dataclasses.replace(
-        base, train=dataclasses.replace(base.train, threads=args.threads, seed=args.seed)
-    )
+    widths = args.widths or base.train.widths
+    train = dataclasses.replace(base.train, threads=args.threads, seed=args.seed, widths=widths)
+    base = dataclasses.replace(base, train=train)
     return spec, data, base
 
 

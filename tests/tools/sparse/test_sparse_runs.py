@@ -171,6 +171,7 @@ def _parser() -> argparse.ArgumentParser:
         (["sparse", "train", "--out", "x", "--density", "1.01"], "got '1.01'"),
         (["sparse", "continual", "--out", "x", "--domains", "day,snow"], "unknown domain 'snow'"),
         (["sparse", "continual", "--out", "x", "--method", "ewc"], "invalid choice: 'ewc'"),
+        (["sparse", "train", "--out", "x", "--widths", "8,16"], "--widths '8,16': give 5"),
     ],
 )
 def test_cli_refuses_bad_input_naming_the_value(argv, message, capsys):
@@ -183,6 +184,9 @@ def test_cli_refuses_bad_input_naming_the_value(argv, message, capsys):
 def test_cli_defaults():
     args = _parser().parse_args(["sparse", "continual", "--out", "x"])
     assert args.domains == ("day", "night", "fog", "rain") and args.method == "sparcl"
+    assert args.widths is None  # LearnerConfig's 8-48
+    args = _parser().parse_args(["sparse", "train", "--out", "x", "--widths", "16,32,48,64,96"])
+    assert args.widths == (16, 32, 48, 64, 96)
 
 
 def test_cli_refuses_inner_density_without_channel_masks(tmp_path):
