@@ -14,6 +14,7 @@ from pathlib import Path
 
 from stack.cli import argtypes
 from tools.sparse.config import DOMAINS, Allocation, Scheme, SparseModel, Strategy
+from tools.train.cli import _widths  # the same check as `l4 train --widths`
 
 MAX_EPOCHS = 10_000
 MAX_SEEDS = 1_000
@@ -57,6 +58,9 @@ def _common(p: argparse.ArgumentParser, default_domains: str) -> None:
     p.add_argument("--threads", type=argtypes.bounded_int(1, 1024), default=1,
                    help="torch threads (default 1: on a shared 2-core host 2 threads ran 7x slower)")  # fmt: skip
     p.add_argument("--seed", type=argtypes.bounded_int(0, argtypes.MAX_SEED), default=0)
+    p.add_argument("--widths", type=_widths, default=None,
+                   help="detector channels, comma list of 5 (default 8,16,24,32,48; the bench's "
+                   "MEST runs the shipped 16,32,48,64,96)")  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -95,6 +99,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="SparCL hybrid (channel scheme): unstructured weight density inside the "
                    "kept channels")  # fmt: skip
     c.add_argument("--buffer", type=argtypes.bounded_int(1, 100_000), default=120)
+    c.add_argument("--init", type=Path, default=None,
+                   help="start from this trained model (model.pt of l4 sparse train, e.g. dense "
+                   "on day); SparCL's masks then keep its largest weights")  # fmt: skip
     _model_options(c)
     c.set_defaults(func=run_continual)
     p.set_defaults(func=lambda args: (p.print_help(), 2)[1])
@@ -114,9 +121,9 @@ def _setup(args: argparse.Namespace):
     data_dir = args.data or args.out / "data"
     data = load_domains(spec, data_dir)
     base = LearnerConfig()
-    base = dataclasses.replace(
-        base, train=dataclasses.replace(base.train, threads=args.threads, seed=args.seed)
-    )
+    widths = args.widths or base.train.widths
+    train = dataclasses.replace(base.train, threads=args.threads, seed=args.seed, widths=widths)
+    base = dataclasses.replace(base, train=train)
     return spec, data, base
 
 
@@ -225,6 +232,8 @@ def run_continual(args: argparse.Namespace) -> int:
         return _run_vit_continual(args)
     if args.inner is not None and args.scheme != Scheme.CHANNEL.value:  # before any data work
         raise SparseError(f"--inner {args.inner} needs --scheme channel, got {args.scheme!r}")
+    if args.init is not None and not args.init.is_file():
+        raise SparseError(f"--init {args.init}: no such file")
     spec, data, base = _setup(args)
     method = Strategy(args.method)
     base = dataclasses.replace(base, buffer=args.buffer)
@@ -240,7 +249,8 @@ def run_continual(args: argparse.Namespace) -> int:
     )
     with _progress(args, steps) as bar:
         tick = _ticker(bar, method.value, steps)
-        result = run(RunConfig(lc, spec.domains, args.epochs, args.out, args.resume), data, tick)
+        cfg = RunConfig(lc, spec.domains, args.epochs, args.out, args.resume, args.init)
+        result = run(cfg, data, tick)
     return _finish(args, result)
 
 

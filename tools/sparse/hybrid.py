@@ -31,7 +31,10 @@ def _scatter_bool(shape: torch.Size, index: torch.Tensor, units: torch.Tensor) -
 class InnerSparsity:
     """Unstructured MEST inside a slim copy; masks recorded in the full model's shapes."""
 
-    def __init__(self, cfg: MESTConfig, full: nn.Module, total_epochs: int, seed: int) -> None:
+    def __init__(self, cfg: MESTConfig, full: nn.Module, total_epochs: int, seed: int,
+                 from_weights: bool = False) -> None:  # fmt: skip
+        """``from_weights``: the first masks keep the largest weights (a pretrained start)
+        instead of random ones."""
         if cfg.scheme is not Scheme.UNSTRUCTURED:
             raise SparseError(
                 f"inner sparsity must be unstructured, got scheme {cfg.scheme.value!r}"
@@ -40,6 +43,7 @@ class InnerSparsity:
         self.cfg = cfg
         self.total_epochs = total_epochs
         self.seed = seed
+        self.from_weights = from_weights
         self.shapes = {n: p.shape for n, p in full.named_parameters()}
         self.record: dict[str, torch.Tensor] = {}  # conv name -> bool mask, full shape
         self.engine: MEST | None = None
@@ -52,11 +56,14 @@ class InnerSparsity:
         history = self.engine.history if self.engine else self.history
         epochs = self.engine.total_epochs if self.engine else self.total_epochs
         first = not self.record  # the first copy: random masks at the budget
-        self.engine = MEST(slim.net, self.cfg, epochs, self.seed, init_masks=first)
+        random_start = first and not self.from_weights
+        self.engine = MEST(slim.net, self.cfg, epochs, self.seed, init_masks=random_start)
         self.engine.history = history
         if gen_state is not None:
             self.engine.gen.set_state(gen_state)
         if first:
+            if self.from_weights:
+                self.engine.init_from_weights()
             self.store(slim)
             return
         for m in self.engine.masks.layers:

@@ -66,6 +66,14 @@ class MEST:
         }
         self.history: list[Mutation] = []
 
+    def init_from_weights(self) -> None:
+        """Masks of a trained model (a pretrained start, instead of MEST's random mask): every
+        unit on, then the largest by |w| (normalised per layer, summed over a channel's partner
+        convolutions) kept at the training density. Draws nothing from the generator."""
+        for m in self.masks.layers:
+            m.units = torch.ones_like(m.units)
+        self.masks.prune_to(self.train_density, self.scores())
+
     def restart(self, total_epochs: int) -> None:
         """A new task (SparCL's TDM): keep the masks, start the mutation schedule again."""
         self.total_epochs = total_epochs

@@ -9,6 +9,7 @@ accuracy rows so far; a resumed run continues at the epoch after it.
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ class RunConfig:
     epochs: int  # per task (continual) or in all (train)
     out: Path | None = None  # checkpoints go here; None: none
     resume: bool = False
+    init: Path | None = None  # a trained model's state dict to start from (None: from scratch)
 
 
 def _save(out: Path | None, learner: Learner, where: dict[str, Any], tracker, rows) -> None:
@@ -91,8 +93,8 @@ def _load(out: Path | None, learner: Learner) -> dict[str, Any] | None:
 
 
 def _identity(learner: Learner) -> str:
-    """What must match for a checkpoint to resume this run (options and epochs)."""
-    return f"{learner.cfg!r} epochs={learner.total_epochs}"
+    """What must match for a checkpoint to resume this run (options, epochs, start)."""
+    return f"{learner.cfg!r} epochs={learner.total_epochs} init={learner.init_name}"
 
 
 def _tracker(state: dict | None, n: int) -> ForgettingTracker | None:
@@ -114,9 +116,29 @@ def _start(cfg: RunConfig, total_epochs: int, progress: Callable | None):
     check_domains(cfg.domains)
     if cfg.epochs < 1:
         raise SparseError(f"epochs must be >= 1, got {cfg.epochs}")
-    learner = Learner(cfg.learner, total_epochs, progress)
+    try:
+        learner = Learner(cfg.learner, total_epochs, progress, _init_weights(cfg.init))
+    except SparseError as exc:
+        raise SparseError(f"--init {cfg.init}: {exc}" if cfg.init else str(exc)) from exc
+    learner.init_name = str(cfg.init) if cfg.init else None
     state = _load(cfg.out, learner) if cfg.resume else None
     return learner, state
+
+
+def _init_weights(path: Path | None) -> dict[str, torch.Tensor] | None:
+    """The state dict a run starts from: a ``model.pt`` of ``l4 sparse train`` / ``continual``
+    (or a ``checkpoint.pt``, whose model is used)."""
+    if path is None:
+        return None
+    try:
+        state = torch.load(path, weights_only=False, map_location="cpu")
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
+        raise SparseError(f"not a readable model: {exc}") from exc
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise SparseError("not a model state dict")
+    return state
 
 
 def train_mest(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -73,7 +73,10 @@ def example_correct(logits: torch.Tensor, heat: torch.Tensor, neg: torch.Tensor)
 
 
 class Learner:
-    def __init__(self, cfg: LearnerConfig, total_epochs: int, progress: Callable | None = None):
+    def __init__(self, cfg: LearnerConfig, total_epochs: int, progress: Callable | None = None,
+                 init: Mapping[str, torch.Tensor] | None = None) -> None:  # fmt: skip
+        """``init``: a trained model's state dict to start from (dense, e.g. the shipped
+        day model); MEST masks then keep its largest weights instead of random ones."""
         t = cfg.train
         cfg.validate()
         torch.manual_seed(t.seed)
@@ -84,13 +87,22 @@ class Learner:
         self.model = TinyCenterNet(len(CLASSES), t.widths, t.stride).to(
             memory_format=torch.channels_last
         )
+        if init is not None:
+            try:
+                self.model.load_state_dict(init)
+            except RuntimeError as exc:
+                raise SparseError(f"the start weights do not fit this model: {exc}") from exc
+        self.init_name: str | None = None  # where the start weights came from (runs set it)
         self.example = torch.zeros(1, 3, t.input_height, t.input_width)
         self.mest = None
         if cfg.mest:
             groups: list[tuple[str, ...]] = []
             if cfg.mest.scheme is Scheme.CHANNEL:  # coupled convolutions share one mask
                 groups = coupled_groups(self.model, self.example)
-            self.mest = MEST(self.model, cfg.mest, total_epochs, t.seed, groups=groups)
+            self.mest = MEST(self.model, cfg.mest, total_epochs, t.seed, groups=groups,
+                             init_masks=init is None)  # fmt: skip
+            if init is not None:
+                self.mest.init_from_weights()
         self.gradmask = (
             GradientMask(cfg.grad_keep, cfg.grad_refresh)
             if self.mest and cfg.grad_keep < 1 else None
@@ -101,7 +113,9 @@ class Learner:
         self.flops = FlopCounter(self.full_costs)
         self.slim: SlimView | None = None
         self.inner = (
-            InnerSparsity(cfg.inner, self.model, total_epochs, t.seed) if cfg.inner else None
+            InnerSparsity(cfg.inner, self.model, total_epochs, t.seed, init is not None)
+            if cfg.inner
+            else None
         )
         self.seconds = 0.0
         self.steps = 0

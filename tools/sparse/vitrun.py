@@ -105,6 +105,10 @@ def _refuse(args: argparse.Namespace) -> None:
         raise SparseError(f"--remove {args.remove} is not supported with --model vit")
     if getattr(args, "inner", None) is not None:
         raise SparseError(f"--inner {args.inner} is not supported with --model vit")
+    if getattr(args, "init", None) is not None:
+        raise SparseError(f"--init {args.init} is not supported with --model vit")
+    if getattr(args, "widths", None) is not None:
+        raise SparseError(f"--widths {args.widths} are the detector's: not with --model vit")
     if args.scheme != Scheme.UNSTRUCTURED.value:
         raise SparseError(
             f"--scheme {args.scheme}: the ViT takes unstructured masks only (Linear layers)"

@@ -269,3 +269,23 @@ def test_matrix_plot_is_written(tmp_path):
     path = plot_matrices({"derpp": res, "sparcl": res}, tmp_path / "m.png")
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert BENCHMARKS["sparse"] == "tools.bench.sparse:run"
+
+
+@pytest.mark.parametrize("scheme", [Scheme.UNSTRUCTURED, Scheme.CHANNEL])
+def test_masks_from_trained_weights_keep_the_largest(scheme):
+    model = tiny()
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    gen_state = torch.Generator().manual_seed(0).get_state()
+    mest = MEST(model, MESTConfig(density=0.3, scheme=scheme), 6, init_masks=False)
+    mest.init_from_weights()
+    assert torch.equal(mest.gen.get_state(), gen_state)  # no random draw
+    for m in mest.masks.layers:
+        w = before[f"{m.name}.weight"].abs()
+        score = w.flatten(1).mean(1) if scheme is Scheme.CHANNEL else w
+        on = m.units
+        assert 0 < int(on.sum()) < on.numel()
+        if not m.partners:  # the weakest kept unit outranks the strongest dropped one
+            assert score[on].min() >= score[~on].max()
+        kept = m.expand() > 0
+        assert torch.equal(m.conv.weight[kept], before[f"{m.name}.weight"][kept])
+    assert mest.masks.density() == pytest.approx(0.3, abs=0.04)

@@ -171,6 +171,7 @@ def _parser() -> argparse.ArgumentParser:
         (["sparse", "train", "--out", "x", "--density", "1.01"], "got '1.01'"),
         (["sparse", "continual", "--out", "x", "--domains", "day,snow"], "unknown domain 'snow'"),
         (["sparse", "continual", "--out", "x", "--method", "ewc"], "invalid choice: 'ewc'"),
+        (["sparse", "train", "--out", "x", "--widths", "8,16"], "--widths '8,16': give 5"),
     ],
 )
 def test_cli_refuses_bad_input_naming_the_value(argv, message, capsys):
@@ -183,6 +184,9 @@ def test_cli_refuses_bad_input_naming_the_value(argv, message, capsys):
 def test_cli_defaults():
     args = _parser().parse_args(["sparse", "continual", "--out", "x"])
     assert args.domains == ("day", "night", "fog", "rain") and args.method == "sparcl"
+    assert args.widths is None  # LearnerConfig's 8-48
+    args = _parser().parse_args(["sparse", "train", "--out", "x", "--widths", "16,32,48,64,96"])
+    assert args.widths == (16, 32, 48, 64, 96)
 
 
 def test_cli_refuses_inner_density_without_channel_masks(tmp_path):
@@ -190,6 +194,10 @@ def test_cli_refuses_inner_density_without_channel_masks(tmp_path):
     with pytest.raises(SparseError, match=r"--inner 0\.3 needs --scheme channel"):
         args.func(args)
     assert not any(tmp_path.iterdir())  # refused before any scenario was generated
+    args = _parser().parse_args(["sparse", "continual", "--out", str(tmp_path), "--init", "no.pt"])
+    with pytest.raises(SparseError, match=r"--init no\.pt: no such file"):
+        args.func(args)
+    assert not any(tmp_path.iterdir())
     args = _parser().parse_args(["sparse", "train", "--out", "x", "--density", "0.2"])
     assert cli._allocation(args) is Allocation.UNIFORM
     args = _parser().parse_args(["sparse", "train", "--out", "x", "--allocation", "erk"])
@@ -201,3 +209,42 @@ def test_cli_refuses_inner_density_without_channel_masks(tmp_path):
     lc = sparcl_config(BASE, 0.5, Scheme.CHANNEL, inner=0.3, allocation=Allocation.ERK)
     assert lc.inner.allocation is Allocation.ERK and lc.mest.allocation is Allocation.UNIFORM
     assert sparcl_config(BASE, 0.1, allocation=Allocation.ERK).mest.allocation is Allocation.ERK
+
+
+@pytest.mark.parametrize("inner", [None, 0.3])
+def test_a_run_starts_from_trained_weights_with_masks_keeping_the_largest(data, tmp_path, inner):
+    dense = train_mest(RunConfig(BASE, ("day",), 2), data)["learner"].model
+    init = tmp_path / "model.pt"
+    torch.save(dense.state_dict(), init)
+    lc = sparcl_config(BASE, 0.5, Scheme.CHANNEL, inner=inner)
+    learner = Learner(lc, 3, init=torch.load(init))
+    trained = dense.state_dict()
+    outer = learner.mest.masks.layers[0]
+    name = f"{outer.name}.weight"
+    assert 0 < int(outer.units.sum()) < outer.units.numel()
+    if inner is None:  # the kept channels hold the trained weights
+        assert torch.equal(
+            learner.model.state_dict()[name][outer.units], trained[name][outer.units]
+        )
+    else:  # inner masks keep the largest trained weights of the slim copy, the rest are zero
+        for m in learner.inner.engine.masks.layers:
+            key = f"{m.name}.weight"
+            w = trained[key].flatten()[learner.slim.index[key]].view(m.units.shape).abs()
+            assert w[m.units].min() >= w[~m.units].max()
+            assert (m.conv.weight[~m.units] == 0).all()
+    scratch = run_continual(RunConfig(lc, DOMAINS, 1), data)["learner"].model
+    started = run_continual(RunConfig(lc, DOMAINS, 1, tmp_path / "run", init=init), data)
+    assert not torch.equal(started["learner"].model.state_dict()[name], scratch.state_dict()[name])
+    with pytest.raises(SparseError, match="another run"):  # the start is part of the identity
+        run_continual(RunConfig(lc, DOMAINS, 1, tmp_path / "run", resume=True), data)
+
+
+def test_a_bad_start_model_is_refused_naming_it(data, tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_text("no model")
+    with pytest.raises(SparseError, match=r"--init .*bad\.pt: not a readable model"):
+        run_continual(RunConfig(BASE, DOMAINS, 1, init=bad), data)
+    other = tmp_path / "other.pt"
+    torch.save({"stem.0.0.weight": torch.zeros(1)}, other)
+    with pytest.raises(SparseError, match=r"other\.pt: the start weights do not fit"):
+        run_continual(RunConfig(BASE, DOMAINS, 1, init=other), data)

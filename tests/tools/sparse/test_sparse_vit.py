@@ -164,10 +164,14 @@ def _parser() -> argparse.ArgumentParser:
         (["--scheme", "channel", "--density", "0.2"], "--scheme channel: the ViT takes"),
         (["--resume"], "--resume is not supported with --model vit"),
         (["--remove", "0.2"], "--remove 0.2 is not supported"),
+        (["--widths", "8,16,24,32,48"], r"--widths \(8, 16, 24, 32, 48\) are the detector's"),
+        (["@continual", "--init", "m.pt"], "--init m.pt is not supported with --model vit"),
     ],
 )
 def test_cli_refuses_what_the_vit_does_not_take(tmp_path, extra, message):
-    argv = ["sparse", "train", "--model", "vit", "--out", str(tmp_path / "o"), *extra]
+    cmd = "continual" if extra[0] == "@continual" else "train"
+    extra = [e for e in extra if e != "@continual"]
+    argv = ["sparse", cmd, "--model", "vit", "--out", str(tmp_path / "o"), *extra]
     args = _parser().parse_args(argv)
     with pytest.raises(SparseError, match=message):
         args.func(args)
