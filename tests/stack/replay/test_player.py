@@ -170,13 +170,16 @@ def test_fail_fast_still_leaves_a_valid_bag(module_bag: Path, tmp_path: Path) ->
     assert [t for t, _, _ in read_bag(tmp_path / "run" / OUTPUTS)] == ["/ok"] * 5
 
 
-def _stop_half_a_second_into(player: Player) -> None:
-    """stop() 0.5 s after the replay starts recording (a fixed timer from before run() fired
-    before the first message once, at load 7, while the graph was still being built)."""
+def _stop_once_recording(player: Player) -> None:
+    """stop() 0.3 s after the replay recorded its first output (a fixed time from before run()
+    could come before the first message: seen at load 7, and in a full suite at load 1)."""
     deadline = time.monotonic() + 60.0
-    while player.recorder is None and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        recorder = player.recorder
+        if recorder is not None and recorder.recorded > 0:
+            break
         time.sleep(0.005)
-    time.sleep(0.5)
+    time.sleep(0.3)
     player.stop()
 
 
@@ -198,7 +201,7 @@ def test_paced_replay_tracks_wall_time_and_stops_cleanly(tmp_path: Path) -> None
     # stop() from elsewhere (what SIGINT does) ends early with a complete bag
     with Bag(bag) as opened:
         player = Player(opened, graph_of(SENSOR_LAUNCH), tmp_path / "run2", ReplayOptions(rate=1.0))
-        threading.Thread(target=_stop_half_a_second_into, args=(player,), daemon=True).start()
+        threading.Thread(target=_stop_once_recording, args=(player,), daemon=True).start()
         result = player.run()
     assert result.interrupted and 0 < result.injected < 220
     assert len(read_bag(tmp_path / "run2" / OUTPUTS)) == sum(result.recorded.values()) > 0
