@@ -23,3 +23,14 @@ def camera_frames(scenario_bag: Path) -> list[np.ndarray]:
     from tools.train.data import iter_frames
 
     return [f.image for f in iter_frames(scenario_bag, 1)]
+
+
+def compress_cli(argv: list[str]) -> int:
+    """`l4 compress ARGV` through the command's own parser and runner."""
+    import argparse
+
+    from tools.compress.cli import register, run
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    return run(parser.parse_args(["compress", *argv]))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.tools.compress.conftest import compress_cli
+
 torch = pytest.importorskip("torch")
 pytest.importorskip("torch_pruning")
 
@@ -122,16 +124,6 @@ def test_recipe_channels_errors_name_the_key(variant, message):
         parse_options(_recipe(variant))
 
 
-def _cli(argv, tmp_path):
-    import argparse
-
-    from tools.compress.cli import register, run
-
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers())
-    return run(parser.parse_args(["compress", *argv]))
-
-
 def test_widths_times_each_variant_against_the_dense_model(tmp_path, capsys, monkeypatch):
     import json
 
@@ -153,7 +145,7 @@ def test_widths_times_each_variant_against_the_dense_model(tmp_path, capsys, mon
     import tools.compress.widths as widths
 
     monkeypatch.setattr(widths, "width_latency", lambda r, **kw: {"variants": {r.name: table}})
-    assert _cli([str(recipe), "--widths"], tmp_path) == 0  # no --out needed, nothing written
+    assert compress_cli([str(recipe), "--widths"]) == 0  # no --out needed, nothing written
     assert json.loads(capsys.readouterr().out)["variants"]["camera_detector"] == table
 
 
@@ -166,9 +158,9 @@ def test_widths_refuses_other_methods_and_the_run_needs_out(tmp_path):
         "data: {train: '1', eval: '1000'}\n"
     )
     with pytest.raises(RecipeError, match=r"r.yaml: --widths needs method: prune \(got int8\)"):
-        _cli([str(recipe), "--widths"], tmp_path)
+        compress_cli([str(recipe), "--widths"])
     with pytest.raises(CliError, match=r"--out DIR is required"):
-        _cli([str(recipe)], tmp_path)
+        compress_cli([str(recipe)])
 
 
 def test_example_widths_recipe_parses():

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
 
+from tests.tools.compress.conftest import compress_cli
 from tools.compress.errors import RecipeError
 
 RECIPE = (
@@ -14,14 +14,6 @@ RECIPE = (
     "data: {train: '1', eval: '1000'}\n"
     "options: {round_to: 16, variants: [{name: s4, channels: {fuse4: 16}}]}\n"
 )
-
-
-def _cli(argv):
-    from tools.compress.cli import register, run
-
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers())
-    return run(parser.parse_args(["compress", *argv]))
 
 
 def test_each_variant_gets_its_latency_as_a_ratio_to_the_reference(tmp_path):
@@ -53,8 +45,8 @@ def test_a_reference_of_another_input_size_or_without_widths_is_refused(tmp_path
         )
     )
     with pytest.raises(RecipeError, match=r"--against .*other.yaml: input 640x192"):
-        _cli([str(recipe), "--widths", "--against", str(other)])
+        compress_cli([str(recipe), "--widths", "--against", str(other)])
     with pytest.raises(RecipeError, match=r"--against .*missing.yaml: cannot read the card"):
-        _cli([str(recipe), "--widths", "--against", str(tmp_path / "missing.yaml")])
+        compress_cli([str(recipe), "--widths", "--against", str(tmp_path / "missing.yaml")])
     with pytest.raises(CliError, match="--against CARD only goes with --widths"):
-        _cli([str(recipe), "--against", str(other), "--out", str(tmp_path / "o")])
+        compress_cli([str(recipe), "--against", str(other), "--out", str(tmp_path / "o")])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import shutil
 
 import onnx
 import pytest
+
+from tests.tools.compress.conftest import compress_cli
 
 RECIPE = (
     "model: perception/models/camera_detector.yaml\nmethod: prune\n"
@@ -14,14 +15,6 @@ RECIPE = (
     "options: {round_to: 16, variants: [{name: s4, channels: {fuse4: 16}}]}\n"
 )
 DENSE = "perception/models/camera_detector.yaml"
-
-
-def _cli(argv):
-    from tools.compress.cli import register, run
-
-    parser = argparse.ArgumentParser()
-    register(parser.add_subparsers())
-    return run(parser.parse_args(["compress", *argv]))
 
 
 def test_the_int8_copy_is_a_tensorrt_qdq_file_of_the_same_model(tmp_path):
@@ -62,4 +55,4 @@ def test_int8_without_widths_is_refused(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(RECIPE)
     with pytest.raises(CliError, match="--int8 only goes with --widths"):
-        _cli([str(recipe), "--int8", "--out", str(tmp_path / "o")])
+        compress_cli([str(recipe), "--int8", "--out", str(tmp_path / "o")])

@@ -24,3 +24,14 @@ def make_frames(n: int, seed: int, shade: int = 0) -> list[Frame]:
 @pytest.fixture
 def frames():
     return make_frames(12, 0)
+
+
+def sparse_parser():
+    """The `l4` parser with the `sparse` command registered."""
+    import argparse
+
+    from tools.sparse import cli
+
+    p = argparse.ArgumentParser(prog="l4")
+    cli.register(p.add_subparsers())
+    return p

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 
 import pytest
 import torch
 
-from tests.tools.sparse.conftest import make_frames
+from tests.tools.sparse.conftest import make_frames, sparse_parser
 from tools.sparse import cli
 from tools.sparse.config import Allocation, MESTConfig, Scheme, Strategy
 from tools.sparse.data import DataSpec, DomainData, load_domains
@@ -155,12 +154,6 @@ def test_empty_data_split_is_refused_naming_it(tmp_path):
         load_domains(DataSpec(domains=("mud",)), tmp_path)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="l4")
-    cli.register(p.add_subparsers())
-    return p
-
-
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -176,36 +169,42 @@ def _parser() -> argparse.ArgumentParser:
 )
 def test_cli_refuses_bad_input_naming_the_value(argv, message, capsys):
     with pytest.raises(SystemExit) as exc:
-        _parser().parse_args(argv)
+        sparse_parser().parse_args(argv)
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
 
 
 def test_cli_defaults():
-    args = _parser().parse_args(["sparse", "continual", "--out", "x"])
+    args = sparse_parser().parse_args(["sparse", "continual", "--out", "x"])
     assert args.domains == ("day", "night", "fog", "rain") and args.method == "sparcl"
     assert args.widths is None  # LearnerConfig's 8-48
-    args = _parser().parse_args(["sparse", "train", "--out", "x", "--widths", "16,32,48,64,96"])
+    args = sparse_parser().parse_args(
+        ["sparse", "train", "--out", "x", "--widths", "16,32,48,64,96"]
+    )
     assert args.widths == (16, 32, 48, 64, 96)
 
 
 def test_cli_refuses_inner_density_without_channel_masks(tmp_path):
-    args = _parser().parse_args(["sparse", "continual", "--out", str(tmp_path), "--inner", "0.3"])
+    args = sparse_parser().parse_args(
+        ["sparse", "continual", "--out", str(tmp_path), "--inner", "0.3"]
+    )
     with pytest.raises(SparseError, match=r"--inner 0\.3 needs --scheme channel"):
         args.func(args)
     assert not any(tmp_path.iterdir())  # refused before any scenario was generated
-    args = _parser().parse_args(["sparse", "continual", "--out", str(tmp_path), "--init", "no.pt"])
+    args = sparse_parser().parse_args(
+        ["sparse", "continual", "--out", str(tmp_path), "--init", "no.pt"]
+    )
     with pytest.raises(SparseError, match=r"--init no\.pt: no such file"):
         args.func(args)
     assert not any(tmp_path.iterdir())
-    args = _parser().parse_args(["sparse", "train", "--out", "x", "--density", "0.2"])
+    args = sparse_parser().parse_args(["sparse", "train", "--out", "x", "--density", "0.2"])
     assert cli._allocation(args) is Allocation.UNIFORM
-    args = _parser().parse_args(["sparse", "train", "--out", "x", "--allocation", "erk"])
+    args = sparse_parser().parse_args(["sparse", "train", "--out", "x", "--allocation", "erk"])
     assert cli._allocation(args) is Allocation.ERK
-    args = _parser().parse_args(["sparse", "train", "--out", "x", "--scheme", "channel"])
+    args = sparse_parser().parse_args(["sparse", "train", "--out", "x", "--scheme", "channel"])
     assert cli._allocation(args) is Allocation.UNIFORM
     argv = ["sparse", "continual", "--out", "x", "--scheme", "channel", "--inner", "0.3"]
-    assert cli._allocation(_parser().parse_args(argv)) is Allocation.ERK
+    assert cli._allocation(sparse_parser().parse_args(argv)) is Allocation.ERK
     lc = sparcl_config(BASE, 0.5, Scheme.CHANNEL, inner=0.3, allocation=Allocation.ERK)
     assert lc.inner.allocation is Allocation.ERK and lc.mest.allocation is Allocation.UNIFORM
     assert sparcl_config(BASE, 0.1, allocation=Allocation.ERK).mest.allocation is Allocation.ERK

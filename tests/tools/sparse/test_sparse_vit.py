@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from tests.tools.sparse.conftest import sparse_parser
+
 torch = pytest.importorskip("torch")
 
-from tools.sparse import cli  # noqa: E402
 from tools.sparse.config import Allocation, MESTConfig, Scheme, Strategy  # noqa: E402
 from tools.sparse.errors import SparseError  # noqa: E402
 from tools.sparse.flops import FlopCounter  # noqa: E402
@@ -152,12 +152,6 @@ def test_a_run_is_reproducible_and_an_empty_split_is_refused(tmp_path):
         train_vit(_job(tmp_path, cfg), _crops(0), _crops(8), print)
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="l4")
-    cli.register(p.add_subparsers())
-    return p
-
-
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -172,7 +166,7 @@ def test_cli_refuses_what_the_vit_does_not_take(tmp_path, extra, message):
     cmd = "continual" if extra[0] == "@continual" else "train"
     extra = [e for e in extra if e != "@continual"]
     argv = ["sparse", cmd, "--model", "vit", "--out", str(tmp_path / "o"), *extra]
-    args = _parser().parse_args(argv)
+    args = sparse_parser().parse_args(argv)
     with pytest.raises(SparseError, match=message):
         args.func(args)
     assert not (tmp_path / "o").exists()  # refused before any crop was rendered
@@ -180,7 +174,7 @@ def test_cli_refuses_what_the_vit_does_not_take(tmp_path, extra, message):
 
 def test_cli_refuses_an_unknown_model(capsys):
     with pytest.raises(SystemExit):
-        _parser().parse_args(["sparse", "train", "--out", "x", "--model", "resnet"])
+        sparse_parser().parse_args(["sparse", "train", "--out", "x", "--model", "resnet"])
     assert "invalid choice: 'resnet'" in capsys.readouterr().err
 
 
@@ -203,7 +197,7 @@ def test_cli_trains_the_vit_with_mest_from_the_crop_cache(tmp_path, capsys, monk
     argv = ["sparse", "train", "--model", "vit", "--out", str(tmp_path / "o"), "--data",
             str(tmp_path / "crops"), "--density", "0.2", "--allocation", "erk",
             "--epochs", "2", "--max-crops", "16", "--no-progress"]  # fmt: skip
-    args = _parser().parse_args(argv)
+    args = sparse_parser().parse_args(argv)
     assert args.func(args) == 0
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary == json.loads(capsys.readouterr().out)
@@ -262,13 +256,13 @@ def test_cli_runs_sparcl_on_the_vit_and_refuses_its_detector_options(tmp_path, c
     monkeypatch.setattr("tools.sparse.vitrun.VitCLConfig", _tiny_cl)
     argv = ["sparse", "continual", "--model", "vit", "--out", str(tmp_path / "o"), "--data",
             str(tmp_path / "crops"), "--domains", "day,fog", "--epochs", "2", "--no-progress"]  # fmt: skip
-    args = _parser().parse_args(argv)
+    args = sparse_parser().parse_args(argv)
     assert args.func(args) == 0
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert summary == json.loads(capsys.readouterr().out)
     assert summary["method"] == "sparcl" and summary["domains"] == ["day", "fog"]
     assert summary["density"] == pytest.approx(0.1, abs=2e-3)
-    args = _parser().parse_args([*argv, "--inner", "0.3"])
+    args = sparse_parser().parse_args([*argv, "--inner", "0.3"])
     with pytest.raises(SparseError, match=r"--inner 0\.3 is not supported with --model vit"):
         args.func(args)
 
