@@ -72,22 +72,6 @@ class CameraGeometry:
         return uvw[:, :2] / uvw[:, 2:3]
 
 
-def ground_hits(
-    geom: CameraGeometry, u: np.ndarray, v: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Where the rays through pixels (u, v) meet z = 0: (N, 3) points and a valid mask (the ray
-    points down; pixels at or above the horizon never reach the road)."""
-    d = geom.rays(np.asarray(u, float), np.asarray(v, float))
-    origin = geom.camera_to_base.translation
-    down = d[:, 2] < -1e-9
-    if down.all():  # the usual case: every box's bottom lies below the horizon
-        s = -origin[2] / d[:, 2]
-    else:
-        s = np.where(down, -origin[2] / np.where(down, d[:, 2], -1.0), np.nan)
-    valid = down & (s > 0)
-    return origin + s[:, None] * d, valid
-
-
 @dataclass(frozen=True)
 class LiftConfig:
     max_distance: float = 120.0  # m; farther ground hits are not published
@@ -111,7 +95,8 @@ def lift_boxes(
     # Per box in Python numbers from here: a frame has ~10 boxes, and ~40 numpy calls on arrays
     # that small cost more than the arithmetic (most of all on the caches the network just
     # evicted). Each step is the same IEEE operation, in the same order, as the array form
-    # (ground_hits, then the norm as np.linalg.norm sums it): the same values.
+    # (ray-plane hits, then the norm as np.linalg.norm sums it): the same values; the test keeps
+    # the array form as its reference.
     ox, oy, oz = geom.camera_to_base.translation.tolist()
     # A bottom-edge error of dv pixels moves the ground hit by ~ range^2 * dv / (fy * height).
     spread = float(geom.k[1, 1]) * max(oz, 0.1)

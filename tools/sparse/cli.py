@@ -14,7 +14,7 @@ from pathlib import Path
 
 from stack.cli import argtypes
 from tools.sparse.config import DOMAINS, Allocation, Scheme, SparseModel, Strategy
-from tools.train.cli import _widths  # the same check as `l4 train --widths`
+from tools.train.cli import widths_arg  # the same check as `l4 train --widths`
 
 MAX_EPOCHS = 10_000
 MAX_SEEDS = 1_000
@@ -58,7 +58,7 @@ def _common(p: argparse.ArgumentParser, default_domains: str) -> None:
     p.add_argument("--threads", type=argtypes.bounded_int(1, 1024), default=1,
                    help="torch threads (default 1: on a shared 2-core host 2 threads ran 7x slower)")  # fmt: skip
     p.add_argument("--seed", type=argtypes.bounded_int(0, argtypes.MAX_SEED), default=0)
-    p.add_argument("--widths", type=_widths, default=None,
+    p.add_argument("--widths", type=widths_arg, default=None,
                    help="detector channels, comma list of 5 (default 8,16,24,32,48; the bench's "
                    "MEST runs the shipped 16,32,48,64,96)")  # fmt: skip
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")

@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--max-train-seconds", type=seconds, help="stop training after S s")
     d.add_argument(
         "--widths",
-        type=_widths,
+        type=widths_arg,
         default=None,
         help="channels of the stem and the stride-4, 8, 16, 32 stages, comma list of 5 "
         "(default 16,32,48,64,96; the teacher: 24,48,72,96,144)",
@@ -73,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=lambda args: _no_model(p))
 
 
-def _widths(text: str) -> tuple[int, ...]:
+def widths_arg(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(w) for w in text.split(","))
     except ValueError:

@@ -162,12 +162,26 @@ def test_lift_skips_boxes_above_the_horizon_or_too_far(camera_geometry):
     assert len(objs) == 0 and idx.tolist() == []
 
 
+def _ground_hits(geom, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the rays through pixels (u, v) meet z = 0: (N, 3) points and a valid mask (the ray
+    points down; pixels at or above the horizon never reach the road)."""
+    d = geom.rays(np.asarray(u, float), np.asarray(v, float))
+    origin = geom.camera_to_base.translation
+    down = d[:, 2] < -1e-9
+    if down.all():  # the usual case: every box's bottom lies below the horizon
+        s = -origin[2] / d[:, 2]
+    else:
+        s = np.where(down, -origin[2] / np.where(down, d[:, 2], -1.0), np.nan)
+    valid = down & (s > 0)
+    return origin + s[:, None] * d, valid
+
+
 def _lift_reference(geom, boxes, labels, scores, config):
     """The array form of the lift (as it was before it went per box): the values to match."""
-    from perception.detector.lift import SIZE_PRIORS, ground_hits
+    from perception.detector.lift import SIZE_PRIORS
 
     priors = np.array([SIZE_PRIORS[Label(i)] for i in range(len(Label))])
-    hit, valid = ground_hits(geom, 0.5 * (boxes[:, 0] + boxes[:, 2]), boxes[:, 3])
+    hit, valid = _ground_hits(geom, 0.5 * (boxes[:, 0] + boxes[:, 2]), boxes[:, 3])
     dims = priors[labels]
     ray = hit[:, :2] - geom.camera_to_base.translation[:2]
     dist = np.linalg.norm(ray, axis=1)
