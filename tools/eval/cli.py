@@ -24,6 +24,7 @@ SUMMARY = (
     ("light_heads_on_unanswered_frames", "  of which heads on frames dropped", "{:d}", None, False),
     ("red_light_violations", "red-light violations (plans)", "{:d}", 0, False),
     ("needless_stops", "needless stops at green (plans)", "{:d}", None, False),
+    ("green_stops_behind_vehicle", "  stops at green behind a vehicle", "{:d}", None, False),
 )
 
 

@@ -10,11 +10,16 @@
 - ``needless_stops``: plans while the ego's head is GREEN, within ``stop_window`` metres of its
   line, whose front bumper comes to a standstill in the last ``line_band`` metres before the
   line (where a light stop puts it; a stop behind a vehicle queued at the line ends further
-  back) while the recorded drive (which obeys lights and traffic) is still moving there.
+  back) while the recorded drive (which obeys lights and traffic) is still moving there. A halt
+  that a true vehicle ahead explains is not needless: one within ``min_gap`` + ``gap_slack``
+  metres behind where that vehicle's rear would stand if it braked at ``lead_brake_decel`` now
+  (the planner's RSS stop: ``prediction.lead_brake_decel`` in ``launch/replay.yaml``). Those are
+  counted apart as ``green_stops_behind_vehicle``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,7 @@ import numpy as np
 
 from perception.traffic_light.lightmap import LightState, load_light_map
 from planning.vehicle import VehicleShape
+from planning.velocity import LongitudinalConfig
 from stack import topics
 from stack.msgs.stamps import stamp_to_ns
 from tools.scenario import topics as scenario_topics
@@ -29,6 +35,11 @@ from tools.scenario import topics as scenario_topics
 GT_SIGNALS = scenario_topics.GT_TRAFFIC_SIGNALS
 GT_ROIS = scenario_topics.GT_TRAFFIC_LIGHT_ROIS
 SIGNALS = topics.TRAFFIC_SIGNALS
+LEAD_BRAKE_DECEL = 8.0  # m/s^2: launch/replay.yaml's prediction.lead_brake_decel
+CORRIDOR_HALF_WIDTH = 2.0  # m either side of the ego's heading line: a vehicle in its lane
+
+# Per true vehicle at a stamp: x, y (centre, map frame), length (m), speed (m/s); (K, 4).
+VehiclesAt = Callable[[int], np.ndarray]
 
 
 def _states(msg: Any) -> dict[int, int]:
@@ -80,25 +91,51 @@ def _crossings(path: np.ndarray, line: np.ndarray) -> bool:
     return any(-0.1 <= along[i] <= 1.1 for i in flips)
 
 
+def lead_stop_ahead(
+    vehicles: np.ndarray, ego_front: np.ndarray, heading: np.ndarray, decel: float
+) -> float | None:
+    """Metres ahead of the ego's front bumper to where the nearest vehicle ahead in its corridor
+    would stand (its rear) after braking at ``decel`` from now; None without one."""
+    if not len(vehicles):
+        return None
+    rel = vehicles[:, :2] - ego_front
+    along = rel @ heading
+    across = rel @ np.array([-heading[1], heading[0]])
+    rear = along - 0.5 * vehicles[:, 2]
+    ahead = (rear > 0) & (np.abs(across) <= CORRIDOR_HALF_WIDTH)
+    if not ahead.any():
+        return None
+    stops = rear[ahead] + vehicles[ahead, 3] ** 2 / (2 * decel)
+    return float(stops.min())
+
+
 def plan_signal_scores(
     map_path: Path,
     gt_signals: list[tuple[int, Any]],
     trajs: list[tuple[int, Any]],
     ego_at,
+    vehicles_at: VehiclesAt | None = None,
     lane_index: int = 0,
     max_stop_decel: float = 6.0,
     stop_window: float = 15.0,
     line_band: float = 2.5,
+    lead_brake_decel: float = LEAD_BRAKE_DECEL,
+    gap_slack: float = 1.0,
 ) -> dict[str, Any]:
     lights = load_light_map(map_path) if map_path.exists() else None
     if lights is None or not gt_signals:
-        return {"red_light_violations": None, "needless_stops": None}
+        return {
+            "red_light_violations": None,
+            "needless_stops": None,
+            "green_stops_behind_vehicle": None,
+        }
     heads = np.flatnonzero(lights.lanes[:, lane_index])
     gt_t = np.array([s for s, _ in gt_signals])
     gt_states = [_states(m) for _, m in gt_signals]
     centres = lights.stop_center
     front = VehicleShape().front
-    violations, phases, needless = 0, set(), 0
+    violations, phases, needless, behind = 0, set(), 0, 0
+    explained_within = LongitudinalConfig().min_gap + gap_slack
     for stamp, msg in trajs:
         k = max(0, int(np.searchsorted(gt_t, stamp, side="right")) - 1)
         pts = np.array([(p.pose.position.x, p.pose.position.y) for p in msg.points])
@@ -131,10 +168,18 @@ def plan_signal_scores(
                     phases.add((int(lights.head_group[h]), int(gt_t[k] // 10**9 // 30)))
             if state == LightState.GREEN and dist <= stop_window and moving > 1.0 and len(halt):
                 ahead = float((bumper[halt[0]] - ego_front) @ heading)
-                if dist - line_band <= ahead <= dist:
+                if not dist - line_band <= ahead <= dist:
+                    continue
+                lead = None
+                if vehicles_at is not None:
+                    lead = lead_stop_ahead(vehicles_at(stamp), ego_front, heading, lead_brake_decel)
+                if lead is not None and ahead >= lead - explained_within:
+                    behind += 1
+                else:
                     needless += 1
     return {
         "red_light_violations": violations,
         "red_light_violation_phases": len(phases),
         "needless_stops": needless,
+        "green_stops_behind_vehicle": behind,
     }

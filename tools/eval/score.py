@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from perception.objects import Label
 from tools.eval import collisions, lights
 from tools.eval.collisions import (
     EGO_CENTER_AHEAD,
@@ -65,6 +66,7 @@ class Topics:
 
 log = logging.getLogger(__name__)
 VEHICLES = {"car", "truck", "bus", "trailer"}
+VEHICLE_LABELS = {int(Label.CAR), int(Label.TRUCK), int(Label.BUS), int(Label.TRAILER)}
 WARMUP_NS = 2_000_000_000
 WHEELBASE = 2.8
 MAX_SKIPPED_LISTED = 10  # skipped clouds named in the JSON (all are counted)
@@ -205,6 +207,7 @@ def score_run(
             sensors[lights.GT_SIGNALS],
             out[topics.trajectory],
             gt.ego_at,
+            vehicles_at(gt),
         ),
         "messages": {k: len(out[k]) for k in sorted(out)},
         "skipped_clouds": {
@@ -214,6 +217,23 @@ def score_run(
         "conventions": _conventions(),
     }
     return _finite_or_none(result)
+
+
+def vehicles_at(gt: GroundTruth) -> lights.VehiclesAt:
+    """The true vehicles at a stamp as ``lights.plan_signal_scores`` takes them: (K, 4) rows of
+    x, y, length, speed."""
+    tracks = [t for t in gt.actors.values() if t.label in VEHICLE_LABELS]
+
+    def at(stamp: int) -> np.ndarray:
+        rows = []
+        for track in tracks:
+            pose = track.at(stamp)
+            if pose is not None:
+                speed = float(track.speeds(np.array([stamp]))[0])
+                rows.append((pose[0], pose[1], track.size[0], speed))
+        return np.array(rows, dtype=np.float64).reshape(-1, 4)
+
+    return at
 
 
 def _warn_skipped(scenario_bag: Path, skipped: list[SkippedCloud]) -> None:
