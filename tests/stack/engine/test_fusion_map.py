@@ -110,3 +110,15 @@ def test_shipped_detector_groups(name):
     report = analyse(onnx.load(model_file(name)), name)
     assert report.nodes_after < report.nodes_before and report.saved_bytes > 0
     assert all(report.ops[g.nodes[0]][1] == "Conv" for g in report.groups)
+
+
+def test_fastestdet_groups_from_its_real_file(shared_data):
+    path = shared_data / "onnx" / "fastestdet" / "FastestDet.onnx"
+    if not path.exists():
+        pytest.skip(f"{path} not present")
+    report = analyse(onnx.load(path), path.name)
+    kinds = {tuple(report.ops[n][1] for n in g.nodes) for g in report.groups}
+    # Its channel shuffles and its Conv + Relu + Concat blocks are groups; fewer kernels after.
+    assert ("Reshape", "Transpose", "Reshape") in kinds
+    assert ("Conv", "Relu", "Concat") in kinds
+    assert report.nodes_after < report.nodes_before and report.saved_bytes > 0
