@@ -301,10 +301,7 @@ class TopKDecoder(Decoder):
         if len(cls) and (cls.min() < 0 or cls.max() >= self.num_classes):
             keep = keep[(cls >= 0) & (cls < self.num_classes)]
             cls = classes[keep]
-        boxes, scores = outputs[0][0][keep], scores[keep]
-        if boxes.dtype == scores.dtype == np.float32 and cls.dtype == np.int64:
-            return Candidates(boxes, scores, cls)  # the usual types already: no conversions
-        return Candidates.make(boxes, scores, cls)
+        return Candidates.make(outputs[0][0][keep], scores[keep], cls)  # no copy when typed
 
 
 DECODERS: dict[str, type[Decoder]] = {

@@ -145,9 +145,7 @@ def _fresh_source(desc: tuple, env: dict[str, Any]) -> str:
     kind, rest = desc
     if kind == _NAME:
         cls, known = _class_and_fields(rest)
-        args = [
-            _bind(env, _default(d)) if d[0] == _BASE else _fresh_source(d, env) for _, d in known
-        ]
+        args = [_default_source(d, env) for _, d in known]
         return f"{_bind(env, cls)}({', '.join(args)})"
     sub, count = rest
     if sub[0] == _BASE and sub[1][0] in _NUMPY_DTYPES:
@@ -156,6 +154,11 @@ def _fresh_source(desc: tuple, env: dict[str, Any]) -> str:
     if kind == _ARRAY:  # a fixed array of messages or strings: rare, not inlined
         return f"{_bind(env, lambda: [_default(sub) for _ in range(count)])}()"
     return "[]"
+
+
+def _default_source(desc: tuple, env: dict[str, Any]) -> str:
+    """Source of a field's ROS default: an immutable one bound once, a mutable one built anew."""
+    return _bind(env, _default(desc)) if desc[0] == _BASE else _fresh_source(desc, env)
 
 
 _MISSING = object()
@@ -192,10 +195,9 @@ def _builder(typename: str) -> Callable[..., Any]:
     # Generated names start with "_": ROS field names start with a letter, so none is shadowed.
     env: dict[str, Any] = {"_cls_": cls, "_M_": _MISSING}
     params, args = [], []
-    for i, (name, desc) in enumerate(known):
-        if desc[0] == _BASE:
-            env[f"_d{i}_"] = _default(desc)  # str, bool, int or float: shared safely
-            params.append(f"{name}=_d{i}_")
+    for name, desc in known:
+        if desc[0] == _BASE:  # str, bool, int or float: shared safely
+            params.append(f"{name}={_bind(env, _default(desc))}")
             args.append(name)
         else:
             params.append(f"{name}=_M_")
@@ -217,15 +219,7 @@ def _positional(typename: str, fields: tuple[str, ...]) -> Callable[..., Any]:
             f"fields are {sorted(names)}"
         )
     env: dict[str, Any] = {"_cls_": cls}
-    args = []
-    for i, (name, desc) in enumerate(known):
-        if name in fields:
-            args.append(name)
-        elif desc[0] == _BASE:
-            env[f"_d{i}_"] = _default(desc)
-            args.append(f"_d{i}_")
-        else:
-            args.append(_fresh_source(desc, env))
+    args = [name if name in fields else _default_source(desc, env) for name, desc in known]
     return _compile(typename, list(fields), args, env)
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from perception.objects import Label
+from perception.tracking.vehicle_motion import is_vehicle
 from tools.eval import collisions, lights
 from tools.eval.collisions import (
     EGO_CENTER_AHEAD,
@@ -66,7 +66,6 @@ class Topics:
 
 log = logging.getLogger(__name__)
 VEHICLES = {"car", "truck", "bus", "trailer"}
-VEHICLE_LABELS = {int(Label.CAR), int(Label.TRUCK), int(Label.BUS), int(Label.TRAILER)}
 WARMUP_NS = 2_000_000_000
 WHEELBASE = 2.8
 MAX_SKIPPED_LISTED = 10  # skipped clouds named in the JSON (all are counted)
@@ -222,7 +221,7 @@ def score_run(
 def vehicles_at(gt: GroundTruth) -> lights.VehiclesAt:
     """The true vehicles at a stamp as ``lights.plan_signal_scores`` takes them: (K, 4) rows of
     x, y, length, speed."""
-    tracks = [t for t in gt.actors.values() if t.label in VEHICLE_LABELS]
+    tracks = [t for t in gt.actors.values() if is_vehicle(t.label)]
 
     def at(stamp: int) -> np.ndarray:
         rows = []
