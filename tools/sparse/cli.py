@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import partial
 from pathlib import Path
 
 from stack.cli import argtypes
@@ -165,18 +166,12 @@ def _progress(args: argparse.Namespace, total: int):
 def run_train(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from tools.sparse.config import MESTConfig
     from tools.sparse.runs import RunConfig, train_mest
 
     if args.model == SparseModel.VIT.value:
-        return _run_vit(args)
+        return _run_vit(args, continual=False)
     spec, data, base = _setup(args)
-    mest = None
-    if args.density is not None and args.density < 1:
-        mest = MESTConfig(density=args.density, scheme=Scheme(args.scheme), soft_bound=args.soft_bound,
-                          mutate_every=args.mutate_every, mutation_ratio=args.mutation_ratio,
-                          grad_weight=args.grad_weight, remove_fraction=args.remove,
-                          allocation=_allocation(args))  # fmt: skip
+    mest = _mest_config(args)
     lc = dataclasses.replace(base, mest=mest)
     steps = args.epochs * max(
         1, sum(len(data.train[d]) for d in spec.domains) // lc.train.batch_size
@@ -189,34 +184,38 @@ def run_train(args: argparse.Namespace) -> int:
     return _finish(args, result)
 
 
-def _run_vit(args: argparse.Namespace) -> int:
+def _mest_config(args: argparse.Namespace):
+    """`l4 sparse train`'s MEST options (either model), or None for a dense run."""
+    from tools.sparse.config import MESTConfig
+
+    if args.density is None or args.density >= 1:
+        return None
+    return MESTConfig(density=args.density, scheme=Scheme(args.scheme), soft_bound=args.soft_bound,
+                      mutate_every=args.mutate_every, mutation_ratio=args.mutation_ratio,
+                      grad_weight=args.grad_weight, remove_fraction=args.remove,
+                      allocation=_allocation(args))  # fmt: skip
+
+
+def _run_vit(args: argparse.Namespace, continual: bool) -> int:
+    """`--model vit`: the job from the options (detector-only ones refused before any data
+    work), run with a progress bar over its steps, its summary printed."""
     from stack.cli.errors import require_modules
 
     require_modules("sparse training", "torch")
     from tools.sparse import vitrun
 
-    job = vitrun.job_from_args(args)  # refuses detector-only options before any data work
-    steps = args.epochs * -(-args.max_crops // job.train.batch)
+    if continual:
+        cfg = vitrun.continual_from_args(args)
+        label, batch = f"{cfg.strategy.value} vit", cfg.train.batch
+        run = partial(vitrun.run_continual, cfg, args)
+    else:
+        job = vitrun.job_from_args(args, _mest_config(args))
+        label, batch = ("MEST vit" if job.mest else "dense vit"), job.train.batch
+        run = partial(vitrun.run, job)
+    steps = args.epochs * -(-args.max_crops // batch)
     with _progress(args, steps) as bar:
-        tick = _ticker(bar, "MEST vit" if job.mest else "dense vit", steps)
         log = bar.console.print if bar is not None else lambda line: print(line, file=sys.stderr)
-        summary = vitrun.run(job, log, tick)
-    print(json.dumps(summary, indent=2))
-    return 0
-
-
-def _run_vit_continual(args: argparse.Namespace) -> int:
-    from stack.cli.errors import require_modules
-
-    require_modules("sparse training", "torch")
-    from tools.sparse import vitrun
-
-    cfg = vitrun.continual_from_args(args)  # refuses detector-only options before data work
-    steps = args.epochs * -(-args.max_crops // cfg.train.batch)
-    with _progress(args, steps) as bar:
-        tick = _ticker(bar, f"{cfg.strategy.value} vit", steps)
-        log = bar.console.print if bar is not None else lambda line: print(line, file=sys.stderr)
-        summary = vitrun.run_continual(cfg, args, log, tick)
+        summary = run(log, _ticker(bar, label, steps))
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -229,7 +228,7 @@ def run_continual(args: argparse.Namespace) -> int:
     from tools.sparse.runs import run_continual as run
 
     if args.model == SparseModel.VIT.value:
-        return _run_vit_continual(args)
+        return _run_vit(args, continual=True)
     if args.inner is not None and args.scheme != Scheme.CHANNEL.value:  # before any data work
         raise SparseError(f"--inner {args.inner} needs --scheme channel, got {args.scheme!r}")
     if args.init is not None and not args.init.is_file():

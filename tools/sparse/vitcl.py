@@ -194,5 +194,4 @@ def run_sequence(cfg: VitCLConfig, train: Crops, held: Crops, domains: Sequence[
 
 
 def _split(data: Crops, weather: str) -> Crops:
-    keep = data.weather == weather
-    return Crops(*(getattr(data, f)[keep] for f in Crops.__dataclass_fields__))
+    return data.subset(data.weather == weather)

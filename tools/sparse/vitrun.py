@@ -90,10 +90,14 @@ def train_vit(
 def run(job: VitSparseJob, log: Callable[[str], None], tick=None) -> dict:
     """Crops by the ViT's pipeline (cache ``job.cache``), train, write the output folder."""
     train, held = load_crops(VitJob(out=job.out, cache=job.cache, max_crops=job.max_crops), log)
-    model, summary = train_vit(job, train, held, log, tick)
-    job.out.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), job.out / "model.pt")
-    (job.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return _write(job.out, *train_vit(job, train, held, log, tick))
+
+
+def _write(out: Path, model: TokenPrunedViT, summary: dict) -> dict:
+    """``model.pt`` and ``summary.json`` into ``out``; the summary back."""
+    out.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), out / "model.pt")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -115,15 +119,11 @@ def _refuse(args: argparse.Namespace) -> None:
         )
 
 
-def job_from_args(args: argparse.Namespace) -> VitSparseJob:
-    """The `l4 sparse train` options as a ViT job; the detector-only ones are refused."""
+def job_from_args(args: argparse.Namespace, mest: MESTConfig | None) -> VitSparseJob:
+    """The `l4 sparse train` options (``mest``: as the CLI reads them for either model) as a
+    ViT job; the detector-only ones are refused."""
     _refuse(args)
-    mest = None
-    if args.density is not None and args.density < 1:
-        mest = MESTConfig(density=args.density, scheme=Scheme(args.scheme),
-                          soft_bound=args.soft_bound, mutate_every=args.mutate_every,
-                          mutation_ratio=args.mutation_ratio, grad_weight=args.grad_weight,
-                          allocation=Allocation(args.allocation or Allocation.UNIFORM.value))  # fmt: skip
+    if mest is not None:
         mest.validate()
     train = replace(TrainConfig(), epochs=args.epochs, threads=args.threads, seed=args.seed)
     return VitSparseJob(
@@ -153,8 +153,4 @@ def run_continual(cfg: VitCLConfig, args: argparse.Namespace, log, tick=None) ->
     """Crops by the ViT's pipeline (``--data``: crop cache), the sequence, the output folder."""
     cache = args.data or args.out / "crops"
     train, held = load_crops(VitJob(out=args.out, cache=cache, max_crops=args.max_crops), log)
-    model, summary = run_sequence(cfg, train, held, args.domains, log, tick)
-    args.out.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), args.out / "model.pt")
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return summary
+    return _write(args.out, *run_sequence(cfg, train, held, args.domains, log, tick))

@@ -35,8 +35,13 @@ class ScenarioSpec:
     traffic: str = "dense"
     lights: bool = False
 
+    @property
+    def conditions(self) -> str:
+        """``WEATHER:TRAFFIC[:lights]``: the spec without its seed."""
+        return f"{self.weather}:{self.traffic}{LIGHTS_TAG if self.lights else ''}"
+
     def __str__(self) -> str:
-        return f"{self.seed}:{self.weather}:{self.traffic}{LIGHTS_TAG if self.lights else ''}"
+        return f"{self.seed}:{self.conditions}"
 
     def bag_name(self, seconds: float) -> str:
         lights = "lights" if self.lights else "nolights"
@@ -86,19 +91,14 @@ def format_scenarios(specs: Sequence[ScenarioSpec]) -> str:
     groups: list[list[ScenarioSpec]] = []
     for spec in specs:
         last = groups[-1][-1] if groups else None
-        if last and (spec.seed, spec.weather, spec.traffic, spec.lights) == (
-            last.seed + 1,
-            last.weather,
-            last.traffic,
-            last.lights,
-        ):
+        if last and (spec.seed, spec.conditions) == (last.seed + 1, last.conditions):
             groups[-1].append(spec)
         else:
             groups.append([spec])
     parts = []
     for g in groups:
         seeds = str(g[0].seed) if len(g) == 1 else f"{g[0].seed}-{g[-1].seed}"
-        parts.append(f"{seeds}:{g[0].weather}:{g[0].traffic}{LIGHTS_TAG if g[0].lights else ''}")
+        parts.append(f"{seeds}:{g[0].conditions}")
     return ",".join(parts)
 
 

@@ -41,6 +41,10 @@ class Crops:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def subset(self, index: np.ndarray) -> Crops:
+        """The crops at ``index`` (an index array or a boolean mask)."""
+        return Crops(*(getattr(self, f)[index] for f in Crops.__dataclass_fields__))
+
     @staticmethod
     def concat(parts: list[Crops]) -> Crops:
         return Crops(

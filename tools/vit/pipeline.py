@@ -88,7 +88,7 @@ def load_crops(job: VitJob, log: Callable[[str], None]) -> tuple[Crops, Crops]:
     train = crop_set(job.cache, job.train_seeds, WEATHERS, job.seconds, 2, log)
     if len(train) > job.max_crops:
         pick = np.sort(np.random.default_rng(0).choice(len(train), job.max_crops, replace=False))
-        train = Crops(*(getattr(train, f)[pick] for f in Crops.__dataclass_fields__))
+        train = train.subset(pick)
     held = crop_set(job.cache, job.eval_seeds, WEATHERS, job.seconds, 1, log)
     log(f"{len(train)} training crops, {len(held)} held-out crops")
     return train, held
