@@ -16,25 +16,30 @@ def _compressed(name: str, run: str = "") -> Path:
 
 
 # The camera detector's family in launch/replay.yaml's degrade order: most accurate first
-# (held-out vehicle AP@0.5, day), cheaper node callback first among equals (within a point);
-# README "Degrade order". Pruned: `l4 compress tools/compress/recipes/camera_detector_prune.yaml`;
-# pruned + INT8 + fused: `.../camera_detector_p50_int8_fused.yaml`; pruned + fused:
-# `.../camera_detector_p60_fused.yaml`; INT8 / fused of the dense model:
+# (held-out vehicle AP@0.5, day), cheaper node callback first among equals (within a point), and
+# every step cheaper than the one before; README "Degrade order". Pruned for 3x + fused:
+# `l4 compress tools/compress/recipes/camera_detector_s4h16.yaml`, then
+# `.../camera_detector_s4h16_fused.yaml`; INT8 / fused of the dense model:
 # tools.compress.variants.make_variants. Every INT8 file is TensorRT's Q/DQ layout (one file for
 # ONNX Runtime and TensorRT on `backend: auto`; tests/perception/detector/test_shipped_int8_layout.py).
 CAMERA_DETECTOR_VARIANTS = (
     CAMERA_DETECTOR_CARD,
     MODELS_DIR / "camera_detector_int8_fused.yaml",
-    _compressed("camera_detector_p50"),
-    _compressed("camera_detector_p50_int8_fused", "p50_int8_fused"),
-    _compressed("camera_detector_p60_fused", "p60_fused"),
+    _compressed("camera_detector_s4h16_fused", "s4h16_fused"),
 )
-# Shipped variants outside the degrade order, each matched by one in it with the same AP and a
-# cheaper callback (int8 and fused by int8_fused, p60 by p60_fused); `l4 bench compress`.
+# Shipped variants outside the degrade order, each matched by one in it with as high an AP and a
+# cheaper callback (int8 and fused by int8_fused; s4h16 by s4h16_fused; the ratio-pruned p50,
+# p50 INT8 + fused, p60 and p60 fused by s4h16_fused, which is more accurate and cheaper);
+# `l4 bench compress`. p50 / p60: `.../camera_detector_prune.yaml`, then
+# `.../camera_detector_p50_int8_fused.yaml` and `.../camera_detector_p60_fused.yaml`.
 CAMERA_DETECTOR_REWRITES = (
     MODELS_DIR / "camera_detector_int8.yaml",
     MODELS_DIR / "camera_detector_fused.yaml",
+    _compressed("camera_detector_s4h16", "s4h16"),
+    _compressed("camera_detector_p50"),
+    _compressed("camera_detector_p50_int8_fused", "p50_int8_fused"),
     _compressed("camera_detector_p60"),
+    _compressed("camera_detector_p60_fused", "p60_fused"),
 )
 # The larger teacher (widths x1.5) compressed back to the dense model's latency (issue 21's
 # detector family): more accurate by day than the dense model, but not cheaper, so outside the
