@@ -326,7 +326,8 @@ def test_fuse_run_method_checks_the_recipe(tmp_path):
     ],
 )  # fmt: skip
 def test_shipped_fused_variants_give_their_unfused_parents_detections(plain, fused, camera_frames):
-    """The shipped fused files (dense INT8, p50 INT8, p60, s4h16) against the files they were fused from, through the node's pipeline."""
+    """The shipped fused files (dense INT8, p50 INT8, p60, s4h16) against the files they were
+    fused from, through the node's pipeline."""
     models = CAMERA_DETECTOR_CARD.parent
     card = load_card(models / fused)
     assert card.input.fused and card.decoder.options["nms_iou"] == card.nms_threshold
