@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 
 from stack.cli import argtypes
-from tools.sparse.config import DOMAINS, Allocation, Scheme, SparseModel, Strategy
+from tools.sparse.config import DOMAINS, Allocation, MESTConfig, Scheme, SparseModel, Strategy
 from tools.train.cli import widths_arg  # the same check as `l4 train --widths`
 
 MAX_EPOCHS = 10_000
@@ -170,8 +170,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     if args.model == SparseModel.VIT.value:
         return _run_vit(args, continual=False)
+    mest = _mest_config(args)  # bad MEST options refused before any data work
     spec, data, base = _setup(args)
-    mest = _mest_config(args)
     lc = dataclasses.replace(base, mest=mest)
     steps = args.epochs * max(
         1, sum(len(data.train[d]) for d in spec.domains) // lc.train.batch_size
@@ -184,16 +184,16 @@ def run_train(args: argparse.Namespace) -> int:
     return _finish(args, result)
 
 
-def _mest_config(args: argparse.Namespace):
-    """`l4 sparse train`'s MEST options (either model), or None for a dense run."""
-    from tools.sparse.config import MESTConfig
-
+def _mest_config(args: argparse.Namespace) -> MESTConfig | None:
+    """`l4 sparse train`'s MEST options (either model), checked, or None for a dense run."""
     if args.density is None or args.density >= 1:
         return None
-    return MESTConfig(density=args.density, scheme=Scheme(args.scheme), soft_bound=args.soft_bound,
+    mest = MESTConfig(density=args.density, scheme=Scheme(args.scheme), soft_bound=args.soft_bound,
                       mutate_every=args.mutate_every, mutation_ratio=args.mutation_ratio,
                       grad_weight=args.grad_weight, remove_fraction=args.remove,
                       allocation=_allocation(args))  # fmt: skip
+    mest.validate()
+    return mest
 
 
 def _run_vit(args: argparse.Namespace, continual: bool) -> int:

@@ -120,11 +120,9 @@ def _refuse(args: argparse.Namespace) -> None:
 
 
 def job_from_args(args: argparse.Namespace, mest: MESTConfig | None) -> VitSparseJob:
-    """The `l4 sparse train` options (``mest``: as the CLI reads them for either model) as a
-    ViT job; the detector-only ones are refused."""
+    """The `l4 sparse train` options (``mest``: as the CLI reads and checks them for either
+    model) as a ViT job; the detector-only ones are refused."""
     _refuse(args)
-    if mest is not None:
-        mest.validate()
     train = replace(TrainConfig(), epochs=args.epochs, threads=args.threads, seed=args.seed)
     return VitSparseJob(
         out=args.out,
