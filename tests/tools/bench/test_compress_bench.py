@@ -7,7 +7,12 @@ from tools.bench.compress import _verdict
 
 
 def _figures(model, callback):
-    return {"1": {"model_ms": model, "callback_ms": callback}}
+    """Figures as the paired measurement gives them, the dense model reading the same in
+    every pair."""
+    pairs = {k: model["dense"] for k in model if k != "dense"}
+    cb_pairs = {k: callback["dense"] for k in callback if k != "dense"}
+    return {"1": {"model_ms": model, "model_dense_ms": pairs, "callback_ms": callback,
+                  "callback_dense_ms": cb_pairs}}  # fmt: skip
 
 
 def test_best_variant_must_meet_speed_and_accuracy_together():
@@ -44,3 +49,23 @@ def test_cards_cover_the_degrade_order_the_rewrites_and_the_teachers_variants_on
     wanted = {*CAMERA_DETECTOR_VARIANTS, *CAMERA_DETECTOR_REWRITES, *CAMERA_DETECTOR_FAMILY}
     assert set(cards) == wanted
     assert all(card.is_file() for card in cards)
+
+
+def test_each_variant_is_timed_with_the_dense_model_alone_and_rated_against_its_pair():
+    from tools.bench.compress import _paired, _speedup
+
+    seen = []
+    dense_ms = {"a": 3.0, "b": 4.0, "c": 3.5}  # the dense model reads differently per pair
+
+    def measure(names):
+        seen.append(list(names))
+        return {"dense": dense_ms[names[1]], names[1]: 1.0}
+
+    own, base = _paired(["dense", "a", "b", "c"], measure)
+    assert seen == [["dense", "a"], ["dense", "b"], ["dense", "c"]]
+    assert base == dense_ms and own["dense"] == 3.5  # its median over the pairs
+    f = {"model_ms": own, "model_dense_ms": base, "callback_ms": own, "callback_dense_ms": base}
+    assert _speedup(f, "dense", "b")["model"] == 4.0  # against b's own pair, not the median
+    assert _speedup(f, "dense", "a")["callback"] == 3.0
+    assert _speedup(f, "dense", "dense") == {"model": 1.0, "callback": 1.0}
+    assert _paired(["dense"], measure) == ({"dense": 0.0}, {})
