@@ -30,9 +30,9 @@ CAMERA_DETECTOR_VARIANTS = (
 # Shipped variants outside the degrade order, each matched by one in it with as high an AP and a
 # callback as cheap (int8 and fused by int8_fused; s4h16 by s4h16_fused; the ratio-pruned p50,
 # p50 INT8 + fused and p60 by s4h16_fused, more accurate and cheaper; p60 fused by s4h16_fused,
-# 33 points more accurate at a callback within 6 % of p60 fused's);
-# `l4 bench compress`. p50 / p60: `.../camera_detector_prune.yaml`, then
-# `.../camera_detector_p50_int8_fused.yaml` and `.../camera_detector_p60_fused.yaml`.
+# 33 points more accurate at a callback within 6 % of p60 fused's); `l4 bench compress`.
+# p50 / p60: `.../camera_detector_prune.yaml`, then `.../camera_detector_p50_int8_fused.yaml`
+# and `.../camera_detector_p60_fused.yaml`.
 CAMERA_DETECTOR_REWRITES = (
     MODELS_DIR / "camera_detector_int8.yaml",
     MODELS_DIR / "camera_detector_fused.yaml",
